@@ -1,0 +1,1 @@
+"""Network functions, one package each: nrf ausf udm udr amf smf upf pcf nssf."""

@@ -1,0 +1,1 @@
+"""Subscriber data behind one repository interface (SQLite by default, PostgreSQL by URL)."""

@@ -1,0 +1,1 @@
+"""Vendor trust zones and the RAN exposure audit."""
