@@ -17,7 +17,8 @@ setup: $(STAMP)
 	./scripts/system-deps.sh
 
 demo: setup
-	$(BIN)/fivecore demo
+	$(BIN)/fivecore --version
+	$(BIN)/fivecore selftest
 
 test: setup
 	$(BIN)/ruff check .

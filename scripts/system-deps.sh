@@ -3,6 +3,7 @@
 # tshark: the independent dissector every wire test checks against.
 # libusrsctp2: the independent SCTP peer for interoperability tests.
 # iputils-ping, iproute2: user-plane tests in network namespaces.
+# chromium: renders the `fivecore audit --html` report headless in tests/e2e/test_trust_html.py.
 set -eu
 need=()
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
@@ -10,6 +11,7 @@ ldconfig -p 2>/dev/null | grep -q libusrsctp.so || need+=(libusrsctp2)
 command -v ping >/dev/null 2>&1 || need+=(iputils-ping)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v h2load >/dev/null 2>&1 || need+=(nghttp2-client)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if ((${#need[@]} == 0)); then exit 0; fi
 if [[ $(id -u) -ne 0 ]]; then
   echo "fivecore: missing system packages (${need[*]}); install them as root: apt-get install ${need[*]}" >&2

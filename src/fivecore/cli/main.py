@@ -25,6 +25,7 @@ app = typer.Typer(
 
 # Sub-command modules, each with register(app: typer.Typer) -> None.
 COMMAND_MODULES: list[str] = [
+    "fivecore.cli.trust",
 ]
 
 

@@ -1,0 +1,326 @@
+"""Typed configuration: one YAML file, a section per NF (in the spirit of Open5GS), defaults built in.
+
+Example (every key optional; the defaults follow ARCHITECTURE.md's single-host layout)::
+
+    db_uri: sqlite:////var/lib/fivecore/subscribers.db   # or postgresql+psycopg://user@host/db
+    plmn: {mcc: "001", mnc: "01"}
+    home_network_keys:                                    # SUCI de-concealment (TS 33.501 §6.12)
+      - {id: 1, scheme: A, private_key: <64 hex> }        # Profile A: X25519
+      - {id: 2, scheme: B, private_key_file: hn2.key }    # Profile B: secp256r1
+    nrf:  {sbi: {address: 127.0.0.10, port: 7777}}
+    ausf: {sbi: {address: 127.0.0.11, port: 7777}}
+    udm:  {sbi: {address: 127.0.0.12, port: 7777}}
+    udr:  {sbi: {address: 127.0.0.20, port: 7777}, mgmt: {address: 127.0.0.20, port: 7780, token: s3cret}}
+
+Load with :func:`load_config` (a path, a dict or None for the defaults). Any unknown key or bad
+value raises :class:`fivecore.errors.ConfigError` naming the key (``udm.sbi.port: ...``).
+
+Adding an NF's section (later issues: amf, smf, upf, ...): define a model deriving from
+:class:`NfSection` (it inherits ``sbi``, ``nrf_uri``, ``vendor_id``, ``nf_instance_id``) and add a
+field with a default factory to :class:`Config`, next to ``nrf``/``ausf``/``udm``/``udr``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import uuid
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from fivecore.errors import ConfigError
+
+DEFAULT_DB_URI = "sqlite:///fivecore-subscribers.db"
+DEFAULT_NRF_URI = "http://127.0.0.10:7777"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class TlsConfig(_Section):
+    """Serve the SBI over TLS (TS 33.210): certificate chain, key, optional client CA (mTLS)."""
+
+    cert: Path
+    key: Path
+    ca: Path | None = None
+
+
+class SbiEndpoint(_Section):
+    """Where an NF's SBI server listens (TS 29.500 §5.2: HTTP/2; h2c unless ``tls`` is set)."""
+
+    address: str = "127.0.0.1"
+    port: int = Field(default=7777, ge=0, le=65535)
+    tls: TlsConfig | None = None
+
+    @field_validator("address")
+    @classmethod
+    def _ip(cls, v: str) -> str:
+        ipaddress.ip_address(v)
+        return v
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
+
+    @property
+    def uri(self) -> str:
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"{self.scheme}://{host}:{self.port}"
+
+
+class PlmnConfig(_Section):
+    mcc: str = Field(default="001", pattern=r"^\d{3}$")
+    mnc: str = Field(default="01", pattern=r"^\d{2,3}$")
+
+    @property
+    def serving_network_name(self) -> str:
+        """TS 24.501 §9.12.1: ``5G:mnc<3 digits>.mcc<3 digits>.3gppnetwork.org``."""
+        return f"5G:mnc{self.mnc.zfill(3)}.mcc{self.mcc}.3gppnetwork.org"
+
+
+class HomeNetworkKey(_Section):
+    """One SUCI home network key pair (TS 33.501 Annex C): scheme A (X25519) or B (P-256)."""
+
+    id: int = Field(ge=0, le=255)
+    scheme: Literal["A", "B"]
+    private_key: str | None = Field(default=None, repr=False, pattern=r"^[0-9a-fA-F]{64}$")
+    private_key_file: Path | None = None
+
+    def key_bytes(self) -> bytes:
+        if self.private_key:
+            return bytes.fromhex(self.private_key)
+        if self.private_key_file:
+            try:
+                text = self.private_key_file.read_text().strip()
+                return bytes.fromhex(text)
+            except (OSError, ValueError) as exc:
+                raise ConfigError(f"home_network_keys[{self.id}].private_key_file: {exc}") from None
+        raise ConfigError(f"home_network_keys[{self.id}]: private_key or private_key_file is required")
+
+
+class NfSection(_Section):
+    """What every NF section has: its SBI endpoint, the NRF, its identity."""
+
+    sbi: SbiEndpoint = Field(default_factory=SbiEndpoint)
+    nrf_uri: str | None = DEFAULT_NRF_URI
+    nf_instance_id: str | None = None
+    vendor_id: str | None = Field(default=None, pattern=r"^[0-9]{6}$")
+    heartbeat: bool = True
+
+    def instance_id(self) -> str:
+        return self.nf_instance_id or str(uuid.uuid4())
+
+
+def _ep(addr: str) -> Any:
+    return lambda: SbiEndpoint(address=addr, port=7777)
+
+
+class NrfConfig(NfSection):
+    """TS 29.510 NRF: heartbeat timer handed to NFs, validity period of discovery results."""
+
+    sbi: SbiEndpoint = Field(default_factory=_ep("127.0.0.10"))
+    nrf_uri: str | None = None
+    heartbeat_timer: int = Field(default=10, ge=1, le=3600)
+    validity_period: int = Field(default=3600, ge=1)
+
+
+class AusfConfig(NfSection):
+    sbi: SbiEndpoint = Field(default_factory=_ep("127.0.0.11"))
+    udm_uri: str | None = None
+
+
+class UdmConfig(NfSection):
+    sbi: SbiEndpoint = Field(default_factory=_ep("127.0.0.12"))
+    udr_uri: str | None = None
+    test_rand: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{32}$")
+
+
+class MgmtConfig(_Section):
+    """The subscriber management REST API (its own port; bearer token auth)."""
+
+    enabled: bool = True
+    address: str = "127.0.0.20"
+    port: int = Field(default=7780, ge=0, le=65535)
+    token: str | None = Field(default=None, repr=False)
+    token_file: Path | None = None
+
+    def get_token(self) -> str | None:
+        if self.token:
+            return self.token
+        if self.token_file:
+            try:
+                return self.token_file.read_text().strip()
+            except OSError as exc:
+                raise ConfigError(f"udr.mgmt.token_file: {exc}") from None
+        return os.environ.get("FIVECORE_MGMT_TOKEN")
+
+
+class UdrConfig(NfSection):
+    sbi: SbiEndpoint = Field(default_factory=_ep("127.0.0.20"))
+    mgmt: MgmtConfig = Field(default_factory=MgmtConfig)
+
+
+# --- AMF (issue 6; owned by the AMF author) ---------------------------------------------------
+
+
+class NgapEndpoint(_Section):
+    """Where the AMF listens for N2 (TS 38.412: SCTP port 38412)."""
+
+    address: str = "127.0.0.5"
+    port: int = Field(default=38412, ge=0, le=65535)
+
+    @field_validator("address")
+    @classmethod
+    def _ip(cls, v: str) -> str:
+        ipaddress.ip_address(v)
+        return v
+
+
+class GuamiConfig(_Section):
+    """AMF identifier parts of the GUAMI (TS 23.003 §2.10.1); the PLMN is ``plmn``."""
+
+    region_id: int = Field(default=2, ge=0, le=255)
+    set_id: int = Field(default=1, ge=0, le=1023)
+    pointer: int = Field(default=0, ge=0, le=63)
+
+
+class SliceConfig(_Section):
+    """An S-NSSAI (TS 23.003 §28.4.2): SST and optional SD (6 hex digits)."""
+
+    sst: int = Field(default=1, ge=0, le=255)
+    sd: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{6}$")
+
+    def as_tuple(self) -> tuple[int, int | None]:
+        return (self.sst, int(self.sd, 16) if self.sd else None)
+
+
+_NEA = {"NEA0": 0, "NEA1": 1, "NEA2": 2, "NEA3": 3}
+_NIA = {"NIA1": 1, "NIA2": 2, "NIA3": 3}
+
+
+class AmfSecurityConfig(_Section):
+    """NAS algorithm priorities (TS 33.501 §5.5.2). NIA0 is not accepted at all; NEA0 is used
+    only if listed (it exposes all NAS traffic to the RAN)."""
+
+    integrity_order: list[str] = Field(default_factory=lambda: ["NIA2", "NIA1", "NIA3"])
+    ciphering_order: list[str] = Field(default_factory=lambda: ["NEA2", "NEA1", "NEA3"])
+
+    @field_validator("integrity_order")
+    @classmethod
+    def _nia(cls, v: list[str]) -> list[str]:
+        for a in v:
+            if a.upper() not in _NIA:
+                raise ValueError(f"{a!r} is not an allowed integrity algorithm (NIA1, NIA2, NIA3)")
+        if not v:
+            raise ValueError("at least one integrity algorithm is required")
+        return [a.upper() for a in v]
+
+    @field_validator("ciphering_order")
+    @classmethod
+    def _nea(cls, v: list[str]) -> list[str]:
+        for a in v:
+            if a.upper() not in _NEA:
+                raise ValueError(f"{a!r} is not a ciphering algorithm (NEA0..NEA3)")
+        if not v:
+            raise ValueError("at least one ciphering algorithm is required")
+        return [a.upper() for a in v]
+
+    def integrity_ids(self) -> tuple[int, ...]:
+        return tuple(_NIA[a] for a in self.integrity_order)
+
+    def ciphering_ids(self) -> tuple[int, ...]:
+        return tuple(_NEA[a] for a in self.ciphering_order)
+
+
+class AmfTimers(_Section):
+    """TS 24.501 §10.2 network-side timers, seconds."""
+
+    t3512: int = Field(default=3240, ge=2, le=35712000)
+    t3550: float = Field(default=6.0, gt=0)
+    t3560: float = Field(default=6.0, gt=0)
+    t3570: float = Field(default=6.0, gt=0)
+    t3522: float = Field(default=6.0, gt=0)
+
+
+class AmfConfig(NfSection):
+    """The AMF: N2 endpoint, GUAMI, served TACs and slices, NAS security policy."""
+
+    sbi: SbiEndpoint = Field(default_factory=_ep("127.0.0.5"))
+    ngap: NgapEndpoint = Field(default_factory=NgapEndpoint)
+    amf_name: str = Field(default="fivecore-amf", min_length=1, max_length=150)
+    guami: GuamiConfig = Field(default_factory=GuamiConfig)
+    tacs: list[int] = Field(default_factory=lambda: [1])
+    slices: list[SliceConfig] = Field(default_factory=lambda: [SliceConfig()])
+    security: AmfSecurityConfig = Field(default_factory=AmfSecurityConfig)
+    timers: AmfTimers = Field(default_factory=AmfTimers)
+    relative_capacity: int = Field(default=255, ge=0, le=255)
+    #: static SBI routes (skip NRF discovery): ``{"nausf-auth": "http://127.0.0.11:7777"}``
+    routes: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("tacs")
+    @classmethod
+    def _tacs(cls, v: list[int]) -> list[int]:
+        if not v or any(not 0 <= t < (1 << 24) for t in v):
+            raise ValueError("TACs must be 24-bit integers, at least one")
+        return v
+
+
+class LoggingConfig(_Section):
+    level: str = Field(default="info", pattern=r"^(debug|info|warning|error)$")
+
+
+class Config(_Section):
+    """The whole configuration file."""
+
+    db_uri: str = Field(default_factory=lambda: os.environ.get("FIVECORE_DB", DEFAULT_DB_URI))
+    plmn: PlmnConfig = Field(default_factory=PlmnConfig)
+    home_network_keys: list[HomeNetworkKey] = Field(default_factory=list)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    nrf: NrfConfig = Field(default_factory=NrfConfig)
+    ausf: AusfConfig = Field(default_factory=AusfConfig)
+    udm: UdmConfig = Field(default_factory=UdmConfig)
+    udr: UdrConfig = Field(default_factory=UdrConfig)
+    amf: AmfConfig = Field(default_factory=AmfConfig)
+
+    def section(self, name: str) -> NfSection:
+        """The NF section ``name`` (``nrf``, ``udm``, ...); ConfigError if there is none."""
+        sec = getattr(self, name, None)
+        if not isinstance(sec, NfSection):
+            raise ConfigError(f"{name}: no such NF section")
+        return sec
+
+
+def _describe(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    key = ".".join(str(p) for p in err.get("loc", ())) or "<root>"
+    msg = err.get("msg", "invalid")
+    if err.get("type") == "extra_forbidden":
+        msg = "unknown key"
+    return f"{key}: {msg}"
+
+
+def load_config(source: str | Path | dict[str, Any] | None = None) -> Config:
+    """Load and validate a configuration (path to YAML, a dict, or None for the defaults)."""
+    data: Any
+    if source is None:
+        data = {}
+    elif isinstance(source, dict):
+        data = source
+    else:
+        path = Path(source)
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except OSError as exc:
+            raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError("<root>: the configuration must be a mapping")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None

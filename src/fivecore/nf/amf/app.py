@@ -1,0 +1,305 @@
+"""The AMF process: N2 (NGAP over SCTP), N1 (5GMM) and its SBI consumers, wired together.
+
+``AmfApp(config).start()`` listens for gNBs on ``amf.ngap`` (127.0.0.5:38412 by default),
+serves its SBI on ``amf.sbi`` (127.0.0.5:7777) and registers with the NRF like every NF.
+The protocol cores (:mod:`.ngap_handler`, :mod:`.gmm`) are sans-I/O; this module only moves
+bytes, runs SBI calls as short-lived tasks and keeps the procedure timers (one
+``call_later`` handle per *running* procedure, none for an idle UE).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import resource
+import time
+from typing import Any
+
+from fivecore.config import Config
+from fivecore.nf.amf.clients import AmfSbi
+from fivecore.nf.amf.context import GmmState
+from fivecore.nf.amf.gmm import Gmm, GmmConfig, SbiCall, SetTimer, StopTimer
+from fivecore.nf.amf.ngap_handler import AmfNgap, CloseAssociation, GnbPolicy, NgapConfig, NgapSend
+from fivecore.nf.common.app import NfApp
+from fivecore.nf.common.client import LocalRegistry
+from fivecore.transport import sctp
+from fivecore.transport.http2 import (
+    Http2Client,
+    HttpError,
+    Request,
+    Response,
+    Router,
+    json_response,
+)
+
+log = logging.getLogger("fivecore.amf")
+
+NGAP_PPID = 60
+
+
+def gmm_config(config: Config) -> GmmConfig:
+    a = config.amf
+    return GmmConfig(
+        mcc=config.plmn.mcc,
+        mnc=config.plmn.mnc,
+        region_id=a.guami.region_id,
+        set_id=a.guami.set_id,
+        pointer=a.guami.pointer,
+        tacs=tuple(a.tacs),
+        slices=tuple(s.as_tuple() for s in a.slices),
+        integrity_order=a.security.integrity_ids(),
+        ciphering_order=a.security.ciphering_ids(),
+        t3512=a.timers.t3512,
+        t3550=a.timers.t3550,
+        t3560=a.timers.t3560,
+        t3570=a.timers.t3570,
+        t3522=a.timers.t3522,
+    )
+
+
+def ngap_config(config: Config) -> NgapConfig:
+    a = config.amf
+    return NgapConfig(
+        amf_name=a.amf_name,
+        plmn=config.plmn.mcc + config.plmn.mnc,
+        region_id=a.guami.region_id,
+        set_id=a.guami.set_id,
+        pointer=a.guami.pointer,
+        tacs=tuple(a.tacs),
+        slices=tuple(s.as_tuple() for s in a.slices),
+        relative_capacity=a.relative_capacity,
+    )
+
+
+class AmfApp(NfApp):
+    """One AMF instance (TS 23.501 §6.2.1)."""
+
+    nf_type = "AMF"
+    section = "amf"
+    services: list[tuple[str, str]] = []
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        local: LocalRegistry | None = None,
+        http: Http2Client | None = None,
+        sctp_config: sctp.SctpConfig | None = None,
+        gnb_policy: GnbPolicy | None = None,
+    ) -> None:
+        super().__init__(config, local=local, http=http)
+        a = config.amf
+        self.gmm = Gmm(gmm_config(config))
+        self.gmm.cfg.amf_instance_id = self.instance_id
+        self.ngap = AmfNgap(ngap_config(config), self.gmm, gnb_policy)
+        amf_id = f"{a.guami.region_id:02x}{(a.guami.set_id << 6) | a.guami.pointer:04x}"
+        self.sbi = AmfSbi(
+            self.client,
+            amf_instance_id=self.instance_id,
+            mcc=config.plmn.mcc,
+            mnc=config.plmn.mnc,
+            amf_id_hex=amf_id,
+            callback_uri=a.sbi.uri,
+        )
+        self.sctp_config = sctp_config or sctp.SctpConfig()
+        self.sctp_server: sctp.SctpServer | None = None
+        self._assocs: dict[int, sctp.SctpAssociation] = {}
+        self._next_assoc = 1
+        self._timers: dict[tuple[int, str], asyncio.TimerHandle] = {}
+        self._bg: set[asyncio.Task[Any]] = set()
+        self.started_at = time.monotonic()
+
+    # --- NfApp hooks ------------------------------------------------------------------------
+
+    def static_routes(self) -> dict[str, str]:
+        return dict(self.config.amf.routes)
+
+    def extra_profile(self) -> dict[str, Any]:
+        a = self.config.amf
+        plmn = {"mcc": self.config.plmn.mcc, "mnc": self.config.plmn.mnc}
+        return {
+            "amfInfo": {
+                "amfSetId": f"{a.guami.set_id:03x}",
+                "amfRegionId": f"{a.guami.region_id:02x}",
+                "guamiList": [{"plmnId": plmn, "amfId": f"{a.guami.region_id:02x}{(a.guami.set_id << 6) | a.guami.pointer:04x}"}],
+                "taiList": [{"plmnId": plmn, "tac": f"{t:06x}"} for t in a.tacs],
+            },
+            "sNssais": [{"sst": s.sst, **({"sd": s.sd.lower()} if s.sd else {})} for s in a.slices],
+        }
+
+    def build_router(self) -> Router:
+        r = Router("amf")
+        r.add("POST", "/namf-callback/v1/{supi}/dereg-notify", self._dereg_notify)
+        r.add("GET", "/fivecore-amf/v1/stats", self._stats)
+        return r
+
+    async def on_start(self) -> None:
+        ep = self.config.amf.ngap
+        self.sctp_server = await sctp.listen(ep.address, ep.port, self.sctp_config, on_association=self._serve)
+        log.info("event=amf_ngap_listening address=%s port=%d", ep.address, ep.port)
+
+    async def on_stop(self) -> None:
+        if self.sctp_server is not None:
+            self.sctp_server.close(abort_associations=True)
+        for h in self._timers.values():
+            h.cancel()
+        self._timers.clear()
+        for t in list(self._bg):
+            t.cancel()
+
+    # --- N2 -----------------------------------------------------------------------------------
+
+    async def _serve(self, assoc: sctp.SctpAssociation) -> None:
+        assoc_id = self._next_assoc
+        self._next_assoc += 1
+        peer = f"{assoc.peer_address[0]}:{assoc.peer_address[1]}"
+        gnb = self.ngap.association_up(assoc_id, peer, assoc.out_streams or 2)
+        self._assocs[assoc_id] = assoc
+        log.info("event=gnb_association_up peer=%s", peer)
+        try:
+            async for stream, ppid, data in assoc:
+                if ppid != NGAP_PPID:
+                    self.gmm.ctx.count("sctp_wrong_ppid")
+                    continue
+                try:
+                    outs = self.ngap.on_message(gnb, stream, data)
+                except Exception:  # never let one gNB's message take the AMF down
+                    self.gmm.ctx.count("ngap_internal_error")
+                    log.exception("event=ngap_internal_error peer=%s", peer)
+                    continue
+                self._execute(outs)
+        except sctp.SctpError as exc:
+            log.info("event=gnb_association_error peer=%s err=%s", peer, exc)
+        finally:
+            self._assocs.pop(assoc_id, None)
+            self.ngap.association_lost(gnb)
+            log.info("event=gnb_association_down peer=%s reason=%s", peer, assoc.close_reason)
+
+    def _execute(self, outs: list[Any]) -> None:
+        for a in outs:
+            if isinstance(a, NgapSend):
+                assoc = self._assocs.get(a.gnb.assoc_id)
+                if assoc is None or assoc.is_closed:
+                    continue
+                try:
+                    assoc.send_nowait(a.data, stream=min(a.stream, max(0, assoc.out_streams - 1)), ppid=NGAP_PPID)
+                except sctp.SctpError as exc:
+                    log.info("event=ngap_send_failed err=%s", exc)
+            elif isinstance(a, SbiCall):
+                t = asyncio.create_task(self._sbi(a))
+                self._bg.add(t)
+                t.add_done_callback(self._bg.discard)
+            elif isinstance(a, SetTimer):
+                key = (a.ue.amf_ue_ngap_id, a.name)
+                old = self._timers.pop(key, None)
+                if old is not None:
+                    old.cancel()
+                self._timers[key] = asyncio.get_running_loop().call_later(
+                    a.seconds, self._on_timer, a.ue, a.name, a.token
+                )
+            elif isinstance(a, StopTimer):
+                old = self._timers.pop((a.ue.amf_ue_ngap_id, a.name), None)
+                if old is not None:
+                    old.cancel()
+            elif isinstance(a, CloseAssociation):
+                assoc = self._assocs.get(a.gnb.assoc_id)
+                if assoc is not None:
+                    assoc.abort(a.reason)
+
+    async def _sbi(self, call: SbiCall) -> None:
+        result = await self.sbi.execute(call.op, call.args)
+        if call.op == "udm_deregister":
+            return
+        try:
+            outs = self.ngap.translate(self.gmm.sbi_result(call.ue, call.token, call.op, result))
+        except Exception:
+            self.gmm.ctx.count("gmm_internal_error")
+            log.exception("event=gmm_internal_error op=%s", call.op)
+            return
+        self._execute(outs)
+
+    def _on_timer(self, ue: Any, name: str, token: int) -> None:
+        self._timers.pop((ue.amf_ue_ngap_id, name), None)
+        try:
+            outs = self.ngap.translate(self.gmm.timer_expired(ue, name, token))
+        except Exception:
+            log.exception("event=gmm_internal_error timer=%s", name)
+            return
+        self._execute(outs)
+
+    # --- SBI served by the AMF -------------------------------------------------------------------
+
+    async def _dereg_notify(self, req: Request) -> Response:
+        """TS 29.503 §5.3.2.3.2 Nudm_UECM DeregistrationNotification -> network de-registration."""
+        supi = req.path_params["supi"]
+        body = req.json()
+        if not isinstance(body, dict) or "deregReason" not in body:
+            raise HttpError(400, "MANDATORY_IE_MISSING", "deregReason is required")
+        ue = self.gmm.ctx.by_supi.get(supi)
+        if ue is None or ue.state != GmmState.REGISTERED:
+            raise HttpError(404, "CONTEXT_NOT_FOUND", "no registered UE with that SUPI")
+        reregister = body.get("deregReason") in ("REREGISTRATION_REQUIRED", "INITIAL_REGISTRATION")
+        self._execute(self.ngap.translate(self.gmm.deregister(ue, None, reregister)))
+        return Response(204)
+
+    def stats(self) -> dict[str, Any]:
+        ctx = self.gmm.ctx
+        states: dict[str, int] = {}
+        for ue in ctx.ues.values():
+            k = ue.state.name
+            states[k] = states.get(k, 0) + 1
+        ru = resource.getrusage(resource.RUSAGE_SELF)
+        return {
+            "pid": os.getpid(),
+            "gnbs": len(ctx.gnbs),
+            "ues": len(ctx.ues),
+            "ue_states": states,
+            "counters": dict(ctx.stats),
+            "cpu_seconds": ru.ru_utime + ru.ru_stime,
+            "max_rss_kb": ru.ru_maxrss,
+            "rss_kb": _current_rss_kb(),
+            "uptime": time.monotonic() - self.started_at,
+        }
+
+    def _stats(self, req: Request) -> Response:
+        return json_response(self.stats())
+
+
+def _current_rss_kb() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+    except OSError:
+        return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m fivecore.nf.amf [--config FILE]``: run one AMF until SIGINT/SIGTERM."""
+    import argparse
+
+    from fivecore.config import load_config
+    from fivecore.errors import FivecoreError
+    from fivecore.nf.common.app import run_forever
+
+    ap = argparse.ArgumentParser(prog="fivecore-amf")
+    ap.add_argument("--config", default=None)
+    ap.add_argument("--log-level", default=None)
+    ns = ap.parse_args(argv)
+    try:
+        config = load_config(ns.config)
+    except FivecoreError as exc:
+        print(f"fivecore: error: {exc}")
+        return 2
+    logging.basicConfig(
+        level=(ns.log_level or config.logging.level).upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover
+        pass
+    asyncio.run(run_forever([AmfApp(config)]))
+    return 0

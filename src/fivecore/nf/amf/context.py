@@ -1,0 +1,315 @@
+"""AMF state: gNB contexts, UE contexts and the indexes over them.
+
+Sized for scale (issue 6: >= 100,000 registered UEs in one process, <= 10 KB per registered
+idle UE): every context uses ``__slots__``; what a UE needs only while a procedure runs lives in
+a separate :class:`Procedure` object that is dropped when the procedure ends; no UE owns an
+asyncio task. Timers are kept by the application in one heap, not per UE.
+"""
+
+from __future__ import annotations
+
+import secrets
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fivecore.security.nas_context import NasSecurityContext
+
+#: TS 38.413 §9.3.3.1: AMF UE NGAP ID is INTEGER (0..2^40-1).
+AMF_UE_NGAP_ID_MAX = (1 << 40) - 1
+
+
+class GmmState(IntEnum):
+    """TS 24.501 §5.1.3.2.3: 5GMM states on the network side."""
+
+    DEREGISTERED = 0
+    COMMON_PROCEDURE_INITIATED = 1
+    REGISTERED = 2
+    DEREGISTERED_INITIATED = 3
+
+
+class GnbState(IntEnum):
+    """NG association state from the AMF's point of view (TS 38.413 §8.7.1)."""
+
+    SETUP_PENDING = 0
+    READY = 1
+
+
+class GnbContext:
+    """One NG-RAN node: its association, identity from NG Setup and its UEs (TS 38.413 §8.7.1)."""
+
+    __slots__ = (
+        "assoc_id",
+        "peer",
+        "state",
+        "global_ran_node_id",
+        "plmn",
+        "name",
+        "supported_tas",
+        "paging_drx",
+        "vendor",
+        "ues",
+        "errors",
+        "out_streams",
+    )
+
+    def __init__(self, assoc_id: int, peer: str = "") -> None:
+        self.assoc_id = assoc_id
+        self.peer = peer
+        self.state = GnbState.SETUP_PENDING
+        self.global_ran_node_id: tuple[str, int, int] | None = None  # (plmn, gnb id, bit length)
+        self.plmn: str | None = None
+        self.name: str | None = None
+        self.supported_tas: list[tuple[int, list[str], list[tuple[int, int | None]]]] = []
+        self.paging_drx: str | None = None
+        self.vendor: str | None = None
+        #: RAN UE NGAP ID -> UE context (TS 38.413 §9.3.3.2: unique per NG-RAN node)
+        self.ues: dict[int, UeContext] = {}
+        self.errors = 0
+        self.out_streams = 2
+
+
+class Procedure:
+    """Transient state of the one 5GMM common/specific procedure running for a UE.
+
+    Holds the retransmission copy of the last downlink message and whatever the procedure needs
+    between two messages; ``None`` on an idle UE so idle UEs cost nothing for it.
+    """
+
+    __slots__ = (
+        "name",
+        "timer",
+        "retries",
+        "last_pdu",
+        "last_via_ics",
+        "token",
+        "rand",
+        "autn",
+        "hxres_star",
+        "auth_link",
+        "resynced",
+        "request",
+        "reg_type",
+        "follow_on",
+        "identity_for",
+        "pending_nas",
+        "ue_sec_cap_raw",
+        "requested_nssai",
+        "new_tmsi",
+        "dereg_switch_off",
+        "new_sec",
+        "ngksi",
+        "enc_alg",
+        "int_alg",
+    )
+
+    def __init__(self, name: str, token: int) -> None:
+        self.name = name
+        self.timer: str | None = None
+        self.retries = 0
+        self.last_pdu: bytes | None = None
+        self.last_via_ics = False
+        self.token = token
+        self.rand: bytes | None = None
+        self.autn: bytes | None = None
+        self.hxres_star: bytes | None = None
+        self.auth_link: str | None = None
+        self.resynced = False
+        self.request: Any = None
+        self.reg_type = 1
+        self.follow_on = False
+        self.identity_for: str | None = None
+        self.pending_nas: bytes | None = None
+        self.ue_sec_cap_raw: bytes | None = None
+        self.requested_nssai: list[tuple[int, int | None]] | None = None
+        self.new_tmsi: int | None = None
+        self.dereg_switch_off = False
+        self.new_sec: Any = None
+        self.ngksi = 0
+        self.enc_alg = 0
+        self.int_alg = 0
+
+
+class UeContext:
+    """One UE as the AMF knows it: NGAP association, 5GMM state, identity, NAS security.
+
+    TS 23.501 §5.3.2 (UE context in the AMF). Only identifiers, keys and the NAS security
+    context stay while the UE is idle; procedure scratch lives in :attr:`proc`.
+    """
+
+    __slots__ = (
+        "amf_ue_ngap_id",
+        "ran_ue_ngap_id",
+        "gnb",
+        "state",
+        "supi",
+        "suci_scheme",
+        "tmsi",
+        "ngksi",
+        "kamf",
+        "sec",
+        "ue_sec_cap",
+        "nr_enc_alg",
+        "nr_int_alg",
+        "allowed_nssai",
+        "tac",
+        "proc",
+        "proc_seq",
+        "registered_with_udm",
+        "cm_connected",
+        "kgnb_sent",
+    )
+
+    def __init__(self, amf_ue_ngap_id: int) -> None:
+        self.amf_ue_ngap_id = amf_ue_ngap_id
+        self.ran_ue_ngap_id: int | None = None
+        self.gnb: GnbContext | None = None
+        self.state = GmmState.DEREGISTERED
+        self.supi: str | None = None
+        #: protection scheme of the SUCI the UE last sent (0 null, 1 A, 2 B), for the audit
+        self.suci_scheme: int | None = None
+        self.tmsi: int | None = None
+        self.ngksi = 7  # TS 24.501 §9.11.3.32: 7 = no key available
+        self.kamf: bytes | None = None
+        self.sec: NasSecurityContext | None = None
+        self.ue_sec_cap: bytes | None = None
+        self.nr_enc_alg = 0
+        self.nr_int_alg = 0
+        self.allowed_nssai: tuple[tuple[int, int | None], ...] = ()
+        self.tac: int | None = None
+        self.proc: Procedure | None = None
+        self.proc_seq = 0
+        self.registered_with_udm = False
+        self.cm_connected = False
+        self.kgnb_sent = False
+
+    def new_procedure(self, name: str) -> Procedure:
+        """Start a procedure; the token lets late SBI answers for an older one be ignored."""
+        self.proc_seq += 1
+        self.proc = Procedure(name, self.proc_seq)
+        return self.proc
+
+
+class AmfContext:
+    """All UEs and gNBs of one AMF instance, with the lookups NGAP and 5GMM need."""
+
+    __slots__ = (
+        "gnbs",
+        "ues",
+        "by_tmsi",
+        "by_supi",
+        "_next_amf_ue_ngap_id",
+        "stats",
+    )
+
+    def __init__(self) -> None:
+        self.gnbs: dict[int, GnbContext] = {}
+        self.ues: dict[int, UeContext] = {}
+        self.by_tmsi: dict[int, UeContext] = {}
+        self.by_supi: dict[str, UeContext] = {}
+        self._next_amf_ue_ngap_id = secrets.randbelow(1 << 20) + 1
+        self.stats: dict[str, int] = {}
+
+    def count(self, key: str, n: int = 1) -> None:
+        self.stats[key] = self.stats.get(key, 0) + n
+
+    # --- UEs ---------------------------------------------------------------------------------
+
+    def new_ue(self, gnb: GnbContext, ran_ue_ngap_id: int) -> UeContext:
+        """TS 38.413 §8.6.1: a new UE-associated logical NG connection on Initial UE Message."""
+        amf_id = self._next_amf_ue_ngap_id
+        while amf_id in self.ues:
+            amf_id = (amf_id + 1) & AMF_UE_NGAP_ID_MAX
+        self._next_amf_ue_ngap_id = (amf_id + 1) & AMF_UE_NGAP_ID_MAX
+        ue = UeContext(amf_id)
+        ue.ran_ue_ngap_id = ran_ue_ngap_id
+        ue.gnb = gnb
+        ue.cm_connected = True
+        self.ues[amf_id] = ue
+        old = gnb.ues.get(ran_ue_ngap_id)
+        if old is not None and old is not ue:
+            self.detach_ran(old)
+        gnb.ues[ran_ue_ngap_id] = ue
+        return ue
+
+    def attach_ran(self, ue: UeContext, gnb: GnbContext, ran_ue_ngap_id: int) -> None:
+        """Bind a known UE (found by 5G-GUTI) to a new NG connection."""
+        if ue.gnb is not None:
+            self.detach_ran(ue)
+        old = gnb.ues.get(ran_ue_ngap_id)
+        if old is not None and old is not ue:
+            self.detach_ran(old)
+        ue.gnb = gnb
+        ue.ran_ue_ngap_id = ran_ue_ngap_id
+        ue.cm_connected = True
+        gnb.ues[ran_ue_ngap_id] = ue
+
+    def detach_ran(self, ue: UeContext) -> None:
+        """TS 38.413 §8.3.3: the UE-associated logical NG connection is gone (CM-IDLE)."""
+        gnb = ue.gnb
+        if gnb is not None and ue.ran_ue_ngap_id is not None and gnb.ues.get(ue.ran_ue_ngap_id) is ue:
+            del gnb.ues[ue.ran_ue_ngap_id]
+        ue.gnb = None
+        ue.ran_ue_ngap_id = None
+        ue.cm_connected = False
+        ue.kgnb_sent = False
+
+    def set_tmsi(self, ue: UeContext, tmsi: int | None) -> None:
+        if ue.tmsi is not None and self.by_tmsi.get(ue.tmsi) is ue:
+            del self.by_tmsi[ue.tmsi]
+        ue.tmsi = tmsi
+        if tmsi is not None:
+            self.by_tmsi[tmsi] = ue
+
+    def new_tmsi(self) -> int:
+        """TS 23.003 §2.10.1: a 5G-TMSI not in use (fresh and unpredictable, TS 33.501 §6.12.3)."""
+        while True:
+            tmsi = secrets.randbits(32)
+            if tmsi not in self.by_tmsi and tmsi != 0xFFFFFFFF:
+                return tmsi
+
+    def set_supi(self, ue: UeContext, supi: str) -> UeContext | None:
+        """Index the UE by SUPI; returns an older context of the same subscriber, if any."""
+        old = self.by_supi.get(supi)
+        ue.supi = supi
+        self.by_supi[supi] = ue
+        return old if old is not ue else None
+
+    def remove_ue(self, ue: UeContext) -> None:
+        """Forget a UE entirely (deregistered, or superseded by a newer context)."""
+        self.detach_ran(ue)
+        self.ues.pop(ue.amf_ue_ngap_id, None)
+        if ue.tmsi is not None and self.by_tmsi.get(ue.tmsi) is ue:
+            del self.by_tmsi[ue.tmsi]
+        if ue.supi is not None and self.by_supi.get(ue.supi) is ue:
+            del self.by_supi[ue.supi]
+        ue.proc = None
+
+    # --- gNBs --------------------------------------------------------------------------------
+
+    def add_gnb(self, assoc_id: int, peer: str = "") -> GnbContext:
+        gnb = GnbContext(assoc_id, peer)
+        self.gnbs[assoc_id] = gnb
+        return gnb
+
+    def remove_gnb(self, gnb: GnbContext) -> list[UeContext]:
+        """SCTP association lost or NG Reset: every UE on it goes CM-IDLE (TS 23.502 §4.2.6)."""
+        self.gnbs.pop(gnb.assoc_id, None)
+        ues = list(gnb.ues.values())
+        for ue in ues:
+            self.detach_ran(ue)
+        return ues
+
+    def find_ue(self, gnb: GnbContext, amf_ue_ngap_id: int | None, ran_ue_ngap_id: int | None) -> UeContext | None:
+        """TS 38.413 §10.6: both IDs must name the same UE *on this gNB*; anything else is unknown.
+
+        A gNB presenting another gNB's UE ID pair (or a guessed AMF UE NGAP ID) gets nothing.
+        """
+        if amf_ue_ngap_id is None:
+            return None
+        ue = self.ues.get(amf_ue_ngap_id)
+        if ue is None or ue.gnb is not gnb:
+            return None
+        if ran_ue_ngap_id is not None and ue.ran_ue_ngap_id != ran_ue_ngap_id:
+            return None
+        return ue

@@ -1,0 +1,837 @@
+"""5GS mobility management, network side (TS 24.501 §5), sans-I/O.
+
+:class:`Gmm` takes uplink NAS PDUs, SBI results and timer expiries and returns *actions*
+(:class:`SendNas`, :class:`SendIcs`, :class:`ReleaseUe`, :class:`SbiCall`, :class:`SetTimer`,
+:class:`StopTimer`). It never touches a socket, a clock or a task: the AMF application carries
+the actions out, and unit tests drive it with plain calls.
+
+Security rules it enforces (TS 33.501, TS 33.512 SCAS):
+
+- NIA0 is never selected; NEA0 only if it is in the configured ciphering priority list.
+- Once a UE has a NAS security context, an uplink message that is not integrity protected is
+  accepted only if TS 24.501 §4.4.4.3 allows it; a bad MAC or a replayed COUNT is discarded and
+  counted (``nas_bad_mac``, ``nas_replay``).
+- A fresh 5G-GUTI on every Registration Accept (TS 33.501 §6.12.3).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from fivecore.nf.amf import nas_io
+from fivecore.nf.amf.context import AmfContext, GmmState, GnbContext, Procedure, UeContext
+from fivecore.nf.amf.nas_io import Guti, NasInvalid, STmsi
+from fivecore.security import kdf
+from fivecore.security.errors import IntegrityError, NasSecurityError, ReplayError
+from fivecore.security.suci import SuciIdentity
+
+log = logging.getLogger("fivecore.amf.gmm")
+
+# --- 5GMM causes (TS 24.501 §9.11.3.2) -------------------------------------------------------
+CAUSE_ILLEGAL_UE = 3
+CAUSE_5GS_SERVICES_NOT_ALLOWED = 7
+CAUSE_UE_IDENTITY_CANNOT_BE_DERIVED = 9
+CAUSE_IMPLICITLY_DEREGISTERED = 10
+CAUSE_PLMN_NOT_ALLOWED = 11
+CAUSE_MAC_FAILURE = 20
+CAUSE_SYNCH_FAILURE = 21
+CAUSE_CONGESTION = 22
+CAUSE_UE_SECURITY_CAPABILITIES_MISMATCH = 23
+CAUSE_SECURITY_MODE_REJECTED = 24
+CAUSE_NON_5G_AUTHENTICATION_UNACCEPTABLE = 26
+CAUSE_NO_NETWORK_SLICES_AVAILABLE = 62
+CAUSE_INVALID_MANDATORY_INFORMATION = 96
+CAUSE_MESSAGE_TYPE_NON_EXISTENT = 97
+CAUSE_MESSAGE_NOT_COMPATIBLE_WITH_STATE = 98
+CAUSE_PROTOCOL_ERROR = 111
+
+#: TS 24.501 §4.4.4.3: messages the network processes without integrity protection.
+UNPROTECTED_OK = frozenset(
+    {
+        "RegistrationRequest",
+        "IdentityResponse",
+        "AuthenticationResponse",
+        "AuthenticationFailure",
+        "SecurityModeReject",
+        "DeregistrationRequestUEOriginating",
+        "DeregistrationAcceptUETerminated",
+    }
+)
+
+
+@dataclass(slots=True)
+class GmmConfig:
+    """What 5GMM needs from the AMF configuration."""
+
+    mcc: str = "001"
+    mnc: str = "01"
+    region_id: int = 2
+    set_id: int = 1
+    pointer: int = 0
+    tacs: tuple[int, ...] = (1,)
+    slices: tuple[tuple[int, int | None], ...] = ((1, None),)
+    #: TS 33.501 §5.5.2: integrity algorithms in order of preference (NIA0 is never used)
+    integrity_order: tuple[int, ...] = (2, 1, 3)
+    #: ciphering algorithms in order of preference; NEA0 only when listed
+    ciphering_order: tuple[int, ...] = (0, 2, 1, 3)
+    t3512: int = 3240  # 54 min, TS 24.501 §10.2 default
+    t3550: float = 6.0
+    t3560: float = 6.0
+    t3570: float = 6.0
+    t3522: float = 6.0
+    #: TS 24.501 §5.4/§5.5: retransmit four times, abort on the fifth expiry
+    max_retransmissions: int = 4
+    release_after_registration: bool = True
+    amf_instance_id: str = "00000000-0000-4000-8000-000000000005"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def serving_network_name(self) -> str:
+        return kdf.serving_network_name(self.mcc, self.mnc)
+
+    @property
+    def plmn(self) -> str:
+        return self.mcc + self.mnc
+
+
+# --- actions ---------------------------------------------------------------------------------
+
+
+class SendNas(NamedTuple):
+    """Send a NAS PDU in NGAP Downlink NAS Transport (TS 38.413 §8.6.2)."""
+
+    ue: UeContext
+    pdu: bytes
+
+
+class SendIcs(NamedTuple):
+    """NGAP Initial Context Setup Request with KgNB and the NAS PDU (TS 38.413 §8.3.1)."""
+
+    ue: UeContext
+    pdu: bytes
+    kgnb: bytes
+
+
+class ReleaseUe(NamedTuple):
+    """NGAP UE Context Release Command (TS 38.413 §8.3.3); cause is (group, value name)."""
+
+    ue: UeContext
+    cause: tuple[str, str]
+
+
+class SbiCall(NamedTuple):
+    """Ask the SBI side for something; the answer comes back through :meth:`Gmm.sbi_result`.
+
+    ``op`` is one of ``auth`` (Nausf_UEAuthentication authenticate, maybe with resync info),
+    ``confirm`` (5G-AKA confirmation), ``udm_register`` (Nudm_UECM registration + Nudm_SDM
+    get of am-data/nssai) and ``udm_deregister``.
+    """
+
+    ue: UeContext
+    token: int
+    op: str
+    args: dict[str, Any]
+
+
+class SetTimer(NamedTuple):
+    ue: UeContext
+    name: str
+    seconds: float
+    token: int
+
+
+class StopTimer(NamedTuple):
+    ue: UeContext
+    name: str
+
+
+Action = SendNas | SendIcs | ReleaseUe | SbiCall | SetTimer | StopTimer
+
+
+class SbiFailure(NamedTuple):
+    """An SBI call that did not succeed: HTTP status (0 for transport) and 3GPP cause."""
+
+    status: int
+    cause: str | None = None
+
+
+class Gmm:
+    """The AMF's 5GMM entity for all UEs (TS 24.501 §5); see the module docstring."""
+
+    def __init__(self, cfg: GmmConfig, ctx: AmfContext | None = None) -> None:
+        self.cfg = cfg
+        self.ctx = ctx if ctx is not None else AmfContext()
+        self.guami_plmn = cfg.plmn
+
+    # ======================================================================================
+    # entry points
+    # ======================================================================================
+
+    def initial_ue_message(
+        self,
+        gnb: GnbContext,
+        ran_ue_ngap_id: int,
+        pdu: bytes,
+        tac: int | None = None,
+        s_tmsi: STmsi | None = None,
+    ) -> tuple[UeContext, list[Action]]:
+        """TS 38.413 §8.6.1 + TS 24.501 §4.4.6: the first NAS message on a new NG connection.
+
+        An integrity-protected message naming a 5G-GUTI / 5G-S-TMSI we allocated is checked with
+        that UE's security context; if it verifies, the NG connection is bound to the existing
+        context. Otherwise a new context is created and the message is handled as unverified.
+        """
+        ctx = self.ctx
+        try:
+            sht, inner = nas_io.split_security_header(pdu)
+        except NasInvalid:
+            ue = ctx.new_ue(gnb, ran_ue_ngap_id)
+            ue.tac = tac
+            ctx.count("nas_malformed")
+            return ue, [SendNas(ue, nas_io.gmm_status(CAUSE_INVALID_MANDATORY_INFORMATION)), self._release(ue)]
+        candidate: UeContext | None = None
+        msg: Any = None
+        if sht != 0:
+            if inner is not None:
+                try:
+                    msg = nas_io.decode_uplink(inner)
+                except NasInvalid:
+                    msg = None
+            ident = getattr(msg, "identity", None) if msg is not None else None
+            if ident is None:
+                ident = s_tmsi
+            candidate = self._lookup_identity(ident)
+            if candidate is not None and candidate.sec is not None:
+                try:
+                    plain = nas_io.unprotect(candidate.sec, pdu)
+                except ReplayError:
+                    ctx.count("nas_replay")
+                    log.info("event=nas_replay where=initial_ue amf_ue_ngap_id=%d", candidate.amf_ue_ngap_id)
+                    plain = None
+                except (IntegrityError, NasSecurityError):
+                    ctx.count("nas_bad_mac")
+                    plain = None
+                if plain is not None:
+                    try:
+                        vmsg = nas_io.decode_uplink(plain)
+                    except NasInvalid as exc:
+                        ctx.attach_ran(candidate, gnb, ran_ue_ngap_id)
+                        candidate.tac = tac
+                        return candidate, [SendNas(candidate, self._protect(candidate, nas_io.gmm_status(exc.cause)))]
+                    if candidate.proc is not None:
+                        candidate.proc = None
+                    ctx.attach_ran(candidate, gnb, ran_ue_ngap_id)
+                    candidate.tac = tac
+                    return candidate, self._dispatch(candidate, vmsg, verified=True)
+                if msg is not None and msg.message_type != "RegistrationRequest":
+                    # An unverifiable service/deregistration request must not touch the stored
+                    # context (it may be a replay by the RAN); answer without changing anything.
+                    ue = ctx.new_ue(gnb, ran_ue_ngap_id)
+                    ue.tac = tac
+                    return ue, self._unverified_non_registration(ue, msg)
+        else:
+            try:
+                msg = nas_io.decode_uplink(inner if inner is not None else pdu)
+            except NasInvalid as exc:
+                ue = ctx.new_ue(gnb, ran_ue_ngap_id)
+                ue.tac = tac
+                ctx.count("nas_malformed")
+                return ue, [SendNas(ue, nas_io.gmm_status(exc.cause)), self._release(ue)]
+        ue = ctx.new_ue(gnb, ran_ue_ngap_id)
+        ue.tac = tac
+        if msg is None:
+            ctx.count("nas_malformed")
+            return ue, [SendNas(ue, nas_io.gmm_status(CAUSE_INVALID_MANDATORY_INFORMATION)), self._release(ue)]
+        if msg.message_type != "RegistrationRequest":
+            return ue, self._unverified_non_registration(ue, msg)
+        return ue, self._dispatch(ue, msg, verified=False)
+
+    def uplink_nas(self, ue: UeContext, pdu: bytes) -> list[Action]:
+        """TS 38.413 §8.6.3 Uplink NAS Transport: one NAS PDU from a UE on a known connection."""
+        ctx = self.ctx
+        sec = ue.sec
+        proc = ue.proc
+        if proc is not None and proc.name == "smc" and proc.new_sec is not None:
+            sec = proc.new_sec
+        try:
+            sht, inner = nas_io.split_security_header(pdu)
+        except NasInvalid as exc:
+            ctx.count("nas_malformed")
+            return [SendNas(ue, self._protect(ue, nas_io.gmm_status(exc.cause)))]
+        verified = False
+        if sht == 0:
+            plain = inner if inner is not None else pdu
+        else:
+            if sec is None:
+                ctx.count("nas_unverifiable")
+                return []
+            try:
+                plain = nas_io.unprotect(sec, pdu)
+            except ReplayError:
+                ctx.count("nas_replay")
+                log.info("event=nas_replay amf_ue_ngap_id=%d", ue.amf_ue_ngap_id)
+                return []
+            except IntegrityError:
+                ctx.count("nas_bad_mac")
+                log.info("event=nas_bad_mac amf_ue_ngap_id=%d", ue.amf_ue_ngap_id)
+                return []
+            except NasSecurityError:
+                ctx.count("nas_malformed")
+                return [SendNas(ue, self._protect(ue, nas_io.gmm_status(CAUSE_INVALID_MANDATORY_INFORMATION)))]
+            verified = True
+        try:
+            msg = nas_io.decode_uplink(plain)
+        except NasInvalid as exc:
+            ctx.count("nas_malformed")
+            log.info("event=nas_malformed amf_ue_ngap_id=%d cause=%d", ue.amf_ue_ngap_id, exc.cause)
+            return [SendNas(ue, self._protect(ue, nas_io.gmm_status(exc.cause)))]
+        if not verified and ue.sec is not None and msg.message_type not in UNPROTECTED_OK:
+            # TS 24.501 §4.4.4.3: discard a plain message that must be protected
+            ctx.count("nas_unprotected_dropped")
+            return []
+        return self._dispatch(ue, msg, verified=verified)
+
+    def sbi_result(self, ue: UeContext, token: int, op: str, result: Any) -> list[Action]:
+        """The answer to an :class:`SbiCall`; stale answers (older procedure) are ignored."""
+        proc = ue.proc
+        if proc is None or proc.token != token:
+            self.ctx.count("sbi_stale")
+            return []
+        if op == "auth":
+            return self._on_auth_vector(ue, proc, result)
+        if op == "confirm":
+            return self._on_auth_confirmed(ue, proc, result)
+        if op == "udm_register":
+            return self._on_udm_registered(ue, proc, result)
+        return []
+
+    def timer_expired(self, ue: UeContext, name: str, token: int) -> list[Action]:
+        """TS 24.501 §10.2: T3550/T3560/T3570/T3522 — retransmit, abort on the fifth expiry."""
+        proc = ue.proc
+        if proc is None or proc.token != token or proc.timer != name or proc.last_pdu is None:
+            return []
+        proc.retries += 1
+        self.ctx.count(f"{name.lower()}_expiry")
+        if proc.retries > self.cfg.max_retransmissions:
+            self.ctx.count(f"{proc.name}_aborted")
+            log.info("event=procedure_aborted proc=%s amf_ue_ngap_id=%d", proc.name, ue.amf_ue_ngap_id)
+            ue.proc = None
+            acts: list[Action] = []
+            if proc.name == "deregistration_nw":
+                ue.state = GmmState.DEREGISTERED
+            elif proc.name == "registration_accept" and ue.state == GmmState.REGISTERED:
+                pass
+            elif ue.state != GmmState.REGISTERED:
+                ue.state = GmmState.DEREGISTERED
+            if ue.gnb is not None:
+                acts.append(self._release(ue))
+            return acts
+        return [SendNas(ue, proc.last_pdu), SetTimer(ue, name, self._timer_value(name), proc.token)]
+
+    def deregister(self, ue: UeContext, cause: int | None = None, reregister: bool = False) -> list[Action]:
+        """TS 24.501 §5.5.2.3: network-initiated de-registration (T3522)."""
+        if ue.state != GmmState.REGISTERED:
+            return []
+        if ue.gnb is None:
+            # UE is CM-IDLE; no paging in this release: implicit de-registration
+            ue.state = GmmState.DEREGISTERED
+            return [SbiCall(ue, ue.proc_seq, "udm_deregister", {"supi": ue.supi})]
+        proc = ue.new_procedure("deregistration_nw")
+        ue.state = GmmState.DEREGISTERED_INITIATED
+        pdu = self._protect(ue, nas_io.deregistration_request_nw(reregister, cause))
+        return self._send_with_timer(ue, proc, pdu, "T3522")
+
+    def ran_released(self, ue: UeContext) -> None:
+        """NGAP UE Context Release Complete or association loss: the UE is CM-IDLE now.
+
+        A registered UE keeps its context; so does a de-registered one that still has a 5G-GUTI
+        and a NAS security context (TS 24.501 §5.5.2.2.2: it may come back with that GUTI).
+        Anything half-done is dropped.
+        """
+        self.ctx.detach_ran(ue)
+        if ue.proc is not None:
+            proc, ue.proc = ue.proc, None
+            if proc.new_tmsi is not None and self.ctx.by_tmsi.get(proc.new_tmsi) is ue and proc.new_tmsi != ue.tmsi:
+                del self.ctx.by_tmsi[proc.new_tmsi]
+        if ue.state in (GmmState.COMMON_PROCEDURE_INITIATED, GmmState.DEREGISTERED_INITIATED):
+            ue.state = GmmState.DEREGISTERED
+        if ue.state == GmmState.DEREGISTERED and (ue.sec is None or ue.supi is None or ue.tmsi is None):
+            self.ctx.remove_ue(ue)
+
+    # ======================================================================================
+    # dispatch
+    # ======================================================================================
+
+    def _dispatch(self, ue: UeContext, msg: Any, verified: bool) -> list[Action]:
+        t = msg.message_type
+        if t == "RegistrationRequest":
+            return self._on_registration_request(ue, msg, verified)
+        if t == "AuthenticationResponse":
+            return self._on_auth_response(ue, msg)
+        if t == "AuthenticationFailure":
+            return self._on_auth_failure(ue, msg)
+        if t == "IdentityResponse":
+            return self._on_identity_response(ue, msg)
+        if t == "SecurityModeComplete":
+            return self._on_smc_complete(ue, msg, verified)
+        if t == "SecurityModeReject":
+            return self._on_smc_reject(ue, msg)
+        if t == "RegistrationComplete":
+            return self._on_registration_complete(ue)
+        if t == "DeregistrationRequestUEOriginating":
+            return self._on_deregistration_request(ue, msg, verified)
+        if t == "DeregistrationAcceptUETerminated":
+            return self._on_deregistration_accept(ue)
+        if t == "ServiceRequest":
+            return self._on_service_request(ue, msg, verified)
+        if t == "5GMMStatus":
+            self.ctx.count("gmm_status_received")
+            log.info("event=gmm_status_from_ue amf_ue_ngap_id=%d cause=%s", ue.amf_ue_ngap_id, msg.cause)
+            return []
+        # TS 24.501 §7.4: a message the network does not handle in 5GMM
+        self.ctx.count("nas_unexpected")
+        return [SendNas(ue, self._protect(ue, nas_io.gmm_status(CAUSE_MESSAGE_NOT_COMPATIBLE_WITH_STATE)))]
+
+    def _unverified_non_registration(self, ue: UeContext, msg: Any) -> list[Action]:
+        t = msg.message_type
+        if t == "ServiceRequest":
+            # TS 24.501 §5.6.1.5 cause #9: identity cannot be derived -> UE registers afresh
+            self.ctx.count("service_reject")
+            return [SendNas(ue, nas_io.service_reject(CAUSE_UE_IDENTITY_CANNOT_BE_DERIVED)), self._release(ue)]
+        if t == "DeregistrationRequestUEOriginating":
+            # No context to deregister: just accept (TS 24.501 §5.5.2.2.2) unless switch-off.
+            acts: list[Action] = []
+            if not msg.switch_off:
+                acts.append(SendNas(ue, nas_io.deregistration_accept()))
+            acts.append(self._release(ue))
+            return acts
+        self.ctx.count("nas_unexpected")
+        return [SendNas(ue, nas_io.gmm_status(CAUSE_MESSAGE_NOT_COMPATIBLE_WITH_STATE)), self._release(ue)]
+
+    # ======================================================================================
+    # registration (TS 24.501 §5.5.1)
+    # ======================================================================================
+
+    def _on_registration_request(self, ue: UeContext, req: Any, verified: bool) -> list[Action]:
+        """TS 24.501 §5.5.1.2.2 (initial) and §5.5.1.3.2 (mobility / periodic update)."""
+        ctx = self.ctx
+        ctx.count("registration_request")
+        old_proc = ue.proc
+        proc = ue.new_procedure("registration")
+        proc.request = req
+        proc.reg_type = req.reg_type
+        proc.follow_on = req.follow_on
+        acts: list[Action] = []
+        if old_proc is not None and old_proc.timer is not None:
+            acts.append(StopTimer(ue, old_proc.timer))
+        if req.ue_sec_cap is not None:
+            proc.ue_sec_cap_raw = req.ue_sec_cap
+        elif ue.ue_sec_cap is not None:
+            proc.ue_sec_cap_raw = ue.ue_sec_cap
+        proc.requested_nssai = req.requested_nssai
+        if ue.state != GmmState.REGISTERED:
+            ue.state = GmmState.COMMON_PROCEDURE_INITIATED
+        if verified and ue.sec is not None and ue.kamf is not None and ue.supi is not None:
+            # TS 33.501 §6.1.3: a verified request from a UE with a current native context
+            # needs no new authentication.
+            ctx.count("registration_without_auth")
+            return acts + self._after_security(ue, proc)
+        if proc.ue_sec_cap_raw is None:
+            return acts + self._reject(ue, CAUSE_INVALID_MANDATORY_INFORMATION)
+        if self._select_algorithms(proc.ue_sec_cap_raw) is None:
+            log.info("event=no_common_algorithm amf_ue_ngap_id=%d", ue.amf_ue_ngap_id)
+            ctx.count("reject_security_capabilities")
+            return acts + self._reject(ue, CAUSE_UE_SECURITY_CAPABILITIES_MISMATCH)
+        ident = req.identity
+        if isinstance(ident, SuciIdentity):
+            ue.suci_scheme = ident.protection_scheme
+            ctx.count(f"suci_scheme_{ident.protection_scheme}")
+            return acts + self._start_auth(ue, proc, {"suci": ident.to_string()})
+        if isinstance(ident, Guti | STmsi):
+            known = self._lookup_identity(ident)
+            if known is not None and known.supi is not None and known is not ue and not verified:
+                # GUTI known but the message did not verify: identify the UE afresh
+                pass
+            ctx.count("identity_procedure")
+            return acts + self._start_identity(ue, proc)
+        return acts + self._start_identity(ue, proc)
+
+    def _start_identity(self, ue: UeContext, proc: Procedure) -> list[Action]:
+        """TS 24.501 §5.4.3.2: Identity Request for the SUCI, guarded by T3570."""
+        proc.name = "identity"
+        return self._send_with_timer(ue, proc, nas_io.identity_request(1), "T3570")
+
+    def _on_identity_response(self, ue: UeContext, msg: Any) -> list[Action]:
+        """TS 24.501 §5.4.3.4: identification completed."""
+        proc = ue.proc
+        if proc is None or proc.name != "identity":
+            return self._not_compatible(ue)
+        acts: list[Action] = [StopTimer(ue, "T3570")]
+        proc.timer = None
+        ident = msg.identity
+        if not isinstance(ident, SuciIdentity):
+            return acts + self._reject(ue, CAUSE_UE_IDENTITY_CANNOT_BE_DERIVED)
+        ue.suci_scheme = ident.protection_scheme
+        self.ctx.count(f"suci_scheme_{ident.protection_scheme}")
+        proc.name = "registration"
+        return acts + self._start_auth(ue, proc, {"suci": ident.to_string()})
+
+    # --- authentication (TS 24.501 §5.4.1.3, TS 33.501 §6.1.3.2) --------------------------
+
+    def _start_auth(self, ue: UeContext, proc: Procedure, ident: dict[str, str]) -> list[Action]:
+        proc.name = "auth_wait"
+        proc.identity_for = ident.get("suci") or ident.get("supi")
+        args = dict(ident)
+        args["serving_network_name"] = self.cfg.serving_network_name
+        return [SbiCall(ue, proc.token, "auth", args)]
+
+    def _on_auth_vector(self, ue: UeContext, proc: Procedure, result: Any) -> list[Action]:
+        if proc.name != "auth_wait":
+            return []
+        if isinstance(result, SbiFailure):
+            self.ctx.count("auth_sbi_failure")
+            log.info("event=auth_failed_at_ausf amf_ue_ngap_id=%d status=%d cause=%s",
+                     ue.amf_ue_ngap_id, result.status, result.cause)
+            if result.status in (403, 404):
+                return self._reject(ue, CAUSE_ILLEGAL_UE if result.cause != "SERVING_NETWORK_NOT_AUTHORIZED"
+                                    else CAUSE_PLMN_NOT_ALLOWED)
+            return self._reject(ue, CAUSE_CONGESTION)
+        try:
+            av = result["5gAuthData"]
+            rand = bytes.fromhex(av["rand"])
+            autn = bytes.fromhex(av["autn"])
+            hxres = bytes.fromhex(av["hxresStar"])
+            link = result["_links"]["5g-aka"]["href"]
+        except (KeyError, TypeError, ValueError):
+            self.ctx.count("auth_sbi_failure")
+            return self._reject(ue, CAUSE_PROTOCOL_ERROR)
+        proc.rand, proc.autn, proc.hxres_star, proc.auth_link = rand, autn, hxres, link
+        proc.name = "auth"
+        # TS 24.501 §5.4.1.3.2: a new ngKSI different from the current one
+        proc.ngksi = ((ue.ngksi + 1) % 7) if ue.ngksi != 7 else 0
+        pdu = nas_io.authentication_request(proc.ngksi, b"\x00\x00", rand, autn)
+        return self._send_with_timer(ue, proc, pdu, "T3560")
+
+    def _on_auth_response(self, ue: UeContext, msg: Any) -> list[Action]:
+        """TS 24.501 §5.4.1.3.4 / TS 33.501 §6.1.3.2.0 step 9-10: check HRES* against HXRES*."""
+        proc = ue.proc
+        if proc is None or proc.name != "auth" or proc.rand is None:
+            return self._not_compatible(ue)
+        acts: list[Action] = [StopTimer(ue, "T3560")]
+        proc.timer = None
+        res_star = msg.res_star
+        if not res_star or kdf.hxres_star(proc.rand, res_star) != proc.hxres_star:
+            self.ctx.count("auth_reject")
+            return acts + self._auth_reject(ue)
+        proc.name = "confirm_wait"
+        return acts + [SbiCall(ue, proc.token, "confirm", {"href": proc.auth_link, "res_star": res_star.hex()})]
+
+    def _on_auth_confirmed(self, ue: UeContext, proc: Procedure, result: Any) -> list[Action]:
+        if proc.name != "confirm_wait":
+            return []
+        if isinstance(result, SbiFailure) or result.get("authResult") != "AUTHENTICATION_SUCCESS":
+            self.ctx.count("auth_reject")
+            return self._auth_reject(ue)
+        try:
+            supi = result["supi"]
+            kseaf = bytes.fromhex(result["kseaf"])
+        except (KeyError, TypeError, ValueError):
+            return self._auth_reject(ue)
+        old = self.ctx.set_supi(ue, supi)
+        if old is not None:
+            # the subscriber's older context (e.g. an unknown-GUTI case) is superseded
+            self.ctx.remove_ue(old)
+        ue.kamf = kdf.kamf(kseaf, supi, b"\x00\x00")
+        ue.ngksi = proc.ngksi
+        return self._start_smc(ue, proc)
+
+    def _on_auth_failure(self, ue: UeContext, msg: Any) -> list[Action]:
+        """TS 24.501 §5.4.1.3.7: MAC failure -> reject; synch failure -> resync with AUTS."""
+        proc = ue.proc
+        if proc is None or proc.name != "auth":
+            return self._not_compatible(ue)
+        acts: list[Action] = [StopTimer(ue, "T3560")]
+        proc.timer = None
+        self.ctx.count(f"auth_failure_{msg.cause}")
+        log.info("event=auth_failure amf_ue_ngap_id=%d cause=%d", ue.amf_ue_ngap_id, msg.cause)
+        if msg.cause == CAUSE_SYNCH_FAILURE and msg.auts and not proc.resynced and proc.rand is not None:
+            proc.resynced = True
+            proc.name = "auth_wait"
+            ident = proc.request.identity if proc.request is not None else None
+            args: dict[str, Any] = {
+                "serving_network_name": self.cfg.serving_network_name,
+                "resync": {"rand": proc.rand.hex(), "auts": msg.auts.hex()},
+            }
+            if isinstance(ident, SuciIdentity):
+                args["suci"] = ident.to_string()
+            elif ue.supi is not None:
+                args["supi"] = ue.supi
+            else:
+                return acts + self._auth_reject(ue)
+            self.ctx.count("auth_resync")
+            return acts + [SbiCall(ue, proc.token, "auth", args)]
+        return acts + self._auth_reject(ue)
+
+    def _auth_reject(self, ue: UeContext) -> list[Action]:
+        """TS 24.501 §5.4.1.3.5: Authentication Reject; the UE is deregistered."""
+        ue.proc = None
+        ue.state = GmmState.DEREGISTERED
+        acts: list[Action] = [SendNas(ue, nas_io.authentication_reject())]
+        acts.append(self._release(ue))
+        return acts
+
+    # --- security mode control (TS 24.501 §5.4.2, TS 33.501 §6.7.2) --------------------------
+
+    def _select_algorithms(self, cap_raw: bytes) -> tuple[int, int] | None:
+        """TS 33.501 §6.7.2: highest-priority configured algorithms the UE supports.
+
+        Returns (enc, int) or None when no acceptable pair exists (NIA0 is never acceptable).
+        """
+        try:
+            ea, ia = nas_io.ue_security_capability_sets(cap_raw)
+        except NasInvalid:
+            return None
+        integ = next((a for a in self.cfg.integrity_order if a != 0 and a in ia), None)
+        if integ is None:
+            return None
+        enc = next((a for a in self.cfg.ciphering_order if a in ea), None)
+        if enc is None:
+            return None
+        return enc, integ
+
+    def _start_smc(self, ue: UeContext, proc: Procedure) -> list[Action]:
+        cap = proc.ue_sec_cap_raw
+        sel = self._select_algorithms(cap) if cap is not None else None
+        if sel is None or ue.kamf is None:
+            return self._reject(ue, CAUSE_UE_SECURITY_CAPABILITIES_MISMATCH)
+        enc, integ = sel
+        new_sec = nas_io.new_security_context(ue.kamf, ue.ngksi, enc, integ)
+        # RINMR: the initial message was not (verifiably) protected, so ask for all of it
+        plain = nas_io.security_mode_command(integ, enc, ue.ngksi, cap, rinmr=True)
+        pdu = nas_io.protect(new_sec, plain, new_context=True)
+        proc.name = "smc"
+        proc.new_sec, proc.enc_alg, proc.int_alg = new_sec, enc, integ
+        return self._send_with_timer(ue, proc, pdu, "T3560")
+
+    def _on_smc_complete(self, ue: UeContext, msg: Any, verified: bool) -> list[Action]:
+        """TS 24.501 §5.4.2.4: security mode control completed by the UE."""
+        proc = ue.proc
+        if proc is None or proc.name != "smc" or not verified:
+            return self._not_compatible(ue) if verified else []
+        ue.sec = proc.new_sec
+        proc.new_sec = None
+        ue.nr_enc_alg = proc.enc_alg
+        ue.nr_int_alg = proc.int_alg
+        ue.ue_sec_cap = proc.ue_sec_cap_raw
+        acts: list[Action] = [StopTimer(ue, "T3560")]
+        proc.timer = None
+        if msg.container:
+            try:
+                full = nas_io.decode_uplink(msg.container)
+            except NasInvalid as exc:
+                self.ctx.count("nas_malformed")
+                return acts + [SendNas(ue, self._protect(ue, nas_io.gmm_status(exc.cause)))]
+            if full.message_type == "RegistrationRequest":
+                proc.request = full
+                proc.follow_on = full.follow_on
+                if full.requested_nssai is not None:
+                    proc.requested_nssai = full.requested_nssai
+        return acts + self._after_security(ue, proc)
+
+    def _on_smc_reject(self, ue: UeContext, msg: Any) -> list[Action]:
+        proc = ue.proc
+        if proc is None or proc.name != "smc":
+            return self._not_compatible(ue)
+        self.ctx.count("smc_reject")
+        acts: list[Action] = [StopTimer(ue, "T3560")]
+        return acts + self._reject(ue, CAUSE_SECURITY_MODE_REJECTED)
+
+    # --- UDM and accept (TS 24.501 §5.5.1.2.4, TS 23.502 §4.2.2.2.2 steps 14-21) ---------------
+
+    def _after_security(self, ue: UeContext, proc: Procedure) -> list[Action]:
+        proc.name = "udm_wait"
+        return [SbiCall(ue, proc.token, "udm_register", {"supi": ue.supi, "initial": proc.reg_type == 1})]
+
+    def _on_udm_registered(self, ue: UeContext, proc: Procedure, result: Any) -> list[Action]:
+        if proc.name != "udm_wait":
+            return []
+        if isinstance(result, SbiFailure):
+            self.ctx.count("udm_failure")
+            log.info("event=udm_failure amf_ue_ngap_id=%d status=%d cause=%s",
+                     ue.amf_ue_ngap_id, result.status, result.cause)
+            cause = CAUSE_5GS_SERVICES_NOT_ALLOWED if result.status in (403, 404) else CAUSE_CONGESTION
+            return self._reject(ue, cause)
+        ue.registered_with_udm = True
+        subscribed = result.get("nssai") or []
+        allowed = self._allowed_nssai(proc.requested_nssai, subscribed)
+        if not allowed:
+            return self._reject(ue, CAUSE_NO_NETWORK_SLICES_AVAILABLE)
+        ue.allowed_nssai = tuple(allowed)
+        tmsi = self.ctx.new_tmsi()
+        proc.new_tmsi = tmsi
+        cfg = self.cfg
+        guti = Guti(cfg.mcc, cfg.mnc, cfg.region_id, cfg.set_id, cfg.pointer, tmsi)
+        plain = nas_io.registration_accept(
+            guti=guti,
+            tais=[(cfg.mcc, cfg.mnc, tac) for tac in cfg.tacs],
+            allowed_nssai=list(allowed),
+            t3512=cfg.t3512,
+        )
+        # reserve the new 5G-TMSI now so no other UE can be given it meanwhile
+        self.ctx.by_tmsi[tmsi] = ue
+        proc.name = "registration_accept"
+        return self._send_protected_with_ics(ue, proc, plain, "T3550")
+
+    def _allowed_nssai(
+        self, requested: list[tuple[int, int | None]] | None, subscribed: list[tuple[int, int | None]]
+    ) -> list[tuple[int, int | None]]:
+        """TS 23.501 §5.15.5.2.1: requested ∩ subscribed ∩ served (default slices if none asked)."""
+        served = set(self.cfg.slices)
+        subs = [s for s in subscribed if s in served]
+        if not requested:
+            return subs
+        req = set(requested)
+        allowed = [s for s in subs if s in req]
+        return allowed or subs
+
+    def _on_registration_complete(self, ue: UeContext) -> list[Action]:
+        """TS 24.501 §5.5.1.2.4: Registration Complete — the new 5G-GUTI is in use."""
+        proc = ue.proc
+        if proc is None or proc.name != "registration_accept":
+            return self._not_compatible(ue)
+        acts: list[Action] = [StopTimer(ue, "T3550")]
+        new_tmsi = proc.new_tmsi
+        if new_tmsi is not None:
+            if ue.tmsi is not None and ue.tmsi != new_tmsi and self.ctx.by_tmsi.get(ue.tmsi) is ue:
+                del self.ctx.by_tmsi[ue.tmsi]
+            ue.tmsi = new_tmsi
+            self.ctx.by_tmsi[new_tmsi] = ue
+        follow_on = proc.follow_on
+        ue.proc = None
+        ue.state = GmmState.REGISTERED
+        self.ctx.count("registered")
+        if not follow_on and self.cfg.release_after_registration and ue.gnb is not None:
+            acts.append(self._release(ue))
+        return acts
+
+    def _reject(self, ue: UeContext, cause: int) -> list[Action]:
+        """TS 24.501 §5.5.1.2.5: Registration Reject and release of the NG connection."""
+        self.ctx.count("registration_reject")
+        self.ctx.count(f"registration_reject_{cause}")
+        log.info("event=registration_reject amf_ue_ngap_id=%d cause=%d", ue.amf_ue_ngap_id, cause)
+        proc = ue.proc
+        if proc is not None and proc.new_tmsi is not None and self.ctx.by_tmsi.get(proc.new_tmsi) is ue:
+            del self.ctx.by_tmsi[proc.new_tmsi]
+        ue.proc = None
+        if ue.state != GmmState.REGISTERED:
+            ue.state = GmmState.DEREGISTERED
+        return [SendNas(ue, self._protect(ue, nas_io.registration_reject(cause))), self._release(ue)]
+
+    # ======================================================================================
+    # de-registration (TS 24.501 §5.5.2) and service request (§5.6.1)
+    # ======================================================================================
+
+    def _on_deregistration_request(self, ue: UeContext, msg: Any, verified: bool) -> list[Action]:
+        """TS 24.501 §5.5.2.2: UE-initiated de-registration."""
+        if ue.sec is not None and not verified:
+            # a plain de-registration for a UE with a security context could come from anyone
+            self.ctx.count("nas_unprotected_dropped")
+            return []
+        self.ctx.count("deregistration")
+        acts: list[Action] = []
+        if ue.proc is not None and ue.proc.timer is not None:
+            acts.append(StopTimer(ue, ue.proc.timer))
+        ue.proc = None
+        was_registered = ue.state == GmmState.REGISTERED
+        ue.state = GmmState.DEREGISTERED
+        if not msg.switch_off:
+            acts.append(SendNas(ue, self._protect(ue, nas_io.deregistration_accept())))
+        if was_registered and ue.supi is not None:
+            acts.append(SbiCall(ue, ue.proc_seq, "udm_deregister", {"supi": ue.supi}))
+        acts.append(self._release(ue, ("nas", "deregister")))
+        return acts
+
+    def _on_deregistration_accept(self, ue: UeContext) -> list[Action]:
+        proc = ue.proc
+        if proc is None or proc.name != "deregistration_nw":
+            return []
+        ue.proc = None
+        ue.state = GmmState.DEREGISTERED
+        self.ctx.count("deregistration_nw")
+        acts: list[Action] = [StopTimer(ue, "T3522")]
+        if ue.supi is not None:
+            acts.append(SbiCall(ue, ue.proc_seq, "udm_deregister", {"supi": ue.supi}))
+        acts.append(self._release(ue, ("nas", "deregister")))
+        return acts
+
+    def _on_service_request(self, ue: UeContext, msg: Any, verified: bool) -> list[Action]:
+        """TS 24.501 §5.6.1.4: Service Accept; the AS security comes with Initial Context Setup."""
+        if not verified or ue.sec is None:
+            return self._unverified_non_registration(ue, msg)
+        if ue.state != GmmState.REGISTERED:
+            self.ctx.count("service_reject")
+            return [SendNas(ue, self._protect(ue, nas_io.service_reject(CAUSE_IMPLICITLY_DEREGISTERED))),
+                    self._release(ue)]
+        self.ctx.count("service_request")
+        plain = nas_io.service_accept()
+        pdu = self._protect(ue, plain)
+        if not ue.kgnb_sent and ue.kamf is not None and ue.sec is not None:
+            ue.kgnb_sent = True
+            return [SendIcs(ue, pdu, kdf.kgnb(ue.kamf, nas_io.uplink_count(ue.sec)))]
+        return [SendNas(ue, pdu)]
+
+    # ======================================================================================
+    # helpers
+    # ======================================================================================
+
+    def _lookup_identity(self, ident: Any) -> UeContext | None:
+        """A 5G-GUTI or 5G-S-TMSI we allocated (our PLMN, AMF set and pointer) -> UE context."""
+        cfg = self.cfg
+        if isinstance(ident, Guti):
+            if ident.mcc != cfg.mcc or ident.mnc != cfg.mnc or ident.region_id != cfg.region_id:
+                return None
+        elif not isinstance(ident, STmsi):
+            return None
+        if ident.set_id != cfg.set_id or ident.pointer != cfg.pointer:
+            return None
+        return self.ctx.by_tmsi.get(ident.tmsi)
+
+    def _protect(self, ue: UeContext, plain: bytes) -> bytes:
+        """Integrity protect and cipher with the current context, if there is one."""
+        if ue.sec is None:
+            return plain
+        return nas_io.protect(ue.sec, plain)
+
+    def _send_with_timer(self, ue: UeContext, proc: Procedure, pdu: bytes, timer: str) -> list[Action]:
+        proc.last_pdu = pdu
+        proc.retries = 0
+        proc.timer = timer
+        return [SendNas(ue, pdu), SetTimer(ue, timer, self._timer_value(timer), proc.token)]
+
+    def _send_protected_with_ics(self, ue: UeContext, proc: Procedure, plain: bytes, timer: str) -> list[Action]:
+        pdu = self._protect(ue, plain)
+        proc.last_pdu = pdu
+        proc.retries = 0
+        proc.timer = timer
+        acts: list[Action]
+        if not ue.kgnb_sent and ue.kamf is not None and ue.sec is not None:
+            # TS 33.501 §6.9.2.1.1 / Annex A.9: KgNB from the uplink NAS COUNT just used
+            ue.kgnb_sent = True
+            acts = [SendIcs(ue, pdu, kdf.kgnb(ue.kamf, nas_io.uplink_count(ue.sec)))]
+        else:
+            acts = [SendNas(ue, pdu)]
+        acts.append(SetTimer(ue, timer, self._timer_value(timer), proc.token))
+        return acts
+
+    def _timer_value(self, name: str) -> float:
+        return float(getattr(self.cfg, name.lower()))
+
+    def _not_compatible(self, ue: UeContext) -> list[Action]:
+        """TS 24.501 §7.4: message not compatible with the protocol state -> 5GMM STATUS #98."""
+        self.ctx.count("nas_unexpected")
+        return [SendNas(ue, self._protect(ue, nas_io.gmm_status(CAUSE_MESSAGE_NOT_COMPATIBLE_WITH_STATE)))]
+
+    def _release(self, ue: UeContext, cause: tuple[str, str] = ("nas", "normal-release")) -> ReleaseUe:
+        return ReleaseUe(ue, cause)

@@ -1,0 +1,417 @@
+"""NGAP on the AMF side (TS 38.413 §8), sans-I/O: bytes from a gNB in, actions out.
+
+Every byte from a gNB is hostile until decoded and checked (ARCHITECTURE.md, trust
+boundaries): a PDU that does not decode gets an Error Indication with a protocol cause; a
+UE-associated message whose AMF/RAN UE NGAP IDs do not name a UE of *this* gNB gets an Error
+Indication with "unknown local UE NGAP ID"; neither ever touches another UE's state.
+
+:meth:`AmfNgap.on_message` returns :class:`NgapSend` actions for the association plus the 5GMM
+actions the application carries out (:class:`fivecore.nf.amf.gmm.SbiCall`, timers).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from fivecore.nf.amf.context import GnbContext, GnbState, UeContext
+from fivecore.nf.amf.gmm import Action, Gmm, ReleaseUe, SendIcs, SendNas
+from fivecore.nf.amf.nas_io import STmsi, ue_security_capability_sets
+from fivecore.wire import ngap
+from fivecore.wire.errors import DecodeError, EncodeError
+from fivecore.wire.ngap import NgapPdu
+
+log = logging.getLogger("fivecore.amf.ngap")
+
+#: TS 38.413 §9.3.3.1 / §9.3.3.2 ranges
+AMF_UE_NGAP_ID_MAX = (1 << 40) - 1
+RAN_UE_NGAP_ID_MAX = (1 << 32) - 1
+
+
+class NgapSend(NamedTuple):
+    """Send ``data`` to the gNB on SCTP ``stream`` (PPID 60)."""
+
+    gnb: GnbContext
+    stream: int
+    data: bytes
+
+
+class CloseAssociation(NamedTuple):
+    gnb: GnbContext
+    reason: str
+
+
+@dataclass(slots=True)
+class NgapConfig:
+    """What NGAP needs from the AMF configuration (TS 38.413 §9.2.6.2 NG Setup Response)."""
+
+    amf_name: str = "fivecore-amf"
+    plmn: str = "00101"
+    region_id: int = 2
+    set_id: int = 1
+    pointer: int = 0
+    tacs: tuple[int, ...] = (1,)
+    slices: tuple[tuple[int, int | None], ...] = ((1, None),)
+    relative_capacity: int = 255
+
+
+#: a policy hook (issue 10): gnb -> None to accept, or an NGAP cause (group, value) to refuse
+GnbPolicy = Callable[[GnbContext], tuple[str, str] | None]
+
+
+class AmfNgap:
+    """NGAP procedures of the AMF (TS 38.413 §8.2-8.7) over :class:`Gmm`."""
+
+    def __init__(self, cfg: NgapConfig, gmm: Gmm, policy: GnbPolicy | None = None) -> None:
+        self.cfg = cfg
+        self.gmm = gmm
+        self.ctx = gmm.ctx
+        self.policy = policy
+        self._handlers: dict[tuple[str, str], Callable[[GnbContext, NgapPdu], list[Any]]] = {
+            ("NGSetup", "initiating"): self._ng_setup,
+            ("InitialUEMessage", "initiating"): self._initial_ue_message,
+            ("UplinkNASTransport", "initiating"): self._uplink_nas_transport,
+            ("InitialContextSetup", "successful"): self._ics_response,
+            ("InitialContextSetup", "unsuccessful"): self._ics_failure,
+            ("UEContextReleaseRequest", "initiating"): self._release_request,
+            ("UEContextRelease", "successful"): self._release_complete,
+            ("ErrorIndication", "initiating"): self._error_indication,
+            ("NGReset", "initiating"): self._ng_reset,
+            ("NGReset", "successful"): self._ignore,
+            ("NASNonDeliveryIndication", "initiating"): self._nas_non_delivery,
+            ("RANConfigurationUpdate", "initiating"): self._ran_configuration_update,
+            ("AMFConfigurationUpdate", "successful"): self._ignore,
+            ("AMFConfigurationUpdate", "unsuccessful"): self._ignore,
+            ("UEContextModification", "successful"): self._ignore,
+            ("UEContextModification", "unsuccessful"): self._ignore,
+        }
+
+    # --- associations ----------------------------------------------------------------------
+
+    def association_up(self, assoc_id: int, peer: str = "", out_streams: int = 2) -> GnbContext:
+        gnb = self.ctx.add_gnb(assoc_id, peer)
+        gnb.out_streams = max(1, out_streams)
+        return gnb
+
+    def association_lost(self, gnb: GnbContext) -> None:
+        """SCTP association gone: every UE on it is CM-IDLE (TS 23.502 §4.2.6)."""
+        for ue in list(gnb.ues.values()):
+            self.gmm.ran_released(ue)
+        self.ctx.remove_gnb(gnb)
+
+    # --- receive -----------------------------------------------------------------------------
+
+    def on_message(self, gnb: GnbContext, stream: int, data: bytes) -> list[Any]:
+        """One NGAP PDU from ``gnb``; never raises for anything the gNB sent."""
+        self.ctx.count("ngap_rx")
+        try:
+            pdu = ngap.decode(data)
+        except DecodeError as exc:
+            gnb.errors += 1
+            self.ctx.count("ngap_malformed")
+            log.info("event=ngap_malformed gnb=%s err=%s", gnb.peer, exc)
+            return [self._error_indication_pdu(gnb, None, None, ("protocol", "transfer-syntax-error"))]
+        missing = pdu.missing_mandatory()
+        if missing:
+            gnb.errors += 1
+            self.ctx.count("ngap_missing_ie")
+            log.info("event=ngap_missing_ie gnb=%s proc=%s missing=%s", gnb.peer, pdu.procedure, missing)
+            amf_id, ran_id = self._ids(pdu)
+            return [self._error_indication_pdu(gnb, amf_id, ran_id, ("protocol", "abstract-syntax-error-reject"))]
+        handler = self._handlers.get((pdu.procedure, pdu.kind))
+        if handler is None:
+            self.ctx.count("ngap_unhandled")
+            log.info("event=ngap_unhandled gnb=%s proc=%s kind=%s", gnb.peer, pdu.procedure, pdu.kind)
+            amf_id, ran_id = self._ids(pdu)
+            return [self._error_indication_pdu(gnb, amf_id, ran_id, ("protocol", "message-not-compatible-with-receiver-state"))]
+        if gnb.state != GnbState.READY and pdu.procedure not in ("NGSetup", "ErrorIndication"):
+            self.ctx.count("ngap_before_setup")
+            return [self._error_indication_pdu(gnb, None, None, ("protocol", "message-not-compatible-with-receiver-state"))]
+        try:
+            return handler(gnb, pdu)
+        except (DecodeError, KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            # an IE that decoded as ASN.1 but does not make sense (bad BCD, wrong choice, ...)
+            gnb.errors += 1
+            self.ctx.count("ngap_semantic_error")
+            log.info("event=ngap_semantic_error gnb=%s proc=%s err=%r", gnb.peer, pdu.procedure, exc)
+            amf_id, ran_id = self._ids(pdu)
+            return [self._error_indication_pdu(gnb, amf_id, ran_id, ("protocol", "semantic-error"))]
+
+    @staticmethod
+    def _ids(pdu: NgapPdu) -> tuple[int | None, int | None]:
+        a = pdu.get("AMF-UE-NGAP-ID")
+        r = pdu.get("RAN-UE-NGAP-ID")
+        return (a if isinstance(a, int) else None, r if isinstance(r, int) else None)
+
+    # --- non-UE-associated (TS 38.413 §8.7) ----------------------------------------------------
+
+    def _ng_setup(self, gnb: GnbContext, pdu: NgapPdu) -> list[Any]:
+        """TS 38.413 §8.7.1: NG Setup — accept only a gNB of our PLMN serving our TAs and slices."""
+        cfg = self.cfg
+        plmn_id, gnb_id, bits = ngap.global_gnb_id_from(pdu["GlobalRANNodeID"])
+        gnb.global_ran_node_id = (plmn_id, gnb_id, bits)
+        gnb.plmn = plmn_id
+        name = pdu.get("RANNodeName")
+        gnb.name = name if isinstance(name, str) else None
+        tas: list[tuple[int, list[str], list[tuple[int, int | None]]]] = []
+        served = False
+        for item in pdu["SupportedTAList"]:
+            tac = int.from_bytes(item["tAC"], "big")
+            plmns: list[str] = []
+            slices: list[tuple[int, int | None]] = []
+            for b in item["broadcastPLMNList"]:
+                p = ngap.plmn_str(b["pLMNIdentity"])
+                plmns.append(p)
+                these = [ngap.s_nssai_from(s["s-NSSAI"]) for s in b["tAISliceSupportList"]]
+                slices.extend(these)
+                if p == cfg.plmn and tac in cfg.tacs and any(s in cfg.slices for s in these):
+                    served = True
+            tas.append((tac, plmns, slices))
+        gnb.supported_tas = tas
+        drx = pdu.get("DefaultPagingDRX")
+        gnb.paging_drx = drx if isinstance(drx, str) else None
+        cause: tuple[str, str] | None = None
+        if plmn_id != cfg.plmn and not any(cfg.plmn in plmns for _, plmns, _ in tas):
+            cause = ("misc", "unknown-PLMN-or-SNPN")
+        elif not served:
+            # TS 38.413 §8.7.1.4: no TA we serve with a slice we serve
+            cause = ("misc", "unknown-PLMN-or-SNPN")
+        elif self.policy is not None:
+            cause = self.policy(gnb)
+        if cause is not None:
+            self.ctx.count("ng_setup_failure")
+            log.info("event=ng_setup_failure gnb=%s plmn=%s gnb_id=%d cause=%s/%s",
+                     gnb.peer, plmn_id, gnb_id, *cause)
+            fail = NgapPdu("NGSetup", "unsuccessful", {"Cause": ngap.cause(*cause), "TimeToWait": "v10s"})
+            return [NgapSend(gnb, 0, ngap.encode(fail))]
+        gnb.state = GnbState.READY
+        self.ctx.count("ng_setup")
+        log.info("event=ng_setup gnb=%s plmn=%s gnb_id=%d name=%s", gnb.peer, plmn_id, gnb_id, gnb.name)
+        rsp = NgapPdu.for_message(
+            "NGSetupResponse",
+            {
+                "AMFName": cfg.amf_name,
+                "ServedGUAMIList": ngap.served_guami_list([(cfg.plmn, cfg.region_id, cfg.set_id, cfg.pointer)]),
+                "RelativeAMFCapacity": cfg.relative_capacity,
+                "PLMNSupportList": ngap.plmn_support_list([(cfg.plmn, list(cfg.slices))]),
+            },
+        )
+        return [NgapSend(gnb, 0, ngap.encode(rsp))]
+
+    def _ran_configuration_update(self, gnb: GnbContext, pdu: NgapPdu) -> list[Any]:
+        """TS 38.413 §8.7.2: acknowledge (supported TAs are re-read if present)."""
+        if "SupportedTAList" in pdu:
+            gnb.supported_tas = [
+                (int.from_bytes(i["tAC"], "big"), [ngap.plmn_str(b["pLMNIdentity"]) for b in i["broadcastPLMNList"]], [])
+                for i in pdu["SupportedTAList"]
+            ]
+        ack = NgapPdu("RANConfigurationUpdate", "successful", {})
+        return [NgapSend(gnb, 0, ngap.encode(ack))]
+
+    def _error_indication(self, gnb: GnbContext, pdu: NgapPdu) -> list[Any]:
+        """TS 38.413 §8.7.5: log it; the gNB told us it could not handle something."""
+        self.ctx.count("ngap_error_indication_rx")
+        log.info("event=error_indication_rx gnb=%s cause=%s amf_ue_ngap_id=%s",
+                 gnb.peer, pdu.get("Cause"), pdu.get("AMF-UE-NGAP-ID"))
+        return []
+
+    def _ng_reset(self, gnb: GnbContext, pdu: NgapPdu) -> list[Any]:
+        """TS 38.413 §8.7.4.2.2: NG Reset from the gNB — release the named UE connections."""
+        alt, val = pdu["ResetType"]
+        self.ctx.count("ng_reset")
+        ack_ies: dict[str, Any] = {}
+        if alt == "nG-Interface":
+            for ue in list(gnb.ues.values()):
+                self.gmm.ran_released(ue)
+        else:
+            items = []
+            for item in val:
+                amf_id = item.get("aMF-UE-NGAP-ID")
+                ran_id = item.get("rAN-UE-NGAP-ID")
+                ue = None
+                if amf_id is not None:
+                    ue = self.ctx.find_ue(gnb, amf_id, None)
+                elif ran_id is not None:
+                    ue = gnb.ues.get(ran_id)
+                if ue is not None:
+                    self.gmm.ran_released(ue)
+                items.append({k: v for k, v in item.items() if k in ("aMF-UE-NGAP-ID", "rAN-UE-NGAP-ID")})
+            if items:
+                ack_ies["UE-associatedLogicalNG-connectionList"] = items
+        return [NgapSend(gnb, 0, ngap.encode(NgapPdu("NGReset", "successful", ack_ies)))]
+
+    def _ignore(self, gnb: GnbContext, pdu: NgapPdu) -> list[Any]:
+        return []
+
+    # --- UE-associated (TS 38.413 §8.2, §8.3, §8.6) ------------------------------------------
+
+    def _initial_ue_message(self, gnb: GnbContext, pdu: NgapPdu) -> list[Any]:
+        """TS 38.413 §8.6.1: a new UE-associated logical NG connection."""
+        ran_id = pdu["RAN-UE-NGAP-ID"]
+        loc = ngap.user_location_from(pdu["UserLocationInformation"])
+        s_tmsi = None
+        st = pdu.get("FiveG-S-TMSI")
+        if isinstance(st, dict):
+            s_tmsi = STmsi(st["aMFSetID"][0], st["aMFPointer"][0], int.from_bytes(st["fiveG-TMSI"], "big"))
+        self.ctx.count("initial_ue_message")
+        ue, acts = self.gmm.initial_ue_message(gnb, ran_id, pdu["NAS-PDU"], loc["tac"], s_tmsi)
+        return self.translate(acts)
+
+    def _lookup(self, gnb: GnbContext, pdu: NgapPdu) -> tuple[UeContext | None, list[Any]]:
+        amf_id, ran_id = self._ids(pdu)
+        ue = self.ctx.find_ue(gnb, amf_id, ran_id)
+        if ue is None:
+            gnb.errors += 1
+            self.ctx.count("ngap_unknown_ue")
+            log.info("event=ngap_unknown_ue gnb=%s proc=%s amf_ue_ngap_id=%s ran_ue_ngap_id=%s",
+                     gnb.peer, pdu.procedure, amf_id, ran_id)
+            return None, [self._error_indication_pdu(gnb, amf_id, ran_id, ("radioNetwork", "unknown-local-UE-NGAP-ID"))]
+        return ue, []
+
+    def _uplink_nas_transport(self, gnb: GnbContext, pdu: NgapPdu) -> list[Any]:
+        """TS 38.413 §8.6.3: Uplink NAS Transport."""
+        ue, err = self._lookup(gnb, pdu)
+        if ue is None:
+            return err
+        loc = pdu.get("UserLocationInformation")
+        if loc is not None:
+            try:
+                ue.tac = ngap.user_location_from(loc)["tac"]
+            except DecodeError:
+                pass
+        return self.translate(self.gmm.uplink_nas(ue, pdu["NAS-PDU"]))
+
+    def _ics_response(self, gnb: GnbContext, pdu: NgapPdu) -> list[Any]:
+        """TS 38.413 §8.3.1.2: the gNB has the UE context (and KgNB)."""
+        ue, err = self._lookup(gnb, pdu)
+        if ue is None:
+            return err
+        self.ctx.count("ics_response")
+        return []
+
+    def _ics_failure(self, gnb: GnbContext, pdu: NgapPdu) -> list[Any]:
+        """TS 38.413 §8.3.1.3: the gNB could not set up the UE context — release it."""
+        ue, err = self._lookup(gnb, pdu)
+        if ue is None:
+            return err
+        self.ctx.count("ics_failure")
+        ue.kgnb_sent = False
+        return self.translate([ReleaseUe(ue, ("radioNetwork", "unspecified"))])
+
+    def _release_request(self, gnb: GnbContext, pdu: NgapPdu) -> list[Any]:
+        """TS 38.413 §8.3.2: gNB-requested release -> UE Context Release Command."""
+        ue, err = self._lookup(gnb, pdu)
+        if ue is None:
+            return err
+        self.ctx.count("release_request")
+        cause = pdu.get("Cause")
+        group, value = cause if isinstance(cause, tuple) else ("radioNetwork", "unspecified")
+        return self.translate([ReleaseUe(ue, (group, value))])
+
+    def _release_complete(self, gnb: GnbContext, pdu: NgapPdu) -> list[Any]:
+        """TS 38.413 §8.3.3.2: UE Context Release Complete — the UE is CM-IDLE."""
+        ue, err = self._lookup(gnb, pdu)
+        if ue is None:
+            return err
+        self.ctx.count("release_complete")
+        self.gmm.ran_released(ue)
+        return []
+
+    def _nas_non_delivery(self, gnb: GnbContext, pdu: NgapPdu) -> list[Any]:
+        """TS 38.413 §8.6.5: the gNB could not deliver a downlink NAS message."""
+        ue, err = self._lookup(gnb, pdu)
+        if ue is None:
+            return err
+        self.ctx.count("nas_non_delivery")
+        return []
+
+    # --- send side -------------------------------------------------------------------------------
+
+    def stream_for(self, gnb: GnbContext, ue: UeContext) -> int:
+        """TS 38.412 §7: stream 0 is for non-UE-associated signalling; spread UEs over the rest."""
+        n = getattr(gnb, "out_streams", 2)
+        if n <= 1:
+            return 0
+        return 1 + (ue.amf_ue_ngap_id % (n - 1))
+
+    def translate(self, actions: list[Action]) -> list[Any]:
+        """5GMM actions -> NGAP PDUs (the rest pass through to the application)."""
+        out: list[Any] = []
+        for a in actions:
+            if isinstance(a, SendNas):
+                ue = a.ue
+                if ue.gnb is None or ue.ran_ue_ngap_id is None:
+                    self.ctx.count("nas_dropped_no_connection")
+                    continue
+                p = NgapPdu("DownlinkNASTransport", "initiating", {
+                    "AMF-UE-NGAP-ID": ue.amf_ue_ngap_id,
+                    "RAN-UE-NGAP-ID": ue.ran_ue_ngap_id,
+                    "NAS-PDU": a.pdu,
+                })
+                out.append(NgapSend(ue.gnb, self.stream_for(ue.gnb, ue), ngap.encode(p)))
+            elif isinstance(a, SendIcs):
+                ue = a.ue
+                if ue.gnb is None or ue.ran_ue_ngap_id is None:
+                    continue
+                out.append(NgapSend(ue.gnb, self.stream_for(ue.gnb, ue), self._ics_request(ue, a.pdu, a.kgnb)))
+            elif isinstance(a, ReleaseUe):
+                ue = a.ue
+                if ue.gnb is None or ue.ran_ue_ngap_id is None:
+                    continue
+                p = NgapPdu("UEContextRelease", "initiating", {
+                    "UE-NGAP-IDs": ("uE-NGAP-ID-pair", {
+                        "aMF-UE-NGAP-ID": ue.amf_ue_ngap_id, "rAN-UE-NGAP-ID": ue.ran_ue_ngap_id}),
+                    "Cause": ngap.cause(*a.cause),
+                })
+                self.ctx.count("release_command")
+                out.append(NgapSend(ue.gnb, self.stream_for(ue.gnb, ue), ngap.encode(p)))
+            else:
+                out.append(a)
+        return out
+
+    def _ics_request(self, ue: UeContext, nas_pdu: bytes, kgnb: bytes) -> bytes:
+        """TS 38.413 §9.2.2.1: Initial Context Setup Request with KgNB and the NAS PDU."""
+        cfg = self.cfg
+        nea: list[int] = []
+        nia: list[int] = []
+        cap = ue.ue_sec_cap
+        if cap is not None:
+            try:
+                ea, ia = ue_security_capability_sets(cap)
+                nea, nia = sorted(a for a in ea if a), sorted(a for a in ia if a)
+            except Exception:  # noqa: BLE001 - an odd capability must not stop the procedure
+                pass
+        allowed = ue.allowed_nssai or cfg.slices
+        ies: dict[str, Any] = {
+            "AMF-UE-NGAP-ID": ue.amf_ue_ngap_id,
+            "RAN-UE-NGAP-ID": ue.ran_ue_ngap_id,
+            "GUAMI": ngap.guami(cfg.plmn, cfg.region_id, cfg.set_id, cfg.pointer),
+            "AllowedNSSAI": [{"s-NSSAI": ngap.s_nssai(sst, sd)} for sst, sd in allowed],
+            "UESecurityCapabilities": ngap.ue_security_capabilities(nea, nia),
+            "SecurityKey": ngap.security_key(kgnb),
+            "NAS-PDU": nas_pdu,
+        }
+        self.ctx.count("ics_request")
+        return ngap.encode(NgapPdu("InitialContextSetup", "initiating", ies))
+
+    def _error_indication_pdu(
+        self, gnb: GnbContext, amf_id: int | None, ran_id: int | None, cause: tuple[str, str]
+    ) -> NgapSend:
+        """TS 38.413 §8.7.5 / §9.2.7.5: Error Indication to the gNB."""
+        ies: dict[str, Any] = {}
+        if amf_id is not None and 0 <= amf_id <= AMF_UE_NGAP_ID_MAX:
+            ies["AMF-UE-NGAP-ID"] = amf_id
+        if ran_id is not None and 0 <= ran_id <= RAN_UE_NGAP_ID_MAX:
+            ies["RAN-UE-NGAP-ID"] = ran_id
+        ies["Cause"] = ngap.cause(*cause)
+        self.ctx.count("ngap_error_indication_tx")
+        try:
+            data = ngap.encode(NgapPdu("ErrorIndication", "initiating", ies))
+        except EncodeError:
+            data = ngap.encode(NgapPdu("ErrorIndication", "initiating", {"Cause": ngap.cause(*cause)}))
+        return NgapSend(gnb, 0, data)
+
+    def error_indication(self, gnb: GnbContext, cause: tuple[str, str]) -> NgapSend:
+        return self._error_indication_pdu(gnb, None, None, cause)

@@ -1,0 +1,45 @@
+"""AUSF process wiring: authentication contexts, the UDM client, Nausf_UEAuthentication."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from fivecore.config import AusfConfig
+from fivecore.nf.common import NfApp
+from fivecore.transport.http2 import Router, TransportError
+
+from .context import AusfContext
+from .sbi import UEAU, build_router
+
+
+class AusfApp(NfApp):
+    """The AUSF (TS 29.509)."""
+
+    nf_type = "AUSF"
+    section = "ausf"
+    services = [("nausf-auth", "v1")]
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        self._tasks_report: set[asyncio.Task[Any]] = set()
+        super().__init__(*args, **kw)
+
+    def static_routes(self) -> dict[str, str]:
+        cfg = self.config.ausf
+        assert isinstance(cfg, AusfConfig)
+        return {"UDM": cfg.udm_uri} if cfg.udm_uri else {}
+
+    def build_router(self) -> Router:
+        self.context = AusfContext()
+        return build_router(self.context, self.client, self.instance_id, lambda: self.uri, self.report)
+
+    def report(self, supi: str, event: dict[str, Any]) -> None:
+        """TS 33.501 §6.1.3.2 step 12 / TS 29.503 §5.4.2.3: tell the UDM the result."""
+        t = asyncio.get_running_loop().create_task(self._post(supi, event))
+        self._tasks_report.add(t)
+        t.add_done_callback(self._tasks_report.discard)
+
+    async def _post(self, supi: str, event: dict[str, Any]) -> None:
+        with contextlib.suppress(TransportError, OSError, ValueError, Exception):
+            await self.client.call("POST", f"{UEAU}/{supi}/auth-events", body=event, target_nf_type="UDM", timeout=2.0)

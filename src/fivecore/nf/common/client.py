@@ -1,0 +1,189 @@
+"""The one SBI client interface NFs use to call each other, with two bindings.
+
+    client = SbiClient(nf_type="AUSF", nf_instance_id=..., nrf_uri="http://127.0.0.10:7777")
+    resp = await client.call("POST", "/nudm-ueau/v1/suci-0-.../security-information/generate-auth-data",
+                             body=AuthenticationInfoRequest(...), target_nf_type="UDM")
+    result = resp.model(AuthenticationInfoResult)     # 2xx; errors: resp.status, resp.problem()
+
+The first path segment is the service name (``nudm-ueau``). The producer is found, in order:
+
+1. **in-process binding** — a router registered for that service in ``client.local``
+   (a :class:`LocalRegistry`, shared by the NFs that ``fivecore up`` runs in one process). The
+   request goes to the same handler objects with no serialisation: ``body`` travels as the object
+   and the response's ``obj`` is what the handler returned.
+2. **HTTP/2 binding** — a static base URI for the service or NF type (``client.static``), or
+   NRF discovery (TS 29.510 §5.3.2.2: target-nf-type, requester-nf-type, service-names, plus any
+   extra ``discovery`` query parameters such as ``supi``/``snssais``/``dnn``), cached per query
+   for the ``validityPeriod`` the NRF returned. Then real JSON over HTTP/2 (:class:`Http2Client`).
+
+Both bindings give the same :class:`~fivecore.transport.http2.Response`; use ``resp.model(Cls)``
+to read it either way. Conformance tests always use the HTTP/2 binding (no ``local``).
+A transport failure raises :class:`~fivecore.transport.http2.TransportError`; when the NRF finds
+no producer the call raises :class:`NoProducer`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from fivecore.errors import FivecoreError
+from fivecore.transport.http2 import Http2Client, Request, Response, Router, TransportError
+
+
+class NoProducer(FivecoreError):
+    """No NF offers the requested service (discovery returned nothing or failed)."""
+
+
+class LocalRegistry:
+    """Service name -> router of an NF living in this process (the in-process binding)."""
+
+    def __init__(self) -> None:
+        self.routers: dict[str, Router] = {}
+
+    def register(self, services: list[str], router: Router) -> None:
+        for s in services:
+            self.routers[s] = router
+
+    def unregister(self, services: list[str]) -> None:
+        for s in services:
+            self.routers.pop(s, None)
+
+    def get(self, service: str) -> Router | None:
+        return self.routers.get(service)
+
+
+class SbiClient:
+    """NF-to-NF requests through the in-process or the HTTP/2 binding (see module docstring)."""
+
+    def __init__(
+        self,
+        nf_type: str,
+        nf_instance_id: str,
+        *,
+        nrf_uri: str | None = None,
+        http: Http2Client | None = None,
+        local: LocalRegistry | None = None,
+        static: dict[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.nf_type = nf_type
+        self.nf_instance_id = nf_instance_id
+        self.nrf_uri = nrf_uri
+        self.http = http or Http2Client()
+        self.local = local
+        self.static = dict(static or {})
+        self.clock = clock
+        self._cache: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        query: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        target_nf_type: str | None = None,
+        discovery: dict[str, Any] | None = None,
+        timeout: float | None = None,
+        base_uri: str | None = None,
+    ) -> Response:
+        """Send ``method path`` to the producer of the path's service; see the module docstring.
+
+        ``base_uri`` forces the HTTP/2 binding to one producer (e.g. a callback URI's origin).
+        """
+        service = path.split("/", 2)[1] if path.startswith("/") else path.split("/", 1)[0]
+        if base_uri is None and self.local is not None:
+            router = self.local.get(service)
+            if router is not None:
+                qs = _encode_query(query)
+                req = Request(method.upper(), path, qs, dict(headers or {}), b"", body)
+                return await router.dispatch(req)
+        uri = base_uri or self.static.get(service) or (self.static.get(target_nf_type) if target_nf_type else None)
+        if uri is None:
+            if target_nf_type is None:
+                raise NoProducer(f"no producer known for {service} (give target_nf_type to discover)")
+            uri = await self.resolve(target_nf_type, service, discovery)
+        return await self.http.request(method, uri.rstrip("/") + path, json=body, query=query,
+                                       headers=headers, timeout=timeout)
+
+    async def resolve(self, target_nf_type: str, service: str, discovery: dict[str, Any] | None = None) -> str:
+        """Base URI of a producer of ``service`` via NRF discovery (cached for validityPeriod)."""
+        profiles = await self.discover(target_nf_type, [service], discovery)
+        for prof in profiles:
+            uri = service_uri(prof, service)
+            if uri:
+                return uri
+        raise NoProducer(f"the NRF knows no {target_nf_type} offering {service}")
+
+    async def discover(
+        self, target_nf_type: str, services: list[str] | None = None, extra: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """NFDiscovery (TS 29.510 §5.3.2.2.2); results cached until their validityPeriod ends."""
+        query: dict[str, Any] = {"target-nf-type": target_nf_type, "requester-nf-type": self.nf_type}
+        if services:
+            query["service-names"] = ",".join(services)
+        for k, v in (extra or {}).items():
+            query[k] = json.dumps(v, separators=(",", ":")) if isinstance(v, list | dict) else v
+        key = json.dumps(query, sort_keys=True)
+        hit = self._cache.get(key)
+        now = self.clock()
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        if self.nrf_uri is None and (self.local is None or self.local.get("nnrf-disc") is None):
+            raise NoProducer("no NRF configured for discovery")
+        try:
+            resp = await self.call("GET", "/nnrf-disc/v1/nf-instances", query=query,
+                                   base_uri=None if self._nrf_local() else self.nrf_uri)
+        except TransportError as exc:
+            raise NoProducer(f"NRF discovery failed: {exc}") from None
+        if resp.status != 200:
+            raise NoProducer(f"NRF discovery answered {resp.status}: {resp.problem()}")
+        data = resp.json()
+        profiles = list(data.get("nfInstances") or [])
+        validity = int(data.get("validityPeriod") or 0)
+        self._cache[key] = (now + validity, profiles)
+        return profiles
+
+    def _nrf_local(self) -> bool:
+        return self.local is not None and self.local.get("nnrf-disc") is not None
+
+    def invalidate(self) -> None:
+        """Forget cached discovery results (e.g. after an NF_DEREGISTERED notification)."""
+        self._cache.clear()
+
+    async def close(self) -> None:
+        await self.http.close()
+
+
+def service_uri(profile: dict[str, Any], service: str) -> str | None:
+    """``scheme://host:port[/apiPrefix]`` of ``service`` in an NFProfile (TS 29.510 §6.1.6.2.3)."""
+    services = profile.get("nfServiceList")
+    svc_list = list(services.values()) if isinstance(services, dict) else list(profile.get("nfServices") or [])
+    for svc in svc_list:
+        if svc.get("serviceName") != service:
+            continue
+        scheme = svc.get("scheme", "http")
+        prefix = svc.get("apiPrefix") or ""
+        for ep in svc.get("ipEndPoints") or []:
+            host = ep.get("ipv4Address") or (f"[{ep['ipv6Address']}]" if ep.get("ipv6Address") else None)
+            if host:
+                port = ep.get("port") or (443 if scheme == "https" else 80)
+                return f"{scheme}://{host}:{port}{prefix}"
+        host = svc.get("fqdn") or profile.get("fqdn")
+        addrs = profile.get("ipv4Addresses") or []
+        host = host or (addrs[0] if addrs else None)
+        if host:
+            return f"{scheme}://{host}{prefix}"
+    return None
+
+
+def _encode_query(query: dict[str, Any] | None) -> str:
+    if not query:
+        return ""
+    from urllib.parse import urlencode
+
+    return urlencode(query, doseq=True)

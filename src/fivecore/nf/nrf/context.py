@@ -1,0 +1,406 @@
+"""NRF state: the registered NF profiles, status subscriptions, discovery (TS 29.510).
+
+Sans-I/O: no sockets, no tasks, an injected clock. Operations return the notifications to send
+(``(uri, NotificationData)`` pairs); the SBI layer delivers them. Vendor policy plugs in at
+:attr:`NrfContext.admission`, called for every registration and profile update before it is
+accepted.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from fivecore.nf.common.jsonpatch import PatchError, apply_patch
+from fivecore.transport.http2 import HttpError
+from fivecore.transport.http2.message import validation_problem
+from fivecore.wire.sbi import NFProfile, SubscriptionData
+
+Notification = tuple[str, dict[str, Any]]
+
+#: Admission hook: (profile, is_update) -> None to accept, or a reason string to refuse (403).
+Admission = Callable[[NFProfile, bool], "str | None"]
+
+# How many heartbeat periods of silence before an NF is SUSPENDED, and before it is removed.
+SUSPEND_AFTER = 1.5
+REMOVE_AFTER = 10.0
+
+
+@dataclass
+class Registered:
+    profile: dict[str, Any]
+    model: NFProfile
+    last_seen: float
+    heartbeat: int
+
+
+@dataclass
+class Subscription:
+    data: dict[str, Any]
+    expires: float
+    cond: dict[str, Any] = field(default_factory=dict)
+
+
+def _default_admission(_profile: NFProfile, _update: bool) -> str | None:
+    return None
+
+
+class NrfContext:
+    """Profiles, subscriptions and discovery of one NRF."""
+
+    def __init__(
+        self,
+        *,
+        heartbeat_timer: int = 10,
+        validity_period: int = 3600,
+        nrf_uri: str = "",
+        clock: Callable[[], float] = time.monotonic,
+        admission: Admission | None = None,
+    ) -> None:
+        self.heartbeat_timer = heartbeat_timer
+        self.validity_period = validity_period
+        self.nrf_uri = nrf_uri
+        self.clock = clock
+        self.nfs: dict[str, Registered] = {}
+        self.subscriptions: dict[str, Subscription] = {}
+        #: Vendor policy hook point (ARCHITECTURE.md "Trust boundaries"): called with the
+        #: validated NFProfile (vendorId included) on register and update; a returned string
+        #: refuses the registration with 403 and that reason.
+        self.admission: Admission = admission or _default_admission
+        self._disc_cache: dict[str, bytes] = {}
+
+    # -- NFManagement (TS 29.510 §5.2.2) ----------------------------------------------------------
+    def instance_uri(self, nf_id: str) -> str:
+        return f"{self.nrf_uri}/nnrf-nfm/v1/nf-instances/{nf_id}"
+
+    def register(self, nf_id: str, body: Any) -> tuple[bool, dict[str, Any], list[Notification]]:
+        """NFRegister / complete replacement (§5.2.2.2): returns (created, profile, notifications)."""
+        if not isinstance(body, dict):
+            raise HttpError(400, "INVALID_MSG_FORMAT", "NFProfile must be a JSON object")
+        model = self._validate(body)
+        if model.nfInstanceId.lower() != nf_id.lower():
+            raise HttpError(400, "MANDATORY_IE_INCORRECT", "nfInstanceId differs from the URI",
+                            invalid_params=[{"param": "/nfInstanceId", "reason": "must equal the URI's nfInstanceID"}])
+        existing = self.nfs.get(nf_id)
+        self._admit(model, existing is not None)
+        profile = copy.deepcopy(body)
+        hb = model.heartBeatTimer or self.heartbeat_timer
+        # TS 29.510 §5.2.2.2.2: the NRF may override the heartbeat timer the NF proposed.
+        hb = max(1, min(hb, 3600))
+        profile["heartBeatTimer"] = hb
+        self.nfs[nf_id] = Registered(profile, model, self.clock(), hb)
+        self._changed()
+        event = "NF_PROFILE_CHANGED" if existing else "NF_REGISTERED"
+        return existing is None, profile, self._notify(event, nf_id, profile)
+
+    def update(self, nf_id: str, patch: Any) -> tuple[dict[str, Any] | None, list[Notification]]:
+        """NFUpdate with JSON Patch (§5.2.2.3). A bare heartbeat returns (None, []) -> 204."""
+        reg = self.nfs.get(nf_id)
+        if reg is None:
+            raise HttpError(404, "RESOURCE_NOT_FOUND", f"no NF instance {nf_id}")
+        try:
+            new = apply_patch(reg.profile, patch)
+        except PatchError as exc:
+            raise HttpError(400, "INVALID_MSG_FORMAT" if not isinstance(patch, list) else "MANDATORY_IE_INCORRECT",
+                            str(exc)) from None
+        reg.last_seen = self.clock()
+        if new == reg.profile:
+            return None, []  # a plain heartbeat (TS 29.510 §5.2.2.3.2): 204 No Content
+        if not isinstance(new, dict) or new.get("nfInstanceId") != reg.profile.get("nfInstanceId"):
+            raise HttpError(400, "MANDATORY_IE_INCORRECT", "nfInstanceId cannot change")
+        model = self._validate(new)
+        self._admit(model, True)
+        # A heartbeat that brings a SUSPENDED NF back is still answered 204, but subscribers hear of it.
+        heartbeat = _only_status(patch)
+        reg.profile, reg.model = new, model
+        reg.heartbeat = int(new.get("heartBeatTimer") or reg.heartbeat)
+        self._changed()
+        notes = self._notify("NF_PROFILE_CHANGED", nf_id, new)
+        return (None if heartbeat else new), notes
+
+    def deregister(self, nf_id: str) -> list[Notification]:
+        """NFDeregister (§5.2.2.4)."""
+        reg = self.nfs.pop(nf_id, None)
+        if reg is None:
+            raise HttpError(404, "RESOURCE_NOT_FOUND", f"no NF instance {nf_id}")
+        self._changed()
+        return self._notify("NF_DEREGISTERED", nf_id, reg.profile)
+
+    def get(self, nf_id: str) -> dict[str, Any]:
+        reg = self.nfs.get(nf_id)
+        if reg is None:
+            raise HttpError(404, "RESOURCE_NOT_FOUND", f"no NF instance {nf_id}")
+        return reg.profile
+
+    def expire(self) -> list[Notification]:
+        """Heartbeat supervision (§5.2.2.3.2): a silent NF becomes SUSPENDED after 1.5 heartbeat
+        periods (no longer discoverable), and is removed after 10."""
+        now = self.clock()
+        notes: list[Notification] = []
+        for nf_id, reg in list(self.nfs.items()):
+            silent = now - reg.last_seen
+            if silent > REMOVE_AFTER * reg.heartbeat:
+                del self.nfs[nf_id]
+                self._changed()
+                notes += self._notify("NF_DEREGISTERED", nf_id, reg.profile)
+            elif silent > SUSPEND_AFTER * reg.heartbeat and reg.profile.get("nfStatus") == "REGISTERED":
+                reg.profile = {**reg.profile, "nfStatus": "SUSPENDED"}
+                reg.model = reg.model.model_copy(update={"nfStatus": "SUSPENDED"})
+                self._changed()
+                notes += self._notify("NF_PROFILE_CHANGED", nf_id, reg.profile)
+        for sid, sub in list(self.subscriptions.items()):
+            if sub.expires <= now:
+                del self.subscriptions[sid]
+        return notes
+
+    def list_uris(self, nf_type: str | None, limit: int | None) -> list[str]:
+        ids = [i for i, r in self.nfs.items() if nf_type is None or r.profile.get("nfType") == nf_type]
+        if limit is not None:
+            ids = ids[:limit]
+        return [self.instance_uri(i) for i in ids]
+
+    def _validate(self, body: dict[str, Any]) -> NFProfile:
+        try:
+            return NFProfile.model_validate(body)
+        except ValidationError as exc:
+            raise validation_problem(exc) from None
+
+    def _admit(self, model: NFProfile, is_update: bool) -> None:
+        reason = self.admission(model, is_update)
+        if reason:
+            # TS 29.510 §5.2.2.2.2 lets the NRF refuse a registration with 403 ProblemDetails.
+            raise HttpError(403, "NF_REGISTRATION_NOT_ALLOWED", reason)
+
+    def _changed(self) -> None:
+        self._disc_cache.clear()
+
+    # -- subscriptions (§5.2.2.5) ---------------------------------------------------------------
+    def subscribe(self, body: Any, default_validity: float = 86400.0) -> tuple[str, dict[str, Any]]:
+        if not isinstance(body, dict):
+            raise HttpError(400, "INVALID_MSG_FORMAT", "SubscriptionData must be a JSON object")
+        body = {**body, "subscriptionId": body.get("subscriptionId") or "pending"}
+        try:
+            SubscriptionData.model_validate(body)
+        except ValidationError as exc:
+            raise validation_problem(exc) from None
+        sid = uuid.uuid4().hex
+        data = {**body, "subscriptionId": sid}
+        cond = data.get("subscrCond") if isinstance(data.get("subscrCond"), dict) else {}
+        self.subscriptions[sid] = Subscription(data, self.clock() + default_validity, cond)
+        return sid, data
+
+    def unsubscribe(self, sid: str) -> None:
+        if self.subscriptions.pop(sid, None) is None:
+            raise HttpError(404, "SUBSCRIPTION_NOT_FOUND", f"no subscription {sid}")
+
+    def renew(self, sid: str, patch: Any) -> dict[str, Any]:
+        sub = self.subscriptions.get(sid)
+        if sub is None:
+            raise HttpError(404, "SUBSCRIPTION_NOT_FOUND", f"no subscription {sid}")
+        try:
+            new = apply_patch(sub.data, patch)
+        except PatchError as exc:
+            raise HttpError(400, "MANDATORY_IE_INCORRECT", str(exc)) from None
+        if not isinstance(new, dict) or new.get("subscriptionId") != sid:
+            raise HttpError(400, "MANDATORY_IE_INCORRECT", "subscriptionId cannot change")
+        sub.data = new
+        return new
+
+    def _notify(self, event: str, nf_id: str, profile: dict[str, Any]) -> list[Notification]:
+        out: list[Notification] = []
+        for sub in self.subscriptions.values():
+            events = sub.data.get("reqNotifEvents")
+            if events and event not in events:
+                continue
+            if not _cond_matches(sub.cond, nf_id, profile):
+                continue
+            note: dict[str, Any] = {"event": event, "nfInstanceUri": self.instance_uri(nf_id)}
+            if event != "NF_DEREGISTERED":
+                note["nfProfile"] = profile
+            out.append((sub.data["nfStatusNotificationUri"], note))
+        return out
+
+    # -- NFDiscovery (TS 29.510 §5.3.2.2) ---------------------------------------------------------
+    def discover_bytes(self, query_string: str, query: dict[str, list[str]]) -> bytes:
+        """The SearchResult JSON for a query, memoised until the registry changes."""
+        hit = self._disc_cache.get(query_string)
+        if hit is not None:
+            return hit
+        result = self.discover(query)
+        body = json.dumps({"validityPeriod": self.validity_period, "nfInstances": result},
+                          separators=(",", ":")).encode()
+        if len(self._disc_cache) > 4096:
+            self._disc_cache.clear()
+        self._disc_cache[query_string] = body
+        return body
+
+    def discover(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
+        """Profiles matching the query, best first (priority, then capacity, then locality)."""
+        target = _one(query, "target-nf-type")
+        requester = _one(query, "requester-nf-type")
+        if not target or not requester:
+            missing = "target-nf-type" if not target else "requester-nf-type"
+            raise HttpError(400, "MANDATORY_QUERY_PARAM_MISSING", f"{missing} is required",
+                            invalid_params=[{"param": missing}])
+        services = _csv(query.get("service-names"))
+        snssais = _json_list(query, "snssais")
+        dnn = _one(query, "dnn")
+        supi = _one(query, "supi")
+        locality = _one(query, "preferred-locality")
+        target_id = _one(query, "target-nf-instance-id")
+        limit_s = _one(query, "limit")
+        limit = None
+        if limit_s is not None:
+            if not limit_s.isdigit() or int(limit_s) < 1:
+                raise HttpError(400, "INVALID_QUERY_PARAM", "limit must be a positive integer",
+                                invalid_params=[{"param": "limit"}])
+            limit = int(limit_s)
+        supi_digits = None
+        if supi is not None:
+            m = re.fullmatch(r"imsi-(\d{5,15})", supi)
+            supi_digits = m.group(1) if m else supi
+        found: list[tuple[tuple[int, int, int], dict[str, Any]]] = []
+        for nf_id, reg in self.nfs.items():
+            p = reg.profile
+            if p.get("nfType") != target or p.get("nfStatus") != "REGISTERED":
+                continue
+            if target_id and nf_id.lower() != target_id.lower():
+                continue
+            allowed = p.get("allowedNfTypes")
+            if allowed and requester not in allowed:
+                continue
+            svcs = _services(p)
+            if services:
+                svcs = [s for s in svcs if s.get("serviceName") in services
+                        and (not s.get("allowedNfTypes") or requester in s["allowedNfTypes"])]
+                if not svcs:
+                    continue
+            if snssais and not _snssai_match(p, snssais):
+                continue
+            if dnn and not _dnn_match(p, dnn):
+                continue
+            if supi_digits is not None and not _supi_match(p, supi_digits):
+                continue
+            out = p
+            if services:
+                out = dict(p)
+                if isinstance(p.get("nfServiceList"), dict):
+                    out["nfServiceList"] = {k: v for k, v in p["nfServiceList"].items() if v in svcs}
+                if p.get("nfServices"):
+                    out["nfServices"] = svcs
+            loc_rank = 0 if (locality and p.get("locality") == locality) else 1
+            found.append(((loc_rank, int(p.get("priority", 0) or 0), -int(p.get("capacity", 0) or 0)), out))
+        found.sort(key=lambda x: x[0])
+        result = [p for _, p in found]
+        return result[:limit] if limit is not None else result
+
+
+def _only_status(patch: Any) -> bool:
+    return isinstance(patch, list) and all(isinstance(o, dict) and o.get("path") in ("/nfStatus", "/load") for o in patch)
+
+
+def _cond_matches(cond: dict[str, Any], nf_id: str, profile: dict[str, Any]) -> bool:
+    if not cond:
+        return True
+    if "nfInstanceId" in cond:
+        return str(cond["nfInstanceId"]).lower() == nf_id.lower()
+    if "nfType" in cond:
+        return cond["nfType"] == profile.get("nfType")
+    if "serviceName" in cond:
+        return any(s.get("serviceName") == cond["serviceName"] for s in _services(profile))
+    return True
+
+
+def _one(query: dict[str, list[str]], name: str) -> str | None:
+    v = query.get(name)
+    return v[0] if v else None
+
+
+def _csv(values: list[str] | None) -> set[str]:
+    out: set[str] = set()
+    for v in values or []:
+        out.update(x for x in v.split(",") if x)
+    return out
+
+
+def _json_list(query: dict[str, list[str]], name: str) -> list[dict[str, Any]]:
+    """``snssais`` is a JSON array in one parameter (TS 29.510 Table 6.2.3.2.3.1-1)."""
+    raw = query.get(name)
+    if not raw:
+        return []
+    out: list[dict[str, Any]] = []
+    for v in raw:
+        try:
+            data = json.loads(v)
+        except ValueError:
+            raise HttpError(400, "INVALID_QUERY_PARAM", f"{name} is not JSON",
+                            invalid_params=[{"param": name}]) from None
+        items = data if isinstance(data, list) else [data]
+        for item in items:
+            if not isinstance(item, dict) or not isinstance(item.get("sst"), int):
+                raise HttpError(400, "INVALID_QUERY_PARAM", f"{name} entries need an integer sst",
+                                invalid_params=[{"param": name}])
+            out.append(item)
+    return out
+
+
+def _services(p: dict[str, Any]) -> list[dict[str, Any]]:
+    lst = p.get("nfServiceList")
+    if isinstance(lst, dict):
+        return [s for s in lst.values() if isinstance(s, dict)]
+    return [s for s in (p.get("nfServices") or []) if isinstance(s, dict)]
+
+
+def _same_snssai(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return a.get("sst") == b.get("sst") and (a.get("sd") or "").lower() == (b.get("sd") or "").lower()
+
+
+def _snssai_match(p: dict[str, Any], wanted: list[dict[str, Any]]) -> bool:
+    offered: list[dict[str, Any]] = list(p.get("sNssais") or [])
+    smf = p.get("smfInfo") or {}
+    offered += [i.get("sNssai", {}) for i in smf.get("sNssaiSmfInfoList") or []]
+    for s in _services(p):
+        offered += s.get("sNssais") or []
+    if not offered:
+        return True  # no slice restriction advertised: serves every slice
+    return any(_same_snssai(w, o) for w in wanted for o in offered)
+
+
+def _dnn_match(p: dict[str, Any], dnn: str) -> bool:
+    smf = p.get("smfInfo")
+    if not smf:
+        return p.get("nfType") != "SMF"
+    for item in smf.get("sNssaiSmfInfoList") or []:
+        for d in item.get("dnnSmfInfoList") or []:
+            if d.get("dnn") in (dnn, "*"):
+                return True
+    return False
+
+
+def _supi_match(p: dict[str, Any], digits: str) -> bool:
+    ranges: list[dict[str, Any]] = []
+    for key in ("udmInfo", "ausfInfo", "udrInfo", "pcfInfo", "chfInfo"):
+        info = p.get(key)
+        if isinstance(info, dict):
+            ranges += info.get("supiRanges") or []
+    if not ranges:
+        return True
+    for r in ranges:
+        start, end, pattern = r.get("start"), r.get("end"), r.get("pattern")
+        if pattern:
+            try:
+                if re.fullmatch(pattern, f"imsi-{digits}") or re.fullmatch(pattern, digits):
+                    return True
+            except re.error:
+                continue
+        elif start and end and len(start) == len(digits) == len(end) and start <= digits <= end:
+            return True
+    return False

@@ -1,0 +1,185 @@
+"""UDR state: the subscriber store mapped onto TS 29.505 resources, plus change notification.
+
+Sans-I/O except for the store calls: data-change notifications are returned as
+``(callback uri, DataChangeNotify)`` pairs for the SBI layer to deliver.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fivecore.nf.common.jsonpatch import PatchError, PatchTestFailed, apply_patch
+from fivecore.security.milenage import compute_opc
+from fivecore.store import NotFound, StoreError, SubscriberStore, normalise_supi
+from fivecore.transport.http2 import HttpError
+
+Notification = tuple[str, dict[str, Any]]
+
+SUBS_TO_NOTIFY = "subs-to-notify"
+
+
+def ue_id(raw: str) -> str:
+    """The SUPI of a ``{ueId}`` path segment (VarUeId, TS 29.571); 400 if it is not an IMSI SUPI."""
+    try:
+        return normalise_supi(raw)
+    except StoreError:
+        raise HttpError(400, "MANDATORY_IE_INCORRECT", "ueId must be an IMSI-based SUPI (imsi-<digits>)",
+                        invalid_params=[{"param": "ueId", "reason": "not imsi-<5..15 digits>"}]) from None
+
+
+class UdrContext:
+    """Reads and writes of subscription, policy and context data (TS 29.504/29.505/29.519)."""
+
+    def __init__(self, store: SubscriberStore) -> None:
+        self.store = store
+
+    def _sub(self, supi: str) -> Any:
+        try:
+            return self.store.get(supi)
+        except NotFound:
+            raise HttpError(404, "USER_NOT_FOUND", "no such subscriber") from None
+
+    # -- authentication data (TS 29.505 §5.2.2.2) ---------------------------------------------------
+    def auth_subscription(self, supi: str) -> dict[str, Any]:
+        sub = self._sub(supi)
+        opc = sub.opc
+        if opc is None:
+            op = sub.op
+            if op is None and sub.profile:
+                prof_op = self.store.get_profile(sub.profile).get("op")
+                op = bytes.fromhex(prof_op) if prof_op else None
+            if op is None:
+                raise HttpError(500, "SYSTEM_FAILURE", "subscriber has neither OPc nor OP")
+            opc = compute_opc(sub.k, op)
+        return {
+            "authenticationMethod": sub.auth_method,
+            "encPermanentKey": sub.k.hex(),
+            "protectionParameterId": "none",
+            "sequenceNumber": {"sqnScheme": "NON_TIME_BASED", "sqn": f"{sub.sqn:012x}",
+                               "lastIndexes": {"ausf": 0}},
+            "authenticationManagementField": sub.amf.hex(),
+            "algorithmId": "milenage",
+            "encOpcKey": opc.hex(),
+            "supi": sub.supi,
+        }
+
+    def patch_auth_subscription(self, supi: str, patch: Any) -> None:
+        """JSON Patch on the authentication subscription; only the SQN may change.
+
+        A ``test`` of ``/sequenceNumber/sqn`` followed by a ``replace`` is executed as one
+        compare-and-swap in the store, so concurrent UDMs never hand out the same SQN; a failed
+        test is 409 Conflict (the UDM re-reads and retries).
+        """
+        sub = self._sub(supi)
+        current = {"sequenceNumber": {"sqnScheme": "NON_TIME_BASED", "sqn": f"{sub.sqn:012x}", "lastIndexes": {"ausf": 0}}}
+        if not isinstance(patch, list) or not patch:
+            raise HttpError(400, "INVALID_MSG_FORMAT", "body must be a non-empty JSON Patch array")
+        expected = None
+        for op in patch:
+            if not isinstance(op, dict) or not str(op.get("path", "")).startswith("/sequenceNumber"):
+                raise HttpError(403, "MODIFICATION_NOT_ALLOWED", "only /sequenceNumber may be patched")
+            if op.get("op") == "test" and op.get("path") == "/sequenceNumber/sqn":
+                expected = op.get("value")
+        try:
+            new = apply_patch(current, [o for o in patch if o.get("op") != "test"])
+        except PatchError as exc:
+            raise HttpError(400, "MANDATORY_IE_INCORRECT", str(exc)) from None
+        try:
+            new_sqn = int(str(new["sequenceNumber"]["sqn"]), 16)
+        except (KeyError, TypeError, ValueError):
+            raise HttpError(400, "MANDATORY_IE_INCORRECT", "sequenceNumber.sqn must be 12 hex digits") from None
+        try:
+            if expected is not None:
+                try:
+                    old = int(str(expected), 16)
+                except ValueError:
+                    raise HttpError(400, "MANDATORY_IE_INCORRECT", "test value must be 12 hex digits") from None
+                if not self.store.cas_sqn(supi, old, new_sqn):
+                    raise HttpError(409, "MODIFICATION_NOT_ALLOWED", "sequence number changed meanwhile")
+            else:
+                self.store.set_sqn(supi, new_sqn)
+        except StoreError as exc:
+            raise HttpError(400, "MANDATORY_IE_INCORRECT", str(exc)) from None
+
+    # -- provisioned data (TS 29.505 §5.2.?) ----------------------------------------------------------
+    def provisioned(self, supi: str, section: str) -> Any:
+        sub = self._sub(supi)
+        data = self.store.effective(sub)
+        value = data.get(section)
+        if section == "am":
+            am = dict(value or {})
+            if data.get("msisdn"):
+                am.setdefault("gpsis", [f"msisdn-{data['msisdn']}"])
+            if not am.get("gpsis"):
+                am.pop("gpsis", None)
+            return am
+        if section == "sm":
+            return list(value or [])
+        return value or {}
+
+    # -- context data (TS 29.505 §5.2.?) --------------------------------------------------------------
+    def put_context(self, supi: str, kind: str, key: str, data: dict[str, Any]) -> bool:
+        self._sub(supi)
+        return self.store.put_context(supi, kind, key, data)
+
+    def get_context(self, supi: str, kind: str, key: str = "") -> dict[str, Any]:
+        self._sub(supi)
+        data = self.store.get_context(supi, kind, key)
+        if data is None:
+            raise HttpError(404, "CONTEXT_NOT_FOUND", f"no {kind} data")
+        return data
+
+    def patch_context(self, supi: str, kind: str, key: str, patch: Any) -> dict[str, Any]:
+        data = self.get_context(supi, kind, key)
+        try:
+            new = apply_patch(data, patch)
+        except PatchTestFailed as exc:
+            raise HttpError(409, "MODIFICATION_NOT_ALLOWED", str(exc)) from None
+        except PatchError as exc:
+            raise HttpError(400, "MANDATORY_IE_INCORRECT", str(exc)) from None
+        self.store.put_context(supi, kind, key, new)
+        return new
+
+    def delete_context(self, supi: str, kind: str, key: str = "") -> None:
+        self._sub(supi)
+        if not self.store.delete_context(supi, kind, key):
+            raise HttpError(404, "CONTEXT_NOT_FOUND", f"no {kind} data")
+
+    def list_context(self, supi: str, kind: str) -> dict[str, dict[str, Any]]:
+        self._sub(supi)
+        return self.store.list_context(supi, kind)
+
+    # -- data-change subscriptions (TS 29.505 subs-to-notify) --------------------------------------
+    def subscribe(self, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        sid = uuid.uuid4().hex
+        data = {**body, "subscriptionId": sid}
+        self.store.put_context("*", SUBS_TO_NOTIFY, sid, data)
+        return sid, data
+
+    def unsubscribe(self, sid: str) -> None:
+        if not self.store.delete_context("*", SUBS_TO_NOTIFY, sid):
+            raise HttpError(404, "SUBSCRIPTION_NOT_FOUND", f"no subscription {sid}")
+
+    def changed(self, supi: str, sections: list[str], plmn: str) -> list[Notification]:
+        """DataChangeNotify (TS 29.505) for every subs-to-notify watching ``supi``'s changed data."""
+        paths = {"am": "am-data", "sm": "sm-data", "smf_selection": "smf-selection-subscription-data"}
+        out: list[Notification] = []
+        subs = self.store.list_context("*", SUBS_TO_NOTIFY)
+        for sub in subs.values():
+            if sub.get("ueId") not in (None, supi):
+                continue
+            items = []
+            for sec in sections:
+                if sec not in paths:
+                    continue
+                rid = f"/subscription-data/{supi}/{plmn}/provisioned-data/{paths[sec]}"
+                monitored = sub.get("monitoredResourceUris") or []
+                if monitored and not any(rid.endswith(m.rsplit("/", 1)[-1]) or m.endswith(rid) for m in monitored):
+                    continue
+                new = self.provisioned(supi, sec)
+                items.append({"resourceId": rid, "changes": [{"op": "REPLACE", "path": "", "newValue": new}]})
+            if items:
+                out.append((sub["callbackReference"], {"ueId": supi, "notifyItems": items,
+                                                       "originalCallbackReference": [sub["callbackReference"]]}))
+        return out

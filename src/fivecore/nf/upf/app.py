@@ -1,0 +1,260 @@
+"""Wiring of the UPF process: PFCP over asyncio, the datapath in its own thread.
+
+``python -m fivecore.nf.upf --config FILE`` (or ``fivecore nf upf``) runs :func:`main`;
+other code starts a UPF with ``await run_upf(config)`` (until cancelled) or with
+:class:`UpfApp` when it needs the context (tests, benchmarks).
+
+The user plane must not share a GIL with signalling of other NFs (ARCHITECTURE.md,
+"Process model"): run it as its own process. Inside it, PFCP is rare and cheap and the
+datapath thread sleeps in epoll when idle, so the two share the GIL comfortably.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from typing import Any
+
+from fivecore.errors import ConfigError
+from fivecore.nf.upf.config import UpfConfig, load_upf_config
+from fivecore.nf.upf.context import UpfContext
+from fivecore.nf.upf.datapath import Datapath
+from fivecore.nf.upf.gtpu_control import N3Control
+from fivecore.nf.upf.pfcp_server import PfcpNode
+from fivecore.transport.tun import Tun, TunError
+
+log = logging.getLogger("fivecore.upf")
+
+# How often the PFCP side wakes to run timers and collect datapath events (usage
+# thresholds, first downlink packet for an idle UE); bounds report latency.
+TICK_SECONDS = 0.05
+
+
+class _PfcpProtocol(asyncio.DatagramProtocol):
+    def __init__(self, app: UpfApp) -> None:
+        self.app = app
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        try:
+            out = self.app.node.datagram_received(data, addr, time.monotonic())
+        except Exception:  # a bug in one message must not stop the N4 endpoint
+            log.exception("pfcp handler failed addr=%s", addr)
+            return
+        self.app.send_pfcp(out)
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("pfcp socket error: %s", exc)
+
+
+class UpfApp:
+    """One running UPF: context, TUN, N3 socket, datapath thread and PFCP endpoint."""
+
+    def __init__(self, config: UpfConfig) -> None:
+        self.config = config
+        self.ctx = UpfContext(config.gtpu_address, config.gtpu_port)
+        self.tun: Tun | None = None
+        self.n3: socket.socket | None = None
+        self.datapath: Datapath | None = None
+        self.n3control: N3Control | None = None
+        self.node: PfcpNode | None = None  # type: ignore[assignment]
+        self._pfcp: _PfcpProtocol | None = None
+        self._tick: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        cfg = self.config
+        try:
+            self.tun = Tun(cfg.tun_name, create=cfg.tun_create, address=cfg.tun_address,
+                           mtu=cfg.tun_mtu)
+        except TunError as exc:
+            raise ConfigError(f"upf.tun_name: {exc}") from exc
+        n3 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            n3.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, cfg.rcvbuf)
+            n3.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, cfg.rcvbuf)
+            n3.bind((cfg.gtpu_address, cfg.gtpu_port))
+        except OSError as exc:
+            n3.close()
+            self.tun.close()
+            raise ConfigError(f"upf.gtpu_address: cannot bind {cfg.gtpu_address}:"
+                              f"{cfg.gtpu_port}: {exc.strerror}") from exc
+        self.n3 = n3
+        self.n3control = N3Control(self.ctx, (cfg.gtpu_address, cfg.gtpu_port))
+        self.datapath = Datapath(
+            self.ctx, n3, self.tun.fd, batch=cfg.batch,
+            on_n3_control=self._on_n3_control, on_unknown_teid=self._on_unknown_teid,
+        )
+        self.node = PfcpNode(
+            self.ctx, node_id=cfg.pfcp_node_id, heartbeat_interval=cfg.heartbeat_interval,
+            heartbeat_retries=cfg.heartbeat_retries, t1=cfg.t1, n1=cfg.n1,
+        )
+        loop = asyncio.get_running_loop()
+        try:
+            _, proto = await loop.create_datagram_endpoint(
+                lambda: _PfcpProtocol(self), local_addr=(cfg.pfcp_address, cfg.pfcp_port))
+        except OSError as exc:
+            self._close_io()
+            raise ConfigError(f"upf.pfcp_address: cannot bind {cfg.pfcp_address}:"
+                              f"{cfg.pfcp_port}: {exc.strerror}") from exc
+        self._pfcp = proto
+        self.datapath.start()
+        self._tick = asyncio.create_task(self._ticker(), name="upf-pfcp-timers")
+        log.info("upf started pfcp=%s:%d gtpu=%s:%d tun=%s", cfg.pfcp_address, cfg.pfcp_port,
+                 cfg.gtpu_address, cfg.gtpu_port, cfg.tun_name)
+
+    # -- N3 slow path (called from the datapath thread) ----------------------------------------
+
+    def _on_n3_control(self, data: bytes, addr: tuple[str, int]) -> None:
+        assert self.n3control is not None and self.datapath is not None
+        for msg, dst in self.n3control.handle(data, addr):
+            self.datapath.send_n3(msg, dst)
+
+    def _on_unknown_teid(self, teid: int, addr: tuple[str, int]) -> None:
+        assert self.n3control is not None and self.datapath is not None
+        self.datapath.send_n3(self.n3control.error_indication(teid), (addr[0], 2152))
+
+    # -- PFCP side ------------------------------------------------------------------------------
+
+    def send_pfcp(self, out: list[tuple[bytes, tuple[str, int]]]) -> None:
+        if self._pfcp is None or self._pfcp.transport is None:
+            return
+        for data, addr in out:
+            self._pfcp.transport.sendto(data, addr)
+        self.ctx.metrics.pfcp_tx += len(out)
+        self._apply_user_plane_effects()
+
+    def _apply_user_plane_effects(self) -> None:
+        """Send end markers and flush buffers the PFCP procedures asked for."""
+        node, dp, n3c = self.node, self.datapath, self.n3control
+        if node is None or dp is None or n3c is None:
+            return
+        for teid, peer in node.take_end_markers():
+            dp.send_n3(n3c.end_marker(teid), peer)
+            self.ctx.metrics.end_marker_tx += 1
+        for session in node.take_flushes():
+            dp.flush_buffer(session)
+
+    async def _ticker(self) -> None:
+        next_stats = 0.0
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            now = time.monotonic()
+            try:
+                assert self.node is not None
+                self.send_pfcp(self.node.poll(now))
+            except Exception:
+                log.exception("pfcp timer failed")
+            if self.config.stats_file and now >= next_stats:
+                next_stats = now + self.config.stats_interval
+                self.write_stats()
+
+    def write_stats(self) -> None:
+        """Dump the counters for tools that cannot scrape metrics (tests, benchmarks)."""
+        path = self.config.stats_file
+        if not path:
+            return
+        tmp = f"{path}.tmp"
+        try:
+            with open(tmp, "w") as f:
+                json.dump(self.ctx.metrics.as_prometheus(), f)
+            os.replace(tmp, path)
+        except OSError as exc:
+            log.warning("cannot write stats file %s: %s", path, exc)
+
+    async def stop(self) -> None:
+        if self._tick is not None:
+            self._tick.cancel()
+            try:
+                await self._tick
+            except asyncio.CancelledError:
+                pass
+            self._tick = None
+        self.write_stats()
+        if self._pfcp is not None and self._pfcp.transport is not None:
+            self._pfcp.transport.close()
+        self._pfcp = None
+        self._close_io()
+
+    def _close_io(self) -> None:
+        if self.datapath is not None:
+            self.datapath.stop()
+            self.datapath = None
+        if self.n3 is not None:
+            self.n3.close()
+            self.n3 = None
+        if self.tun is not None:
+            self.tun.close()
+            self.tun = None
+
+
+async def run_upf(config: UpfConfig | dict[str, Any] | str | None = None) -> None:
+    """Run a UPF until cancelled. ``config``: a :class:`UpfConfig`, a dict with an ``upf:``
+    section, a YAML path, or None for the defaults."""
+    if isinstance(config, UpfConfig):
+        cfg = config
+    elif isinstance(config, dict):
+        cfg = load_upf_config(data=config)
+    else:
+        cfg = load_upf_config(config)
+    app = UpfApp(cfg)
+    await app.start()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await app.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m fivecore.nf.upf --config FILE``: run until SIGINT/SIGTERM."""
+    ap = argparse.ArgumentParser(prog="fivecore-upf", description="fivecore UPF (N3/N4/N6)")
+    ap.add_argument("--config", "-c", help="YAML file with an upf: section")
+    ap.add_argument("--log-level", default=os.environ.get("FIVECORE_LOG", "info"))
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        cfg = load_upf_config(args.config)
+    except ConfigError as exc:
+        print(f"fivecore-upf: error: {exc}", file=sys.stderr)
+        return 2
+    return serve(cfg)
+
+
+def serve(cfg: UpfConfig) -> int:
+    """Run one UPF in this process until SIGINT/SIGTERM; returns the exit status."""
+    if cfg.uvloop:
+        try:
+            import uvloop
+
+            uvloop.install()
+        except ImportError:  # pragma: no cover - uvloop is a dependency, but optional here
+            pass
+
+    async def _main() -> int:
+        app = UpfApp(cfg)
+        try:
+            await app.start()
+        except ConfigError as exc:
+            print(f"fivecore-upf: error: {exc}", file=sys.stderr)
+            return 2
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        print(f"upf ready pfcp={cfg.pfcp_address}:{cfg.pfcp_port} "
+              f"gtpu={cfg.gtpu_address}:{cfg.gtpu_port} tun={cfg.tun_name}", flush=True)
+        await stop.wait()
+        await app.stop()
+        return 0
+
+    return asyncio.run(_main())

@@ -1,0 +1,366 @@
+"""The UPF's forwarding loop: N3 (GTP-U over UDP) <-> N6 (IP on a TUN device).
+
+Uplink (TS 29.281 §5, TS 38.415 §5.5.2.2, TS 29.244 §5.2.1): a G-PDU arrives on N3; the
+TEID (and the QFI of the PDU Session Container, when several flows share a tunnel) selects
+a compiled :class:`~fivecore.nf.upf.context.UlPath`; the inner source address must be the
+UE's (anti-spoofing), the QERs' token buckets must admit it, its URRs count it, and the
+inner IP packet is written to the TUN.
+
+Downlink: an IP packet read from the TUN is looked up by destination address; the GTP-U
+header template of its :class:`~fivecore.nf.upf.context.DlPath` is copied into headroom
+in front of the packet (the packet is read at offset 16, so no copy of the payload is made)
+and the datagram is sent to the gNB.
+
+Why the header is parsed here with ``struct`` rather than through ``fivecore.wire.gtpu``:
+this loop is the UPF's only per-packet code, and a function call that returns a new tuple
+or object per packet costs as much as the rest of the loop's Python work; all other GTP-U
+messages (echo, Error Indication, end marker) go through the codec on the slow path.
+
+The loop runs in its own thread over ``select.epoll`` and never touches asyncio. It drains
+each socket until EAGAIN (bounded by ``batch`` per wake-up so neither direction starves),
+reads into preallocated buffers (``recvfrom_into`` / ``readinto``) and keeps its counters
+in locals that are added to :class:`~fivecore.nf.upf.context.UpfMetrics` once per batch.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import select
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+
+from fivecore.nf.upf.context import ACT_BUFFER, ACT_FORWARD, UpfContext
+from fivecore.nf.upf.qos import TokenBucket
+
+log = logging.getLogger("fivecore.upf.datapath")
+
+HEADROOM = 16  # the largest header we prepend: 8 + 4 (seq/N-PDU/next) + 4 (PDU Session Container)
+_HDR = struct.Struct("!BBHI")
+_U32 = struct.Struct("!I")
+_U16 = struct.Struct("!H")
+
+# TS 29.281 §6.1 message types handled off the fast path.
+GTPU_ECHO_REQUEST = 1
+GTPU_ECHO_RESPONSE = 2
+GTPU_ERROR_INDICATION = 26
+GTPU_END_MARKER = 254
+GTPU_G_PDU = 255
+
+SlowHandler = Callable[[bytes, tuple[str, int]], None]
+
+
+class Datapath:
+    """The forwarding loop for one N3 socket and one N6 TUN descriptor.
+
+    ``n3`` is a bound UDP socket (made non-blocking here); ``tun_fd`` a TUN descriptor
+    (non-blocking). ``on_n3_control`` receives every N3 datagram that is not a G-PDU
+    (echo, Error Indication, end marker, malformed), ``on_unknown_teid`` the TEID and
+    source of a G-PDU nobody owns (the Error Indication of TS 29.281 §7.3.1 is sent there).
+    """
+
+    def __init__(
+        self,
+        ctx: UpfContext,
+        n3: socket.socket,
+        tun_fd: int,
+        *,
+        on_n3_control: SlowHandler | None = None,
+        on_unknown_teid: Callable[[int, tuple[str, int]], None] | None = None,
+        batch: int = 256,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ctx = ctx
+        self.n3 = n3
+        self.tun_fd = tun_fd
+        n3.setblocking(False)
+        os.set_blocking(tun_fd, False)
+        self.on_n3_control = on_n3_control
+        self.on_unknown_teid = on_unknown_teid
+        self.batch = batch
+        self.clock = clock
+        self._n3_buf = bytearray(65536)
+        self._tun_buf = bytearray(65536 + HEADROOM)
+        self._tun_view = memoryview(self._tun_buf)
+        self._tun_payload = self._tun_view[HEADROOM:]
+        self._tun_file = io.FileIO(tun_fd, "rb", closefd=False)
+        # One Error Indication per unknown-TEID G-PDU, but never more than this many per
+        # second: a flood of junk G-PDUs must not turn the UPF into a reflector.
+        self.error_indication_limit = TokenBucket(8 * 100 * 1000, burst_bytes=100, now=clock())
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        self._stop = False
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="upf-datapath", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop = True
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError:
+            pass
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        for fd in (self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._wake_r = self._wake_w = -1
+
+    def run(self) -> None:
+        """Serve until :meth:`stop`; one epoll, level-triggered, bounded batches."""
+        ep = select.epoll()
+        n3fd = self.n3.fileno()
+        tunfd = self.tun_fd
+        ep.register(n3fd, select.EPOLLIN)
+        ep.register(tunfd, select.EPOLLIN)
+        ep.register(self._wake_r, select.EPOLLIN)
+        drain_n3 = self.drain_n3
+        drain_tun = self.drain_tun
+        try:
+            while not self._stop:
+                for fd, _ev in ep.poll(1.0):
+                    if fd == n3fd:
+                        drain_n3()
+                    elif fd == tunfd:
+                        drain_tun()
+        except Exception:  # pragma: no cover - a bug here must be loud, not silent
+            log.exception("datapath loop crashed")
+            raise
+        finally:
+            ep.close()
+
+    # -- uplink: N3 -> N6 -----------------------------------------------------------------------
+
+    def drain_n3(self) -> int:
+        """Read up to ``batch`` datagrams from N3 and forward the G-PDUs to the TUN."""
+        buf = self._n3_buf
+        mv = memoryview(buf)
+        recvfrom_into = self.n3.recvfrom_into
+        write = os.write
+        tunfd = self.tun_fd
+        ul_get = self.ctx.ul_by_teid.get
+        unpack_hdr = _HDR.unpack_from
+        unpack_u32 = _U32.unpack_from
+        now = self.clock()
+        pkts = nbytes = out = spoofed = unknown = qos_drop = far_drop = bad = 0
+        for _ in range(self.batch):
+            try:
+                n, addr = recvfrom_into(buf)
+            except BlockingIOError:
+                break
+            except OSError:
+                continue
+            if n < 8:
+                bad += 1
+                continue
+            flags, mtype, length, teid = unpack_hdr(buf, 0)
+            if mtype != GTPU_G_PDU or (flags & 0xF0) != 0x30 or length + 8 != n:
+                # Not a well-formed G-PDU: echo, Error Indication, end marker or junk.
+                if self.on_n3_control is not None:
+                    self.on_n3_control(bytes(mv[:n]), addr)
+                continue
+            pkts += 1
+            qfi = -1
+            if flags & 0x07:
+                off = 12
+                if n < 12:
+                    bad += 1
+                    continue
+                if flags & 0x04:
+                    # TS 29.281 §5.2: walk the extension header chain; each one is a
+                    # length in 4-octet units, content, and the next type in its last octet.
+                    nxt = buf[11]
+                    while nxt:
+                        if off >= n:
+                            break
+                        elen = buf[off] << 2
+                        if elen == 0 or off + elen > n:
+                            off = n
+                            break
+                        if nxt == 0x85:
+                            qfi = buf[off + 2] & 0x3F
+                        off += elen
+                        nxt = buf[off - 1]
+                    if off >= n:
+                        bad += 1
+                        continue
+            else:
+                off = 8
+            path = ul_get(teid)
+            if path is None:
+                unknown += 1
+                if self.on_unknown_teid is not None and self.error_indication_limit.allow(1, now):
+                    self.on_unknown_teid(teid, addr)
+                continue
+            if path.by_qfi is not None:
+                path = path.by_qfi.get(qfi, path)
+            size = n - off
+            if size < 20 or (buf[off] >> 4) != 4:
+                bad += 1
+                continue
+            if unpack_u32(buf, off + 12)[0] != path.ue_ip:
+                spoofed += 1
+                path.session.spoofed += 1
+                continue
+            if path.action != ACT_FORWARD:
+                far_drop += 1
+                continue
+            if path.buckets:
+                ok = True
+                for b in path.buckets:
+                    if not b.allow(size, now):
+                        ok = False
+                        break
+                if not ok:
+                    qos_drop += 1
+                    continue
+            if path.urrs:
+                for u in path.urrs:
+                    u.ul_bytes += size
+                    u.ul_pkts += 1
+                    if u.armed and u.threshold_reached():
+                        u.armed = False
+                        self.ctx.urr_events.append((path.session, u))
+            try:
+                write(tunfd, mv[off:n])
+            except OSError:
+                far_drop += 1
+                continue
+            out += 1
+            nbytes += size
+        m = self.ctx.metrics
+        if pkts:
+            m.n3_in_pkts += pkts
+            m.n3_in_bytes += nbytes
+            m.n6_out_pkts += out
+        if spoofed or unknown or qos_drop or far_drop or bad:
+            m.drop_spoofed += spoofed
+            m.drop_unknown_teid += unknown
+            m.drop_qos += qos_drop
+            m.drop_far += far_drop
+            m.drop_malformed += bad
+        return pkts
+
+    # -- downlink: N6 -> N3 ---------------------------------------------------------------------
+
+    def drain_tun(self) -> int:
+        """Read up to ``batch`` packets from the TUN and send them to their gNB as G-PDUs."""
+        buf = self._tun_buf
+        mv = self._tun_view
+        readinto = self._tun_file.readinto
+        payload = self._tun_payload
+        sendto = self.n3.sendto
+        dl_get = self.ctx.dl_by_ue.get
+        unpack_u32 = _U32.unpack_from
+        pack_u16 = _U16.pack_into
+        now = self.clock()
+        pkts = nbytes = out = no_sess = qos_drop = far_drop = bad = buffered = 0
+        for _ in range(self.batch):
+            try:
+                n = readinto(payload)
+            except OSError:
+                break
+            if n is None:  # EAGAIN on a non-blocking descriptor
+                break
+            pkts += 1
+            if n < 20 or (buf[HEADROOM] >> 4) != 4:
+                bad += 1
+                continue
+            path = dl_get(unpack_u32(buf, HEADROOM + 16)[0])
+            if path is None:
+                no_sess += 1
+                continue
+            if path.action != ACT_FORWARD:
+                if path.action == ACT_BUFFER:
+                    self._buffer(path, bytes(payload[:n]))
+                    buffered += 1
+                else:
+                    far_drop += 1
+                continue
+            if path.buckets:
+                ok = True
+                for b in path.buckets:
+                    if not b.allow(n, now):
+                        ok = False
+                        break
+                if not ok:
+                    qos_drop += 1
+                    continue
+            if path.urrs:
+                for u in path.urrs:
+                    u.dl_bytes += n
+                    u.dl_pkts += 1
+                    if u.armed and u.threshold_reached():
+                        u.armed = False
+                        self.ctx.urr_events.append((path.session, u))
+            hdr = path.hdr
+            start = HEADROOM - len(hdr)
+            buf[start:HEADROOM] = hdr
+            # GTP-U length: everything after the mandatory 8 octets (TS 29.281 §5.1).
+            pack_u16(buf, start + 2, n + HEADROOM - start - 8)
+            try:
+                sendto(mv[start:HEADROOM + n], path.peer)
+            except OSError:
+                far_drop += 1
+                continue
+            out += 1
+            nbytes += n
+        m = self.ctx.metrics
+        if pkts:
+            m.n6_in_pkts += pkts
+            m.n3_out_pkts += out
+            m.n3_out_bytes += nbytes
+        if no_sess or qos_drop or far_drop or bad or buffered:
+            m.drop_no_session += no_sess
+            m.drop_qos += qos_drop
+            m.drop_far += far_drop
+            m.drop_malformed += bad
+            m.buffered += buffered
+        return pkts
+
+    def _buffer(self, path: object, packet: bytes) -> None:
+        """TS 29.244 §5.2.3 BUFF: hold downlink data while the UE is unreachable."""
+        session = path.session  # type: ignore[attr-defined]
+        if len(session.buffer) == session.buffer.maxlen:
+            self.ctx.metrics.drop_buffer_full += 1
+        session.buffer.append(packet)
+        if not session.dl_data_reported:
+            session.dl_data_reported = True
+            self.ctx.dl_data_events.append(session)
+
+    def send_n3(self, data: bytes, addr: tuple[str, int]) -> None:
+        """Send a control message (echo response, Error Indication, end marker) on N3."""
+        try:
+            self.n3.sendto(data, addr)
+        except OSError as exc:
+            log.debug("n3 send failed addr=%s err=%s", addr, exc)
+
+    def flush_buffer(self, session: object) -> int:
+        """Send a session's buffered downlink packets after its FAR says FORW again."""
+        s = session
+        sent = 0
+        while s.buffer:  # type: ignore[attr-defined]
+            pkt = s.buffer.popleft()  # type: ignore[attr-defined]
+            if len(pkt) < 20:
+                continue
+            path = self.ctx.dl_by_ue.get(_U32.unpack_from(pkt, 16)[0])
+            if path is None or path.action != ACT_FORWARD or path.peer is None:
+                continue
+            hdr = bytearray(path.hdr)
+            _U16.pack_into(hdr, 2, len(pkt) + len(hdr) - 8)
+            self.send_n3(bytes(hdr) + pkt, path.peer)
+            sent += 1
+        s.dl_data_reported = False  # type: ignore[attr-defined]
+        return sent

@@ -1,0 +1,405 @@
+"""PFCP procedures of the UPF on its own rule model (TS 29.244 §6.2, §6.3), wire-free.
+
+Each function takes the decoded intent of one request (rules as
+:mod:`fivecore.nf.upf.context` objects, field updates as dicts) and changes the
+:class:`~fivecore.nf.upf.context.UpfContext`, or raises :class:`ProcedureError` with the
+PFCP cause (§8.2.1) and the offending IE type before changing anything visible to the
+datapath. :mod:`fivecore.nf.upf.pfcp_server` turns PFCP messages into these calls and
+their results back into PFCP messages.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from fivecore.nf.upf.context import (
+    IF_ACCESS,
+    Association,
+    Far,
+    Pdr,
+    Qer,
+    Session,
+    UpfContext,
+    Urr,
+    UsageSnapshot,
+)
+
+log = logging.getLogger("fivecore.upf.pfcp")
+
+# TS 29.244 §8.2.1 Cause values.
+CAUSE_ACCEPTED = 1
+CAUSE_REJECTED = 64
+CAUSE_SESSION_NOT_FOUND = 65
+CAUSE_MANDATORY_IE_MISSING = 66
+CAUSE_CONDITIONAL_IE_MISSING = 67
+CAUSE_INVALID_LENGTH = 68
+CAUSE_MANDATORY_IE_INCORRECT = 69
+CAUSE_INVALID_FORWARDING_POLICY = 70
+CAUSE_INVALID_FTEID_ALLOCATION = 71
+CAUSE_NO_ASSOCIATION = 72
+CAUSE_RULE_FAILURE = 73
+CAUSE_NO_RESOURCES = 75
+CAUSE_SERVICE_NOT_SUPPORTED = 76
+CAUSE_SYSTEM_FAILURE = 77
+
+# TS 29.244 §8.2.19 IE types used as Offending IE.
+IE_CREATE_PDR = 1
+IE_PDI = 2
+IE_CREATE_FAR = 3
+IE_CREATE_URR = 6
+IE_CREATE_QER = 7
+IE_UPDATE_PDR = 9
+IE_UPDATE_FAR = 10
+IE_UPDATE_URR = 13
+IE_UPDATE_QER = 14
+IE_F_TEID = 21
+IE_PDR_ID = 56
+IE_F_SEID = 57
+IE_NODE_ID = 60
+IE_FAR_ID = 108
+IE_QER_ID = 109
+IE_URR_ID = 81
+
+
+class ProcedureError(Exception):
+    """A request the UPF refuses: ``cause`` per §8.2.1 and the ``offending_ie`` type."""
+
+    def __init__(self, cause: int, reason: str, offending_ie: int | None = None) -> None:
+        super().__init__(reason)
+        self.cause = cause
+        self.reason = reason
+        self.offending_ie = offending_ie
+
+
+@dataclass
+class CreatedPdr:
+    """TS 29.244 §7.5.3.2 Created PDR: the F-TEID the UP function chose."""
+
+    pdr_id: int
+    teid: int
+    ipv4: str
+
+
+@dataclass
+class EndMarker:
+    """A GTP-U End Marker to send on an old downlink tunnel (TS 29.281 §7.3.2)."""
+
+    teid: int
+    peer: tuple[str, int]
+
+
+@dataclass
+class SessionChanges:
+    """What one Establishment / Modification asks for (TS 29.244 §7.5.2, §7.5.4)."""
+
+    create_pdrs: list[Pdr] = field(default_factory=list)
+    create_fars: list[Far] = field(default_factory=list)
+    create_qers: list[Qer] = field(default_factory=list)
+    create_urrs: list[Urr] = field(default_factory=list)
+    update_pdrs: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    update_fars: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    update_qers: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    update_urrs: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    remove_pdrs: list[int] = field(default_factory=list)
+    remove_fars: list[int] = field(default_factory=list)
+    remove_qers: list[int] = field(default_factory=list)
+    remove_urrs: list[int] = field(default_factory=list)
+    query_urrs: list[int] = field(default_factory=list)
+    query_all_urrs: bool = False
+    # FAR ids whose update carried PFCPSMReq-Flags SNDEM (§8.2.58): send an end marker.
+    send_end_marker: set[int] = field(default_factory=set)
+
+
+@dataclass
+class SessionResult:
+    session: Session
+    created_pdrs: list[CreatedPdr] = field(default_factory=list)
+    usage_reports: list[UsageSnapshot] = field(default_factory=list)
+    end_markers: list[EndMarker] = field(default_factory=list)
+    flush_buffer: bool = False
+
+
+# ---------------------------------------------------------------------------------------------
+# Node-level procedures (TS 29.244 §6.2)
+# ---------------------------------------------------------------------------------------------
+
+
+def associate(ctx: UpfContext, node_id: str, recovery_ts: int, peer: tuple[str, int],
+              now: float) -> list[Session]:
+    """TS 29.244 §6.2.6.2 — Association Setup from a CP node.
+
+    A node that is already associated keeps its sessions when its Recovery Time Stamp is
+    unchanged (a retransmitted or repeated setup); a new stamp means the CP function
+    restarted, so its old sessions are deleted (§6.2.6.2.2, §19A). Returns those sessions.
+    """
+    dropped: list[Session] = []
+    old = ctx.associations.get(node_id)
+    if old is not None and old.recovery_ts != recovery_ts:
+        for seid in list(old.sessions):
+            s = ctx.remove_session(seid)
+            if s is not None:
+                dropped.append(s)
+        log.info("pfcp re-association node=%s new recovery ts: %d sessions removed",
+                 node_id, len(dropped))
+    if old is not None and old.recovery_ts == recovery_ts:
+        old.peer = peer
+        old.last_heard = now
+        return dropped
+    assoc = Association(node_id=node_id, recovery_ts=recovery_ts, peer=peer, up_since=now,
+                        last_heard=now)
+    if old is not None and not dropped:
+        assoc.sessions = old.sessions
+    ctx.associations[node_id] = assoc
+    return dropped
+
+
+def release_association(ctx: UpfContext, node_id: str) -> list[Session]:
+    """TS 29.244 §6.2.8 — Association Release: the node's sessions go with it."""
+    assoc = ctx.associations.pop(node_id, None)
+    if assoc is None:
+        raise ProcedureError(CAUSE_NO_ASSOCIATION, f"no association with {node_id}", IE_NODE_ID)
+    dropped = []
+    for seid in list(assoc.sessions):
+        s = ctx.remove_session(seid)
+        if s is not None:
+            dropped.append(s)
+    return dropped
+
+
+# ---------------------------------------------------------------------------------------------
+# Session procedures (TS 29.244 §6.3)
+# ---------------------------------------------------------------------------------------------
+
+
+def establish_session(ctx: UpfContext, node_id: str, cp_seid: int, cp_ipv4: str,
+                      changes: SessionChanges, now: float,
+                      ue_ipv4: int | None = None) -> SessionResult:
+    """TS 29.244 §6.3.2 / §7.5.2 — Session Establishment."""
+    assoc = ctx.associations.get(node_id)
+    if assoc is None:
+        raise ProcedureError(CAUSE_NO_ASSOCIATION, f"no association with {node_id}", IE_NODE_ID)
+    if not changes.create_pdrs:
+        raise ProcedureError(CAUSE_MANDATORY_IE_MISSING, "no Create PDR", IE_CREATE_PDR)
+    if not changes.create_fars:
+        raise ProcedureError(CAUSE_MANDATORY_IE_MISSING, "no Create FAR", IE_CREATE_FAR)
+    # A repeated request for a CP SEID we already serve replaces nothing: the same session
+    # answers (the SMF retransmitted after losing our response, §6.4).
+    for seid in assoc.sessions:
+        existing = ctx.sessions.get(seid)
+        if existing is not None and existing.cp_seid == cp_seid and existing.cp_ipv4 == cp_ipv4:
+            return SessionResult(existing, created_pdrs=_created_pdrs(ctx, existing))
+    session = Session(ctx.allocate_seid(), cp_seid, cp_ipv4, node_id)
+    _apply_changes(ctx, session, changes, now)
+    if ue_ipv4 is not None:
+        session.ue_ipv4 = ue_ipv4
+    _derive_ue_ip(session)
+    created = _created_pdrs(ctx, session)
+    ctx.add_session(session)
+    ctx.compile(session)
+    return SessionResult(session, created_pdrs=created)
+
+
+def modify_session(ctx: UpfContext, seid: int, changes: SessionChanges,
+                   now: float) -> SessionResult:
+    """TS 29.244 §6.3.3 / §7.5.4 — Session Modification.
+
+    Rules are changed on a copy and checked before the live session is touched, so a
+    refused request leaves the datapath exactly as it was (§7.5.5: rejected = no change).
+    """
+    session = ctx.sessions.get(seid)
+    if session is None:
+        raise ProcedureError(CAUSE_SESSION_NOT_FOUND, f"no session {seid:#x}")
+    old_tunnels = {
+        far_id: (far.ohc_teid, far.ohc_ipv4, far.ohc_port or ctx.gtpu_port)
+        for far_id, far in session.fars.items() if far.ohc_teid is not None and far.ohc_ipv4
+    }
+    had_buffering = session.buffer or session.dl_data_reported
+    result = SessionResult(session)
+    reports: list[UsageSnapshot] = []
+    # Removed URRs report their final usage (§5.2.2.3.1).
+    for urr_id in changes.remove_urrs:
+        urr = session.urrs.get(urr_id)
+        if urr is not None:
+            reports.append(urr.take("TERMR", now))
+    _apply_changes(ctx, session, changes, now)
+    _derive_ue_ip(session)
+    result.created_pdrs = [
+        c for c in _created_pdrs(ctx, session)
+        if c.pdr_id in {p.pdr_id for p in changes.create_pdrs}
+    ]
+    ctx.compile(session)
+    # TS 29.244 §5.2.2.3.2 / §7.5.4 — Query URR: report the usage so far.
+    query = list(session.urrs) if changes.query_all_urrs else changes.query_urrs
+    for urr_id in query:
+        urr = session.urrs.get(urr_id)
+        if urr is not None:
+            reports.append(urr.take("IMMER", now))
+    result.usage_reports = reports
+    # TS 23.501 §5.8.2.9 / TS 29.281 §7.3.2 — path switch: end marker on the old tunnel
+    # when the SMF asks (SNDEM) or when a downlink tunnel moved to another TEID/peer.
+    for far_id, (teid, ip, port) in old_tunnels.items():
+        far = session.fars.get(far_id)
+        moved = far is None or (far.ohc_teid, far.ohc_ipv4, far.ohc_port or ctx.gtpu_port) != (
+            teid, ip, port)
+        if far_id in changes.send_end_marker or (moved and far is not None):
+            result.end_markers.append(EndMarker(teid, (ip, port)))
+    if had_buffering:
+        result.flush_buffer = any(p.action == 1 for p in _dl_paths(ctx, session))
+    return result
+
+
+def delete_session(ctx: UpfContext, seid: int, now: float) -> tuple[Session, list[UsageSnapshot],
+                                                                  list[EndMarker]]:
+    """TS 29.244 §6.3.4 / §7.5.6 — Session Deletion: final usage of every URR."""
+    session = ctx.remove_session(seid)
+    if session is None:
+        raise ProcedureError(CAUSE_SESSION_NOT_FOUND, f"no session {seid:#x}")
+    reports = [urr.take("TERMR", now) for urr in session.urrs.values()]
+    # The gNB learns no more downlink data will come on the tunnel (TS 29.281 §7.3.2).
+    markers = [
+        EndMarker(far.ohc_teid, (far.ohc_ipv4, far.ohc_port or ctx.gtpu_port))
+        for far in session.fars.values()
+        if far.ohc_teid is not None and far.ohc_ipv4 and far.destination_interface == IF_ACCESS
+    ]
+    return session, reports, markers
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def _dl_paths(ctx: UpfContext, session: Session) -> list[Any]:
+    return [ctx.dl_by_ue[u] for u in session.dl_ues if u in ctx.dl_by_ue]
+
+
+def _created_pdrs(ctx: UpfContext, session: Session) -> list[CreatedPdr]:
+    return [
+        CreatedPdr(p.pdr_id, p.teid, p.local_ipv4 or ctx.n3_ipv4)
+        for p in session.pdrs.values()
+        if p.teid is not None and p.up_chosen
+    ]
+
+
+def _derive_ue_ip(session: Session) -> None:
+    if session.ue_ipv4 is None:
+        for p in session.pdrs.values():
+            if p.ue_ipv4 is not None:
+                session.ue_ipv4 = p.ue_ipv4
+                return
+
+
+_PDR_FIELDS = {f for f in Pdr.__dataclass_fields__ if f != "pdr_id"}
+_FAR_FIELDS = {f for f in Far.__dataclass_fields__ if f != "far_id"}
+_QER_FIELDS = {"gate_ul", "gate_dl", "mbr_ul_kbps", "mbr_dl_kbps", "qfi"}
+_URR_FIELDS = {"measurement_method", "reporting_triggers", "threshold_total", "threshold_ul",
+               "threshold_dl"}
+
+
+def _apply_changes(ctx: UpfContext, session: Session, ch: SessionChanges, now: float) -> None:
+    """Validate every rule change against a scratch copy, then commit them all."""
+    pdrs = dict(session.pdrs)
+    fars = dict(session.fars)
+    qers = dict(session.qers)
+    urrs = dict(session.urrs)
+
+    for far in ch.create_fars:
+        fars[far.far_id] = far
+    for far_id, upd in ch.update_fars:
+        if far_id not in fars:
+            raise ProcedureError(CAUSE_RULE_FAILURE, f"Update FAR {far_id}: unknown", IE_FAR_ID)
+        fars[far_id] = _updated(fars[far_id], upd, _FAR_FIELDS)
+    for far_id in ch.remove_fars:
+        fars.pop(far_id, None)
+
+    new_qers: list[Qer] = []
+    for qer in ch.create_qers:
+        qers[qer.qer_id] = qer
+        new_qers.append(qer)
+    for qer_id, upd in ch.update_qers:
+        if qer_id not in qers:
+            raise ProcedureError(CAUSE_RULE_FAILURE, f"Update QER {qer_id}: unknown", IE_QER_ID)
+        # The copy shares the live token buckets, which sync_buckets re-rates on commit.
+        qers[qer_id] = _updated(qers[qer_id], upd, _QER_FIELDS)
+        new_qers.append(qers[qer_id])
+    for qer_id in ch.remove_qers:
+        qers.pop(qer_id, None)
+
+    for urr in ch.create_urrs:
+        urr.start_time = now
+        urr.rearm()
+        urrs[urr.urr_id] = urr
+    for urr_id, upd in ch.update_urrs:
+        if urr_id not in urrs:
+            raise ProcedureError(CAUSE_RULE_FAILURE, f"Update URR {urr_id}: unknown", IE_URR_ID)
+        for k, v in upd.items():
+            if k in _URR_FIELDS:
+                setattr(urrs[urr_id], k, v)
+        urrs[urr_id].rearm()
+    for urr_id in ch.remove_urrs:
+        urrs.pop(urr_id, None)
+
+    chosen: dict[int, int] = {}
+    taken: set[int] = set()
+    for pdr in ch.create_pdrs:
+        pdrs[pdr.pdr_id] = pdr
+    for pdr_id, upd in ch.update_pdrs:
+        if pdr_id not in pdrs:
+            raise ProcedureError(CAUSE_RULE_FAILURE, f"Update PDR {pdr_id}: unknown", IE_PDR_ID)
+        pdrs[pdr_id] = _updated(pdrs[pdr_id], upd, _PDR_FIELDS)
+    for pdr_id in ch.remove_pdrs:
+        pdrs.pop(pdr_id, None)
+
+    for pdr in pdrs.values():
+        if pdr.far_id is not None and pdr.far_id not in fars:
+            raise ProcedureError(CAUSE_RULE_FAILURE,
+                                 f"PDR {pdr.pdr_id} refers to unknown FAR {pdr.far_id}",
+                                 IE_CREATE_PDR)
+        for q in pdr.qer_ids:
+            if q not in qers:
+                raise ProcedureError(CAUSE_RULE_FAILURE,
+                                     f"PDR {pdr.pdr_id} refers to unknown QER {q}", IE_CREATE_PDR)
+        for u in pdr.urr_ids:
+            if u not in urrs:
+                raise ProcedureError(CAUSE_RULE_FAILURE,
+                                     f"PDR {pdr.pdr_id} refers to unknown URR {u}", IE_CREATE_PDR)
+        if pdr.source_interface == IF_ACCESS and pdr.teid is None and pdr.choose:
+            # TS 29.244 §5.5.3: CH set; the same CHOOSE ID shares one TEID in a session.
+            if pdr.choose_id is not None and pdr.choose_id in chosen:
+                pdr.teid = chosen[pdr.choose_id]
+            else:
+                pdr.teid = ctx.allocate_teid(exclude=taken)
+                if pdr.choose_id is not None:
+                    chosen[pdr.choose_id] = pdr.teid
+            taken.add(pdr.teid)
+            pdr.up_chosen = True
+        elif pdr.teid is not None and pdr in ch.create_pdrs:
+            owner = ctx.teid_owner(pdr.teid)
+            if owner is not None and owner is not session:
+                raise ProcedureError(CAUSE_INVALID_FTEID_ALLOCATION,
+                                     f"TEID {pdr.teid:#x} is in use by another session", IE_F_TEID)
+
+    for qer in new_qers:
+        qer.sync_buckets(now)
+    session.pdrs, session.fars, session.qers, session.urrs = pdrs, fars, qers, urrs
+
+
+def _updated(obj: Any, upd: dict[str, Any], allowed: set[str]) -> Any:
+    """A copy of a rule with the present fields of an Update IE applied."""
+    import copy
+
+    new = copy.copy(obj)
+    for k, v in upd.items():
+        if k in allowed:
+            setattr(new, k, v)
+    return new
+
+
+def want_choose(pdr: Pdr, choose_id: int | None = None) -> Pdr:
+    """Mark a PDR whose F-TEID had CH set: the UPF picks the TEID (§8.2.3)."""
+    pdr.choose = True
+    pdr.teid = None
+    pdr.choose_id = choose_id
+    return pdr

@@ -1,0 +1,370 @@
+"""A simulated gNB: NG Setup and NGAP UE-associated signalling over SCTP, RRC inside the process.
+
+One asyncio task per gNB reads its SCTP association; UEs are plain objects (:class:`RanUe`
+wraps a :class:`fivecore.ran.ue.Ue` with its NGAP IDs), so ten thousand UEs cost no tasks.
+"Radio" is a function call: the gNB hands a downlink NAS PDU to the UE and sends whatever the
+UE answers uplink. The AS security check is real: the KgNB the AMF sends in Initial Context
+Setup must equal the one the UE derives (TS 33.501 §6.9.2.1.1), otherwise the gNB fails the
+context setup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fivecore.errors import FivecoreError
+from fivecore.ran.ue import Ue, UeState
+from fivecore.transport import sctp
+from fivecore.wire import ngap
+from fivecore.wire.errors import DecodeError
+from fivecore.wire.ngap import NgapPdu
+
+log = logging.getLogger("fivecore.ran.gnb")
+
+
+class NgSetupFailed(FivecoreError):
+    """The AMF answered NG Setup Failure (or nothing)."""
+
+    def __init__(self, cause: Any) -> None:
+        super().__init__(f"NG Setup failed: {cause}")
+        self.cause = cause
+
+
+@dataclass(slots=True)
+class GnbConfig:
+    """One gNB's identity and what it broadcasts (TS 38.413 §9.2.6.1 NG Setup Request)."""
+
+    gnb_id: int = 1
+    gnb_id_bits: int = 22
+    name: str = "fivecore-gnb"
+    mcc: str = "001"
+    mnc: str = "01"
+    tac: int = 1
+    slices: tuple[tuple[int, int | None], ...] = ((1, None),)
+    nci: int = 0x10
+    amf_host: str = "127.0.0.5"
+    amf_port: int = 38412
+    local_host: str | None = None
+    paging_drx: str = "v128"
+
+    @property
+    def plmn(self) -> str:
+        return self.mcc + self.mnc
+
+
+class RanUe:
+    """A UE camped on a gNB: its NAS entity plus the NGAP IDs of its current connection."""
+
+    __slots__ = ("ue", "ran_id", "amf_id", "gnb", "kgnb_ok")
+
+    def __init__(self, ue: Ue, gnb: Gnb) -> None:
+        self.ue = ue
+        self.gnb = gnb
+        self.ran_id: int | None = None
+        self.amf_id: int | None = None
+        self.kgnb_ok: bool | None = None
+
+
+UeListener = Callable[[RanUe, UeState, UeState], None]
+
+
+@dataclass
+class GnbStats:
+    ngap_rx: int = 0
+    ngap_tx: int = 0
+    error_indications_rx: int = 0
+    unknown_ue: int = 0
+    kgnb_mismatch: int = 0
+    ics: int = 0
+    releases: int = 0
+    last_error_causes: list[Any] = field(default_factory=list)
+
+
+class Gnb:
+    """One simulated gNB (see module docstring)."""
+
+    def __init__(self, cfg: GnbConfig, sctp_config: sctp.SctpConfig | None = None) -> None:
+        self.cfg = cfg
+        self.sctp_config = sctp_config or sctp.SctpConfig(out_streams=16)
+        self.assoc: sctp.SctpAssociation | None = None
+        self.ready = False
+        self.amf_name: str | None = None
+        self.connected: dict[int, RanUe] = {}
+        self._next_ran_id = 1
+        self.stats = GnbStats()
+        self.listeners: list[UeListener] = []
+        self._reader: asyncio.Task[None] | None = None
+        self._setup_fut: asyncio.Future[NgapPdu] | None = None
+        self.raw_listeners: list[Callable[[NgapPdu], None]] = []
+
+    # --- N2 -----------------------------------------------------------------------------------
+
+    def ng_setup_request(self) -> bytes:
+        """TS 38.413 §9.2.6.1."""
+        c = self.cfg
+        return ngap.encode(NgapPdu("NGSetup", "initiating", {
+            "GlobalRANNodeID": ngap.global_gnb_id(c.plmn, c.gnb_id, c.gnb_id_bits),
+            "RANNodeName": c.name,
+            "SupportedTAList": ngap.supported_ta_list([(c.tac, c.plmn, list(c.slices))]),
+            "DefaultPagingDRX": c.paging_drx,
+        }))
+
+    async def start(self, timeout: float = 10.0) -> None:
+        """Open the association and run NG Setup (TS 38.413 §8.7.1); raises NgSetupFailed."""
+        c = self.cfg
+        self.assoc = await sctp.connect(c.amf_host, c.amf_port, self.sctp_config, local_host=c.local_host)
+        loop = asyncio.get_running_loop()
+        self._setup_fut = loop.create_future()
+        self._reader = asyncio.create_task(self._read_loop(), name=f"gnb-{c.gnb_id}")
+        self.send(self.ng_setup_request(), 0)
+        try:
+            pdu = await asyncio.wait_for(self._setup_fut, timeout)
+        except TimeoutError:
+            raise NgSetupFailed("no answer") from None
+        if pdu.kind != "successful":
+            raise NgSetupFailed(pdu.get("Cause"))
+        self.amf_name = pdu.get("AMFName")
+        self.ready = True
+        log.info("event=ng_setup_ok gnb_id=%d amf=%s", c.gnb_id, self.amf_name)
+
+    async def stop(self) -> None:
+        if self.assoc is not None:
+            self.assoc.close()
+            try:
+                await asyncio.wait_for(self.assoc.wait_closed(), 2.0)
+            except (TimeoutError, sctp.SctpError):
+                self.assoc.abort("stop")
+        if self._reader is not None:
+            self._reader.cancel()
+        self.ready = False
+
+    def send(self, data: bytes, stream: int) -> None:
+        if self.assoc is None or self.assoc.is_closed:
+            return
+        n = self.assoc.out_streams or 1
+        self.assoc.send_nowait(data, stream=stream % n if n > 1 else 0)
+        self.stats.ngap_tx += 1
+
+    def _stream(self, ru: RanUe) -> int:
+        n = self.assoc.out_streams if self.assoc is not None else 2
+        return 1 + (ru.ran_id or 0) % (n - 1) if n > 1 else 0
+
+    async def _read_loop(self) -> None:
+        assert self.assoc is not None
+        try:
+            async for _stream, _ppid, data in self.assoc:
+                try:
+                    self.on_ngap(data)
+                except Exception:  # a bug must not kill the gNB's only task
+                    log.exception("event=gnb_internal_error gnb_id=%d", self.cfg.gnb_id)
+        except sctp.SctpError as exc:
+            log.info("event=gnb_association_lost gnb_id=%d err=%s", self.cfg.gnb_id, exc)
+        finally:
+            self.ready = False
+            if self._setup_fut is not None and not self._setup_fut.done():
+                self._setup_fut.set_exception(NgSetupFailed("association closed"))
+
+    # --- NGAP receive ------------------------------------------------------------------------
+
+    def on_ngap(self, data: bytes) -> None:
+        self.stats.ngap_rx += 1
+        try:
+            pdu = ngap.decode(data)
+        except DecodeError as exc:
+            log.info("event=gnb_ngap_malformed gnb_id=%d err=%s", self.cfg.gnb_id, exc)
+            self.send(ngap.encode(NgapPdu("ErrorIndication", "initiating", {
+                "Cause": ngap.cause("protocol", "transfer-syntax-error")})), 0)
+            return
+        for cb in self.raw_listeners:
+            cb(pdu)
+        key = (pdu.procedure, pdu.kind)
+        if pdu.procedure == "NGSetup":
+            if self._setup_fut is not None and not self._setup_fut.done():
+                self._setup_fut.set_result(pdu)
+        elif key == ("DownlinkNASTransport", "initiating"):
+            self._downlink_nas(pdu)
+        elif key == ("InitialContextSetup", "initiating"):
+            self._initial_context_setup(pdu)
+        elif key == ("UEContextRelease", "initiating"):
+            self._release_command(pdu)
+        elif key == ("ErrorIndication", "initiating"):
+            self.stats.error_indications_rx += 1
+            self.stats.last_error_causes.append(pdu.get("Cause"))
+            del self.stats.last_error_causes[:-50]
+            log.info("event=error_indication_rx gnb_id=%d cause=%s amf_ue_ngap_id=%s",
+                     self.cfg.gnb_id, pdu.get("Cause"), pdu.get("AMF-UE-NGAP-ID"))
+        elif key == ("NGReset", "initiating"):
+            for ru in list(self.connected.values()):
+                self._drop(ru)
+            self.send(ngap.encode(NgapPdu("NGReset", "successful", {})), 0)
+
+    def _find(self, pdu: NgapPdu) -> RanUe | None:
+        ran_id = pdu.get("RAN-UE-NGAP-ID")
+        ru = self.connected.get(ran_id) if isinstance(ran_id, int) else None
+        if ru is None:
+            self.stats.unknown_ue += 1
+            amf_id = pdu.get("AMF-UE-NGAP-ID")
+            ies: dict[str, Any] = {}
+            if isinstance(amf_id, int):
+                ies["AMF-UE-NGAP-ID"] = amf_id
+            if isinstance(ran_id, int):
+                ies["RAN-UE-NGAP-ID"] = ran_id
+            ies["Cause"] = ngap.cause("radioNetwork", "unknown-local-UE-NGAP-ID")
+            self.send(ngap.encode(NgapPdu("ErrorIndication", "initiating", ies)), 0)
+            return None
+        amf_id = pdu.get("AMF-UE-NGAP-ID")
+        if isinstance(amf_id, int):
+            ru.amf_id = amf_id
+        return ru
+
+    def _deliver(self, ru: RanUe, nas_pdu: bytes) -> None:
+        """Simulated RRC DLInformationTransfer -> UE -> ULInformationTransfer."""
+        ue = ru.ue
+        before = ue.state
+        ups = ue.on_downlink(nas_pdu)
+        for up in ups:
+            self.uplink_nas(ru, up)
+        if ue.state != before:
+            for cb in self.listeners:
+                cb(ru, before, ue.state)
+
+    def _downlink_nas(self, pdu: NgapPdu) -> None:
+        """TS 38.413 §8.6.2."""
+        ru = self._find(pdu)
+        if ru is not None:
+            self._deliver(ru, pdu["NAS-PDU"])
+
+    def _initial_context_setup(self, pdu: NgapPdu) -> None:
+        """TS 38.413 §8.3.1: check KgNB against the UE's own derivation, then answer."""
+        ru = self._find(pdu)
+        if ru is None:
+            return
+        self.stats.ics += 1
+        key = pdu.get("SecurityKey")
+        expected = ru.ue.kgnb()
+        got = key[0].to_bytes(32, "big") if isinstance(key, tuple) else None
+        ru.kgnb_ok = expected is not None and got == expected
+        ids = {"AMF-UE-NGAP-ID": ru.amf_id, "RAN-UE-NGAP-ID": ru.ran_id}
+        if not ru.kgnb_ok:
+            # AS security could not be activated: the UE and the AMF disagree on KgNB
+            self.stats.kgnb_mismatch += 1
+            log.info("event=kgnb_mismatch gnb_id=%d supi_hidden ran_ue_ngap_id=%s", self.cfg.gnb_id, ru.ran_id)
+            self.send(ngap.encode(NgapPdu("InitialContextSetup", "unsuccessful", {
+                **ids, "Cause": ngap.cause("radioNetwork", "encryption-and-or-integrity-protection-algorithms-not-supported")})),
+                self._stream(ru))
+            return
+        self.send(ngap.encode(NgapPdu("InitialContextSetup", "successful", dict(ids))), self._stream(ru))
+        nas = pdu.get("NAS-PDU")
+        if nas:
+            self._deliver(ru, nas)
+
+    def _release_command(self, pdu: NgapPdu) -> None:
+        """TS 38.413 §8.3.3: RRC release, then UE Context Release Complete."""
+        alt, ids = pdu["UE-NGAP-IDs"]
+        if alt == "uE-NGAP-ID-pair":
+            ran_id = ids["rAN-UE-NGAP-ID"]
+            amf_id = ids["aMF-UE-NGAP-ID"]
+            ru = self.connected.get(ran_id)
+        else:
+            amf_id = ids
+            ru = next((r for r in self.connected.values() if r.amf_id == amf_id), None)
+            ran_id = ru.ran_id if ru is not None else None
+        if ru is None:
+            self.stats.unknown_ue += 1
+            ies: dict[str, Any] = {"AMF-UE-NGAP-ID": amf_id}
+            if ran_id is not None:
+                ies["RAN-UE-NGAP-ID"] = ran_id
+            ies["Cause"] = ngap.cause("radioNetwork", "unknown-local-UE-NGAP-ID")
+            self.send(ngap.encode(NgapPdu("ErrorIndication", "initiating", ies)), 0)
+            return
+        self.stats.releases += 1
+        stream = self._stream(ru)
+        self._drop(ru)
+        self.send(ngap.encode(NgapPdu("UEContextRelease", "successful", {
+            "AMF-UE-NGAP-ID": amf_id, "RAN-UE-NGAP-ID": ran_id})), stream)
+
+    def _drop(self, ru: RanUe) -> None:
+        if ru.ran_id is not None:
+            self.connected.pop(ru.ran_id, None)
+        ru.ran_id = None
+        ru.amf_id = None
+        ru.ue.connected = False
+
+    # --- UE side entry points ----------------------------------------------------------------------
+
+    def rrc_connect(self, ru: RanUe) -> None:
+        """RRC Setup (simulated): the UE gets a RAN UE NGAP ID on this gNB."""
+        if ru.ran_id is not None:
+            return
+        ran_id = self._next_ran_id
+        self._next_ran_id = (ran_id + 1) & 0xFFFFFFFF
+        ru.ran_id = ran_id
+        ru.amf_id = None
+        ru.gnb = self
+        ru.ue.connected = True
+        self.connected[ran_id] = ru
+
+    def initial_nas(self, ru: RanUe, nas_pdu: bytes, cause: str = "mo-Signalling") -> None:
+        """TS 38.413 §8.6.1 Initial UE Message (5G-S-TMSI included when the UE has a GUTI)."""
+        self.rrc_connect(ru)
+        c = self.cfg
+        ies: dict[str, Any] = {
+            "RAN-UE-NGAP-ID": ru.ran_id,
+            "NAS-PDU": nas_pdu,
+            "UserLocationInformation": ngap.user_location_nr(c.plmn, c.tac, c.nci),
+            "RRCEstablishmentCause": cause,
+        }
+        g = ru.ue.guti
+        if g is not None:
+            ies["FiveG-S-TMSI"] = ngap.five_g_s_tmsi(g.amf_set_id, g.amf_pointer, g.tmsi)
+        ies["UEContextRequest"] = "requested"
+        self.send(ngap.encode(NgapPdu("InitialUEMessage", "initiating", ies)), self._stream(ru))
+
+    def uplink_nas(self, ru: RanUe, nas_pdu: bytes) -> None:
+        """TS 38.413 §8.6.3 Uplink NAS Transport."""
+        if ru.ran_id is None or ru.amf_id is None:
+            return
+        c = self.cfg
+        self.send(ngap.encode(NgapPdu("UplinkNASTransport", "initiating", {
+            "AMF-UE-NGAP-ID": ru.amf_id,
+            "RAN-UE-NGAP-ID": ru.ran_id,
+            "NAS-PDU": nas_pdu,
+            "UserLocationInformation": ngap.user_location_nr(c.plmn, c.tac, c.nci),
+        })), self._stream(ru))
+
+    def release_request(self, ru: RanUe, cause: tuple[str, str] = ("radioNetwork", "user-inactivity")) -> None:
+        """TS 38.413 §8.3.2: gNB-initiated UE Context Release Request."""
+        if ru.ran_id is None or ru.amf_id is None:
+            return
+        self.send(ngap.encode(NgapPdu("UEContextReleaseRequest", "initiating", {
+            "AMF-UE-NGAP-ID": ru.amf_id, "RAN-UE-NGAP-ID": ru.ran_id, "Cause": ngap.cause(*cause)})),
+            self._stream(ru))
+
+    def register(self, ru: RanUe, follow_on: bool = False) -> None:
+        before = ru.ue.state
+        pdu = ru.ue.register(follow_on=follow_on)
+        self.initial_nas(ru, pdu)
+        self._notify(ru, before)
+
+    def deregister(self, ru: RanUe, switch_off: bool = False) -> None:
+        before = ru.ue.state
+        pdu = ru.ue.deregister(switch_off)
+        if ru.ran_id is not None and ru.amf_id is not None:
+            self.uplink_nas(ru, pdu)
+        else:
+            self.initial_nas(ru, pdu)
+        self._notify(ru, before)
+
+    def service_request(self, ru: RanUe) -> None:
+        before = ru.ue.state
+        self.initial_nas(ru, ru.ue.service_request(), "mo-Data")
+        self._notify(ru, before)
+
+    def _notify(self, ru: RanUe, before: UeState) -> None:
+        if ru.ue.state != before:
+            for cb in self.listeners:
+                cb(ru, before, ru.ue.state)

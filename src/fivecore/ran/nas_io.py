@@ -1,0 +1,289 @@
+"""The simulated UE's bridge to the NAS codec and NAS security (TS 24.501 §8, §9, §4.4).
+
+Mirror image of ``fivecore.nf.amf.nas_io`` (the simulator never imports the core): uplink
+messages are built here, downlink ones reduced to a :class:`Downlink` view.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fivecore.security.nas_context import NasSecurityContext, Role, SecurityHeaderType
+from fivecore.security.suci import SuciIdentity
+from fivecore.wire.errors import DecodeError
+from fivecore.wire.nas import codec
+from fivecore.wire.nas.codec import NasMessage
+from fivecore.wire.nas.ies import (
+    DeregistrationType,
+    MobileIdentity,
+    NgKsi,
+    RegistrationType,
+    SNssai,
+    UeSecurityCapability,
+)
+
+EPD_5GMM = 0x7E
+
+#: the UE stores its 5G-GUTI as the codec's mobile identity (hashable, frozen)
+Guti = MobileIdentity
+
+#: TS 24.501 §4.4.4.2: downlink messages a UE processes without integrity protection
+DL_UNPROTECTED_OK = frozenset(
+    {
+        "IdentityRequest",
+        "AuthenticationRequest",
+        "AuthenticationResult",
+        "AuthenticationReject",
+        "RegistrationReject",
+        "DeregistrationAcceptUEOriginating",
+        "ServiceReject",
+    }
+)
+
+
+class NasInvalid(Exception):
+    """A downlink NAS message the UE cannot use."""
+
+
+class Downlink:
+    """A decoded downlink 5GMM message, reduced to what the UE's procedures read."""
+
+    __slots__ = (
+        "message_type",
+        "ngksi",
+        "abba",
+        "rand",
+        "autn",
+        "integrity",
+        "ciphering",
+        "replayed_nea",
+        "replayed_nia",
+        "rinmr",
+        "imeisv_requested",
+        "identity_type",
+        "guti",
+        "allowed_nssai",
+        "tais",
+        "t3512",
+        "cause",
+        "ack_requested",
+    )
+
+    def __init__(self, message_type: str) -> None:
+        self.message_type = message_type
+        self.ngksi = 7
+        self.abba: bytes | None = None
+        self.rand: bytes | None = None
+        self.autn: bytes | None = None
+        self.integrity = 0
+        self.ciphering = 0
+        self.replayed_nea: tuple[int, ...] = ()
+        self.replayed_nia: tuple[int, ...] = ()
+        self.rinmr = False
+        self.imeisv_requested = False
+        self.identity_type = 0
+        self.guti: MobileIdentity | None = None
+        self.allowed_nssai: list[tuple[int, int | None]] | None = None
+        self.tais: list[tuple[str, int]] | None = None
+        self.t3512: int | None = None
+        self.cause = 0
+        self.ack_requested = False
+
+
+def split_security_header(pdu: bytes) -> tuple[int, bytes | None]:
+    """TS 24.501 §9.1.1: security header type and, if not ciphered, the inner message."""
+    if len(pdu) < 3 or pdu[0] != EPD_5GMM:
+        raise NasInvalid("not a 5GMM message")
+    sht = pdu[1] & 0x0F
+    if sht == 0:
+        return 0, pdu
+    if sht > 4 or len(pdu) < 10:
+        raise NasInvalid("bad security header")
+    if sht in (1, 3):
+        return sht, pdu[7:]
+    return sht, None
+
+
+def decode_downlink(plain: bytes) -> Downlink:
+    """Decode a plain downlink 5GMM message (TS 24.501 §8.2)."""
+    try:
+        msg = codec.decode(plain)
+    except DecodeError as exc:
+        raise NasInvalid(str(exc)) from None
+    if not isinstance(msg, NasMessage):
+        raise NasInvalid("nested security header")
+    t = msg.message_type
+    d = Downlink(t)
+    ies = msg.ies
+    try:
+        if t == "AuthenticationRequest":
+            d.ngksi = ies["ngksi"].ksi
+            d.abba = ies["abba"]
+            d.rand = ies.get("rand")
+            d.autn = ies.get("autn")
+        elif t == "SecurityModeCommand":
+            algs = ies["selected_nas_security_algorithms"]
+            d.integrity, d.ciphering = algs.integrity, algs.ciphering
+            d.ngksi = ies["ngksi"].ksi
+            cap = ies["replayed_ue_security_capabilities"]
+            d.replayed_nea = tuple(cap.nea_list)
+            d.replayed_nia = tuple(cap.nia_list)
+            extra = ies.get("additional_5g_security_information")
+            d.rinmr = bool(extra and extra[0] & 0x02)
+            d.imeisv_requested = bool(ies.get("imeisv_request", 0) & 1)
+        elif t == "IdentityRequest":
+            d.identity_type = ies["identity_type"] & 7
+        elif t in ("RegistrationAccept", "ConfigurationUpdateCommand"):
+            g = ies.get("guti")
+            d.guti = g if g is not None and g.type == "guti" else None
+            an = ies.get("allowed_nssai")
+            d.allowed_nssai = [(s.sst, s.sd) for s in an] if an is not None else None
+            tl = ies.get("tai_list")
+            d.tais = [(t_.plmn, t_.tac) for t_ in tl.all()] if tl is not None else None
+            t3512 = ies.get("t3512_value")
+            d.t3512 = t3512.seconds if t3512 is not None else None
+            cui = ies.get("configuration_update_indication")
+            d.ack_requested = bool(cui and cui & 1)
+        elif t in ("RegistrationReject", "ServiceReject", "5GMMStatus"):
+            d.cause = ies["cause"]
+        elif t == "DeregistrationRequestUETerminated":
+            d.cause = ies.get("cause") or 0
+    except (KeyError, AttributeError) as exc:
+        raise NasInvalid(f"missing mandatory IE {exc}") from None
+    return d
+
+
+# --- uplink building ---------------------------------------------------------------------------
+
+
+def _wire_identity(ident: Any) -> MobileIdentity:
+    if isinstance(ident, MobileIdentity):
+        return ident
+    if isinstance(ident, SuciIdentity):
+        return MobileIdentity(
+            "suci",
+            plmn=ident.mcc + ident.mnc,
+            routing_indicator=ident.routing_indicator,
+            protection_scheme=ident.protection_scheme,
+            hn_key_id=ident.hn_public_key_id,
+            scheme_output=ident.scheme_output,
+        )
+    raise TypeError(f"cannot encode identity {ident!r}")
+
+
+def registration_request(
+    reg_type: int,
+    follow_on: bool,
+    ngksi: int,
+    identity: Any,
+    nea: tuple[int, ...],
+    nia: tuple[int, ...],
+    requested_nssai: list[tuple[int, int | None]] | None = None,
+) -> bytes:
+    """TS 24.501 §8.2.6. Without ``requested_nssai`` this is the cleartext-IE form (§4.4.6)."""
+    ies: dict[str, Any] = {
+        "registration_type": RegistrationType(reg_type, follow_on),
+        "ngksi": NgKsi(0, ngksi),
+        "mobile_identity": _wire_identity(identity),
+        "ue_security_capability": UeSecurityCapability.of(nea=nea, nia=nia),
+    }
+    if requested_nssai:
+        ies["requested_nssai"] = tuple(SNssai(sst, sd) for sst, sd in requested_nssai)
+    return codec.encode(NasMessage("RegistrationRequest", ies))
+
+
+def deregistration_request(switch_off: bool, ngksi: int, identity: Any) -> bytes:
+    """TS 24.501 §8.2.12: UE-originating De-registration Request (3GPP access)."""
+    return codec.encode(
+        NasMessage(
+            "DeregistrationRequestUEOriginating",
+            deregistration_type=DeregistrationType(switch_off, False, 1),
+            ngksi=NgKsi(0, ngksi),
+            mobile_identity=_wire_identity(identity),
+        )
+    )
+
+
+def service_request(ngksi: int, service_type: int, guti: MobileIdentity) -> bytes:
+    """TS 24.501 §8.2.16: Service Request identified by the 5G-S-TMSI."""
+    s_tmsi = MobileIdentity.s_tmsi(guti.amf_set_id, guti.amf_pointer, guti.tmsi)
+    return codec.encode(NasMessage("ServiceRequest", ngksi=NgKsi(0, ngksi), service_type=service_type, s_tmsi=s_tmsi))
+
+
+def authentication_response(res_star: bytes) -> bytes:
+    """TS 24.501 §8.2.2."""
+    return codec.encode(NasMessage("AuthenticationResponse", res_star=res_star))
+
+
+def authentication_failure(cause: int, auts: bytes | None = None) -> bytes:
+    """TS 24.501 §8.2.4 (AUTS in the Authentication failure parameter IE for cause #21)."""
+    ies: dict[str, Any] = {"cause": cause}
+    if auts is not None:
+        ies["auth_failure_parameter"] = auts
+    return codec.encode(NasMessage("AuthenticationFailure", ies))
+
+
+def identity_response_suci(suci: SuciIdentity) -> bytes:
+    """TS 24.501 §8.2.22."""
+    return codec.encode(NasMessage("IdentityResponse", mobile_identity=_wire_identity(suci)))
+
+
+def security_mode_complete(container: bytes | None, imeisv: str | None) -> bytes:
+    """TS 24.501 §8.2.26 (NAS message container with the whole initial message, §4.4.6)."""
+    ies: dict[str, Any] = {}
+    if imeisv is not None:
+        ies["imeisv"] = MobileIdentity.imeisv(imeisv)
+    if container is not None:
+        ies["nas_message_container"] = container
+    return codec.encode(NasMessage("SecurityModeComplete", ies))
+
+
+def security_mode_reject(cause: int) -> bytes:
+    """TS 24.501 §8.2.27."""
+    return codec.encode(NasMessage("SecurityModeReject", cause=cause))
+
+
+def registration_complete() -> bytes:
+    """TS 24.501 §8.2.8."""
+    return codec.encode(NasMessage("RegistrationComplete"))
+
+
+def deregistration_accept_nw() -> bytes:
+    """TS 24.501 §8.2.15: De-registration Accept (UE terminated de-registration)."""
+    return codec.encode(NasMessage("DeregistrationAcceptUETerminated"))
+
+
+def configuration_update_complete() -> bytes:
+    """TS 24.501 §8.2.20."""
+    return codec.encode(NasMessage("ConfigurationUpdateComplete"))
+
+
+def gmm_status(cause: int) -> bytes:
+    """TS 24.501 §8.2.29."""
+    return codec.encode(NasMessage("5GMMStatus", cause=cause))
+
+
+# --- NAS security ------------------------------------------------------------------------------
+
+
+def new_security_context(kamf: bytes, ngksi: int, enc_alg: int, int_alg: int) -> NasSecurityContext:
+    """The UE's native 5G NAS security context (TS 33.501 §6.7.2)."""
+    return NasSecurityContext.from_kamf(Role.UE, kamf, int_alg=int_alg, enc_alg=enc_alg)
+
+
+def unprotect(sec: NasSecurityContext, pdu: bytes) -> bytes:
+    """Verify (and decipher) a downlink message; raises the security layer's errors."""
+    return sec.unprotect(pdu).message
+
+
+def protect_uplink(sec: NasSecurityContext | None, plain: bytes, sht: int = 2) -> tuple[bytes, int]:
+    """Protect an uplink message with header type ``sht``; returns the PDU and its NAS COUNT.
+
+    Initial NAS messages (Registration/Service/De-registration Request sent from idle) use
+    type 1, integrity only, so an AMF without the context can still read the cleartext IEs
+    (TS 24.501 §4.4.6); Security Mode Complete uses type 4 (new context, ciphered).
+    """
+    if sec is None:
+        return plain, 0
+    count = sec.ul_count
+    return sec.protect(plain, SecurityHeaderType(sht)), count

@@ -1,0 +1,388 @@
+"""The simulated UE's NAS: 5GMM on the UE side (TS 24.501 §5), sans-I/O.
+
+Mirrors :mod:`fivecore.nf.amf.gmm`: downlink NAS PDUs in, uplink NAS PDUs out. The gNB
+simulator carries the PDUs over the (simulated) radio; nothing here touches a socket or a
+clock, and there is no task per UE — ten thousand of these are plain objects.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+from fivecore.ran import nas_io
+from fivecore.ran.nas_io import Guti, NasInvalid
+from fivecore.ran.usim import AkaMacFailure, AkaNon5gFailure, AkaSuccess, AkaSynchFailure, Usim
+from fivecore.security import kdf
+from fivecore.security.errors import NasSecurityError
+
+log = logging.getLogger("fivecore.ran.ue")
+
+CAUSE_MAC_FAILURE = 20
+CAUSE_SYNCH_FAILURE = 21
+CAUSE_UE_SECURITY_CAPABILITIES_MISMATCH = 23
+CAUSE_SECURITY_MODE_REJECTED = 24
+CAUSE_NON_5G_AUTHENTICATION_UNACCEPTABLE = 26
+CAUSE_MESSAGE_NOT_COMPATIBLE = 98
+
+
+class UeState(IntEnum):
+    """TS 24.501 §5.1.3.2.1: the UE's main 5GMM states (sub-states folded in)."""
+
+    DEREGISTERED = 0
+    REGISTERED_INITIATED = 1
+    REGISTERED = 2
+    DEREGISTERED_INITIATED = 3
+    SERVICE_REQUEST_INITIATED = 4
+
+
+@dataclass(slots=True, frozen=True)
+class UeProfile:
+    """What a group of UEs shares: serving PLMN, slices, DNN and algorithm capabilities.
+
+    Shared by reference so per-UE memory stays small.
+    """
+
+    mcc: str = "001"
+    mnc: str = "01"
+    slices: tuple[tuple[int, int | None], ...] = ((1, None),)
+    dnn: str = "internet"
+    nea: tuple[int, ...] = (0, 1, 2, 3)
+    nia: tuple[int, ...] = (1, 2, 3)
+    imeisv: str = "4370816125816151"
+
+    @property
+    def serving_network_name(self) -> str:
+        return kdf.serving_network_name(self.mcc, self.mnc)
+
+
+class Ue:
+    """One UE's NAS entity. Call :meth:`register`, then feed :meth:`on_downlink`.
+
+    Each call returns the uplink NAS PDUs to send. ``state`` and ``last_cause`` tell the
+    application what happened; ``connected`` follows the (simulated) RRC connection.
+    """
+
+    __slots__ = (
+        "usim",
+        "profile",
+        "state",
+        "guti",
+        "sec",
+        "kamf",
+        "ngksi",
+        "new_kamf",
+        "new_ngksi",
+        "allowed_nssai",
+        "tais",
+        "t3512",
+        "last_cause",
+        "full_request",
+        "connected",
+        "last_ul_count",
+        "stats",
+        "nas_status_received",
+        "suci_scheme_sent",
+    )
+
+    def __init__(self, usim: Usim, profile: UeProfile) -> None:
+        self.usim = usim
+        self.profile = profile
+        self.state = UeState.DEREGISTERED
+        self.guti: Guti | None = None
+        self.sec: Any = None
+        self.kamf: bytes | None = None
+        self.ngksi = 7
+        self.new_kamf: bytes | None = None
+        self.new_ngksi = 7
+        self.allowed_nssai: tuple[tuple[int, int | None], ...] = ()
+        self.tais: tuple[Any, ...] = ()
+        self.t3512: int | None = None
+        #: last 5GMM cause received (reject) or sent (auth failure), for tests and the CLI
+        self.last_cause: int | None = None
+        self.full_request: bytes | None = None
+        self.connected = False
+        self.last_ul_count = 0
+        self.stats: dict[str, int] | None = None
+        self.nas_status_received = 0
+        self.suci_scheme_sent: int | None = None
+
+    @property
+    def supi(self) -> str:
+        return self.usim.supi
+
+    # --- procedures the user starts --------------------------------------------------------
+
+    def register(self, reg_type: int = 1, follow_on: bool = False) -> bytes:
+        """TS 24.501 §5.5.1.2.2: the initial NAS message of a registration.
+
+        With a valid 5G NAS security context the whole message is integrity protected and
+        the 5G-GUTI identifies the UE. Without one, only the cleartext IEs go out
+        (TS 24.501 §4.4.6) and the full message follows in Security Mode Complete.
+        """
+        p = self.profile
+        self.state = UeState.REGISTERED_INITIATED
+        self.last_cause = None
+        have_ctx = self.sec is not None and self.guti is not None
+        if self.guti is not None:
+            identity: Any = self.guti
+        else:
+            identity = self.usim.make_suci()
+            self.suci_scheme_sent = self.usim.protection_scheme
+        ngksi = self.ngksi if have_ctx else 7
+        full = nas_io.registration_request(
+            reg_type, follow_on, ngksi, identity, p.nea, p.nia, requested_nssai=list(p.slices)
+        )
+        self.full_request = full
+        if have_ctx:
+            return self._protect(full, 1)
+        return nas_io.registration_request(reg_type, follow_on, ngksi, identity, p.nea, p.nia)
+
+    def deregister(self, switch_off: bool = False) -> bytes:
+        """TS 24.501 §5.5.2.2.1: UE-initiated de-registration (3GPP access)."""
+        ident: Any = self.guti if self.guti is not None else self.usim.make_suci()
+        plain = nas_io.deregistration_request(switch_off, self.ngksi if self.sec else 7, ident)
+        self.state = UeState.DEREGISTERED if switch_off else UeState.DEREGISTERED_INITIATED
+        if self.sec is None:
+            return plain
+        return self._protect(plain, 2 if self.connected else 1)
+
+    def service_request(self, service_type: int = 0) -> bytes:
+        """TS 24.501 §5.6.1.2: Service Request from CM-IDLE, identified by the 5G-S-TMSI."""
+        if self.guti is None or self.sec is None:
+            raise RuntimeError("service request needs a 5G-GUTI and a security context")
+        self.state = UeState.SERVICE_REQUEST_INITIATED
+        plain = nas_io.service_request(self.ngksi, service_type, self.guti)
+        return self._protect(plain, 1)
+
+    def kgnb(self) -> bytes | None:
+        """TS 33.501 Annex A.9: KgNB from the uplink NAS COUNT of the last uplink message."""
+        if self.kamf is None:
+            return None
+        return kdf.kgnb(self.kamf, self.last_ul_count)
+
+    def forget_security(self) -> None:
+        """Drop the 5G NAS security context and GUTI (e.g. after Authentication Reject)."""
+        self.sec = None
+        self.kamf = None
+        self.ngksi = 7
+        self.guti = None
+
+    # --- downlink ---------------------------------------------------------------------------
+
+    def on_downlink(self, pdu: bytes) -> list[bytes]:
+        """Handle one downlink NAS PDU; returns the uplink PDUs to send back."""
+        try:
+            sht, inner = nas_io.split_security_header(pdu)
+        except NasInvalid:
+            self._count("dl_malformed")
+            return []
+        if sht == 0:
+            plain = inner if inner is not None else pdu
+            try:
+                msg = nas_io.decode_downlink(plain)
+            except NasInvalid:
+                self._count("dl_malformed")
+                return []
+            if self.sec is not None and msg.message_type not in nas_io.DL_UNPROTECTED_OK:
+                # TS 24.501 §4.4.4.2: discard what must be protected
+                self._count("dl_unprotected_dropped")
+                return []
+            return self._dispatch(msg, sht)
+        if sht == 3:
+            # Security Mode Command, protected with the new context it establishes
+            return self._on_new_context_message(pdu, inner)
+        if self.sec is None:
+            self._count("dl_unverifiable")
+            return []
+        try:
+            plain = nas_io.unprotect(self.sec, pdu)
+            msg = nas_io.decode_downlink(plain)
+        except (NasSecurityError, NasInvalid):
+            self._count("dl_bad_mac")
+            return []
+        return self._dispatch(msg, sht)
+
+    def _dispatch(self, msg: Any, sht: int) -> list[bytes]:
+        t = msg.message_type
+        handler = _HANDLERS.get(t)
+        if handler is None:
+            self._count("dl_unexpected")
+            return []
+        return handler(self, msg)
+
+    # --- authentication (TS 24.501 §5.4.1.3.3, TS 33.501 §6.1.3.2) ---------------------------
+
+    def _on_authentication_request(self, msg: Any) -> list[bytes]:
+        if msg.rand is None or msg.autn is None:
+            return [self._maybe_protect(nas_io.gmm_status(96))]
+        result = self.usim.authenticate(msg.rand, msg.autn)
+        if isinstance(result, AkaSuccess):
+            snn = self.profile.serving_network_name
+            res_star = kdf.res_star(result.ck, result.ik, snn, msg.rand, result.res)
+            kausf = kdf.kausf(result.ck, result.ik, snn, result.sqn_xor_ak)
+            kseaf = kdf.kseaf(kausf, snn)
+            self.new_kamf = kdf.kamf(kseaf, self.usim.supi, msg.abba or b"\x00\x00")
+            self.new_ngksi = msg.ngksi
+            return [self._maybe_protect(nas_io.authentication_response(res_star))]
+        if isinstance(result, AkaSynchFailure):
+            self.last_cause = CAUSE_SYNCH_FAILURE
+            self._count("synch_failure_sent")
+            return [self._maybe_protect(nas_io.authentication_failure(CAUSE_SYNCH_FAILURE, result.auts))]
+        if isinstance(result, AkaNon5gFailure):
+            self.last_cause = CAUSE_NON_5G_AUTHENTICATION_UNACCEPTABLE
+            return [self._maybe_protect(nas_io.authentication_failure(CAUSE_NON_5G_AUTHENTICATION_UNACCEPTABLE))]
+        assert isinstance(result, AkaMacFailure)
+        self.last_cause = CAUSE_MAC_FAILURE
+        self._count("mac_failure_sent")
+        return [self._maybe_protect(nas_io.authentication_failure(CAUSE_MAC_FAILURE))]
+
+    def _on_authentication_reject(self, msg: Any) -> list[bytes]:
+        """TS 24.501 §5.4.1.3.5: the USIM is considered invalid; delete GUTI and keys."""
+        self.state = UeState.DEREGISTERED
+        self.forget_security()
+        self._count("authentication_reject")
+        return []
+
+    # --- security mode control (TS 24.501 §5.4.2.3) ------------------------------------------
+
+    def _on_new_context_message(self, pdu: bytes, inner: bytes | None) -> list[bytes]:
+        if inner is None:
+            return []
+        try:
+            msg = nas_io.decode_downlink(inner)
+        except NasInvalid:
+            self._count("dl_malformed")
+            return []
+        if msg.message_type != "SecurityModeCommand":
+            self._count("dl_unexpected")
+            return []
+        kamf = self.new_kamf if msg.ngksi == self.new_ngksi and self.new_kamf else None
+        if kamf is None and msg.ngksi == self.ngksi:
+            kamf = self.kamf
+        if kamf is None:
+            return [nas_io.security_mode_reject(CAUSE_SECURITY_MODE_REJECTED)]
+        if msg.integrity == 0:
+            # TS 33.501 §5.5.2: NIA0 only for emergency sessions, never here
+            return [nas_io.security_mode_reject(CAUSE_SECURITY_MODE_REJECTED)]
+        p = self.profile
+        if msg.replayed_nea != tuple(sorted(p.nea)) or msg.replayed_nia != tuple(sorted(p.nia)):
+            # TS 33.501 §6.7.2: bidding-down check of the replayed capabilities
+            self._count("smc_bidding_down")
+            return [nas_io.security_mode_reject(CAUSE_UE_SECURITY_CAPABILITIES_MISMATCH)]
+        try:
+            sec = nas_io.new_security_context(kamf, msg.ngksi, msg.ciphering, msg.integrity)
+            nas_io.unprotect(sec, pdu)
+        except (NasSecurityError, NasInvalid):
+            self._count("dl_bad_mac")
+            return [nas_io.security_mode_reject(CAUSE_SECURITY_MODE_REJECTED)]
+        self.sec = sec
+        self.kamf = kamf
+        self.ngksi = msg.ngksi
+        self.new_kamf = None
+        container = self.full_request if (msg.rinmr or self.full_request is not None) else None
+        imeisv = self.profile.imeisv if msg.imeisv_requested else None
+        plain = nas_io.security_mode_complete(container, imeisv)
+        return [self._protect(plain, 4)]
+
+    # --- identity (TS 24.501 §5.4.3.3) --------------------------------------------------------
+
+    def _on_identity_request(self, msg: Any) -> list[bytes]:
+        if msg.identity_type == 1:
+            suci = self.usim.make_suci()
+            self.suci_scheme_sent = self.usim.protection_scheme
+            # a 5G-GUTI the network no longer knows is useless from now on
+            self.guti = None
+            return [self._maybe_protect(nas_io.identity_response_suci(suci))]
+        return [self._maybe_protect(nas_io.gmm_status(CAUSE_MESSAGE_NOT_COMPATIBLE))]
+
+    # --- registration result (TS 24.501 §5.5.1.2.4/.5) -----------------------------------------
+
+    def _on_registration_accept(self, msg: Any) -> list[bytes]:
+        if self.state != UeState.REGISTERED_INITIATED and self.state != UeState.REGISTERED:
+            return [self._maybe_protect(nas_io.gmm_status(CAUSE_MESSAGE_NOT_COMPATIBLE))]
+        if msg.guti is not None:
+            self.guti = msg.guti
+        self.allowed_nssai = tuple(msg.allowed_nssai or ())
+        self.tais = tuple(msg.tais or ())
+        self.t3512 = msg.t3512
+        self.state = UeState.REGISTERED
+        self.full_request = None
+        self._count("registered")
+        return [self._protect(nas_io.registration_complete())]
+
+    def _on_registration_reject(self, msg: Any) -> list[bytes]:
+        self.state = UeState.DEREGISTERED
+        self.last_cause = msg.cause
+        self.full_request = None
+        if msg.cause in (3, 6, 7, 9, 10):
+            # TS 24.501 §5.5.1.2.5: these causes invalidate the 5G-GUTI and the NAS context
+            self.forget_security()
+        self._count("registration_reject")
+        return []
+
+    # --- de-registration and service (TS 24.501 §5.5.2, §5.6.1) ---------------------------------
+
+    def _on_deregistration_accept(self, msg: Any) -> list[bytes]:
+        self.state = UeState.DEREGISTERED
+        self._count("deregistered")
+        return []
+
+    def _on_deregistration_request_nw(self, msg: Any) -> list[bytes]:
+        self.state = UeState.DEREGISTERED
+        self.last_cause = msg.cause
+        self._count("deregistered_by_network")
+        return [self._protect(nas_io.deregistration_accept_nw())]
+
+    def _on_service_accept(self, msg: Any) -> list[bytes]:
+        self.state = UeState.REGISTERED
+        self._count("service_accept")
+        return []
+
+    def _on_service_reject(self, msg: Any) -> list[bytes]:
+        self.last_cause = msg.cause
+        self.state = UeState.DEREGISTERED if msg.cause in (9, 10) else UeState.REGISTERED
+        if msg.cause in (9, 10):
+            self.forget_security()
+        return []
+
+    def _on_gmm_status(self, msg: Any) -> list[bytes]:
+        self.nas_status_received += 1
+        self.last_cause = msg.cause
+        return []
+
+    def _on_configuration_update_command(self, msg: Any) -> list[bytes]:
+        if msg.guti is not None:
+            self.guti = msg.guti
+        return [self._protect(nas_io.configuration_update_complete())] if msg.ack_requested else []
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _protect(self, plain: bytes, sht: int = 2) -> bytes:
+        pdu, count = nas_io.protect_uplink(self.sec, plain, sht)
+        self.last_ul_count = count
+        return pdu
+
+    def _maybe_protect(self, plain: bytes) -> bytes:
+        return self._protect(plain) if self.sec is not None else plain
+
+    def _count(self, key: str) -> None:
+        if self.stats is not None:
+            self.stats[key] = self.stats.get(key, 0) + 1
+
+
+_HANDLERS = {
+    "AuthenticationRequest": Ue._on_authentication_request,
+    "AuthenticationReject": Ue._on_authentication_reject,
+    "IdentityRequest": Ue._on_identity_request,
+    "RegistrationAccept": Ue._on_registration_accept,
+    "RegistrationReject": Ue._on_registration_reject,
+    "DeregistrationAcceptUEOriginating": Ue._on_deregistration_accept,
+    "DeregistrationRequestUETerminated": Ue._on_deregistration_request_nw,
+    "ServiceAccept": Ue._on_service_accept,
+    "ServiceReject": Ue._on_service_reject,
+    "5GMMStatus": Ue._on_gmm_status,
+    "ConfigurationUpdateCommand": Ue._on_configuration_update_command,
+}

@@ -1,0 +1,456 @@
+"""The subscriber repository: SQLAlchemy 2 Core over SQLite (WAL) or PostgreSQL.
+
+SQN handling follows TS 33.102 Annex C: SQN = SEQ || IND (IND 5 bits). Every new authentication
+vector advances SEQ with a single ``UPDATE ... RETURNING`` statement, so no two vectors ever share
+a SQN even when several UDM/UDR processes hit one database (SQLite serialises writers on its
+lock, PostgreSQL on the row lock). Committed SQNs survive a crash: SQLite runs in WAL mode, so
+a committed transaction is in the WAL before the statement returns.
+
+Keys never reach logs: the engine hides bound parameters, and records hide K/OP/OPc in repr.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import threading
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+
+from fivecore.errors import FivecoreError
+
+from .models import SEQ_STEP, SQN_MAX, AuthData, Subscriber
+from .schema import context_data, migrate, profiles, subscribers
+
+log = logging.getLogger("fivecore.store")
+
+
+class StoreError(FivecoreError):
+    """The subscriber store failed or refused an operation."""
+
+
+class NotFound(StoreError):
+    """No such subscriber (or profile, or context record)."""
+
+
+class AlreadyExists(StoreError):
+    """A subscriber (or profile) with that key exists already."""
+
+
+DEFAULT_PROFILE: dict[str, Any] = {
+    "amf": "8000",
+    "auth_method": "5G_AKA",
+    "am": {
+        "gpsis": [],
+        "subscribedUeAmbr": {"uplink": "1 Gbps", "downlink": "2 Gbps"},
+        "nssai": {"defaultSingleNssais": [{"sst": 1}], "singleNssais": [{"sst": 1}]},
+        "subscribedDnnList": ["internet"],
+    },
+    "sm": [
+        {
+            "singleNssai": {"sst": 1},
+            "dnnConfigurations": {
+                "internet": {
+                    "pduSessionTypes": {"defaultSessionType": "IPV4", "allowedSessionTypes": ["IPV4", "IPV6", "IPV4V6"]},
+                    "sscModes": {"defaultSscMode": "SSC_MODE_1", "allowedSscModes": ["SSC_MODE_1"]},
+                    "5gQosProfile": {"5qi": 9, "arp": {"priorityLevel": 8, "preemptCap": "NOT_PREEMPT", "preemptVuln": "NOT_PREEMPTABLE"}},
+                    "sessionAmbr": {"uplink": "1 Gbps", "downlink": "2 Gbps"},
+                }
+            },
+        }
+    ],
+    "smf_selection": {"subscribedSnssaiInfos": {"1": {"dnnInfos": [{"dnn": "internet", "defaultDnnIndicator": True}]}}},
+    "policy": {"am": {}, "ue": {}, "sm": {}},
+}
+
+
+def normalise_supi(supi: str) -> str:
+    """Accept ``imsi-001010000000001`` or bare digits; return the SUPI form (TS 23.003 §2.2A)."""
+    s = supi.strip()
+    if s.isdigit():
+        s = "imsi-" + s
+    if not (s.startswith("imsi-") and s[5:].isdigit() and 5 <= len(s) - 5 <= 15):
+        raise StoreError(f"not an IMSI-based SUPI: {supi!r}")
+    return s
+
+
+def _hex(name: str, value: Any, n: int, optional: bool = False) -> str | None:
+    if value is None or value == "":
+        if optional:
+            return None
+        raise StoreError(f"{name} is required")
+    if isinstance(value, bytes | bytearray):
+        value = bytes(value).hex()
+    v = str(value).strip().lower()
+    if len(v) != 2 * n or any(c not in "0123456789abcdef" for c in v):
+        raise StoreError(f"{name} must be {n} bytes of hex")
+    return v
+
+
+class SubscriberStore:
+    """Subscribers, profiles (templates) and UDR context data behind one interface.
+
+    ``SubscriberStore("sqlite:///subs.db")`` or ``SubscriberStore("postgresql+psycopg://...")``.
+    Methods are synchronous (a few hundred µs each); async callers may run them inline — the
+    SQLite busy timeout bounds how long one can block.
+    """
+
+    def __init__(self, uri: str, *, create: bool = True) -> None:
+        self.uri = uri
+        self.is_sqlite = uri.startswith("sqlite")
+        kw: dict[str, Any] = {"hide_parameters": True, "future": True}
+        if self.is_sqlite:
+            kw["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        try:
+            self.engine: Engine = create_engine(uri, **kw)
+        except (SQLAlchemyError, ImportError, ValueError) as exc:
+            raise StoreError(f"cannot open store {self._safe_uri()}: {exc}") from None
+        if self.is_sqlite:
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._profile_cache: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        if create:
+            self.migrate()
+
+    def _safe_uri(self) -> str:
+        head, sep, tail = self.uri.partition("@")
+        return ("***@" + tail) if sep else head
+
+    def migrate(self) -> list[int]:
+        """Bring the schema to the latest version (idempotent, safe across processes)."""
+        try:
+            with self.engine.begin() as conn:
+                if self.is_sqlite:
+                    conn.exec_driver_sql("SELECT 1")
+                return migrate(conn)
+        except OperationalError as exc:
+            raise StoreError(f"cannot migrate store {self._safe_uri()}: {exc.orig}") from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- subscribers --------------------------------------------------------------------------
+    def _row(self, sub: Subscriber) -> dict[str, Any]:
+        return {
+            "supi": normalise_supi(sub.supi),
+            "k": _hex("K", sub.k, 16),
+            "opc": _hex("OPc", sub.opc, 16, True),
+            "op": _hex("OP", sub.op, 16, True),
+            "amf": _hex("AMF", sub.amf, 2),
+            "sqn": _sqn(sub.sqn),
+            "auth_method": sub.auth_method,
+            "profile": sub.profile,
+            "data": sub.data or None,
+            "version": 0,
+        }
+
+    def add(self, sub: Subscriber) -> None:
+        """Create one subscriber; AlreadyExists if the SUPI is taken."""
+        self.add_many([sub])
+
+    def add_many(self, subs: Iterable[Subscriber], batch: int = 5000, replace: bool = False) -> int:
+        """Create subscribers in batches of ``batch`` per transaction; returns how many.
+
+        A batch is all-or-nothing: a duplicate SUPI aborts its batch with AlreadyExists
+        (earlier batches stay). ``replace`` overwrites existing subscribers instead.
+        """
+        n = 0
+        rows: list[dict[str, Any]] = []
+        for sub in subs:
+            rows.append(self._row(sub))
+            if sub.opc is None and sub.op is None:
+                prof = self.get_profile(sub.profile) if sub.profile else {}
+                if not prof.get("op"):
+                    raise StoreError(f"{sub.supi}: OPc or OP is required (neither given, none in the profile)")
+            if len(rows) >= batch:
+                n += self._insert(rows, replace)
+                rows = []
+        if rows:
+            n += self._insert(rows, replace)
+        return n
+
+    def _insert(self, rows: list[dict[str, Any]], replace: bool) -> int:
+        try:
+            with self.engine.begin() as conn:
+                if replace:
+                    conn.execute(delete(subscribers).where(subscribers.c.supi.in_([r["supi"] for r in rows])))
+                conn.execute(insert(subscribers), rows)
+        except IntegrityError:
+            raise AlreadyExists(f"a subscriber in this batch exists already (first: {rows[0]['supi']})") from None
+        return len(rows)
+
+    def get(self, supi: str) -> Subscriber:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(subscribers).where(subscribers.c.supi == normalise_supi(supi))).first()
+        if row is None:
+            raise NotFound(f"no subscriber {supi}")
+        return _sub(row)
+
+    def exists(self, supi: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(subscribers.c.supi).where(subscribers.c.supi == supi)).first() is not None
+
+    def list(self, offset: int = 0, limit: int | None = 100, prefix: str | None = None) -> list[Subscriber]:
+        q = select(subscribers).order_by(subscribers.c.supi).offset(offset)
+        if limit is not None:
+            q = q.limit(limit)
+        if prefix:
+            q = q.where(subscribers.c.supi.startswith(normalise_supi(prefix) if prefix.isdigit() else prefix))
+        with self.engine.connect() as conn:
+            return [_sub(r) for r in conn.execute(q)]
+
+    def iter_all(self, chunk: int = 5000) -> Iterator[Subscriber]:
+        last = ""
+        while True:
+            q = select(subscribers).where(subscribers.c.supi > last).order_by(subscribers.c.supi).limit(chunk)
+            with self.engine.connect() as conn:
+                rows = conn.execute(q).all()
+            if not rows:
+                return
+            for r in rows:
+                yield _sub(r)
+            last = rows[-1].supi
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(subscribers)).scalar() or 0)
+
+    def update(self, supi: str, **changes: Any) -> Subscriber:
+        """Change fields (k, opc, op, amf, sqn, auth_method, profile, data); NotFound if absent.
+
+        ``data`` replaces whole sections: ``data={"am": {...}}`` keeps the other sections.
+        """
+        supi = normalise_supi(supi)
+        values: dict[str, Any] = {}
+        for key, val in changes.items():
+            if key == "k":
+                values["k"] = _hex("K", val, 16)
+            elif key in ("opc", "op"):
+                values[key] = _hex(key.upper(), val, 16, True)
+            elif key == "amf":
+                values["amf"] = _hex("AMF", val, 2)
+            elif key == "sqn":
+                values["sqn"] = _sqn(val)
+            elif key in ("auth_method", "profile"):
+                values[key] = val
+            elif key == "data":
+                continue
+            else:
+                raise StoreError(f"unknown subscriber field {key!r}")
+        with self.engine.begin() as conn:
+            row = conn.execute(select(subscribers).where(subscribers.c.supi == supi)).first()
+            if row is None:
+                raise NotFound(f"no subscriber {supi}")
+            if "data" in changes:
+                merged = dict(row.data or {})
+                for sec, val in (changes["data"] or {}).items():
+                    if val is None:
+                        merged.pop(sec, None)
+                    else:
+                        merged[sec] = val
+                values["data"] = merged or None
+            values["version"] = row.version + 1
+            values["updated_at"] = func.now()
+            conn.execute(update(subscribers).where(subscribers.c.supi == supi).values(**values))
+        return self.get(supi)
+
+    def delete(self, supi: str) -> None:
+        supi = normalise_supi(supi)
+        with self.engine.begin() as conn:
+            res = conn.execute(delete(subscribers).where(subscribers.c.supi == supi))
+            if res.rowcount == 0:
+                raise NotFound(f"no subscriber {supi}")
+            conn.execute(delete(context_data).where(context_data.c.supi == supi))
+
+    def effective(self, sub: Subscriber) -> dict[str, Any]:
+        """Profile sections overridden by the subscriber's own (what the UDR serves)."""
+        base = self.get_profile(sub.profile) if sub.profile else DEFAULT_PROFILE
+        out = {k: v for k, v in base.items() if k not in ("op", "opc", "k")}
+        out.update(sub.data or {})
+        return copy.deepcopy(out)
+
+    # -- authentication data and SQN ----------------------------------------------------------
+    def auth_data(self, supi: str) -> AuthData:
+        """K, OPc/OP, AMF and the current SQN of ``supi`` (NotFound if absent)."""
+        sub = self.get(supi)
+        return self._auth(sub)
+
+    def _auth(self, sub: Subscriber) -> AuthData:
+        op = sub.op
+        if sub.opc is None and op is None and sub.profile:
+            prof_op = self.get_profile(sub.profile).get("op")
+            op = bytes.fromhex(prof_op) if prof_op else None
+        return AuthData(sub.supi, sub.k, sub.opc, op, sub.amf, sub.sqn, sub.auth_method)
+
+    def next_sqn(self, supi: str) -> AuthData:
+        """Advance SEQ by one (TS 33.102 Annex C.3.2) atomically and return the new SQN with K/OPc.
+
+        One ``UPDATE ... RETURNING`` statement: concurrent callers (threads or processes) never
+        see the same SQN.
+        """
+        supi = normalise_supi(supi)
+        stmt = (
+            update(subscribers)
+            .where(subscribers.c.supi == supi)
+            .values(sqn=(subscribers.c.sqn + SEQ_STEP).op("%")(SQN_MAX + 1))
+            .returning(*subscribers.c)
+        )
+        with self.engine.begin() as conn:
+            row = conn.execute(stmt).first()
+        if row is None:
+            raise NotFound(f"no subscriber {supi}")
+        return self._auth(_sub(row))
+
+    def cas_sqn(self, supi: str, old: int, new: int) -> bool:
+        """Set SQN to ``new`` only if it is still ``old`` (JSON Patch ``test`` + ``replace``)."""
+        supi = normalise_supi(supi)
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                update(subscribers)
+                .where(subscribers.c.supi == supi, subscribers.c.sqn == _sqn(old))
+                .values(sqn=_sqn(new))
+            )
+            return res.rowcount == 1
+
+    def set_sqn(self, supi: str, sqn: int) -> None:
+        """Resynchronisation (TS 33.102 §6.3.5): SQN_HE := SQN_MS."""
+        supi = normalise_supi(supi)
+        with self.engine.begin() as conn:
+            res = conn.execute(update(subscribers).where(subscribers.c.supi == supi).values(sqn=_sqn(sqn)))
+            if res.rowcount == 0:
+                raise NotFound(f"no subscriber {supi}")
+
+    # -- profiles ------------------------------------------------------------------------------
+    def put_profile(self, name: str, data: dict[str, Any]) -> None:
+        """Create or replace a profile (template): amf, auth_method, op, am, sm, smf_selection, policy."""
+        if not name or len(name) > 64:
+            raise StoreError("profile name must be 1..64 characters")
+        if data.get("op") is not None:
+            data = {**data, "op": _hex("OP", data["op"], 16)}
+        with self.engine.begin() as conn:
+            conn.execute(delete(profiles).where(profiles.c.name == name))
+            conn.execute(insert(profiles).values(name=name, data=data))
+        with self._lock:
+            self._profile_cache.pop(name, None)
+
+    def get_profile(self, name: str) -> dict[str, Any]:
+        with self._lock:
+            cached = self._profile_cache.get(name)
+        if cached is not None:
+            return cached
+        if name == "default":
+            data: Any = DEFAULT_PROFILE
+            with self.engine.connect() as conn:
+                row = conn.execute(select(profiles.c.data).where(profiles.c.name == name)).first()
+            if row is not None:
+                data = row.data
+        else:
+            with self.engine.connect() as conn:
+                row = conn.execute(select(profiles.c.data).where(profiles.c.name == name)).first()
+            if row is None:
+                raise NotFound(f"no profile {name!r}")
+            data = row.data
+        with self._lock:
+            self._profile_cache[name] = data
+        return data
+
+    def list_profiles(self) -> dict[str, dict[str, Any]]:
+        with self.engine.connect() as conn:
+            out = {r.name: r.data for r in conn.execute(select(profiles))}
+        out.setdefault("default", DEFAULT_PROFILE)
+        return out
+
+    def delete_profile(self, name: str) -> None:
+        with self.engine.begin() as conn:
+            used = conn.execute(select(subscribers.c.supi).where(subscribers.c.profile == name).limit(1)).first()
+            if used is not None:
+                raise StoreError(f"profile {name!r} is used by {used.supi}")
+            if conn.execute(delete(profiles).where(profiles.c.name == name)).rowcount == 0:
+                raise NotFound(f"no profile {name!r}")
+        with self._lock:
+            self._profile_cache.pop(name, None)
+
+    # -- UDR context data (TS 29.505 §5.2.? context-data) -----------------------------------------
+    def put_context(self, supi: str, kind: str, key: str, data: dict[str, Any]) -> bool:
+        """Create or replace; returns True when it was created."""
+        with self.engine.begin() as conn:
+            where = (context_data.c.supi == supi, context_data.c.kind == kind, context_data.c.key == key)
+            existed = conn.execute(delete(context_data).where(*where)).rowcount > 0
+            conn.execute(insert(context_data).values(supi=supi, kind=kind, key=key, data=data))
+        return not existed
+
+    def get_context(self, supi: str, kind: str, key: str = "") -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(context_data.c.data).where(
+                    context_data.c.supi == supi, context_data.c.kind == kind, context_data.c.key == key
+                )
+            ).first()
+        return None if row is None else row.data
+
+    def list_context(self, supi: str, kind: str) -> dict[str, dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(context_data.c.key, context_data.c.data).where(
+                    context_data.c.supi == supi, context_data.c.kind == kind
+                )
+            )
+            return {r.key: r.data for r in rows}
+
+    def delete_context(self, supi: str, kind: str, key: str = "") -> bool:
+        with self.engine.begin() as conn:
+            return conn.execute(
+                delete(context_data).where(
+                    context_data.c.supi == supi, context_data.c.kind == kind, context_data.c.key == key
+                )
+            ).rowcount > 0
+
+    def check(self) -> list[str]:
+        """Integrity check (used after a crash): problems found, empty when the store is sound."""
+        problems: list[str] = []
+        with self.engine.connect() as conn:
+            if self.is_sqlite:
+                res = conn.exec_driver_sql("PRAGMA integrity_check").scalar()
+                if res != "ok":
+                    problems.append(f"sqlite integrity_check: {res}")
+            for r in conn.execute(select(subscribers.c.supi, subscribers.c.k, subscribers.c.sqn)):
+                if r.k is None or len(r.k) != 32:
+                    problems.append(f"{r.supi}: bad K")
+                if r.sqn is None or not 0 <= r.sqn <= SQN_MAX:
+                    problems.append(f"{r.supi}: bad SQN")
+        return problems
+
+
+def _sqn(v: Any) -> int:
+    if isinstance(v, str):
+        v = int(v, 16)
+    if not isinstance(v, int) or not 0 <= v <= SQN_MAX:
+        raise StoreError("SQN must be a 48-bit number")
+    return v
+
+
+def _sub(row: Any) -> Subscriber:
+    return Subscriber(
+        supi=row.supi,
+        k=bytes.fromhex(row.k),
+        opc=bytes.fromhex(row.opc) if row.opc else None,
+        op=bytes.fromhex(row.op) if row.op else None,
+        amf=bytes.fromhex(row.amf),
+        sqn=int(row.sqn),
+        auth_method=row.auth_method,
+        profile=row.profile,
+        data=row.data if isinstance(row.data, dict) else (json.loads(row.data) if row.data else {}),
+        version=row.version,
+    )
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()

@@ -1,0 +1,122 @@
+"""A small path router: ``/nudm-ueau/v1/{supiOrSuci}/security-information/generate-auth-data``.
+
+Routes are matched segment by segment; a ``{name}`` segment captures one path segment. A handler
+is either a plain function (run inline, no task: the fast path for cheap lookups such as NRF
+discovery) or a coroutine function. Any exception other than :class:`HttpError` becomes a 500
+ProblemDetails and a log line, never a dropped connection.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .message import HttpError, Request, Response
+
+log = logging.getLogger("fivecore.sbi")
+
+Handler = Callable[[Request], "Response | Awaitable[Response]"]
+
+
+@dataclass(slots=True)
+class Route:
+    method: str
+    parts: tuple[str, ...]
+    handler: Handler
+    is_async: bool
+
+
+class Router:
+    """Method + path dispatch; the same object serves HTTP/2, HTTP/1.1 and in-process calls."""
+
+    def __init__(self, name: str = "sbi") -> None:
+        self.name = name
+        self._static: dict[tuple[str, str], Route] = {}
+        self._dynamic: dict[int, list[Route]] = {}
+        self._paths: set[tuple[str, ...]] = set()
+
+    def add(self, method: str, path: str, handler: Handler) -> None:
+        parts = tuple(p for p in path.split("/") if p)
+        route = Route(method.upper(), parts, handler, inspect.iscoroutinefunction(handler))
+        self._paths.add(parts)
+        if any(p.startswith("{") for p in parts):
+            self._dynamic.setdefault(len(parts), []).append(route)
+        else:
+            self._static[(route.method, "/" + "/".join(parts))] = route
+
+    def route(self, method: str, path: str) -> Callable[[Handler], Handler]:
+        """Decorator form of :meth:`add`."""
+
+        def deco(fn: Handler) -> Handler:
+            self.add(method, path, fn)
+            return fn
+
+        return deco
+
+    def mount(self, other: Router) -> None:
+        """Add every route of ``other`` (one NF process serving several services)."""
+        for r in other._static.values():
+            self.add(r.method, "/" + "/".join(r.parts), r.handler)
+        for routes in other._dynamic.values():
+            for r in routes:
+                self.add(r.method, "/" + "/".join(r.parts), r.handler)
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
+        """Find the route; 404 for an unknown path, 405 for a known path with another method."""
+        key_path = path.rstrip("/") or "/"
+        route = self._static.get((method, key_path))
+        if route is not None:
+            return route, {}
+        parts = [p for p in path.split("/") if p]
+        path_known = False
+        for cand in self._dynamic.get(len(parts), ()):
+            params: dict[str, str] = {}
+            for want, got in zip(cand.parts, parts, strict=True):
+                if want[0] == "{":
+                    params[want[1:-1]] = got
+                elif want != got:
+                    break
+            else:
+                if cand.method == method:
+                    return cand, params
+                path_known = True
+        if not path_known:
+            for (m, p) in self._static:
+                if p == key_path and m != method:
+                    path_known = True
+                    break
+        if path_known:
+            raise HttpError(405, None, f"method {method} not allowed on {path}")
+        raise HttpError(404, "RESOURCE_URI_STRUCTURE_NOT_FOUND", f"no resource at {path}")
+
+    async def dispatch(self, req: Request) -> Response:
+        """Run the handler for ``req``; always returns a Response (errors become ProblemDetails)."""
+        try:
+            route, params = self.match(req.method, req.path)
+            req.path_params = params
+            result: Any = route.handler(req)
+            if route.is_async:
+                result = await result
+            return result
+        except HttpError as exc:
+            return exc.to_response()
+        except Exception:  # a bug must not take the NF down: answer 500 and log it
+            log.exception("sbi handler failed method=%s path=%s", req.method, req.path)
+            return HttpError(500, "SYSTEM_FAILURE", "internal error").to_response()
+
+    def dispatch_sync(self, req: Request) -> Response | None:
+        """Run a plain-function handler inline; None when the route needs the event loop."""
+        try:
+            route, params = self.match(req.method, req.path)
+            if route.is_async:
+                return None
+            req.path_params = params
+            return route.handler(req)  # type: ignore[return-value]
+        except HttpError as exc:
+            return exc.to_response()
+        except Exception:
+            log.exception("sbi handler failed method=%s path=%s", req.method, req.path)
+            return HttpError(500, "SYSTEM_FAILURE", "internal error").to_response()

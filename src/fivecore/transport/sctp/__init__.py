@@ -1,0 +1,121 @@
+"""N2 transport: SCTP (RFC 9260) with or without kernel support.
+
+One asyncio interface whatever the backend. NGAP (TS 38.412) runs over it: PPID 60,
+port 38412, stream 0 for non-UE-associated signalling.
+
+Server (the AMF)::
+
+    from fivecore.transport import sctp
+
+    server = await sctp.listen("127.0.0.5", 38412, sctp.SctpConfig())
+    async for assoc in server:                  # or: assoc = await server.accept()
+        asyncio.create_task(handle(assoc))      # or: sctp.listen(..., on_association=handle)
+
+    async def handle(assoc: sctp.SctpAssociation) -> None:
+        assoc.add_event_handler(on_event)       # or: ev = await assoc.events.get()
+        async for stream, ppid, data in assoc:  # or: msg = await assoc.recv()
+            await assoc.send(reply, stream=stream, ppid=60)
+
+Client (the gNB simulator)::
+
+    assoc = await sctp.connect("127.0.0.5", 38412, config)   # returns once ESTABLISHED
+    await assoc.send(ng_setup_request, stream=0)              # ppid defaults to 60 (NGAP)
+    stream, ppid, data = await assoc.recv()
+    assoc.close(); await assoc.wait_closed()                   # graceful SHUTDOWN
+    assoc.abort("reason")                                      # or ABORT at once
+
+Contract of :class:`SctpAssociation`:
+
+- ``await send(data, stream=0, ppid=60, unordered=False)`` queues one message, waiting
+  while ``config.send_buffer`` bytes are unacknowledged; ``send_nowait(...)`` never waits.
+  Messages may be up to 1 MiB by default and are fragmented to the path MTU.
+- ``await recv() -> Message(stream, ppid, data)``; ``async for`` over the association ends
+  when it closes; ``recv()`` raises :class:`AssociationClosedError` once closed and drained.
+- ``close()`` (graceful SHUTDOWN), ``abort(reason)``, ``await wait_closed()``,
+  ``is_closed``, ``close_reason``, ``local_address``, ``peer_address``, ``out_streams``,
+  ``in_streams``, ``stats`` (drop and retransmission counters; userspace backend).
+- Events :class:`SctpEvent(kind, reason)`: ``"up"``, ``"restarted"`` (the peer re-INITed
+  from the same address and port: RFC 9260 §5.2.4 action A — sequence state was reset, the
+  NGAP layer should expect a new NG Setup), ``"lost"`` (ABORT, retransmission or heartbeat
+  limit, init failure) and ``"closed"`` (SHUTDOWN done). Delivered to handlers registered
+  with ``add_event_handler(fn(assoc, event))`` and to the ``assoc.events`` queue.
+
+:class:`SctpServer`: ``accept()``, ``async for``, ``close(abort_associations=False)``,
+``wait_closed()``, ``associations``, ``sockname``, ``stats``.
+
+Backends (``SctpConfig.backend``): ``"kernel"`` uses Linux SCTP sockets; ``"userspace"``
+runs :mod:`.association` (a sans-I/O RFC 9260 association) over raw IPv4 sockets and
+needs root or CAP_NET_RAW; ``"auto"`` (default) takes the kernel when
+``socket(AF_INET, SOCK_STREAM, IPPROTO_SCTP)`` works. The choice is logged.
+Userspace-only extras on ``listen``/``connect``: ``packet_filter`` (fault injection) and
+``local_host``/``local_port`` on ``connect``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from . import kernel, userspace
+from .api import NGAP_PPID, Message, SctpAssociation, SctpConnectError, SctpEvent, SctpServer, log
+from .association import AssociationClosedError
+from .config import SctpConfig
+from .packet import SctpDecodeError, SctpError
+from .userspace import PacketFilter
+
+NGAP_PORT = 38412
+
+__all__ = [
+    "NGAP_PORT", "NGAP_PPID", "AssociationClosedError", "Message", "PacketFilter", "SctpAssociation",
+    "SctpConfig", "SctpConnectError", "SctpDecodeError", "SctpError", "SctpEvent", "SctpServer",
+    "backend_for", "connect", "listen",
+]
+
+
+@functools.lru_cache(maxsize=4)
+def backend_for(requested: str) -> str:
+    """Resolve ``auto`` to ``kernel`` or ``userspace``; logs the decision once."""
+    if requested == "kernel":
+        if not kernel.available():
+            raise SctpError("sctp.backend=kernel but this kernel has no SCTP (modprobe sctp?)")
+        chosen, why = "kernel", "configured"
+    elif requested == "userspace":
+        chosen, why = "userspace", "configured"
+    elif kernel.available():
+        chosen, why = "kernel", "kernel SCTP available"
+    else:
+        chosen, why = "userspace", "kernel SCTP unavailable"
+    log.info("sctp backend=%s reason=%s", chosen, why)
+    return chosen
+
+
+async def listen(
+    host: str,
+    port: int = NGAP_PORT,
+    config: SctpConfig | None = None,
+    *,
+    on_association: Callable[[SctpAssociation], Awaitable[Any] | Any] | None = None,
+    packet_filter: PacketFilter | None = None,
+) -> SctpServer:
+    """Listen for associations on ``host:port`` (``"0.0.0.0"`` = every local address)."""
+    cfg = config or SctpConfig()
+    if backend_for(cfg.backend) == "kernel":
+        return await kernel.listen(host, port, cfg, on_association)
+    return await userspace.listen(host, port, cfg, on_association, packet_filter)
+
+
+async def connect(
+    host: str,
+    port: int = NGAP_PORT,
+    config: SctpConfig | None = None,
+    *,
+    local_host: str | None = None,
+    local_port: int = 0,
+    packet_filter: PacketFilter | None = None,
+) -> SctpAssociation:
+    """Open an association to ``host:port``; returns once ESTABLISHED, else SctpConnectError."""
+    cfg = config or SctpConfig()
+    if backend_for(cfg.backend) == "kernel":
+        return await kernel.connect(host, port, cfg, local_host, local_port)
+    return await userspace.connect(host, port, cfg, local_host, local_port, packet_filter)

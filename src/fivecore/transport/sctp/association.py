@@ -1,0 +1,1088 @@
+"""Sans-I/O RFC 9260 association: chunks and timer expiries in, packets and events out.
+
+The class never touches a socket or a clock: every entry point takes ``now`` (seconds,
+any monotonic origin). The driver calls :meth:`Association.datagrams_to_send` after each
+input, schedules one timer at :meth:`Association.get_timer`, calls
+:meth:`Association.handle_timer` when it fires, and drains :meth:`Association.pop_events`.
+Demultiplexing, the stateless INIT/COOKIE handling and out-of-the-blue packets live in
+:mod:`fivecore.transport.sctp.endpoint`.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+import struct
+from collections import Counter, deque
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from . import packet as p
+from .config import SctpConfig
+
+M32 = 0xFFFFFFFF
+_HB_INFO = struct.Struct("!dQ")
+_DATA_FIXED = struct.Struct("!IHHI")
+_SACK_FIXED = struct.Struct("!IIHH")
+_MAX_DUPS = 32
+_MAX_GAPS = 64
+_CLOCK_GRANULARITY = 0.001
+
+
+class State(enum.IntEnum):
+    """RFC 9260 §4 association states."""
+
+    CLOSED = 0
+    COOKIE_WAIT = 1
+    COOKIE_ECHOED = 2
+    ESTABLISHED = 3
+    SHUTDOWN_PENDING = 4
+    SHUTDOWN_SENT = 5
+    SHUTDOWN_RECEIVED = 6
+    SHUTDOWN_ACK_SENT = 7
+
+
+# --- events -------------------------------------------------------------------------------
+
+
+class DataReceived(NamedTuple):
+    """A complete user message (RFC 9260 §6.6 reassembled, §6.5 in stream order)."""
+
+    stream: int
+    ppid: int
+    data: bytes
+    unordered: bool
+
+
+@dataclass(slots=True)
+class AssociationUp:
+    """RFC 9260 §5.1 — the association reached ESTABLISHED (SCTP_COMM_UP)."""
+
+    out_streams: int
+    in_streams: int
+
+
+@dataclass(slots=True)
+class AssociationRestarted:
+    """RFC 9260 §5.2.4 action A — the peer restarted; sequence state was reset (SCTP_RESTART)."""
+
+    out_streams: int
+    in_streams: int
+
+
+@dataclass(slots=True)
+class AssociationLost:
+    """The association ended abnormally: ABORT, retransmission limit or init failure."""
+
+    reason: str
+
+
+@dataclass(slots=True)
+class ShutdownComplete:
+    """RFC 9260 §9.2 — the graceful SHUTDOWN sequence finished (SCTP_SHUTDOWN_COMP)."""
+
+
+Event = DataReceived | AssociationUp | AssociationRestarted | AssociationLost | ShutdownComplete
+
+
+class CookieData(NamedTuple):
+    """Contents of our State Cookie (RFC 9260 §5.1.3), authenticated by the endpoint."""
+
+    created: float
+    my_tag: int
+    my_tsn: int
+    peer_tag: int
+    peer_tsn: int
+    peer_rwnd: int
+    out_streams: int
+    in_streams: int
+    local_port: int
+    peer_port: int
+    tie_local: int
+    tie_peer: int
+    local_ip: bytes
+    peer_ip: bytes
+
+
+class _Out:
+    """One outbound DATA chunk (a whole message or one fragment)."""
+
+    __slots__ = ("tsn", "flags", "stream", "ssn", "ppid", "data", "size", "sent_count",
+                 "acked", "rtx", "in_flight", "misses", "fast_done")
+
+    def __init__(self, flags: int, stream: int, ssn: int, ppid: int, data: bytes) -> None:
+        self.tsn = 0
+        self.flags = flags
+        self.stream = stream
+        self.ssn = ssn
+        self.ppid = ppid
+        self.data = data
+        self.size = len(data)
+        self.sent_count = 0
+        self.acked = False
+        self.rtx = False
+        self.in_flight = False
+        self.misses = 0
+        self.fast_done = False
+
+
+def unwrap(value: int, ref: int) -> int:
+    """RFC 9260 §1.6 serial number arithmetic: the integer nearest ``ref`` ≡ value mod 2^32."""
+    d = (value - ref) & M32
+    if d >= 0x80000000:
+        d -= 0x100000000
+    return ref + d
+
+
+class AssociationClosedError(p.SctpError):
+    """The association cannot carry user data (not established, shutting down or closed)."""
+
+
+class Association:
+    """RFC 9260 association state machine for one peer (single-homed, IPv4).
+
+    Created by :class:`~fivecore.transport.sctp.endpoint.Endpoint` (client side via
+    ``Endpoint.connect``, server side from a valid COOKIE ECHO).
+    """
+
+    def __init__(
+        self,
+        config: SctpConfig,
+        local_ip: bytes,
+        local_port: int,
+        peer_ip: bytes,
+        peer_port: int,
+        stats: Counter[str] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self.local_ip = local_ip
+        self.local_port = local_port
+        self.peer_ip = peer_ip
+        self.peer_port = peer_port
+        self.stats: Counter[str] = stats if stats is not None else Counter()
+        self._rng = rng or random.SystemRandom()
+        self.state = State.CLOSED
+        self.my_tag = 0
+        self.peer_tag = 0
+        self.out_streams = 0
+        self.in_streams = 0
+        self._events: list[Event] = []
+        self._packets: list[bytes] = []  # prebuilt packets (INIT, ABORT, T-bit replies)
+        self._ctrl: list[bytes] = []
+        self._max_payload = config.mtu - p.IPV4_HEADER_LEN - p.COMMON_HEADER_LEN
+        self._frag_size = self._max_payload - p.DATA_HEADER_LEN
+        self.rto = config.rto_initial
+        self._srtt: float | None = None
+        self._rttvar = 0.0
+        self._t1: float | None = None
+        self._t1_rto = config.rto_initial
+        self._t1_count = 0
+        self._t1_chunk = b""
+        self._t2: float | None = None
+        self._t3: float | None = None
+        self._t5: float | None = None
+        self._thb: float | None = None
+        self._tsack: float | None = None
+        self._hb_nonce = 0
+        self._hb_pending = False
+        self._my_initial_tsn = 0
+        self._setup(0, 0, 1500, 1, 1)
+
+    # --- per-incarnation state --------------------------------------------------------
+
+    def _setup(self, my_tsn: int, peer_tsn: int, peer_rwnd: int, out_streams: int, in_streams: int) -> None:
+        """RFC 9260 §5.1 / §5.2.4 A — fresh TSN, SSN and congestion state."""
+        mtu = self.config.mtu
+        self.out_streams = out_streams
+        self.in_streams = in_streams
+        self._my_initial_tsn = my_tsn
+        self._next_tsn = my_tsn
+        self._last_cum_ack = my_tsn - 1
+        self._out_ssn = [0] * out_streams
+        self._queue: deque[_Out] = deque()
+        self._sent: deque[_Out] = deque()
+        self._flight = 0
+        self._queued_bytes = 0
+        self._sent_bytes = 0
+        self._rtx_count = 0
+        self._fast_rtx = False
+        self._fast_recovery = False
+        self._fr_exit = 0
+        self.cwnd = min(4 * mtu, max(2 * mtu, 4380))  # RFC 9260 §7.2.1
+        self.ssthresh = peer_rwnd
+        self._pba = 0
+        self._peer_rwnd = peer_rwnd
+        self._rtt_tsn: int | None = None
+        self._rtt_time = 0.0
+        self.error_count = 0
+        self._rx_cum = peer_tsn - 1
+        self._rx_highest = peer_tsn - 1
+        self._rx_above: set[int] = set()
+        self._dups: list[int] = []
+        self._frags: dict[int, tuple[int, int, int, int, bytes]] = {}
+        self._in_ssn: dict[int, int] = {}
+        self._in_pending: dict[int, dict[int, tuple[int, bytes]]] = {}
+        self._rx_buffered = 0
+        self._app_buffered = 0
+        self._last_adv_rwnd = self.config.receive_window
+        self._sack_needed = False
+        self._data_pkts = 0
+        self._tsack = None
+        self._t3 = None
+
+    # --- public API -----------------------------------------------------------------
+
+    @property
+    def buffered_amount(self) -> int:
+        """User bytes queued or in flight (not yet cumulatively acknowledged)."""
+        return self._queued_bytes + self._sent_bytes
+
+    @property
+    def established(self) -> bool:
+        return self.state == State.ESTABLISHED
+
+    def start(self, now: float) -> None:
+        """RFC 9260 §5.1 A — send INIT and enter COOKIE-WAIT (client side)."""
+        self.my_tag = self._new_tag()
+        tsn = self._rng.getrandbits(32)
+        self._setup(tsn, 0, 1500, self.config.out_streams, self.config.in_streams)
+        params = p.encode_param(p.PARAM_SUPPORTED_ADDR_TYPES, struct.pack("!H", p.PARAM_IPV4))
+        self._t1_chunk = p.encode_init(
+            p.INIT, self.my_tag, self.config.receive_window, self.config.out_streams,
+            self.config.in_streams, tsn, params,
+        )
+        self.state = State.COOKIE_WAIT
+        self._packets.append(p.build_packet(self.local_port, self.peer_port, 0, [self._t1_chunk]))
+        self._t1_rto = self.config.rto_initial
+        self._t1_count = 0
+        self._t1 = now + self._t1_rto
+
+    def establish_from_cookie(self, ck: CookieData, now: float) -> None:
+        """RFC 9260 §5.1 D — a new association from a valid COOKIE ECHO (server side)."""
+        self.my_tag = ck.my_tag
+        self.peer_tag = ck.peer_tag
+        self._setup(ck.my_tsn, ck.peer_tsn, ck.peer_rwnd, ck.out_streams, ck.in_streams)
+        self._ctrl.append(p.encode_chunk(p.COOKIE_ACK, 0))
+        self._enter_established(now)
+        self._events.append(AssociationUp(self.out_streams, self.in_streams))
+
+    def send(self, stream: int, ppid: int, data: bytes, unordered: bool = False) -> None:
+        """RFC 9260 §6.1, §6.9 — queue one user message, fragmenting it to the path MTU."""
+        if self.state not in (State.ESTABLISHED, State.COOKIE_ECHOED):
+            raise AssociationClosedError(f"cannot send in state {self.state.name}")
+        if not 0 <= stream < self.out_streams:
+            raise ValueError(f"stream {stream} outside 0..{self.out_streams - 1}")
+        n = len(data)
+        if n == 0:
+            raise ValueError("SCTP cannot carry an empty message (RFC 9260 §3.3.1)")
+        if unordered:
+            ssn = 0
+            base = p.FLAG_U
+        else:
+            ssn = self._out_ssn[stream]
+            self._out_ssn[stream] = (ssn + 1) & 0xFFFF
+            base = 0
+        frag = self._frag_size
+        q = self._queue
+        if n <= frag:
+            q.append(_Out(base | p.FLAG_B | p.FLAG_E, stream, ssn, ppid, bytes(data)))
+        else:
+            mv = memoryview(data)
+            for off in range(0, n, frag):
+                flags = base
+                if off == 0:
+                    flags |= p.FLAG_B
+                if off + frag >= n:
+                    flags |= p.FLAG_E
+                q.append(_Out(flags, stream, ssn, ppid, bytes(mv[off : off + frag])))
+        self._queued_bytes += n
+
+    def shutdown(self, now: float) -> None:
+        """RFC 9260 §9.2 — graceful close once all queued data is acknowledged."""
+        if self.state == State.ESTABLISHED:
+            self.state = State.SHUTDOWN_PENDING
+            self._check_shutdown(now)
+        elif self.state in (State.COOKIE_WAIT, State.COOKIE_ECHOED):
+            self.abort("closed before the association was up", now)
+
+    def abort(self, reason: str = "", now: float = 0.0) -> None:
+        """RFC 9260 §9.1 — send ABORT (User-Initiated Abort cause) and close."""
+        if self.state == State.CLOSED:
+            return
+        if self.state != State.COOKIE_WAIT:
+            cause = p.encode_cause(p.CAUSE_USER_ABORT, reason.encode()[:200])
+            self._packets.append(
+                p.build_packet(self.local_port, self.peer_port, self.peer_tag, [p.encode_chunk(p.ABORT, 0, cause)])
+            )
+        self._close(AssociationLost(f"aborted locally: {reason}" if reason else "aborted locally"))
+
+    def consumed(self, nbytes: int) -> None:
+        """The application took ``nbytes`` of delivered data: reopen the receive window (§6.2)."""
+        self._app_buffered -= nbytes
+        if self._app_buffered < 0:
+            self._app_buffered = 0
+        win = self.config.receive_window
+        if self._last_adv_rwnd < win // 2 and self._rwnd() >= self._last_adv_rwnd + win // 4:
+            self._sack_needed = True
+
+    @property
+    def wants_output(self) -> bool:
+        return bool(self._packets or self._ctrl or self._sack_needed)
+
+    def pop_events(self) -> list[Event]:
+        ev = self._events
+        self._events = []
+        return ev
+
+    def get_timer(self) -> float | None:
+        """The earliest pending timer deadline, or None."""
+        t = None
+        for x in (self._t1, self._t2, self._t3, self._t5, self._thb, self._tsack):
+            if x is not None and (t is None or x < t):
+                t = x
+        return t
+
+    # --- timers -----------------------------------------------------------------------
+
+    def handle_timer(self, now: float) -> None:
+        """Process every timer whose deadline is at or before ``now``."""
+        if self._tsack is not None and self._tsack <= now:
+            self._tsack = None
+            self._sack_needed = True
+        if self._t1 is not None and self._t1 <= now:
+            self._on_t1(now)
+        if self._t3 is not None and self._t3 <= now:
+            self._on_t3(now)
+        if self._t2 is not None and self._t2 <= now:
+            self._on_t2(now)
+        if self._t5 is not None and self._t5 <= now:
+            self._t5 = None
+            self.abort("T5-shutdown-guard expired", now)
+        if self._thb is not None and self._thb <= now:
+            self._on_heartbeat_timer(now)
+
+    def _on_t1(self, now: float) -> None:
+        """RFC 9260 §5.1 — T1-init / T1-cookie expiry: retransmit with backoff."""
+        self._t1_count += 1
+        if self._t1_count > self.config.max_init_retransmits:
+            what = "INIT" if self.state == State.COOKIE_WAIT else "COOKIE ECHO"
+            self._close(AssociationLost(f"{what} not answered after {self._t1_count - 1} retransmissions"))
+            return
+        self._t1_rto = min(self._t1_rto * 2, self.config.rto_max)
+        self._t1 = now + self._t1_rto
+        self.stats["t1_expired"] += 1
+        if self.state == State.COOKIE_WAIT:
+            self._packets.append(p.build_packet(self.local_port, self.peer_port, 0, [self._t1_chunk]))
+        elif self.state == State.COOKIE_ECHOED:
+            self._ctrl.append(self._t1_chunk)
+        else:
+            self._t1 = None
+
+    def _on_t3(self, now: float) -> None:
+        """RFC 9260 §6.3.3, §7.2.3 — T3-rtx expiry: back off, collapse cwnd, retransmit."""
+        self._t3 = None
+        if not self._sent:
+            return
+        self.stats["t3_expired"] += 1
+        self.error_count += 1
+        if self.error_count > self.config.max_retransmissions:
+            self.abort("peer unreachable: retransmission limit", now)
+            self._events[-1] = AssociationLost("peer unreachable: Association.Max.Retrans exceeded")
+            return
+        self.rto = min(self.rto * 2, self.config.rto_max)
+        mtu = self.config.mtu
+        self.ssthresh = max(self.cwnd // 2, 4 * mtu)
+        self.cwnd = mtu
+        self._pba = 0
+        self._fast_recovery = False
+        self._rtt_tsn = None
+        for c in self._sent:
+            if not c.acked:
+                if c.in_flight:
+                    c.in_flight = False
+                    self._flight -= c.size
+                if not c.rtx:
+                    c.rtx = True
+                    self._rtx_count += 1
+        self._t3 = now + self.rto
+
+    def _on_t2(self, now: float) -> None:
+        """RFC 9260 §9.2 — T2-shutdown expiry: retransmit SHUTDOWN or SHUTDOWN ACK."""
+        self._t2 = None
+        self.error_count += 1
+        if self.error_count > self.config.max_retransmissions:
+            self.abort("peer unreachable during shutdown", now)
+            return
+        self.rto = min(self.rto * 2, self.config.rto_max)
+        if self.state == State.SHUTDOWN_SENT:
+            self._ctrl.append(self._shutdown_chunk())
+        elif self.state == State.SHUTDOWN_ACK_SENT:
+            self._ctrl.append(p.encode_chunk(p.SHUTDOWN_ACK, 0))
+        else:
+            return
+        self._t2 = now + self.rto
+
+    def _on_heartbeat_timer(self, now: float) -> None:
+        """RFC 9260 §8.3 — send HEARTBEAT to the idle path; an unanswered one is an error."""
+        self._thb = None
+        if self.state not in (State.ESTABLISHED, State.SHUTDOWN_PENDING, State.SHUTDOWN_RECEIVED):
+            return
+        if self._hb_pending:
+            self.error_count += 1
+            self.rto = min(self.rto * 2, self.config.rto_max)
+            if self.error_count > self.config.max_retransmissions:
+                self.abort("peer unreachable: HEARTBEAT not acknowledged", now)
+                self._events[-1] = AssociationLost("peer unreachable: HEARTBEAT not acknowledged")
+                return
+        self._hb_nonce = self._rng.getrandbits(64)
+        info = p.encode_param(p.PARAM_HEARTBEAT_INFO, _HB_INFO.pack(now, self._hb_nonce))
+        self._ctrl.append(p.encode_chunk(p.HEARTBEAT, 0, info))
+        self._hb_pending = True
+        self._schedule_heartbeat(now)
+
+    def _schedule_heartbeat(self, now: float) -> None:
+        hb = self.config.heartbeat_interval
+        if hb > 0:
+            self._thb = now + hb + self.rto * (0.5 + self._rng.random())
+
+    # --- inbound ----------------------------------------------------------------------
+
+    def receive_chunks(self, chunks: list[p.Chunk], now: float) -> None:
+        """RFC 9260 §8.5-verified chunks of one packet, processed in order."""
+        got_data = False
+        for ch in chunks:
+            t = ch.type
+            if t == p.DATA:
+                if self.state in (State.ESTABLISHED, State.SHUTDOWN_PENDING, State.SHUTDOWN_SENT,
+                                  State.SHUTDOWN_RECEIVED):
+                    got_data = True
+                    self._on_data(ch.flags, ch.value, now)
+            elif t == p.SACK:
+                self._on_sack(ch.value, now)
+            elif t == p.HEARTBEAT:
+                if self.state not in (State.CLOSED, State.COOKIE_WAIT):
+                    self._ctrl.append(p.encode_chunk(p.HEARTBEAT_ACK, 0, ch.value))
+            elif t == p.HEARTBEAT_ACK:
+                self._on_heartbeat_ack(ch.value, now)
+            elif t == p.INIT_ACK:
+                if len(chunks) == 1:
+                    self._on_init_ack(ch.value, now)
+                else:
+                    self.stats["rx_malformed"] += 1
+                return
+            elif t == p.COOKIE_ACK:
+                if self.state == State.COOKIE_ECHOED:
+                    self._t1 = None
+                    self._enter_established(now)
+                    self._events.append(AssociationUp(self.out_streams, self.in_streams))
+            elif t == p.ABORT:
+                self.stats["rx_abort"] += 1
+                self._close(AssociationLost(f"peer aborted: {p.describe_causes(ch.value)}"))
+                return
+            elif t == p.SHUTDOWN:
+                self._on_shutdown(ch.value, now)
+            elif t == p.SHUTDOWN_ACK:
+                if self.state in (State.SHUTDOWN_SENT, State.SHUTDOWN_ACK_SENT):
+                    self._packets.append(
+                        p.build_packet(self.local_port, self.peer_port, self.peer_tag,
+                                       [p.encode_chunk(p.SHUTDOWN_COMPLETE, 0)])
+                    )
+                    self._close(ShutdownComplete())
+                    return
+            elif t == p.SHUTDOWN_COMPLETE:
+                if self.state == State.SHUTDOWN_ACK_SENT:
+                    self._close(ShutdownComplete())
+                return
+            elif t == p.ERROR:
+                self.stats["rx_error_chunk"] += 1
+            elif t in (p.INIT, p.COOKIE_ECHO):
+                self.stats["rx_unexpected_chunk"] += 1
+            else:
+                # RFC 9260 §3.2: the two high bits of an unknown type say what to do.
+                self.stats["rx_unknown_chunk"] += 1
+                action = t >> 6
+                if action & 1:
+                    cause = p.encode_cause(p.CAUSE_UNRECOGNIZED_CHUNK, p.encode_chunk(t, ch.flags, ch.value))
+                    self._ctrl.append(p.encode_chunk(p.ERROR, 0, cause))
+                if not action & 2:
+                    break
+            if self.state == State.CLOSED:
+                return
+        if got_data:
+            self._after_data_packet(now)
+
+    def _after_data_packet(self, now: float) -> None:
+        """RFC 9260 §6.2 — SACK at least every second DATA packet, at once on gaps/dups."""
+        if self.state == State.SHUTDOWN_SENT:
+            # §9.2: answer DATA with SHUTDOWN and restart T2.
+            self._sack_needed = True
+            self._ctrl.append(self._shutdown_chunk())
+            self._t2 = now + self.rto
+            return
+        self._data_pkts += 1
+        if self._data_pkts >= 2 or self._rx_above or self._dups:
+            self._sack_needed = True
+        elif self._tsack is None and not self._sack_needed:
+            self._tsack = now + self.config.sack_delay
+
+    def _rwnd(self) -> int:
+        r = self.config.receive_window - self._rx_buffered - self._app_buffered
+        return r if r > 0 else 0
+
+    def _on_data(self, flags: int, value: bytes, now: float) -> None:
+        """RFC 9260 §6.2, §6.5, §6.6 — accept one DATA chunk, deliver what is complete."""
+        if len(value) < 12:
+            self.stats["rx_malformed"] += 1
+            return
+        tsn32, stream, ssn, ppid = _DATA_FIXED.unpack_from(value, 0)
+        data = value[12:]
+        n = len(data)
+        if n == 0:
+            self.stats["rx_malformed"] += 1
+            self.abort_with_cause(p.encode_cause(p.CAUSE_NO_USER_DATA, struct.pack("!I", tsn32)),
+                                  "DATA chunk without user data")
+            return
+        cum = self._rx_cum
+        u = unwrap(tsn32, cum)
+        if u <= cum or u in self._rx_above:
+            self.stats["rx_data_dup"] += 1
+            if len(self._dups) < _MAX_DUPS:
+                self._dups.append(tsn32)
+            return
+        if u - cum > 0xFFFF:
+            self.stats["rx_data_out_of_window"] += 1
+            return
+        if u > self._rx_highest and self._rx_buffered + self._app_buffered + n > self.config.receive_window:
+            self.stats["rx_data_window_drop"] += 1
+            self._sack_needed = True
+            if not self._rx_above and self._app_buffered == 0:
+                # Nothing can free the window: the peer's message exceeds our buffer.
+                self.abort_with_cause(p.encode_cause(p.CAUSE_OUT_OF_RESOURCE), "message larger than the receive window")
+            return
+        if u == cum + 1:
+            cum = u
+            above = self._rx_above
+            if above:
+                while cum + 1 in above:
+                    cum += 1
+                    above.discard(cum)
+            self._rx_cum = cum
+        else:
+            self._rx_above.add(u)
+        if u > self._rx_highest:
+            self._rx_highest = u
+        if stream >= self.in_streams:
+            self.stats["rx_invalid_stream"] += 1
+            cause = p.encode_cause(p.CAUSE_INVALID_STREAM, struct.pack("!HH", stream, 0))
+            self._ctrl.append(p.encode_chunk(p.ERROR, 0, cause))
+            return
+        if flags & 3 == 3:
+            self._message(stream, ssn, ppid, data, flags & p.FLAG_U)
+            return
+        self._frags[u] = (flags, stream, ssn, ppid, data)
+        self._rx_buffered += n
+        self._reassemble(u)
+
+    def _reassemble(self, u: int) -> None:
+        """RFC 9260 §6.9 — if TSN ``u`` completed a B..E run of fragments, take it out."""
+        frags = self._frags
+        start = u
+        while True:
+            e = frags.get(start)
+            if e is None:
+                return
+            if e[0] & p.FLAG_B:
+                break
+            start -= 1
+        end = u
+        while True:
+            e = frags.get(end)
+            if e is None:
+                return
+            if e[0] & p.FLAG_E:
+                break
+            end += 1
+        pieces = [frags.pop(t) for t in range(start, end + 1)]
+        f0 = pieces[0]
+        data = b"".join(x[4] for x in pieces)
+        self._rx_buffered -= len(data)
+        unordered = f0[0] & p.FLAG_U
+        for x in pieces:
+            if x[1] != f0[1] or (x[0] & p.FLAG_U) != unordered or (not unordered and x[2] != f0[2]):
+                self.stats["rx_malformed"] += 1
+                return
+        if len(data) > self.config.max_message_size:
+            self.abort_with_cause(p.encode_cause(p.CAUSE_OUT_OF_RESOURCE), "inbound message too large")
+            return
+        self._message(f0[1], f0[2], f0[3], data, unordered)
+
+    def _message(self, stream: int, ssn: int, ppid: int, data: bytes, unordered: int) -> None:
+        """RFC 9260 §6.5 — deliver unordered at once, ordered by SSN per stream."""
+        if unordered:
+            self._deliver(stream, ppid, data, True)
+            return
+        exp = self._in_ssn.get(stream, 0)
+        if ssn == exp:
+            self._deliver(stream, ppid, data, False)
+            exp = (exp + 1) & 0xFFFF
+            pend = self._in_pending.get(stream)
+            if pend:
+                while exp in pend:
+                    ppid2, d2 = pend.pop(exp)
+                    self._rx_buffered -= len(d2)
+                    self._deliver(stream, ppid2, d2, False)
+                    exp = (exp + 1) & 0xFFFF
+            self._in_ssn[stream] = exp
+        elif (ssn - exp) & 0xFFFF < 0x8000:
+            pend = self._in_pending.setdefault(stream, {})
+            if ssn in pend:
+                self.stats["rx_ssn_dup"] += 1
+                return
+            pend[ssn] = (ppid, data)
+            self._rx_buffered += len(data)
+        else:
+            self.stats["rx_ssn_stale"] += 1
+
+    def _deliver(self, stream: int, ppid: int, data: bytes, unordered: bool) -> None:
+        self._app_buffered += len(data)
+        self._events.append(DataReceived(stream, ppid, data, unordered))
+
+    def _on_sack(self, value: bytes, now: float) -> None:
+        """RFC 9260 §6.2.1, §7.2 — process a SACK: acks, gap blocks, cwnd, fast retransmit."""
+        if self.state in (State.CLOSED, State.COOKIE_WAIT):
+            return
+        if len(value) < 12:
+            self.stats["rx_malformed"] += 1
+            return
+        cum32, a_rwnd, ngap, ndup = _SACK_FIXED.unpack_from(value, 0)
+        if len(value) < 12 + 4 * ngap + 4 * ndup:
+            self.stats["rx_malformed"] += 1
+            return
+        cum = unwrap(cum32, self._last_cum_ack)
+        if cum < self._last_cum_ack:
+            self.stats["rx_sack_stale"] += 1
+            return
+        if cum >= self._next_tsn:
+            self.stats["rx_sack_bogus"] += 1
+            return
+        self._process_ack(cum, now, value, ngap, a_rwnd)
+
+    def _process_ack(self, cum: int, now: float, value: bytes | None, ngap: int, a_rwnd: int | None) -> None:
+        sent = self._sent
+        flight_before = self._flight
+        acked_cum = 0
+        acked_total = 0
+        progressed = cum > self._last_cum_ack
+        highest_new = 0
+        while sent and sent[0].tsn <= cum:
+            c = sent.popleft()
+            self._sent_bytes -= c.size
+            if c.tsn == self._rtt_tsn:
+                if c.sent_count == 1:
+                    self._update_rto(now - self._rtt_time)
+                self._rtt_tsn = None
+            if not c.acked:
+                acked_cum += c.size
+                highest_new = c.tsn
+            if c.in_flight:
+                self._flight -= c.size
+            if c.rtx:
+                self._rtx_count -= 1
+        self._last_cum_ack = cum
+        acked_total = acked_cum
+        if ngap and sent and value is not None:
+            base = sent[0].tsn
+            last = len(sent)
+            gaps = struct.unpack_from(f"!{2 * ngap}H", value, 12)
+            for i in range(0, 2 * ngap, 2):
+                lo = cum + gaps[i] - base
+                hi = cum + gaps[i + 1] - base
+                if gaps[i] == 0 or hi < lo:
+                    continue
+                if lo < 0:
+                    lo = 0
+                if hi >= last:
+                    hi = last - 1
+                for idx in range(lo, hi + 1):
+                    c = sent[idx]
+                    if c.acked:
+                        continue
+                    c.acked = True
+                    acked_total += c.size
+                    if c.tsn > highest_new:
+                        highest_new = c.tsn
+                    if c.in_flight:
+                        c.in_flight = False
+                        self._flight -= c.size
+                    if c.rtx:
+                        c.rtx = False
+                        self._rtx_count -= 1
+                    if c.tsn == self._rtt_tsn:
+                        if c.sent_count == 1:
+                            self._update_rto(now - self._rtt_time)
+                        self._rtt_tsn = None
+            if highest_new:
+                # §7.2.4: miss indications for unacked TSNs below the highest newly acked.
+                for c in sent:
+                    if c.tsn >= highest_new:
+                        break
+                    if c.acked or c.rtx or c.fast_done:
+                        continue
+                    c.misses += 1
+                    if c.misses >= 3:
+                        self._mark_fast_retransmit(c)
+        mtu = self.config.mtu
+        if acked_total:
+            self.error_count = 0
+        if self._fast_recovery and cum >= self._fr_exit:
+            self._fast_recovery = False
+        if progressed and not self._fast_recovery:
+            if self.cwnd <= self.ssthresh:
+                if flight_before + mtu >= self.cwnd:
+                    self.cwnd += min(acked_cum, mtu)
+            else:
+                self._pba += acked_cum
+                if self._pba >= self.cwnd and flight_before + mtu >= self.cwnd:
+                    self._pba -= self.cwnd
+                    self.cwnd += mtu
+        if a_rwnd is not None:
+            r = a_rwnd - self._flight
+            self._peer_rwnd = r if r > 0 else 0
+        if not sent:
+            self._t3 = None
+        elif progressed:
+            self._t3 = now + self.rto
+        if self.state in (State.SHUTDOWN_PENDING, State.SHUTDOWN_RECEIVED):
+            self._check_shutdown(now)
+
+    def _mark_fast_retransmit(self, c: _Out) -> None:
+        """RFC 9260 §7.2.4 — three miss indications: fast retransmit and fast recovery."""
+        c.fast_done = True
+        c.rtx = True
+        self._rtx_count += 1
+        if c.in_flight:
+            c.in_flight = False
+            self._flight -= c.size
+        self._fast_rtx = True
+        self.stats["fast_retransmits"] += 1
+        if not self._fast_recovery:
+            mtu = self.config.mtu
+            self.ssthresh = max(self.cwnd // 2, 4 * mtu)
+            self.cwnd = self.ssthresh
+            self._pba = 0
+            self._fast_recovery = True
+            self._fr_exit = self._next_tsn - 1
+
+    def _update_rto(self, r: float) -> None:
+        """RFC 9260 §6.3.1 — SRTT/RTTVAR/RTO from one measurement."""
+        if r < 0:
+            return
+        if self._srtt is None:
+            self._srtt = r
+            self._rttvar = r / 2
+        else:
+            self._rttvar = 0.75 * self._rttvar + 0.25 * abs(self._srtt - r)
+            self._srtt = 0.875 * self._srtt + 0.125 * r
+        if self._rttvar < _CLOCK_GRANULARITY:
+            self._rttvar = _CLOCK_GRANULARITY
+        rto = self._srtt + 4 * self._rttvar
+        cfg = self.config
+        self.rto = cfg.rto_min if rto < cfg.rto_min else cfg.rto_max if rto > cfg.rto_max else rto
+
+    def _on_heartbeat_ack(self, value: bytes, now: float) -> None:
+        """RFC 9260 §8.3 — a HEARTBEAT ACK clears the error counter and gives an RTT sample."""
+        try:
+            params = p.parse_params(value)
+        except p.SctpDecodeError:
+            self.stats["rx_malformed"] += 1
+            return
+        for ptype, pv in params:
+            if ptype == p.PARAM_HEARTBEAT_INFO and len(pv) == _HB_INFO.size:
+                sent_at, nonce = _HB_INFO.unpack(pv)
+                if self._hb_pending and nonce == self._hb_nonce:
+                    self._hb_pending = False
+                    self.error_count = 0
+                    self._update_rto(now - sent_at)
+                    return
+        self.stats["rx_heartbeat_ack_unknown"] += 1
+
+    def _on_init_ack(self, value: bytes, now: float) -> None:
+        """RFC 9260 §5.1 C — INIT ACK in COOKIE-WAIT: echo the cookie."""
+        if self.state != State.COOKIE_WAIT:
+            self.stats["rx_unexpected_chunk"] += 1
+            return
+        try:
+            ia = p.parse_init(value)
+        except p.SctpDecodeError:
+            self.stats["rx_malformed"] += 1
+            return
+        if ia.initiate_tag == 0 or ia.out_streams == 0 or ia.in_streams == 0:
+            self.stats["rx_malformed"] += 1
+            return
+        cookie = None
+        unrecognized = []
+        for ptype, pv in ia.params:
+            if ptype == p.PARAM_STATE_COOKIE:
+                cookie = pv
+            elif ptype in (p.PARAM_IPV4, p.PARAM_IPV6, p.PARAM_UNRECOGNIZED, p.PARAM_SUPPORTED_ADDR_TYPES):
+                continue
+            else:
+                if ptype & 0x4000:
+                    unrecognized.append(p.encode_param(ptype, pv))
+                if not ptype & 0x8000:
+                    break
+        if cookie is None:
+            self.stats["rx_malformed"] += 1
+            return
+        self.peer_tag = ia.initiate_tag
+        out_s = min(self.config.out_streams, ia.in_streams)
+        in_s = min(self.config.in_streams, ia.out_streams)
+        self._setup(self._my_initial_tsn, ia.initial_tsn, ia.a_rwnd, out_s, in_s)
+        self._t1_chunk = p.encode_chunk(p.COOKIE_ECHO, 0, cookie)
+        self._ctrl.append(self._t1_chunk)
+        if unrecognized:
+            cause = p.encode_cause(p.PARAM_UNRECOGNIZED, b"".join(unrecognized))
+            self._ctrl.append(p.encode_chunk(p.ERROR, 0, cause))
+        self.state = State.COOKIE_ECHOED
+        self._t1_rto = self.config.rto_initial
+        self._t1_count = 0
+        self._t1 = now + self._t1_rto
+
+    def on_cookie_echo(self, ck: CookieData, now: float) -> bool:
+        """RFC 9260 §5.2.4 — COOKIE ECHO for an existing association (restart, collision, dup).
+
+        Returns True when chunks bundled after the COOKIE ECHO should be processed.
+        """
+        mine = ck.my_tag == self.my_tag
+        peer = ck.peer_tag == self.peer_tag
+        if not mine and not peer and ck.tie_local == self.my_tag and ck.tie_peer == self.peer_tag:
+            if self.state == State.SHUTDOWN_ACK_SENT:
+                cause = p.encode_cause(p.CAUSE_COOKIE_WHILE_SHUTTING_DOWN)
+                self._packets.append(p.build_packet(self.local_port, self.peer_port, ck.peer_tag, [
+                    p.encode_chunk(p.SHUTDOWN_ACK, 0), p.encode_chunk(p.ERROR, 0, cause)]))
+                return False
+            # Action A: the peer restarted.
+            self.stats["restarts"] += 1
+            self.my_tag = ck.my_tag
+            self.peer_tag = ck.peer_tag
+            self._setup(ck.my_tsn, ck.peer_tsn, ck.peer_rwnd, ck.out_streams, ck.in_streams)
+            self._ctrl = [p.encode_chunk(p.COOKIE_ACK, 0)]
+            self._packets = []
+            self._t1 = self._t2 = self._t5 = None
+            self._enter_established(now)
+            self._events.append(AssociationRestarted(self.out_streams, self.in_streams))
+            return True
+        if mine and not peer:
+            # Action B: initialization collision.
+            self.peer_tag = ck.peer_tag
+            self._rx_cum = self._rx_highest = ck.peer_tsn - 1
+            self._peer_rwnd = ck.peer_rwnd
+            was_up = self.state not in (State.COOKIE_WAIT, State.COOKIE_ECHOED)
+            self._t1 = None
+            self._ctrl.append(p.encode_chunk(p.COOKIE_ACK, 0))
+            if not was_up:
+                self._enter_established(now)
+                self._events.append(AssociationUp(self.out_streams, self.in_streams))
+            return True
+        if mine and peer:
+            # Action D: duplicate cookie.
+            if self.state == State.COOKIE_ECHOED:
+                self._t1 = None
+                self._enter_established(now)
+                self._events.append(AssociationUp(self.out_streams, self.in_streams))
+            self._ctrl.append(p.encode_chunk(p.COOKIE_ACK, 0))
+            return True
+        self.stats["rx_cookie_discarded"] += 1
+        return False
+
+    def _on_shutdown(self, value: bytes, now: float) -> None:
+        """RFC 9260 §9.2 — SHUTDOWN: its Cumulative TSN Ack acts as a SACK."""
+        if len(value) < 4:
+            self.stats["rx_malformed"] += 1
+            return
+        st = self.state
+        if st in (State.CLOSED, State.COOKIE_WAIT, State.COOKIE_ECHOED):
+            return
+        cum = unwrap(struct.unpack_from("!I", value)[0], self._last_cum_ack)
+        if self._last_cum_ack <= cum < self._next_tsn:
+            self._process_ack(cum, now, None, 0, None)
+        if st in (State.ESTABLISHED, State.SHUTDOWN_PENDING):
+            self.state = State.SHUTDOWN_RECEIVED
+            self._check_shutdown(now)
+        elif st == State.SHUTDOWN_SENT:
+            self._ctrl.append(p.encode_chunk(p.SHUTDOWN_ACK, 0))
+            self.state = State.SHUTDOWN_ACK_SENT
+            self._t2 = now + self.rto
+        elif st == State.SHUTDOWN_ACK_SENT:
+            self._ctrl.append(p.encode_chunk(p.SHUTDOWN_ACK, 0))
+
+    def _check_shutdown(self, now: float) -> None:
+        if self._queue or self._sent:
+            return
+        if self.state == State.SHUTDOWN_PENDING:
+            self._ctrl.append(self._shutdown_chunk())
+            self.state = State.SHUTDOWN_SENT
+            self._t2 = now + self.rto
+            self._t5 = now + 5 * self.config.rto_max
+            self._t3 = None
+        elif self.state == State.SHUTDOWN_RECEIVED:
+            self._ctrl.append(p.encode_chunk(p.SHUTDOWN_ACK, 0))
+            self.state = State.SHUTDOWN_ACK_SENT
+            self._t2 = now + self.rto
+            self._t3 = None
+
+    def _shutdown_chunk(self) -> bytes:
+        return p.encode_chunk(p.SHUTDOWN, 0, struct.pack("!I", self._rx_cum & M32))
+
+    def abort_with_cause(self, cause: bytes, reason: str) -> None:
+        """RFC 9260 §9.1 — ABORT carrying an error cause, then close."""
+        if self.state == State.CLOSED:
+            return
+        self._packets.append(
+            p.build_packet(self.local_port, self.peer_port, self.peer_tag, [p.encode_chunk(p.ABORT, 0, cause)])
+        )
+        self._close(AssociationLost(reason))
+
+    # --- outbound ---------------------------------------------------------------------
+
+    def datagrams_to_send(self, now: float) -> list[bytes]:
+        """RFC 9260 §6.1, §6.10 — bundle control chunks, SACK, retransmissions and new DATA."""
+        out = self._packets
+        self._packets = []
+        st = self.state
+        if st == State.CLOSED or st == State.COOKIE_WAIT:
+            self._ctrl = []
+            return out
+        budget = self._max_payload
+        chunks: list[bytes] = []
+        size = 0
+        lport, pport, vtag = self.local_port, self.peer_port, self.peer_tag
+        if self._ctrl:
+            for c in self._ctrl:
+                if chunks and size + len(c) > budget:
+                    out.append(p.build_packet(lport, pport, vtag, chunks))
+                    chunks, size = [], 0
+                chunks.append(c)
+                size += len(c)
+            self._ctrl = []
+        can_data = st in (State.ESTABLISHED, State.SHUTDOWN_PENDING, State.SHUTDOWN_RECEIVED)
+        data_ready = can_data and (self._rtx_count or (self._queue and self._flight < self.cwnd))
+        if self._sack_needed or (self._tsack is not None and data_ready):
+            c = self._build_sack()
+            if chunks and size + len(c) > budget:
+                out.append(p.build_packet(lport, pport, vtag, chunks))
+                chunks, size = [], 0
+            chunks.append(c)
+            size += len(c)
+        if data_ready:
+            encode = p.encode_data
+            sent_any = False
+            if self._rtx_count:
+                fast_budget = budget if self._fast_rtx else 0
+                self._fast_rtx = False
+                for c in self._sent:
+                    if not c.rtx:
+                        continue
+                    if self._flight >= self.cwnd and fast_budget <= 0:
+                        break
+                    enc = encode(c.flags, c.tsn & M32, c.stream, c.ssn, c.ppid, c.data)
+                    if chunks and size + len(enc) > budget:
+                        out.append(p.build_packet(lport, pport, vtag, chunks))
+                        chunks, size = [], 0
+                    chunks.append(enc)
+                    size += len(enc)
+                    fast_budget -= len(enc)
+                    c.rtx = False
+                    c.in_flight = True
+                    c.sent_count += 1
+                    c.misses = 0
+                    self._flight += c.size
+                    self._rtx_count -= 1
+                    if c.tsn == self._rtt_tsn:
+                        self._rtt_tsn = None
+                    self.stats["tx_retransmitted_chunks"] += 1
+                    sent_any = True
+                    if not self._rtx_count:
+                        break
+            q = self._queue
+            if q and not self._rtx_count:
+                sent = self._sent
+                while q and self._flight < self.cwnd:
+                    c = q[0]
+                    if c.size > self._peer_rwnd and self._flight:
+                        break  # §6.1 rule A: only a zero-window probe when nothing is in flight
+                    q.popleft()
+                    tsn = self._next_tsn
+                    self._next_tsn = tsn + 1
+                    c.tsn = tsn
+                    enc = encode(c.flags, tsn & M32, c.stream, c.ssn, c.ppid, c.data)
+                    if chunks and size + len(enc) > budget:
+                        out.append(p.build_packet(lport, pport, vtag, chunks))
+                        chunks, size = [], 0
+                    chunks.append(enc)
+                    size += len(enc)
+                    c.sent_count = 1
+                    c.in_flight = True
+                    n = c.size
+                    self._flight += n
+                    self._queued_bytes -= n
+                    self._sent_bytes += n
+                    self._peer_rwnd = self._peer_rwnd - n if self._peer_rwnd > n else 0
+                    sent.append(c)
+                    if self._rtt_tsn is None:
+                        self._rtt_tsn = tsn
+                        self._rtt_time = now
+                    sent_any = True
+            if sent_any and self._t3 is None:
+                self._t3 = now + self.rto
+        if chunks:
+            out.append(p.build_packet(lport, pport, vtag, chunks))
+        self.stats["tx_packets"] += len(out)
+        return out
+
+    def _build_sack(self) -> bytes:
+        """RFC 9260 §3.3.4, §6.2 — SACK of what we hold now."""
+        base = self._rx_cum
+        gaps: list[tuple[int, int]] = []
+        if self._rx_above:
+            s = sorted(self._rx_above)
+            start = prev = s[0]
+            for t in s[1:]:
+                if t != prev + 1:
+                    gaps.append((start - base, prev - base))
+                    if len(gaps) >= _MAX_GAPS:
+                        break
+                    start = t
+                prev = t
+            else:
+                gaps.append((start - base, prev - base))
+        dups = self._dups
+        self._dups = []
+        rwnd = self._rwnd()
+        self._last_adv_rwnd = rwnd
+        self._sack_needed = False
+        self._tsack = None
+        self._data_pkts = 0
+        return p.encode_sack(base & M32, rwnd, gaps, dups)
+
+    # --- helpers ----------------------------------------------------------------------
+
+    def _new_tag(self) -> int:
+        while True:
+            t = self._rng.getrandbits(32)
+            if t:
+                return t
+
+    def _enter_established(self, now: float) -> None:
+        self.state = State.ESTABLISHED
+        self._hb_pending = False
+        self._schedule_heartbeat(now)
+
+    def _close(self, event: Event) -> None:
+        self.state = State.CLOSED
+        self._t1 = self._t2 = self._t3 = self._t5 = self._thb = self._tsack = None
+        self._ctrl = []
+        self._sack_needed = False
+        self._queue.clear()
+        self._events.append(event)

@@ -1,0 +1,472 @@
+"""Userspace backend: the sans-I/O association over raw IPv4 sockets (protocol 132, root).
+
+Per event loop, one raw socket receives every SCTP packet that reaches this host (the
+kernel hands each one to every raw socket of protocol 132) and one ``IPPROTO_RAW``
+socket sends, with an IP header we build so the source address is the endpoint's own.
+Packets are filtered by destination port and address before any other work; packets for
+ports this process does not own are ignored without an answer (RFC 9260 §8.4), so several
+independent stacks on one host (AMF, gNB simulator, usrsctp) never disturb each other.
+
+Local ports are also bound as UDP sockets while in use: fivecore stacks in different
+processes then never pick the same port, and a second listener on a port fails loudly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+import struct
+import weakref
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from . import packet as p
+from .api import Message, SctpAssociation, SctpConnectError, SctpEvent, SctpServer, log
+from .association import (
+    Association,
+    AssociationLost,
+    AssociationRestarted,
+    AssociationUp,
+    DataReceived,
+    ShutdownComplete,
+    State,
+)
+from .config import SctpConfig
+from .endpoint import WILDCARD, Endpoint
+
+PacketFilter = Callable[[str, bytes], bool]
+"""``filter(direction, sctp_packet) -> keep``; direction is "rx" or "tx" (tests inject loss)."""
+
+_RCVBUF = 8 << 20
+_BATCH = 256
+_LINGER = 2.0
+
+
+def _ip_bytes(host: str) -> bytes:
+    return socket.inet_aton(host)
+
+
+def _ip_str(ip: bytes) -> str:
+    return socket.inet_ntoa(ip)
+
+
+async def _resolve(host: str) -> bytes:
+    try:
+        return socket.inet_aton(host)
+    except OSError:
+        pass
+    infos = await asyncio.get_running_loop().getaddrinfo(host, None, family=socket.AF_INET)
+    if not infos:
+        raise SctpConnectError(f"cannot resolve {host!r}")
+    return socket.inet_aton(infos[0][4][0])
+
+
+def _route_source(peer: bytes) -> bytes:
+    """The address the kernel would use to reach ``peer`` (UDP connect does no I/O)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.connect((_ip_str(peer), 9))
+        return socket.inet_aton(s.getsockname()[0])
+    finally:
+        s.close()
+
+
+def _reserve_port(ip: bytes, port: int) -> socket.socket:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.bind((_ip_str(ip), port))
+    except OSError as e:
+        s.close()
+        if e.errno == errno.EADDRINUSE:
+            raise p.SctpError(f"SCTP port {_ip_str(ip)}:{port} is already in use on this host") from None
+        raise p.SctpError(f"cannot bind {_ip_str(ip)}:{port}: {e.strerror}") from None
+    return s
+
+
+class _RawIO:
+    """The raw sockets of one event loop and the endpoints that share them."""
+
+    _by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _RawIO] = weakref.WeakKeyDictionary()
+
+    @classmethod
+    def get(cls) -> _RawIO:
+        loop = asyncio.get_running_loop()
+        io = cls._by_loop.get(loop)
+        if io is None:
+            io = cls(loop)
+            cls._by_loop[loop] = io
+        return io
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        try:
+            rx = socket.socket(socket.AF_INET, socket.SOCK_RAW, 132)
+        except PermissionError:
+            raise p.SctpError("userspace SCTP needs raw sockets (run as root or with CAP_NET_RAW)") from None
+        tx = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+        rx.setblocking(False)
+        tx.setblocking(False)
+        for opt in (getattr(socket, "SO_RCVBUFFORCE", 33), socket.SO_RCVBUF):
+            try:
+                rx.setsockopt(socket.SOL_SOCKET, opt, _RCVBUF)
+                break
+            except OSError:
+                continue
+        for opt in (getattr(socket, "SO_SNDBUFFORCE", 32), socket.SO_SNDBUF):
+            try:
+                tx.setsockopt(socket.SOL_SOCKET, opt, _RCVBUF)
+                break
+            except OSError:
+                continue
+        self.rx = rx
+        self.tx = tx
+        self.stats: Counter[str] = Counter()
+        self.endpoints: dict[int, list[_UEndpoint]] = {}
+        self.dirty: set[UserspaceAssociation] = set()
+        self._hdrs: dict[tuple[bytes, bytes], bytes] = {}
+        loop.add_reader(rx.fileno(), self._on_readable)
+        log.info("sctp userspace raw sockets open (protocol 132)")
+
+    def add(self, ep: _UEndpoint) -> None:
+        self.endpoints.setdefault(ep.ep.local_port, []).append(ep)
+
+    def remove(self, ep: _UEndpoint) -> None:
+        lst = self.endpoints.get(ep.ep.local_port)
+        if lst and ep in lst:
+            lst.remove(ep)
+            if not lst:
+                del self.endpoints[ep.ep.local_port]
+        if not self.endpoints:
+            self.close()
+
+    def close(self) -> None:
+        if self._by_loop.get(self.loop) is self:
+            del self._by_loop[self.loop]
+        try:
+            self.loop.remove_reader(self.rx.fileno())
+        except Exception:
+            pass
+        self.rx.close()
+        self.tx.close()
+
+    def transmit(self, pkt: bytes, dst: bytes, src: bytes) -> None:
+        hdr = self._hdrs.get((src, dst))
+        if hdr is None:
+            # RFC 791 header; the kernel fills total length, ID and checksum (raw(7)).
+            hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 0, 0, 0, 64, 132, 0, src, dst)
+            self._hdrs[(src, dst)] = hdr
+        try:
+            self.tx.sendto(hdr + pkt, (_ip_str(dst), 0))
+        except OSError as e:  # ENOBUFS/EAGAIN: SCTP's retransmission recovers
+            self.stats["tx_dropped"] += 1
+            if e.errno not in (errno.EAGAIN, errno.ENOBUFS):
+                log.debug("sctp raw send failed errno=%s", e.errno)
+
+    def _on_readable(self) -> None:
+        recv = self.rx.recv
+        eps_by_port = self.endpoints
+        now = self.loop.time()
+        for _ in range(_BATCH):
+            try:
+                data = recv(65535)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                break
+            ihl = (data[0] & 15) << 2
+            if len(data) < ihl + 4:
+                continue
+            eps = eps_by_port.get((data[ihl + 2] << 8) | data[ihl + 3])
+            if not eps:
+                continue  # another stack's port: not ours to answer (RFC 9260 §8.4)
+            dst = data[16:20]
+            target = None
+            for ep in eps:
+                if ep.ep.local_ip == dst:
+                    target = ep
+                    break
+                if ep.ep.local_ip == WILDCARD:
+                    target = ep
+            if target is not None:
+                target.on_packet(data[12:16], dst, data[ihl:], now)
+        self.flush()
+
+    def flush(self) -> None:
+        d = self.dirty
+        while d:
+            d.pop()._service()
+
+
+class _UEndpoint:
+    """asyncio side of one sans-I/O :class:`Endpoint`."""
+
+    def __init__(
+        self,
+        io: _RawIO,
+        ep: Endpoint,
+        reservation: socket.socket,
+        packet_filter: PacketFilter | None,
+        server: UserspaceServer | None = None,
+    ) -> None:
+        self.io = io
+        self.ep = ep
+        self.reservation = reservation
+        self.filter = packet_filter
+        self.server = server
+        self.wrappers: dict[int, UserspaceAssociation] = {}
+        self.closed = False
+        io.add(self)
+
+    def on_packet(self, src: bytes, dst: bytes, pkt: bytes, now: float) -> None:
+        if self.filter is not None and not self.filter("rx", pkt):
+            return
+        a = self.ep.receive(src, dst, pkt, now)
+        replies = self.ep.pop_replies()
+        for r, rdst, rsrc in replies:
+            self.send(r, rdst, rsrc)
+        if self.ep.new_associations:
+            for na in self.ep.new_associations:
+                w = UserspaceAssociation(self, na)
+                self.wrappers[id(na)] = w
+                self.io.dirty.add(w)
+                if self.server is not None:
+                    self.server._pending_up.add(w)
+            self.ep.new_associations.clear()
+        if a is not None:
+            w = self.wrappers.get(id(a))
+            if w is not None:
+                self.io.dirty.add(w)
+
+    def send(self, pkt: bytes, dst: bytes, src: bytes) -> None:
+        if self.filter is not None and not self.filter("tx", pkt):
+            return
+        self.io.transmit(pkt, dst, src)
+
+    def forget(self, w: UserspaceAssociation) -> None:
+        self.wrappers.pop(id(w._a), None)
+        self.ep.forget(w._a)
+        if self.server is None and not self.wrappers:
+            # Keep owning the port briefly so a retransmitted SHUTDOWN ACK still gets its
+            # SHUTDOWN COMPLETE (RFC 9260 §8.4 rule 5).
+            self.io.loop.call_later(_LINGER, self.close)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.io.remove(self)
+        self.reservation.close()
+
+
+class UserspaceAssociation(SctpAssociation):
+    """An association driven by :class:`~fivecore.transport.sctp.association.Association`."""
+
+    backend = "userspace"
+
+    def __init__(self, uep: _UEndpoint, assoc: Association) -> None:
+        super().__init__((_ip_str(assoc.local_ip), assoc.local_port), (_ip_str(assoc.peer_ip), assoc.peer_port))
+        self._uep = uep
+        self._a = assoc
+        self._limit = assoc.config.send_buffer
+        self._scheduled = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        self._up: asyncio.Future[None] = self._loop.create_future()
+        self._peer_ip = assoc.peer_ip
+        self._local_ip = assoc.local_ip
+
+    @property
+    def stats(self) -> Counter[str]:
+        """Counters shared with the endpoint (drops, retransmissions, ...)."""
+        return self._a.stats
+
+    @property
+    def state(self) -> str:
+        return self._a.state.name
+
+    @property
+    def rto(self) -> float:
+        return self._a.rto
+
+    def send_nowait(self, data: bytes, stream: int = 0, ppid: int = 60, unordered: bool = False) -> None:
+        if self._closed:
+            raise p.SctpError(f"association closed: {self._close_reason}")
+        self._a.send(stream, ppid, data, unordered)
+        if not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self._service)
+
+    def _send_blocked(self) -> bool:
+        return self._a.buffered_amount >= self._limit
+
+    def _consumed(self, nbytes: int) -> None:
+        a = self._a
+        a.consumed(nbytes)
+        if a._sack_needed and not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self._service)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._a.shutdown(self._loop.time())
+        self._service()
+
+    def abort(self, reason: str = "") -> None:
+        if self._closed:
+            return
+        self._a.abort(reason, self._loop.time())
+        self._service()
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        now = self._loop.time()
+        if now < self._timer_at:
+            now = self._timer_at  # call_at may fire up to one clock tick early
+        self._a.handle_timer(now)
+        self._service()
+
+    def _service(self) -> None:
+        """Carry out the association's actions: send packets, deliver events, arm the timer."""
+        self._scheduled = False
+        a = self._a
+        loop = self._loop
+        now = loop.time()
+        pkts = a.datagrams_to_send(now)
+        if pkts:
+            send = self._uep.send
+            peer, local = self._peer_ip, self._local_ip
+            for pkt in pkts:
+                send(pkt, peer, local)
+        ev = a._events
+        if ev:
+            a._events = []
+            deliver = self._deliver
+            for e in ev:
+                if type(e) is DataReceived:
+                    deliver(Message(e.stream, e.ppid, e.data))
+                else:
+                    self._on_event(e)
+        if self._tx_waiters and a.buffered_amount < self._limit:
+            self._wake_writers()
+        if a.state == State.CLOSED:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            return
+        t = a.get_timer()
+        if t is not None and (self._timer is None or t < self._timer_at - 0.0005):
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer_at = t
+            self._timer = loop.call_at(t, self._on_timer)
+
+    def _on_event(self, e: object) -> None:
+        if isinstance(e, AssociationUp):
+            self.out_streams, self.in_streams = e.out_streams, e.in_streams
+            if not self._up.done():
+                self._up.set_result(None)
+            log.info("sctp association up backend=userspace local=%s:%d peer=%s:%d streams=%d/%d",
+                     *self.local_address, *self.peer_address, e.out_streams, e.in_streams)
+            self._emit(SctpEvent("up"))
+            srv = self._uep.server
+            if srv is not None and self in srv._pending_up:
+                srv._pending_up.discard(self)
+                srv._incoming(self)
+        elif isinstance(e, AssociationRestarted):
+            self.out_streams, self.in_streams = e.out_streams, e.in_streams
+            log.info("sctp association restarted peer=%s:%d", *self.peer_address)
+            self._emit(SctpEvent("restarted"))
+        elif isinstance(e, AssociationLost | ShutdownComplete):
+            kind = "closed" if isinstance(e, ShutdownComplete) else "lost"
+            reason = "shutdown complete" if kind == "closed" else e.reason
+            if not self._up.done():
+                self._up.set_exception(SctpConnectError(reason))
+                self._up.exception()  # mark retrieved; connect() re-raises it
+            self._uep.forget(self)
+            srv = self._uep.server
+            if srv is not None:
+                srv._pending_up.discard(self)
+            self._set_closed(reason, kind)
+
+
+class UserspaceServer(SctpServer):
+    backend = "userspace"
+
+    def __init__(self, sockname: tuple[str, int], on_association: Any) -> None:
+        super().__init__(sockname, on_association)
+        self._uep: _UEndpoint | None = None
+        self._pending_up: set[UserspaceAssociation] = set()
+
+    @property
+    def stats(self) -> Counter[str]:
+        assert self._uep is not None
+        return self._uep.ep.stats
+
+    def _close_impl(self) -> None:
+        uep = self._uep
+        if uep is None:
+            return
+        uep.ep.listening = False
+        if not uep.wrappers:
+            uep.close()
+        else:
+            # Keep the port until the remaining associations end.
+            orig = uep.forget
+
+            def forget(w: UserspaceAssociation) -> None:
+                orig(w)
+                if not uep.wrappers:
+                    uep.close()
+
+            uep.forget = forget  # type: ignore[method-assign]
+
+
+async def listen(
+    host: str,
+    port: int,
+    config: SctpConfig,
+    on_association: Callable[[SctpAssociation], Awaitable[Any] | Any] | None = None,
+    packet_filter: PacketFilter | None = None,
+) -> UserspaceServer:
+    """Listen on ``host:port`` ("0.0.0.0" for every local address)."""
+    ip = await _resolve(host) if host else WILDCARD
+    res = _reserve_port(ip, port)
+    port = res.getsockname()[1]
+    io = _RawIO.get()
+    srv = UserspaceServer((_ip_str(ip), port), on_association)
+    ep = Endpoint(config, ip, port, listening=True)
+    srv._uep = _UEndpoint(io, ep, res, packet_filter, srv)
+    log.info("sctp listening backend=userspace addr=%s:%d", _ip_str(ip), port)
+    return srv
+
+
+async def connect(
+    host: str,
+    port: int,
+    config: SctpConfig,
+    local_host: str | None = None,
+    local_port: int = 0,
+    packet_filter: PacketFilter | None = None,
+) -> UserspaceAssociation:
+    """RFC 9260 §5.1 — open an association to ``host:port``; returns once it is up."""
+    peer = await _resolve(host)
+    local = _ip_bytes(local_host) if local_host else _route_source(peer)
+    res = _reserve_port(local, local_port)
+    lport = res.getsockname()[1]
+    io = _RawIO.get()
+    ep = Endpoint(config, local, lport, listening=False)
+    uep = _UEndpoint(io, ep, res, packet_filter)
+    a = ep.connect(peer, port, io.loop.time())
+    w = UserspaceAssociation(uep, a)
+    uep.wrappers[id(a)] = w
+    w._service()
+    try:
+        await w._up
+    except BaseException:
+        if not w.is_closed:
+            w.abort("connect cancelled")
+        raise
+    return w

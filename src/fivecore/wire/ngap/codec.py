@@ -1,0 +1,462 @@
+"""NGAP codec (TS 38.413 §9, APER per X.691) with plain-data values.
+
+The NGAP-PDU frame, the elementary-procedure header and the ProtocolIE-Container are read
+and written here by hand (they are a handful of aligned octets, TS 38.413 §9.4); each IE's
+value is handed to pycrate's compiled ASN.1 type for that IE (a cached object, reused), so no
+pycrate object ever leaves this module. The hand-written frame also handles APER length
+fragmentation (X.691 §11.9.3.8) of the open types, which pycrate 0.8.1 cannot decode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pycrate_asn1dir import NGAP as _NGAP
+from pycrate_asn1rt.codecs import ASN1CodecPER as _PER
+from pycrate_core.charpy import Charpy as _Charpy
+
+from fivecore.wire.errors import DecodeError, EncodeError
+
+KINDS = ("initiating", "successful", "unsuccessful")
+_KIND_KEYS = ("InitiatingMessage", "SuccessfulOutcome", "UnsuccessfulOutcome")
+CRITICALITIES = ("reject", "ignore", "notify")
+_CRIT_CODE = {c: i for i, c in enumerate(CRITICALITIES)}
+_FRAG = 16384
+
+
+def _err(reason: str, off: int = -1) -> DecodeError:
+    return DecodeError(reason, off, "NGAP")
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables built once from the ASN.1 definitions compiled into pycrate
+# ---------------------------------------------------------------------------------------------
+
+
+class _IeDef:
+    __slots__ = ("id", "name", "criticality", "presence", "obj", "type_name")
+
+    def __init__(self, ie_id: int, name: str, crit: str, presence: str, obj: Any) -> None:
+        self.id = ie_id
+        self.name = name
+        self.criticality = crit
+        self.presence = presence
+        self.obj = obj
+        self.type_name = obj._typeref.called[1] if obj._typeref is not None else obj.TYPE
+
+
+class _MsgDef:
+    __slots__ = ("name", "by_id", "by_name", "generic")
+
+    def __init__(self, name: str, by_id: dict[int, _IeDef], generic: bool) -> None:
+        self.name = name
+        self.by_id = by_id
+        self.by_name = {d.name: d for d in by_id.values()}
+        self.generic = generic
+
+
+class _ProcDef:
+    __slots__ = ("name", "code", "criticality", "messages")
+
+    def __init__(self, name: str, code: int, crit: str) -> None:
+        self.name = name
+        self.code = code
+        self.criticality = crit
+        self.messages: dict[int, _MsgDef] = {}
+
+
+_IE_NAMES: dict[int, str] = {}
+_PROC_NAMES: dict[int, str] = {}
+for _attr in dir(_NGAP.NGAP_Constants):
+    if not _attr.startswith("id_"):
+        continue
+    _o = getattr(_NGAP.NGAP_Constants, _attr)
+    _tr = getattr(_o, "_typeref", None)
+    _called = _tr.called[1] if _tr is not None else ""
+    if _called == "ProtocolIE-ID":
+        _IE_NAMES[_o._val] = _o._name[3:]
+    elif _called == "ProcedureCode":
+        _PROC_NAMES[_o._val] = _o._name[3:]
+
+
+def _msg_def(seq: Any) -> _MsgDef:
+    name = seq._typeref.called[1] if seq._typeref is not None else seq._name
+    cont = seq._cont
+    if list(cont.keys()) != ["protocolIEs"]:
+        return _MsgDef(name, {}, False)
+    field_t = cont["protocolIEs"]._cont
+    tab = field_t._cont["value"]._const_tab
+    by_id = {}
+    for row in tab.get_val().root:
+        ie_id = row["id"]
+        by_id[ie_id] = _IeDef(ie_id, _IE_NAMES.get(ie_id, f"IE-{ie_id}"), row["criticality"],
+                              row["presence"], row["Value"])
+    return _MsgDef(name, by_id, True)
+
+
+_PROCS: dict[int, _ProcDef] = {}
+_PROCS_BY_NAME: dict[str, _ProcDef] = {}
+_MSG_INDEX: dict[str, tuple[_ProcDef, int]] = {}
+for _row in _NGAP.NGAP_PDU_Descriptions.NGAP_ELEMENTARY_PROCEDURES.get_val().root:
+    _code = _row["procedureCode"]
+    _p = _ProcDef(_PROC_NAMES.get(_code, f"Procedure-{_code}"), _code, _row["criticality"])
+    for _i, _k in enumerate(_KIND_KEYS):
+        if _k in _row:
+            _md = _msg_def(_row[_k])
+            _p.messages[_i] = _md
+            _MSG_INDEX[_md.name] = (_p, _i)
+    _PROCS[_code] = _p
+    _PROCS_BY_NAME[_p.name] = _p
+
+
+@dataclass(frozen=True, slots=True)
+class RawIe:
+    """An IE whose id the procedure's table does not list (TS 38.413 §10.3.5): value octets
+    kept as received so the PDU re-encodes unchanged."""
+
+    id: int
+    data: bytes
+
+
+# ---------------------------------------------------------------------------------------------
+# The PDU
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class NgapPdu:
+    """One NGAP PDU, TS 38.413 §9.4.
+
+    ``procedure`` is the elementary procedure's name (``"NGSetup"``, ``"InitialUEMessage"``),
+    ``kind`` is ``"initiating"``, ``"successful"`` or ``"unsuccessful"``, ``ies`` maps IE names
+    (the id names of TS 38.413 without ``id-``: ``"RAN-UE-NGAP-ID"``, ``"NAS-PDU"``) to values in
+    pycrate's ASN.1 value notation (ints, bytes, ``(value, nbits)`` bit strings, ``(alt, value)``
+    choices, dicts for sequences; see :mod:`fivecore.wire.ngap.helpers` for builders).
+    ``criticality`` and ``ie_criticality`` default to the ASN.1 definitions.
+    """
+
+    procedure: str
+    kind: str = "initiating"
+    ies: dict[str, Any] = field(default_factory=dict)
+    criticality: str | None = None
+    ie_criticality: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        proc = _PROCS_BY_NAME.get(self.procedure)
+        if proc is None:
+            raise EncodeError(f"unknown NGAP procedure {self.procedure!r}")
+        if self.kind not in KINDS:
+            raise EncodeError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        md = proc.messages.get(KINDS.index(self.kind))
+        if md is None:
+            raise EncodeError(f"{self.procedure} has no {self.kind} message")
+        if self.criticality is None:
+            self.criticality = proc.criticality
+        for name, v in self.ies.items():
+            if name not in self.ie_criticality:
+                d = md.by_name.get(name)
+                if d is None and not isinstance(v, RawIe):
+                    raise EncodeError(f"{md.name} has no IE {name!r}")
+                self.ie_criticality[name] = d.criticality if d else "ignore"
+
+    @classmethod
+    def for_message(cls, message: str, ies: Mapping[str, Any] | None = None) -> NgapPdu:
+        """Build by message name, e.g. ``NgapPdu.for_message("NGSetupResponse", {...})``."""
+        try:
+            proc, kind = _MSG_INDEX[message]
+        except KeyError:
+            raise EncodeError(f"unknown NGAP message {message!r}") from None
+        return cls(proc.name, KINDS[kind], dict(ies or {}))
+
+    @property
+    def procedure_code(self) -> int:
+        return _PROCS_BY_NAME[self.procedure].code
+
+    @property
+    def message(self) -> str:
+        """The message's ASN.1 type name, e.g. ``"NGSetupRequest"``."""
+        return _PROCS_BY_NAME[self.procedure].messages[KINDS.index(self.kind)].name
+
+    def __getitem__(self, name: str) -> Any:
+        return self.ies[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.ies
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.ies.get(name, default)
+
+    def missing_mandatory(self) -> list[str]:
+        """Mandatory IEs absent from this PDU (TS 38.413 §10.3.5 'missing IE')."""
+        md = _PROCS_BY_NAME[self.procedure].messages[KINDS.index(self.kind)]
+        return [d.name for d in md.by_id.values() if d.presence == "mandatory" and d.name not in self.ies]
+
+    def to_bytes(self) -> bytes:
+        return encode(self)
+
+
+# ---------------------------------------------------------------------------------------------
+# APER primitives
+# ---------------------------------------------------------------------------------------------
+
+
+def _read_open(data: bytes, pos: int) -> tuple[bytes, int]:
+    """An open type / octet string with an unconstrained length, X.691 §11.9.3.6-8."""
+    n = len(data)
+    parts: list[bytes] = []
+    while True:
+        if pos >= n:
+            raise _err("length determinant truncated", pos)
+        b = data[pos]
+        if b < 0x80:
+            ln, pos = b, pos + 1
+            last = True
+        elif b < 0xC0:
+            if pos + 2 > n:
+                raise _err("length determinant truncated", pos)
+            ln, pos = ((b & 0x3F) << 8) | data[pos + 1], pos + 2
+            last = True
+        else:
+            m = b & 0x3F
+            if not 1 <= m <= 4:
+                raise _err(f"bad fragment multiplier {m}", pos)
+            ln, pos = m * _FRAG, pos + 1
+            last = False
+        if pos + ln > n:
+            raise _err(f"value of {ln} octets overruns the PDU", pos)
+        parts.append(data[pos:pos + ln])
+        pos += ln
+        if last:
+            break
+    return (parts[0] if len(parts) == 1 else b"".join(parts)), pos
+
+
+def _write_open(out: bytearray, value: bytes) -> None:
+    ln = len(value)
+    i = 0
+    while ln - i >= _FRAG:
+        m = min(4, (ln - i) // _FRAG)
+        out.append(0xC0 | m)
+        out += value[i:i + m * _FRAG]
+        i += m * _FRAG
+    rest = ln - i
+    if rest < 0x80:
+        out.append(rest)
+    else:
+        out += (0x8000 | rest).to_bytes(2, "big")
+    out += value[i:]
+
+
+def _asn1_decode(obj: Any, data: bytes) -> Any:
+    """Decode one complete APER encoding with a cached pycrate object; all bytes must be used."""
+    depth = len(_PER._off)
+    try:
+        char = _Charpy(data)
+        obj.from_aper(char)
+        if char.len_bit() != 0:
+            raise _err(f"{char.len_bit() // 8} trailing octets after {obj._name} value")
+        return obj.get_val()
+    except DecodeError:
+        raise
+    except Exception as exc:  # pycrate raises many types (ASN1Err, CharpyErr, assert, ...)
+        raise _err(f"invalid {obj._typeref.called[1] if obj._typeref else obj._name}: "
+                   f"{type(exc).__name__}: {exc}") from None
+    finally:
+        del _PER._off[depth:]
+
+
+def _asn1_encode(obj: Any, value: Any, what: str) -> bytes:
+    depth = len(_PER._off)
+    try:
+        obj.set_val(value)
+        return obj.to_aper()
+    except Exception as exc:
+        raise EncodeError(f"NGAP {what}: cannot encode {value!r:.200}: {exc}") from None
+    finally:
+        del _PER._off[depth:]
+
+
+# ---------------------------------------------------------------------------------------------
+# decode / encode
+# ---------------------------------------------------------------------------------------------
+
+
+def decode(data: bytes | bytearray | memoryview) -> NgapPdu:
+    """Decode one NGAP-PDU (TS 38.413 §9.4, APER). Raises :class:`DecodeError` on bad input."""
+    data = bytes(data)
+    n = len(data)
+    if n < 4:
+        raise _err("PDU shorter than the NGAP header", 0)
+    b0 = data[0]
+    if b0 & 0x80:
+        raise _err("NGAP-PDU extension choice not supported", 0)
+    if b0 & 0x1F:
+        raise _err("non-zero padding bits", 0)
+    kind = (b0 >> 5) & 3
+    if kind > 2:
+        raise _err("NGAP-PDU choice index out of range", 0)
+    proc = _PROCS.get(data[1])
+    if proc is None:
+        raise _err(f"unknown procedure code {data[1]}", 1)
+    md = proc.messages.get(kind)
+    if md is None:
+        raise _err(f"procedure {proc.name} has no {KINDS[kind]} message", 0)
+    c = data[2]
+    if c & 0x3F or c >> 6 > 2:
+        raise _err("bad criticality octet", 2)
+    value, end = _read_open(data, 3)
+    if end != n:
+        raise _err(f"{n - end} trailing octets after the PDU", end)
+    base = n - len(value)
+    pdu = NgapPdu.__new__(NgapPdu)
+    pdu.procedure = proc.name
+    pdu.kind = KINDS[kind]
+    pdu.criticality = CRITICALITIES[c >> 6]
+    if not md.generic:
+        pdu.ies = {"value": _asn1_decode(_NGAP.NGAP_PDU_Contents.__dict__[md.name], value)}
+        pdu.ie_criticality = {}
+        return pdu
+    pdu.ies, pdu.ie_criticality = _decode_container(md, value, base)
+    return pdu
+
+
+def _decode_container(md: _MsgDef, value: bytes, base: int) -> tuple[dict[str, Any], dict[str, str]]:
+    vn = len(value)
+    if vn < 3:
+        raise _err("message container truncated", base)
+    if value[0] & 0x80:
+        raise _err("extension additions in the message container are not supported", base)
+    if value[0] & 0x7F:
+        raise _err("non-zero padding bits", base)
+    count = (value[1] << 8) | value[2]
+    pos = 3
+    ies: dict[str, Any] = {}
+    crits: dict[str, str] = {}
+    by_id = md.by_id
+    for _ in range(count):
+        if pos + 3 > vn:
+            raise _err("IE header truncated", base + pos)
+        ie_id = (value[pos] << 8) | value[pos + 1]
+        c = value[pos + 2]
+        if c & 0x3F or c >> 6 > 2:
+            raise _err("bad IE criticality octet", base + pos + 2)
+        raw, npos = _read_open(value, pos + 3)
+        d = by_id.get(ie_id)
+        name = d.name if d is not None else _IE_NAMES.get(ie_id, f"IE-{ie_id}")
+        if name in ies:
+            raise _err(f"IE {name} repeated", base + pos)
+        if d is None:
+            ies[name] = RawIe(ie_id, raw)
+        else:
+            try:
+                ies[name] = _asn1_decode(d.obj, raw)
+            except DecodeError as exc:
+                raise _err(f"IE {name}: {exc.reason}", base + pos) from None
+        crits[name] = CRITICALITIES[c >> 6]
+        pos = npos
+    if pos != vn:
+        raise _err(f"{vn - pos} trailing octets after the IEs", base + pos)
+    return ies, crits
+
+
+def encode(pdu: NgapPdu, *, strict: bool = True) -> bytes:
+    """Encode an :class:`NgapPdu` to APER. ``strict`` refuses a PDU missing a mandatory IE."""
+    proc = _PROCS_BY_NAME.get(pdu.procedure)
+    if proc is None:
+        raise EncodeError(f"unknown NGAP procedure {pdu.procedure!r}")
+    kind = KINDS.index(pdu.kind)
+    md = proc.messages[kind]
+    crit = pdu.criticality or proc.criticality
+    if not md.generic:
+        body = _asn1_encode(_NGAP.NGAP_PDU_Contents.__dict__[md.name], pdu.ies["value"], md.name)
+    else:
+        if strict:
+            missing = pdu.missing_mandatory()
+            if missing:
+                raise EncodeError(f"{md.name}: mandatory IEs missing: {', '.join(missing)}")
+        b = bytearray(b"\x00")
+        b += len(pdu.ies).to_bytes(2, "big")
+        by_name = md.by_name
+        for name, v in pdu.ies.items():
+            if isinstance(v, RawIe):
+                ie_id, raw = v.id, v.data
+                c = pdu.ie_criticality.get(name, "ignore")
+            else:
+                d = by_name.get(name)
+                if d is None:
+                    raise EncodeError(f"{md.name} has no IE {name!r}")
+                ie_id = d.id
+                raw = _asn1_encode(d.obj, v, name)
+                c = pdu.ie_criticality.get(name) or d.criticality
+            b += ie_id.to_bytes(2, "big")
+            b.append(_CRIT_CODE[c] << 6)
+            _write_open(b, raw)
+        body = bytes(b)
+    out = bytearray((kind << 5, proc.code, _CRIT_CODE[crit] << 6))
+    _write_open(out, body)
+    return bytes(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Containers inside OCTET STRINGs (e.g. PDUSessionResourceSetupRequestTransfer)
+# ---------------------------------------------------------------------------------------------
+
+
+def _ie_type(name: str) -> Any:
+    obj = getattr(_NGAP.NGAP_IEs, name.replace("-", "_"), None)
+    if obj is None:
+        raise EncodeError(f"unknown NGAP IE type {name!r}")
+    return obj
+
+
+def decode_ie(type_name: str, data: bytes) -> Any:
+    """Decode an APER value of an NGAP-IEs type, e.g. ``"PDUSessionResourceSetupRequestTransfer"``
+    (carried as OCTET STRING between AMF and SMF, TS 38.413 §9.3.4). A ProtocolIE-Container
+    type comes back as ``{IE name: value}``; other types in pycrate value notation."""
+    try:
+        obj = _ie_type(type_name)
+    except EncodeError as exc:
+        raise _err(str(exc)) from None
+    val = _asn1_decode(obj, bytes(data))
+    if isinstance(val, dict) and "protocolIEs" in val:
+        out = {}
+        for f in val["protocolIEs"]:
+            out[_IE_NAMES.get(f["id"], f"IE-{f['id']}")] = f["value"][1]
+        return out
+    return val
+
+
+def encode_ie(type_name: str, value: Any) -> bytes:
+    """Encode an NGAP-IEs type (inverse of :func:`decode_ie`; dicts of IE names are accepted for
+    ProtocolIE-Container types, criticalities filled from the ASN.1 table)."""
+    obj = _ie_type(type_name)
+    if isinstance(value, Mapping) and "protocolIEs" not in value and "protocolIEs" in getattr(obj, "_cont", {}):
+        tab = obj._cont["protocolIEs"]._cont._cont["value"]._const_tab.get_val().root
+        rows = {_IE_NAMES.get(r["id"]): r for r in tab}
+        fields = []
+        for name, v in value.items():
+            r = rows.get(name)
+            if r is None:
+                raise EncodeError(f"{type_name} has no IE {name!r}")
+            tname = r["Value"]._typeref.called[1] if r["Value"]._typeref else r["Value"].TYPE
+            fields.append({"id": r["id"], "criticality": r["criticality"], "value": (tname, v)})
+        value = {"protocolIEs": fields}
+    return _asn1_encode(obj, value, type_name)
+
+
+def procedures() -> dict[str, int]:
+    """Every NGAP elementary procedure: name -> procedure code."""
+    return {p.name: p.code for p in _PROCS.values()}
+
+
+def message_names() -> dict[str, tuple[str, str]]:
+    """Every NGAP message type name -> (procedure, kind)."""
+    return {m: (p.name, KINDS[k]) for m, (p, k) in _MSG_INDEX.items()}
+
+
+def ie_names(message: str) -> dict[str, str]:
+    """IEs of a message type: name -> presence (``mandatory``/``optional``/``conditional``)."""
+    p, k = _MSG_INDEX[message]
+    return {d.name: d.presence for d in p.messages[k].by_id.values()}

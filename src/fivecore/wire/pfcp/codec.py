@@ -1,0 +1,292 @@
+"""PFCP message codec, TS 29.244 §7 (header §7.2.2, IE format §8.1.1), hand-written."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from fivecore.wire.errors import DecodeError, EncodeError
+from fivecore.wire.pfcp.ies import CODECS, GROUPED, IE_NAMES, IE_TABLE
+
+PFCP_PORT = 8805
+MAX_DEPTH = 8
+
+MESSAGE_TYPES: dict[int, str] = {
+    1: "HeartbeatRequest", 2: "HeartbeatResponse", 3: "PFDManagementRequest",
+    4: "PFDManagementResponse", 5: "AssociationSetupRequest", 6: "AssociationSetupResponse",
+    7: "AssociationUpdateRequest", 8: "AssociationUpdateResponse",
+    9: "AssociationReleaseRequest", 10: "AssociationReleaseResponse",
+    11: "VersionNotSupportedResponse", 12: "NodeReportRequest", 13: "NodeReportResponse",
+    14: "SessionSetDeletionRequest", 15: "SessionSetDeletionResponse",
+    50: "SessionEstablishmentRequest", 51: "SessionEstablishmentResponse",
+    52: "SessionModificationRequest", 53: "SessionModificationResponse",
+    54: "SessionDeletionRequest", 55: "SessionDeletionResponse",
+    56: "SessionReportRequest", 57: "SessionReportResponse",
+}
+MESSAGE_CODES = {v: k for k, v in MESSAGE_TYPES.items()}
+
+
+def _err(reason: str, off: int = -1) -> DecodeError:
+    return DecodeError(reason, off, "PFCP")
+
+
+@dataclass(frozen=True, slots=True)
+class RawIe:
+    """An IE of a type this codec does not know (or a vendor IE with ``enterprise_id``), kept
+    as received (TS 29.244 §7.6: unknown IEs are ignored, not fatal)."""
+
+    type: int
+    data: bytes
+    enterprise_id: int | None = None
+
+
+def _type_of(key: int | str) -> int:
+    if isinstance(key, int):
+        return key
+    t = IE_NAMES.get(key)
+    if t is None:
+        raise EncodeError(f"unknown PFCP IE name {key!r}")
+    return t
+
+
+class Ies:
+    """An ordered list of PFCP IEs: a message body or a grouped IE (Create PDR, PDI, ...).
+
+    Build with keywords (a list value repeats the IE)::
+
+        pdr = Ies(pdr_id=1, precedence=255,
+                  pdi=Ies(source_interface=IF_ACCESS, f_teid=FTeid.choose(),
+                          network_instance="internet", qfi=1, tgpp_interface_type=IFTYPE_N3_3GPP),
+                  outer_header_removal=OuterHeaderRemoval(0), far_id=1, qer_id=1)
+
+    Read with attributes (first occurrence, or None), ``ies.all("create_pdr")`` for repeated
+    IEs, and ``ies["f_seid"]`` (KeyError when absent).
+    """
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: Iterable[tuple[int | str, Any]] | None = None, **kw: Any) -> None:
+        self.items: list[tuple[int, Any]] = []
+        for k, v in items or ():
+            self.add(k, v)
+        for k, v in kw.items():
+            if isinstance(v, list):
+                for x in v:
+                    self.add(k, x)
+            elif v is not None:
+                self.add(k, v)
+
+    def add(self, key: int | str, value: Any) -> Ies:
+        """Append one IE; returns self so calls chain."""
+        self.items.append((_type_of(key) if not isinstance(value, RawIe) else value.type, value))
+        return self
+
+    def get(self, key: int | str, default: Any = None) -> Any:
+        t = _type_of(key)
+        for k, v in self.items:
+            if k == t:
+                return v
+        return default
+
+    def all(self, key: int | str) -> list[Any]:
+        t = _type_of(key)
+        return [v for k, v in self.items if k == t]
+
+    def __getattr__(self, name: str) -> Any:
+        if name in IE_NAMES:
+            return self.get(name)
+        raise AttributeError(name)
+
+    def __getitem__(self, key: int | str) -> Any:
+        t = _type_of(key)
+        for k, v in self.items:
+            if k == t:
+                return v
+        raise KeyError(key)
+
+    def __contains__(self, key: int | str) -> bool:
+        t = _type_of(key)
+        return any(k == t for k, _ in self.items)
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        for k, v in self.items:
+            yield (IE_TABLE[k][0] if k in IE_TABLE else f"ie_{k}"), v
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Ies) and self.items == other.items
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return "Ies(" + ", ".join(f"{n}={v!r}" for n, v in self) + ")"
+
+
+@dataclass(slots=True)
+class PfcpMessage:
+    """A PFCP message (TS 29.244 §7). ``seid`` is None for node-related messages (S=0) and the
+    peer's SEID for session-related ones (0 in a Session Establishment Request)."""
+
+    msg_type: str
+    seq: int = 0
+    seid: int | None = None
+    ies: Ies = field(default_factory=Ies)
+    priority: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.msg_type not in MESSAGE_CODES:
+            raise EncodeError(f"unknown PFCP message type {self.msg_type!r}")
+        if self.seid is None and MESSAGE_CODES[self.msg_type] >= 50:
+            self.seid = 0
+
+    @classmethod
+    def build(cls, msg_type: str, *, seq: int = 0, seid: int | None = None,
+              priority: int | None = None, **ies: Any) -> PfcpMessage:
+        """``PfcpMessage.build("HeartbeatRequest", seq=1, recovery_time_stamp=ts)``."""
+        return cls(msg_type, seq, seid, Ies(**ies), priority)
+
+    @property
+    def code(self) -> int:
+        return MESSAGE_CODES[self.msg_type]
+
+    def __getattr__(self, name: str) -> Any:
+        if name in IE_NAMES:
+            return self.ies.get(name)
+        raise AttributeError(name)
+
+    def to_bytes(self) -> bytes:
+        return encode(self)
+
+
+def _decode_ies(data: bytes, pos: int, end: int, depth: int) -> Ies:
+    if depth > MAX_DEPTH:
+        raise _err("grouped IEs nested too deep", pos)
+    out = Ies()
+    items = out.items
+    while pos < end:
+        if pos + 4 > end:
+            raise _err("IE header truncated", pos)
+        t = (data[pos] << 8) | data[pos + 1]
+        ln = (data[pos + 2] << 8) | data[pos + 3]
+        vs = pos + 4
+        ve = vs + ln
+        if ve > end:
+            raise _err(f"IE type {t} length {ln} overruns its container", pos)
+        if t & 0x8000:
+            if ln < 2:
+                raise _err("vendor IE without enterprise ID", pos)
+            items.append((t, RawIe(t, data[vs + 2:ve], (data[vs] << 8) | data[vs + 1])))
+        elif t in GROUPED:
+            items.append((t, _decode_ies(data, vs, ve, depth + 1)))
+        else:
+            codec = CODECS.get(t)
+            if codec is None:
+                items.append((t, RawIe(t, data[vs:ve])))
+            else:
+                try:
+                    items.append((t, codec[0](data[vs:ve])))
+                except DecodeError as exc:
+                    raise _err(f"IE {IE_TABLE[t][0]}: {exc.reason}", pos) from None
+                except (ValueError, IndexError) as exc:
+                    raise _err(f"IE {IE_TABLE[t][0]}: {exc}", pos) from None
+        pos = ve
+    return out
+
+
+def decode(data: bytes | bytearray | memoryview) -> PfcpMessage:
+    """Decode one PFCP message (TS 29.244 §7.2.2). Raises :class:`DecodeError` on bad input."""
+    data = bytes(data)
+    n = len(data)
+    if n < 8:
+        raise _err("shorter than a PFCP header", 0)
+    f = data[0]
+    if f >> 5 != 1:
+        raise _err(f"PFCP version {f >> 5} not supported", 0)
+    if f & 0x04:
+        raise _err("follow-on messages (FO) are not supported", 0)
+    mt = data[1]
+    name = MESSAGE_TYPES.get(mt)
+    if name is None:
+        raise _err(f"unknown message type {mt}", 1)
+    ln = (data[2] << 8) | data[3]
+    if ln + 4 != n:
+        raise _err(f"length field {ln} does not match {n - 4} octets", 2)
+    s = f & 1
+    if bool(s) != (mt >= 50):
+        raise _err("S flag does not match the message type", 0)
+    pos = 4
+    seid = None
+    if s:
+        if n < 16:
+            raise _err("SEID header truncated", 4)
+        seid = int.from_bytes(data[4:12], "big")
+        pos = 12
+    seq = (data[pos] << 16) | (data[pos + 1] << 8) | data[pos + 2]
+    prio = data[pos + 3] >> 4 if f & 0x02 else None
+    msg = PfcpMessage.__new__(PfcpMessage)
+    msg.msg_type = name
+    msg.seq = seq
+    msg.seid = seid
+    msg.priority = prio
+    msg.ies = _decode_ies(data, pos + 4, n, 0)
+    return msg
+
+
+def _encode_ies(ies: Ies, out: bytearray, depth: int = 0) -> None:
+    if depth > MAX_DEPTH:
+        raise EncodeError("grouped IEs nested too deep")
+    for t, v in ies.items:
+        if isinstance(v, RawIe):
+            body = v.data if v.enterprise_id is None else v.enterprise_id.to_bytes(2, "big") + v.data
+        elif isinstance(v, Ies):
+            if t not in GROUPED:
+                raise EncodeError(f"IE type {t} is not a grouped IE")
+            b = bytearray()
+            _encode_ies(v, b, depth + 1)
+            body = bytes(b)
+        else:
+            codec = CODECS.get(t)
+            if codec is None:
+                if t in GROUPED:
+                    raise EncodeError(f"grouped IE {IE_TABLE[t][0]} needs an Ies value")
+                raise EncodeError(f"IE type {t} needs a RawIe value")
+            try:
+                body = codec[1](v)
+            except EncodeError:
+                raise
+            except (TypeError, ValueError, AttributeError, OverflowError) as exc:
+                raise EncodeError(f"PFCP IE {IE_TABLE[t][0]}: bad value {v!r}: {exc}") from exc
+        if len(body) > 0xFFFF:
+            raise EncodeError("PFCP IE longer than 65535 octets")
+        out += t.to_bytes(2, "big") + len(body).to_bytes(2, "big")
+        out += body
+
+
+def encode(msg: PfcpMessage) -> bytes:
+    """Encode a :class:`PfcpMessage` (TS 29.244 §7.2.2)."""
+    mt = MESSAGE_CODES.get(msg.msg_type)
+    if mt is None:
+        raise EncodeError(f"unknown PFCP message type {msg.msg_type!r}")
+    if not 0 <= msg.seq < 1 << 24:
+        raise EncodeError("PFCP sequence number is 24 bits")
+    body = bytearray()
+    _encode_ies(msg.ies, body)
+    flags = 0x20
+    hdr = bytearray()
+    if mt >= 50:
+        flags |= 1
+        hdr += (msg.seid or 0).to_bytes(8, "big")
+    elif msg.seid is not None:
+        raise EncodeError(f"{msg.msg_type} is node-related and carries no SEID")
+    last = 0
+    if msg.priority is not None:
+        flags |= 0x02
+        last = (msg.priority & 0xF) << 4
+    hdr += msg.seq.to_bytes(3, "big") + bytes((last,))
+    total = len(hdr) + len(body)
+    if total > 0xFFFF:
+        raise EncodeError("PFCP message longer than 65535 octets")
+    return bytes((flags, mt)) + total.to_bytes(2, "big") + bytes(hdr) + bytes(body)
