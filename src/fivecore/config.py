@@ -269,6 +269,121 @@ class AmfConfig(NfSection):
         return v
 
 
+# --- SMF, PCF, NSSF (issue 7; owned by the session-management author) --------------------------
+
+
+class DnnPoolConfig(_Section):
+    """One DNN the SMF serves (TS 23.501 §5.8.2.2): its UE IPv4 pool and optional IPv6 prefixes."""
+
+    dnn: str = Field(default="internet", min_length=1, max_length=100)
+    ipv4_pool: str = "10.45.0.0/16"
+    #: addresses of the pool never handed out (default: the first host, the UPF's N6 TUN address)
+    reserved: list[str] = Field(default_factory=list)
+    #: IPv6 prefix pool: /64 prefixes are cut from it (TS 23.501 §5.8.2.2.3); None disables IPv6
+    ipv6_prefix_pool: str | None = None
+    slices: list[SliceConfig] = Field(default_factory=lambda: [SliceConfig()])
+    dns: list[str] = Field(default_factory=lambda: ["8.8.8.8"])
+    mtu: int = Field(default=1400, ge=576, le=9000)
+
+    @field_validator("ipv4_pool")
+    @classmethod
+    def _v4(cls, v: str) -> str:
+        net = ipaddress.IPv4Network(v, strict=False)
+        if net.num_addresses < 4:
+            raise ValueError("the pool needs at least 4 addresses")
+        return str(net)
+
+    @field_validator("ipv6_prefix_pool")
+    @classmethod
+    def _v6(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        net = ipaddress.IPv6Network(v, strict=False)
+        if net.prefixlen > 64:
+            raise ValueError("the IPv6 pool must be /64 or larger")
+        return str(net)
+
+
+class UpfPeerConfig(_Section):
+    """A UPF the SMF may select (TS 23.501 §6.3.3): its N4 address and what it serves."""
+
+    address: str = "127.0.0.7"
+    port: int = Field(default=8805, ge=1, le=65535)
+    dnns: list[str] = Field(default_factory=lambda: ["internet"])
+    slices: list[SliceConfig] = Field(default_factory=lambda: [SliceConfig()])
+
+    @field_validator("address")
+    @classmethod
+    def _ip(cls, v: str) -> str:
+        ipaddress.IPv4Address(v)
+        return v
+
+
+class PfcpEndpoint(_Section):
+    """Where the SMF's N4 (PFCP, TS 29.244) endpoint listens."""
+
+    address: str = "127.0.0.4"
+    port: int = Field(default=8805, ge=0, le=65535)
+    heartbeat_interval: float = Field(default=5.0, gt=0)
+    #: PFCP T1 retransmission timer (s) and N1 attempts (TS 29.244 §6.4)
+    t1: float = Field(default=3.0, gt=0)
+    n1: int = Field(default=3, ge=1)
+
+    @field_validator("address")
+    @classmethod
+    def _ip(cls, v: str) -> str:
+        ipaddress.IPv4Address(v)
+        return v
+
+
+class SmfConfig(NfSection):
+    """The SMF: SBI, N4 endpoint, DNN pools, the UPFs it may use."""
+
+    sbi: SbiEndpoint = Field(default_factory=_ep("127.0.0.4"))
+    pfcp: PfcpEndpoint = Field(default_factory=PfcpEndpoint)
+    dnns: list[DnnPoolConfig] = Field(default_factory=lambda: [DnnPoolConfig()])
+    upfs: list[UpfPeerConfig] = Field(default_factory=lambda: [UpfPeerConfig()])
+    #: what a UPF restart does to its sessions: "release" (tell the UE, cause #39) or "restore"
+    upf_restart: Literal["release", "restore"] = "release"
+    #: URR volume threshold (octets) after which the UPF reports usage (TS 29.244 §5.2.2.2)
+    usage_report_volume: int = Field(default=1 << 30, ge=1)
+    #: static SBI routes (skip NRF discovery): ``{"npcf-smpolicycontrol": "http://127.0.0.13:7777"}``
+    routes: dict[str, str] = Field(default_factory=dict)
+
+
+class PcfDnnPolicy(_Section):
+    """Operator policy for one DNN (overrides the subscription, TS 29.512 §4.2.2)."""
+
+    dnn: str = "internet"
+    session_ambr_ul: str | None = Field(default=None, pattern=r"^\d+(\.\d+)? (bps|Kbps|Mbps|Gbps|Tbps)$")
+    session_ambr_dl: str | None = Field(default=None, pattern=r"^\d+(\.\d+)? (bps|Kbps|Mbps|Gbps|Tbps)$")
+    default_5qi: int | None = Field(default=None, ge=1, le=255)
+    arp_priority: int | None = Field(default=None, ge=1, le=15)
+
+
+class PcfConfig(NfSection):
+    """The PCF: SM policies (TS 29.512) and AM policies (TS 29.507)."""
+
+    sbi: SbiEndpoint = Field(default_factory=_ep("127.0.0.13"))
+    policies: list[PcfDnnPolicy] = Field(default_factory=list)
+    default_5qi: int = Field(default=9, ge=1, le=255)
+    default_arp_priority: int = Field(default=8, ge=1, le=15)
+    default_session_ambr_ul: str = "1 Gbps"
+    default_session_ambr_dl: str = "1 Gbps"
+    #: TS 29.507: RFSP index handed to the AMF
+    rfsp_index: int = Field(default=1, ge=1, le=256)
+
+
+class NssfConfig(NfSection):
+    """The NSSF: which slices the PLMN serves and which NRF serves each (TS 29.531)."""
+
+    sbi: SbiEndpoint = Field(default_factory=_ep("127.0.0.14"))
+    slices: list[SliceConfig] = Field(default_factory=lambda: [SliceConfig()])
+    tacs: list[int] = Field(default_factory=lambda: [1])
+    #: NRF for the slices (nsiInformation.nrfId); default: this NSSF's own nrf_uri
+    slice_nrf_uri: str | None = None
+
+
 class LoggingConfig(_Section):
     level: str = Field(default="info", pattern=r"^(debug|info|warning|error)$")
 
@@ -285,6 +400,9 @@ class Config(_Section):
     udm: UdmConfig = Field(default_factory=UdmConfig)
     udr: UdrConfig = Field(default_factory=UdrConfig)
     amf: AmfConfig = Field(default_factory=AmfConfig)
+    smf: SmfConfig = Field(default_factory=SmfConfig)
+    pcf: PcfConfig = Field(default_factory=PcfConfig)
+    nssf: NssfConfig = Field(default_factory=NssfConfig)
 
     def section(self, name: str) -> NfSection:
         """The NF section ``name`` (``nrf``, ``udm``, ...); ConfigError if there is none."""

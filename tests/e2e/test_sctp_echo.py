@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import sys
-from pathlib import Path
 
 import pytest
 

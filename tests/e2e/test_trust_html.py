@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from fivecore.trust import (
-    AmfSecurityConfig,
+    AmfSecuritySettings,
     AuditLog,
     ExposureLedger,
     ExposureRecorder,
@@ -77,7 +77,7 @@ def _write_scenario(data_dir: Path) -> Path:
     log = AuditLog(audit_path, fsync=False, actor="amf")
     rec = ExposureRecorder()
     ledger = ExposureLedger(data_dir)
-    rec.amf_config(AmfSecurityConfig(integrity_order=(2, 0), ciphering_order=(0, 2), null_scheme_suci_accepted=True,
+    rec.amf_config(AmfSecuritySettings(integrity_order=(2, 0), ciphering_order=(0, 2), null_scheme_suci_accepted=True,
                                      guti_reallocation=False, imeisv_to_ran="full"))
     for nf, vid in (("AMF", "900001"), ("SMF", "900002"), ("UPF", "900001"), ("AUSF", "900003")):
         log.record_decision(policy.check_nf(f"nf-{nf.lower()}", nf, vid), event="nf-register", actor="nrf")

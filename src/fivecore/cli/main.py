@@ -25,7 +25,12 @@ app = typer.Typer(
 
 # Sub-command modules, each with register(app: typer.Typer) -> None.
 COMMAND_MODULES: list[str] = [
+    "fivecore.cli.selftest",
+    "fivecore.cli.ran",
+    "fivecore.cli.nf",
+    "fivecore.cli.subscriber",
     "fivecore.cli.trust",
+    "fivecore.cli.decode",
 ]
 
 

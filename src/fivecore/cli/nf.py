@@ -21,6 +21,7 @@ NF_APPS: dict[str, str] = {
     "ausf": "fivecore.nf.ausf.app:AusfApp",
     "udm": "fivecore.nf.udm.app:UdmApp",
     "udr": "fivecore.nf.udr.app:UdrApp",
+    "amf": "fivecore.nf.amf.app:AmfApp",
 }
 
 

@@ -23,7 +23,7 @@ from fivecore.trust.diversity import DiversityReport, compute_diversity
 from fivecore.trust.exposure import (
     LEDGER_FILE,
     METRIC_INFO,
-    AmfSecurityConfig,
+    AmfSecuritySettings,
     Metric,
     load_summary,
 )
@@ -134,7 +134,7 @@ def report(
         raise typer.Exit(1)
 
 
-def _load_amf_security(path: Path) -> AmfSecurityConfig:
+def _load_amf_security(path: Path) -> AmfSecuritySettings:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -146,7 +146,7 @@ def _load_amf_security(path: Path) -> AmfSecurityConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of AMF security settings")
     try:
-        return AmfSecurityConfig.from_mapping(data)
+        return AmfSecuritySettings.from_mapping(data)
     except (ConfigError, TypeError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
 
@@ -204,6 +204,8 @@ def _print_audit(rep: AuditReport, html: Path | None) -> None:
                   + (f", [yellow]{ex.malformed} malformed skipped[/yellow]" if ex.malformed else ""))
     # Metrics as rows, vendors as columns: stays readable on an 80-column terminal.
     vendors = [v for _, v in sorted(ex.vendors.items())]
+    if not vendors:
+        console.print("No RAN activity recorded (the AMF writes the ledger; is --data-dir right?).")
     table = Table(title="What each RAN vendor could observe (UEs / events)", title_justify="left")
     table.add_column("Observation")
     for v in vendors:
@@ -217,7 +219,8 @@ def _print_audit(rep: AuditReport, html: Path | None) -> None:
             text = f"{v.ue_count(m)} / {v.total(m)}"
             cells.append(f"[red]{text}[/red]" if v.total(m) and METRIC_INFO[m].exposure else text)
         table.add_row(METRIC_INFO[m].title, *cells)
-    console.print(table)
+    if vendors:
+        console.print(table)
     if rep.diversity is not None:
         for f in rep.diversity.flags:
             console.print(f"[bold red]CAP EXCEEDED[/bold red] {f.message}")

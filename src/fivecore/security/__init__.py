@@ -17,6 +17,7 @@ from fivecore.security.errors import (
     SuciError,
     SuciMacError,
     UnknownAlgorithmError,
+    UnknownProtectionSchemeError,
 )
 
 __all__ = [
@@ -30,4 +31,5 @@ __all__ = [
     "SuciError",
     "SuciMacError",
     "UnknownAlgorithmError",
+    "UnknownProtectionSchemeError",
 ]

@@ -16,13 +16,6 @@ def _mulx(v: int, c: int) -> int:
     return ((v << 1) ^ c) & 0xFF if v & 0x80 else (v << 1) & 0xFF
 
 
-def _mulxpow(v: int, i: int, c: int) -> int:
-    """MULxPOW(V, i, c), SNOW 3G spec §3.1.2."""
-    for _ in range(i):
-        v = _mulx(v, c)
-    return v
-
-
 def _gf_mul(a: int, b: int, poly: int) -> int:
     r = 0
     while b:
@@ -36,16 +29,17 @@ def _gf_mul(a: int, b: int, poly: int) -> int:
 
 
 def _rijndael_sbox() -> list[int]:
-    """SR: the Rijndael S-box (SNOW 3G spec §3.3.1, FIPS-197 §5.1.1)."""
-    inv = [0] * 256
-    for a in range(1, 256):
-        for b in range(1, 256):
-            if _gf_mul(a, b, 0x11B) == 1:
-                inv[a] = b
-                break
+    """SR: the Rijndael S-box (SNOW 3G spec §3.3.1, FIPS-197 §5.1.1), via log tables of generator 3."""
+    exp = [0] * 510
+    log = [0] * 256
+    v = 1
+    for i in range(255):
+        exp[i] = exp[i + 255] = v
+        log[v] = i
+        v = _gf_mul(v, 3, 0x11B)
     out = []
     for x in range(256):
-        b = inv[x]
+        b = exp[255 - log[x]] if x else 0
         s = b
         for k in range(1, 5):
             s ^= ((b << k) | (b >> (8 - k))) & 0xFF
@@ -54,19 +48,53 @@ def _rijndael_sbox() -> list[int]:
 
 
 def _sq_sbox() -> list[int]:
-    """SQ: Dickson polynomial g49 over GF(2^8)/0x169, xor 0x25 (SNOW 3G spec §3.3.2)."""
+    """SQ: Dickson polynomial g49 over GF(2^8)/0x169, xor 0x25 (SNOW 3G spec §3.3.2).
+
+    g49(x) = x + x^9 + x^13 + x^15 + x^33 + x^41 + x^45 + x^47 + x^49, powers built by an
+    addition chain (14 multiplications per input).
+    """
+
+    def mul(a: int, b: int) -> int:
+        return _gf_mul(a, b, 0x169)
+
     out = []
     for x in range(256):
-        powers = {1: x}
-        p = x
-        for e in range(2, 50):
-            p = _gf_mul(p, x, 0x169)
-            powers[e] = p
-        acc = 0
-        for e in (1, 9, 13, 15, 33, 41, 45, 47, 49):
-            acc ^= powers[e]
-        out.append(acc ^ 0x25)
+        x2 = mul(x, x)
+        x4 = mul(x2, x2)
+        x8 = mul(x4, x4)
+        x9 = mul(x8, x)
+        x13 = mul(x9, x4)
+        x15 = mul(x13, x2)
+        x16 = mul(x8, x8)
+        x32 = mul(x16, x16)
+        x33 = mul(x32, x)
+        x41 = mul(x33, x8)
+        x45 = mul(x41, x4)
+        x47 = mul(x45, x2)
+        x49 = mul(x47, x2)
+        out.append(x ^ x9 ^ x13 ^ x15 ^ x33 ^ x41 ^ x45 ^ x47 ^ x49 ^ 0x25)
     return out
+
+
+def _linear_word_table(powers: tuple[int, int, int, int]) -> list[int]:
+    """Table of c -> MULxPOW(c, p0, 0xA9) || ... || MULxPOW(c, p3, 0xA9) (spec §3.1.2).
+
+    MULxPOW(c, i, 0xA9) is linear in c, so the table is built from the eight basis bytes.
+    """
+    basis = []
+    for bit in range(8):
+        word = 0
+        for p in powers:
+            v = 1 << bit
+            for _ in range(p):
+                v = _mulx(v, 0xA9)
+            word = (word << 8) | v
+        basis.append(word)
+    table = [0] * 256
+    for c in range(1, 256):
+        low = c & -c
+        table[c] = table[c ^ low] ^ basis[low.bit_length() - 1]
+    return table
 
 
 def _mix_tables(box: list[int], c: int) -> tuple[list[int], list[int], list[int], list[int]]:
@@ -89,20 +117,8 @@ S1_T0, S1_T1, S1_T2, S1_T3 = _mix_tables(_SR, 0x1B)
 S2_T0, S2_T1, S2_T2, S2_T3 = _mix_tables(_SQ, 0x69)
 
 # MULα and DIVα, SNOW 3G spec §3.4.2 / §3.4.3.
-MUL_ALPHA = [
-    (_mulxpow(c, 23, 0xA9) << 24)
-    | (_mulxpow(c, 245, 0xA9) << 16)
-    | (_mulxpow(c, 48, 0xA9) << 8)
-    | _mulxpow(c, 239, 0xA9)
-    for c in range(256)
-]
-DIV_ALPHA = [
-    (_mulxpow(c, 16, 0xA9) << 24)
-    | (_mulxpow(c, 39, 0xA9) << 16)
-    | (_mulxpow(c, 6, 0xA9) << 8)
-    | _mulxpow(c, 64, 0xA9)
-    for c in range(256)
-]
+MUL_ALPHA = _linear_word_table((23, 245, 48, 239))
+DIV_ALPHA = _linear_word_table((16, 39, 6, 64))
 
 
 def keystream(k: tuple[int, int, int, int], iv: tuple[int, int, int, int], n: int) -> list[int]:

@@ -32,6 +32,14 @@ class SuciError(SecurityError, ValueError):
     """A SUCI, its scheme output or a home-network key cannot be used (malformed, tampered)."""
 
 
+class UnknownProtectionSchemeError(SuciError, UnknownAlgorithmError):
+    """A SUCI protection scheme other than null, Profile A or Profile B (TS 33.501 Annex C.1).
+
+    Both a :class:`SuciError` and an :class:`UnknownAlgorithmError`, so a SIDF that catches
+    either sees it.
+    """
+
+
 class SuciMacError(SuciError):
     """The ECIES MAC tag of a SUCI scheme output does not verify (TS 33.501 Annex C.3.3)."""
 
@@ -63,4 +71,5 @@ __all__ = [
     "SuciError",
     "SuciMacError",
     "UnknownAlgorithmError",
+    "UnknownProtectionSchemeError",
 ]

@@ -30,7 +30,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, x25519
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from fivecore.security.errors import SuciError, SuciMacError, UnknownAlgorithmError
+from fivecore.security.errors import (
+    SuciError,
+    SuciMacError,
+    UnknownProtectionSchemeError,
+)
 
 __all__ = [
     "ProtectionScheme",
@@ -71,7 +75,7 @@ def _scheme(value: int) -> ProtectionScheme:
     try:
         return ProtectionScheme(value)
     except ValueError:
-        raise UnknownAlgorithmError(
+        raise UnknownProtectionSchemeError(
             f"protection scheme {value!r} is not supported (0 null, 1 Profile A, 2 Profile B)"
         ) from None
 
@@ -142,7 +146,7 @@ def generate_hn_keypair(profile: int) -> tuple[bytes, bytes]:
             priv_ec.private_numbers().private_value.to_bytes(32, "big"),
             priv_ec.public_key().public_bytes(Encoding.X962, PublicFormat.CompressedPoint),
         )
-    raise UnknownAlgorithmError("the null scheme has no keys")
+    raise UnknownProtectionSchemeError("the null scheme has no keys")
 
 
 def hn_public_key(profile: int, private_key: bytes) -> bytes:
@@ -156,7 +160,7 @@ def hn_public_key(profile: int, private_key: bytes) -> bytes:
             .public_key()
             .public_bytes(Encoding.X962, PublicFormat.CompressedPoint)
         )
-    raise UnknownAlgorithmError("the null scheme has no keys")
+    raise UnknownProtectionSchemeError("the null scheme has no keys")
 
 
 def _x25519_private_bytes(priv: x25519.X25519PrivateKey) -> bytes:
@@ -333,7 +337,7 @@ def conceal(
             raise SuciError("NAI username must be a non-empty str")
         scheme_input = msin.encode("utf-8")
     else:
-        raise UnknownAlgorithmError(f"SUPI format {supi_format!r} is not supported")
+        raise SuciError(f"SUPI format {supi_format!r} is not supported")
     return conceal_raw(
         scheme_input, protection_scheme, hn_public_key, ephemeral_private_key=ephemeral_private_key
     )
@@ -360,7 +364,7 @@ def deconceal(
             return plain.decode("utf-8")
         except UnicodeDecodeError:
             raise SuciError("NAI username in SUCI is not valid UTF-8") from None
-    raise UnknownAlgorithmError(f"SUPI format {supi_format!r} is not supported")
+    raise SuciError(f"SUPI format {supi_format!r} is not supported")
 
 
 # --- the whole SUCI (TS 24.501 §9.11.3.4; TS 23.003 §2.2B, §28.7.3) ---------------------
@@ -427,6 +431,8 @@ class SuciIdentity:
             )
         if not isinstance(self.scheme_output, bytes) or not self.scheme_output:
             raise SuciError("scheme output must be non-empty bytes")
+        if self.protection_scheme == ProtectionScheme.NULL:
+            decode_msin_bcd(self.scheme_output)  # null scheme: the output is the BCD MSIN
 
     @classmethod
     def for_imsi(

@@ -9,26 +9,36 @@ what each RAN vendor could observe. Modules:
 * :mod:`.decision` — :class:`Decision` and the NGAP / HTTP answers it implies.
 * :mod:`.audit_log` — :class:`AuditLog` (JSON lines, multi-process append) and its reader.
 * :mod:`.exposure` — :class:`ExposureRecorder` (sans-I/O), :class:`ExposureLedger` (file),
-  :func:`aggregate`, :class:`AmfSecurityConfig` and :func:`config_findings`.
+  :func:`aggregate`, :class:`AmfSecuritySettings` and :func:`config_findings`.
 * :mod:`.diversity` — SM05 shares per zone and cap flags.
 * :mod:`.report` — the ``fivecore audit`` JSON and HTML report.
+* :mod:`.hooks` — :class:`.hooks.NrfAdmission` and :class:`.hooks.AmfGnbPolicy`, the NF hooks.
 
-Integration: NRF (``fivecore.nf.nrf``)
---------------------------------------
+Integration in three lines (the NF hooks that exist today)
+--------------------------------------------------------
 
-``app.py``, at start-up (a bad policy raises :class:`fivecore.errors.ConfigError` with one
-line naming the key, so the NRF refuses to start)::
+The NRF takes ``admission=`` (``Callable[[NFProfile, bool], str | None]``) and the AMF takes
+``gnb_policy=`` (``Callable[[GnbContext], tuple[str, str] | None]``); :mod:`.hooks` provides
+both, with the audit record and the exposure ledger already wired::
 
     from fivecore.trust import AuditLog, TrustPolicy
-    policy = TrustPolicy.from_mapping(main_config_mapping)   # reads its "trust:" section
-    #   or TrustPolicy.from_file(path_to_policy_yaml)
-    audit = AuditLog(policy.config.audit_log.path, fsync=policy.config.audit_log.fsync,
-                     actor=f"nrf:{nrf_instance_id}")
+    from fivecore.trust.hooks import AmfGnbPolicy, NrfAdmission
+    policy = TrustPolicy.from_file(path)      # or TrustPolicy.from_mapping(raw_config_dict)
+    audit = AuditLog(policy.config.audit_log.path, fsync=policy.config.audit_log.fsync)
+    nrf = NrfApp(..., admission=NrfAdmission(policy, audit, actor="nrf"))
+    amf = AmfApp(..., gnb_policy=AmfGnbPolicy(policy, audit, exposure_recorder, actor="amf"))
 
-``sbi.py``, NFRegister (``PUT /nnrf-nfm/v1/nf-instances/{nfInstanceId}``, TS 29.510
-§5.2.2.2.2), after the body is decoded and validated as an NFProfile, before it is stored;
-the same on a full-replacement update and on a PATCH that changes ``vendorId`` or
-``nfType`` (use ``event="nf-update"``)::
+A bad policy raises :class:`fivecore.errors.ConfigError` with one line naming the key, so
+the NF refuses to start. ``fivecore.config.Config`` forbids unknown keys: to keep the policy
+in the main file it needs a ``trust: dict[str, Any] | None = None`` field (then
+``TrustPolicy.from_mapping(raw_dict)`` reads that section), otherwise use a separate file.
+
+Integration: NRF (``fivecore.nf.nrf``), the full contract
+----------------------------------------------------------
+
+NFRegister (``PUT /nnrf-nfm/v1/nf-instances/{nfInstanceId}``, TS 29.510 §5.2.2.2.2), after
+the body is validated as an NFProfile and before it is stored; the same on a full
+replacement and on a PATCH that changes ``vendorId`` or ``nfType`` (``event="nf-update"``)::
 
     decision = policy.check_nf(profile.nfInstanceId, profile.nfType, profile.vendorId)
     audit.record_decision(decision, event="nf-register")
@@ -38,29 +48,31 @@ the same on a full-replacement update and on a PATCH that changes ``vendorId`` o
 
 A quarantined NF is stored (201, heartbeats accepted) but must never appear in NFDiscover
 results, and the NRF must keep ``nfStatus`` at ``UNDISCOVERABLE`` whatever the NF sends in
-NFUpdate: an NF cannot lift its own quarantine. On NFDeregister or heartbeat expiry::
+NFUpdate: an NF cannot lift its own quarantine. (:class:`.hooks.NrfAdmission` cannot express
+this through a str-or-None hook and refuses quarantined NFs instead: fail closed.) On
+NFDeregister or heartbeat expiry::
 
     audit.record_removal(subject_kind="nf", subject=nf_instance_id, reason="NFDeregister")
+    # or NrfAdmission.removed(nf_instance_id)
 
-Integration: AMF (``fivecore.nf.amf``)
---------------------------------------
+Integration: AMF (``fivecore.nf.amf``), the full contract
+----------------------------------------------------------
 
-``app.py``, at start-up::
+At start-up::
 
-    from fivecore.trust import (AmfSecurityConfig, AuditLog, ExposureLedger,
+    from fivecore.trust import (AmfSecuritySettings, AuditLog, ExposureLedger,
                                 ExposureRecorder, SuciScheme, TrustPolicy)
-    policy = TrustPolicy.from_mapping(main_config_mapping)
-    audit = AuditLog(policy.config.audit_log.path, fsync=policy.config.audit_log.fsync,
-                     actor=f"amf:{amf_name}")
     exposure = ExposureRecorder()
     ledger = ExposureLedger(data_dir)          # <data_dir>/exposure.jsonl, read by `fivecore audit`
-    exposure.amf_config(AmfSecurityConfig(
-        integrity_order=(2, 1, 3), ciphering_order=(2, 1, 3),   # from the AMF config
+    exposure.amf_config(AmfSecuritySettings(
+        integrity_order=cfg.amf.security.integrity_ids(),   # fivecore.config.AmfSecurityConfig
+        ciphering_order=cfg.amf.security.ciphering_ids(),
         null_scheme_suci_accepted=..., guti_reallocation=..., imeisv_to_ran="masked",
         up_integrity="preferred", up_ciphering="required"))
 
-NG Setup Request handler (TS 38.413 §8.7.1.2), after decoding the Global RAN Node ID
-(``plmn`` as MCC+MNC digits such as ``"00101"``, the gNB ID BIT STRING as ``(value, length)``)::
+NG Setup Request (TS 38.413 §8.7.1.2), after decoding the Global RAN Node ID (``plmn`` as
+MCC+MNC digits such as ``"00101"``, the gNB ID BIT STRING as ``(value, length)``) — this is
+what :class:`.hooks.AmfGnbPolicy` does::
 
     decision = policy.check_gnb((plmn, gnb_id_value, gnb_id_length), ran_node_name)
     audit.record_decision(decision, event="ng-setup")
@@ -69,17 +81,16 @@ NG Setup Request handler (TS 38.413 §8.7.1.2), after decoding the Global RAN No
         # include Time to Wait only when decision.ngap_time_to_wait is not None ("v60s").
         ...
     else:
-        gnb_ctx.trust = decision                 # keep it with the gNB context
-        gnb_ctx.profile = decision.restricted_profile   # None, or what to enforce for its UEs
         exposure.gnb_admitted(decision)
+        # decision.restricted_profile: None, or what to enforce for this gNB's UEs
+        # (AmfGnbPolicy.profile_for(gnb) returns it)
 
-When the N2 association goes away (SCTP loss, NG Reset of the whole interface)::
-
-    exposure.gnb_removed(decision.subject)
-    audit.record_removal(subject_kind="gnb", subject=decision.subject, reason="N2 association lost")
+When the N2 association goes away (SCTP loss, NG Reset of the whole interface):
+``AmfGnbPolicy.removed(gnb)``, or by hand ``exposure.gnb_removed(decision.subject)`` and
+``audit.record_removal(subject_kind="gnb", subject=decision.subject, reason="N2 association lost")``.
 
 UE procedures — ``ue = ledger.ue_ref(supi)`` (a pseudonym; the ledger never holds a SUPI),
-``gnb = gnb_ctx.trust.subject`` (or the ``(plmn, gnb_id, bits)`` tuple):
+``gnb = gnb_ctx.global_ran_node_id`` (the ``(plmn, gnb_id, bits)`` tuple) or ``decision.subject``:
 
 * once the SUPI is known after authentication of a Registration Request (TS 24.501
   §5.5.1): ``exposure.registration(ue, gnb, identity="suci",
@@ -100,8 +111,9 @@ UE procedures — ``ue = ledger.ue_ref(supi)`` (a pseudonym; the ledger never ho
   handover with a new {NH, NCC} pair (vertical derivation) or after a new KAMF. For an
   N2 handover also call ``exposure.kgnb_delivered(ue, target_gnb, procedure="handover")``.
 
-After each procedure (or on a timer), persist: ``ledger.write(exposure.drain())``.
-``fivecore audit`` and ``fivecore trust report`` then read the files from another process.
+After each procedure (or on a timer), persist: ``ledger.write(exposure.drain())`` (the
+recorder is sans-I/O; the ledger does the file append). ``fivecore audit`` and
+``fivecore trust report`` read the files from another process.
 """
 
 from fivecore.trust.audit_log import (
@@ -123,7 +135,7 @@ from fivecore.trust.decision import (
 )
 from fivecore.trust.diversity import DiversityReport, compute_diversity
 from fivecore.trust.exposure import (
-    AmfSecurityConfig,
+    AmfSecuritySettings,
     ExposureEvent,
     ExposureLedger,
     ExposureRecorder,
@@ -149,7 +161,7 @@ __all__ = [
     "EVENT_NG_SETUP",
     "EVENT_REMOVED",
     "Action",
-    "AmfSecurityConfig",
+    "AmfSecuritySettings",
     "AuditLog",
     "Decision",
     "DiversityReport",

@@ -89,12 +89,12 @@ class RestrictedProfile:
 
     * ``forbid_nea0`` — NAS must be ciphered (NEA1..3) for UEs on this gNB, TS 33.501 §6.7.1.1.
     * ``require_up_integrity`` / ``require_up_ciphering`` — set the UP security policy to
-      REQUIRED in PDU Session Resource Setup (TS 33.501 §6.6.1, TS 38.413 §9.3.1.27).
+      REQUIRED in PDU Session Resource Setup (TS 33.501 §6.6.1; TS 38.413 Security Indication IE).
     * ``mask_imeisv`` — send Masked IMEISV, never the full IMEISV (TS 38.413 Masked IMEISV IE).
     * ``forbid_null_scheme_suci`` — reject null-scheme SUCI arriving through this gNB
       (TS 33.501 §6.12.2), 5GMM cause #111 or per operator choice.
     * ``refresh_keys_on_vendor_change`` — on handover to a gNB of another vendor, take a fresh
-      NH (vertical key derivation, TS 33.501 §6.9.2.1) instead of KgNB*.
+      NH (vertical key derivation, TS 33.501 §6.9.2) instead of KgNB*.
     * ``max_ues`` — cap on UE-associated contexts through this gNB (None: no cap).
     """
 

@@ -17,7 +17,7 @@ Three parts:
   read them from another process.
 * :func:`aggregate` — a pure function from events to an :class:`ExposureSummary`; and
   :func:`config_findings`, the TS 33.501 / TS 33.512 findings on an
-  :class:`AmfSecurityConfig`.
+  :class:`AmfSecuritySettings`.
 
 UEs are identified by a pseudonym (:meth:`ExposureLedger.ue_ref`, an HMAC of the SUPI under a
 per-deployment secret) so the ledger never holds a SUPI.
@@ -125,7 +125,7 @@ METRIC_INFO: dict[Metric, MetricInfo] = {
         "TS 33.501 §6.6.1", True),
     Metric.KEYS_TO_OTHER_VENDOR: MetricInfo(
         "Keys carried to another vendor", "UE moved from this vendor's gNB to another vendor's without a key refresh: "
-        "this vendor can derive the keys the UE uses there.", "TS 33.501 §6.9.2.1", True),
+        "this vendor can derive the keys the UE uses there.", "TS 33.501 §6.9.2", True),
 }
 
 
@@ -169,7 +169,7 @@ UpPolicy = Literal["required", "preferred", "not-needed"]
 
 
 @dataclass(frozen=True, slots=True)
-class AmfSecurityConfig:
+class AmfSecuritySettings:
     """The AMF's security settings that decide what the RAN can see.
 
     ``integrity_order`` and ``ciphering_order`` are the AMF's NIA/NEA algorithm lists,
@@ -204,10 +204,10 @@ class AmfSecurityConfig:
         return d
 
     @classmethod
-    def from_mapping(cls, d: Mapping[str, Any]) -> AmfSecurityConfig:
+    def from_mapping(cls, d: Mapping[str, Any]) -> AmfSecuritySettings:
         """Build from a mapping (a YAML section or a ledger event); unknown keys are errors."""
         known = set(cls.__dataclass_fields__)
-        extra = sorted(set(d) - known)
+        extra = sorted(repr(k) for k in d if k not in known)
         if extra:
             raise ConfigError(f"amf security: {extra[0]}: unknown key")
         kw = dict(d)
@@ -239,7 +239,7 @@ class Finding:
         return d
 
 
-def config_findings(cfg: AmfSecurityConfig) -> list[Finding]:
+def config_findings(cfg: AmfSecuritySettings) -> list[Finding]:
     """Check an AMF security configuration against TS 33.501 and the AMF SCAS (TS 33.512)."""
     out: list[Finding] = []
     if 0 in cfg.integrity_order:
@@ -416,7 +416,7 @@ class ExposureRecorder:
         }
         return self._emit("handover", ue, src, data)
 
-    def amf_config(self, cfg: AmfSecurityConfig) -> ExposureEvent:
+    def amf_config(self, cfg: AmfSecuritySettings) -> ExposureEvent:
         """Record the AMF's security configuration (at start and on reload) for the findings."""
         return self._emit("amf-config", None, None, cfg.to_dict())
 
@@ -468,7 +468,7 @@ class VendorExposure:
 @dataclass
 class ExposureSummary:
     vendors: dict[str, VendorExposure] = field(default_factory=dict)
-    amf_config: AmfSecurityConfig | None = None
+    amf_config: AmfSecuritySettings | None = None
     events: int = 0
     malformed: int = 0
 
@@ -511,7 +511,7 @@ def aggregate(events: Iterable[ExposureEvent | Mapping[str, Any]]) -> ExposureSu
 def _apply(s: ExposureSummary, ev: ExposureEvent) -> None:
     d = ev.data
     if ev.kind == "amf-config":
-        s.amf_config = AmfSecurityConfig.from_mapping(d)
+        s.amf_config = AmfSecuritySettings.from_mapping(d)
         return
     vendor = ev.vendor or UNKNOWN_VENDOR
     if ev.kind == "gnb":

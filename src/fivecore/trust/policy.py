@@ -106,7 +106,7 @@ class RestrictedProfileConfig(_Model):
 
 
 class GnbIdRangeRule(_Model):
-    """Global RAN Node ID range owned by one vendor (TS 38.413 §9.3.1.5 Global gNB ID).
+    """Global RAN Node ID range owned by one vendor (TS 38.413 §9.3.1.6 Global gNB ID).
 
     A gNB ID is a BIT STRING of 22..32 bits; the same integer with another length is
     another gNB, so the length is part of the match.
@@ -191,6 +191,11 @@ def gnb_subject(plmn: str, gnb_id: int, gnb_id_bits: int) -> str:
     return f"gnb:{p}:{gnb_id:#x}/{gnb_id_bits}"
 
 
+def _one_line(text: str) -> str:
+    """Escape control characters (keys come from the file) so an error stays one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _clip(text: str) -> str:
     return text if len(text) <= _MAX_PEER_TEXT else text[:_MAX_PEER_TEXT] + "…"
 
@@ -201,7 +206,7 @@ def _check_references(cfg: TrustConfig) -> None:
     known_zones = [z.value for z in Zone]
 
     def fail(path: str, msg: str) -> None:
-        raise ConfigError(f"trust.{path}: {msg}")
+        raise ConfigError(_one_line(f"trust.{path}: {msg}"))
 
     def check_risk(path: str, name: str) -> None:
         if name not in risk:
@@ -296,7 +301,7 @@ def parse_trust_config(data: Any) -> TrustConfig:
     try:
         cfg = TrustConfig.model_validate(dict(data))
     except ValidationError as exc:
-        raise ConfigError(_pydantic_line(exc)) from None
+        raise ConfigError(_one_line(_pydantic_line(exc))) from None
     _check_references(cfg)
     return cfg
 
@@ -306,19 +311,27 @@ def load_trust_config(path: str | Path) -> TrustConfig:
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read trust policy: {exc.strerror or exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(_one_line(f"{p}: cannot read trust policy: {why}")) from None
+    return parse_trust_yaml(text, source=str(p))
+
+
+def parse_trust_yaml(text: str, *, source: str = "<policy>") -> TrustConfig:
+    """Parse policy YAML text; every failure is one :class:`ConfigError` line prefixed by ``source``."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{p}:{where}: {problem}") from None
+        raise ConfigError(_one_line(f"{source}:{where}: {problem}")) from None
+    except RecursionError:
+        raise ConfigError(_one_line(f"{source}: YAML nested too deeply")) from None
     try:
         return parse_trust_config(data)
     except ConfigError as exc:
-        raise ConfigError(f"{p}: {exc}") from None
+        raise ConfigError(_one_line(f"{source}: {exc}")) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -513,7 +526,8 @@ class TrustPolicy:
         if name is not None:
             detail["ran_node_name"] = name
         by_id = self.resolve_gnb_vendor(str(plmn), int(gnb_id), int(bits)) if valid else None
-        hint = self.name_hint(ran_node_name)
+        # The name is the peer's choice: match the clipped text so a hint regex sees bounded input.
+        hint = self.name_hint(name)
 
         if by_id is not None:
             vendor, id_rule = by_id

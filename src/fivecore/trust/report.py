@@ -100,7 +100,8 @@ class AuditReport:
             _card("UEs seen", str(ues), ""),
             _card("Permanent identities exposed", str(perm), "bad" if perm else "good"),
             _card("UEs with keys known to another vendor", str(keys), "bad" if keys else "good"),
-            _card("Configuration findings", f"{len(findings)} ({high} high)", "bad" if high else ("warn" if findings else "good")),
+            _card("Configuration findings" + (f" ({high} high)" if high else ""), str(len(findings)),
+                  "bad" if high else ("warn" if findings else "good")),
         ]
         if self.diversity is not None:
             cards.append(_card("Diversity caps exceeded", str(len(flags)), "bad" if flags else "good"))

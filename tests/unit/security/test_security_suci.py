@@ -271,3 +271,16 @@ def test_suci_from_string_fuzz(text):
 def test_suci_decode_malformed(blob):
     with pytest.raises(SuciError):
         SuciIdentity.decode(bytes.fromhex(blob))
+
+
+def test_unknown_scheme_is_both_suci_and_algorithm_error():
+    from fivecore.security import UnknownProtectionSchemeError
+
+    with pytest.raises(UnknownProtectionSchemeError) as info:
+        deconceal(b"\x00" * 50, 7, None)
+    assert isinstance(info.value, SuciError) and isinstance(info.value, UnknownAlgorithmError)
+
+
+def test_null_scheme_suci_with_bad_bcd_rejected_at_decode():
+    with pytest.raises(SuciError, match="BCD"):
+        SuciIdentity.decode(bytes.fromhex("0100f110f0ff0000" + "1a"))

@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fivecore.trust import AuditLog, TrustPolicy, compute_diversity, current_subjects, read_audit_log
+from fivecore.trust import (
+    AuditLog,
+    TrustPolicy,
+    compute_diversity,
+    current_subjects,
+    read_audit_log,
+)
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLE = REPO / "examples" / "trust-policy.yaml"

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from fivecore.errors import ConfigError
 from fivecore.trust import (
-    AmfSecurityConfig,
+    AmfSecuritySettings,
     ExposureLedger,
     ExposureRecorder,
     Metric,
@@ -155,7 +155,7 @@ def test_recorder_rejects_bad_calls(policy: TrustPolicy) -> None:
 def test_ledger_round_trip_and_pseudonyms(tmp_path: Path, policy: TrustPolicy) -> None:
     ledger = ExposureLedger(tmp_path)
     rec = _recorder(policy, DRAGONFLY_GNB)
-    rec.amf_config(AmfSecurityConfig(integrity_order=(0, 2)))
+    rec.amf_config(AmfSecuritySettings(integrity_order=(0, 2)))
     supis = [f"imsi-0010100000000{i:02d}" for i in range(20)]
     for i, supi in enumerate(supis):
         rec.registration(ledger.ue_ref(supi), DRAGONFLY_GNB, identity="suci", suci_scheme="null" if i < 3 else "profile-a")
@@ -216,28 +216,28 @@ def test_aggregate_never_raises(events) -> None:
 # -- configuration findings ---------------------------------------------------------------------
 
 
-def _ids(cfg: AmfSecurityConfig) -> list[str]:
+def _ids(cfg: AmfSecuritySettings) -> list[str]:
     return [f.id for f in config_findings(cfg)]
 
 
 def test_default_config_has_no_findings() -> None:
-    assert _ids(AmfSecurityConfig()) == []
+    assert _ids(AmfSecuritySettings()) == []
 
 
 @pytest.mark.parametrize(
     ("cfg", "finding", "clause"),
     [
-        (AmfSecurityConfig(integrity_order=(2, 0)), "NIA0-ENABLED", "TS 33.512 §4.2.2.3.2"),
-        (AmfSecurityConfig(null_scheme_suci_accepted=True), "NULL-SCHEME-SUCI-ACCEPTED", "TS 33.501 §6.12.2"),
-        (AmfSecurityConfig(guti_reallocation=False), "GUTI-NOT-REALLOCATED", "TS 33.512 §4.2.2.5.1"),
-        (AmfSecurityConfig(ciphering_order=(0, 2)), "NEA0-PREFERRED", "TS 33.501 §6.7.1.1"),
-        (AmfSecurityConfig(ciphering_order=(2, 0)), "NEA0-ENABLED", "TS 33.501 §5.5.1"),
-        (AmfSecurityConfig(imeisv_to_ran="full"), "IMEISV-FULL-TO-RAN", "TS 38.413 Masked IMEISV IE"),
-        (AmfSecurityConfig(up_integrity="not-needed"), "UP-INTEGRITY-NOT-NEEDED", "TS 33.501 §6.6.1"),
-        (AmfSecurityConfig(up_ciphering="not-needed"), "UP-CIPHERING-NOT-NEEDED", "TS 33.501 §6.6.1"),
+        (AmfSecuritySettings(integrity_order=(2, 0)), "NIA0-ENABLED", "TS 33.512 §4.2.2.3.2"),
+        (AmfSecuritySettings(null_scheme_suci_accepted=True), "NULL-SCHEME-SUCI-ACCEPTED", "TS 33.501 §6.12.2"),
+        (AmfSecuritySettings(guti_reallocation=False), "GUTI-NOT-REALLOCATED", "TS 33.512 §4.2.2.5.1"),
+        (AmfSecuritySettings(ciphering_order=(0, 2)), "NEA0-PREFERRED", "TS 33.501 §6.7.1.1"),
+        (AmfSecuritySettings(ciphering_order=(2, 0)), "NEA0-ENABLED", "TS 33.501 §5.5.1"),
+        (AmfSecuritySettings(imeisv_to_ran="full"), "IMEISV-FULL-TO-RAN", "TS 38.413 Masked IMEISV IE"),
+        (AmfSecuritySettings(up_integrity="not-needed"), "UP-INTEGRITY-NOT-NEEDED", "TS 33.501 §6.6.1"),
+        (AmfSecuritySettings(up_ciphering="not-needed"), "UP-CIPHERING-NOT-NEEDED", "TS 33.501 §6.6.1"),
     ],
 )
-def test_each_finding(cfg: AmfSecurityConfig, finding: str, clause: str) -> None:
+def test_each_finding(cfg: AmfSecuritySettings, finding: str, clause: str) -> None:
     findings = config_findings(cfg)
     assert [f.id for f in findings] == [finding]
     f = findings[0]
@@ -245,15 +245,15 @@ def test_each_finding(cfg: AmfSecurityConfig, finding: str, clause: str) -> None
 
 
 def test_all_four_required_findings_together() -> None:
-    cfg = AmfSecurityConfig(integrity_order=(0, 1), ciphering_order=(0, 2), null_scheme_suci_accepted=True, guti_reallocation=False)
+    cfg = AmfSecuritySettings(integrity_order=(0, 1), ciphering_order=(0, 2), null_scheme_suci_accepted=True, guti_reallocation=False)
     assert set(_ids(cfg)) == {"NIA0-ENABLED", "NULL-SCHEME-SUCI-ACCEPTED", "GUTI-NOT-REALLOCATED", "NEA0-PREFERRED"}
 
 
 def test_amf_security_config_validation() -> None:
-    assert AmfSecurityConfig.from_mapping({"integrity_order": [2, 1]}).integrity_order == (2, 1)
-    assert AmfSecurityConfig.from_mapping(AmfSecurityConfig(ciphering_order=(0,)).to_dict()).ciphering_order == (0,)
+    assert AmfSecuritySettings.from_mapping({"integrity_order": [2, 1]}).integrity_order == (2, 1)
+    assert AmfSecuritySettings.from_mapping(AmfSecuritySettings(ciphering_order=(0,)).to_dict()).ciphering_order == (0,)
     for bad in ({"integrity_order": []}, {"integrity_order": [4]}, {"ciphering_order": "2,1"},
                 {"imeisv_to_ran": "half"}, {"nia0": True}, {"guti_reallocation": "no"}, {"up_integrity": "always"}):
         with pytest.raises(ConfigError) as exc:
-            AmfSecurityConfig.from_mapping(bad)
+            AmfSecuritySettings.from_mapping(bad)
         assert "\n" not in str(exc.value)

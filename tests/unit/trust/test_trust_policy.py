@@ -16,7 +16,7 @@ from pycrate_asn1dir import NGAP
 from fivecore.errors import ConfigError
 from fivecore.trust import Action, TrustPolicy, Zone
 from fivecore.trust.decision import CAUSE_UNKNOWN_VENDOR, CAUSE_VENDOR_NOT_ALLOWED
-from fivecore.trust.policy import gnb_subject, parse_plmn, parse_trust_config
+from fivecore.trust.policy import gnb_subject, parse_plmn, parse_trust_config, parse_trust_yaml
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLE = REPO / "examples" / "trust-policy.yaml"
@@ -318,3 +318,25 @@ def test_parse_raises_only_config_error(data) -> None:
         parse_trust_config(data)
     except ConfigError as exc:
         assert "\n" not in str(exc)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.one_of(
+    st.text(max_size=300),
+    st.builds(lambda body: "trust:\n" + body, st.text(alphabet=st.sampled_from(list(" \n:-[]{}'\"#&*!|>abz019.")), max_size=200)),
+))
+def test_policy_yaml_text_raises_only_one_line_config_error(text) -> None:
+    try:
+        parse_trust_yaml(text, source="fuzz.yaml")
+    except ConfigError as exc:
+        assert "\n" not in str(exc) and str(exc).startswith("fuzz.yaml")
+
+
+def test_example_yaml_text_mutations_stay_one_line(example_data: dict) -> None:
+    text = EXAMPLE.read_text()
+    for i in range(0, len(text), 97):
+        mutated = text[:i] + "\x00:[" + text[i + 3:]
+        try:
+            parse_trust_yaml(mutated, source="m.yaml")
+        except ConfigError as exc:
+            assert "\n" not in str(exc)

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from fivecore.cli.main import app
 from fivecore.trust import (
-    AmfSecurityConfig,
+    AmfSecuritySettings,
     AuditLog,
     ExposureLedger,
     ExposureRecorder,
@@ -36,7 +36,7 @@ def _scenario(policy: TrustPolicy, data_dir: Path) -> Path:
     log = AuditLog(audit_path, fsync=False, actor="amf")
     rec = ExposureRecorder()
     ledger = ExposureLedger(data_dir)
-    rec.amf_config(AmfSecurityConfig(integrity_order=(0, 2), guti_reallocation=False))
+    rec.amf_config(AmfSecuritySettings(integrity_order=(0, 2), guti_reallocation=False))
     log.record_decision(policy.check_nf("nf-hr", "AMF", "900003"), event="nf-register", actor="nrf")
     for g in (("00101", 0x150, 22), ("00101", 0x10, 22), ("00101", 0x250, 22)):
         d = policy.check_gnb(g, None)

@@ -205,7 +205,7 @@ class Gmm:
             candidate = self._lookup_identity(ident)
             if candidate is not None and candidate.sec is not None:
                 try:
-                    plain = nas_io.unprotect(candidate.sec, pdu)
+                    plain = nas_io.unprotect_initial(candidate.sec, pdu)
                 except ReplayError:
                     ctx.count("nas_replay")
                     log.info("event=nas_replay where=initial_ue amf_ue_ngap_id=%d", candidate.amf_ue_ngap_id)

@@ -351,6 +351,22 @@ def unprotect(sec: NasSecurityContext, pdu: bytes) -> bytes:
     return sec.unprotect(pdu).message
 
 
+def unprotect_initial(sec: NasSecurityContext, pdu: bytes) -> bytes:
+    """Verify the first message of a new N1 signalling connection (TS 24.501 §4.4.6).
+
+    Initial NAS messages are integrity protected but not ciphered, so the "ciphering in use"
+    expectation of the old connection is dropped first; it is restored if the message does
+    not verify, so a forged initial message cannot weaken the UE's current connection.
+    """
+    was = sec.ciphering_in_use
+    sec.new_signalling_connection()
+    try:
+        return sec.unprotect(pdu).message
+    except Exception:
+        sec.ciphering_in_use = was
+        raise
+
+
 def uplink_count(sec: NasSecurityContext) -> int:
     """The uplink NAS COUNT of the last verified uplink message (for KgNB, TS 33.501 A.9)."""
     c = sec.last_ul_count

@@ -86,7 +86,9 @@ def build_router(ctx: AusfContext, client: SbiClient, instance_id: str, self_uri
                     "_links": {"eap-session": {"href": link}}, "servingNetworkName": snn}
         else:
             raise HttpError(403, "AUTHENTICATION_REJECTED", f"authentication type {result.authType} not supported")
-        return json_response(body, 201, {"location": f"{self_uri()}{AUTH}/ue-authentications/{cid}"})
+        # TS 29.509 §6.1.7: UEAuthenticationCtx is a HAL document (application/3gppHal+json).
+        return json_response(body, 201, {"location": f"{self_uri()}{AUTH}/ue-authentications/{cid}",
+                                         "content-type": "application/3gppHal+json"})
 
     def _eap_challenge(supi: str, snn: str, av: Any, supi_or_suci: str, now: float, ident: int) -> tuple[str, bytes]:
         ck_p, ik_p = bytes.fromhex(av.ckPrime), bytes.fromhex(av.ikPrime)

@@ -57,7 +57,7 @@ def build_router(ctx: NrfContext, deliver: Callable[[list[Notification]], None])
         uris = ctx.list_uris(req.q1("nf-type"), n)
         body = {"_links": {"items": [{"href": u} for u in uris], "self": {"href": f"{ctx.nrf_uri}{NFM}/nf-instances"}},
                 "totalItemCount": len(uris)}
-        return json_response(body)
+        return json_response(body, headers={"content-type": "application/3gppHal+json"})
 
     def subscribe(req: Request) -> Response:
         """TS 29.510 §5.2.2.5 NFStatusSubscribe: 201 with the subscriptionId."""

@@ -247,7 +247,7 @@ class Association:
         self.my_tag = self._new_tag()
         tsn = self._rng.getrandbits(32)
         self._setup(tsn, 0, 1500, self.config.out_streams, self.config.in_streams)
-        params = p.encode_param(p.PARAM_SUPPORTED_ADDR_TYPES, struct.pack("!H", p.PARAM_IPV4))
+        params = [p.encode_param(p.PARAM_SUPPORTED_ADDR_TYPES, struct.pack("!H", p.PARAM_IPV4))]
         self._t1_chunk = p.encode_init(
             p.INIT, self.my_tag, self.config.receive_window, self.config.out_streams,
             self.config.in_streams, tsn, params,
@@ -325,6 +325,11 @@ class Association:
         win = self.config.receive_window
         if self._last_adv_rwnd < win // 2 and self._rwnd() >= self._last_adv_rwnd + win // 4:
             self._sack_needed = True
+
+    @property
+    def idle(self) -> bool:
+        """Nothing queued or in flight: a new message can go out at once, alone."""
+        return not self._queue and not self._sent
 
     @property
     def wants_output(self) -> bool:
@@ -842,7 +847,7 @@ class Association:
         self._t1_chunk = p.encode_chunk(p.COOKIE_ECHO, 0, cookie)
         self._ctrl.append(self._t1_chunk)
         if unrecognized:
-            cause = p.encode_cause(p.PARAM_UNRECOGNIZED, b"".join(unrecognized))
+            cause = p.encode_cause(p.PARAM_UNRECOGNIZED, p.join_tlvs(unrecognized))
             self._ctrl.append(p.encode_chunk(p.ERROR, 0, cause))
         self.state = State.COOKIE_ECHOED
         self._t1_rto = self.config.rto_initial
@@ -949,6 +954,12 @@ class Association:
     def datagrams_to_send(self, now: float) -> list[bytes]:
         """RFC 9260 §6.1, §6.10 — bundle control chunks, SACK, retransmissions and new DATA."""
         out = self._packets
+        if not (self._ctrl or self._sack_needed or self._queue or self._rtx_count
+                or (self._tsack is not None and self._queue)):
+            if out:
+                self._packets = []
+                self.stats["tx_packets"] += len(out)
+            return out
         self._packets = []
         st = self.state
         if st == State.CLOSED or st == State.COOKIE_WAIT:

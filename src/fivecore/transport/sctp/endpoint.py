@@ -184,7 +184,7 @@ class Endpoint:
             self.local_port, src_port, tie[0], tie[1], local_ip, src_ip,
         )
         cookie = self._make_cookie(ck)
-        params = p.encode_param(p.PARAM_STATE_COOKIE, cookie) + b"".join(unrecognized)
+        params = [p.encode_param(p.PARAM_STATE_COOKIE, cookie), *unrecognized]
         chunk = p.encode_init(p.INIT_ACK, my_tag, cfg.receive_window, cfg.out_streams, cfg.in_streams, my_tsn, params)
         self._replies.append((p.build_packet(self.local_port, src_port, init.initiate_tag, [chunk]), src_ip, local_ip))
         stats["tx_init_ack"] += 1

@@ -161,16 +161,27 @@ def encode_param(ptype: int, value: bytes) -> bytes:
     return struct.pack("!HH", ptype, n) + value + _PADS[n & 3]
 
 
+def join_tlvs(tlvs: list[bytes] | tuple[bytes, ...]) -> bytes:
+    """Concatenate padded TLVs for a chunk value; the last one loses its padding because it
+    becomes the chunk's padding, which the Chunk Length must not count (RFC 9260 §3.2)."""
+    if not tlvs:
+        return b""
+    last = tlvs[-1]
+    n = int.from_bytes(last[2:4], "big") if len(last) >= 4 else len(last)
+    return b"".join(tlvs[:-1]) + last[:n]
+
+
 def encode_init(
-    ctype: int, tag: int, a_rwnd: int, out_streams: int, in_streams: int, tsn: int, params: bytes = b""
+    ctype: int, tag: int, a_rwnd: int, out_streams: int, in_streams: int, tsn: int,
+    params: list[bytes] | tuple[bytes, ...] = (),
 ) -> bytes:
-    """RFC 9260 §3.3.2 / §3.3.3 — INIT or INIT ACK."""
-    return encode_chunk(ctype, 0, _INIT_FIXED.pack(tag, a_rwnd, out_streams, in_streams, tsn) + params)
+    """RFC 9260 §3.3.2 / §3.3.3 — INIT or INIT ACK with already-encoded parameters."""
+    return encode_chunk(ctype, 0, _INIT_FIXED.pack(tag, a_rwnd, out_streams, in_streams, tsn) + join_tlvs(params))
 
 
 def encode_cause(code: int, info: bytes = b"") -> bytes:
-    """RFC 9260 §3.3.10 — one error cause."""
-    return encode_param(code, info)
+    """RFC 9260 §3.3.10 — one error cause as the whole value of an ABORT or ERROR chunk."""
+    return join_tlvs([encode_param(code, info)])
 
 
 def encode_sack(cum_tsn: int, a_rwnd: int, gaps: list[tuple[int, int]], dups: list[int]) -> bytes:

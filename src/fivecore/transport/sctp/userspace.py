@@ -14,6 +14,7 @@ processes then never pick the same port, and a second listener on a port fails l
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import errno
 import socket
 import struct
@@ -41,6 +42,8 @@ PacketFilter = Callable[[str, bytes], bool]
 
 _RCVBUF = 8 << 20
 _BATCH = 256
+_SO_ATTACH_FILTER = 26
+_SO_DETACH_FILTER = 27
 _LINGER = 2.0
 
 
@@ -131,6 +134,7 @@ class _RawIO:
 
     def add(self, ep: _UEndpoint) -> None:
         self.endpoints.setdefault(ep.ep.local_port, []).append(ep)
+        self._update_filter()
 
     def remove(self, ep: _UEndpoint) -> None:
         lst = self.endpoints.get(ep.ep.local_port)
@@ -140,6 +144,36 @@ class _RawIO:
                 del self.endpoints[ep.ep.local_port]
         if not self.endpoints:
             self.close()
+        else:
+            self._update_filter()
+
+    def _update_filter(self) -> None:
+        """Let the kernel drop SCTP packets for ports we do not own before they wake us.
+
+        Every raw socket on the host gets every SCTP packet, our own outgoing ones included;
+        a classic BPF program (socket(7) SO_ATTACH_FILTER) keeps only our destination ports.
+        """
+        ports = sorted(self.endpoints)
+        try:
+            if not ports or len(ports) > 250:
+                self.rx.setsockopt(socket.SOL_SOCKET, _SO_DETACH_FILTER, 0)
+                return
+        except OSError:
+            return
+        n = len(ports)
+        prog = [
+            (0xB1, 0, 0, 0),  # ldxb 4*([0]&0xf): X = IPv4 header length
+            (0x48, 0, 0, 2),  # ldh [x+2]: SCTP destination port
+        ]
+        prog += [(0x15, n - i, 0, port) for i, port in enumerate(ports)]  # jeq port -> accept
+        prog += [(0x06, 0, 0, 0), (0x06, 0, 0, 0x40000)]  # ret 0 (drop) / ret 256 KiB (accept)
+        code = b"".join(struct.pack("=HBBI", *ins) for ins in prog)
+        buf = ctypes.create_string_buffer(code, len(code))
+        fprog = struct.pack("=HxxxxxxQ", len(prog), ctypes.addressof(buf))
+        try:
+            self.rx.setsockopt(socket.SOL_SOCKET, _SO_ATTACH_FILTER, fprog)
+        except OSError as e:  # not fatal: we filter in Python anyway
+            log.debug("sctp BPF filter not attached errno=%s", e.errno)
 
     def close(self) -> None:
         if self._by_loop.get(self.loop) is self:
@@ -271,6 +305,7 @@ class UserspaceAssociation(SctpAssociation):
         self._a = assoc
         self._limit = assoc.config.send_buffer
         self._scheduled = False
+        self._in_service = False
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self._up: asyncio.Future[None] = self._loop.create_future()
@@ -293,7 +328,14 @@ class UserspaceAssociation(SctpAssociation):
     def send_nowait(self, data: bytes, stream: int = 0, ppid: int = 60, unordered: bool = False) -> None:
         if self._closed:
             raise p.SctpError(f"association closed: {self._close_reason}")
-        self._a.send(stream, ppid, data, unordered)
+        a = self._a
+        if a.idle and not self._scheduled and not self._in_service:
+            # An idle association sends at once (request/response latency); later messages
+            # of the same burst wait for call_soon and get bundled.
+            a.send(stream, ppid, data, unordered)
+            self._service()
+            return
+        a.send(stream, ppid, data, unordered)
         if not self._scheduled:
             self._scheduled = True
             self._loop.call_soon(self._service)
@@ -331,6 +373,13 @@ class UserspaceAssociation(SctpAssociation):
     def _service(self) -> None:
         """Carry out the association's actions: send packets, deliver events, arm the timer."""
         self._scheduled = False
+        self._in_service = True
+        try:
+            self._service_inner()
+        finally:
+            self._in_service = False
+
+    def _service_inner(self) -> None:
         a = self._a
         loop = self._loop
         now = loop.time()

@@ -35,12 +35,13 @@ SECURITY_HEADER_TYPES = {
 
 
 class _Ie:
-    __slots__ = ("name", "iei", "fmt", "dec", "enc", "n", "index")
+    __slots__ = ("name", "iei", "fmt", "kind", "dec", "enc", "n", "index")
 
     def __init__(self, row: tuple, index: int) -> None:
         self.name: str | None = row[0]
         self.iei: int | None = row[1]
         self.fmt = _FMTS[row[2]]
+        self.kind: str = row[3]
         kind = KINDS[row[3]]
         self.dec = kind.dec
         self.enc = kind.enc
@@ -293,6 +294,8 @@ def _decode_ies(spec: _Msg, data: bytes, pos: int, base: int) -> dict[str, Any]:
                 ies[ie.name] = ie.dec(val)
             continue
         if f == _V:
+            if pos >= n:
+                raise _err(f"mandatory IE {ie.name} missing", base + pos)
             start = pos
         elif f == _LV:
             if pos >= n:

@@ -164,7 +164,7 @@ _MI_TYPES = {0: "none", 1: "suci", 2: "guti", 3: "imei", 4: "s-tmsi", 5: "imeisv
 _MI_CODES = {v: k for k, v in _MI_TYPES.items()}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class MobileIdentity:
     """5GS mobile identity, TS 24.501 §9.11.3.4.
 
@@ -235,6 +235,16 @@ class MobileIdentity:
         return cls("none")
 
     # -- readers --------------------------------------------------------------------------
+    def relevant(self) -> dict[str, Any]:
+        """The fields that mean something for this identity type (for logs and tools)."""
+        names = _MI_FIELDS.get(self.type, ("raw",))
+        if self.type == "suci" and self.supi_format != 0:
+            names = ("supi_format", "nai")
+        return {n: getattr(self, n) for n in ("type", *names)}
+
+    def __repr__(self) -> str:
+        return "MobileIdentity(" + ", ".join(f"{k}={v!r}" for k, v in self.relevant().items()) + ")"
+
     @property
     def msin(self) -> str | None:
         """The MSIN of a null-scheme IMSI SUCI, else None."""
@@ -265,6 +275,17 @@ class MobileIdentity:
         """5G-GUTI as ``<plmn>-<region:02x>-<set:03x>-<ptr:02x>-<tmsi:08x>`` (for logs and keys)."""
         return (f"{self.plmn}-{self.amf_region_id:02x}-{self.amf_set_id:03x}-"
                 f"{self.amf_pointer:02x}-{self.tmsi:08x}")
+
+
+_MI_FIELDS = {
+    "suci": ("supi_format", "plmn", "routing_indicator", "protection_scheme", "hn_key_id",
+             "scheme_output"),
+    "guti": ("plmn", "amf_region_id", "amf_set_id", "amf_pointer", "tmsi"),
+    "s-tmsi": ("amf_set_id", "amf_pointer", "tmsi"),
+    "imei": ("digits",),
+    "imeisv": ("digits",),
+    "none": (),
+}
 
 
 def _ri_encode(ri: str) -> bytes:

@@ -111,6 +111,37 @@ for _row in _NGAP.NGAP_PDU_Descriptions.NGAP_ELEMENTARY_PROCEDURES.get_val().roo
     _PROCS_BY_NAME[_p.name] = _p
 
 
+def _keep_transfers_as_bytes() -> None:
+    """OCTET STRING (CONTAINING ...Transfer) values stay bytes: the AMF relays them to and from
+    the SMF unread (TS 38.413 §8.2, TS 29.502), so decoding them would only cost time and lose
+    the octets' exact form. :func:`decode_ie` decodes one when an SMF wants to read it."""
+    from pycrate_asn1rt.asnobj import ASN1Obj
+
+    seen: set[int] = set()
+    stack: list[Any] = [d.obj for p in _PROCS.values() for m in p.messages.values()
+                        for d in m.by_id.values()]
+    while stack:
+        o = stack.pop()
+        if not isinstance(o, ASN1Obj) or id(o) in seen:
+            continue
+        seen.add(id(o))
+        if o.TYPE == "OCTET STRING" and o._const_cont is not None:
+            o._const_cont = None
+        c = getattr(o, "_cont", None)
+        if isinstance(c, ASN1Obj):
+            stack.append(c)
+        elif c is not None and hasattr(c, "values"):
+            stack.extend(c.values())
+        t = getattr(o, "_const_tab", None)
+        if t is not None:
+            v = t.get_val()
+            for row in list(v.root) + list(v.ext or []):
+                stack.extend(row.values())
+
+
+_keep_transfers_as_bytes()
+
+
 @dataclass(frozen=True, slots=True)
 class RawIe:
     """An IE whose id the procedure's table does not list (TS 38.413 §10.3.5): value octets

@@ -1,0 +1,205 @@
+"""``fivecore ran``: the RAN simulator and its control commands (like UERANSIM's nr-cli).
+
+    fivecore ran --gnbs 2 --ues 1000 --config ran.yaml      # start, register everyone, keep running
+    fivecore ran ue list                                    # ask the running simulator
+    fivecore ran ue deregister imsi-001010000000001
+    fivecore ran gnb status
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from fivecore.errors import FivecoreError
+
+DEFAULT_CONTROL = "/tmp/fivecore-ran.sock"
+
+ran_app = typer.Typer(
+    help="RAN simulator: gNBs and UEs over real NGAP/SCTP. Without a sub-command: start it.",
+    invoke_without_command=True,
+)
+ue_app = typer.Typer(help="Ask a running simulator about its UEs.", no_args_is_help=True)
+gnb_app = typer.Typer(help="Ask a running simulator about its gNBs.", no_args_is_help=True)
+ran_app.add_typer(ue_app, name="ue")
+ran_app.add_typer(gnb_app, name="gnb")
+
+
+def _ask(control: str, req: dict[str, Any]) -> dict[str, Any]:
+    from fivecore.ran.app import control_request
+
+    resp = asyncio.run(control_request(control, req))
+    if not resp.get("ok"):
+        raise FivecoreError(str(resp.get("error", "command failed")))
+    return resp
+
+
+ControlOpt = typer.Option(DEFAULT_CONTROL, "--control", help="Control socket of the running simulator.")
+JsonOpt = typer.Option(False, "--json", help="Print JSON for scripts.")
+
+
+@ran_app.callback()
+def ran_main(
+    ctx: typer.Context,
+    gnbs: int = typer.Option(1, "--gnbs", min=1, help="Number of gNBs."),
+    ues: int = typer.Option(1, "--ues", min=0, help="Number of UEs (IMSIs count up from the UE file's supi)."),
+    config: Path = typer.Option(None, "--config", "-c", help="Simulator YAML or a UERANSIM-style UE YAML."),
+    control: str = ControlOpt,
+    concurrency: int = typer.Option(200, "--concurrency", min=1, help="Registrations in flight at once."),
+    rate: float = typer.Option(0.0, "--rate", min=0.0, help="Registrations started per second (0: as fast as possible)."),
+    no_register: bool = typer.Option(False, "--no-register", help="Bring gNBs up, register nobody."),
+    exit_after: bool = typer.Option(False, "--exit", help="Deregister everyone and exit instead of staying up."),
+    log_level: str = typer.Option("warning", "--log-level"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Start gNBs, register the UEs, then serve control commands until Ctrl-C."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from fivecore.ran.app import RanSim
+    from fivecore.ran.config import load_ran_config
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    cfg = load_ran_config(config)
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        uvloop.install()
+    asyncio.run(_run(RanSim(cfg, gnbs, ues), control, concurrency, rate or None, no_register, exit_after, as_json))
+
+
+async def _run(sim: Any, control: str, concurrency: int, rate: float | None, no_register: bool,
+               exit_after: bool, as_json: bool) -> None:
+    console = Console(stderr=True)
+    try:
+        await sim.start()
+    except (FivecoreError, OSError) as exc:
+        await sim.stop()
+        raise FivecoreError(f"gNB start failed: {exc}") from None
+    await sim.serve_control(control)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        result = None
+        if not no_register and sim.ues:
+            with Progress(TextColumn("registering"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                          console=console, disable=as_json) as prog:
+                task = prog.add_task("reg", total=len(sim.ues))
+                result = await sim.register_all(concurrency=concurrency, rate=rate,
+                                                progress=lambda: prog.advance(task))
+        summary = sim.summary()
+        if result is not None:
+            summary["registration"] = {k: v for k, v in result.items() if k != "failed"}
+            summary["registration"]["failed"] = len(result["failed"])
+            summary["registration"]["per_second"] = result["total"] / result["seconds"] if result["seconds"] else None
+        if exit_after:
+            summary["deregistration"] = {k: v for k, v in (await sim.deregister_all(concurrency=concurrency)).items()
+                                         if k != "failed"}
+        _print_summary(summary, as_json, console)
+        if not exit_after:
+            console.print(f"simulator running; control socket {control} (Ctrl-C to stop)")
+            await stop.wait()
+    finally:
+        await sim.stop()
+
+
+def _print_summary(summary: dict[str, Any], as_json: bool, console: Console) -> None:
+    if as_json:
+        typer.echo(json.dumps(summary))
+        return
+    t = Table(title="RAN simulator")
+    t.add_column("what")
+    t.add_column("value")
+    t.add_row("gNBs", str(summary["gnbs"]))
+    t.add_row("UEs", str(summary["ues"]))
+    for k, v in summary["states"].items():
+        t.add_row(f"UEs {k}", str(v))
+    reg = summary.get("registration")
+    if reg:
+        t.add_row("registrations ok", f"{reg['ok']}/{reg['total']}")
+        if reg.get("per_second"):
+            t.add_row("registrations/s", f"{reg['per_second']:.0f}")
+    lat = summary["latency_ms"]
+    if lat["p50"] is not None:
+        t.add_row("latency p50 / p99", f"{lat['p50']:.1f} / {lat['p99']:.1f} ms")
+    Console().print(t)
+
+
+@ue_app.command("list")
+def ue_list(control: str = ControlOpt, as_json: bool = JsonOpt) -> None:
+    """List the simulator's UEs and their 5GMM state."""
+    resp = _ask(control, {"cmd": "ue list"})
+    if as_json:
+        typer.echo(json.dumps(resp["ues"]))
+        return
+    t = Table()
+    for col in ("SUPI", "state", "5G-GUTI", "gNB", "connected", "last cause"):
+        t.add_column(col)
+    for u in resp["ues"]:
+        t.add_row(u["supi"], u["state"], u["guti"] or "-", str(u["gnb"]), "yes" if u["connected"] else "no",
+                  "-" if u["last_cause"] is None else str(u["last_cause"]))
+    Console().print(t)
+
+
+def _ue_cmd(cmd: str, imsi: str, control: str, as_json: bool, **extra: Any) -> None:
+    resp = _ask(control, {"cmd": cmd, "supi": imsi, **extra})
+    u = resp["ue"]
+    if as_json:
+        typer.echo(json.dumps(u))
+    else:
+        typer.echo(f"{u['supi']}: {u['state']}" + (f" (cause {u['last_cause']})" if u["last_cause"] else ""))
+
+
+@ue_app.command("deregister")
+def ue_deregister(
+    imsi: str = typer.Argument(..., help="IMSI or imsi-... SUPI."),
+    switch_off: bool = typer.Option(False, "--switch-off"),
+    control: str = ControlOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """UE-initiated de-registration (TS 24.501 §5.5.2.2)."""
+    _ue_cmd("ue deregister", imsi, control, as_json, switch_off=switch_off)
+
+
+@ue_app.command("register")
+def ue_register(imsi: str = typer.Argument(...), control: str = ControlOpt, as_json: bool = JsonOpt) -> None:
+    """(Re-)register one UE (with its 5G-GUTI if it has one)."""
+    _ue_cmd("ue register", imsi, control, as_json)
+
+
+@ue_app.command("service-request")
+def ue_service_request(imsi: str = typer.Argument(...), control: str = ControlOpt, as_json: bool = JsonOpt) -> None:
+    """Service Request from idle (TS 24.501 §5.6.1)."""
+    _ue_cmd("ue service-request", imsi, control, as_json)
+
+
+@gnb_app.command("status")
+def gnb_status(control: str = ControlOpt, as_json: bool = JsonOpt) -> None:
+    """NG Setup state and counters of every gNB."""
+    resp = _ask(control, {"cmd": "gnb status"})
+    if as_json:
+        typer.echo(json.dumps(resp["gnbs"]))
+        return
+    t = Table()
+    for col in ("id", "name", "NG ready", "AMF", "connected UEs", "NGAP rx/tx", "Error Ind rx"):
+        t.add_column(col)
+    for g in resp["gnbs"]:
+        t.add_row(str(g["id"]), g["name"], "yes" if g["ready"] else "no", g["amf"] or "-", str(g["connected_ues"]),
+                  f"{g['ngap_rx']}/{g['ngap_tx']}", str(g["error_indications_rx"]))
+    Console().print(t)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(ran_app, name="ran")

@@ -1,0 +1,290 @@
+"""The simulator process: N gNBs and M UEs in one asyncio loop, plus its control socket.
+
+:class:`RanSim` builds the UEs from :class:`fivecore.ran.config.RanConfig`, brings the gNBs up
+(NG Setup), registers UEs with bounded concurrency and records per-UE latency. The control
+socket (a Unix socket speaking one JSON object per line, like UERANSIM's nr-cli speaks to its
+UEs) answers ``ue list``, ``ue register``, ``ue deregister``, ``gnb status`` and ``stats``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from fivecore.errors import FivecoreError
+from fivecore.ran.config import RanConfig
+from fivecore.ran.gnb import Gnb, GnbConfig, RanUe
+from fivecore.ran.ue import Ue, UeState
+from fivecore.transport import sctp
+
+log = logging.getLogger("fivecore.ran")
+
+
+class RanSim:
+    """Simulated RAN: gNBs sharing the UEs round-robin (see module docstring)."""
+
+    def __init__(
+        self,
+        cfg: RanConfig,
+        n_gnbs: int = 1,
+        n_ues: int = 1,
+        sctp_config: sctp.SctpConfig | None = None,
+    ) -> None:
+        if n_gnbs < 1 or n_ues < 0:
+            raise FivecoreError("need at least one gNB and a non-negative number of UEs")
+        self.cfg = cfg
+        g = cfg.gnb
+        self.gnbs = [
+            Gnb(
+                GnbConfig(
+                    gnb_id=g.id_base + i, name=f"{g.name}-{i}", mcc=g.mcc, mnc=g.mnc, tac=g.tac,
+                    slices=g.slices, nci=(g.nci_base + i) & ((1 << 36) - 1), amf_host=g.amf_host,
+                    amf_port=g.amf_port, local_host=g.local_host,
+                ),
+                sctp_config,
+            )
+            for i in range(n_gnbs)
+        ]
+        self.ues: list[RanUe] = []
+        self.by_supi: dict[str, RanUe] = {}
+        self.stats: dict[str, int] = {}
+        n_t = len(cfg.ues)
+        for i in range(n_ues):
+            tmpl = cfg.ues[i % n_t]
+            ue = Ue(tmpl.usim(i // n_t), tmpl.profile)
+            ue.stats = self.stats
+            ru = RanUe(ue, self.gnbs[i % n_gnbs])
+            self.ues.append(ru)
+            self.by_supi[ue.supi] = ru
+        self._waiters: dict[int, tuple[asyncio.Future[UeState], frozenset[UeState]]] = {}
+        self.latencies: list[float] = []
+        self._server: asyncio.AbstractServer | None = None
+        self.control_path: str | None = None
+        for gnb in self.gnbs:
+            gnb.listeners.append(self._on_state)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await asyncio.gather(*(g.start() for g in self.gnbs))
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await self._server.wait_closed()
+            if self.control_path:
+                with contextlib.suppress(OSError):
+                    os.unlink(self.control_path)
+        await asyncio.gather(*(g.stop() for g in self.gnbs), return_exceptions=True)
+
+    # --- waiting for outcomes --------------------------------------------------------------------
+
+    def _on_state(self, ru: RanUe, before: UeState, after: UeState) -> None:
+        w = self._waiters.get(id(ru))
+        if w is not None and after in w[1] and not w[0].done():
+            w[0].set_result(after)
+
+    async def _run(self, ru: RanUe, start: Any, until: frozenset[UeState], timeout: float) -> UeState:
+        fut: asyncio.Future[UeState] = asyncio.get_running_loop().create_future()
+        self._waiters[id(ru)] = (fut, until)
+        try:
+            start()
+            if ru.ue.state in until:
+                return ru.ue.state
+            return await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            self.stats["timeouts"] = self.stats.get("timeouts", 0) + 1
+            return ru.ue.state
+        finally:
+            self._waiters.pop(id(ru), None)
+
+    async def register(self, ru: RanUe, timeout: float = 30.0, follow_on: bool = False) -> UeState:
+        """Register one UE; returns its state when done (REGISTERED, or DEREGISTERED if rejected)."""
+        t0 = time.perf_counter()
+        state = await self._run(
+            ru, lambda: ru.gnb.register(ru, follow_on), frozenset({UeState.REGISTERED, UeState.DEREGISTERED}), timeout
+        )
+        if state == UeState.REGISTERED:
+            self.latencies.append(time.perf_counter() - t0)
+        return state
+
+    async def deregister(self, ru: RanUe, timeout: float = 30.0, switch_off: bool = False) -> UeState:
+        return await self._run(
+            ru, lambda: ru.gnb.deregister(ru, switch_off), frozenset({UeState.DEREGISTERED}), timeout
+        )
+
+    async def service_request(self, ru: RanUe, timeout: float = 30.0) -> UeState:
+        return await self._run(
+            ru, lambda: ru.gnb.service_request(ru), frozenset({UeState.REGISTERED, UeState.DEREGISTERED}), timeout
+        )
+
+    async def register_all(
+        self, ues: Iterable[RanUe] | None = None, concurrency: int = 200, timeout: float = 30.0,
+        rate: float | None = None, progress: Any = None,
+    ) -> dict[str, Any]:
+        """Register many UEs, at most ``concurrency`` at once (and at most ``rate`` starts/s)."""
+        return await self._many(self.register, ues, concurrency, timeout, rate, progress, UeState.REGISTERED)
+
+    async def deregister_all(
+        self, ues: Iterable[RanUe] | None = None, concurrency: int = 200, timeout: float = 30.0,
+        progress: Any = None,
+    ) -> dict[str, Any]:
+        return await self._many(self.deregister, ues, concurrency, timeout, None, progress, UeState.DEREGISTERED)
+
+    async def _many(self, fn: Any, ues: Iterable[RanUe] | None, concurrency: int, timeout: float,
+                    rate: float | None, progress: Any, want: UeState) -> dict[str, Any]:
+        todo = list(self.ues if ues is None else ues)
+        sem = asyncio.Semaphore(max(1, concurrency))
+        ok = 0
+        failed: list[str] = []
+        t0 = time.perf_counter()
+        interval = 1.0 / rate if rate else 0.0
+
+        async def one(i: int, ru: RanUe) -> None:
+            nonlocal ok
+            try:
+                state = await fn(ru, timeout)
+            finally:
+                sem.release()
+            if state == want:
+                ok += 1
+            else:
+                failed.append(ru.ue.supi)
+            if progress is not None:
+                progress()
+
+        tasks = []
+        for i, ru in enumerate(todo):
+            await sem.acquire()
+            if interval:
+                delay = t0 + i * interval - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(i, ru)))
+        await asyncio.gather(*tasks)
+        return {"ok": ok, "failed": failed, "seconds": time.perf_counter() - t0, "total": len(todo)}
+
+    # --- views ------------------------------------------------------------------------------------
+
+    @staticmethod
+    def ue_view(ru: RanUe) -> dict[str, Any]:
+        ue: Ue = ru.ue
+        g = ue.guti
+        return {
+            "supi": ue.supi,
+            "state": ue.state.name,
+            "guti": g.guti_string() if g is not None else None,
+            "gnb": ru.gnb.cfg.gnb_id,
+            "connected": ue.connected,
+            "last_cause": ue.last_cause,
+            "suci_scheme": ue.usim.protection_scheme,
+            "allowed_nssai": [list(s) for s in ue.allowed_nssai],
+        }
+
+    def gnb_view(self, gnb: Gnb) -> dict[str, Any]:
+        s = gnb.stats
+        return {
+            "id": gnb.cfg.gnb_id,
+            "name": gnb.cfg.name,
+            "ready": gnb.ready,
+            "amf": gnb.amf_name,
+            "connected_ues": len(gnb.connected),
+            "ngap_rx": s.ngap_rx,
+            "ngap_tx": s.ngap_tx,
+            "error_indications_rx": s.error_indications_rx,
+            "kgnb_mismatch": s.kgnb_mismatch,
+        }
+
+    def summary(self) -> dict[str, Any]:
+        states: dict[str, int] = {}
+        for ru in self.ues:
+            states[ru.ue.state.name] = states.get(ru.ue.state.name, 0) + 1
+        lat = sorted(self.latencies)
+        return {
+            "gnbs": len(self.gnbs),
+            "ues": len(self.ues),
+            "states": states,
+            "counters": dict(self.stats),
+            "latency_ms": {
+                "p50": 1000 * lat[len(lat) // 2] if lat else None,
+                "p99": 1000 * lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else None,
+            },
+        }
+
+    # --- control socket ----------------------------------------------------------------------------
+
+    async def serve_control(self, path: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        self._server = await asyncio.start_unix_server(self._client, path=path)
+        os.chmod(path, 0o600)
+        self.control_path = path
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                line = await reader.readline()
+                if not line:
+                    break
+                try:
+                    req = json.loads(line)
+                    if not isinstance(req, dict):
+                        raise ValueError("request must be a JSON object")
+                    resp = await self.command(req)
+                except (ValueError, KeyError, TypeError) as exc:
+                    resp = {"ok": False, "error": str(exc)}
+                writer.write(json.dumps(resp).encode() + b"\n")
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    async def command(self, req: dict[str, Any]) -> dict[str, Any]:
+        """One control command (the nr-cli equivalent)."""
+        cmd = str(req.get("cmd", ""))
+        if cmd == "ue list":
+            return {"ok": True, "ues": [self.ue_view(ru) for ru in self.ues]}
+        if cmd in ("ue deregister", "ue register", "ue show", "ue service-request"):
+            supi = str(req["supi"])
+            if not supi.startswith("imsi-"):
+                supi = "imsi-" + supi
+            ru = self.by_supi.get(supi)
+            if ru is None:
+                return {"ok": False, "error": f"no UE {supi}"}
+            if cmd == "ue deregister":
+                await self.deregister(ru, float(req.get("timeout", 10)), bool(req.get("switch_off", False)))
+            elif cmd == "ue register":
+                await self.register(ru, float(req.get("timeout", 10)))
+            elif cmd == "ue service-request":
+                await self.service_request(ru, float(req.get("timeout", 10)))
+            return {"ok": True, "ue": self.ue_view(ru)}
+        if cmd == "gnb status":
+            return {"ok": True, "gnbs": [self.gnb_view(g) for g in self.gnbs]}
+        if cmd == "stats":
+            return {"ok": True, **self.summary()}
+        return {"ok": False, "error": f"unknown command {cmd!r}"}
+
+
+async def control_request(path: str, req: dict[str, Any], timeout: float = 60.0) -> dict[str, Any]:
+    """Send one command to a running simulator's control socket."""
+    try:
+        reader, writer = await asyncio.open_unix_connection(path)
+    except OSError as exc:
+        raise FivecoreError(f"no simulator at {path} ({exc.strerror or exc}); is `fivecore ran` running?") from None
+    try:
+        writer.write(json.dumps(req).encode() + b"\n")
+        await writer.drain()
+        line = await asyncio.wait_for(reader.readline(), timeout)
+    finally:
+        writer.close()
+    if not line:
+        raise FivecoreError("the simulator closed the control connection")
+    return json.loads(line)
