@@ -46,9 +46,12 @@ def _payloads(n: int, seed: int = 1) -> list[bytes]:
 async def _server(backend: str) -> None:
     cfg = sctp.SctpConfig(backend=backend)  # type: ignore[arg-type]
 
-    async def handle(a: sctp.SctpAssociation) -> None:
+    def handle(a: sctp.SctpAssociation) -> None:
         count = 0
-        async for stream, ppid, data in a:
+
+        def on_message(msg: sctp.Message) -> None:
+            nonlocal count
+            stream, ppid, data = msg
             if stream == 0:  # request/response
                 a.send_nowait(data, stream=0, ppid=ppid)
             elif stream == 1:  # one-way sink
@@ -56,6 +59,8 @@ async def _server(backend: str) -> None:
             else:  # stream 2: report and reset
                 a.send_nowait(struct.pack("!Q", count), stream=2, ppid=ppid)
                 count = 0
+
+        a.set_message_handler(on_message)
 
     srv = await sctp.listen("127.0.0.1", 0, cfg, on_association=handle)
     print(f"PORT {srv.sockname[1]}", flush=True)

@@ -64,6 +64,8 @@ class RanSim:
             self.by_supi[ue.supi] = ru
         self._waiters: dict[int, tuple[asyncio.Future[UeState], frozenset[UeState]]] = {}
         self.latencies: list[float] = []
+        #: UE de-registration retransmission (TS 24.501 T3521 is 15 s; shortened for simulation)
+        self.t3521 = 3.0
         self._server: asyncio.AbstractServer | None = None
         self.control_path: str | None = None
         for gnb in self.gnbs:
@@ -91,14 +93,29 @@ class RanSim:
         if w is not None and after in w[1] and not w[0].done():
             w[0].set_result(after)
 
-    async def _run(self, ru: RanUe, start: Any, until: frozenset[UeState], timeout: float) -> UeState:
+    async def _run(self, ru: RanUe, start: Any, until: frozenset[UeState], timeout: float,
+                   retransmit: float | None = None) -> UeState:
+        """Start a procedure and wait for one of ``until``; re-send every ``retransmit`` s
+        (the UE's T3521-like retransmission, TS 24.501 §5.5.2.2.6)."""
         fut: asyncio.Future[UeState] = asyncio.get_running_loop().create_future()
         self._waiters[id(ru)] = (fut, until)
+        deadline = time.monotonic() + timeout
         try:
             start()
             if ru.ue.state in until:
                 return ru.ue.state
-            return await asyncio.wait_for(fut, timeout)
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError
+                step = min(left, retransmit) if retransmit else left
+                try:
+                    return await asyncio.wait_for(asyncio.shield(fut), step)
+                except TimeoutError:
+                    if not retransmit or time.monotonic() >= deadline:
+                        raise
+                    self.stats["retransmissions"] = self.stats.get("retransmissions", 0) + 1
+                    start()
         except TimeoutError:
             self.stats["timeouts"] = self.stats.get("timeouts", 0) + 1
             return ru.ue.state
@@ -117,7 +134,8 @@ class RanSim:
 
     async def deregister(self, ru: RanUe, timeout: float = 30.0, switch_off: bool = False) -> UeState:
         return await self._run(
-            ru, lambda: ru.gnb.deregister(ru, switch_off), frozenset({UeState.DEREGISTERED}), timeout
+            ru, lambda: ru.gnb.deregister(ru, switch_off), frozenset({UeState.DEREGISTERED}), timeout,
+            retransmit=self.t3521,
         )
 
     async def service_request(self, ru: RanUe, timeout: float = 30.0) -> UeState:

@@ -100,6 +100,8 @@ class Gnb:
         self._reader: asyncio.Task[None] | None = None
         self._setup_fut: asyncio.Future[NgapPdu] | None = None
         self.raw_listeners: list[Callable[[NgapPdu], None]] = []
+        #: called with ("ul" | "dl", NGAP bytes, stream) for every PDU; for captures and tests
+        self.tap: Callable[[str, bytes, int], None] | None = None
 
     # --- N2 -----------------------------------------------------------------------------------
 
@@ -146,7 +148,10 @@ class Gnb:
         if self.assoc is None or self.assoc.is_closed:
             return
         n = self.assoc.out_streams or 1
-        self.assoc.send_nowait(data, stream=stream % n if n > 1 else 0)
+        stream = stream % n if n > 1 else 0
+        if self.tap is not None:
+            self.tap("ul", data, stream)
+        self.assoc.send_nowait(data, stream=stream)
         self.stats.ngap_tx += 1
 
     def _stream(self, ru: RanUe) -> int:
@@ -156,7 +161,9 @@ class Gnb:
     async def _read_loop(self) -> None:
         assert self.assoc is not None
         try:
-            async for _stream, _ppid, data in self.assoc:
+            async for stream, _ppid, data in self.assoc:
+                if self.tap is not None:
+                    self.tap("dl", data, stream)
                 try:
                     self.on_ngap(data)
                 except Exception:  # a bug must not kill the gNB's only task

@@ -29,7 +29,7 @@ from fivecore.security import _snow3g, _zuc
 from fivecore.security._util import check_bytes, check_uint
 from fivecore.security.errors import InvalidParameterError, UnknownAlgorithmError
 
-__all__ = ["CipheringAlgorithm", "IntegrityAlgorithm", "nea", "nia"]
+__all__ = ["CipheringAlgorithm", "IntegrityAlgorithm", "nea", "nia", "uia2"]
 
 
 class CipheringAlgorithm(IntEnum):
@@ -165,8 +165,16 @@ def nea(
 
 
 def _nia1(key: bytes, count: int, bearer: int, direction: int, msg: bytes, nbits: int) -> bytes:
-    """128-NIA1 = UIA2 with FRESH = BEARER||0^27 (TS 33.401 B.2.2; UIA2 Doc 1 §4)."""
-    fresh = bearer << 27
+    """128-NIA1 = UIA2 with COUNT-I = COUNT, FRESH = BEARER||0^27 (TS 33.401 B.2.2)."""
+    return uia2(key, count, bearer << 27, direction, msg, nbits)
+
+
+def uia2(key: bytes, count: int, fresh: int, direction: int, msg: bytes, nbits: int) -> bytes:
+    """UIA2 (f9 with SNOW 3G), ETSI/SAGE UEA2 & UIA2 Document 1 §4: the 32-bit MAC-I.
+
+    Exposed for its own test data (32-bit FRESH); NAS code uses :func:`nia` with id 1.
+    ``msg`` must already have the bits past ``nbits`` cleared.
+    """
     iv = (fresh ^ (direction << 15), (direction << 31) ^ count, fresh, count)
     z1, z2, z3, z4, z5 = _snow3g.keystream(_snow3g_key(key), iv, 5)
     p = (z1 << 32) | z2

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
+from sqlalchemy import Engine, case, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from fivecore.errors import FivecoreError
@@ -296,7 +296,8 @@ class SubscriberStore:
         stmt = (
             update(subscribers)
             .where(subscribers.c.supi == supi)
-            .values(sqn=(subscribers.c.sqn + SEQ_STEP).op("%")(SQN_MAX + 1))
+            .values(sqn=case((subscribers.c.sqn + SEQ_STEP > SQN_MAX, subscribers.c.sqn + SEQ_STEP - (SQN_MAX + 1)),
+                             else_=subscribers.c.sqn + SEQ_STEP))
             .returning(*subscribers.c)
         )
         with self.engine.begin() as conn:

@@ -57,15 +57,14 @@ def test_nea_round_trip(a, k, c, b, d, msg):
     c=count,
     b=bearer,
     d=direction,
-    data=st.binary(min_size=1, max_size=120),
+    data=st.binary(min_size=8, max_size=120),
 )
 def test_nea_keystream_depends_on_every_input(a, k, c, b, d, data):
     base = nea(a, k, c, b, d, data)
     assert nea(a, k, c ^ 1, b, d, data) != base
     assert nea(a, k, c, b ^ 1, d, data) != base
     assert nea(a, k, c, b, d ^ 1, data) != base
-    if a != 0:
-        assert base != data or len(data) < 4  # (astronomically unlikely to be the identity)
+    assert base != data  # 64+ bits: a collision would be a 2^-64 event
 
 
 @slow

@@ -55,6 +55,7 @@ class SctpAssociation:
         self._rx_waiter: asyncio.Future[None] | None = None
         self._tx_waiters: list[asyncio.Future[None]] = []
         self._handlers: list[EventHandler] = []
+        self._handler: Callable[[Message], Any] | None = None
         self._closed = False
         self._close_reason = ""
         self._closed_fut: asyncio.Future[None] = self._loop.create_future()
@@ -132,7 +133,29 @@ class SctpAssociation:
     def _consumed(self, nbytes: int) -> None:
         pass
 
+    def set_message_handler(self, handler: Callable[[Message], Any] | None) -> None:
+        """Deliver messages by calling ``handler(msg)`` instead of queueing them for recv().
+
+        Saves one event-loop iteration per message; the handler must not block (it may call
+        ``send_nowait``). Messages already queued are handed over at once.
+        """
+        self._handler = handler
+        if handler is not None:
+            while self._rx:
+                msg = self._rx.popleft()
+                handler(msg)
+                self._consumed(len(msg.data))
+
     def _deliver(self, msg: Message) -> None:
+        h = self._handler
+        if h is not None:
+            try:
+                h(msg)
+            except Exception:
+                log.exception("sctp message handler failed; aborting the association")
+                self.abort("message handler failed")
+            self._consumed(len(msg.data))
+            return
         self._rx.append(msg)
         w = self._rx_waiter
         if w is not None and not w.done():

@@ -306,6 +306,7 @@ class UserspaceAssociation(SctpAssociation):
         self._limit = assoc.config.send_buffer
         self._scheduled = False
         self._in_service = False
+        self._resend = False
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self._up: asyncio.Future[None] = self._loop.create_future()
@@ -329,7 +330,12 @@ class UserspaceAssociation(SctpAssociation):
         if self._closed:
             raise p.SctpError(f"association closed: {self._close_reason}")
         a = self._a
-        if a.idle and not self._scheduled and not self._in_service:
+        if self._in_service:
+            # Called from a handler while we deliver events: flushed before _service returns.
+            a.send(stream, ppid, data, unordered)
+            self._resend = True
+            return
+        if a.idle and not self._scheduled:
             # An idle association sends at once (request/response latency); later messages
             # of the same burst wait for call_soon and get bundled.
             a.send(stream, ppid, data, unordered)
@@ -398,6 +404,12 @@ class UserspaceAssociation(SctpAssociation):
                     deliver(Message(e.stream, e.ppid, e.data))
                 else:
                     self._on_event(e)
+            if self._resend:
+                self._resend = False
+                pkts = a.datagrams_to_send(now)
+                send = self._uep.send
+                for pkt in pkts:
+                    send(pkt, self._peer_ip, self._local_ip)
         if self._tx_waiters and a.buffered_amount < self._limit:
             self._wake_writers()
         if a.state == State.CLOSED:

@@ -92,7 +92,8 @@ class NasMessage:
     ``message_type`` is the spec's name in CamelCase (``"RegistrationRequest"``; the two status
     messages are ``"5GMMStatus"`` and ``"5GSMStatus"``). IEs are read as attributes or items by
     their snake_case name (``msg.mobile_identity``, ``msg["ngksi"]``); an absent optional IE
-    reads as None. 5GSM messages also carry ``pdu_session_id`` and ``pti`` (header fields).
+    reads as None. 5GSM messages also carry ``pdu_session_id`` and ``pti`` (header fields); in a
+    5GMM message (UL/DL NAS Transport) ``pdu_session_id`` is the PDU session ID IE.
 
     Build with the per-message classes: ``RegistrationRequest(registration_type=...,
     ngksi=..., mobile_identity=...)``, or ``NasMessage("RegistrationRequest", {...})``.
@@ -100,17 +101,19 @@ class NasMessage:
     messages keep the order on the wire so ``encode(decode(x)) == x``.
     """
 
-    __slots__ = ("message_type", "ies", "pdu_session_id", "pti", "_spec")
+    __slots__ = ("message_type", "ies", "_psi", "pti", "_spec")
 
     MESSAGE_TYPE: str = ""
 
     def __init__(self, message_type: str, ies: Mapping[str, Any] | None = None, *,
-                 pdu_session_id: int = 0, pti: int = 0, **kw: Any) -> None:
+                 pdu_session_id: int | None = None, pti: int = 0, **kw: Any) -> None:
         spec = _BY_NAME.get(message_type)
         if spec is None:
             raise EncodeError(f"unknown NAS message type {message_type!r}")
         given = dict(ies or {})
         given.update(kw)
+        if spec.epd == EPD_5GMM and pdu_session_id is not None:
+            given["pdu_session_id"] = pdu_session_id
         for k, v in given.items():
             if k not in spec.by_name and not isinstance(v, RawIe):
                 raise EncodeError(f"{message_type} has no IE {k!r}")
@@ -119,9 +122,23 @@ class NasMessage:
             key=lambda k: spec.by_name[k].index if k in spec.by_name else 1 << 20)}
         self.message_type = message_type
         self.ies: dict[str, Any] = ordered
-        self.pdu_session_id = pdu_session_id
+        self._psi = pdu_session_id or 0
         self.pti = pti
         self._spec = spec
+
+    @property
+    def pdu_session_id(self) -> int | None:
+        """5GSM: the header's PDU session identity; 5GMM: the PDU session ID IE (or None)."""
+        if self._spec.epd == EPD_5GSM:
+            return self._psi
+        return self.ies.get("pdu_session_id")
+
+    @pdu_session_id.setter
+    def pdu_session_id(self, value: int) -> None:
+        if self._spec.epd == EPD_5GSM:
+            self._psi = value
+        else:
+            self.ies["pdu_session_id"] = value
 
     @property
     def epd(self) -> int:
@@ -254,7 +271,7 @@ def decode(data: bytes | bytearray | memoryview, *, _offset: int = 0) -> NasMess
         if spec is None:
             raise _err(f"unknown 5GMM message type {data[2]:#04x}", _offset + 2)
         msg = NasMessage.__new__(spec.cls)
-        msg.pdu_session_id = 0
+        msg._psi = 0
         msg.pti = 0
         pos = 3
     elif epd == EPD_5GSM:
@@ -264,7 +281,7 @@ def decode(data: bytes | bytearray | memoryview, *, _offset: int = 0) -> NasMess
         if spec is None:
             raise _err(f"unknown 5GSM message type {data[3]:#04x}", _offset + 3)
         msg = NasMessage.__new__(spec.cls)
-        msg.pdu_session_id = data[1]
+        msg._psi = data[1]
         msg.pti = data[2]
         pos = 4
     else:
@@ -380,9 +397,9 @@ def encode(msg: NasMessage | SecurityProtectedNasMessage) -> bytes:
     if spec.epd == EPD_5GMM:
         out = bytearray((EPD_5GMM, 0, spec.code))
     else:
-        if not (0 <= msg.pdu_session_id <= 255 and 0 <= msg.pti <= 255):
+        if not (0 <= msg._psi <= 255 and 0 <= msg.pti <= 255):
             raise EncodeError("PDU session ID / PTI out of range")
-        out = bytearray((EPD_5GSM, msg.pdu_session_id, msg.pti, spec.code))
+        out = bytearray((EPD_5GSM, msg._psi, msg.pti, spec.code))
     half = -1
     name = ""
     try:
@@ -458,7 +475,7 @@ def _make_class(spec: _Msg) -> type[NasMessage]:
     mt = spec.name
 
     def __init__(self: NasMessage, ies: Mapping[str, Any] | None = None, *,
-                 pdu_session_id: int = 0, pti: int = 0, **kw: Any) -> None:
+                 pdu_session_id: int | None = None, pti: int = 0, **kw: Any) -> None:
         NasMessage.__init__(self, mt, ies, pdu_session_id=pdu_session_id, pti=pti, **kw)
 
     cname = mt.replace("5GMM", "FiveGMM").replace("5GSM", "FiveGSM")

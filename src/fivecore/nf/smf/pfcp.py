@@ -1,0 +1,527 @@
+"""N4 on the SMF side (TS 29.244): association, heartbeat, sessions, usage reports.
+
+Two parts:
+
+- **Rule building, sans-I/O.** :func:`session_establishment`, :func:`activate_downlink`,
+  :func:`deactivate_downlink`, :func:`update_ambr`, :func:`session_deletion` build PFCP
+  messages for an :class:`~fivecore.nf.smf.context.SmContext` the way a Rel-16 UPF expects
+  (ARCHITECTURE.md, "PFCP as a Rel-16 UPF expects it"): Apply Action in 2 octets, each PDI
+  with Source Interface *and* 3GPP Interface Type (N3 for uplink, N6 for downlink), each
+  FAR's Forwarding Parameters with a Destination Interface (and Interface Type), the N3
+  F-TEID chosen by the UPF (CH), one QER carrying the Session-AMBR as MBR and the QFI, one
+  volume URR. :func:`parse_establishment_response` etc. read the answers.
+- **The asyncio endpoint** :class:`N4` (UDP 8805): sends requests with T1/N1 retransmission
+  (TS 29.244 §6.4), answers the UPF's Heartbeat and Session Report Requests, keeps one
+  :class:`UpfPeer` per UPF and runs its heartbeat. A changed Recovery Time Stamp in a
+  Heartbeat Response (or a new Association Setup from the UPF) means the UPF restarted and
+  lost every session (§6.2.2, §19A): the endpoint re-associates and calls ``on_restart`` so
+  the SMF restores or releases those sessions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fivecore.nf.smf.context import SmContext
+from fivecore.wire import pfcp
+from fivecore.wire.errors import DecodeError, EncodeError
+from fivecore.wire.pfcp import (
+    APPLY_BUFF,
+    APPLY_FORW,
+    IF_ACCESS,
+    IF_CORE,
+    IFTYPE_N3_3GPP,
+    IFTYPE_N6,
+    MEASURE_VOLUM,
+    TRIGGER_VOLTH,
+    Bitrate,
+    Flags,
+    FSeid,
+    FTeid,
+    GateStatus,
+    Ies,
+    NodeId,
+    OuterHeaderCreation,
+    OuterHeaderRemoval,
+    PfcpMessage,
+    UeIpAddress,
+    Volume,
+)
+
+log = logging.getLogger("fivecore.smf.n4")
+
+PDR_UL, PDR_DL = 1, 2
+FAR_UL, FAR_DL = 1, 2
+QER_SESSION = 1
+URR_VOLUME = 1
+#: TS 29.244 §8.2.25 UP Function Features / §8.2.58 CP Function Features (none needed)
+CP_FEATURES = Flags(0, 1)
+
+
+class PfcpFailure(Exception):
+    """A PFCP request failed: no answer after N1 tries (``cause`` None) or a refusal cause."""
+
+    def __init__(self, reason: str, cause: int | None = None) -> None:
+        super().__init__(reason)
+        self.cause = cause
+
+
+# ---------------------------------------------------------------------------------------------
+# session rules (sans-I/O)
+# ---------------------------------------------------------------------------------------------
+
+
+def _kbps(bps: int) -> int:
+    return max(1, (bps + 999) // 1000)
+
+
+def session_establishment(sm: SmContext, *, seq: int, node_id: str, cp_ip: str,
+                          usage_volume: int = 1 << 30, ul_teid: int | None = None,
+                          ul_ip: str | None = None) -> PfcpMessage:
+    """TS 29.244 §7.5.2: Session Establishment Request for one PDU session, one QoS flow.
+
+    Uplink: PDR 1 matches GTP-U on the N3 F-TEID (chosen by the UPF unless ``ul_teid`` is
+    given, e.g. when restoring), removes the outer header and forwards to the core (FAR 1).
+    Downlink: PDR 2 matches the UE address from N6; FAR 2 buffers until the gNB's tunnel is
+    known (:func:`activate_downlink`). QER 1 enforces the Session-AMBR, URR 1 counts volume.
+    """
+    ni = sm.dnn
+    if ul_teid is not None and ul_ip is not None:
+        fteid = FTeid(ul_teid, ul_ip)
+    else:
+        fteid = FTeid.choose(v4=True, choose_id=1)
+    ue_src = UeIpAddress(ipv4=sm.ue_ipv4, destination=False)
+    ue_dst = UeIpAddress(ipv4=sm.ue_ipv4, destination=True)
+    pdrs = [
+        Ies(pdr_id=PDR_UL, precedence=255,
+            pdi=Ies(source_interface=IF_ACCESS, f_teid=fteid, network_instance=ni,
+                    ue_ip_address=ue_src, qfi=sm.qfi, tgpp_interface_type=IFTYPE_N3_3GPP),
+            outer_header_removal=OuterHeaderRemoval(0, 1), far_id=FAR_UL,
+            urr_id=URR_VOLUME, qer_id=QER_SESSION),
+        Ies(pdr_id=PDR_DL, precedence=255,
+            pdi=Ies(source_interface=IF_CORE, network_instance=ni, ue_ip_address=ue_dst,
+                    tgpp_interface_type=IFTYPE_N6),
+            far_id=FAR_DL, urr_id=URR_VOLUME, qer_id=QER_SESSION),
+    ]
+    fars = [
+        Ies(far_id=FAR_UL, apply_action=Flags(APPLY_FORW, 2),
+            forwarding_parameters=Ies(destination_interface=IF_CORE, network_instance=ni,
+                                      tgpp_interface_type=IFTYPE_N6)),
+        _dl_far(sm, create=True),
+    ]
+    qers = [Ies(qer_id=QER_SESSION, gate_status=GateStatus(0, 0),
+                mbr=Bitrate(_kbps(sm.ambr_ul), _kbps(sm.ambr_dl)), qfi=sm.qfi)]
+    urrs = [Ies(urr_id=URR_VOLUME, measurement_method=Flags(MEASURE_VOLUM, 1),
+                reporting_triggers=Flags(TRIGGER_VOLTH, 3),
+                volume_threshold=Volume(total=usage_volume))]
+    return PfcpMessage.build(
+        "SessionEstablishmentRequest", seq=seq, seid=0,
+        node_id=NodeId.ipv4(node_id), f_seid=FSeid(sm.local_seid, cp_ip),
+        create_pdr=pdrs, create_far=fars, create_urr=urrs, create_qer=qers,
+        pdn_type=sm.pdu_type,
+    )
+
+
+def _dl_far(sm: SmContext, create: bool) -> Ies:
+    """FAR 2: forward to the gNB's N3 tunnel when known, otherwise buffer (TS 23.502 §4.2.3)."""
+    if sm.dl_teid is not None and sm.dl_ip is not None:
+        params = Ies(destination_interface=IF_ACCESS, network_instance=sm.dnn,
+                     outer_header_creation=OuterHeaderCreation.gtpu(sm.dl_teid, sm.dl_ip),
+                     tgpp_interface_type=IFTYPE_N3_3GPP)
+        if create:
+            return Ies(far_id=FAR_DL, apply_action=Flags(APPLY_FORW, 2), forwarding_parameters=params)
+        return Ies(far_id=FAR_DL, apply_action=Flags(APPLY_FORW, 2), update_forwarding_parameters=params)
+    if create:
+        return Ies(far_id=FAR_DL, apply_action=Flags(APPLY_BUFF, 2),
+                   forwarding_parameters=Ies(destination_interface=IF_ACCESS, network_instance=sm.dnn,
+                                             tgpp_interface_type=IFTYPE_N3_3GPP))
+    return Ies(far_id=FAR_DL, apply_action=Flags(APPLY_BUFF, 2))
+
+
+def activate_downlink(sm: SmContext, *, seq: int) -> PfcpMessage:
+    """TS 29.244 §7.5.4, TS 23.502 §4.3.2.2.1 step 16a: point FAR 2 at the gNB's tunnel."""
+    return PfcpMessage.build("SessionModificationRequest", seq=seq, seid=sm.upf_seid or 0,
+                             update_far=[_dl_far(sm, create=False)])
+
+
+def deactivate_downlink(sm: SmContext, *, seq: int) -> PfcpMessage:
+    """TS 23.502 §4.2.6 (AN release): buffer downlink again, the gNB tunnel is gone."""
+    return PfcpMessage.build("SessionModificationRequest", seq=seq, seid=sm.upf_seid or 0,
+                             update_far=[Ies(far_id=FAR_DL, apply_action=Flags(APPLY_BUFF, 2))])
+
+
+def update_ambr(sm: SmContext, *, seq: int) -> PfcpMessage:
+    """TS 29.244 §7.5.4.5: a new Session-AMBR in QER 1."""
+    return PfcpMessage.build("SessionModificationRequest", seq=seq, seid=sm.upf_seid or 0,
+                             update_qer=[Ies(qer_id=QER_SESSION,
+                                             mbr=Bitrate(_kbps(sm.ambr_ul), _kbps(sm.ambr_dl)))])
+
+
+def session_deletion(sm: SmContext, *, seq: int) -> PfcpMessage:
+    """TS 29.244 §7.5.6: Session Deletion Request."""
+    return PfcpMessage.build("SessionDeletionRequest", seq=seq, seid=sm.upf_seid or 0)
+
+
+def check_cause(rsp: PfcpMessage, what: str) -> None:
+    """Raise :class:`PfcpFailure` unless the response's Cause is Request accepted (§8.2.1)."""
+    cause = rsp.cause
+    if cause != pfcp.CAUSE_ACCEPTED:
+        raise PfcpFailure(f"{what} refused: cause {cause} offending IE {rsp.offending_ie}", cause)
+
+
+def parse_establishment_response(rsp: PfcpMessage) -> tuple[int, int, str]:
+    """TS 29.244 §7.5.3: (UPF SEID, uplink TEID, uplink N3 address) from the response."""
+    check_cause(rsp, "session establishment")
+    fseid = rsp.f_seid
+    if fseid is None:
+        raise PfcpFailure("session establishment response without F-SEID", pfcp.CAUSE_MANDATORY_IE_MISSING)
+    for created in rsp.ies.all("created_pdr"):
+        if created.pdr_id == PDR_UL and created.f_teid is not None and created.f_teid.ipv4:
+            return fseid.seid, created.f_teid.teid, created.f_teid.ipv4
+    raise PfcpFailure("no Created PDR with the uplink F-TEID", pfcp.CAUSE_MANDATORY_IE_MISSING)
+
+
+def usage_from(ies: Ies) -> dict[str, int]:
+    """Octet counts of a Usage Report (TS 29.244 §7.5.8.3 / §7.5.7.2)."""
+    vol = ies.volume_measurement
+    if vol is None:
+        return {"ul": 0, "dl": 0, "total": 0}
+    return {"ul": vol.ul or 0, "dl": vol.dl or 0, "total": vol.total or 0}
+
+
+def add_usage(sm: SmContext, reports: list[Ies]) -> None:
+    for r in reports:
+        u = usage_from(r)
+        for k in ("ul", "dl", "total"):
+            sm.usage[k] += u[k]
+        sm.usage["reports"] += 1
+
+
+# ---------------------------------------------------------------------------------------------
+# the asyncio endpoint
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class UpfPeer:
+    """One UPF as the SMF sees it (TS 29.244 §6.2.6 association)."""
+
+    address: str
+    port: int = pfcp.PFCP_PORT
+    dnns: tuple[str, ...] = ("internet",)
+    slices: tuple[tuple[int, int | None], ...] = ((1, None),)
+    associated: bool = False
+    recovery_ts: int | None = None
+    node_id: str | None = None
+    missed: int = 0
+    restarts: int = 0
+    features: int = 0
+    associated_event: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def addr(self) -> tuple[str, int]:
+        return (self.address, self.port)
+
+    def serves(self, dnn: str, snssai: tuple[int, int | None]) -> bool:
+        return dnn in self.dnns and (snssai in self.slices or (snssai[0], None) in self.slices)
+
+
+RestartHandler = Callable[[UpfPeer], Awaitable[None]]
+ReportHandler = Callable[[int, PfcpMessage], None]
+
+
+class _Proto(asyncio.DatagramProtocol):
+    def __init__(self, n4: N4) -> None:
+        self.n4 = n4
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        try:
+            self.n4.datagram_received(data, addr)
+        except Exception:  # a bug in one message must not stop N4
+            log.exception("event=n4_internal_error peer=%s", addr)
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("n4 socket error: %s", exc)
+
+
+class N4:
+    """The SMF's PFCP endpoint (see module docstring)."""
+
+    def __init__(self, address: str, port: int, peers: list[UpfPeer], *,
+                 heartbeat_interval: float = 5.0, t1: float = 3.0, n1: int = 3,
+                 on_restart: RestartHandler | None = None,
+                 on_report: ReportHandler | None = None) -> None:
+        self.address = address
+        self.port = port
+        self.peers = peers
+        self.heartbeat_interval = heartbeat_interval
+        self.t1 = t1
+        self.n1 = n1
+        self.on_restart = on_restart
+        self.on_report = on_report
+        self.recovery_ts = pfcp.ntp_now()
+        self.transport: asyncio.DatagramTransport | None = None
+        self._seq = 1
+        self._pending: dict[int, asyncio.Future[PfcpMessage]] = {}
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._bg: set[asyncio.Task[Any]] = set()
+        self.stats: dict[str, int] = {}
+        self.tap: Callable[[bytes, tuple[str, int], tuple[str, int]], None] | None = None
+
+    def count(self, key: str) -> None:
+        self.stats[key] = self.stats.get(key, 0) + 1
+
+    def next_seq(self) -> int:
+        s = self._seq
+        self._seq = (s % 0xFFFFFF) + 1
+        return s
+
+    def peer_at(self, addr: tuple[str, int]) -> UpfPeer | None:
+        for p in self.peers:
+            if p.address == addr[0]:
+                return p
+        return None
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.transport, _ = await loop.create_datagram_endpoint(
+            lambda: _Proto(self), local_addr=(self.address, self.port))
+        sock = self.transport.get_extra_info("sockname")
+        if sock:
+            self.port = sock[1]
+        for peer in self.peers:
+            self._tasks.append(asyncio.create_task(self._peer_loop(peer), name=f"n4-{peer.address}"))
+
+    async def stop(self) -> None:
+        for t in self._tasks + list(self._bg):
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self._tasks.clear()
+        for fut in self._pending.values():
+            if not fut.done():
+                fut.cancel()
+        self._pending.clear()
+        if self.transport is not None:
+            self.transport.close()
+            self.transport = None
+
+    # --- sending --------------------------------------------------------------------------
+
+    def _send(self, data: bytes, addr: tuple[str, int]) -> None:
+        if self.transport is None:
+            raise PfcpFailure("N4 endpoint not started")
+        if self.tap is not None:
+            self.tap(data, (self.address, self.port), addr)
+        self.transport.sendto(data, addr)
+
+    async def request(self, peer: UpfPeer, msg: PfcpMessage, *, n1: int | None = None) -> PfcpMessage:
+        """Send a request and wait for its response (TS 29.244 §6.4: T1 x N1 retransmissions)."""
+        if not msg.seq:
+            msg.seq = self.next_seq()
+        try:
+            data = pfcp.encode(msg)
+        except EncodeError as exc:
+            raise PfcpFailure(f"cannot encode {msg.msg_type}: {exc}") from None
+        fut: asyncio.Future[PfcpMessage] = asyncio.get_running_loop().create_future()
+        self._pending[msg.seq] = fut
+        try:
+            for attempt in range(n1 or self.n1):
+                if attempt:
+                    self.count("retransmissions")
+                self._send(data, peer.addr)
+                try:
+                    return await asyncio.wait_for(asyncio.shield(fut), self.t1)
+                except TimeoutError:
+                    continue
+            raise PfcpFailure(f"no answer to {msg.msg_type} from {peer.address}")
+        finally:
+            self._pending.pop(msg.seq, None)
+
+    # --- receiving ------------------------------------------------------------------------
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        if self.tap is not None:
+            self.tap(data, addr, (self.address, self.port))
+        try:
+            msg = pfcp.decode(data)
+        except DecodeError as exc:
+            self.count("malformed")
+            log.info("event=n4_malformed peer=%s err=%s", addr, exc)
+            return
+        if msg.msg_type.endswith("Response"):
+            fut = self._pending.get(msg.seq)
+            if fut is not None and not fut.done():
+                fut.set_result(msg)
+            else:
+                self.count("unexpected_response")
+            return
+        self._on_request(msg, addr)
+
+    def _on_request(self, msg: PfcpMessage, addr: tuple[str, int]) -> None:
+        t = msg.msg_type
+        peer = self.peer_at(addr)
+        if t == "HeartbeatRequest":
+            # §6.2.2: answer with our own Recovery Time Stamp; a changed peer stamp = restart
+            rsp = PfcpMessage.build("HeartbeatResponse", seq=msg.seq, recovery_time_stamp=self.recovery_ts)
+            self._send(pfcp.encode(rsp), addr)
+            if peer is not None and msg.recovery_time_stamp is not None:
+                self._check_recovery(peer, msg.recovery_time_stamp)
+            return
+        if t == "AssociationSetupRequest":
+            # §6.2.6.2.2: UP-initiated association (e.g. after a UPF restart)
+            rsp = PfcpMessage.build("AssociationSetupResponse", seq=msg.seq,
+                                    node_id=NodeId.ipv4(self.address),
+                                    cause=pfcp.CAUSE_ACCEPTED if peer else pfcp.CAUSE_REJECTED,
+                                    recovery_time_stamp=self.recovery_ts,
+                                    cp_function_features=CP_FEATURES)
+            self._send(pfcp.encode(rsp), addr)
+            if peer is not None:
+                ts = msg.recovery_time_stamp
+                restarted = peer.associated and ts is not None and peer.recovery_ts not in (None, ts)
+                peer.associated = True
+                peer.associated_event.set()
+                peer.node_id = msg.node_id.value if msg.node_id else addr[0]
+                if restarted:
+                    self._restarted(peer, ts)
+                elif ts is not None:
+                    peer.recovery_ts = ts
+            return
+        if t == "SessionReportRequest":
+            # §7.5.8: usage reports (and downlink data reports) for one session
+            seid = msg.seid or 0
+            cause = pfcp.CAUSE_ACCEPTED
+            if self.on_report is not None:
+                try:
+                    ok = self.on_report(seid, msg)
+                except Exception:
+                    log.exception("event=n4_report_handler_failed")
+                    ok = True
+                if ok is False:
+                    cause = pfcp.CAUSE_SESSION_CONTEXT_NOT_FOUND
+            rsp = PfcpMessage.build("SessionReportResponse", seq=msg.seq,
+                                    seid=self._upf_seid_for(seid), cause=cause)
+            self._send(pfcp.encode(rsp), addr)
+            return
+        if t == "AssociationReleaseRequest":
+            rsp = PfcpMessage.build("AssociationReleaseResponse", seq=msg.seq,
+                                    node_id=NodeId.ipv4(self.address), cause=pfcp.CAUSE_ACCEPTED)
+            self._send(pfcp.encode(rsp), addr)
+            if peer is not None:
+                peer.associated = False
+                peer.associated_event.clear()
+            return
+        if t == "NodeReportRequest":
+            rsp = PfcpMessage.build("NodeReportResponse", seq=msg.seq,
+                                    node_id=NodeId.ipv4(self.address), cause=pfcp.CAUSE_ACCEPTED)
+            self._send(pfcp.encode(rsp), addr)
+            return
+        self.count("unhandled_request")
+
+    #: set by the SMF: local SEID -> the UPF's SEID (the header of our answer carries it)
+    upf_seid_lookup: Callable[[int], int] | None = None
+
+    def _upf_seid_for(self, local_seid: int) -> int:
+        if self.upf_seid_lookup is not None:
+            return self.upf_seid_lookup(local_seid)
+        return 0
+
+    # --- association and heartbeat --------------------------------------------------------
+
+    async def associate(self, peer: UpfPeer) -> None:
+        """TS 29.244 §6.2.6.2.1: CP-initiated Association Setup."""
+        req = PfcpMessage.build("AssociationSetupRequest", seq=self.next_seq(),
+                                node_id=NodeId.ipv4(self.address),
+                                recovery_time_stamp=self.recovery_ts,
+                                cp_function_features=CP_FEATURES)
+        rsp = await self.request(peer, req, n1=1)
+        check_cause(rsp, "association setup")
+        ts = rsp.recovery_time_stamp
+        peer.node_id = rsp.node_id.value if rsp.node_id else peer.address
+        uf = rsp.up_function_features
+        peer.features = int(uf) if uf is not None else 0
+        restarted = peer.recovery_ts is not None and ts is not None and ts != peer.recovery_ts
+        peer.recovery_ts = ts
+        peer.associated = True
+        peer.missed = 0
+        peer.associated_event.set()
+        self.count("associations")
+        log.info("event=pfcp_associated upf=%s recovery_ts=%s", peer.address, ts)
+        if restarted:
+            peer.restarts += 1
+            self._fire_restart(peer)
+
+    def _check_recovery(self, peer: UpfPeer, ts: int) -> None:
+        if peer.recovery_ts is not None and ts != peer.recovery_ts and peer.associated:
+            self._restarted(peer, ts)
+
+    def _restarted(self, peer: UpfPeer, ts: int | None) -> None:
+        """§6.2.2 / §19A: the UPF lost its sessions; re-associate, then tell the SMF."""
+        log.warning("event=upf_restart_detected upf=%s old_ts=%s new_ts=%s", peer.address, peer.recovery_ts, ts)
+        self.count("upf_restarts")
+        peer.restarts += 1
+        peer.associated = False
+        peer.associated_event.clear()
+        peer.recovery_ts = ts
+
+        async def reassociate() -> None:
+            try:
+                await self.associate(peer)
+            except PfcpFailure as exc:
+                log.info("event=pfcp_reassociation_failed upf=%s err=%s", peer.address, exc)
+            self._fire_restart(peer)
+
+        self._spawn(reassociate())
+
+    def _fire_restart(self, peer: UpfPeer) -> None:
+        if self.on_restart is not None:
+            self._spawn(self.on_restart(peer))
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        t = asyncio.ensure_future(coro)
+        self._bg.add(t)
+        t.add_done_callback(self._bg.discard)
+
+    async def _peer_loop(self, peer: UpfPeer) -> None:
+        """Associate, then heartbeat every interval (TS 29.244 §6.2.2); re-associate on loss."""
+        delay = 0.2
+        while True:
+            if not peer.associated:
+                try:
+                    await self.associate(peer)
+                    delay = 0.2
+                except PfcpFailure as exc:
+                    log.debug("event=pfcp_association_pending upf=%s err=%s", peer.address, exc)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self.heartbeat_interval)
+                    continue
+            await asyncio.sleep(self.heartbeat_interval)
+            if not peer.associated:
+                continue
+            hb = PfcpMessage.build("HeartbeatRequest", seq=self.next_seq(),
+                                   recovery_time_stamp=self.recovery_ts)
+            started = time.monotonic()
+            try:
+                rsp = await self.request(peer, hb)
+            except PfcpFailure:
+                peer.missed += 1
+                self.count("heartbeat_lost")
+                log.warning("event=upf_heartbeat_lost upf=%s", peer.address)
+                # §6.2.2: the path is down; sessions cannot be trusted any more. Try to set
+                # the association up again; when it answers, its stamp tells us whether
+                # it restarted (a fresh stamp always means it did).
+                peer.associated = False
+                peer.associated_event.clear()
+                continue
+            peer.missed = 0
+            ts = rsp.recovery_time_stamp
+            log.debug("event=heartbeat upf=%s rtt_ms=%.1f", peer.address, (time.monotonic() - started) * 1e3)
+            if ts is not None:
+                self._check_recovery(peer, ts)
