@@ -32,6 +32,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from fivecore.errors import ConfigError
+from fivecore.nf.upf.config import UpfConfig
 
 DEFAULT_DB_URI = "sqlite:///fivecore-subscribers.db"
 DEFAULT_NRF_URI = "http://127.0.0.10:7777"
@@ -384,8 +385,91 @@ class NssfConfig(NfSection):
     slice_nrf_uri: str | None = None
 
 
+# --- fivecore up / demo / observability (issue 8; owned by the network author) ----------------
+
+
+class MetricsConfig(_Section):
+    """Prometheus ``/metrics`` and the JSON info API on every NF (Open5GS layout: each NF on its
+    own address, port 9090 — e.g. AMF 127.0.0.5:9090, SMF 127.0.0.4:9090, UPF 127.0.0.7:9090)."""
+
+    enabled: bool = True
+    port: int = Field(default=9090, ge=0, le=65535)
+    #: one address for every NF's listener instead of each NF's SBI address (then give each NF
+    #: its own port in ``ports``)
+    address: str | None = None
+    #: per-NF port overrides, e.g. ``{pcf: 9091}``
+    ports: dict[str, int] = Field(default_factory=dict)
+    #: show full SUPIs in ``/ue-info`` and ``/pdu-info`` (masked by default)
+    info_supi: bool = False
+
+    @field_validator("address")
+    @classmethod
+    def _ip(cls, v: str | None) -> str | None:
+        if v is not None:
+            ipaddress.ip_address(v)
+        return v
+
+    @field_validator("ports")
+    @classmethod
+    def _ports(cls, v: dict[str, int]) -> dict[str, int]:
+        for nf, port in v.items():
+            if nf not in _NF_NAMES:
+                raise ValueError(f"{nf!r} is not an NF ({', '.join(_NF_NAMES)})")
+            if not 0 <= port <= 65535:
+                raise ValueError(f"{nf}: port {port} out of range")
+        return v
+
+
+_NF_NAMES = ("nrf", "udr", "udm", "ausf", "pcf", "nssf", "amf", "smf", "upf")
+
+
+class UpConfig(_Section):
+    """``fivecore up``: where it keeps its state and how N6 reaches the host."""
+
+    #: SQLite store, generated SUCI key, pid/state files; default $FIVECORE_DATA or ./var
+    data_dir: Path = Field(default_factory=lambda: Path(os.environ.get("FIVECORE_DATA", "var")))
+    #: masquerade the UE pool behind the host's default route (nftables/iptables)
+    nat: bool = False
+    #: the NFs ``up`` starts in its control-plane process (those not yet built are skipped)
+    control_plane: list[str] = Field(default_factory=lambda: ["nrf", "udr", "udm", "ausf", "pcf", "nssf", "amf", "smf"])
+    #: seconds to wait for every NF to be ready
+    ready_timeout: float = Field(default=30.0, gt=0)
+
+    @field_validator("control_plane")
+    @classmethod
+    def _cp(cls, v: list[str]) -> list[str]:
+        for nf in v:
+            if nf not in _NF_NAMES or nf == "upf":
+                raise ValueError(f"{nf!r} is not a control-plane NF")
+        return v
+
+
+class DemoConfig(_Section):
+    """``fivecore demo``: the simulated subscribers and the data network behind the UPF."""
+
+    ues: int = Field(default=10, ge=1, le=100000)
+    gnbs: int = Field(default=1, ge=1, le=1000)
+    first_imsi: str = Field(default="001010000000001", pattern=r"^\d{15}$")
+    k: str = Field(default="465b5ce8b199b49faa5f0a2ee238a6bc", pattern=r"^[0-9a-fA-F]{32}$", repr=False)
+    opc: str = Field(default="e8ed289deba952e4283b54e88e6183ca", pattern=r"^[0-9a-fA-F]{32}$", repr=False)
+    #: the data-network host the UEs ping and stream to, inside its own netns behind N6
+    dn_address: str = "10.46.0.2"
+    ping_count: int = Field(default=3, ge=1, le=1000)
+    tcp_bytes: int = Field(default=1 << 20, ge=1)
+
+    @field_validator("dn_address")
+    @classmethod
+    def _ip(cls, v: str) -> str:
+        ipaddress.IPv4Address(v)
+        return v
+
+
 class LoggingConfig(_Section):
     level: str = Field(default="info", pattern=r"^(debug|info|warning|error)$")
+    #: ``kv`` (key=value lines) or ``json`` (one object per line) — fivecore.obs.logging
+    format: Literal["kv", "json"] = "kv"
+    #: log to this file instead of stderr
+    file: Path | None = None
 
 
 class Config(_Section):
@@ -403,6 +487,13 @@ class Config(_Section):
     smf: SmfConfig = Field(default_factory=SmfConfig)
     pcf: PcfConfig = Field(default_factory=PcfConfig)
     nssf: NssfConfig = Field(default_factory=NssfConfig)
+    # issue 8 additions: the UPF's own section (validated by the UPF's model), vendor trust
+    # policy (raw mapping, validated by fivecore.trust), metrics, fivecore up / demo
+    upf: UpfConfig = Field(default_factory=UpfConfig)
+    trust: dict[str, Any] | None = None
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    up: UpConfig = Field(default_factory=UpConfig)
+    demo: DemoConfig = Field(default_factory=DemoConfig)
 
     def section(self, name: str) -> NfSection:
         """The NF section ``name`` (``nrf``, ``udm``, ...); ConfigError if there is none."""
@@ -421,6 +512,13 @@ def _describe(exc: ValidationError) -> str:
     return f"{key}: {msg}"
 
 
+def _yaml_line(exc: yaml.YAMLError) -> str:
+    """One line for a YAML syntax error: the problem and where (issue 8: one-line errors)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else problem
+
+
 def load_config(source: str | Path | dict[str, Any] | None = None) -> Config:
     """Load and validate a configuration (path to YAML, a dict, or None for the defaults)."""
     data: Any
@@ -435,10 +533,19 @@ def load_config(source: str | Path | dict[str, Any] | None = None) -> Config:
         except OSError as exc:
             raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+            raise ConfigError(f"{path}: not valid YAML: {_yaml_line(exc)}") from None
     if not isinstance(data, dict):
         raise ConfigError("<root>: the configuration must be a mapping")
     try:
-        return Config.model_validate(data)
+        cfg = Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from None
+    if cfg.trust is not None:
+        from fivecore.trust.policy import parse_trust_config
+
+        try:
+            parse_trust_config(cfg.trust)
+        except ConfigError as exc:
+            msg = str(exc)
+            raise ConfigError(msg if msg.startswith("trust") else f"trust.{msg}") from None
+    return cfg

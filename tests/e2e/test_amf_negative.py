@@ -6,7 +6,6 @@ in the test process, over userspace SCTP and HTTP/2.
 
 from __future__ import annotations
 
-import asyncio
 import os
 
 import pytest
@@ -26,8 +25,7 @@ BASE = 1010000000500
 def core(tmp_path_factory: pytest.TempPathFactory):
     if os.geteuid() != 0:
         pytest.skip("userspace SCTP needs raw sockets (root)")
-    c = AmfCore(tmp_path_factory.mktemp("amf-neg"))
-    c.start()
+    c = AmfCore.launch(tmp_path_factory.mktemp("amf-neg"))
     c.provision(20, first_imsi=f"{BASE:015d}")
     yield c
     c.stop()
@@ -47,13 +45,13 @@ async def test_wrong_k_is_rejected(core: AmfCore) -> None:
     """TS 33.102 §6.3.3: the USIM sees a MAC failure (#20); the AMF answers Authentication Reject."""
     sim = await one_ue(core, 1, key="00112233445566778899aabbccddeeff")
     try:
-        c1 = core.counters()
+        c1 = await core.acounters()
         ru = sim.ues[0]
         assert await sim.register(ru, timeout=20) == UeState.DEREGISTERED
         assert ru.ue.last_cause == 20
         assert sim.stats.get("authentication_reject") == 1
         assert ru.ue.guti is None and ru.ue.sec is None
-        c2 = core.counters()
+        c2 = await core.acounters()
         assert c2.get("auth_failure_20", 0) == c1.get("auth_failure_20", 0) + 1
         assert c2.get("registered", 0) == c1.get("registered", 0)
     finally:
@@ -64,12 +62,12 @@ async def test_stale_sqn_recovers_through_resync(core: AmfCore) -> None:
     """TS 33.102 §6.3.5: synch failure with AUTS -> the UDM re-synchronises -> success."""
     sim = await one_ue(core, 2, sqn=0x0000_4000_0000)
     try:
-        c1 = core.counters()
+        c1 = await core.acounters()
         ru = sim.ues[0]
         assert await sim.register(ru, timeout=20) == UeState.REGISTERED
         assert sim.stats.get("synch_failure_sent") == 1
         assert ru.ue.usim.sqn_ms > 0x0000_4000_0000
-        c2 = core.counters()
+        c2 = await core.acounters()
         assert c2.get("auth_resync", 0) == c1.get("auth_resync", 0) + 1
         assert c2.get("auth_failure_21", 0) == c1.get("auth_failure_21", 0) + 1
     finally:
@@ -80,12 +78,12 @@ async def test_nia0_only_ue_is_rejected(core: AmfCore) -> None:
     """TS 33.501 §5.5.2: NIA0 is never selected; a UE with nothing else gets cause #23."""
     sim = await one_ue(core, 3, integrity={"IA0": True, "IA1": False, "IA2": False, "IA3": False})
     try:
-        c1 = core.counters()
+        c1 = await core.acounters()
         ru = sim.ues[0]
         assert ru.ue.profile.nia == (0,)
         assert await sim.register(ru, timeout=20) == UeState.DEREGISTERED
         assert ru.ue.last_cause == 23
-        c2 = core.counters()
+        c2 = await core.acounters()
         assert c2.get("registration_reject_23", 0) == c1.get("registration_reject_23", 0) + 1
         assert c2.get("auth_resync", 0) == c1.get("auth_resync", 0)
     finally:
@@ -106,20 +104,22 @@ async def test_replayed_uplink_nas_is_dropped(core: AmfCore) -> None:
     sim.gnbs[0].tap = tap
     try:
         ru = sim.ues[0]
+        c0 = await core.acounters()
         # follow-on request: the AMF keeps the NG connection, so the replay reaches the same UE
         assert await sim.register(ru, follow_on=True) == UeState.REGISTERED
         assert ru.ue.connected
-        c1 = core.counters()
+        await core.wait_counter("registered", c0.get("registered", 0) + 1)
+        c1 = await core.acounters()
         registration_complete = uplinks[-1]
         ru.gnb.uplink_nas(ru, registration_complete)
         smc_complete = uplinks[-2]
         ru.gnb.uplink_nas(ru, smc_complete)
-        assert core.wait_counter("nas_replay", c1.get("nas_replay", 0) + 2) == c1.get("nas_replay", 0) + 2
-        c2 = core.counters()
+        assert await core.wait_counter("nas_replay", c1.get("nas_replay", 0) + 2) == c1.get("nas_replay", 0) + 2
+        c2 = await core.acounters()
         assert c2.get("registered", 0) == c1.get("registered", 0), "the replay changed nothing"
         # the genuine UE carries on: a fresh message still verifies
         assert await sim.deregister(ru) == UeState.DEREGISTERED
-        c3 = core.counters()
+        c3 = await core.acounters()
         assert c3.get("deregistration", 0) == c2.get("deregistration", 0) + 1
         assert c3.get("nas_bad_mac", 0) == c1.get("nas_bad_mac", 0)
     finally:
@@ -127,7 +127,11 @@ async def test_replayed_uplink_nas_is_dropped(core: AmfCore) -> None:
 
 
 async def test_replayed_initial_message_is_dropped(core: AmfCore) -> None:
-    """A replayed Initial UE Message (protected Registration Request) does not verify."""
+    """A RAN node re-sending a captured Service Request (an initial, integrity-only message)
+    gets nothing: its COUNT was used (TS 33.501 §6.4.3.2)."""
+    from fivecore.ran.gnb import RanUe
+    from fivecore.ran.ue import Ue
+
     sim = await one_ue(core, 5)
     initial: list[bytes] = []
 
@@ -137,23 +141,26 @@ async def test_replayed_initial_message_is_dropped(core: AmfCore) -> None:
             if pdu.procedure == "InitialUEMessage":
                 initial.append(pdu["NAS-PDU"])
 
-    sim.gnbs[0].tap = tap
+    gnb = sim.gnbs[0]
+    gnb.tap = tap
     try:
         ru = sim.ues[0]
+        c0 = await core.acounters()
         assert await sim.register(ru) == UeState.REGISTERED
-        await asyncio.sleep(0.2)
-        assert await sim.register(ru) == UeState.REGISTERED  # with the GUTI, protected
-        await asyncio.sleep(0.2)
-        c1 = core.counters()
-        replay = initial[-1]
-        other = sim.ues[0]
-        # a RAN node re-sends the captured initial message as a new UE
-        from fivecore.ran.gnb import RanUe
-        from fivecore.ran.ue import Ue
-
-        ghost = RanUe(Ue(other.ue.usim, other.ue.profile), sim.gnbs[0])
-        sim.gnbs[0].initial_nas(ghost, replay)
-        assert core.wait_counter("nas_replay", c1.get("nas_replay", 0) + 1) == c1.get("nas_replay", 0) + 1
-        assert core.counters().get("registration_without_auth", 0) == c1.get("registration_without_auth", 0)
+        await core.wait_counter("release_complete", c0.get("release_complete", 0) + 1)
+        # Service Request from idle (TS 24.501 §5.6.1), then the gNB releases the UE again
+        assert await sim.service_request(ru) == UeState.REGISTERED
+        assert ru.kgnb_ok
+        await core.wait_counter("service_request", c0.get("service_request", 0) + 1)
+        gnb.release_request(ru)
+        await core.wait_counter("release_complete", c0.get("release_complete", 0) + 2)
+        c1 = await core.acounters()
+        ghost = RanUe(Ue(ru.ue.usim, ru.ue.profile), gnb)
+        gnb.initial_nas(ghost, initial[-1])
+        assert await core.wait_counter("nas_replay", c1.get("nas_replay", 0) + 1) == c1.get("nas_replay", 0) + 1
+        c2 = await core.acounters()
+        assert c2.get("service_request", 0) == c1.get("service_request", 0)
+        # the genuine UE is unaffected
+        assert await sim.service_request(ru) == UeState.REGISTERED
     finally:
         await sim.stop()

@@ -26,8 +26,7 @@ N_UES = int(os.environ.get("FIVECORE_E2E_UES", "1000"))
 def core(tmp_path_factory: pytest.TempPathFactory):
     if os.geteuid() != 0:
         pytest.skip("userspace SCTP needs raw sockets (root)")
-    c = AmfCore(tmp_path_factory.mktemp("amf-reg"))
-    c.start()
+    c = AmfCore.launch(tmp_path_factory.mktemp("amf-reg"))
     c.provision(N_UES + 20)
     yield c
     c.stop()
@@ -64,17 +63,17 @@ async def test_ng_setup_failure(core: AmfCore, cfg: dict, why: str) -> None:
 
 async def test_many_ues_register_and_deregister(core: AmfCore) -> None:
     """N UEs, null-scheme / Profile A / Profile B SUCI in turn, over two gNBs, all at once."""
-    before = core.counters()
+    before = await core.acounters()
     sim = RanSim(load_ran_config(core.ran_config(scheme_cycle=[0, 1, 2])), n_gnbs=2, n_ues=N_UES)
     await sim.start()
     try:
         res = await sim.register_all(concurrency=min(64, N_UES), timeout=60)
         states = {ru.ue.state for ru in sim.ues}
-        assert res["ok"] == N_UES, (res["failed"][:5], sim.summary(), core.counters())
+        assert res["ok"] == N_UES, (res["failed"][:5], sim.summary(), await core.acounters())
         assert states == {UeState.REGISTERED}
         assert all(ru.ue.guti is not None for ru in sim.ues)
         assert all(ru.kgnb_ok for ru in sim.ues), "the AMF's KgNB must match the UE's derivation"
-        after = core.counters()
+        after = await core.acounters()
         for scheme in (0, 1, 2):
             got = after.get(f"suci_scheme_{scheme}", 0) - before.get(f"suci_scheme_{scheme}", 0)
             assert got == len([i for i in range(N_UES) if i % 3 == scheme])
@@ -85,7 +84,7 @@ async def test_many_ues_register_and_deregister(core: AmfCore) -> None:
         res = await sim.deregister_all(concurrency=min(64, N_UES), timeout=60)
         assert res["ok"] == N_UES, res["failed"][:5]
         assert {ru.ue.state for ru in sim.ues} == {UeState.DEREGISTERED}
-        after2 = core.counters()
+        after2 = await core.acounters()
         assert after2.get("deregistration", 0) - after.get("deregistration", 0) == N_UES
         assert after2.get("nas_bad_mac", 0) == before.get("nas_bad_mac", 0)
     finally:
@@ -101,10 +100,10 @@ async def test_reregistration_with_guti_needs_no_suci(core: AmfCore) -> None:
         ru = sim.ues[0]
         assert await sim.register(ru) == UeState.REGISTERED
         guti1 = ru.ue.guti
-        c1 = core.counters()
+        c1 = await core.acounters()
         assert await sim.deregister(ru) == UeState.DEREGISTERED
         assert await sim.register(ru) == UeState.REGISTERED
-        c2 = core.counters()
+        c2 = await core.acounters()
         suci_sent = sum(c2.get(f"suci_scheme_{s}", 0) - c1.get(f"suci_scheme_{s}", 0) for s in (0, 1, 2))
         assert suci_sent == 0, "no new SUCI on re-registration with the 5G-GUTI"
         assert c2.get("registration_without_auth", 0) == c1.get("registration_without_auth", 0) + 1
@@ -123,9 +122,9 @@ async def test_unknown_guti_triggers_identity(core: AmfCore) -> None:
     try:
         ru = sim.ues[0]
         ru.ue.guti = MobileIdentity.guti("00101", 2, 1, 0, 0x0BADCAFE)
-        c1 = core.counters()
+        c1 = await core.acounters()
         assert await sim.register(ru) == UeState.REGISTERED
-        c2 = core.counters()
+        c2 = await core.acounters()
         assert c2.get("identity_procedure", 0) == c1.get("identity_procedure", 0) + 1
         assert ru.ue.guti.tmsi != 0x0BADCAFE
     finally:

@@ -177,7 +177,8 @@ class Capture:
 
 def tshark_check(path: Path) -> dict[str, int]:
     """Decode with CRC32c validation on: every checksum good, nothing malformed, no errors."""
-    base = ["tshark", "-n", "-r", str(path), "-o", TSHARK_CRC, "--disable-protocol", "ngap"]
+    # Payloads are test bytes, not NGAP/XnAP: check SCTP only, do not dissect the ULP.
+    base = ["tshark", "-n", "-r", str(path), "-o", TSHARK_CRC, "-o", "sctp.ulp_dissection:FALSE"]
     st = subprocess.run(base + ["-T", "fields", "-e", "sctp.checksum.status"],
                         capture_output=True, text=True, timeout=60, check=True).stdout.split()
     bad = subprocess.run(base + ["-Y", "_ws.malformed || _ws.expert.severity >= 8388608 || sctp.checksum.status != 1"],

@@ -22,8 +22,8 @@ from fivecore.transport.sctp import packet as p
 HERE = Path(__file__).resolve()
 
 
-async def _echo_server_main() -> None:
-    srv = await sctp.listen("127.0.0.1", 0)
+async def _echo_server_main(host: str = "127.0.0.1", port: int = 0) -> None:
+    srv = await sctp.listen(host, port)
     print(f"PORT {srv.sockname[1]}", flush=True)
 
     async def echo(a: sctp.SctpAssociation) -> None:
@@ -50,7 +50,7 @@ async def _crash_client_main(port: int, local_port: int) -> None:
 
 if __name__ == "__main__":
     if sys.argv[1] == "echo-server":
-        asyncio.run(_echo_server_main())
+        asyncio.run(_echo_server_main(*sys.argv[2:3], *[int(x) for x in sys.argv[3:4]]))
     else:
         asyncio.run(_crash_client_main(int(sys.argv[2]), int(sys.argv[3])))
     sys.exit(0)
@@ -211,3 +211,84 @@ async def test_packets_for_foreign_ports_get_no_answer() -> None:
     finally:
         sniff.close()
         srv.close()
+
+
+async def test_connect_to_nobody_fails_cleanly() -> None:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    with pytest.raises(sctp.SctpConnectError, match="timed out"):
+        await sctp.connect("127.0.0.1", port, timeout=0.5)
+    # Without a timeout, the exhausted T1-init budget (Max.Init.Retransmits) is the error.
+    cfg = sctp.SctpConfig(rto_initial=0.1, rto_min=0.1, rto_max=0.2, max_init_retransmits=2)
+    with pytest.raises(sctp.SctpConnectError, match="INIT not answered"):
+        await sctp.connect("127.0.0.1", port, cfg)
+
+
+async def test_reconnect_from_the_same_port_right_after_close() -> None:
+    srv = await sctp.listen("127.0.0.1", 0)
+    accepted: list[sctp.SctpAssociation] = []
+
+    async def acceptor() -> None:
+        async for a in srv:
+            accepted.append(a)
+
+    task = asyncio.ensure_future(acceptor())
+    try:
+        c = await sctp.connect("127.0.0.1", srv.sockname[1], timeout=5)
+        port = c.local_address[1]
+        c.close()
+        await asyncio.wait_for(c.wait_closed(), 5)
+        c2 = await sctp.connect("127.0.0.1", srv.sockname[1], local_port=port, timeout=5)
+        assert c2.local_address[1] == port
+        await c2.send(b"again")
+        c2.abort("done")
+        c3 = await sctp.connect("127.0.0.1", srv.sockname[1], local_port=port, timeout=5)
+        c3.abort("done")
+        await asyncio.sleep(0.1)
+        assert len(accepted) == 3
+    finally:
+        task.cancel()
+        srv.close(abort_associations=True)
+
+
+async def test_two_stacks_same_port_different_addresses_do_not_interfere() -> None:
+    """Two server processes on 127.0.0.5:P and 127.0.0.6:P (an AMF set on one host) plus this
+    process's clients: three stacks whose raw sockets all see every packet."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.5", 0))
+    port = s.getsockname()[1]
+    s.close()
+    procs = [await _spawn("echo-server", host, str(port)) for host in ("127.0.0.5", "127.0.0.6")]
+    try:
+        for pr in procs:
+            assert pr.stdout is not None
+            assert int((await asyncio.wait_for(pr.stdout.readline(), 20)).split()[1]) == port
+
+        async def talk(host: str, seed: int) -> sctp.SctpAssociation:
+            c = await sctp.connect(host, port, timeout=10)
+            rng = random.Random(seed)
+            for _ in range(20):
+                d = rng.randbytes(rng.choice([10, 300, 4000]))
+                await c.send(d, stream=1)
+                assert (await asyncio.wait_for(c.recv(), 10)).data == d
+            return c
+
+        clients = await asyncio.gather(*[talk(h, i) for i, h in enumerate(["127.0.0.5", "127.0.0.6"] * 5)])
+        assert all(not c.is_closed for c in clients)
+        for c in clients:
+            c.close()
+        await asyncio.gather(*[asyncio.wait_for(c.wait_closed(), 10) for c in clients])
+        assert {c.close_reason for c in clients} == {"shutdown complete"}
+        for host in ("127.0.0.5", "127.0.0.6"):
+            c = await sctp.connect(host, port, timeout=10)
+            await c.send(b"quit")
+            stats = (await asyncio.wait_for(c.recv(), 10)).data.decode()
+            assert "'associations_accepted': 6" in stats, stats
+            assert "rx_ootb" not in stats and "rx_bad_vtag" not in stats, stats
+            await asyncio.wait_for(c.wait_closed(), 10)
+    finally:
+        for pr in procs:
+            if pr.returncode is None:
+                pr.kill()

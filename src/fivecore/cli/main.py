@@ -31,6 +31,7 @@ COMMAND_MODULES: list[str] = [
     "fivecore.cli.subscriber",
     "fivecore.cli.trust",
     "fivecore.cli.decode",
+    "fivecore.cli.network",
 ]
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import logging
 from pathlib import Path
 
 import typer
@@ -21,7 +20,11 @@ NF_APPS: dict[str, str] = {
     "ausf": "fivecore.nf.ausf.app:AusfApp",
     "udm": "fivecore.nf.udm.app:UdmApp",
     "udr": "fivecore.nf.udr.app:UdrApp",
+    "smf": "fivecore.nf.smf.app:SmfApp",
+    "pcf": "fivecore.nf.pcf.app:PcfApp",
+    "nssf": "fivecore.nf.nssf.app:NssfApp",
     "amf": "fivecore.nf.amf.app:AmfApp",
+    "upf": "fivecore.nf.upf.app:UpfApp",
 }
 
 
@@ -34,8 +37,10 @@ def load_app_class(name: str) -> type:
 
 
 def setup_logging(level: str) -> None:
-    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # issue 8: key=value lines with SUPI masking and key redaction (fivecore.obs.logging)
+    from fivecore.obs.logging import setup_logging as _setup
+
+    _setup(level)
 
 
 def run_nf(name: str, config: Path | None) -> None:
@@ -51,7 +56,12 @@ def run_nf(name: str, config: Path | None) -> None:
     except ImportError:  # pragma: no cover - uvloop is a dependency, but stay runnable without it
         pass
     try:
-        asyncio.run(run_forever([cls(cfg)]))
+        apps = [cls(cfg)]
+        if cfg.metrics.enabled:  # issue 8: /metrics and the info API beside the NF
+            from fivecore.netup.observe import MetricsSidecar
+
+            apps.append(MetricsSidecar(name, apps[0], cfg))
+        asyncio.run(run_forever(apps))
     except OSError as exc:
         raise ConfigError(f"{name}: cannot listen on {cfg.section(name).sbi.address}:{cfg.section(name).sbi.port}: {exc.strerror or exc}") from None
 

@@ -108,8 +108,8 @@ class PcapWriter:
         key = (src, dst, sport, dport)
         st = self._assoc.get(key)
         if st is None:
-            ends = sorted([f"{src}:{sport}", f"{dst}:{dport}"])
-            tag = 0x10000000 | (crc32c.crc32c("-".join(ends).encode()) & 0x0FFFFFFF)
+            # Each direction carries the receiver's own verification tag (RFC 9260 §8.5).
+            tag = 0x10000000 | (crc32c.crc32c(f"{src}:{sport}>{dst}:{dport}".encode()) & 0x0FFFFFFF)
             st = self._assoc[key] = _Assoc(tag)
         tsn = st.tsn
         st.tsn = (tsn + 1) & 0xFFFFFFFF

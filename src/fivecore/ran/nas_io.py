@@ -67,6 +67,10 @@ class Downlink:
         "t3512",
         "cause",
         "ack_requested",
+        # DL NAS Transport (issue 7: 5GSM)
+        "payload_container_type",
+        "payload_container",
+        "pdu_session_id",
     )
 
     def __init__(self, message_type: str) -> None:
@@ -88,6 +92,9 @@ class Downlink:
         self.t3512: int | None = None
         self.cause = 0
         self.ack_requested = False
+        self.payload_container_type = 0
+        self.payload_container: bytes | None = None
+        self.pdu_session_id: int | None = None
 
 
 def split_security_header(pdu: bytes) -> tuple[int, bytes | None]:
@@ -147,6 +154,12 @@ def decode_downlink(plain: bytes) -> Downlink:
         elif t in ("RegistrationReject", "ServiceReject", "5GMMStatus"):
             d.cause = ies["cause"]
         elif t == "DeregistrationRequestUETerminated":
+            d.cause = ies.get("cause") or 0
+        elif t == "DLNASTransport":
+            # TS 24.501 §8.2.11 (issue 7: the 5GSM payload goes to fivecore.ran.userplane)
+            d.payload_container_type = ies["payload_container_type"]
+            d.payload_container = ies["payload_container"]
+            d.pdu_session_id = ies.get("pdu_session_id")
             d.cause = ies.get("cause") or 0
     except (KeyError, AttributeError) as exc:
         raise NasInvalid(f"missing mandatory IE {exc}") from None
@@ -287,3 +300,11 @@ def protect_uplink(sec: NasSecurityContext | None, plain: bytes, sht: int = 2) -
         return plain, 0
     count = sec.ul_count
     return sec.protect(plain, SecurityHeaderType(sht)), count
+
+
+def ul_nas_transport(sm_pdu: bytes, psi: int, request_type: int | None = None, dnn: str | None = None,
+                     snssai: tuple[int, int | None] | None = None) -> bytes:
+    """TS 24.501 §8.2.10: UL NAS Transport carrying an N1 SM message (issue 7)."""
+    return codec.encode(codec.MESSAGE_CLASSES["ULNASTransport"](
+        payload_container_type=1, payload_container=sm_pdu, pdu_session_id=psi,
+        request_type=request_type, s_nssai=SNssai(*snssai) if snssai else None, dnn=dnn))

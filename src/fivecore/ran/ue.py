@@ -85,6 +85,7 @@ class Ue:
         "stats",
         "nas_status_received",
         "suci_scheme_sent",
+        "sm",
     )
 
     def __init__(self, usim: Usim, profile: UeProfile) -> None:
@@ -108,6 +109,8 @@ class Ue:
         self.stats: dict[str, int] | None = None
         self.nas_status_received = 0
         self.suci_scheme_sent: int | None = None
+        #: the UE's 5GSM entity (issue 7: fivecore.ran.userplane.UeSm), None = no sessions
+        self.sm: Any = None
 
     @property
     def supi(self) -> str:
@@ -358,6 +361,21 @@ class Ue:
             self.guti = msg.guti
         return [self._protect(nas_io.configuration_update_complete())] if msg.ack_requested else []
 
+    # --- 5GSM transport (TS 24.501 §5.4.5; issue 7, the 5GSM entity lives in ran.userplane) ---
+
+    def ul_sm(self, sm_pdu: bytes, psi: int, request_type: int | None = None, dnn: str | None = None,
+              snssai: tuple[int, int | None] | None = None) -> bytes:
+        """TS 24.501 §5.4.5.2.2: an N1 SM message in UL NAS Transport, protected."""
+        return self._protect(nas_io.ul_nas_transport(sm_pdu, psi, request_type, dnn, snssai))
+
+    def _on_dl_nas_transport(self, msg: Any) -> list[bytes]:
+        """TS 24.501 §5.4.5.3.3: hand the N1 SM payload to the 5GSM entity."""
+        if msg.payload_container_type != 1 or self.sm is None or msg.payload_container is None:
+            self._count("dl_transport_dropped")
+            return []
+        ups = self.sm.on_downlink(msg.pdu_session_id, msg.payload_container, msg.cause)
+        return [self.ul_sm(sm, psi) for psi, sm in ups]
+
     # --- helpers ------------------------------------------------------------------------------
 
     def _protect(self, plain: bytes, sht: int = 2) -> bytes:
@@ -385,4 +403,5 @@ _HANDLERS = {
     "ServiceReject": Ue._on_service_reject,
     "5GMMStatus": Ue._on_gmm_status,
     "ConfigurationUpdateCommand": Ue._on_configuration_update_command,
+    "DLNASTransport": Ue._on_dl_nas_transport,
 }

@@ -7,7 +7,7 @@ each read() returns exactly one IP packet and each write() injects one.
 
 Attaching to an interface that already exists (created with ``ip tuntap add``, as a UPF
 benchmark harness does) uses the same ioctl; creating one needs CAP_NET_ADMIN. Address and
-link state are set through rtnetlink with pyroute2.
+link state are set with iproute2's ``ip``.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import fcntl
 import ipaddress
 import os
 import struct
+import subprocess
 
 from fivecore.errors import FivecoreError
 
@@ -58,26 +59,33 @@ def link_exists(name: str) -> bool:
 
 def configure(name: str, address: str | None = None, *, mtu: int | None = None,
               up: bool = True) -> None:
-    """Give the interface an address (CIDR, e.g. ``10.45.0.1/16``), an MTU, and set it up."""
-    from pyroute2 import IPRoute  # imported lazily: only the process that owns the TUN needs it
+    """Give the interface an address (CIDR, e.g. ``10.45.0.1/16``), an MTU, and set it up.
 
-    with IPRoute() as ipr:
-        found = ipr.link_lookup(ifname=name)
-        if not found:
-            raise TunError(f"interface {name} not found")
-        index = found[0]
-        if mtu is not None:
-            ipr.link("set", index=index, mtu=mtu)
-        if address is not None:
-            iface = ipaddress.ip_interface(address)
-            existing = {
-                (a.get_attr("IFA_ADDRESS"), a["prefixlen"]) for a in ipr.get_addr(index=index)
-            }
-            if (str(iface.ip), iface.network.prefixlen) not in existing:
-                ipr.addr("add", index=index, address=str(iface.ip),
-                         prefixlen=iface.network.prefixlen)
-        if up:
-            ipr.link("set", index=index, state="up")
+    Uses iproute2's ``ip`` (rtnetlink underneath): pyroute2's synchronous API runs its own
+    asyncio loop and cannot be called from inside a running one, which is where NFs start.
+    """
+    if not link_exists(name):
+        raise TunError(f"interface {name} not found")
+    if mtu is not None:
+        _ip("link", "set", "dev", name, "mtu", str(mtu))
+    if address is not None:
+        iface = ipaddress.ip_interface(address)
+        shown = _ip("-o", "addr", "show", "dev", name)
+        if f" {iface.with_prefixlen} " not in shown:
+            _ip("addr", "add", iface.with_prefixlen, "dev", name)
+    if up:
+        _ip("link", "set", "dev", name, "up")
+
+
+def _ip(*args: str) -> str:
+    try:
+        res = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=10,
+                             check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise TunError(f"ip {' '.join(args)}: {exc}") from exc
+    if res.returncode != 0:
+        raise TunError(f"ip {' '.join(args)}: {res.stderr.strip()}")
+    return res.stdout
 
 
 class Tun:

@@ -133,6 +133,13 @@ def to_plain(obj: Any) -> Any:
         if obj.supi:
             d["supi"] = obj.supi
         return d
+    if isinstance(obj, nas.UeSecurityCapability):
+        d = {"nea": obj.nea_list, "nia": obj.nia_list}
+        if obj.eea is not None:
+            d["eea"] = [i for i in range(8) if obj.supports_eea(i)]
+        if obj.eia is not None:
+            d["eia"] = [i for i in range(8) if obj.supports_eia(i)]
+        return d
     if isinstance(obj, pfcp.Flags):
         return {"flags": f"{int(obj):#x}", "octets": obj.octets}
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):

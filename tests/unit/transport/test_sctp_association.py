@@ -447,3 +447,39 @@ def test_tsn_wraparound() -> None:
     net.pump()
     assert [m.data[0] for m in net.data("s")] == list(range(40))
     assert net.ca._next_tsn > 0xFFFFFFFF
+
+
+def test_slow_reader_zero_window_does_not_kill_association() -> None:
+    cfg = SctpConfig(heartbeat_interval=0, receive_window=4000, rto_initial=1, rto_min=1, rto_max=2,
+                     max_retransmissions=3)
+    net = Net(cfg)
+    net.connect()
+    net.sa.consumed = lambda n: None  # type: ignore[method-assign]
+    for i in range(6):
+        net.ca.send(0, 60, bytes([i]) * 1500)
+    net.advance(60)  # many T3 expiries while the window stays shut
+    assert net.ca.state == State.ESTABLISHED and net.sa.state == State.ESTABLISHED
+    del net.sa.consumed
+    net.sa.consumed(len(b"".join(m.data for m in net.data("s"))))
+    net.advance(30)
+    assert [m.data[0] for m in net.data("s")] == list(range(6))
+
+
+def test_config_validation() -> None:
+    from fivecore.errors import ConfigError
+
+    for bad in ({"backend": "tcp"}, {"rto_min": 2, "rto_initial": 1}, {"out_streams": 0},
+                {"mtu": 100}, {"receive_window": 10}, {"sack_delay": 1.0}):
+        with pytest.raises(ConfigError):
+            SctpConfig(**bad)  # type: ignore[arg-type]
+
+
+def test_data_without_user_data_aborts() -> None:
+    """RFC 9260 §6.2: a DATA chunk with no user data is answered with ABORT (No User Data)."""
+    net = Net()
+    net.connect()
+    empty = p.encode_chunk(p.DATA, 3, struct.pack("!IHHI", net.ca._next_tsn & 0xFFFFFFFF, 0, 0, 60))
+    net.to_srv(p.build_packet(CLI_PORT, SRV_PORT, net.sa.my_tag, [empty]))
+    net.pump()
+    assert net.sa.state == State.CLOSED and net.ca.state == State.CLOSED
+    assert "no user data" in net.events["c"][-1].reason

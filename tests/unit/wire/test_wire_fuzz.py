@@ -156,3 +156,18 @@ def test_gtpu_mutated(data: bytes) -> None:
         assert 8 <= off <= len(data) and -1 <= qfi < 64
     except DecodeError:
         pass
+
+
+@settings(FUZZ, max_examples=600)
+@given(st.one_of(st.binary(max_size=60), mutated(NAS_SEEDS + NGAP_SEEDS + PFCP_SEEDS + GTPU_SEEDS)))
+def test_describe_any(data: bytes) -> None:
+    """What ``fivecore decode`` does: guess, decode, turn into JSON; only DecodeError escapes."""
+    import json as _json
+
+    from fivecore.wire.describe import decode_any, to_plain
+
+    try:
+        _, msg = decode_any(data)
+    except DecodeError:
+        return
+    _json.dumps(to_plain(msg))

@@ -42,7 +42,7 @@ def _sample(ie: codec._Ie) -> object:
 def _full(name: str, optional: bool) -> nas.NasMessage:
     spec = codec._BY_NAME[name]
     ies = {ie.name: _sample(ie) for ie in spec.by_name.values() if optional or ie.iei is None}
-    return nas.NasMessage(name, ies, pdu_session_id=5 if spec.epd == nas.EPD_5GSM else 0,
+    return nas.NasMessage(name, ies, pdu_session_id=5 if spec.epd == nas.EPD_5GSM else None,
                           pti=7 if spec.epd == nas.EPD_5GSM else 0)
 
 
@@ -171,6 +171,11 @@ def test_mobile_identity_known_encodings() -> None:
     assert imei[0] == 0x4B  # digit 1 = 4, odd, type 3
     profile_b = nas.MobileIdentity.suci_ecies("00101", 2, 27, b"\x03" + bytes(45))
     assert profile_b.msin is None and profile_b.supi is None
+    key, ct, tag = profile_b.ecies_parts()
+    assert (len(key), len(ct), len(tag)) == (33, 5, 8) and key[0] == 3
+    a = nas.MobileIdentity.suci_ecies("00101", 1, 1, bytes(32) + b"12345" + b"T" * 8)
+    assert a.ecies_parts() == (bytes(32), b"12345", b"T" * 8)
+    assert null.ecies_parts() is None
 
 
 @pytest.mark.parametrize("raw", [b"", b"\x01\x00\xf1", b"\x02\x00\xf1\x10", b"\x01\x0a\xf1\x10\x00\x00\x00\x00",
@@ -301,6 +306,9 @@ def test_5gsm_inside_ul_nas_transport() -> None:
     ul = nas.ULNASTransport(payload_container_type=nas.PAYLOAD_N1_SM, payload_container=sm.to_bytes(),
                             pdu_session_id=1, request_type=1, s_nssai=nas.SNssai(1), dnn="internet")
     back = nas.decode(nas.encode(ul))
+    # In a 5GMM message pdu_session_id is the IE (IEI 0x12), not a header field.
+    assert back.pdu_session_id == 1 and back.ies["pdu_session_id"] == 1
+    assert b"\x12\x01" in nas.encode(ul)
     inner = nas.decode(back.payload_container)
     assert inner == sm and inner.pdu_session_id == 1 and inner.pti == 3
     assert inner.is_5gsm and inner.epd == 0x2E
@@ -315,6 +323,17 @@ def test_unknown_and_repeated_optional_ies_are_kept() -> None:
     assert msg.sor_transparent_container == b"\xff"
     raws = [v for v in msg.ies.values() if isinstance(v, nas.RawIe)]
     assert [r.iei for r in raws] == [0x73, 0x66, 0x7F, 0x9A]
+    assert nas.encode(msg) == data
+
+
+def test_bad_optional_ie_is_treated_as_absent() -> None:
+    # TS 24.501 §7.7.2: a Registration Accept whose T3512 IE has 2 octets instead of 1.
+    data = nas.encode(nas.RegistrationAccept(registration_result=nas.RegistrationResult(1)))
+    data += bytes.fromhex("5e020101") + bytes.fromhex("5e0106")
+    msg = nas.decode(data)
+    bad = [v for v in msg.ies.values() if isinstance(v, nas.RawIe)]
+    assert len(bad) == 1 and bad[0].iei == 0x5E and "t3512_value" in bad[0].reason
+    assert msg.t3512_value == nas.GprsTimer3(0, 6)  # the later, valid copy is used
     assert nas.encode(msg) == data
 
 

@@ -224,3 +224,19 @@ def test_decode_errors(hexdata: str, reason: str) -> None:
         ngap.decode(bytes.fromhex(hexdata))
     assert reason.lower() in str(exc.value).lower()
     assert exc.value.protocol == "NGAP"
+
+
+def test_builder_sorts_ies_into_table_order_but_decode_keeps_wire_order() -> None:
+    pdu = ngap.NgapPdu("DownlinkNASTransport", ies={"NAS-PDU": NAS, "RAN-UE-NGAP-ID": 1,
+                                                     "AMF-UE-NGAP-ID": 2})
+    assert list(pdu.ies) == ["AMF-UE-NGAP-ID", "RAN-UE-NGAP-ID", "NAS-PDU"]
+    data = ngap.encode(pdu)
+    # Swap the first two IEs on the wire: still decodable, and re-encodes as received.
+    body = data[4:]
+    ie1 = body[3:3 + 3 + 1 + body[6]]
+    rest = body[3 + len(ie1):]
+    ie2 = rest[:3 + 1 + rest[3]]
+    swapped = data[:4] + body[:3] + ie2 + ie1 + rest[len(ie2):]
+    back = ngap.decode(swapped)
+    assert list(back.ies) == ["RAN-UE-NGAP-ID", "AMF-UE-NGAP-ID", "NAS-PDU"]
+    assert ngap.encode(back) == swapped

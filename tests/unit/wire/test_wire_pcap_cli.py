@@ -63,7 +63,7 @@ def test_pcap_framing() -> None:
     ctype, flags, clen, tsn, sid, ssn, ppid = struct.unpack("!BBHIHHI", sctp[12:28])
     assert (ctype, flags, clen, sid, ppid) == (0, 3, 16 + len(ng), 0, 60)
     assert sctp[28:28 + len(ng)] == ng
-    assert struct.unpack("!HHI", s2[20:28])[2] == tag  # both directions share the association's tag
+    assert struct.unpack("!HHI", s2[20:28])[2] != tag  # each direction has its receiver's tag
     assert u1[20:24] == struct.pack("!HH", 8805, 8805) and u1[28:] == pf
     assert u2[20:24] == struct.pack("!HH", 2152, 2152) and u2[28:] == gt
 

@@ -193,3 +193,16 @@ def test_encode_errors() -> None:
         pfcp.encode(pfcp.PfcpMessage.build("SessionDeletionRequest", cause=Ies()))
     with pytest.raises(EncodeError):
         pfcp.encode(pfcp.PfcpMessage.build("SessionDeletionRequest", node_id=NodeId.ipv4("300.1.1.1")))
+
+
+def test_missing_mandatory() -> None:
+    for m in _messages():
+        if m.msg_type != "SessionModificationRequest":
+            assert pfcp.missing_mandatory(m) == [], m.msg_type
+    bad = pfcp.PfcpMessage.build(
+        "SessionEstablishmentRequest", node_id=NodeId.ipv4("127.0.0.4"),
+        create_pdr=[Ies(pdr_id=1, pdi=Ies(network_instance="internet"))],
+        create_far=[Ies(far_id=1, forwarding_parameters=Ies())])
+    assert pfcp.missing_mandatory(bad) == [
+        ("f_seid", 57), ("create_pdr.precedence", 29), ("create_pdr.pdi.source_interface", 20),
+        ("create_far.apply_action", 44), ("create_far.forwarding_parameters.destination_interface", 42)]

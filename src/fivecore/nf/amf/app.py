@@ -109,6 +109,10 @@ class AmfApp(NfApp):
         self._timers: dict[tuple[int, str], asyncio.TimerHandle] = {}
         self._bg: set[asyncio.Task[Any]] = set()
         self.started_at = time.monotonic()
+        # issue 7: PDU session relay (N1 SM, N2 SM, N1N2 transfer)
+        from fivecore.nf.amf import sessions
+
+        sessions.attach(self)
 
     # --- NfApp hooks ------------------------------------------------------------------------
 

@@ -81,6 +81,8 @@ class Procedure:
         "timer",
         "retries",
         "last_pdu",
+        "last_plain",
+        "last_sec_mode",
         "last_via_ics",
         "token",
         "rand",
@@ -108,6 +110,10 @@ class Procedure:
         self.timer: str | None = None
         self.retries = 0
         self.last_pdu: bytes | None = None
+        #: plain copy and protection of the last downlink message, so a retransmission is
+        #: protected again with a fresh NAS COUNT ("plain", "current" or "new" context)
+        self.last_plain: bytes | None = None
+        self.last_sec_mode = "plain"
         self.last_via_ics = False
         self.token = token
         self.rand: bytes | None = None

@@ -75,7 +75,7 @@ class GmmConfig:
     #: TS 33.501 §5.5.2: integrity algorithms in order of preference (NIA0 is never used)
     integrity_order: tuple[int, ...] = (2, 1, 3)
     #: ciphering algorithms in order of preference; NEA0 only when listed
-    ciphering_order: tuple[int, ...] = (0, 2, 1, 3)
+    ciphering_order: tuple[int, ...] = (2, 1, 3)
     t3512: int = 3240  # 54 min, TS 24.501 §10.2 default
     t3550: float = 6.0
     t3560: float = 6.0
@@ -328,7 +328,15 @@ class Gmm:
             if ue.gnb is not None:
                 acts.append(self._release(ue))
             return acts
-        return [SendNas(ue, proc.last_pdu), SetTimer(ue, name, self._timer_value(name), proc.token)]
+        pdu = proc.last_pdu
+        if proc.last_plain is not None:
+            # TS 24.501 §4.4.3.1: every transmission gets its own NAS COUNT, else the UE
+            # would discard the retransmission as a replay
+            if proc.last_sec_mode == "current" and ue.sec is not None:
+                pdu = nas_io.protect(ue.sec, proc.last_plain)
+            elif proc.last_sec_mode == "new" and proc.new_sec is not None:
+                pdu = nas_io.protect(proc.new_sec, proc.last_plain, new_context=True)
+        return [SendNas(ue, pdu), SetTimer(ue, name, self._timer_value(name), proc.token)]
 
     def deregister(self, ue: UeContext, cause: int | None = None, reregister: bool = False) -> list[Action]:
         """TS 24.501 §5.5.2.3: network-initiated de-registration (T3522)."""
@@ -340,8 +348,9 @@ class Gmm:
             return [SbiCall(ue, ue.proc_seq, "udm_deregister", {"supi": ue.supi})]
         proc = ue.new_procedure("deregistration_nw")
         ue.state = GmmState.DEREGISTERED_INITIATED
-        pdu = self._protect(ue, nas_io.deregistration_request_nw(reregister, cause))
-        return self._send_with_timer(ue, proc, pdu, "T3522")
+        plain = nas_io.deregistration_request_nw(reregister, cause)
+        return self._send_with_timer(ue, proc, self._protect(ue, plain), "T3522", plain,
+                                     "current" if ue.sec is not None else "plain")
 
     def ran_released(self, ue: UeContext) -> None:
         """NGAP UE Context Release Complete or association loss: the UE is CM-IDLE now.
@@ -386,6 +395,9 @@ class Gmm:
             return self._on_deregistration_accept(ue)
         if t == "ServiceRequest":
             return self._on_service_request(ue, msg, verified)
+        if t == "ULNASTransport" and getattr(self, "on_ul_nas_transport", None) is not None:
+            # 5GSM relay (issue 7): fivecore.nf.amf.sessions installs this hook
+            return self.on_ul_nas_transport(ue, msg, verified)
         if t == "5GMMStatus":
             self.ctx.count("gmm_status_received")
             log.info("event=gmm_status_from_ue amf_ue_ngap_id=%d cause=%s", ue.amf_ue_ngap_id, msg.cause)
@@ -461,7 +473,10 @@ class Gmm:
     def _start_identity(self, ue: UeContext, proc: Procedure) -> list[Action]:
         """TS 24.501 §5.4.3.2: Identity Request for the SUCI, guarded by T3570."""
         proc.name = "identity"
-        return self._send_with_timer(ue, proc, nas_io.identity_request(1), "T3570")
+        plain = nas_io.identity_request(1)
+        if ue.sec is not None:
+            return self._send_with_timer(ue, proc, self._protect(ue, plain), "T3570", plain, "current")
+        return self._send_with_timer(ue, proc, plain, "T3570")
 
     def _on_identity_response(self, ue: UeContext, msg: Any) -> list[Action]:
         """TS 24.501 §5.4.3.4: identification completed."""
@@ -613,7 +628,7 @@ class Gmm:
         pdu = nas_io.protect(new_sec, plain, new_context=True)
         proc.name = "smc"
         proc.new_sec, proc.enc_alg, proc.int_alg = new_sec, enc, integ
-        return self._send_with_timer(ue, proc, pdu, "T3560")
+        return self._send_with_timer(ue, proc, pdu, "T3560", plain, "new")
 
     def _on_smc_complete(self, ue: UeContext, msg: Any, verified: bool) -> list[Action]:
         """TS 24.501 §5.4.2.4: security mode control completed by the UE."""
@@ -804,8 +819,12 @@ class Gmm:
             return plain
         return nas_io.protect(ue.sec, plain)
 
-    def _send_with_timer(self, ue: UeContext, proc: Procedure, pdu: bytes, timer: str) -> list[Action]:
+    def _send_with_timer(
+        self, ue: UeContext, proc: Procedure, pdu: bytes, timer: str, plain: bytes | None = None, mode: str = "plain"
+    ) -> list[Action]:
         proc.last_pdu = pdu
+        proc.last_plain = plain
+        proc.last_sec_mode = mode
         proc.retries = 0
         proc.timer = timer
         return [SendNas(ue, pdu), SetTimer(ue, timer, self._timer_value(timer), proc.token)]
@@ -813,6 +832,8 @@ class Gmm:
     def _send_protected_with_ics(self, ue: UeContext, proc: Procedure, plain: bytes, timer: str) -> list[Action]:
         pdu = self._protect(ue, plain)
         proc.last_pdu = pdu
+        proc.last_plain = plain
+        proc.last_sec_mode = "current" if ue.sec is not None else "plain"
         proc.retries = 0
         proc.timer = timer
         acts: list[Action]

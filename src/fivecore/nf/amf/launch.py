@@ -10,6 +10,7 @@ Home network keys for SUCI Profile A (id 1) and B (id 2) are generated per run.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import time
@@ -53,6 +54,21 @@ class AmfCore(Core):
             amf_cfg[k] = v
         self.config["amf"] = amf_cfg
         self.procs["amf"] = NfProcess("amf", self.config, self.workdir)
+
+    @classmethod
+    def launch(cls, workdir: Path, tries: int = 3, **kw: Any) -> AmfCore:
+        """Construct and start, retrying with fresh ports when one was taken meanwhile (the
+        free ports are picked before the processes bind them; a busy machine can race us)."""
+        last: Exception | None = None
+        for i in range(tries):
+            core = cls(Path(workdir) / f"try{i}", **kw)
+            try:
+                return core.start()
+            except (RuntimeError, TimeoutError) as exc:
+                core.stop()
+                last = exc
+        assert last is not None
+        raise last
 
     @property
     def ngap(self) -> tuple[str, int]:
@@ -109,12 +125,18 @@ class AmfCore(Core):
     def counters(self) -> dict[str, int]:
         return dict(self.amf_stats()["counters"])
 
-    def wait_counter(self, name: str, at_least: int, timeout: float = 10.0) -> int:
+    async def acounters(self) -> dict[str, int]:
+        """:meth:`counters` without blocking the caller's event loop (the simulator's SCTP
+        stack lives on that loop: a blocking call there would stall every association)."""
+        return await asyncio.to_thread(self.counters)
+
+    async def wait_counter(self, name: str, at_least: int, timeout: float = 10.0) -> int:
+        """Poll the AMF's counter ``name`` until it reaches ``at_least`` (or time runs out)."""
         deadline = time.monotonic() + timeout
         v = 0
         while time.monotonic() < deadline:
-            v = self.counters().get(name, 0)
+            v = (await self.acounters()).get(name, 0)
             if v >= at_least:
                 return v
-            time.sleep(0.05)
+            await asyncio.sleep(0.05)
         return v

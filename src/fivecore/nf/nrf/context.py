@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -31,6 +32,8 @@ Admission = Callable[[NFProfile, bool], "str | None"]
 
 # How many heartbeat periods of silence before an NF is SUSPENDED, and before it is removed.
 SUSPEND_AFTER = 1.5
+SUBSCRIPTION_MEMBERS = ("nfStatusNotificationUri", "reqNfInstanceId", "subscrCond", "reqNotifEvents", "reqNfType",
+                        "plmnId", "notifCondition", "reqNfFqdn", "reqSnssais", "reqPlmnList")
 REMOVE_AFTER = 10.0
 
 
@@ -92,9 +95,8 @@ class NrfContext:
         existing = self.nfs.get(nf_id)
         self._admit(model, existing is not None)
         profile = copy.deepcopy(body)
-        hb = model.heartBeatTimer or self.heartbeat_timer
-        # TS 29.510 §5.2.2.2.2: the NRF may override the heartbeat timer the NF proposed.
-        hb = max(1, min(hb, 3600))
+        # TS 29.510 §5.2.2.2.2: the NRF decides the heartbeat timer and returns it in the profile.
+        hb = self.heartbeat_timer
         profile["heartBeatTimer"] = hb
         self.nfs[nf_id] = Registered(profile, model, self.clock(), hb)
         self._changed()
@@ -192,7 +194,12 @@ class NrfContext:
         except ValidationError as exc:
             raise validation_problem(exc) from None
         sid = uuid.uuid4().hex
-        data = {**body, "subscriptionId": sid}
+        # Keep (and echo) only the members this NRF acts on; writeOnly ones such as
+        # requesterFeatures must not come back (TS 29.510 §6.1.6.2.16).
+        data = {k: body[k] for k in SUBSCRIPTION_MEMBERS if k in body}
+        data["subscriptionId"] = sid
+        expires = datetime.now(UTC) + timedelta(seconds=default_validity)
+        data["validityTime"] = expires.isoformat(timespec="seconds").replace("+00:00", "Z")
         cond = data.get("subscrCond") if isinstance(data.get("subscrCond"), dict) else {}
         self.subscriptions[sid] = Subscription(data, self.clock() + default_validity, cond)
         return sid, data

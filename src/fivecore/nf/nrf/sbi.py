@@ -55,8 +55,10 @@ def build_router(ctx: NrfContext, deliver: Callable[[list[Notification]], None])
                                 invalid_params=[{"param": "limit"}])
             n = int(limit)
         uris = ctx.list_uris(req.q1("nf-type"), n)
-        body = {"_links": {"items": [{"href": u} for u in uris], "self": {"href": f"{ctx.nrf_uri}{NFM}/nf-instances"}},
-                "totalItemCount": len(uris)}
+        links: dict = {"self": {"href": f"{ctx.nrf_uri}{NFM}/nf-instances"}}
+        if uris:  # LinksValueSchema arrays have minItems 1: no instances, no "items" member
+            links["items"] = [{"href": u} for u in uris]
+        body = {"_links": links, "totalItemCount": len(uris)}
         return json_response(body, headers={"content-type": "application/3gppHal+json"})
 
     def subscribe(req: Request) -> Response:

@@ -175,7 +175,7 @@ class UdrContext:
                     continue
                 rid = f"/subscription-data/{supi}/{plmn}/provisioned-data/{paths[sec]}"
                 monitored = sub.get("monitoredResourceUris") or []
-                if monitored and not any(rid.endswith(m.rsplit("/", 1)[-1]) or m.endswith(rid) for m in monitored):
+                if monitored and not any(_covers(m, rid) for m in monitored):
                     continue
                 new = self.provisioned(supi, sec)
                 items.append({"resourceId": rid, "changes": [{"op": "REPLACE", "path": "", "newValue": new}]})
@@ -183,3 +183,10 @@ class UdrContext:
                 out.append((sub["callbackReference"], {"ueId": supi, "notifyItems": items,
                                                        "originalCallbackReference": [sub["callbackReference"]]}))
         return out
+
+
+def _covers(monitored: str, rid: str) -> bool:
+    """Does a monitored resource URI (absolute or relative, a prefix or the leaf) cover ``rid``?"""
+    path = "/" + monitored.split("://", 1)[1].split("/", 1)[1] if "://" in monitored else monitored
+    path = path.removeprefix("/nudr-dr/v2").rstrip("/")
+    return rid.startswith(path) or path.endswith(rid) or path.rsplit("/", 1)[-1] == rid.rsplit("/", 1)[-1]

@@ -60,8 +60,12 @@ class _PfcpProtocol(asyncio.DatagramProtocol):
 class UpfApp:
     """One running UPF: context, TUN, N3 socket, datapath thread and PFCP endpoint."""
 
-    def __init__(self, config: UpfConfig) -> None:
-        self.config = config
+    def __init__(self, config: UpfConfig | Any) -> None:
+        """``config``: the UPF's section, or a whole :class:`fivecore.config.Config`
+        (as ``fivecore nf upf`` passes it); only its ``upf`` section is used."""
+        if not isinstance(config, UpfConfig):
+            config = config.upf
+        self.config: UpfConfig = config
         self.ctx = UpfContext(config.gtpu_address, config.gtpu_port)
         self.tun: Tun | None = None
         self.n3: socket.socket | None = None

@@ -357,9 +357,8 @@ class UpfContext:
         self.urr_events: deque[tuple[Session, Urr]] = deque()
         # Sessions whose FAR says NOCP and that received their first downlink packet.
         self.dl_data_events: deque[Session] = deque()
-        # GTP-U messages the control side wants sent on N3 (end markers), drained by the
-        # datapath so N3 has a single writer.
-        self.n3_tx: deque[tuple[bytes, tuple[str, int]]] = deque()
+        # Error Indications from gNBs about our downlink tunnels: (session, teid, peer ip).
+        self.error_indication_events: deque[tuple[Session, int, str]] = deque()
 
     # -- identifiers --------------------------------------------------------------------------
 

@@ -43,6 +43,9 @@ HEADROOM = 16  # the largest header we prepend: 8 + 4 (seq/N-PDU/next) + 4 (PDU 
 _HDR = struct.Struct("!BBHI")
 _U32 = struct.Struct("!I")
 _U16 = struct.Struct("!H")
+# Extension header types this UPF understands (TS 29.281 §5.2.1): PDU Session Container,
+# UDP Port, PDCP PDU Number, Service Class Indicator.
+_KNOWN_EXT = frozenset((0x85, 0x40, 0xC0, 0x20))
 
 # TS 29.281 §6.1 message types handled off the fast path.
 GTPU_ECHO_REQUEST = 1
@@ -191,6 +194,10 @@ class Datapath:
                             break
                         if nxt == 0x85:
                             qfi = buf[off + 2] & 0x3F
+                        elif nxt & 0x80 and nxt not in _KNOWN_EXT:
+                            # §5.2.1: unknown "comprehension required" header: drop.
+                            off = n
+                            break
                         off += elen
                         nxt = buf[off - 1]
                     if off >= n:
@@ -276,7 +283,8 @@ class Datapath:
                 break
             pkts += 1
             if n < 20 or (buf[HEADROOM] >> 4) != 4:
-                bad += 1
+                # IPv6 (router solicitations of the TUN itself) or runts: no session to use.
+                no_sess += 1
                 continue
             path = dl_get(unpack_u32(buf, HEADROOM + 16)[0])
             if path is None:

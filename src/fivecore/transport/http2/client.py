@@ -62,7 +62,9 @@ class _ClientProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.streams: dict[int, _Pending] = {}
         self.usable = True
-        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.loop = asyncio.get_running_loop()
+        self.ready: asyncio.Future[None] = self.loop.create_future()
+        self._flush_pending = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -134,7 +136,14 @@ class _ClientProtocol(asyncio.Protocol):
         if p is not None and not p.future.done():
             p.future.set_result(Response(p.status, bytes(p.body), p.headers))
 
+    def _schedule_flush(self) -> None:
+        # Many requests started in one loop iteration leave in one write (one syscall).
+        if not self._flush_pending:
+            self._flush_pending = True
+            self.loop.call_soon(self._flush)
+
     def _flush(self) -> None:
+        self._flush_pending = False
         data = self.conn.data_to_send()
         if data and self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
@@ -153,8 +162,9 @@ class _ClientProtocol(asyncio.Protocol):
         p.out = body
 
     def can_open(self) -> bool:
+        # len(self.streams), not h2's open_outbound_streams, which walks every stream.
         return (self.usable and self.transport is not None and not self.transport.is_closing()
-                and self.conn.open_outbound_streams < self.conn.remote_settings.max_concurrent_streams)
+                and len(self.streams) < self.conn.remote_settings.max_concurrent_streams)
 
     def send(self, headers: list[tuple[bytes, bytes]], body: bytes) -> tuple[int, asyncio.Future[Response]]:
         sid = self.conn.get_next_available_stream_id()
@@ -165,7 +175,7 @@ class _ClientProtocol(asyncio.Protocol):
         if body:
             p.out = body
             self._send_body(sid)
-        self._flush()
+        self._schedule_flush()
         return sid, fut
 
     def cancel(self, sid: int) -> None:
@@ -181,6 +191,12 @@ class _ClientProtocol(asyncio.Protocol):
             self._flush()
         if self.transport is not None:
             self.transport.close()
+
+
+def _expire(proto: _ClientProtocol, sid: int, fut: asyncio.Future[Response], msg: str) -> None:
+    if not fut.done():
+        proto.cancel(sid)
+        fut.set_exception(RequestTimeout(msg))
 
 
 class Http2Client:
@@ -213,9 +229,9 @@ class Http2Client:
             pool[:] = [c for c in pool if c.usable]
             best = None
             for c in pool:
-                if c.can_open() and (best is None or c.conn.open_outbound_streams < best.conn.open_outbound_streams):
+                if c.can_open() and (best is None or len(c.streams) < len(best.streams)):
                     best = c
-            if best is not None and (best.conn.open_outbound_streams < 100 or len(pool) >= self.max_connections):
+            if best is not None and (len(best.streams) < 100 or len(pool) >= self.max_connections):
                 return best
             if len(pool) < self.max_connections:
                 pending = self._connecting.get(key)
@@ -308,11 +324,12 @@ class Http2Client:
         except h2.exceptions.ProtocolError as exc:
             proto.usable = False
             raise _Lost(f"cannot open stream: {exc}", True) from None
+        # A timer instead of asyncio.wait_for: no extra task per request.
+        timer = proto.loop.call_later(wait, _expire, proto, sid, fut, f"no response from {host}:{port} within {wait}s")
         try:
-            return await asyncio.wait_for(fut, wait)
-        except TimeoutError:
-            proto.cancel(sid)
-            raise RequestTimeout(f"no response from {host}:{port} within {wait}s") from None
+            return await fut
+        finally:
+            timer.cancel()
 
     async def get(self, url: str, **kw: Any) -> Response:
         return await self.request("GET", url, **kw)

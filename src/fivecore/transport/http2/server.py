@@ -75,6 +75,7 @@ class SbiProtocol(asyncio.Protocol):
         self.tasks: set[asyncio.Task[Any]] = set()
         self.h1_busy = False
         self.closed = False
+        self.flush_pending = False
 
     # -- asyncio callbacks --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -188,7 +189,10 @@ class SbiProtocol(asyncio.Protocol):
         resp = await self.router.dispatch(req)
         if not self.closed:
             self._h2_respond(sid, resp)
-            self._flush()
+            # Responses finishing in the same loop iteration leave in one write.
+            if not self.flush_pending:
+                self.flush_pending = True
+                asyncio.get_running_loop().call_soon(self._flush)
 
     def _h2_respond(self, sid: int, resp: Response) -> None:
         conn = self.h2
@@ -229,6 +233,7 @@ class SbiProtocol(asyncio.Protocol):
                 self.pending.pop(sid, None)
 
     def _flush(self) -> None:
+        self.flush_pending = False
         if self.h2 is not None and self.transport is not None and not self.closed:
             data = self.h2.data_to_send()
             if data:

@@ -18,7 +18,7 @@ Server (the AMF)::
 
 Client (the gNB simulator)::
 
-    assoc = await sctp.connect("127.0.0.5", 38412, config)   # returns once ESTABLISHED
+    assoc = await sctp.connect("127.0.0.5", 38412, config, timeout=5)  # once ESTABLISHED
     await assoc.send(ng_setup_request, stream=0)              # ppid defaults to 60 (NGAP)
     stream, ppid, data = await assoc.recv()
     assoc.close(); await assoc.wait_closed()                   # graceful SHUTDOWN
@@ -31,9 +31,16 @@ Contract of :class:`SctpAssociation`:
   Messages may be up to 1 MiB by default and are fragmented to the path MTU.
 - ``await recv() -> Message(stream, ppid, data)``; ``async for`` over the association ends
   when it closes; ``recv()`` raises :class:`AssociationClosedError` once closed and drained.
+- One reader per association. ``set_message_handler(fn)`` instead hands each message to
+  ``fn(msg)`` directly from the transport (one event-loop iteration less per message; fn
+  must not block, it may call ``send_nowait``).
 - ``close()`` (graceful SHUTDOWN), ``abort(reason)``, ``await wait_closed()``,
   ``is_closed``, ``close_reason``, ``local_address``, ``peer_address``, ``out_streams``,
-  ``in_streams``, ``stats`` (drop and retransmission counters; userspace backend).
+  ``in_streams`` (negotiated: send on ``0 .. out_streams-1``), ``stats`` (userspace
+  backend: a Counter shared with the endpoint — ``rx_bad_checksum``, ``rx_bad_vtag``,
+  ``rx_malformed``, ``rx_ootb``, ``rx_init``, ``rx_cookie_bad_mac``, ``rx_cookie_stale``,
+  ``rx_data_dup``, ``t3_expired``, ``fast_retransmits``, ``tx_retransmitted_chunks``,
+  ``restarts``, ...).
 - Events :class:`SctpEvent(kind, reason)`: ``"up"``, ``"restarted"`` (the peer re-INITed
   from the same address and port: RFC 9260 §5.2.4 action A — sequence state was reset, the
   NGAP layer should expect a new NG Setup), ``"lost"`` (ABORT, retransmission or heartbeat
@@ -43,12 +50,28 @@ Contract of :class:`SctpAssociation`:
 :class:`SctpServer`: ``accept()``, ``async for``, ``close(abort_associations=False)``,
 ``wait_closed()``, ``associations``, ``sockname``, ``stats``.
 
+``connect(host, port, config, *, local_host=None, local_port=0, timeout=None)``: without
+``timeout`` an unanswered INIT fails only after ``max_init_retransmits`` backoffs (minutes
+with RFC defaults), so interactive callers should pass one.
+
 Backends (``SctpConfig.backend``): ``"kernel"`` uses Linux SCTP sockets; ``"userspace"``
 runs :mod:`.association` (a sans-I/O RFC 9260 association) over raw IPv4 sockets and
 needs root or CAP_NET_RAW; ``"auto"`` (default) takes the kernel when
 ``socket(AF_INET, SOCK_STREAM, IPPROTO_SCTP)`` works. The choice is logged.
-Userspace-only extras on ``listen``/``connect``: ``packet_filter`` (fault injection) and
-``local_host``/``local_port`` on ``connect``.
+Userspace-only extra on ``listen``/``connect``: ``packet_filter(direction, packet) -> keep``
+(fault injection between the association and its raw socket).
+
+Userspace backend, what it does (RFC 9260): CRC32c; 4-way handshake with an HMAC-SHA256
+State Cookie (no state before a valid COOKIE ECHO); DATA/SACK with delayed SACK (every
+second packet, or ``sack_delay``), gap ack blocks and duplicate TSNs; T3-rtx with
+SRTT/RTTVAR RTO and backoff; fast retransmit; slow start / congestion avoidance; receive
+window; fragmentation to ``mtu`` (1500 by default, loopback included) and reassembly;
+ordered (per-stream SSN) and unordered delivery; HEARTBEAT; SHUTDOWN; ABORT; restart
+detection (§5.2.4 A). Several stacks per host: packets for ports we do not own are dropped
+unanswered (a BPF filter keeps them out of the process), client ports never answer
+strangers, listening ports answer out-of-the-blue packets with a rate-limited ABORT.
+Not done: multi-homing (one address per peer), PR-SCTP, I-DATA, ECN, AUTH, ASCONF,
+partial delivery (a message must fit in ``receive_window``), path-MTU discovery.
 """
 
 from __future__ import annotations
@@ -113,9 +136,14 @@ async def connect(
     local_host: str | None = None,
     local_port: int = 0,
     packet_filter: PacketFilter | None = None,
+    timeout: float | None = None,
 ) -> SctpAssociation:
-    """Open an association to ``host:port``; returns once ESTABLISHED, else SctpConnectError."""
+    """Open an association to ``host:port``; returns once ESTABLISHED, else SctpConnectError.
+
+    Without ``timeout`` an unanswered INIT fails after ``max_init_retransmits`` T1 backoffs
+    (minutes with RFC defaults).
+    """
     cfg = config or SctpConfig()
     if backend_for(cfg.backend) == "kernel":
-        return await kernel.connect(host, port, cfg, local_host, local_port)
-    return await userspace.connect(host, port, cfg, local_host, local_port, packet_filter)
+        return await kernel.connect(host, port, cfg, local_host, local_port, timeout)
+    return await userspace.connect(host, port, cfg, local_host, local_port, packet_filter, timeout)

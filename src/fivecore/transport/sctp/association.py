@@ -24,6 +24,7 @@ M32 = 0xFFFFFFFF
 _HB_INFO = struct.Struct("!dQ")
 _DATA_FIXED = struct.Struct("!IHHI")
 _SACK_FIXED = struct.Struct("!IIHH")
+_SACK_PLAIN = struct.Struct("!BBHIIHH")
 _MAX_DUPS = 32
 _MAX_GAPS = 64
 _CLOCK_GRANULARITY = 0.001
@@ -41,6 +42,10 @@ class State(enum.IntEnum):
     SHUTDOWN_RECEIVED = 6
     SHUTDOWN_ACK_SENT = 7
 
+
+_SENDING_STATES = frozenset((State.ESTABLISHED, State.SHUTDOWN_PENDING, State.SHUTDOWN_RECEIVED))
+_RECEIVING_STATES = frozenset((State.ESTABLISHED, State.SHUTDOWN_PENDING, State.SHUTDOWN_SENT,
+                               State.SHUTDOWN_RECEIVED))
 
 # --- events -------------------------------------------------------------------------------
 
@@ -458,9 +463,8 @@ class Association:
         got_data = False
         for ch in chunks:
             t = ch.type
-            if t == p.DATA:
-                if self.state in (State.ESTABLISHED, State.SHUTDOWN_PENDING, State.SHUTDOWN_SENT,
-                                  State.SHUTDOWN_RECEIVED):
+            if t == 0:  # DATA
+                if self.state in _RECEIVING_STATES:
                     got_data = True
                     self._on_data(ch.flags, ch.value, now)
             elif t == p.SACK:
@@ -671,6 +675,10 @@ class Association:
         if cum >= self._next_tsn:
             self.stats["rx_sack_bogus"] += 1
             return
+        if a_rwnd == 0:
+            # §6.1 A: a peer answering our zero-window probes is alive; probes lost to its
+            # closed window must not count towards Association.Max.Retrans.
+            self.error_count = 0
         self._process_ack(cum, now, value, ngap, a_rwnd)
 
     def _process_ack(self, cum: int, now: float, value: bytes | None, ngap: int, a_rwnd: int | None) -> None:
@@ -977,7 +985,7 @@ class Association:
                 chunks.append(c)
                 size += len(c)
             self._ctrl = []
-        can_data = st in (State.ESTABLISHED, State.SHUTDOWN_PENDING, State.SHUTDOWN_RECEIVED)
+        can_data = st in _SENDING_STATES
         data_ready = can_data and (self._rtx_count or (self._queue and self._flight < self.cwnd))
         if self._sack_needed or (self._tsack is not None and data_ready):
             c = self._build_sack()
@@ -1019,32 +1027,39 @@ class Association:
             q = self._queue
             if q and not self._rtx_count:
                 sent = self._sent
-                while q and self._flight < self.cwnd:
+                flight, cwnd, rwnd, tsn = self._flight, self.cwnd, self._peer_rwnd, self._next_tsn
+                moved = 0
+                if self._rtt_tsn is None:
+                    self._rtt_tsn = tsn
+                    self._rtt_time = now
+                while q and flight < cwnd:
                     c = q[0]
-                    if c.size > self._peer_rwnd and self._flight:
+                    n = c.size
+                    if n > rwnd and flight:
                         break  # §6.1 rule A: only a zero-window probe when nothing is in flight
                     q.popleft()
-                    tsn = self._next_tsn
-                    self._next_tsn = tsn + 1
                     c.tsn = tsn
                     enc = encode(c.flags, tsn & M32, c.stream, c.ssn, c.ppid, c.data)
-                    if chunks and size + len(enc) > budget:
+                    tsn += 1
+                    ln = len(enc)
+                    if chunks and size + ln > budget:
                         out.append(p.build_packet(lport, pport, vtag, chunks))
                         chunks, size = [], 0
                     chunks.append(enc)
-                    size += len(enc)
+                    size += ln
                     c.sent_count = 1
                     c.in_flight = True
-                    n = c.size
-                    self._flight += n
-                    self._queued_bytes -= n
-                    self._sent_bytes += n
-                    self._peer_rwnd = self._peer_rwnd - n if self._peer_rwnd > n else 0
+                    flight += n
+                    moved += n
+                    rwnd = rwnd - n if rwnd > n else 0
                     sent.append(c)
-                    if self._rtt_tsn is None:
-                        self._rtt_tsn = tsn
-                        self._rtt_time = now
+                if moved:
                     sent_any = True
+                elif self._rtt_tsn == tsn:
+                    self._rtt_tsn = None
+                self._flight, self._peer_rwnd, self._next_tsn = flight, rwnd, tsn
+                self._queued_bytes -= moved
+                self._sent_bytes += moved
             if sent_any and self._t3 is None:
                 self._t3 = now + self.rto
         if chunks:
@@ -1069,12 +1084,14 @@ class Association:
             else:
                 gaps.append((start - base, prev - base))
         dups = self._dups
-        self._dups = []
         rwnd = self._rwnd()
         self._last_adv_rwnd = rwnd
         self._sack_needed = False
         self._tsack = None
         self._data_pkts = 0
+        if not gaps and not dups:
+            return _SACK_PLAIN.pack(p.SACK, 0, 16, base & M32, rwnd, 0, 0)
+        self._dups = []
         return p.encode_sack(base & M32, rwnd, gaps, dups)
 
     # --- helpers ----------------------------------------------------------------------

@@ -42,7 +42,8 @@ def available() -> bool:
 def _configure(sock: socket.socket, cfg: SctpConfig) -> None:
     """RFC 6458 §8.1.2 SCTP_INITMSG, §8.1.1 SCTP_RTOINFO, §8.1.5 SCTP_NODELAY, §6.2.1 events."""
     sock.setsockopt(IPPROTO_SCTP, SCTP_INITMSG, struct.pack(
-        "=HHHH", cfg.out_streams, cfg.in_streams, cfg.max_init_retransmits, int(cfg.rto_max * 1000)))
+        "=HHHH", cfg.out_streams, cfg.in_streams, min(cfg.max_init_retransmits, 0xFFFF),
+        min(int(cfg.rto_max * 1000), 0xFFFF)))
     sock.setsockopt(IPPROTO_SCTP, SCTP_RTOINFO, struct.pack(
         "=iIII", 0, int(cfg.rto_initial * 1000), int(cfg.rto_max * 1000), int(cfg.rto_min * 1000)))
     sock.setsockopt(IPPROTO_SCTP, SCTP_NODELAY, 1)
@@ -125,7 +126,8 @@ class KernelAssociation(SctpAssociation):
             kind = _ASSOC_STATES.get(state, "")
             if kind in ("up", "restarted"):
                 self.out_streams, self.in_streams = out_s, in_s
-                self._emit(SctpEvent(kind))
+                if kind == "restarted":  # "up" was emitted when connect/accept returned
+                    self._emit(SctpEvent(kind))
             elif kind:
                 self._fail(kind, kind=kind)
 
@@ -167,6 +169,7 @@ class KernelServer(SctpServer):
             conn, _ = await loop.sock_accept(self._sock)
             _configure(conn, self._cfg)
             a = KernelAssociation(conn, self._cfg)
+            a._emit(SctpEvent("up"))
             self._incoming(a)
 
     def _close_impl(self) -> None:
@@ -188,14 +191,18 @@ async def listen(
 
 
 async def connect(
-    host: str, port: int, cfg: SctpConfig, local_host: str | None = None, local_port: int = 0
+    host: str, port: int, cfg: SctpConfig, local_host: str | None = None, local_port: int = 0,
+    timeout: float | None = None,
 ) -> KernelAssociation:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, IPPROTO_SCTP)
     _configure(sock, cfg)
     if local_host or local_port:
         sock.bind((local_host or "0.0.0.0", local_port))
     try:
-        await asyncio.get_running_loop().sock_connect(sock, (host, port))
+        await asyncio.wait_for(asyncio.get_running_loop().sock_connect(sock, (host, port)), timeout)
+    except TimeoutError:
+        sock.close()
+        raise SctpConnectError(f"SCTP connect to {host}:{port} timed out after {timeout:g} s") from None
     except OSError as e:
         sock.close()
         raise SctpConnectError(f"SCTP connect to {host}:{port} failed: {e.strerror}") from None

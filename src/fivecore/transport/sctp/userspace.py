@@ -251,15 +251,17 @@ class _UEndpoint:
         self.server = server
         self.wrappers: dict[int, UserspaceAssociation] = {}
         self.closed = False
+        self.lingering = False
         io.add(self)
 
     def on_packet(self, src: bytes, dst: bytes, pkt: bytes, now: float) -> None:
         if self.filter is not None and not self.filter("rx", pkt):
             return
-        a = self.ep.receive(src, dst, pkt, now)
-        replies = self.ep.pop_replies()
-        for r, rdst, rsrc in replies:
-            self.send(r, rdst, rsrc)
+        ep = self.ep
+        a = ep.receive(src, dst, pkt, now)
+        if ep._replies:
+            for r, rdst, rsrc in ep.pop_replies():
+                self.send(r, rdst, rsrc)
         if self.ep.new_associations:
             for na in self.ep.new_associations:
                 w = UserspaceAssociation(self, na)
@@ -278,13 +280,20 @@ class _UEndpoint:
             return
         self.io.transmit(pkt, dst, src)
 
-    def forget(self, w: UserspaceAssociation) -> None:
+    def forget(self, w: UserspaceAssociation, graceful: bool = False) -> None:
         self.wrappers.pop(id(w._a), None)
         self.ep.forget(w._a)
-        if self.server is None and not self.wrappers:
-            # Keep owning the port briefly so a retransmitted SHUTDOWN ACK still gets its
-            # SHUTDOWN COMPLETE (RFC 9260 §8.4 rule 5).
-            self.io.loop.call_later(_LINGER, self.close)
+        if self.server is not None:
+            if self.server._closed and not self.wrappers:
+                self.close()
+        elif not self.wrappers:
+            if graceful:
+                # Keep owning the port briefly so a retransmitted SHUTDOWN ACK still gets its
+                # SHUTDOWN COMPLETE (RFC 9260 §8.4 rule 5); connect() may take it over.
+                self.lingering = True
+                self.io.loop.call_later(_LINGER, self.close)
+            else:
+                self.close()
 
     def close(self) -> None:
         if self.closed:
@@ -446,7 +455,7 @@ class UserspaceAssociation(SctpAssociation):
             if not self._up.done():
                 self._up.set_exception(SctpConnectError(reason))
                 self._up.exception()  # mark retrieved; connect() re-raises it
-            self._uep.forget(self)
+            self._uep.forget(self, graceful=kind == "closed")
             srv = self._uep.server
             if srv is not None:
                 srv._pending_up.discard(self)
@@ -473,16 +482,7 @@ class UserspaceServer(SctpServer):
         uep.ep.listening = False
         if not uep.wrappers:
             uep.close()
-        else:
-            # Keep the port until the remaining associations end.
-            orig = uep.forget
-
-            def forget(w: UserspaceAssociation) -> None:
-                orig(w)
-                if not uep.wrappers:
-                    uep.close()
-
-            uep.forget = forget  # type: ignore[method-assign]
+        # else: _UEndpoint.forget releases the port when the last association ends.
 
 
 async def listen(
@@ -511,13 +511,19 @@ async def connect(
     local_host: str | None = None,
     local_port: int = 0,
     packet_filter: PacketFilter | None = None,
+    timeout: float | None = None,
 ) -> UserspaceAssociation:
     """RFC 9260 §5.1 — open an association to ``host:port``; returns once it is up."""
     peer = await _resolve(host)
     local = _ip_bytes(local_host) if local_host else _route_source(peer)
+    io = _RawIO.get()
+    if local_port:
+        for old in list(io.endpoints.get(local_port, ())):
+            if old.lingering and old.ep.local_ip == local:
+                old.close()
     res = _reserve_port(local, local_port)
     lport = res.getsockname()[1]
-    io = _RawIO.get()
+    io = _RawIO.get()  # a lingering endpoint's close may have released the old one
     ep = Endpoint(config, local, lport, listening=False)
     uep = _UEndpoint(io, ep, res, packet_filter)
     a = ep.connect(peer, port, io.loop.time())
@@ -525,7 +531,10 @@ async def connect(
     uep.wrappers[id(a)] = w
     w._service()
     try:
-        await w._up
+        await asyncio.wait_for(asyncio.shield(w._up), timeout)
+    except TimeoutError:
+        w.abort("connect timed out")
+        raise SctpConnectError(f"SCTP connect to {host}:{port} timed out after {timeout:g} s") from None
     except BaseException:
         if not w.is_closed:
             w.abort("connect cancelled")

@@ -25,9 +25,10 @@ Build (keyword arguments are the IE names; optional IEs are ordered as in the sp
 
 ``nas.message_types()`` lists every supported message, ``nas.ie_names(t)`` its IEs. Message
 classes are named like their ``message_type`` (``FiveGMMStatus``/``FiveGSMStatus`` for the two
-status messages whose type strings start with a digit). Unknown optional IEs are kept as
-:class:`RawIe` and re-encoded unchanged; truncated or overlong IEs, missing mandatory IEs and
-unknown message types raise :class:`fivecore.wire.DecodeError`.
+status messages whose type strings start with a digit). Unknown, repeated and syntactically
+incorrect optional IEs are kept as :class:`RawIe` (read as absent, TS 24.501 §7.6/§7.7.2) and
+re-encoded unchanged; overrunning lengths, bad or missing mandatory IEs and unknown message
+types raise :class:`fivecore.wire.DecodeError`.
 """
 
 from fivecore.wire.errors import DecodeError, EncodeError

@@ -7,7 +7,7 @@ decodes in tens of microseconds, where pycrate's ``parse_NAS5G`` takes over a mi
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fivecore.wire.errors import DecodeError, EncodeError
@@ -79,11 +79,13 @@ _BY_NAME: dict[str, _Msg] = {}
 
 @dataclass(frozen=True, slots=True)
 class RawIe:
-    """An optional IE the table does not know (or a repeated one), kept as received so the
-    message re-encodes unchanged (TS 24.501 §7.6.2, §7.6.3)."""
+    """An optional IE the table does not know, a repeated one, or a syntactically incorrect
+    one, kept as received so the message re-encodes unchanged (TS 24.501 §7.6, §7.7.2)."""
 
     iei: int
     raw: bytes
+    # Why a known IE was set aside (syntactically incorrect optional IE, §7.7.2); "" if unknown.
+    reason: str = field(default="", compare=False)
 
 
 class NasMessage:
@@ -330,6 +332,8 @@ def _decode_ies(spec: _Msg, data: bytes, pos: int, base: int) -> dict[str, Any]:
             ies[ie.name] = ie.dec(data[start:end])  # type: ignore[index]
         except DecodeError as exc:
             raise _err(f"IE {ie.name}: {exc.reason}", base + start + max(exc.offset, 0)) from None
+        except (ValueError, IndexError) as exc:  # a value decoder's bug must not escape
+            raise _err(f"IE {ie.name}: {exc}", base + start) from None
         pos = end
     by_iei = spec.by_iei
     by_nib = spec.by_nibble
@@ -379,8 +383,12 @@ def _decode_ies(spec: _Msg, data: bytes, pos: int, base: int) -> dict[str, Any]:
             raise _err(f"IE {ie.name} overruns the message", base + pos)
         try:
             ies[ie.name] = ie.dec(data[start:end])  # type: ignore[index]
-        except DecodeError as exc:
-            raise _err(f"IE {ie.name}: {exc.reason}", base + start + max(exc.offset, 0)) from None
+        except (DecodeError, ValueError, IndexError) as exc:
+            # TS 24.501 §7.7.2: a syntactically incorrect optional IE is treated as absent;
+            # its octets are kept so the message still re-encodes unchanged.
+            reason = exc.reason if isinstance(exc, DecodeError) else str(exc)
+            ies[f"_invalid{unknown}"] = RawIe(t, data[pos:end], f"{ie.name}: {reason}")
+            unknown += 1
         pos = end
     return ies
 

@@ -255,6 +255,17 @@ class MobileIdentity:
         except DecodeError:
             return None
 
+    def ecies_parts(self) -> tuple[bytes, bytes, bytes] | None:
+        """(ephemeral public key, ciphertext, MAC tag) of a profile A/B SUCI (TS 33.501 C.3.4:
+        X25519 key 32 octets, compressed P-256 point 33 octets, MAC tag 8 octets), else None."""
+        if self.type != "suci" or self.supi_format != 0 or self.protection_scheme not in (1, 2):
+            return None
+        klen = 32 if self.protection_scheme == 1 else 33
+        out = self.scheme_output
+        if len(out) < klen + 8:
+            return None
+        return out[:klen], out[klen:-8], out[-8:]
+
     @property
     def supi(self) -> str | None:
         """``imsi-<MCC><MNC><MSIN>`` for a null-scheme SUCI (TS 23.003 §2.2A), else None."""

@@ -246,6 +246,13 @@ MM_MESSAGES: dict[int, tuple[str, list[Row]]] = {
     0x64: ("5GMMStatus", [
         ("cause", None, "V", "u8", 1),
     ]),
+    0x65: ("Notification", [
+        ("access_type", None, "V1", "nibble"),
+        (None, None, "V1", "nibble"),
+    ]),
+    0x66: ("NotificationResponse", [
+        ("pdu_session_status", 0x50, "TLV", "psi_bitmap"),
+    ]),
     0x67: ("ULNASTransport", [
         ("payload_container_type", None, "V1", "nibble"),
         (None, None, "V1", "nibble"),

@@ -9,8 +9,8 @@ Parse::
     nas_pdu = pdu["NAS-PDU"]               # bytes
     loc = ngap.user_location_from(pdu["UserLocationInformation"])  # {"plmn", "tac", "nci", ...}
 
-Build (criticalities and IE ids come from the ASN.1 definitions; IEs go on the wire in dict
-order, so list them in the order of the spec's tables)::
+Build (criticalities and IE ids come from the ASN.1 definitions; the constructor sorts the IEs
+into the order of the message's table, TS 38.413 §9.2)::
 
     pdu = ngap.NgapPdu("DownlinkNASTransport", "initiating", {
         "AMF-UE-NGAP-ID": 7, "RAN-UE-NGAP-ID": 1, "NAS-PDU": nas_bytes})

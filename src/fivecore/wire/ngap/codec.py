@@ -48,12 +48,13 @@ class _IeDef:
 
 
 class _MsgDef:
-    __slots__ = ("name", "by_id", "by_name", "generic")
+    __slots__ = ("name", "by_id", "by_name", "generic", "order")
 
     def __init__(self, name: str, by_id: dict[int, _IeDef], generic: bool) -> None:
         self.name = name
         self.by_id = by_id
         self.by_name = {d.name: d for d in by_id.values()}
+        self.order = {d.name: i for i, d in enumerate(by_id.values())}
         self.generic = generic
 
 
@@ -144,7 +145,7 @@ _keep_transfers_as_bytes()
 
 @dataclass(frozen=True, slots=True)
 class RawIe:
-    """An IE whose id the procedure's table does not list (TS 38.413 §10.3.5): value octets
+    """An IE whose id the procedure's table does not list (TS 38.413 §10.3): value octets
     kept as received so the PDU re-encodes unchanged."""
 
     id: int
@@ -165,7 +166,11 @@ class NgapPdu:
     (the id names of TS 38.413 without ``id-``: ``"RAN-UE-NGAP-ID"``, ``"NAS-PDU"``) to values in
     pycrate's ASN.1 value notation (ints, bytes, ``(value, nbits)`` bit strings, ``(alt, value)``
     choices, dicts for sequences; see :mod:`fivecore.wire.ngap.helpers` for builders).
-    ``criticality`` and ``ie_criticality`` default to the ASN.1 definitions.
+    ``criticality`` and ``ie_criticality`` default to the ASN.1 definitions. A PDU built with
+    the constructor puts its IEs in the order of the message's table (TS 38.413 §9.2, as
+    §10.3 expects); a decoded one keeps the order on the wire.
+
+    The codec reuses pycrate objects: use it from one thread (the asyncio loop's).
     """
 
     procedure: str
@@ -185,6 +190,11 @@ class NgapPdu:
             raise EncodeError(f"{self.procedure} has no {self.kind} message")
         if self.criticality is None:
             self.criticality = proc.criticality
+        # TS 38.413 §10.3: IEs in the wrong order are an abstract syntax error, so a built PDU
+        # follows the table (ASN.1) order;
+        # a decoded PDU skips this (it is built with __new__) and keeps the order on the wire.
+        order = md.order
+        self.ies = dict(sorted(self.ies.items(), key=lambda kv: order.get(kv[0], 1 << 20)))
         for name, v in self.ies.items():
             if name not in self.ie_criticality:
                 d = md.by_name.get(name)
@@ -220,7 +230,7 @@ class NgapPdu:
         return self.ies.get(name, default)
 
     def missing_mandatory(self) -> list[str]:
-        """Mandatory IEs absent from this PDU (TS 38.413 §10.3.5 'missing IE')."""
+        """Mandatory IEs absent from this PDU (TS 38.413 §10.3, "missing IE")."""
         md = _PROCS_BY_NAME[self.procedure].messages[KINDS.index(self.kind)]
         return [d.name for d in md.by_id.values() if d.presence == "mandatory" and d.name not in self.ies]
 

@@ -29,8 +29,8 @@ IE names are the snake_case type names of TS 29.244 Table 8.1.2-1 (``f_teid``, `
 are ``usage_report`` (in Session Report Request), ``usage_report_modification`` and
 ``usage_report_deletion``). Bit-mask IEs decode as :class:`Flags` (an ``int`` remembering its
 octet count; Apply Action is 2 octets by default, as Rel-16 UPFs expect). Unknown and vendor IEs
-decode as :class:`RawIe` and re-encode unchanged. The codec checks syntax only; which IEs a
-message must carry is the SMF's and UPF's business (answer with Cause 66 and an Offending IE).
+decode as :class:`RawIe` and re-encode unchanged. Decoding checks syntax only;
+:func:`missing_mandatory` lists absent mandatory IEs (answer with Cause 66 and the Offending IE).
 """
 
 from fivecore.wire.errors import DecodeError, EncodeError
@@ -43,6 +43,7 @@ from fivecore.wire.pfcp.codec import (
     RawIe,
     decode,
     encode,
+    missing_mandatory,
 )
 from fivecore.wire.pfcp.ies import *  # noqa: F403
 from fivecore.wire.pfcp.ies import (
@@ -72,5 +73,5 @@ __all__ = [
     "IE_NAMES", "IE_TABLE", "MESSAGE_CODES", "MESSAGE_TYPES", "PFCP_PORT", "Bitrate",
     "DecodeError", "EncodeError", "FSeid", "FTeid", "Flags", "GateStatus", "Ies", "NodeId",
     "OuterHeaderCreation", "OuterHeaderRemoval", "PfcpMessage", "RawIe", "UeIpAddress", "Volume",
-    "decode", "encode", "ntp_now",
+    "decode", "encode", "missing_mandatory", "ntp_now",
 ]

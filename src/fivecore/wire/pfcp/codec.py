@@ -290,3 +290,61 @@ def encode(msg: PfcpMessage) -> bytes:
     if total > 0xFFFF:
         raise EncodeError("PFCP message longer than 65535 octets")
     return bytes((flags, mt)) + total.to_bytes(2, "big") + bytes(hdr) + bytes(body)
+
+
+# Mandatory IEs per message (TS 29.244 §7.4, §7.5) and per grouped IE (§7.5.2 ff.).
+MANDATORY: dict[str, tuple[str, ...]] = {
+    "HeartbeatRequest": ("recovery_time_stamp",),
+    "HeartbeatResponse": ("recovery_time_stamp",),
+    "AssociationSetupRequest": ("node_id", "recovery_time_stamp"),
+    "AssociationSetupResponse": ("node_id", "cause", "recovery_time_stamp"),
+    "AssociationUpdateRequest": ("node_id",),
+    "AssociationUpdateResponse": ("node_id", "cause"),
+    "AssociationReleaseRequest": ("node_id",),
+    "AssociationReleaseResponse": ("node_id", "cause"),
+    "SessionEstablishmentRequest": ("node_id", "f_seid", "create_pdr", "create_far"),
+    "SessionEstablishmentResponse": ("node_id", "cause"),
+    "SessionModificationResponse": ("cause",),
+    "SessionDeletionResponse": ("cause",),
+    "SessionReportRequest": ("report_type",),
+    "SessionReportResponse": ("cause",),
+}
+GROUPED_MANDATORY: dict[str, tuple[str, ...]] = {
+    "create_pdr": ("pdr_id", "precedence", "pdi"),
+    "pdi": ("source_interface",),
+    "create_far": ("far_id", "apply_action"),
+    "forwarding_parameters": ("destination_interface",),
+    "create_urr": ("urr_id", "measurement_method", "reporting_triggers"),
+    "create_qer": ("qer_id", "gate_status"),
+    "created_pdr": ("pdr_id",),
+    "update_pdr": ("pdr_id",),
+    "update_far": ("far_id",),
+    "update_urr": ("urr_id",),
+    "update_qer": ("qer_id",),
+    "remove_pdr": ("pdr_id",),
+    "remove_far": ("far_id",),
+    "remove_urr": ("urr_id",),
+    "remove_qer": ("qer_id",),
+    "usage_report": ("urr_id", "ur_seqn", "usage_report_trigger"),
+    "usage_report_modification": ("urr_id", "ur_seqn", "usage_report_trigger"),
+    "usage_report_deletion": ("urr_id", "ur_seqn", "usage_report_trigger"),
+}
+
+
+def missing_mandatory(msg: PfcpMessage) -> list[tuple[str, int]]:
+    """Mandatory IEs absent from ``msg`` and its grouped IEs, as ``(path, IE type)``; the first
+    one's type is the Offending IE of a Cause 66 "Mandatory IE missing" answer (TS 29.244 §7.6)."""
+    out: list[tuple[str, int]] = []
+
+    def walk(ies: Ies, required: tuple[str, ...], path: str) -> None:
+        for name in required:
+            if name not in ies:
+                out.append((f"{path}{name}", IE_NAMES[name]))
+        for name, v in ies:
+            if isinstance(v, Ies) and name in GROUPED_MANDATORY:
+                walk(v, GROUPED_MANDATORY[name], f"{path}{name}.")
+            elif isinstance(v, Ies):
+                walk(v, (), f"{path}{name}.")
+
+    walk(msg.ies, MANDATORY.get(msg.msg_type, ()), "")
+    return out

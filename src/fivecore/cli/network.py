@@ -1,0 +1,137 @@
+"""``fivecore up``, ``fivecore status``, ``fivecore demo`` and ``fivecore config show``.
+
+    fivecore config show [--config FILE] [--json]   # the effective configuration (secrets hidden)
+    sudo fivecore up [--config FILE] [--pcap FILE]    # the whole core on this host until Ctrl-C
+    fivecore status [--json]                          # gNBs, UEs, PDU sessions of the running core
+    sudo fivecore demo [--ues N] [--json]             # start, register, ping, stream, tear down
+
+The work is in :mod:`fivecore.netup`; this module only parses options and prints.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from fivecore.config import load_config
+from fivecore.errors import FivecoreError
+
+ConfigOpt = typer.Option(None, "--config", "-c", help="YAML configuration file (default: built-in defaults).")
+JsonOpt = typer.Option(False, "--json", help="Print JSON for scripts.")
+
+config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
+
+
+@config_app.command("show")
+def config_show(config: Path = ConfigOpt, as_json: bool = JsonOpt) -> None:
+    """Print the effective configuration (file + defaults); a wrong key fails with one line."""
+    from fivecore.netup.network import dump_config, redacted
+
+    doc = redacted(dump_config(load_config(config)))
+    if as_json:
+        typer.echo(json.dumps(doc, indent=2))
+    else:
+        typer.echo(yaml.safe_dump(doc, sort_keys=False), nl=False)
+
+
+def _get_json(url: str, timeout: float = 3.0) -> Any:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:  # noqa: S310 - our own metrics listener
+            return json.loads(r.read())
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise FivecoreError(f"cannot read {url}: {getattr(exc, 'reason', exc)}") from None
+
+
+def collect_status(config_path: Path | None) -> dict[str, Any]:
+    """gNBs, UEs and PDU sessions of the running network, from the NFs' info APIs."""
+    from fivecore.netup.network import read_state
+
+    state = read_state(load_config(config_path))
+    nfs = state["nfs"]
+    out: dict[str, Any] = {"nfs": {n: v.get("status") for n, v in nfs.items()}, "gnbs": [], "ues": [], "pdu_sessions": []}
+    amf = nfs.get("amf", {}).get("metrics")
+    if amf:
+        out["gnbs"] = _get_json(f"{amf}/gnb-info?page=-1")["items"]
+        out["ues"] = _get_json(f"{amf}/ue-info?page=-1")["items"]
+    smf = nfs.get("smf", {}).get("metrics")
+    if smf:
+        out["pdu_sessions"] = _get_json(f"{smf}/pdu-info?page=-1")["items"]
+    return out
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(config_app, name="config")
+
+    @app.command("up")
+    def up_cmd(
+        config: Path = ConfigOpt,
+        pcap: Path = typer.Option(None, "--pcap", help="Write the N2/N3/N4/SBI traffic of the core to this pcap."),
+    ) -> None:
+        """Start the whole core on this host (control plane in one process, UPF in its own) until Ctrl-C."""
+        from fivecore.netup.network import up
+
+        up(config, pcap)
+
+    @app.command("status")
+    def status_cmd(config: Path = ConfigOpt, as_json: bool = JsonOpt) -> None:
+        """gNBs, registered UEs and PDU sessions of the network `fivecore up` runs."""
+        st = collect_status(config)
+        if as_json:
+            typer.echo(json.dumps(st, indent=2))
+            return
+        con = Console()
+        t = Table(title="network functions")
+        t.add_column("NF")
+        t.add_column("status")
+        for n, s in st["nfs"].items():
+            t.add_row(n, s or "-")
+        con.print(t)
+        g = Table(title=f"gNBs ({len(st['gnbs'])})")
+        for col in ("gNB id", "name", "state", "SCTP peer", "UEs"):
+            g.add_column(col)
+        for x in st["gnbs"]:
+            g.add_row(str(x.get("gnb_id")), str(x.get("name")), str(x.get("state")), str(x.get("sctp_peer")),
+                      str(x.get("num_connected_ues")))
+        con.print(g)
+        registered = sum(1 for u in st["ues"] if u.get("gmm_state") == "REGISTERED")
+        u = Table(title=f"UEs ({registered} registered of {len(st['ues'])})")
+        for col in ("SUPI", "5GMM", "CM", "gNB", "NEA/NIA"):
+            u.add_column(col)
+        for x in st["ues"][:50]:
+            sec = x.get("security") or {}
+            u.add_row(str(x.get("supi")), str(x.get("gmm_state")), str(x.get("cm_state")), str(x.get("gnb_id")),
+                      f"{sec.get('nea')}/{sec.get('nia')}")
+        con.print(u)
+        p = Table(title=f"PDU sessions ({len(st['pdu_sessions'])})")
+        for col in ("SUPI", "PSI", "DNN", "IPv4", "S-NSSAI"):
+            p.add_column(col)
+        for x in st["pdu_sessions"][:50]:
+            p.add_row(str(x.get("supi")), str(x.get("pdu_session_id")), str(x.get("dnn")), str(x.get("ipv4")),
+                      str(x.get("snssai")))
+        con.print(p)
+
+    @app.command("demo")
+    def demo_cmd(
+        ues: int = typer.Option(None, "--ues", min=1, help="Number of UEs (default demo.ues, 10)."),
+        config: Path = ConfigOpt,
+        as_json: bool = JsonOpt,
+        keep_data: bool = typer.Option(False, "--keep-data", help="Keep the demo's data directory and logs."),
+    ) -> None:
+        """Start the network, register UEs, open PDU sessions, ping and stream through the UPF, tear down."""
+        from fivecore.netup.demo import print_report, run_demo
+
+        report = run_demo(config, ues, quiet=as_json, keep_data=keep_data)
+        if as_json:
+            typer.echo(json.dumps(report, indent=2))
+        else:
+            print_report(report)
+        sys.exit(0 if report["passed"] else 1)

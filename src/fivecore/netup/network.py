@@ -1,0 +1,580 @@
+"""``fivecore up``: the whole core on one host.
+
+The control-plane NFs (NRF, UDR, UDM, AUSF, PCF, NSSF, AMF, SMF) run in this process, sharing
+one asyncio loop and calling each other through the in-process SBI binding while still serving
+their SBI on their own addresses; the UPF runs in a child process
+(:mod:`fivecore.netup.upf_proc`) so the user plane never shares a GIL with signalling.
+
+Embedded defaults (:func:`prepare`): a data directory (``up.data_dir``: $FIVECORE_DATA or
+``./var``) holding the SQLite subscriber store and a SUCI home-network key pair (Profile A, key
+id 1) generated on first start and kept there (``hn-key-1.key`` private, ``hn-key-1.pub``
+public, for UE configurations); PLMN 001/01, TAC 1, SST 1, DNN ``internet``, UE pool
+10.45.0.0/16 behind the N6 TUN ``ogstun``.
+
+Before anything is created the checks run (:func:`preflight`): root rights for the TUN and
+for raw-IP SCTP, every TCP/UDP port free, no leftover N6 device, no other ``fivecore up`` on the
+same data directory. Each failure is one :class:`~fivecore.errors.FivecoreError` line. What
+``up`` creates (the UPF process and with it the TUN, NAT rules, the state file) it removes on
+SIGINT/SIGTERM or on a start-up failure.
+
+The state file ``<data_dir>/run/up.json`` tells ``fivecore status`` and ``fivecore demo``
+where everything is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import importlib
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fivecore.config import Config, HomeNetworkKey, load_config
+from fivecore.errors import ConfigError, FivecoreError
+
+log = logging.getLogger("fivecore.up")
+
+#: start order: the NRF first, the data layer before its users, the AMF and SMF last
+CP_ORDER = ("nrf", "udr", "udm", "ausf", "pcf", "nssf", "smf", "amf")
+
+
+class NetworkError(FivecoreError):
+    """``fivecore up`` could not start or run the network."""
+
+
+@dataclass
+class Plan:
+    """The effective configuration and the files ``up`` uses."""
+
+    config: Config
+    data_dir: Path
+    run_dir: Path
+    state_file: Path
+    config_file: Path
+    hn_public_keys: dict[int, str] = field(default_factory=dict)
+
+
+# --- preparation ------------------------------------------------------------------------------
+
+
+def _default_db(config: Config) -> bool:
+    from fivecore.config import DEFAULT_DB_URI
+
+    return config.db_uri == DEFAULT_DB_URI and "FIVECORE_DB" not in os.environ
+
+
+def prepare(config: Config, *, generate_keys: bool = True) -> Plan:
+    """Data directory, SQLite store and SUCI key pair; returns the effective config."""
+    data_dir = config.up.data_dir.expanduser().resolve()
+    run_dir = data_dir / "run"
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"up.data_dir: cannot create {data_dir}: {exc.strerror or exc}") from None
+    changes: dict[str, Any] = {}
+    if _default_db(config):
+        changes["db_uri"] = f"sqlite:///{data_dir / 'subscribers.db'}"
+    pubs: dict[int, str] = {}
+    if not config.home_network_keys and generate_keys:
+        priv_path, pub_path = data_dir / "hn-key-1.key", data_dir / "hn-key-1.pub"
+        if not priv_path.exists():
+            from fivecore.security import suci
+
+            priv, pub = suci.generate_hn_keypair(1)
+            fd = os.open(priv_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(priv.hex() + "\n")
+            pub_path.write_text(pub.hex() + "\n")
+            log.info("event=hn_key_generated scheme=A id=1 public_key_file=%s", pub_path)
+        changes["home_network_keys"] = [HomeNetworkKey(id=1, scheme="A", private_key_file=priv_path)]
+    for hk in changes.get("home_network_keys", config.home_network_keys):
+        pub = _public_key(hk)
+        if pub:
+            pubs[hk.id] = pub
+    eff = config.model_copy(update=changes)
+    return Plan(eff, data_dir, run_dir, run_dir / "up.json", run_dir / "effective.yaml", pubs)
+
+
+def _public_key(hk: HomeNetworkKey) -> str | None:
+    """The public key for a configured private key (what UEs need in their USIM)."""
+    try:
+        priv = hk.key_bytes()
+    except ConfigError:
+        return None
+    try:
+        if hk.scheme == "A":
+            from cryptography.hazmat.primitives.asymmetric import x25519
+
+            return x25519.X25519PrivateKey.from_private_bytes(priv).public_key().public_bytes_raw().hex()
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        key = ec.derive_private_key(int.from_bytes(priv, "big"), ec.SECP256R1())
+        return key.public_key().public_bytes(serialization.Encoding.X962,
+                                             serialization.PublicFormat.CompressedPoint).hex()
+    except (ValueError, TypeError):
+        return None
+
+
+def dump_config(config: Config) -> dict[str, Any]:
+    """The effective configuration as plain data (paths as strings)."""
+    return config.model_dump(mode="json")
+
+
+def redacted(doc: Any) -> Any:
+    """``doc`` with secrets (private keys, tokens, K/OPc) replaced by ``<redacted>``."""
+    secret = {"private_key", "token", "k", "opc", "op"}
+    if isinstance(doc, dict):
+        return {k: ("<redacted>" if k in secret and v not in (None, "") else redacted(v)) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [redacted(v) for v in doc]
+    return doc
+
+
+# --- pre-flight checks ------------------------------------------------------------------------
+
+
+def available_cp(config: Config) -> tuple[list[str], dict[str, str]]:
+    """(control-plane NFs we can start, {NF: why not}) for ``up.control_plane``."""
+    from fivecore.cli.nf import NF_APPS
+
+    ok: list[str] = []
+    missing: dict[str, str] = {}
+    wanted = [n for n in CP_ORDER if n in config.up.control_plane]
+    for name in wanted:
+        target = NF_APPS.get(name)
+        if target is None:
+            missing[name] = "not built yet (no entry in fivecore.cli.nf.NF_APPS)"
+            continue
+        module, _, cls = target.partition(":")
+        try:
+            getattr(importlib.import_module(module), cls)
+        except (ImportError, AttributeError) as exc:
+            missing[name] = f"cannot be loaded: {exc}"
+            continue
+        ok.append(name)
+    return ok, missing
+
+
+def upf_available() -> str | None:
+    """None if the UPF can be loaded, else why not."""
+    try:
+        importlib.import_module("fivecore.nf.upf.app")
+    except ImportError as exc:
+        return f"cannot be loaded: {exc}"
+    return None
+
+
+def endpoints(config: Config, cp: list[str], with_upf: bool) -> list[tuple[str, str, str, int]]:
+    """(what, proto, address, port) of every socket ``up`` binds."""
+    from fivecore.netup.observe import metrics_endpoint
+
+    eps: list[tuple[str, str, str, int]] = []
+    for name in cp:
+        sec = config.section(name)
+        eps.append((f"{name} SBI", "tcp", sec.sbi.address, sec.sbi.port))
+        if config.metrics.enabled:
+            eps.append((f"{name} metrics", "tcp", *metrics_endpoint(name, config)))
+    if "udr" in cp and config.udr.mgmt.enabled:
+        eps.append(("udr management API", "tcp", config.udr.mgmt.address, config.udr.mgmt.port))
+    if "smf" in cp:
+        eps.append(("smf PFCP", "udp", config.smf.pfcp.address, config.smf.pfcp.port))
+    if with_upf:
+        u = config.upf
+        eps.append(("upf PFCP", "udp", u.pfcp_address, u.pfcp_port))
+        eps.append(("upf GTP-U", "udp", u.gtpu_address, u.gtpu_port))
+        if config.metrics.enabled:
+            eps.append(("upf metrics", "tcp", *metrics_endpoint("upf", config)))
+    return eps
+
+
+def check_port(proto: str, address: str, port: int) -> str | None:
+    """None if ``address:port`` can be bound, else the reason."""
+    if port == 0:
+        return None
+    fam = socket.AF_INET6 if ":" in address else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM)
+    try:
+        if proto == "tcp":
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((address, port))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            return "already in use"
+        return exc.strerror or str(exc)
+    finally:
+        s.close()
+    return None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def check_root(cfg: Config) -> None:
+    if os.geteuid() != 0:
+        raise NetworkError(
+            f"root rights needed: the UPF creates the N6 TUN device {cfg.upf.tun_name} and the AMF speaks "
+            "SCTP over raw IP (run with sudo, or as root)")
+
+
+def state_path(config: Config) -> Path:
+    return config.up.data_dir.expanduser().resolve() / "run" / "up.json"
+
+
+def preflight(cfg: Config, cp: list[str], with_upf: bool) -> None:
+    """Every reason ``up`` would fail half-way, checked before anything is created."""
+    check_root(cfg)
+    path = state_path(cfg)
+    try:
+        state = json.loads(path.read_text())
+        if _pid_alive(int(state.get("pid", 0))):
+            raise NetworkError(f"fivecore up is already running (pid {state['pid']}, state {path})")
+    except (OSError, ValueError):
+        pass
+    for what, proto, addr, port in endpoints(cfg, cp, with_upf):
+        why = check_port(proto, addr, port)
+        if why:
+            raise NetworkError(f"{what}: cannot listen on {addr}:{port} ({proto}): {why}")
+    if with_upf and cfg.upf.tun_create and Path(f"/sys/class/net/{cfg.upf.tun_name}").exists():
+        raise NetworkError(f"upf.tun_name: network device {cfg.upf.tun_name} already exists "
+                           "(another core running?); remove it or choose another name")
+    if cfg.up.nat and not (shutil.which("nft") or shutil.which("iptables")):
+        raise NetworkError("up.nat: needs nft or iptables (apt-get install nftables), or set up.nat: false")
+
+
+# --- NAT ----------------------------------------------------------------------------------------
+
+
+class Nat:
+    """Masquerade the UE pool towards the host's other interfaces (nftables, else iptables)."""
+
+    TABLE = "fivecore"
+
+    def __init__(self, subnet: str, tun: str) -> None:
+        self.subnet = subnet
+        self.tun = tun
+        self.kind: str | None = None
+
+    def add(self) -> None:
+        if shutil.which("nft"):
+            rules = (f"table ip {self.TABLE} {{ chain post {{ type nat hook postrouting priority 100; "
+                     f"ip saddr {self.subnet} oifname != \"{self.tun}\" masquerade; }} }}")
+            subprocess.run(["nft", "-f", "-"], input=rules.encode(), check=True, capture_output=True)
+            self.kind = "nft"
+        else:
+            subprocess.run(["iptables", "-t", "nat", "-A", "POSTROUTING", "-s", self.subnet, "!", "-o", self.tun,
+                            "-j", "MASQUERADE"], check=True, capture_output=True)
+            self.kind = "iptables"
+
+    def remove(self) -> None:
+        if self.kind == "nft":
+            subprocess.run(["nft", "delete", "table", "ip", self.TABLE], capture_output=True)
+        elif self.kind == "iptables":
+            subprocess.run(["iptables", "-t", "nat", "-D", "POSTROUTING", "-s", self.subnet, "!", "-o", self.tun,
+                            "-j", "MASQUERADE"], capture_output=True)
+        self.kind = None
+
+
+# --- the running network ------------------------------------------------------------------------
+
+
+class Network:
+    """Start, hold and stop the core (see module docstring). ``await net.start()``, ``await net.stop()``."""
+
+    def __init__(self, plan: Plan, pcap: Path | None = None) -> None:
+        self.plan = plan
+        self.config = plan.config
+        self.pcap = pcap
+        self.cp_names, self.unavailable = available_cp(self.config)
+        why = upf_available()
+        if why:
+            self.unavailable["upf"] = why
+        self.apps: dict[str, Any] = {}
+        self.metrics: dict[str, Any] = {}
+        self.upf: subprocess.Popen[bytes] | None = None
+        self.upf_info: dict[str, Any] = {}
+        self.nat: Nat | None = None
+        self.capture: Any = None
+        self._started: list[str] = []
+        self._tun_created: str | None = None
+        self.ready_at: float | None = None
+
+    @property
+    def with_upf(self) -> bool:
+        return "upf" not in self.unavailable
+
+    async def start(self) -> None:
+        plan, cfg = self.plan, self.config
+        preflight(cfg, self.cp_names, self.with_upf)
+        for name, why in self.unavailable.items():
+            log.warning("event=nf_unavailable nf=%s reason=%r", name, why)
+        t0 = time.monotonic()
+        try:
+            upf_cfg = cfg
+            if self.with_upf and cfg.upf.tun_create:
+                # ``up`` owns the N6 device: created here with iproute2, handed to the UPF to
+                # open, deleted in stop() even if the UPF process dies
+                self._create_tun()
+                upf_cfg = cfg.model_copy(update={"upf": cfg.upf.model_copy(update={"tun_create": False})})
+            plan.config_file.write_text(yaml.safe_dump(dump_config(upf_cfg), sort_keys=False))
+            os.chmod(plan.config_file, 0o600)
+            if self.pcap is not None:
+                from fivecore.netup.capture import LoopbackCapture
+
+                self.capture = LoopbackCapture(self.pcap, self._capture_addresses())
+                self.capture.start()
+            if self.with_upf:
+                await self._start_upf()
+            await self._start_cp()
+            await self._wait_registered(cfg.up.ready_timeout)
+            if cfg.up.nat and self.with_upf:
+                self.nat = Nat(cfg.upf.subnet, cfg.upf.tun_name)
+                self.nat.add()
+        except BaseException:
+            await self.stop()
+            raise
+        self.ready_at = time.monotonic()
+        self.write_state()
+        log.info("event=network_ready nfs=%s seconds=%.2f", ",".join(self._started), self.ready_at - t0)
+
+    def _create_tun(self) -> None:
+        u = self.config.upf
+        name = u.tun_name
+        cmds = [["tuntap", "add", "name", name, "mode", "tun"], ["addr", "add", u.tun_address, "dev", name]]
+        if u.tun_mtu:
+            cmds.append(["link", "set", name, "mtu", str(u.tun_mtu)])
+        cmds.append(["link", "set", name, "up"])
+        for i, args in enumerate(cmds):
+            r = subprocess.run(["ip", *args], capture_output=True, text=True)
+            if r.returncode != 0:
+                raise NetworkError(f"upf.tun_name: cannot create N6 device {name}: {r.stderr.strip()}")
+            if i == 0:
+                self._tun_created = name
+        log.info("event=n6_tun_created name=%s address=%s", name, u.tun_address)
+
+    def _capture_addresses(self) -> set[str]:
+        cfg = self.config
+        addrs = {cfg.section(n).sbi.address for n in self.cp_names}
+        addrs |= {cfg.amf.ngap.address, cfg.smf.pfcp.address, cfg.upf.pfcp_address, cfg.upf.gtpu_address}
+        return addrs
+
+    async def _start_upf(self) -> None:
+        cmd = [sys.executable, "-m", "fivecore.netup.upf_proc", "--config", str(self.plan.config_file)]
+        log_path = self.plan.run_dir / "upf.log"
+        with open(log_path, "ab") as errf:
+            self.upf = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errf, start_new_session=True)
+        assert self.upf.stdout is not None
+        loop = asyncio.get_running_loop()
+        deadline = time.monotonic() + self.config.up.ready_timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise NetworkError(f"upf: not ready after {self.config.up.ready_timeout:.0f}s (log {log_path})")
+            try:
+                line = await asyncio.wait_for(loop.run_in_executor(None, self.upf.stdout.readline), remaining)
+            except TimeoutError:
+                continue
+            if not line:
+                tail = _tail(log_path)
+                raise NetworkError(f"upf: exited with status {self.upf.wait()}" + (f": {tail}" if tail else ""))
+            try:
+                doc = json.loads(line)
+            except ValueError:
+                continue
+            if doc.get("event") == "upf_failed":
+                raise NetworkError(f"upf: {doc.get('error')}")
+            if doc.get("event") == "upf_ready":
+                self.upf_info = doc
+                self._started.append("upf")
+                log.info("event=nf_ready nf=upf pid=%d pfcp=%s gtpu=%s tun=%s", self.upf.pid, doc.get("pfcp"),
+                         doc.get("gtpu"), doc.get("tun"))
+                return
+
+    async def _start_cp(self) -> None:
+        from fivecore.cli.nf import load_app_class
+        from fivecore.netup.observe import server_for
+        from fivecore.nf.common.client import LocalRegistry
+
+        local = LocalRegistry()
+        for name in self.cp_names:
+            cls = load_app_class(name)
+            app = cls(self.config, local=local)
+            sec = self.config.section(name)
+            try:
+                await app.start()
+            except OSError as exc:
+                raise NetworkError(f"{name}: cannot listen on {sec.sbi.address}:{sec.sbi.port}: "
+                                   f"{exc.strerror or exc}") from None
+            self.apps[name] = app
+            if self.config.metrics.enabled:
+                srv = server_for(name, app, self.config)
+                await srv.start()
+                self.metrics[name] = srv
+            self._started.append(name)
+            log.info("event=nf_started nf=%s sbi=%s", name, sec.sbi.uri)
+
+    async def _wait_registered(self, timeout: float) -> None:
+        pending = {n: a for n, a in self.apps.items() if n != "nrf"}
+        try:
+            await asyncio.wait_for(asyncio.gather(*(a.registered.wait() for a in pending.values())), timeout)
+        except TimeoutError:
+            late = [n for n, a in pending.items() if not a.registered.is_set()]
+            raise NetworkError(f"not registered with the NRF after {timeout:.0f}s: {', '.join(late)}") from None
+        for name in self.apps:
+            log.info("event=nf_ready nf=%s", name)
+
+    def state(self) -> dict[str, Any]:
+        cfg = self.config
+        from fivecore.netup.observe import metrics_endpoint
+
+        nfs: dict[str, Any] = {}
+        for name in self._started:
+            entry: dict[str, Any] = {"status": "running"}
+            if name == "upf":
+                entry.update(pid=self.upf.pid if self.upf else None, pfcp=self.upf_info.get("pfcp"),
+                             gtpu=self.upf_info.get("gtpu"), tun=self.upf_info.get("tun"))
+            else:
+                entry["sbi"] = cfg.section(name).sbi.uri
+            if cfg.metrics.enabled:
+                a, p = metrics_endpoint(name, cfg)
+                entry["metrics"] = f"http://{a}:{p}"
+            nfs[name] = entry
+        for name, why in self.unavailable.items():
+            nfs[name] = {"status": "unavailable", "reason": why}
+        return {
+            "pid": os.getpid(),
+            "started": time.time(),
+            "data_dir": str(self.plan.data_dir),
+            "config": str(self.plan.config_file),
+            "db_uri": cfg.db_uri,
+            "plmn": {"mcc": cfg.plmn.mcc, "mnc": cfg.plmn.mnc},
+            "ngap": f"{cfg.amf.ngap.address}:{cfg.amf.ngap.port}",
+            "tac": cfg.amf.tacs[0],
+            "slices": [s.model_dump() for s in cfg.amf.slices],
+            "dnn": cfg.smf.dnns[0].dnn,
+            "ue_pool": cfg.upf.subnet,
+            "home_network_public_keys": {str(k): v for k, v in self.plan.hn_public_keys.items()},
+            "nfs": nfs,
+        }
+
+    def write_state(self) -> None:
+        tmp = self.plan.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.state(), indent=2))
+        os.replace(tmp, self.plan.state_file)
+
+    async def stop(self) -> None:
+        """Undo everything ``start`` did, in reverse; never raises."""
+        with contextlib.suppress(OSError):
+            self.plan.state_file.unlink()
+        if self.nat is not None:
+            self.nat.remove()
+        for name in reversed(list(self.apps)):
+            srv = self.metrics.pop(name, None)
+            if srv is not None:
+                with contextlib.suppress(Exception):
+                    await srv.stop()
+            app = self.apps.pop(name)
+            try:
+                await asyncio.wait_for(app.stop(), 5)
+            except Exception as exc:  # keep tearing down the others
+                log.warning("event=nf_stop_failed nf=%s err=%r", name, exc)
+            log.info("event=nf_stopped nf=%s", name)
+        if self.upf is not None:
+            if self.upf.poll() is None:
+                self.upf.send_signal(signal.SIGTERM)
+                try:
+                    await asyncio.get_running_loop().run_in_executor(None, self.upf.wait, 5)
+                except subprocess.TimeoutExpired:
+                    self.upf.kill()
+                    self.upf.wait()
+            if self.upf.stdout is not None:
+                self.upf.stdout.close()
+            log.info("event=nf_stopped nf=upf")
+            self.upf = None
+        if self._tun_created is not None:
+            subprocess.run(["ip", "link", "del", self._tun_created], capture_output=True)
+            log.info("event=n6_tun_removed name=%s", self._tun_created)
+            self._tun_created = None
+        with contextlib.suppress(OSError):
+            self.plan.config_file.unlink()
+        if self.capture is not None:
+            self.capture.stop()
+            self.capture = None
+
+
+def _tail(path: Path, n: int = 300) -> str:
+    try:
+        text = path.read_text(errors="replace").strip()
+    except OSError:
+        return ""
+    return text[-n:].replace("\n", " | ")
+
+
+# --- entry points -----------------------------------------------------------------------------------
+
+
+async def run_until_signal(net: Network) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await net.start()  # cleans up after itself when it fails
+        await stop.wait()
+        log.info("event=network_stopping")
+        await net.stop()
+        log.info("event=network_stopped")
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def up(config_path: Path | None, pcap: Path | None = None) -> None:
+    """``fivecore up``: prepare, start, run until SIGINT/SIGTERM, clean up."""
+    from fivecore.obs.logging import setup_logging
+
+    cfg = load_config(config_path)
+    setup_logging(cfg.logging.level, fmt=cfg.logging.format,
+                  file=str(cfg.logging.file) if cfg.logging.file else None)
+    cp, _missing = available_cp(cfg)
+    # before prepare(): a refused start leaves nothing behind, not even ./var
+    preflight(cfg, cp, upf_available() is None)
+    plan = prepare(cfg)
+    net = Network(plan, pcap)
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        uvloop.install()
+    asyncio.run(run_until_signal(net))
+
+
+def read_state(config: Config) -> dict[str, Any]:
+    """The state of a running ``fivecore up`` (for ``status`` and ``demo``)."""
+    path = state_path(config)
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise NetworkError(f"no running network (no {path}); start one with `fivecore up`") from None
+    if not _pid_alive(int(state.get("pid", 0))):
+        raise NetworkError(f"no running network (pid {state.get('pid')} of {path} has exited)")
+    return state

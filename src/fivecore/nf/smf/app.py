@@ -1,0 +1,80 @@
+"""The SMF process: Nsmf_PDUSession on the SBI (127.0.0.4:7777), N4 towards the UPFs (8805).
+
+``fivecore nf smf --config FILE`` runs it alone; ``SmfApp(config)`` is an
+:class:`~fivecore.nf.common.app.NfApp` like every NF (NRF registration with an ``smfInfo``
+listing its slices and DNNs, heartbeats, in-process binding under ``fivecore up``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fivecore.config import Config
+from fivecore.nf.common.app import NfApp
+from fivecore.nf.common.client import LocalRegistry
+from fivecore.nf.smf.clients import SmfClients
+from fivecore.nf.smf.context import Ipv4Pool, Ipv6PrefixPool, SmfContext
+from fivecore.nf.smf.pfcp import N4, UpfPeer
+from fivecore.nf.smf.sbi import SmfService
+from fivecore.transport.http2 import Http2Client, Router
+
+log = logging.getLogger("fivecore.smf")
+
+
+class SmfApp(NfApp):
+    """One SMF instance (TS 23.501 §6.2.2)."""
+
+    nf_type = "SMF"
+    section = "smf"
+    services = [("nsmf-pdusession", "v1")]
+
+    def __init__(self, config: Config, *, local: LocalRegistry | None = None,
+                 http: Http2Client | None = None) -> None:
+        super().__init__(config, local=local, http=http)
+
+    def build_router(self) -> Router:
+        cfg = self.config.smf
+        self.ctx = SmfContext()
+        for d in cfg.dnns:
+            self.ctx.pools[d.dnn] = Ipv4Pool(d.ipv4_pool, d.reserved)
+            if d.ipv6_prefix_pool:
+                self.ctx.v6pools[d.dnn] = Ipv6PrefixPool(d.ipv6_prefix_pool)
+        self.peers = [UpfPeer(u.address, u.port, tuple(u.dnns), tuple(s.as_tuple() for s in u.slices))
+                      for u in cfg.upfs]
+        self.n4 = N4(cfg.pfcp.address, cfg.pfcp.port, self.peers,
+                     heartbeat_interval=cfg.pfcp.heartbeat_interval, t1=cfg.pfcp.t1, n1=cfg.pfcp.n1)
+        self.clients = SmfClients(self.client, smf_instance_id=self.instance_id,
+                                  mcc=self.config.plmn.mcc, mnc=self.config.plmn.mnc,
+                                  callback_uri=cfg.sbi.uri)
+        self.service = SmfService(
+            ctx=self.ctx, clients=self.clients, n4=self.n4, peers=self.peers,
+            dnns={d.dnn: d for d in cfg.dnns}, node_id=cfg.pfcp.address, base_uri=cfg.sbi.uri,
+            usage_volume=cfg.usage_report_volume, restart_mode=cfg.upf_restart)
+        return self.service.router()
+
+    def static_routes(self) -> dict[str, str]:
+        return dict(self.config.smf.routes)
+
+    def extra_profile(self) -> dict[str, Any]:
+        """TS 29.510 §6.1.6.2.15 SmfInfo: the slices and DNNs this SMF serves."""
+        per_slice: dict[tuple[int, str | None], list[str]] = {}
+        for d in self.config.smf.dnns:
+            for s in d.slices:
+                per_slice.setdefault((s.sst, s.sd.lower() if s.sd else None), []).append(d.dnn)
+        infos = []
+        snssais = []
+        for (sst, sd), dnns in per_slice.items():
+            sn: dict[str, Any] = {"sst": sst, **({"sd": sd} if sd else {})}
+            snssais.append(sn)
+            infos.append({"sNssai": sn, "dnnSmfInfoList": [{"dnn": n} for n in dnns]})
+        return {"smfInfo": {"sNssaiSmfInfoList": infos}, "sNssais": snssais}
+
+    async def on_start(self) -> None:
+        await self.n4.start()
+        log.info("event=smf_n4_listening address=%s port=%d upfs=%s", self.n4.address, self.n4.port,
+                 ",".join(p.address for p in self.peers))
+
+    async def on_stop(self) -> None:
+        await self.service.stop()
+        await self.n4.stop()

@@ -1,0 +1,744 @@
+"""The simulator's user plane: 5GSM in the UE, GTP-U tunnels in the gNB, a TUN per session.
+
+Three parts, from the UE's NAS down to real packets:
+
+- :class:`UeSm` — the UE's 5GSM entity (TS 24.501 §6, UE side), sans-I/O: it builds PDU
+  Session Establishment / Release / Modification requests and handles what the network
+  sends (accept, reject, release command, modification command, 5GSM STATUS), answering
+  with the completes. :class:`fivecore.ran.ue.Ue` hands it the payload of every DL NAS
+  Transport (``ue.sm``) and wraps its answers in UL NAS Transport.
+- :class:`GnbUserPlane` — the gNB's half of NGAP PDU Session Resource Setup / Modify /
+  Release (TS 38.413 §8.2) and one GTP-U tunnel per session (TS 29.281) on a UDP socket
+  (port 2152): uplink packets get a PDU Session Container with the QFI (TS 38.415 §5.5.2.2),
+  downlink G-PDUs are matched by TEID and their payload written to the session's TUN.
+- :class:`UserPlane` — glue for an application (the simulator, the tests): it enables 5GSM on
+  UEs, starts sessions and waits for them, and gives each session a TUN interface, inside a
+  network namespace per UE when ``use_namespace`` is set (like UERANSIM's ``useNamespace``),
+  so ordinary tools run through the 5G network: ``ip netns exec <ns> ping <host>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fivecore.errors import FivecoreError
+from fivecore.wire import gtpu, nas, ngap
+from fivecore.wire.errors import DecodeError, EncodeError
+from fivecore.wire.ngap import NgapPdu
+
+log = logging.getLogger("fivecore.ran.userplane")
+
+
+class SessionError(FivecoreError):
+    """A PDU session could not be established or released (``cause`` = 5GSM/5GMM cause)."""
+
+    def __init__(self, msg: str, cause: int | None = None) -> None:
+        super().__init__(msg)
+        self.cause = cause
+
+
+# =============================================================================================
+# UE: 5GSM entity (TS 24.501 §6, UE side)
+# =============================================================================================
+
+
+@dataclass(slots=True)
+class UeSession:
+    """One PDU session as the UE sees it."""
+
+    psi: int
+    dnn: str | None
+    snssai: tuple[int, int | None] | None
+    state: str = "INACTIVE"   # INACTIVE, ACTIVE_PENDING, ACTIVE, MODIFICATION_PENDING, INACTIVE_PENDING
+    pti: int = 0
+    pdu_type: int = 1
+    ipv4: str | None = None
+    ambr_ul: int = 0
+    ambr_dl: int = 0
+    qfi: int = 1
+    cause: int | None = None
+    dns: list[str] = field(default_factory=list)
+
+
+#: events a UeSm reports to its listener
+EV_ESTABLISHED, EV_REJECTED, EV_RELEASED, EV_MODIFIED = "established", "rejected", "released", "modified"
+
+
+class UeSm:
+    """The UE's 5GSM entity (see module docstring). ``listener(event, session)`` is told
+    about every outcome; methods return the 5GSM bytes to send in UL NAS Transport."""
+
+    def __init__(self, listener: Callable[[str, UeSession], None] | None = None) -> None:
+        self.sessions: dict[int, UeSession] = {}
+        self.listener = listener
+        self._pti = secrets.randbelow(200) + 1
+        self.stats: dict[str, int] = {}
+
+    def _count(self, key: str) -> None:
+        self.stats[key] = self.stats.get(key, 0) + 1
+
+    def _next_pti(self) -> int:
+        """TS 24.501 §9.6: PTI 1..254 for UE-requested procedures."""
+        self._pti = self._pti % 254 + 1
+        return self._pti
+
+    def _tell(self, ev: str, s: UeSession) -> None:
+        if self.listener is not None:
+            self.listener(ev, s)
+
+    def establish(self, psi: int, dnn: str | None, snssai: tuple[int, int | None] | None,
+                  pdu_type: int = 1) -> bytes:
+        """TS 24.501 §6.4.1.2: PDU Session Establishment Request (IPv4, SSC mode 1)."""
+        if not 1 <= psi <= 15:
+            raise SessionError(f"PDU session ID {psi} out of range")
+        s = UeSession(psi, dnn, snssai, "ACTIVE_PENDING", self._next_pti(), pdu_type)
+        self.sessions[psi] = s
+        epco = bytes((0x80, 0x00, 0x0D, 0x00, 0x00, 0x10, 0x00))  # ask for DNS and MTU
+        return nas.encode(nas.PDUSessionEstablishmentRequest(
+            pdu_session_id=psi, pti=s.pti, integrity_protection_max_data_rate=b"\xff\xff",
+            pdu_session_type=pdu_type, ssc_mode=1, extended_pco=epco))
+
+    def release(self, psi: int) -> bytes:
+        """TS 24.501 §6.4.3.2: PDU Session Release Request (cause #36 regular deactivation)."""
+        s = self.sessions.get(psi)
+        if s is None or s.state not in ("ACTIVE", "MODIFICATION_PENDING"):
+            raise SessionError(f"PDU session {psi} is not active")
+        s.pti = self._next_pti()
+        s.state = "INACTIVE_PENDING"
+        return nas.encode(nas.PDUSessionReleaseRequest(pdu_session_id=psi, pti=s.pti, cause=36))
+
+    def modify(self, psi: int) -> bytes:
+        """TS 24.501 §6.4.2.2: PDU Session Modification Request (re-authorise the QoS)."""
+        s = self.sessions.get(psi)
+        if s is None or s.state != "ACTIVE":
+            raise SessionError(f"PDU session {psi} is not active")
+        s.pti = self._next_pti()
+        s.state = "MODIFICATION_PENDING"
+        return nas.encode(nas.PDUSessionModificationRequest(pdu_session_id=psi, pti=s.pti))
+
+    def on_downlink(self, psi: int | None, data: bytes, mm_cause: int = 0) -> list[tuple[int, bytes]]:
+        """A 5GSM message from DL NAS Transport; returns (PSI, 5GSM bytes) pairs to send."""
+        if mm_cause and psi in self.sessions:
+            # TS 24.501 §5.4.5.3.3: the AMF returned our message unforwarded (#90 ...)
+            s = self.sessions[psi]  # type: ignore[index]
+            if s.state == "ACTIVE_PENDING":
+                s.state, s.cause = "INACTIVE", mm_cause
+                self._count("not_forwarded")
+                self._tell(EV_REJECTED, s)
+            return []
+        try:
+            msg = nas.decode(data)
+        except DecodeError:
+            self._count("malformed")
+            return [(psi or 0, nas.encode(nas.FiveGSMStatus(pdu_session_id=psi or 0, pti=0, cause=96)))] if psi else []
+        if not isinstance(msg, nas.NasMessage):
+            return []
+        t = msg.message_type
+        p = msg.pdu_session_id
+        s = self.sessions.get(p)
+        if t == "PDUSessionEstablishmentAccept":
+            if s is None or s.state != "ACTIVE_PENDING" or msg.pti != s.pti:
+                # §6.4.1.3 / §7.3.1: PTI mismatch
+                self._count("accept_unexpected")
+                return [(p, nas.encode(nas.FiveGSMStatus(pdu_session_id=p, pti=msg.pti, cause=47)))]
+            addr = msg.pdu_address
+            s.ipv4 = addr.ipv4_address if addr is not None else None
+            s.pdu_type = msg.selected_pdu_session_type
+            ambr = msg.session_ambr
+            s.ambr_ul, s.ambr_dl = ambr.ul_bps, ambr.dl_bps
+            rules = msg.authorized_qos_rules or ()
+            for r in rules:
+                if r.dqr and r.qfi:
+                    s.qfi = r.qfi
+            s.dns = _pco_dns(msg.extended_pco)
+            s.state = "ACTIVE"
+            s.cause = msg.cause
+            self._count("established")
+            self._tell(EV_ESTABLISHED, s)
+            return []
+        if t == "PDUSessionEstablishmentReject":
+            if s is not None and s.state == "ACTIVE_PENDING":
+                s.state, s.cause = "INACTIVE", msg.cause
+                self._count("rejected")
+                del self.sessions[p]
+                self._tell(EV_REJECTED, s)
+            return []
+        if t == "PDUSessionReleaseCommand":
+            # §6.3.3.3 / §6.4.3.3: always answer, then the session is gone
+            out = [(p, nas.encode(nas.PDUSessionReleaseComplete(pdu_session_id=p, pti=msg.pti)))]
+            if s is not None:
+                s.state, s.cause = "INACTIVE", msg.cause
+                del self.sessions[p]
+                self._count("released")
+                self._tell(EV_RELEASED, s)
+            return out
+        if t == "PDUSessionReleaseReject":
+            if s is not None and s.state == "INACTIVE_PENDING":
+                s.state, s.cause = "ACTIVE", msg.cause
+            return []
+        if t == "PDUSessionModificationCommand":
+            if s is None:
+                return [(p, nas.encode(nas.FiveGSMStatus(pdu_session_id=p, pti=msg.pti, cause=43)))]
+            ambr = msg.session_ambr
+            if ambr is not None:
+                s.ambr_ul, s.ambr_dl = ambr.ul_bps, ambr.dl_bps
+            s.state = "ACTIVE"
+            self._count("modified")
+            self._tell(EV_MODIFIED, s)
+            return [(p, nas.encode(nas.PDUSessionModificationComplete(pdu_session_id=p, pti=msg.pti)))]
+        if t == "PDUSessionModificationReject":
+            if s is not None:
+                s.state, s.cause = "ACTIVE", msg.cause
+            return []
+        if t == "5GSMStatus":
+            self._count("status_received")
+            if s is not None and msg.cause in (43, 54):
+                # §6.5.3: the network has no such session
+                del self.sessions[p]
+                s.state, s.cause = "INACTIVE", msg.cause
+                self._tell(EV_RELEASED, s)
+            return []
+        self._count("unexpected")
+        return [(p, nas.encode(nas.FiveGSMStatus(pdu_session_id=p, pti=msg.pti, cause=98)))]
+
+
+def _pco_dns(epco: bytes | None) -> list[str]:
+    out: list[str] = []
+    if not epco:
+        return out
+    i = 1
+    while i + 3 <= len(epco):
+        cid = int.from_bytes(epco[i:i + 2], "big")
+        ln = epco[i + 2]
+        if cid == 0x000D and ln == 4 and i + 3 + ln <= len(epco):
+            out.append(str(ipaddress.IPv4Address(epco[i + 3:i + 7])))
+        i += 3 + ln
+    return out
+
+
+# =============================================================================================
+# gNB: NGAP PDU session resources and GTP-U tunnels
+# =============================================================================================
+
+
+class Tunnel:
+    """One PDU session's N3 tunnel at the gNB (TS 38.413 §9.3.4.1 / §9.3.4.2)."""
+
+    __slots__ = ("ru", "psi", "dl_teid", "ul_teid", "upf", "qfi", "tun_fd", "tun_name", "rx", "tx",
+                 "rx_bytes", "tx_bytes")
+
+    def __init__(self, ru: Any, psi: int, dl_teid: int, ul_teid: int, upf: tuple[str, int], qfi: int) -> None:
+        self.ru = ru
+        self.psi = psi
+        self.dl_teid = dl_teid
+        self.ul_teid = ul_teid
+        self.upf = upf
+        self.qfi = qfi
+        self.tun_fd = -1
+        self.tun_name: str | None = None
+        self.rx = self.tx = self.rx_bytes = self.tx_bytes = 0
+
+
+class _N3(asyncio.DatagramProtocol):
+    def __init__(self, up: GnbUserPlane) -> None:
+        self.up = up
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.up.on_n3(data, addr)
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("n3 socket error: %s", exc)
+
+
+class GnbUserPlane:
+    """The user-plane half of one simulated gNB (see module docstring)."""
+
+    def __init__(self, gnb: Any, n3_address: str = "127.0.0.1", n3_port: int = gtpu.GTPU_PORT) -> None:
+        self.gnb = gnb
+        self.n3_address = n3_address
+        self.n3_port = n3_port
+        self.tunnels: dict[int, Tunnel] = {}
+        self.by_session: dict[tuple[int, int], Tunnel] = {}
+        self.transport: asyncio.DatagramTransport | None = None
+        self.on_tunnel_up: Callable[[Tunnel], None] | None = None
+        self.on_tunnel_down: Callable[[Tunnel], None] | None = None
+        self.stats: dict[str, int] = {}
+        self.tap: Callable[[bytes, tuple[str, int], tuple[str, int]], None] | None = None
+        gnb.raw_listeners.append(self.on_ngap)
+
+    def count(self, key: str, n: int = 1) -> None:
+        self.stats[key] = self.stats.get(key, 0) + n
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+        sock.bind((self.n3_address, self.n3_port))
+        self.transport, _ = await loop.create_datagram_endpoint(lambda: _N3(self), sock=sock)
+
+    def close(self) -> None:
+        for t in list(self.tunnels.values()):
+            self._remove(t)
+        if self.transport is not None:
+            self.transport.close()
+            self.transport = None
+
+    def _new_teid(self) -> int:
+        while True:
+            teid = secrets.randbits(32)
+            if teid and teid not in self.tunnels:
+                return teid
+
+    # --- NGAP (TS 38.413 §8.2) -------------------------------------------------------------
+
+    def on_ngap(self, pdu: NgapPdu) -> None:
+        if pdu.kind != "initiating":
+            return
+        try:
+            if pdu.procedure == "PDUSessionResourceSetup":
+                self._setup(pdu)
+            elif pdu.procedure == "PDUSessionResourceRelease":
+                self._release(pdu)
+            elif pdu.procedure == "PDUSessionResourceModify":
+                self._modify(pdu)
+        except (DecodeError, EncodeError, KeyError, TypeError, ValueError) as exc:
+            self.count("ngap_bad_request")
+            log.info("event=gnb_pdu_session_request_bad proc=%s err=%s", pdu.procedure, exc)
+
+    def _ru(self, pdu: NgapPdu) -> Any:
+        ran_id = pdu.get("RAN-UE-NGAP-ID")
+        ru = self.gnb.connected.get(ran_id) if isinstance(ran_id, int) else None
+        if ru is not None:
+            amf_id = pdu.get("AMF-UE-NGAP-ID")
+            if isinstance(amf_id, int):
+                ru.amf_id = amf_id
+        return ru
+
+    @staticmethod
+    def _container(v: Any, type_name: str) -> dict[str, Any]:
+        """A transfer's IEs whether the codec gave bytes or the already-decoded value."""
+        if isinstance(v, bytes | bytearray):
+            return ngap.decode_ie(type_name, bytes(v))
+        if isinstance(v, tuple) and len(v) == 2:
+            return ngap.decode_ie(type_name, ngap.encode_ie(type_name, v[1]))
+        raise DecodeError(f"unusable {type_name}", -1, "NGAP")
+
+    def _setup(self, pdu: NgapPdu) -> None:
+        """TS 38.413 §8.2.1.2: set up the tunnels, hand the NAS PDU to the UE, answer."""
+        ru = self._ru(pdu)
+        if ru is None:
+            self.count("setup_unknown_ue")
+            return
+        ok: list[dict[str, Any]] = []
+        failed: list[dict[str, Any]] = []
+        nas_pdus: list[bytes] = []
+        for item in pdu["PDUSessionResourceSetupListSUReq"]:
+            psi = item["pDUSessionID"]
+            try:
+                tr = self._container(item["pDUSessionResourceSetupRequestTransfer"],
+                                     "PDUSessionResourceSetupRequestTransfer")
+                upf_ip, ul_teid = ngap.gtp_tunnel_from(tr["UL-NGU-UP-TNLInformation"])
+                qfis = [f["qosFlowIdentifier"] for f in tr.get("QosFlowSetupRequestList") or []]
+            except (DecodeError, KeyError, TypeError, ValueError):
+                failed.append({"pDUSessionID": psi, "pDUSessionResourceSetupUnsuccessfulTransfer":
+                               ngap.encode_ie("PDUSessionResourceSetupUnsuccessfulTransfer",
+                                              {"cause": ngap.cause("protocol", "semantic-error")})})
+                continue
+            old = self.by_session.get((id(ru), psi))
+            if old is not None:
+                self._remove(old)
+            t = Tunnel(ru, psi, self._new_teid(), ul_teid, (upf_ip, gtpu.GTPU_PORT), qfis[0] if qfis else 1)
+            self.tunnels[t.dl_teid] = t
+            self.by_session[(id(ru), psi)] = t
+            self.count("tunnels_created")
+            ok.append({"pDUSessionID": psi, "pDUSessionResourceSetupResponseTransfer": ngap.encode_ie(
+                "PDUSessionResourceSetupResponseTransfer",
+                {"dLQosFlowPerTNLInformation": {
+                    "uPTransportLayerInformation": ngap.gtp_tunnel(self.n3_address, t.dl_teid),
+                    "associatedQosFlowList": [{"qosFlowIdentifier": q} for q in (qfis or [1])]}})})
+            n = item.get("pDUSessionNAS-PDU")
+            if isinstance(n, bytes | bytearray):
+                nas_pdus.append(bytes(n))
+            if self.on_tunnel_up is not None:
+                self.on_tunnel_up(t)
+        n = pdu.get("NAS-PDU")
+        if isinstance(n, bytes | bytearray):
+            nas_pdus.append(bytes(n))
+        ies: dict[str, Any] = {"AMF-UE-NGAP-ID": ru.amf_id, "RAN-UE-NGAP-ID": ru.ran_id}
+        if ok:
+            ies["PDUSessionResourceSetupListSURes"] = ok
+        if failed:
+            ies["PDUSessionResourceFailedToSetupListSURes"] = failed
+        # the NAS PDU first (RRC Reconfiguration carries it), then the response to the AMF
+        for nas_pdu in nas_pdus:
+            self.gnb._deliver(ru, nas_pdu)
+        self.gnb.send(ngap.encode(NgapPdu("PDUSessionResourceSetup", "successful", ies)), self.gnb._stream(ru))
+
+    def _release(self, pdu: NgapPdu) -> None:
+        """TS 38.413 §8.2.2.2: drop the tunnels, deliver the NAS PDU, answer."""
+        ru = self._ru(pdu)
+        if ru is None:
+            self.count("release_unknown_ue")
+            return
+        done = []
+        for item in pdu["PDUSessionResourceToReleaseListRelCmd"]:
+            psi = item["pDUSessionID"]
+            t = self.by_session.get((id(ru), psi))
+            if t is not None:
+                self._remove(t)
+            done.append({"pDUSessionID": psi, "pDUSessionResourceReleaseResponseTransfer":
+                         ngap.encode_ie("PDUSessionResourceReleaseResponseTransfer", {})})
+        n = pdu.get("NAS-PDU")
+        if isinstance(n, bytes | bytearray):
+            self.gnb._deliver(ru, bytes(n))
+        self.gnb.send(ngap.encode(NgapPdu("PDUSessionResourceRelease", "successful", {
+            "AMF-UE-NGAP-ID": ru.amf_id, "RAN-UE-NGAP-ID": ru.ran_id,
+            "PDUSessionResourceReleasedListRelRes": done})), self.gnb._stream(ru))
+
+    def _modify(self, pdu: NgapPdu) -> None:
+        """TS 38.413 §8.2.3.2: accept the new parameters, deliver the NAS PDU, answer."""
+        ru = self._ru(pdu)
+        if ru is None:
+            return
+        done = []
+        for item in pdu["PDUSessionResourceModifyListModReq"]:
+            psi = item["pDUSessionID"]
+            done.append({"pDUSessionID": psi, "pDUSessionResourceModifyResponseTransfer":
+                         ngap.encode_ie("PDUSessionResourceModifyResponseTransfer", {})})
+            n = item.get("nAS-PDU")
+            if isinstance(n, bytes | bytearray):
+                self.gnb._deliver(ru, bytes(n))
+        self.gnb.send(ngap.encode(NgapPdu("PDUSessionResourceModify", "successful", {
+            "AMF-UE-NGAP-ID": ru.amf_id, "RAN-UE-NGAP-ID": ru.ran_id,
+            "PDUSessionResourceModifyListModRes": done})), self.gnb._stream(ru))
+
+    def _remove(self, t: Tunnel) -> None:
+        self.tunnels.pop(t.dl_teid, None)
+        if self.by_session.get((id(t.ru), t.psi)) is t:
+            del self.by_session[(id(t.ru), t.psi)]
+        self.count("tunnels_removed")
+        if self.on_tunnel_down is not None:
+            self.on_tunnel_down(t)
+
+    def drop_ue(self, ru: Any) -> None:
+        """The UE's RRC connection is gone: its tunnels go with it."""
+        for key, t in list(self.by_session.items()):
+            if key[0] == id(ru):
+                self._remove(t)
+
+    # --- datapath (TS 29.281) ---------------------------------------------------------------
+
+    def on_n3(self, data: bytes, addr: tuple[str, int]) -> None:
+        if self.tap is not None:
+            self.tap(data, addr, (self.n3_address, self.n3_port))
+        try:
+            teid, _qfi, off = gtpu.decap(data)
+        except DecodeError:
+            self._n3_signalling(data, addr)
+            return
+        t = self.tunnels.get(teid)
+        if t is None:
+            # TS 29.281 §7.3.1: Error Indication for an unknown TEID
+            self.count("unknown_teid")
+            self._send(gtpu.build_error_indication(teid, self.n3_address), addr)
+            return
+        t.rx += 1
+        t.rx_bytes += len(data) - off
+        if t.tun_fd >= 0:
+            try:
+                os.write(t.tun_fd, data[off:])
+            except OSError:
+                self.count("tun_write_error")
+        else:
+            self.count("dl_no_tun")
+
+    def _n3_signalling(self, data: bytes, addr: tuple[str, int]) -> None:
+        try:
+            m = gtpu.decode(data)
+        except DecodeError:
+            self.count("n3_malformed")
+            return
+        if m.msg_type == gtpu.ECHO_REQUEST:
+            self._send(gtpu.build_echo_response(m.seq or 0), addr)
+        elif m.msg_type == gtpu.ERROR_INDICATION:
+            self.count("error_indication_rx")
+        elif m.msg_type == gtpu.END_MARKER:
+            self.count("end_marker_rx")
+
+    def _send(self, data: bytes, addr: tuple[str, int]) -> None:
+        if self.transport is not None:
+            if self.tap is not None:
+                self.tap(data, (self.n3_address, self.n3_port), addr)
+            self.transport.sendto(data, addr)
+
+    def uplink(self, t: Tunnel, packet: bytes) -> None:
+        """One IP packet from the UE: GTP-U with a UL PDU Session Container (TS 38.415)."""
+        t.tx += 1
+        t.tx_bytes += len(packet)
+        self._send(gtpu.encap(t.ul_teid, packet, qfi=t.qfi, pdu_type=gtpu.PDU_TYPE_UL), t.upf)
+
+
+# =============================================================================================
+# glue: UEs, sessions, TUN interfaces, namespaces
+# =============================================================================================
+
+
+async def _ip(*args: str, check: bool = True) -> str:
+    proc = await asyncio.create_subprocess_exec("ip", *args, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.PIPE)
+    out, err = await proc.communicate()
+    if check and proc.returncode != 0:
+        raise SessionError(f"ip {' '.join(args)}: {err.decode().strip()}")
+    return out.decode()
+
+
+class UserPlane:
+    """Sessions of many UEs over one or more gNBs (see module docstring).
+
+    ``use_namespace``: each UE gets the network namespace ``f"{ns_prefix}{index}"`` and its
+    session interfaces live there with a default route; without it the interfaces are made in
+    the simulator's namespace with the session address only (bind to them, as with UERANSIM).
+    """
+
+    def __init__(self, *, use_namespace: bool = True, ns_prefix: str = "fcue", mtu: int = 1400) -> None:
+        self.use_namespace = use_namespace
+        self.ns_prefix = ns_prefix
+        self.mtu = mtu
+        self.gnbs: list[GnbUserPlane] = []
+        self.ues: dict[int, Any] = {}        # id(ru) -> ru
+        self.index: dict[int, int] = {}      # id(ru) -> UE index (namespace name)
+        self.namespaces: set[str] = set()
+        self._waiters: dict[tuple[int, int], asyncio.Future[UeSession]] = {}
+        self._tun_ready: dict[tuple[int, int], asyncio.Future[str]] = {}
+        self._tunnels: dict[tuple[int, int], Tunnel] = {}
+        self._sessions: dict[tuple[int, int], UeSession] = {}
+        self._counter = 0
+        self._bg: set[asyncio.Task[Any]] = set()
+        self.stats: dict[str, int] = {}
+
+    def count(self, key: str) -> None:
+        self.stats[key] = self.stats.get(key, 0) + 1
+
+    def _spawn(self, coro: Any) -> None:
+        t = asyncio.ensure_future(coro)
+        self._bg.add(t)
+        t.add_done_callback(self._bg.discard)
+
+    async def add_gnb(self, gnb: Any, n3_address: str = "127.0.0.1", n3_port: int = gtpu.GTPU_PORT) -> GnbUserPlane:
+        up = GnbUserPlane(gnb, n3_address, n3_port)
+        up.on_tunnel_up = self._tunnel_up
+        up.on_tunnel_down = self._tunnel_down
+        await up.start()
+        self.gnbs.append(up)
+        return up
+
+    def _gnb_up(self, ru: Any) -> GnbUserPlane:
+        for up in self.gnbs:
+            if up.gnb is ru.gnb:
+                return up
+        raise SessionError("the UE's gNB has no user plane")
+
+    def namespace(self, ru: Any) -> str | None:
+        if not self.use_namespace:
+            return None
+        return f"{self.ns_prefix}{self.index[id(ru)]}"
+
+    def enable(self, ru: Any, index: int | None = None) -> UeSm:
+        """Give a UE its 5GSM entity (UE index names its namespace)."""
+        key = id(ru)
+        self.ues[key] = ru
+        if index is None:
+            index = len(self.index)
+            while index in self.index.values():
+                index += 1
+        self.index[key] = index
+        sm = UeSm(lambda ev, s, ru=ru: self._on_sm_event(ru, ev, s))
+        ru.ue.sm = sm
+        return sm
+
+    # --- sessions ---------------------------------------------------------------------------
+
+    async def establish(self, ru: Any, psi: int = 1, dnn: str | None = "internet",
+                        snssai: tuple[int, int | None] | None = (1, None), timeout: float = 15.0) -> UeSession:
+        """TS 24.501 §6.4.1: establish a session and wait until its interface is up."""
+        if ru.ue.sm is None:
+            self.enable(ru)
+        if ru.ran_id is None or ru.amf_id is None:
+            raise SessionError("the UE has no NG connection (register with follow-on request)")
+        key = (id(ru), psi)
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[UeSession] = loop.create_future()
+        self._waiters[key] = fut
+        self._tun_ready[key] = loop.create_future()
+        sm_pdu = ru.ue.sm.establish(psi, dnn, snssai)
+        ru.gnb.uplink_nas(ru, ru.ue.ul_sm(sm_pdu, psi, 1, dnn, snssai))
+        try:
+            s = await asyncio.wait_for(fut, timeout)
+            if s.state != "ACTIVE":
+                raise SessionError(f"PDU session {psi} rejected, cause {s.cause}", s.cause)
+            await asyncio.wait_for(self._tun_ready[key], timeout)
+            return s
+        except TimeoutError:
+            raise SessionError(f"PDU session {psi}: no answer within {timeout}s") from None
+        finally:
+            self._waiters.pop(key, None)
+
+    async def release(self, ru: Any, psi: int = 1, timeout: float = 15.0) -> UeSession:
+        """TS 24.501 §6.4.3: UE-requested release; waits for the Release Command."""
+        key = (id(ru), psi)
+        fut: asyncio.Future[UeSession] = asyncio.get_running_loop().create_future()
+        self._waiters[key] = fut
+        sm_pdu = ru.ue.sm.release(psi)
+        ru.gnb.uplink_nas(ru, ru.ue.ul_sm(sm_pdu, psi))
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            raise SessionError(f"PDU session {psi}: release not answered within {timeout}s") from None
+        finally:
+            self._waiters.pop(key, None)
+
+    async def wait_released(self, ru: Any, psi: int = 1, timeout: float = 30.0) -> UeSession:
+        """Wait for a network-requested release of the session (e.g. after a UPF restart)."""
+        key = (id(ru), psi)
+        if psi not in ru.ue.sm.sessions:
+            s = UeSession(psi, None, None)
+            return s
+        fut: asyncio.Future[UeSession] = asyncio.get_running_loop().create_future()
+        self._waiters[key] = fut
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        finally:
+            self._waiters.pop(key, None)
+
+    def session(self, ru: Any, psi: int = 1) -> UeSession | None:
+        return ru.ue.sm.sessions.get(psi) if ru.ue.sm is not None else None
+
+    def interface(self, ru: Any, psi: int = 1) -> str | None:
+        t = self._tunnels.get((id(ru), psi))
+        return t.tun_name if t is not None else None
+
+    def tunnel(self, ru: Any, psi: int = 1) -> Tunnel | None:
+        return self._tunnels.get((id(ru), psi))
+
+    def _on_sm_event(self, ru: Any, ev: str, s: UeSession) -> None:
+        key = (id(ru), s.psi)
+        self.count(ev)
+        if ev == EV_ESTABLISHED:
+            self._sessions[key] = s
+            t = self._tunnels.get(key)
+            if t is not None:
+                self._spawn(self._make_tun(ru, t, s))
+        elif ev in (EV_RELEASED, EV_REJECTED):
+            self._sessions.pop(key, None)
+        fut = self._waiters.get(key)
+        if fut is not None and not fut.done() and ev != EV_MODIFIED:
+            fut.set_result(s)
+
+    def _tunnel_up(self, t: Tunnel) -> None:
+        key = (id(t.ru), t.psi)
+        self._tunnels[key] = t
+        s = self._sessions.get(key)
+        if s is not None and s.state == "ACTIVE" and t.tun_fd < 0:
+            self._spawn(self._make_tun(t.ru, t, s))
+
+    def _tunnel_down(self, t: Tunnel) -> None:
+        key = (id(t.ru), t.psi)
+        if self._tunnels.get(key) is t:
+            del self._tunnels[key]
+        self._close_tun(t)
+
+    # --- TUN and namespaces --------------------------------------------------------------------
+
+    async def _ensure_ns(self, ns: str) -> None:
+        if ns in self.namespaces:
+            return
+        self.namespaces.add(ns)
+        await _ip("netns", "del", ns, check=False)
+        await _ip("netns", "add", ns)
+        await _ip("-n", ns, "link", "set", "lo", "up")
+
+    async def _make_tun(self, ru: Any, t: Tunnel, s: UeSession) -> None:
+        """One TUN per PDU session, moved into the UE's namespace, address and default route."""
+        from fivecore.transport.tun import open_tun
+
+        key = (id(ru), s.psi)
+        ready = self._tun_ready.get(key)
+        if t.tun_fd >= 0 or s.ipv4 is None:
+            return
+        self._counter += 1
+        name = f"fcs{self.index.get(id(ru), 0)}p{s.psi}"
+        if len(name) > 15:
+            name = f"fcs{self._counter}"
+        try:
+            if os.path.exists(f"/sys/class/net/{name}"):
+                await _ip("link", "del", name, check=False)
+            fd = open_tun(name)
+            t.tun_fd, t.tun_name = fd, name
+            ns = self.namespace(ru)
+            pre: tuple[str, ...] = ()
+            if ns is not None:
+                await self._ensure_ns(ns)
+                await _ip("link", "set", name, "netns", ns)
+                pre = ("-n", ns)
+            await _ip(*pre, "link", "set", name, "mtu", str(self.mtu), "up")
+            await _ip(*pre, "addr", "add", f"{s.ipv4}/32", "dev", name)
+            if ns is not None:
+                await _ip(*pre, "route", "replace", "default", "dev", name)
+            if self._tunnels.get(key) is not t:  # released meanwhile
+                self._close_tun(t)
+                return
+            loop = asyncio.get_running_loop()
+            up = self._gnb_up(ru)
+            loop.add_reader(fd, self._tun_readable, up, t)
+            self.count("tun_up")
+            if ready is not None and not ready.done():
+                ready.set_result(name)
+        except Exception as exc:  # noqa: BLE001 - reported to the waiter, never raised in a callback
+            log.warning("event=ue_tun_failed name=%s err=%s", name, exc)
+            self._close_tun(t)
+            if ready is not None and not ready.done():
+                ready.set_exception(SessionError(f"TUN for session {s.psi}: {exc}"))
+
+    def _tun_readable(self, up: GnbUserPlane, t: Tunnel) -> None:
+        fd = t.tun_fd
+        for _ in range(64):
+            try:
+                pkt = os.read(fd, 65535)
+            except BlockingIOError:
+                return
+            except OSError:
+                self._close_tun(t)
+                return
+            if not pkt:
+                return
+            up.uplink(t, pkt)
+
+    def _close_tun(self, t: Tunnel) -> None:
+        if t.tun_fd >= 0:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_reader(t.tun_fd)
+            with contextlib.suppress(OSError):
+                os.close(t.tun_fd)  # a non-persistent TUN disappears with its last descriptor
+            t.tun_fd = -1
+
+    async def close(self) -> None:
+        """Close every interface, socket and namespace this user plane made."""
+        for t in list(self._tunnels.values()):
+            self._close_tun(t)
+        for up in self.gnbs:
+            up.close()
+        for task in list(self._bg):
+            task.cancel()
+        for ns in list(self.namespaces):
+            await _ip("netns", "del", ns, check=False)
+        self.namespaces.clear()

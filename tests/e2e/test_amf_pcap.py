@@ -1,0 +1,87 @@
+"""Wireshark reads a full registration: every NGAP PDU between the simulated gNB and the AMF
+(running NEA0, so NAS stays readable) goes into a pcap via ``fivecore.obs.pcap`` and ``tshark``
+must decode it with no malformed packet, no expert error, and every NAS message named.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from fivecore.nf.amf.launch import AmfCore
+from fivecore.obs.pcap import PcapWriter
+from fivecore.ran.app import RanSim
+from fivecore.ran.config import load_ran_config
+from fivecore.ran.ue import UeState
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+BASE = 1010000000900
+NAS_MESSAGES = [
+    "Registration request",
+    "Authentication request",
+    "Authentication response",
+    "Security mode command",
+    "Security mode complete",
+    "Registration accept",
+    "Registration complete",
+    "Deregistration request (UE originating)",
+    "Deregistration accept (UE originating)",
+]
+
+
+@pytest.fixture(scope="module")
+def core(tmp_path_factory: pytest.TempPathFactory):
+    if os.geteuid() != 0:
+        pytest.skip("userspace SCTP needs raw sockets (root)")
+    if shutil.which("tshark") is None:
+        pytest.skip("tshark is not installed")
+    c = AmfCore.launch(tmp_path_factory.mktemp("amf-pcap"), amf={"security": {"ciphering_order": ["NEA0"]}})
+    c.provision(5, first_imsi=f"{BASE:015d}")
+    yield c
+    c.stop()
+
+
+async def test_registration_capture_decodes_in_tshark(core: AmfCore, tmp_path) -> None:
+    sim = RanSim(load_ran_config(core.ran_config(first_imsi=f"{BASE:015d}")), n_ues=1)
+    gnb = sim.gnbs[0]
+    frames: list[tuple[str, bytes, int]] = []
+    gnb.tap = lambda d, data, stream: frames.append((d, data, stream))
+    await sim.start()
+    try:
+        ru = sim.ues[0]
+        assert await sim.register(ru) == UeState.REGISTERED
+        assert ru.ue.sec.enc_alg == 0, "the AMF was configured for NEA0"
+        await core.wait_counter("release_complete", 1)
+        assert await sim.deregister(ru) == UeState.DEREGISTERED
+        await core.wait_counter("release_complete", 2)
+    finally:
+        await sim.stop()
+    amf_host, amf_port = core.ngap
+    gnb_host, gnb_port = "127.0.0.1", 38412
+    path = tmp_path / "registration.pcap"
+    with PcapWriter(path) as w:
+        for d, data, stream in frames:
+            if d == "ul":
+                w.write_ngap(data, src=gnb_host, dst=amf_host, sport=gnb_port, dport=amf_port, stream=stream)
+            else:
+                w.write_ngap(data, src=amf_host, dst=gnb_host, sport=amf_port, dport=gnb_port, stream=stream)
+    assert len(frames) >= 12
+    prefs = ["-o", "nas-5gs.null_decipher:TRUE", "-o", "sctp.checksum:TRUE", "-d", f"sctp.port=={amf_port},ngap"]
+    out = subprocess.run(["tshark", "-r", str(path), "-V", *prefs], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert "Malformed Packet" not in text
+    assert "[Expert Info (Error" not in text, [ln for ln in text.splitlines() if "Expert Info (Error" in ln][:5]
+    experts = subprocess.run(["tshark", "-r", str(path), "-q", "-z", "expert,error", *prefs],
+                             capture_output=True, text=True, timeout=120)
+    assert "Errors (" not in experts.stdout, experts.stdout
+    for name in NAS_MESSAGES:
+        assert f"Message type: {name}" in text, name
+    assert "SUCI" in text or "SUPI format" in text
+    for proc in ("id-NGSetup", "id-InitialUEMessage", "id-DownlinkNASTransport", "id-UplinkNASTransport",
+                 "id-InitialContextSetup", "id-UEContextRelease"):
+        assert f"procedureCode: {proc} " in text, proc

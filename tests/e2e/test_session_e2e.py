@@ -1,0 +1,468 @@
+"""PDU sessions end to end: real NF processes, a real UPF, TUN interfaces and namespaces.
+
+NRF, UDR, UDM, AUSF, PCF, NSSF, SMF and AMF run as processes (HTTP/2 between them, NGAP over
+userspace SCTP to the simulator), the UPF as a process of its own (PFCP from the SMF, GTP-U
+from the simulated gNB, N6 through a TUN). Behind the UPF a data-network namespace holds the
+host the UEs talk to; each UE gets a namespace with one TUN per PDU session, so plain
+``ping`` and TCP run through the 5G network.
+
+Every run uses its own loopback addresses, UE pool, TUN and namespace names, so it can run
+beside other tests; everything it creates is removed even when a test fails.
+
+Environment: ``FIVECORE_E2E_SESSION_UES`` (default 100) UEs ping at once;
+``FIVECORE_E2E_TCP_MB`` (default 20; the full check is 100) MB go over TCP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from fivecore.nf.amf.launch import AmfCore
+from fivecore.nf.common.launch import NfProcess, free_port
+from fivecore.ran.app import RanSim
+from fivecore.ran.config import load_ran_config
+from fivecore.ran.ue import UeState
+from fivecore.ran.userplane import SessionError, UserPlane
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+
+N_UES = int(os.environ.get("FIVECORE_E2E_SESSION_UES", "100"))
+TCP_MB = int(os.environ.get("FIVECORE_E2E_TCP_MB", "20"))
+TAG = random.randint(1, 199)
+NET = f"127.{50 + TAG % 150}.{TAG}."          # our own loopback addresses
+SMF_N4, UPF_ADDR, GNB_N3 = NET + "4", NET + "7", NET + "1"
+POOL_OCTET = 100 + TAG % 100
+UE_POOL = f"10.{POOL_OCTET}.0.0/16"
+DN_NET = f"172.31.{TAG}."
+DN_HOST = DN_NET + "2"
+DN_NS = f"fcdn{TAG}"
+UPF_TUN = f"fcupf{TAG}"
+UE_NS = f"fc{TAG}u"
+
+
+def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    r = subprocess.run(list(args), capture_output=True, text=True)
+    if check and r.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)}: {r.stderr.strip()}")
+    return r
+
+
+class SessionCore(AmfCore):
+    """AmfCore plus PCF, NSSF and SMF processes, and the UPF in its own process."""
+
+    ORDER = ("nrf", "udr", "udm", "ausf", "pcf", "nssf", "smf", "amf")
+
+    def __init__(self, workdir: Path, **kw: Any) -> None:
+        super().__init__(workdir, **kw)
+        nrf_uri = self.config["udm"]["nrf_uri"]
+        host = "127.0.0.1"
+        self.config["logging"] = {"level": "info"}
+        self.config["pcf"] = {"sbi": {"address": host, "port": free_port(host)}, "nrf_uri": nrf_uri}
+        self.config["nssf"] = {"sbi": {"address": host, "port": free_port(host)}, "nrf_uri": nrf_uri}
+        self.config["smf"] = {
+            "sbi": {"address": host, "port": free_port(host)}, "nrf_uri": nrf_uri,
+            "pfcp": {"address": SMF_N4, "port": 8805, "heartbeat_interval": 1.0, "t1": 1.0, "n1": 3},
+            "dnns": [{"dnn": "internet", "ipv4_pool": UE_POOL}],
+            "upfs": [{"address": UPF_ADDR, "port": 8805}],
+        }
+        for n in ("pcf", "nssf", "smf"):
+            self.procs[n] = NfProcess(n, self.config, self.workdir)
+        self.upf_cfg = {"upf": {
+            "pfcp_address": UPF_ADDR, "gtpu_address": UPF_ADDR, "tun_name": UPF_TUN, "subnet": UE_POOL,
+            "tun_create": False,
+            "heartbeat_interval": 2.0, "stats_file": str(self.workdir / "upf-stats.json"),
+            "stats_interval": 0.2,
+        }}
+        self.upf: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> SessionCore:
+        for n in self.ORDER:
+            self.procs[n].start(timeout)
+        self.wait_registered(("UDR", "UDM", "AUSF", "PCF", "NSSF", "SMF", "AMF"), timeout)
+        return self
+
+    # --- the UPF ----------------------------------------------------------------------------
+
+    def make_upf_tun(self) -> None:
+        """The N6 TUN, made persistent beforehand (the UPF opens it; its address stays)."""
+        sh("ip", "link", "del", UPF_TUN, check=False)
+        sh("ip", "tuntap", "add", "dev", UPF_TUN, "mode", "tun")
+        gw = UE_POOL.replace(".0.0/16", ".0.1/16")
+        sh("ip", "addr", "add", gw, "dev", UPF_TUN)
+        sh("ip", "link", "set", UPF_TUN, "mtu", "1500", "up")
+
+    def start_upf(self, timeout: float = 20.0) -> None:
+        path = self.workdir / "upf.yaml"
+        path.write_text(yaml.safe_dump(self.upf_cfg))
+        seen = len(self.log("upf"))
+        log = (self.workdir / "upf.log").open("ab")
+        self.upf = subprocess.Popen([sys.executable, "-m", "fivecore.nf.upf", "--config", str(path)],
+                                    stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.upf.poll() is not None:
+                raise RuntimeError(f"UPF exited:\n{self.log('upf')[-3000:]}")
+            if os.path.exists(f"/sys/class/net/{UPF_TUN}") and "ready" in self.log("upf")[seen:]:
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"UPF not ready:\n{self.log('upf')[-3000:]}")
+
+    def kill_upf(self) -> None:
+        if self.upf is not None and self.upf.poll() is None:
+            self.upf.send_signal(signal.SIGKILL)
+            self.upf.wait(10)
+
+    def stop_upf(self) -> None:
+        if self.upf is not None and self.upf.poll() is None:
+            self.upf.send_signal(signal.SIGTERM)
+            try:
+                self.upf.wait(5)
+            except subprocess.TimeoutExpired:
+                self.kill_upf()
+
+    def upf_stats(self) -> dict[str, int]:
+        try:
+            return json.loads((self.workdir / "upf-stats.json").read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def log(self, name: str) -> str:
+        try:
+            return (self.workdir / f"{name}.log").read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def smf_info(self) -> dict[str, Any]:
+        with urllib.request.urlopen(self.procs["smf"].uri + "/fivecore-smf/v1/pdu-info", timeout=5) as r:  # noqa: S310
+            return json.loads(r.read())
+
+    async def asmf_info(self) -> dict[str, Any]:
+        return await asyncio.to_thread(self.smf_info)
+
+    def stop(self) -> None:
+        self.stop_upf()
+        super().stop()
+        sh("ip", "link", "del", UPF_TUN, check=False)
+
+
+def make_dn() -> None:
+    """The data network: namespace DN_NS with DN_HOST, reached from the host over a veth."""
+    remove_dn()
+    sh("ip", "netns", "add", DN_NS)
+    sh("ip", "link", "add", f"{DN_NS}h", "type", "veth", "peer", "name", f"{DN_NS}n")
+    sh("ip", "link", "set", f"{DN_NS}n", "netns", DN_NS)
+    sh("ip", "addr", "add", DN_NET + "1/24", "dev", f"{DN_NS}h")
+    sh("ip", "link", "set", f"{DN_NS}h", "up")
+    sh("ip", "-n", DN_NS, "addr", "add", DN_HOST + "/24", "dev", f"{DN_NS}n")
+    sh("ip", "-n", DN_NS, "link", "set", f"{DN_NS}n", "up")
+    sh("ip", "-n", DN_NS, "link", "set", "lo", "up")
+    sh("ip", "-n", DN_NS, "route", "add", UE_POOL, "via", DN_NET + "1")
+    Path("/proc/sys/net/ipv4/ip_forward").write_text("1\n")
+
+
+def remove_dn() -> None:
+    sh("ip", "link", "del", f"{DN_NS}h", check=False)
+    sh("ip", "netns", "del", DN_NS, check=False)
+
+
+def remove_ue_namespaces() -> None:
+    for ns in sh("ip", "netns", "list", check=False).stdout.split("\n"):
+        name = ns.split(" ", 1)[0]
+        if name.startswith(UE_NS):
+            sh("ip", "netns", "del", name, check=False)
+
+
+@pytest.fixture(scope="module")
+def core(tmp_path_factory: pytest.TempPathFactory):
+    if os.geteuid() != 0:
+        pytest.skip("needs root: raw-socket SCTP, TUN devices, network namespaces")
+    if shutil.which("ping") is None:
+        pytest.skip("iputils-ping is not installed")
+    c: SessionCore | None = None
+    last: Exception | None = None
+    for i in range(3):
+        c = SessionCore(tmp_path_factory.mktemp(f"session{i}"))
+        try:
+            c.start()
+            break
+        except (RuntimeError, TimeoutError) as exc:
+            c.stop()
+            last, c = exc, None
+    if c is None:
+        raise AssertionError(f"core did not start: {last}")
+    try:
+        c.provision(N_UES + 40)
+        c.make_upf_tun()
+        c.start_upf()
+        make_dn()
+        yield c
+    finally:
+        c.stop()
+        remove_dn()
+        remove_ue_namespaces()
+
+
+class Sim:
+    """One test's simulator: RanSim + UserPlane, always torn down."""
+
+    def __init__(self, core: SessionCore, n_ues: int, first: int) -> None:
+        first_imsi = f"{int('001010000000001') + first:015d}"
+        self.sim = RanSim(load_ran_config(core.ran_config(first_imsi=first_imsi)), n_ues=n_ues)
+        self.up = UserPlane(ns_prefix=UE_NS)
+        self.first = first
+
+    async def __aenter__(self) -> Sim:
+        await self.sim.start()
+        for g in self.sim.gnbs:
+            await self.up.add_gnb(g, GNB_N3)
+        for i, ru in enumerate(self.sim.ues):
+            self.up.enable(ru, self.first + i)
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.up.close()
+        await self.sim.stop()
+
+    async def register(self, concurrency: int = 32) -> None:
+        sem = asyncio.Semaphore(concurrency)
+
+        async def one(ru: Any) -> UeState:
+            async with sem:
+                return await self.sim.register(ru, follow_on=True)
+
+        states = await asyncio.gather(*(one(ru) for ru in self.sim.ues))
+        assert set(states) == {UeState.REGISTERED}, self.sim.summary()
+
+    async def establish_all(self, concurrency: int = 16) -> None:
+        sem = asyncio.Semaphore(concurrency)
+
+        async def one(ru: Any) -> None:
+            async with sem:
+                await self.up.establish(ru, timeout=30)
+
+        await asyncio.gather(*(one(ru) for ru in self.sim.ues))
+
+
+async def ping(ns: str, host: str, count: int = 3) -> tuple[int, str]:
+    """Loss in percent of ``count`` pings from namespace ``ns``."""
+    proc = await asyncio.create_subprocess_exec(
+        "ip", "netns", "exec", ns, "ping", "-n", "-q", "-c", str(count), "-i", "0.2", "-W", "3", host,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    out = (await proc.communicate())[0].decode()
+    for part in out.replace(",", "\n").split("\n"):
+        if "packet loss" in part:
+            return int(float(part.strip().split("%")[0])), out
+    return 100, out
+
+
+async def test_one_ue_session_and_ping(core: SessionCore) -> None:
+    """TS 23.502 §4.3.2.2.1: one UE, one PDU session, ping through the real UPF."""
+    async with Sim(core, 1, 0) as s:
+        await s.register()
+        ru = s.sim.ues[0]
+        sess = await s.up.establish(ru)
+        assert sess.ipv4 is not None and sess.ipv4.startswith(f"10.{POOL_OCTET}.")
+        assert sess.ambr_dl > 0 and sess.qfi == 1
+        info = await core.asmf_info()
+        mine = [x for x in info["sessions"] if x["ueIpv4Address"] == sess.ipv4]
+        assert mine and mine[0]["state"] == "ACTIVE" and mine[0]["gnbN3"] == GNB_N3
+        loss, out = await ping(s.up.namespace(ru), DN_HOST, 5)
+        assert loss == 0, out
+        t = s.up.tunnel(ru)
+        assert t is not None and t.tx >= 5 and t.rx >= 5
+
+
+async def test_release_and_second_establishment(core: SessionCore) -> None:
+    """TS 23.502 §4.3.4.2: release removes PFCP session, tunnel and interface; again works."""
+    async with Sim(core, 1, 1) as s:
+        await s.register()
+        ru = s.sim.ues[0]
+        ns = s.up.namespace(ru)
+        sess = await s.up.establish(ru)
+        ifname = s.up.interface(ru)
+        assert ifname and sh("ip", "-n", ns, "link", "show", ifname, check=False).returncode == 0
+        loss, out = await ping(ns, DN_HOST)
+        assert loss == 0, out
+        before = core.upf_stats().get("fivegs_upffunction_upf_sessionnbr")
+        rel = await s.up.release(ru)
+        assert rel.state == "INACTIVE" and rel.cause == 36
+        # the interface and the tunnel are gone at once; the SMF and UPF follow within a moment
+        assert s.up.tunnel(ru) is None
+        assert sh("ip", "-n", ns, "link", "show", ifname, check=False).returncode != 0
+        for _ in range(50):
+            info = await core.asmf_info()
+            if not any(x["ueIpv4Address"] == sess.ipv4 for x in info["sessions"]):
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError(f"SMF still has the session: {info}")
+        for _ in range(50):
+            after = core.upf_stats().get("fivegs_upffunction_upf_sessionnbr")
+            if before is not None and after is not None and after == before - 1:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError(f"UPF sessions before {before}, after {after}")
+        sess2 = await s.up.establish(ru)
+        assert sess2.state == "ACTIVE"
+        loss, out = await ping(ns, DN_HOST)
+        assert loss == 0, out
+
+
+async def test_many_ues_ping(core: SessionCore) -> None:
+    """N UEs each open a PDU session and ping the data network with 0 % loss."""
+    async with Sim(core, N_UES, 10) as s:
+        await s.register()
+        await s.establish_all()
+        ips = {s.up.session(ru).ipv4 for ru in s.sim.ues}
+        assert len(ips) == N_UES, "every UE has its own address"
+        sem = asyncio.Semaphore(25)
+
+        async def one(ru: Any) -> tuple[int, str]:
+            async with sem:
+                return await ping(s.up.namespace(ru), DN_HOST, 3)
+
+        results = await asyncio.gather(*(one(ru) for ru in s.sim.ues))
+        bad = [(i, out) for i, (loss, out) in enumerate(results) if loss != 0]
+        assert not bad, bad[:3]
+
+
+RECEIVER = r"""
+import hashlib, socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(1)
+print("listening", flush=True)
+c, _ = s.accept(); h = hashlib.sha256(); n = 0
+while True:
+    b = c.recv(1 << 20)
+    if not b:
+        break
+    h.update(b); n += len(b)
+print(n, h.hexdigest(), flush=True)
+"""
+
+SENDER = r"""
+import hashlib, random, socket, sys
+host, port, total = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rnd = random.Random(7); h = hashlib.sha256(); s = socket.create_connection((host, port), timeout=60)
+left = total
+while left:
+    b = rnd.randbytes(min(left, 1 << 16)); h.update(b); s.sendall(b); left -= len(b)
+s.shutdown(socket.SHUT_WR); s.recv(1); s.close()
+print(total, h.hexdigest(), flush=True)
+"""
+
+
+async def test_tcp_transfer_checksum(core: SessionCore) -> None:
+    """A TCP stream from a UE to the data network arrives byte for byte (SHA-256)."""
+    async with Sim(core, 1, 5) as s:
+        await s.register()
+        ru = s.sim.ues[0]
+        await s.up.establish(ru)
+        port = 5001
+        rx = await asyncio.create_subprocess_exec(
+            "ip", "netns", "exec", DN_NS, sys.executable, "-c", RECEIVER, DN_HOST, str(port),
+            stdout=asyncio.subprocess.PIPE)
+        try:
+            assert rx.stdout is not None
+            assert b"listening" in await asyncio.wait_for(rx.stdout.readline(), 10)
+            total = TCP_MB * 1_000_000
+            tx = await asyncio.create_subprocess_exec(
+                "ip", "netns", "exec", s.up.namespace(ru), sys.executable, "-c", SENDER, DN_HOST, str(port),
+                str(total), stdout=asyncio.subprocess.PIPE)
+            t0 = time.monotonic()
+            sent = (await asyncio.wait_for(tx.communicate(), 600))[0].decode().split()
+            got = (await asyncio.wait_for(rx.stdout.readline(), 60)).decode().split()
+            dt = time.monotonic() - t0
+            print(f"TCP {total / 1e6:.0f} MB in {dt:.1f} s = {total * 8 / dt / 1e6:.0f} Mbit/s")
+            assert sent == got and int(got[0]) == total
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                rx.kill()
+            await rx.wait()
+
+
+async def test_upf_restart_releases_and_recovers(core: SessionCore) -> None:
+    """TS 29.244 §19A / TS 23.527: the SMF sees the new Recovery Time Stamp, re-associates and
+    releases the lost sessions (cause #39 to the UE); a new session then works."""
+    async with Sim(core, 2, 3) as s:
+        await s.register()
+        await s.establish_all()
+        for ru in s.sim.ues:
+            loss, out = await ping(s.up.namespace(ru), DN_HOST, 2)
+            assert loss == 0, out
+        await asyncio.to_thread(core.kill_upf)
+        await asyncio.to_thread(core.start_upf)
+        released = await asyncio.gather(*(s.up.wait_released(ru, 1, 30) for ru in s.sim.ues))
+        assert all(r.cause == 39 for r in released), released
+        assert all(s.up.tunnel(ru) is None for ru in s.sim.ues)
+        info = await core.asmf_info()
+        assert info["upfs"][0]["associated"] and info["upfs"][0]["restarts"] >= 1
+        for ru in s.sim.ues:
+            sess = await s.up.establish(ru)
+            assert sess.state == "ACTIVE"
+            loss, out = await ping(s.up.namespace(ru), DN_HOST, 2)
+            assert loss == 0, out
+
+
+async def test_capture_decodes_in_tshark(core: SessionCore, tmp_path: Path) -> None:
+    """Wireshark dissects the N4 and N3 traffic of a session set-up, ping and release cleanly."""
+    if shutil.which("tshark") is None:
+        pytest.skip("tshark is not installed")
+    pcap = tmp_path / "n4n3.pcap"
+    flt = f"host {SMF_N4} or host {UPF_ADDR} or host {GNB_N3}"
+    cap = subprocess.Popen(["tshark", "-q", "-i", "lo", "-f", flt, "-w", str(pcap)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        await asyncio.sleep(1.5)  # dumpcap needs a moment before it captures
+        async with Sim(core, 1, 7) as s:
+            await s.register()
+            ru = s.sim.ues[0]
+            await s.up.establish(ru)
+            loss, out = await ping(s.up.namespace(ru), DN_HOST, 3)
+            assert loss == 0, out
+            await s.up.release(ru)
+        await asyncio.sleep(2.5)  # one heartbeat at least
+    finally:
+        cap.send_signal(signal.SIGINT)
+        cap.wait(10)
+    r = sh("tshark", "-r", str(pcap), "-T", "fields", "-e", "frame.protocols", "-e", "pfcp.msg_type",
+           "-e", "gtp.message")
+    lines = [x for x in r.stdout.split("\n") if x]
+    pfcp = [x for x in lines if ":pfcp" in x]
+    gtp = [x for x in lines if ":gtp" in x]
+    types = {x.split("\t")[1] for x in pfcp}
+    # establishment (50/51), modification (52/53), deletion (54/55), heartbeat (1/2)
+    assert {"50", "51", "52", "53", "54", "55", "1", "2"} <= types, types
+    assert len(gtp) >= 6, "G-PDUs of the ping in both directions"
+    bad = sh("tshark", "-r", str(pcap), "-Y", "_ws.malformed || _ws.expert.severity >= error")
+    assert bad.stdout.strip() == "", bad.stdout[:2000]
+
+
+def test_smf_rejects_unknown_dnn_with_cause_27(core: SessionCore) -> None:
+    """TS 24.501 §6.4.1.4.1: a DNN the network does not serve -> Establishment Reject #27."""
+
+    async def run() -> None:
+        async with Sim(core, 1, 8) as s:
+            await s.register()
+            with pytest.raises(SessionError) as ei:
+                await s.up.establish(s.sim.ues[0], dnn="nosuchdnn", timeout=15)
+            assert ei.value.cause == 27
+
+    asyncio.run(run())
