@@ -17,8 +17,7 @@ setup: $(STAMP)
 	./scripts/system-deps.sh
 
 demo: setup
-	$(BIN)/fivecore --version
-	$(BIN)/fivecore selftest
+	$(BIN)/fivecore demo
 
 test: setup
 	$(BIN)/ruff check .
@@ -28,6 +27,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 bench: setup
+	$(BIN)/pip install -q -e '.[test,bench]'
 	$(BIN)/python bench/run_all.py
 
 clean:

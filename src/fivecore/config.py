@@ -261,6 +261,10 @@ class AmfConfig(NfSection):
     relative_capacity: int = Field(default=255, ge=0, le=255)
     #: static SBI routes (skip NRF discovery): ``{"nausf-auth": "http://127.0.0.11:7777"}``
     routes: dict[str, str] = Field(default_factory=dict)
+    #: vendor trust policy file (``fivecore.trust``): checked at NG Setup, decisions audited
+    trust_policy: Path | None = None
+    #: where the RAN exposure ledger is written (default $FIVECORE_DATA_DIR, else ``var``)
+    data_dir: Path | None = None
 
     @field_validator("tacs")
     @classmethod
@@ -426,8 +430,10 @@ _NF_NAMES = ("nrf", "udr", "udm", "ausf", "pcf", "nssf", "amf", "smf", "upf")
 class UpConfig(_Section):
     """``fivecore up``: where it keeps its state and how N6 reaches the host."""
 
-    #: SQLite store, generated SUCI key, pid/state files; default $FIVECORE_DATA or ./var
-    data_dir: Path = Field(default_factory=lambda: Path(os.environ.get("FIVECORE_DATA", "var")))
+    #: SQLite store, generated SUCI key, exposure ledger, state files; default $FIVECORE_DATA
+    #: (or $FIVECORE_DATA_DIR, which `fivecore trust`/`audit` read), else ./var
+    data_dir: Path = Field(default_factory=lambda: Path(
+        os.environ.get("FIVECORE_DATA") or os.environ.get("FIVECORE_DATA_DIR") or "var"))
     #: masquerade the UE pool behind the host's default route (nftables/iptables)
     nat: bool = False
     #: the NFs ``up`` starts in its control-plane process (those not yet built are skipped)
@@ -454,6 +460,8 @@ class DemoConfig(_Section):
     opc: str = Field(default="e8ed289deba952e4283b54e88e6183ca", pattern=r"^[0-9a-fA-F]{32}$", repr=False)
     #: the data-network host the UEs ping and stream to, inside its own netns behind N6
     dn_address: str = "10.46.0.2"
+    #: the simulated gNBs' N3 (GTP-U) addresses: <prefix>.1, <prefix>.2, ...
+    gnb_n3_prefix: str = Field(default="127.0.1", pattern=r"^\d{1,3}\.\d{1,3}\.\d{1,3}$")
     ping_count: int = Field(default=3, ge=1, le=1000)
     tcp_bytes: int = Field(default=1 << 20, ge=1)
 

@@ -104,7 +104,7 @@ async def test_flows_validate_against_3gpp_schemas(tmp_path, validator):
         # -- 5G AKA through AUSF -> UDM -> UDR
         r = await c.request("POST", ausf.uri + "/nausf-auth/v1/ue-authentications", json={
             "supiOrSuci": "suci-0-001-01-0000-0-0-0000000001", "servingNetworkName": SNN})
-        assert r.status == 201
+        assert r.status == 201, r.body
         ctx = r.json()
         href = ctx["_links"]["5g-aka"]["href"]
         r = await c.request("PUT", href, json={"resStar": "00" * 16})
@@ -126,6 +126,11 @@ async def test_flows_validate_against_3gpp_schemas(tmp_path, validator):
         r = await c.request("POST", r.json()["_links"]["eap-session"]["href"],
                             json={"eapPayload": base64.b64encode(bogus).decode()})
         assert r.status == 200 and r.json()["authResult"] == "AUTHENTICATION_FAILURE"
+
+        # -- UDR policy data (TS 29.519) as the PCF reads it
+        for leaf in ("am-data", "sm-data", "ue-policy-set"):
+            r = await c.request("GET", f"{udr.uri}/nudr-dr/v2/policy-data/ues/{SUPI}/{leaf}")
+            assert r.status == 200, (leaf, r.json())
 
         # -- UECM: AMF and SMF registrations
         uecm = f"{udm.uri}/nudm-uecm/v1/{SUPI}/registrations"

@@ -27,6 +27,7 @@ def core(tmp_path_factory: pytest.TempPathFactory):
         pytest.skip("userspace SCTP needs raw sockets (root)")
     c = AmfCore.launch(tmp_path_factory.mktemp("amf-neg"))
     c.provision(20, first_imsi=f"{BASE:015d}")
+    c.provision(5, first_imsi=f"{BASE + 50:015d}", auth_method="EAP_AKA_PRIME")
     yield c
     c.stop()
 
@@ -162,5 +163,35 @@ async def test_replayed_initial_message_is_dropped(core: AmfCore) -> None:
         assert c2.get("service_request", 0) == c1.get("service_request", 0)
         # the genuine UE is unaffected
         assert await sim.service_request(ru) == UeState.REGISTERED
+    finally:
+        await sim.stop()
+
+
+async def test_eap_aka_prime_registration_and_resync(core: AmfCore) -> None:
+    """TS 33.501 §6.1.3.1: EAP-AKA' through the AUSF, EAP-Success in the Security Mode Command;
+    a stale SQN recovers through AKA'-Synchronization-Failure."""
+    sim = RanSim(load_ran_config(core.ran_config(first_imsi=imsi(50), scheme_cycle=[1, 2, 0])), n_ues=3)
+    await sim.start()
+    try:
+        sim.ues[2].ue.usim.sqn_ms = 0x0000_4000_0000
+        c1 = await core.acounters()
+        res = await sim.register_all(concurrency=3, timeout=20)
+        assert res["ok"] == 3, (res, sim.stats)
+        assert sim.stats.get("eap_challenge_answered", 0) == 3
+        assert sim.stats.get("synch_failure_sent", 0) == 1
+        c2 = await core.acounters()
+        assert c2.get("eap_challenge", 0) - c1.get("eap_challenge", 0) == 4
+        assert await sim.deregister(sim.ues[0]) == UeState.DEREGISTERED
+    finally:
+        await sim.stop()
+
+
+async def test_eap_aka_prime_wrong_k_rejected(core: AmfCore) -> None:
+    sim = RanSim(load_ran_config(core.ran_config(first_imsi=imsi(54), key="00" * 16)), n_ues=1)
+    await sim.start()
+    try:
+        ru = sim.ues[0]
+        assert await sim.register(ru, timeout=20) == UeState.DEREGISTERED
+        assert ru.ue.last_cause == 20 and sim.stats.get("authentication_reject") == 1
     finally:
         await sim.stop()

@@ -112,3 +112,34 @@ async def test_loss_5_percent_both_directions(tmp_path: Path) -> None:
     assert srv_dropped["rx"] and srv_dropped["tx"]
     rtx = sum(c.stats["tx_retransmitted_chunks"] for c in clients)
     assert rtx > 0
+
+
+async def test_send_backpressure_with_a_slow_reader() -> None:
+    """await send() blocks while send_buffer bytes are unacknowledged; nothing is lost.
+
+    240 kB cannot fit in a 32 kB receive window plus a 64 kB send buffer while nobody reads,
+    so the writer must be blocked whatever the machine's speed.
+    """
+    cfg = sctp.SctpConfig(send_buffer=64 * 1024, receive_window=32 * 1024)
+    accepted: asyncio.Queue[sctp.SctpAssociation] = asyncio.Queue()
+    srv = await sctp.listen("127.0.0.1", 0, cfg, on_association=accepted.put_nowait)
+    c = await sctp.connect("127.0.0.1", srv.sockname[1], cfg, timeout=5)
+    payloads = [bytes([i]) * 4000 for i in range(60)]
+
+    async def writer() -> None:
+        for d in payloads:
+            await c.send(d, stream=0)
+
+    w = asyncio.ensure_future(writer())
+    try:
+        peer = await asyncio.wait_for(accepted.get(), 5)
+        await asyncio.sleep(0.5)
+        assert not w.done()
+        assert c._a.buffered_amount >= cfg.send_buffer  # type: ignore[attr-defined]
+        got = [(await asyncio.wait_for(peer.recv(), 10)).data for _ in payloads]
+        await asyncio.wait_for(w, 10)
+        assert got == payloads
+    finally:
+        w.cancel()
+        c.abort()
+        srv.close(abort_associations=True)

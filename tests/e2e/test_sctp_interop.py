@@ -185,11 +185,16 @@ def tshark_check(path: Path) -> dict[str, int]:
                          capture_output=True, text=True, timeout=60, check=True).stdout.strip()
     chunks = subprocess.run(base + ["-T", "fields", "-e", "sctp.chunk_type"],
                             capture_output=True, text=True, timeout=60, check=True).stdout.split()
+    ppids = subprocess.run(base + ["-T", "fields", "-e", "sctp.data_payload_proto_id"],
+                           capture_output=True, text=True, timeout=60, check=True).stdout.split()
     assert bad == "", bad
     kinds: dict[str, int] = {}
     for line in chunks:
         for c in line.split(","):
             kinds[c] = kinds.get(c, 0) + 1
+    for line in ppids:
+        for pp in line.split(","):
+            kinds[f"ppid_{pp}"] = kinds.get(f"ppid_{pp}", 0) + 1
     return {"packets": len(st), "good": st.count("1"), **{f"chunk_{k}": v for k, v in kinds.items()}}
 
 
@@ -251,10 +256,13 @@ async def test_our_client_to_usrsctp_server(tmp_path: Path) -> None:
     finally:
         if proc.returncode is None:
             proc.kill()
+            await proc.wait()
         cap.stop()
     assert json.loads(out.decode().strip().splitlines()[-1]) == {"echoed": 2 * len(SIZES)}
     res = tshark_check(cap.path)
     assert res["packets"] > 20 and res["good"] == res["packets"]
+    # Both stacks put PPID 60 (NGAP, TS 38.412 §7) on every DATA chunk.
+    assert {k for k in res if k.startswith("chunk_ppid_")} == {"chunk_ppid_60"}, res
 
 
 @needs_tshark

@@ -98,6 +98,7 @@ async def test_cross_process_echo_many_associations() -> None:
     finally:
         if proc.returncode is None:
             proc.kill()
+            await proc.wait()
 
 
 async def test_peer_restart_across_processes() -> None:
@@ -288,7 +289,10 @@ async def test_two_stacks_same_port_different_addresses_do_not_interfere() -> No
             assert "'associations_accepted': 6" in stats, stats
             assert "rx_ootb" not in stats and "rx_bad_vtag" not in stats, stats
             await asyncio.wait_for(c.wait_closed(), 10)
+        for pr in procs:
+            assert await asyncio.wait_for(pr.wait(), 10) == 0
     finally:
         for pr in procs:
             if pr.returncode is None:
                 pr.kill()
+                await pr.wait()

@@ -297,7 +297,8 @@ class Smf:
                             recovery_time_stamp=self.recovery)
 
     def establish(self, cp_seid: int, ue: str, gnb: str, dl_teid: int, *,
-                  mbr_kbps: int | None = None, threshold: int | None = None) -> Session:
+                  mbr_kbps: int | None = None, threshold: int | None = None,
+                  buffering: bool = False) -> Session:
         rsp = self.request(
             "SessionEstablishmentRequest", seid=0, node_id=NodeId.ipv4(self.node_ip),
             f_seid=FSeid(cp_seid, self.node_ip),
@@ -319,6 +320,9 @@ class Smf:
                     forwarding_parameters=Ies(destination_interface=pfcp.IF_CORE,
                                               network_instance="internet",
                                               tgpp_interface_type=pfcp.IFTYPE_N6)),
+                Ies(far_id=2, apply_action=pfcp.APPLY_BUFF | pfcp.APPLY_NOCP,
+                    forwarding_parameters=Ies(destination_interface=pfcp.IF_ACCESS))
+                if buffering else
                 Ies(far_id=2, apply_action=pfcp.APPLY_FORW,
                     forwarding_parameters=Ies(
                         destination_interface=pfcp.IF_ACCESS, network_instance="internet",
@@ -477,36 +481,47 @@ def test_spoofed_inner_source_is_dropped_and_counted(net: Net) -> None:
 
 def _measure(send: Callable[[bytes], None], recv_sock: socket.socket, payload_len: int,
              inner_overhead: int, rate_bps: float, secs: float) -> float:
-    """Offer ``rate_bps`` of IP packets for ``secs``; return the received IP-level bit rate."""
-    got = [0]
-    stop = threading.Event()
-    recv_sock.settimeout(0.2)
+    """Offer ``rate_bps`` of IP packets for ``secs``; return the received IP-level bit rate.
 
-    def rx() -> None:
-        while not stop.is_set():
-            try:
-                n = len(recv_sock.recv(65535))
-            except TimeoutError:
-                continue
-            got[0] += n + inner_overhead
+    A policer cannot make up for time in which nothing was offered, so on this shared
+    machine a run in which the sender itself stalled (a gap over 50 ms) is repeated.
+    """
+    for _attempt in range(3):
+        got = [0]
+        stop = threading.Event()
+        recv_sock.settimeout(0.2)
 
-    t = threading.Thread(target=rx)
-    t.start()
-    pkt_bits = (payload_len + 28) * 8
-    payload = b"\xab" * payload_len
-    sent = 0
-    t0 = time.monotonic()
-    while True:
-        el = time.monotonic() - t0
-        if el >= secs:
+        def rx(stop: threading.Event = stop, got: list[int] = got) -> None:
+            while not stop.is_set():
+                try:
+                    n = len(recv_sock.recv(65535))
+                except TimeoutError:
+                    continue
+                got[0] += n + inner_overhead
+
+        t = threading.Thread(target=rx)
+        t.start()
+        pkt_bits = (payload_len + 28) * 8
+        payload = b"\xab" * payload_len
+        sent = 0
+        worst_gap = 0.0
+        t0 = last = time.monotonic()
+        while True:
+            now = time.monotonic()
+            worst_gap = max(worst_gap, now - last)
+            last = now
+            el = now - t0
+            if el >= secs:
+                break
+            while sent * pkt_bits < el * rate_bps:
+                send(payload)
+                sent += 1
+            time.sleep(0.0005)
+        time.sleep(0.3)
+        stop.set()
+        t.join()
+        if worst_gap < 0.05:
             break
-        while sent * pkt_bits < el * rate_bps:
-            send(payload)
-            sent += 1
-        time.sleep(0.0005)
-    time.sleep(0.3)
-    stop.set()
-    t.join()
     return got[0] * 8 / secs
 
 
@@ -582,6 +597,32 @@ def test_path_switch_sends_end_marker_then_uses_new_tunnel(net: Net) -> None:
         dn.close()
 
 
+def test_idle_ue_downlink_is_buffered_reported_and_delivered(net: Net) -> None:
+    """TS 23.502 §4.2.3.3: BUFF+NOCP -> Downlink Data Report -> FORW flushes the buffer."""
+    s = net.new_session(buffering=True)
+    dn = udp_socket(net.topo.ns_dn, (net.topo.dn, 9005))
+    try:
+        net.drain_n3()
+        for i in range(3):
+            dn.sendto(b"paging %d" % i, (s.ue, 4000))
+        rep = net.smf.wait_report()
+        assert rep.report_type & pfcp.REPORT_DLDR
+        assert rep.downlink_data_report.pdr_id == 2
+        rsp = net.smf.request(
+            "SessionModificationRequest", seid=s.up_seid,
+            update_far=[Ies(far_id=2, apply_action=pfcp.APPLY_FORW,
+                            update_forwarding_parameters=Ies(
+                                destination_interface=pfcp.IF_ACCESS,
+                                outer_header_creation=pfcp.OuterHeaderCreation.gtpu(
+                                    s.dl_teid, net.topo.n3_gnb)))])
+        assert rsp.cause == pfcp.CAUSE_ACCEPTED
+        got = [net.recv_n3() for _ in range(3)]
+        assert [m.teid for m in got] == [s.dl_teid] * 3
+        assert [m.payload[28:] for m in got] == [b"paging 0", b"paging 1", b"paging 2"]
+    finally:
+        dn.close()
+
+
 def test_malformed_pfcp_gets_cause_and_upf_keeps_serving(net: Net) -> None:
     # From another port, so the Wireshark check below can leave these deliberate errors out.
     bad = udp_socket(net.topo.ns_upf, ("127.0.0.4", 18805))
@@ -602,6 +643,16 @@ def test_malformed_pfcp_gets_cause_and_upf_keeps_serving(net: Net) -> None:
         assert rsp.offending_ie == pfcp.IE_NAMES["node_id"]
         for junk in (b"\x00", b"\xff" * 64, good[:20], os.urandom(300)):
             bad.sendto(junk, ("127.0.0.7", 8805))
+        # Junk on N3 too, from the same excluded port.
+        junk_n3 = udp_socket(net.topo.ns_gnb, (net.topo.n3_gnb, 18805))
+        for junk in (b"\x32", b"\x30\xff\x00\x10" + b"\x00" * 4, b"\x34\xff\x00\x08" +
+                     b"\x00" * 8 + b"\x00" * 4, os.urandom(100)):
+            junk_n3.sendto(junk, (net.topo.n3_upf, 2152))
+        junk_n3.close()
+        net.gnb.sendto(gtpu.build_echo_request(5), (net.topo.n3_upf, 2152))
+        # The well-formed junk G-PDU (TEID 0) earns an Error Indication first.
+        kinds = [net.recv_n3().msg_type for _ in range(2)]
+        assert kinds == [gtpu.ERROR_INDICATION, gtpu.ECHO_RESPONSE]
         hb = net.smf.request("HeartbeatRequest", recovery_time_stamp=net.smf.recovery)
         assert hb.msg_type == "HeartbeatResponse"
         assert net.topo.proc is not None and net.topo.proc.poll() is None
@@ -630,6 +681,11 @@ def test_reassociation_with_new_recovery_timestamp_drops_old_sessions(net: Net) 
 
 def test_zz_wireshark_decodes_n3_and_n4_without_errors(net: Net) -> None:
     """Runs last in this module: tshark reads the whole N3 and N4 capture."""
+    # Some traffic of its own, so the check is never vacuous when run alone.
+    s = net.new_session()
+    net.drain_n3()
+    net.send_ul(s, icmp_echo(s.ue, net.topo.dn, ident=1, seq=1))
+    assert net.recv_n3().msg_type == gtpu.G_PDU
     time.sleep(0.3)
     net.topo.stop_captures()
     counts = {}
@@ -642,4 +698,4 @@ def test_zz_wireshark_decodes_n3_and_n4_without_errors(net: Net) -> None:
                  f"({flt}) && (_ws.malformed || _ws.expert.severity >= \"error\")",
                  "-T", "fields", "-e", "frame.number", "-e", "_ws.expert.message").stdout
         assert bad.strip() == "", f"{pcap.name}: tshark errors:\n{bad}"
-    assert counts["pfcp"] >= 20 and counts["gtp"] >= 20, counts
+    assert counts["pfcp"] >= 4 and counts["gtp"] >= 2, counts

@@ -32,6 +32,7 @@ COMMAND_MODULES: list[str] = [
     "fivecore.cli.trust",
     "fivecore.cli.decode",
     "fivecore.cli.network",
+    "fivecore.cli.bench",
 ]
 
 

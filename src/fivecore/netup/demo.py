@@ -105,6 +105,8 @@ class Demo:
         self.up_proc: subprocess.Popen[bytes] | None = None
         self.state: dict[str, Any] = {}
         self.sim: Any = None
+        self.up: Any = None
+        self.userplane_missing: str | None = None
         self.dn: Any = None
         self.sessions: dict[str, Any] = {}
         self.ping_loss: float | None = None
@@ -225,15 +227,32 @@ class Demo:
         await asyncio.wait_for(self.sim.start(), 30)
         step.latencies.append(time.perf_counter() - t0)
         step.ok = sum(1 for g in self.sim.gnbs if g.ready)
+        try:
+            from fivecore.ran.userplane import UserPlane
+        except ImportError as exc:
+            self.userplane_missing = f"the simulator has no user plane yet ({exc})"
+            return
+        # one namespace per UE (like UERANSIM's useNamespace), one N3 address per gNB
+        self.up = UserPlane(use_namespace=True, ns_prefix="fcdemo")
+        for i, gnb in enumerate(self.sim.gnbs):
+            await self.up.add_gnb(gnb, f"{d.gnb_n3_prefix}.{i + 1}")
+        for i, ru in enumerate(self.sim.ues):
+            self.up.enable(ru, i)
 
     async def _register(self, step: Step) -> None:
         step.count = self.n
-        before = len(self.sim.latencies)
-        result = await self.sim.register_all(concurrency=min(200, self.n), timeout=30)
-        step.ok = result["ok"]
-        step.latencies = list(self.sim.latencies[before:])
-        if result["failed"]:
-            step.detail["failed"] = len(result["failed"])
+        sem = asyncio.Semaphore(200)
+
+        async def one(ru: Any) -> None:
+            async with sem:
+                t0 = time.perf_counter()
+                # follow-on request: the UE keeps its NG connection for the PDU session after
+                state = await self.sim.register(ru, 30, follow_on=True)
+                if state.name == "REGISTERED":
+                    step.ok += 1
+                    step.latencies.append(time.perf_counter() - t0)
+
+        await asyncio.gather(*(one(ru) for ru in self.sim.ues))
 
     async def _data_network(self, step: Step) -> None:
         from fivecore.netup.dn import DataNetwork
@@ -247,24 +266,25 @@ class Demo:
         step.count = self.n
         if "upf" in self.state["nfs"] and self.state["nfs"]["upf"]["status"] != "running":
             raise StepFailed(f"the UPF is not running: {self.state['nfs']['upf'].get('reason')}")
-        api = _sim_pdu_api(self.sim)
-        if api is None:
-            raise StepFailed("the simulator has no PDU session support yet (fivecore.ran, issue 7)")
+        if self.up is None:
+            raise StepFailed(self.userplane_missing or "the simulator has no user plane")
         registered = [ru for ru in self.sim.ues if ru.ue.state.name == "REGISTERED"]
+        sst, sd = self.config.amf.slices[0].as_tuple()
+        dnn = self.state["dnn"]
         sem = asyncio.Semaphore(50)
 
         async def one(ru: Any) -> None:
             async with sem:
                 t0 = time.perf_counter()
                 try:
-                    sess = await asyncio.wait_for(api(ru), 30)
+                    s = await self.up.establish(ru, 1, dnn, (sst, sd), timeout=30)
                 except Exception as exc:
-                    step.detail.setdefault("errors", []).append(f"{ru.ue.supi[-4:]}: {exc}"[:200])
+                    step.detail.setdefault("errors", []).append(f"{type(exc).__name__}: {exc}"[:200])
                     return
-                if sess is not None:
-                    self.sessions[ru.ue.supi] = sess
-                    step.latencies.append(time.perf_counter() - t0)
-                    step.ok += 1
+                self.sessions[ru.ue.supi] = {"netns": self.up.namespace(ru), "ifname": self.up.interface(ru),
+                                             "ipv4": s.ipv4, "ru": ru}
+                step.latencies.append(time.perf_counter() - t0)
+                step.ok += 1
 
         await asyncio.gather(*(one(ru) for ru in registered))
         if "errors" in step.detail:
@@ -350,9 +370,12 @@ class Demo:
         want_reg = self.steps["register"].ok
         want_sess = len(self.sessions)
         checks: list[tuple[str, str, float]] = [
+            ("amf", "fivegs_amffunction_rm_reginitreq", self.n),
             ("amf", "fivegs_amffunction_rm_reginitsucc", want_reg),
             ("amf", "fivegs_amffunction_rm_registeredsubnbr", want_reg),
+            ("amf", "amf_session", want_sess),
             ("smf", "fivegs_smffunction_sm_sessionnbr", want_sess),
+            ("smf", "fivegs_smffunction_sm_pdusessioncreationsucc", want_sess),
             ("upf", "fivegs_upffunction_upf_sessionnbr", want_sess),
         ]
         step.count = len(checks)
@@ -369,6 +392,15 @@ class Demo:
     async def _teardown(self, step: Step) -> None:
         step.count = 1
         problems: list[str] = []
+        if self.up is not None and self.sessions:
+            released = 0
+            for sess in self.sessions.values():
+                with contextlib.suppress(Exception):
+                    await self.up.release(sess["ru"], 1, timeout=10)
+                    released += 1
+            step.detail["sessions_released"] = released
+            if released != len(self.sessions):
+                problems.append(f"{len(self.sessions) - released} PDU sessions not released")
         if self.sim is not None:
             reg = [ru for ru in self.sim.ues if ru.ue.state.name == "REGISTERED"]
             if reg:
@@ -388,6 +420,10 @@ class Demo:
 
     async def cleanup(self) -> None:
         """Stop everything the demo started (idempotent; also runs on errors and Ctrl-C)."""
+        if self.up is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.up.close(), 20)
+            self.up = None
         if self.sim is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.sim.stop(), 10)
@@ -443,16 +479,7 @@ class Demo:
         }
 
 
-# --- the simulator's PDU session / user-plane API, found by name -------------------------------------
-
-
-def _sim_pdu_api(sim: Any) -> Any:
-    """An ``async (ran_ue) -> session`` from the simulator, or None if it has none yet."""
-    for name in ("establish_pdu_session", "pdu_session_establish", "open_pdu_session"):
-        fn = getattr(sim, name, None)
-        if callable(fn):
-            return fn
-    return None
+# --- running commands as a UE ------------------------------------------------------------------------
 
 
 def _ue_ip(sess: Any) -> str | None:
@@ -525,7 +552,7 @@ import hashlib, json, socket, sys
 host, port, n, seed, src = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), bytes.fromhex(sys.argv[4]), sys.argv[5]
 s = socket.socket()
 if src: s.bind((src, 0))
-s.settimeout(60); s.connect((host, port))
+s.settimeout(10); s.connect((host, port)); s.settimeout(60)
 h = hashlib.sha256(); sent = 0; chunk = 1 << 16; x = hashlib.shake_256(seed).digest(chunk)
 while sent < n:
     b = x[: min(chunk, n - sent)]

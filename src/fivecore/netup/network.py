@@ -104,8 +104,17 @@ def prepare(config: Config, *, generate_keys: bool = True) -> Plan:
         pub = _public_key(hk)
         if pub:
             pubs[hk.id] = pub
+    config_file = run_dir / "effective.yaml"
+    amf_changes: dict[str, Any] = {}
+    if config.amf.data_dir is None:  # the RAN exposure ledger goes beside the store
+        amf_changes["data_dir"] = data_dir
+    if config.trust is not None and config.amf.trust_policy is None:
+        # an inline ``trust:`` section: the AMF reads it from the effective config file
+        amf_changes["trust_policy"] = config_file
+    if amf_changes:
+        changes["amf"] = config.amf.model_copy(update=amf_changes)
     eff = config.model_copy(update=changes)
-    return Plan(eff, data_dir, run_dir, run_dir / "up.json", run_dir / "effective.yaml", pubs)
+    return Plan(eff, data_dir, run_dir, run_dir / "up.json", config_file, pubs)
 
 
 def _public_key(hk: HomeNetworkKey) -> str | None:

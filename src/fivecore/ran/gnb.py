@@ -151,7 +151,11 @@ class Gnb:
         stream = stream % n if n > 1 else 0
         if self.tap is not None:
             self.tap("ul", data, stream)
-        self.assoc.send_nowait(data, stream=stream)
+        try:
+            self.assoc.send_nowait(data, stream=stream)
+        except sctp.SctpError as exc:  # closing under us: the message is lost, like on a real link
+            log.info("event=gnb_send_failed gnb_id=%d err=%s", self.cfg.gnb_id, exc)
+            return
         self.stats.ngap_tx += 1
 
     def _stream(self, ru: RanUe) -> int:

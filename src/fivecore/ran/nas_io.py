@@ -67,6 +67,7 @@ class Downlink:
         "t3512",
         "cause",
         "ack_requested",
+        "eap",
         # DL NAS Transport (issue 7: 5GSM)
         "payload_container_type",
         "payload_container",
@@ -92,6 +93,7 @@ class Downlink:
         self.t3512: int | None = None
         self.cause = 0
         self.ack_requested = False
+        self.eap: bytes | None = None
         self.payload_container_type = 0
         self.payload_container: bytes | None = None
         self.pdu_session_id: int | None = None
@@ -128,6 +130,12 @@ def decode_downlink(plain: bytes) -> Downlink:
             d.abba = ies["abba"]
             d.rand = ies.get("rand")
             d.autn = ies.get("autn")
+            d.eap = ies.get("eap_message")
+        elif t in ("AuthenticationResult", "AuthenticationReject"):
+            d.eap = ies.get("eap_message")
+            if t == "AuthenticationResult":
+                d.ngksi = ies["ngksi"].ksi
+                d.abba = ies.get("abba")
         elif t == "SecurityModeCommand":
             algs = ies["selected_nas_security_algorithms"]
             d.integrity, d.ciphering = algs.integrity, algs.ciphering
@@ -138,6 +146,8 @@ def decode_downlink(plain: bytes) -> Downlink:
             extra = ies.get("additional_5g_security_information")
             d.rinmr = bool(extra and extra[0] & 0x02)
             d.imeisv_requested = bool(ies.get("imeisv_request", 0) & 1)
+            d.eap = ies.get("eap_message")
+            d.abba = ies.get("abba")
         elif t == "IdentityRequest":
             d.identity_type = ies["identity_type"] & 7
         elif t in ("RegistrationAccept", "ConfigurationUpdateCommand"):
@@ -226,6 +236,11 @@ def service_request(ngksi: int, service_type: int, guti: MobileIdentity) -> byte
 def authentication_response(res_star: bytes) -> bytes:
     """TS 24.501 §8.2.2."""
     return codec.encode(NasMessage("AuthenticationResponse", res_star=res_star))
+
+
+def authentication_response_eap(eap_message: bytes) -> bytes:
+    """TS 24.501 §8.2.2 with the EAP message IE (EAP-based primary authentication, §5.4.1.2)."""
+    return codec.encode(NasMessage("AuthenticationResponse", eap_message=eap_message))
 
 
 def authentication_failure(cause: int, auts: bytes | None = None) -> bytes:

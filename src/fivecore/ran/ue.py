@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from fivecore.ran import nas_io
+from fivecore.ran import eap, nas_io
 from fivecore.ran.nas_io import Guti, NasInvalid
 from fivecore.ran.usim import AkaMacFailure, AkaNon5gFailure, AkaSuccess, AkaSynchFailure, Usim
 from fivecore.security import kdf
@@ -219,6 +219,8 @@ class Ue:
     # --- authentication (TS 24.501 §5.4.1.3.3, TS 33.501 §6.1.3.2) ---------------------------
 
     def _on_authentication_request(self, msg: Any) -> list[bytes]:
+        if msg.eap is not None:
+            return self._on_eap_request(msg)
         if msg.rand is None or msg.autn is None:
             return [self._maybe_protect(nas_io.gmm_status(96))]
         result = self.usim.authenticate(msg.rand, msg.autn)
@@ -241,6 +243,42 @@ class Ue:
         self.last_cause = CAUSE_MAC_FAILURE
         self._count("mac_failure_sent")
         return [self._maybe_protect(nas_io.authentication_failure(CAUSE_MAC_FAILURE))]
+
+    def _on_eap_request(self, msg: Any) -> list[bytes]:
+        """TS 33.501 §6.1.3.1 / RFC 9048: EAP-AKA' challenge inside the Authentication Request."""
+        try:
+            pkt = eap.parse(msg.eap)
+            ch = eap.challenge_of(pkt)
+        except eap.EapError:
+            self._count("eap_malformed")
+            return []
+        result = self.usim.authenticate(ch.rand, ch.autn)
+        if isinstance(result, AkaSuccess):
+            ck_p, ik_p = kdf.ck_ik_prime(result.ck, result.ik, ch.network_name, result.sqn_xor_ak)
+            keys = kdf.eap_aka_prime_keys(ik_p, ck_p, self.usim.supi)
+            if not eap.mac_ok(pkt, keys.k_aut):
+                self._count("eap_bad_mac")
+                return [self._maybe_protect(nas_io.authentication_response_eap(eap.auth_reject(ch.identifier)))]
+            snn = self.profile.serving_network_name
+            kseaf = kdf.kseaf(kdf.kausf_from_emsk(keys.emsk), snn)
+            self.new_kamf = kdf.kamf(kseaf, self.usim.supi, msg.abba or b"\x00\x00")
+            self.new_ngksi = msg.ngksi
+            self._count("eap_challenge_answered")
+            resp = eap.challenge_response(ch.identifier, result.res, keys.k_aut)
+            return [self._maybe_protect(nas_io.authentication_response_eap(resp))]
+        if isinstance(result, AkaSynchFailure):
+            self.last_cause = CAUSE_SYNCH_FAILURE
+            self._count("synch_failure_sent")
+            return [self._maybe_protect(nas_io.authentication_response_eap(eap.sync_failure(ch.identifier, result.auts)))]
+        self.last_cause = CAUSE_MAC_FAILURE
+        self._count("mac_failure_sent")
+        return [self._maybe_protect(nas_io.authentication_response_eap(eap.auth_reject(ch.identifier)))]
+
+    def _on_authentication_result(self, msg: Any) -> list[bytes]:
+        """TS 24.501 §5.4.1.2.2.8: EAP-Success / EAP-Failure outside a Security Mode Command."""
+        if msg.eap is not None and msg.eap[:1] == bytes((eap.CODE_FAILURE,)):
+            self.new_kamf = None
+        return []
 
     def _on_authentication_reject(self, msg: Any) -> list[bytes]:
         """TS 24.501 §5.4.1.3.5: the USIM is considered invalid; delete GUTI and keys."""
@@ -394,6 +432,7 @@ class Ue:
 _HANDLERS = {
     "AuthenticationRequest": Ue._on_authentication_request,
     "AuthenticationReject": Ue._on_authentication_reject,
+    "AuthenticationResult": Ue._on_authentication_result,
     "IdentityRequest": Ue._on_identity_request,
     "RegistrationAccept": Ue._on_registration_accept,
     "RegistrationReject": Ue._on_registration_reject,

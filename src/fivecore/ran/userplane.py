@@ -304,6 +304,17 @@ class GnbUserPlane:
     def on_ngap(self, pdu: NgapPdu) -> None:
         if pdu.kind != "initiating":
             return
+        if pdu.procedure == "UEContextRelease":
+            # TS 38.413 §8.3.3: the UE's radio connection and its DRBs go; so do its tunnels
+            try:
+                alt, ids = pdu["UE-NGAP-IDs"]
+                ran_id = ids["rAN-UE-NGAP-ID"] if alt == "uE-NGAP-ID-pair" else None
+            except (KeyError, TypeError, ValueError):
+                return
+            ru = self.gnb.connected.get(ran_id) if isinstance(ran_id, int) else None
+            if ru is not None:
+                self.drop_ue(ru)
+            return
         try:
             if pdu.procedure == "PDUSessionResourceSetup":
                 self._setup(pdu)
@@ -574,7 +585,7 @@ class UserPlane:
         if ru.ue.sm is None:
             self.enable(ru)
         if ru.ran_id is None or ru.amf_id is None:
-            raise SessionError("the UE has no NG connection (register with follow-on request)")
+            await self.connect(ru, timeout)
         key = (id(ru), psi)
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[UeSession] = loop.create_future()
@@ -592,6 +603,18 @@ class UserPlane:
             raise SessionError(f"PDU session {psi}: no answer within {timeout}s") from None
         finally:
             self._waiters.pop(key, None)
+
+    async def connect(self, ru: Any, timeout: float = 15.0) -> None:
+        """TS 24.501 §5.6.1: a CM-IDLE UE sends a Service Request to get an NG connection."""
+        if ru.ue.guti is None or ru.ue.sec is None:
+            raise SessionError("the UE is not registered")
+        ru.gnb.service_request(ru)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while ru.amf_id is None or ru.ue.state.name != "REGISTERED":
+            if loop.time() > deadline or ru.ue.state.name == "DEREGISTERED":
+                raise SessionError("Service Request not accepted")
+            await asyncio.sleep(0.02)
 
     async def release(self, ru: Any, psi: int = 1, timeout: float = 15.0) -> UeSession:
         """TS 24.501 §6.4.3: UE-requested release; waits for the Release Command."""

@@ -18,7 +18,18 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import Engine, case, create_engine, delete, event, func, insert, select, update
+from sqlalchemy import (
+    Engine,
+    bindparam,
+    case,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from fivecore.errors import FivecoreError
@@ -112,6 +123,15 @@ class SubscriberStore:
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._profile_cache: dict[str, dict[str, Any]] = {}
+        # Hot-path statements built once (vector generation reads and CAS-updates the SQN).
+        self._q_get = select(subscribers).where(subscribers.c.supi == bindparam("supi"))
+        self._q_cas = (update(subscribers)
+                       .where(subscribers.c.supi == bindparam("b_supi"), subscribers.c.sqn == bindparam("b_old"))
+                       .values(sqn=bindparam("b_new")))
+        self._q_next = (update(subscribers).where(subscribers.c.supi == bindparam("b_supi"))
+                        .values(sqn=case((subscribers.c.sqn + SEQ_STEP > SQN_MAX, subscribers.c.sqn + SEQ_STEP - (SQN_MAX + 1)),
+                                         else_=subscribers.c.sqn + SEQ_STEP))
+                        .returning(*subscribers.c))
         self._lock = threading.Lock()
         if create:
             self.migrate()
@@ -185,7 +205,7 @@ class SubscriberStore:
 
     def get(self, supi: str) -> Subscriber:
         with self.engine.connect() as conn:
-            row = conn.execute(select(subscribers).where(subscribers.c.supi == normalise_supi(supi))).first()
+            row = conn.execute(self._q_get, {"supi": normalise_supi(supi)}).first()
         if row is None:
             raise NotFound(f"no subscriber {supi}")
         return _sub(row)
@@ -199,7 +219,7 @@ class SubscriberStore:
         if limit is not None:
             q = q.limit(limit)
         if prefix:
-            q = q.where(subscribers.c.supi.startswith(normalise_supi(prefix) if prefix.isdigit() else prefix))
+            q = q.where(subscribers.c.supi.startswith("imsi-" + prefix if prefix.isdigit() else prefix, autoescape=True))
         with self.engine.connect() as conn:
             return [_sub(r) for r in conn.execute(q)]
 
@@ -293,15 +313,8 @@ class SubscriberStore:
         see the same SQN.
         """
         supi = normalise_supi(supi)
-        stmt = (
-            update(subscribers)
-            .where(subscribers.c.supi == supi)
-            .values(sqn=case((subscribers.c.sqn + SEQ_STEP > SQN_MAX, subscribers.c.sqn + SEQ_STEP - (SQN_MAX + 1)),
-                             else_=subscribers.c.sqn + SEQ_STEP))
-            .returning(*subscribers.c)
-        )
         with self.engine.begin() as conn:
-            row = conn.execute(stmt).first()
+            row = conn.execute(self._q_next, {"b_supi": supi}).first()
         if row is None:
             raise NotFound(f"no subscriber {supi}")
         return self._auth(_sub(row))
@@ -310,12 +323,12 @@ class SubscriberStore:
         """Set SQN to ``new`` only if it is still ``old`` (JSON Patch ``test`` + ``replace``)."""
         supi = normalise_supi(supi)
         with self.engine.begin() as conn:
-            res = conn.execute(
-                update(subscribers)
-                .where(subscribers.c.supi == supi, subscribers.c.sqn == _sqn(old))
-                .values(sqn=_sqn(new))
-            )
-            return res.rowcount == 1
+            res = conn.execute(self._q_cas, {"b_supi": supi, "b_old": _sqn(old), "b_new": _sqn(new)})
+            if res.rowcount == 1:
+                return True
+        if not self.exists(supi):
+            raise NotFound(f"no subscriber {supi}")
+        return False
 
     def set_sqn(self, supi: str, sqn: int) -> None:
         """Resynchronisation (TS 33.102 §6.3.5): SQN_HE := SQN_MS."""

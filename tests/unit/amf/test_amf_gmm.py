@@ -272,3 +272,19 @@ def test_fuzz_uplink_never_raises(data: bytes) -> None:
     loop.gmm.initial_ue_message(loop.gnb, 77, data, 1)
     loop.gmm.initial_ue_message(loop.gnb, 78, b"\x7e\x01" + data, 1)
     assert amf_ue.state == GmmState.REGISTERED
+
+
+def test_restricted_gnb_profile_is_enforced() -> None:
+    """Issue 10: behind an allow-restricted gNB, no null-scheme SUCI and no NEA0."""
+    from fivecore.trust.decision import RestrictedProfile
+
+    loop, (null_ue, a_ue) = make(2, schemes=(0, 1), gmm_kw={"ciphering_order": (0, 2)})
+    loop.gmm.restrictions = lambda gnb: RestrictedProfile("untrusted-ran")
+    loop.register(null_ue)
+    assert null_ue.state == UeState.DEREGISTERED and null_ue.last_cause == 111
+    amf_ue = loop.register(a_ue)
+    assert a_ue.state == UeState.REGISTERED
+    assert amf_ue.nr_enc_alg == 2, "NEA0 is configured first but forbidden through this gNB"
+    loop.gmm.restrictions = None
+    loop2, (ue,) = make(schemes=(0,), gmm_kw={"ciphering_order": (0, 2)})
+    assert loop2.register(ue).nr_enc_alg == 0

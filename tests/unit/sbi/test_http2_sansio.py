@@ -109,6 +109,11 @@ def test_http11_pipelined_and_errors():
     p2, t2 = proto()
     p2.data_received(b"POST /echo HTTP/1.1\r\nContent-Length: 5\r\n\r\n{bad}")
     assert b"400" in t2.out.split(b"\r\n")[0] and b"INVALID_MSG_FORMAT" in t2.out
+    p4, t4 = proto()
+    p4.data_received(b"POST /echo HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n")
+    assert t4.out == b"HTTP/1.1 100 Continue\r\n\r\n"
+    p4.data_received(b"{}")
+    assert b"HTTP/1.1 201 Created" in t4.out
     p3, t3 = proto()
     p3.data_received(b"GET / HTTP/1.1\r\nbroken header line\r\n\r\n")
     assert t3.out.startswith(b"HTTP/1.1 400") and t3.closed

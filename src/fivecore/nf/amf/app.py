@@ -92,6 +92,12 @@ class AmfApp(NfApp):
         a = config.amf
         self.gmm = Gmm(gmm_config(config))
         self.gmm.cfg.amf_instance_id = self.instance_id
+        self.trust: Any = None
+        if gnb_policy is None and a.trust_policy is not None:
+            self.trust = _Trust(config)
+            gnb_policy = self.trust.gnb_policy
+            self.gmm.observer = self.trust.observe
+            self.gmm.restrictions = self.trust.gnb_policy.profile_for
         self.ngap = AmfNgap(ngap_config(config), self.gmm, gnb_policy)
         amf_id = f"{a.guami.region_id:02x}{(a.guami.set_id << 6) | a.guami.pointer:04x}"
         self.sbi = AmfSbi(
@@ -139,6 +145,9 @@ class AmfApp(NfApp):
         return r
 
     async def on_start(self) -> None:
+        if self.trust is not None:
+            t = asyncio.create_task(self.trust.flush_loop(), name="amf-exposure-ledger")
+            self._bg.add(t)
         ep = self.config.amf.ngap
         self.sctp_server = await sctp.listen(ep.address, ep.port, self.sctp_config, on_association=self._serve)
         log.info("event=amf_ngap_listening address=%s port=%d", ep.address, ep.port)
@@ -151,6 +160,8 @@ class AmfApp(NfApp):
         self._timers.clear()
         for t in list(self._bg):
             t.cancel()
+        if self.trust is not None:
+            self.trust.flush()
 
     # --- N2 -----------------------------------------------------------------------------------
 
@@ -177,6 +188,8 @@ class AmfApp(NfApp):
             log.info("event=gnb_association_error peer=%s err=%s", peer, exc)
         finally:
             self._assocs.pop(assoc_id, None)
+            if self.trust is not None:
+                self.trust.gnb_policy.removed(gnb)
             self.ngap.association_lost(gnb)
             log.info("event=gnb_association_down peer=%s reason=%s", peer, assoc.close_reason)
 
@@ -268,6 +281,65 @@ class AmfApp(NfApp):
 
     def _stats(self, req: Request) -> Response:
         return json_response(self.stats())
+
+
+class _Trust:
+    """Vendor trust at NG Setup and the RAN exposure ledger (``fivecore.trust``, issue 10)."""
+
+    def __init__(self, config: Config) -> None:
+        from fivecore.trust import AuditLog, ExposureLedger, ExposureRecorder, TrustPolicy
+        from fivecore.trust.exposure import AmfSecuritySettings
+        from fivecore.trust.hooks import AmfGnbPolicy
+
+        a = config.amf
+        assert a.trust_policy is not None
+        policy = TrustPolicy.from_file(a.trust_policy)
+        self.audit = AuditLog(policy.config.audit_log.path, fsync=policy.config.audit_log.fsync)
+        self.recorder = ExposureRecorder()
+        data_dir = a.data_dir or os.environ.get("FIVECORE_DATA_DIR", "var")
+        self.ledger = ExposureLedger(data_dir)
+        self.gnb_policy = AmfGnbPolicy(policy, self.audit, self.recorder, actor="amf")
+        self.recorder.amf_config(AmfSecuritySettings(
+            integrity_order=a.security.integrity_ids(),
+            ciphering_order=a.security.ciphering_ids(),
+            null_scheme_suci_accepted=True,
+            guti_reallocation=True,
+            imeisv_to_ran="none",
+        ))
+
+    def observe(self, kind: str, ue: Any, info: dict[str, Any]) -> None:
+        """5GMM observations -> exposure events; never lets an audit problem stop a UE."""
+        from fivecore.trust import SuciScheme
+
+        gnb = ue.gnb.global_ran_node_id if ue.gnb is not None else None
+        if ue.supi is None or gnb is None:
+            return
+        try:
+            ref = self.ledger.ue_ref(ue.supi)
+            r = self.recorder
+            if kind == "registration":
+                scheme = info.get("suci_scheme")
+                r.registration(ref, gnb, identity=info["identity"],
+                               suci_scheme=SuciScheme.from_scheme_id(scheme) if scheme is not None else None)
+            elif kind == "nas_security":
+                r.nas_security(ref, gnb, nea=info["nea"], nia=info["nia"])
+            elif kind == "kgnb":
+                r.kgnb_delivered(ref, gnb)
+            elif kind == "guti":
+                r.guti_assigned(ref, gnb, reallocated=info["reallocated"])
+        except Exception:  # noqa: BLE001 - the audit must not break registration
+            log.exception("event=exposure_record_failed kind=%s", kind)
+
+    def flush(self) -> None:
+        try:
+            self.ledger.write(self.recorder.drain())
+        except OSError as exc:
+            log.warning("event=exposure_ledger_write_failed err=%s", exc)
+
+    async def flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self.flush()
 
 
 def _current_rss_kb() -> int:

@@ -52,6 +52,8 @@ class AmfSbi:
                 return await self.authenticate(args)
             if op == "confirm":
                 return await self.confirm(args)
+            if op == "eap":
+                return await self.eap_session(args)
             if op == "udm_register":
                 return await self.udm_register(args)
             if op == "udm_deregister":
@@ -86,9 +88,21 @@ class AmfSbi:
         if resp.status != 201:
             return self._failure(resp)
         data = resp.json()
-        if data.get("authType") != "5G_AKA":
+        if data.get("authType") not in ("5G_AKA", "EAP_AKA_PRIME"):
             return SbiFailure(501, "UNSUPPORTED_AUTH_TYPE")
         return data
+
+    async def eap_session(self, args: dict[str, Any]) -> Any:
+        """TS 29.509 §5.2.2.2.3: POST {link}/eap-session with the UE's EAP packet (EapSession)."""
+        parts = urlsplit(args["href"])
+        base = f"{parts.scheme}://{parts.netloc}" if parts.scheme else None
+        resp = await self.client.call(
+            "POST", parts.path, body={"eapPayload": args["eap_payload"]}, base_uri=base,
+            target_nf_type="AUSF", timeout=self.timeout,
+        )
+        if resp.status != 200:
+            return self._failure(resp)
+        return resp.json()
 
     async def confirm(self, args: dict[str, Any]) -> Any:
         """TS 29.509 §5.2.2.2.2 step 10: PUT {link}/5g-aka-confirmation (ConfirmationData)."""

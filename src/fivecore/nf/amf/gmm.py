@@ -17,6 +17,7 @@ Security rules it enforces (TS 33.501, TS 33.512 SCAS):
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -164,6 +165,28 @@ class Gmm:
         self.cfg = cfg
         self.ctx = ctx if ctx is not None else AmfContext()
         self.guami_plmn = cfg.plmn
+        #: what the RAN gets to see, for the exposure audit (issue 10): called as
+        #: ``observer(kind, ue, info)`` with kind "registration", "nas_security", "kgnb", "guti"
+        self.observer: Callable[[str, UeContext, dict[str, Any]], None] | None = None
+        #: restricted profile of the UE's gNB (issue 10: ``AmfGnbPolicy.profile_for``) or None
+        self.restrictions: Callable[[GnbContext], Any] | None = None
+
+    def _profile(self, ue: UeContext) -> Any:
+        if self.restrictions is None or ue.gnb is None:
+            return None
+        return self.restrictions(ue.gnb)
+
+    def _suci_refused(self, ue: UeContext, ident: SuciIdentity) -> bool:
+        """A null-scheme SUCI through a gNB whose vendor must not see permanent identities."""
+        prof = self._profile(ue)
+        if ident.protection_scheme == 0 and prof is not None and getattr(prof, "forbid_null_scheme_suci", False):
+            self.ctx.count("null_scheme_refused")
+            return True
+        return False
+
+    def _observe(self, kind: str, ue: UeContext, **info: Any) -> None:
+        if self.observer is not None:
+            self.observer(kind, ue, info)
 
     # ======================================================================================
     # entry points
@@ -305,6 +328,8 @@ class Gmm:
             return self._on_auth_confirmed(ue, proc, result)
         if op == "udm_register":
             return self._on_udm_registered(ue, proc, result)
+        if op == "eap":
+            return self._on_eap_result(ue, proc, result)
         return []
 
     def timer_expired(self, ue: UeContext, name: str, token: int) -> list[Action]:
@@ -449,10 +474,11 @@ class Gmm:
             # TS 33.501 §6.1.3: a verified request from a UE with a current native context
             # needs no new authentication.
             ctx.count("registration_without_auth")
+            self._observe("registration", ue, identity="guti", suci_scheme=None)
             return acts + self._after_security(ue, proc)
         if proc.ue_sec_cap_raw is None:
             return acts + self._reject(ue, CAUSE_INVALID_MANDATORY_INFORMATION)
-        if self._select_algorithms(proc.ue_sec_cap_raw) is None:
+        if self._select_algorithms(proc.ue_sec_cap_raw, ue) is None:
             log.info("event=no_common_algorithm amf_ue_ngap_id=%d", ue.amf_ue_ngap_id)
             ctx.count("reject_security_capabilities")
             return acts + self._reject(ue, CAUSE_UE_SECURITY_CAPABILITIES_MISMATCH)
@@ -460,6 +486,8 @@ class Gmm:
         if isinstance(ident, SuciIdentity):
             ue.suci_scheme = ident.protection_scheme
             ctx.count(f"suci_scheme_{ident.protection_scheme}")
+            if self._suci_refused(ue, ident):
+                return acts + self._reject(ue, CAUSE_PROTOCOL_ERROR)
             return acts + self._start_auth(ue, proc, {"suci": ident.to_string()})
         if isinstance(ident, Guti | STmsi):
             known = self._lookup_identity(ident)
@@ -490,6 +518,8 @@ class Gmm:
             return acts + self._reject(ue, CAUSE_UE_IDENTITY_CANNOT_BE_DERIVED)
         ue.suci_scheme = ident.protection_scheme
         self.ctx.count(f"suci_scheme_{ident.protection_scheme}")
+        if self._suci_refused(ue, ident):
+            return acts + self._reject(ue, CAUSE_PROTOCOL_ERROR)
         proc.name = "registration"
         return acts + self._start_auth(ue, proc, {"suci": ident.to_string()})
 
@@ -513,6 +543,8 @@ class Gmm:
                 return self._reject(ue, CAUSE_ILLEGAL_UE if result.cause != "SERVING_NETWORK_NOT_AUTHORIZED"
                                     else CAUSE_PLMN_NOT_ALLOWED)
             return self._reject(ue, CAUSE_CONGESTION)
+        if result.get("authType") == "EAP_AKA_PRIME":
+            return self._send_eap_challenge(ue, proc, result, new_ksi=True)
         try:
             av = result["5gAuthData"]
             rand = bytes.fromhex(av["rand"])
@@ -529,9 +561,68 @@ class Gmm:
         pdu = nas_io.authentication_request(proc.ngksi, b"\x00\x00", rand, autn)
         return self._send_with_timer(ue, proc, pdu, "T3560")
 
+    # --- EAP-AKA' (TS 24.501 §5.4.1.2, TS 33.501 §6.1.3.1) ------------------------------------
+
+    def _send_eap_challenge(self, ue: UeContext, proc: Procedure, result: Any, new_ksi: bool) -> list[Action]:
+        """Relay the AUSF's EAP-Request in an Authentication Request (EAP message IE)."""
+        import base64
+        import binascii
+
+        try:
+            pkt = base64.b64decode(result.get("5gAuthData") or result["eapPayload"], validate=True)
+            link = result["_links"]["eap-session"]["href"]
+        except (KeyError, TypeError, ValueError, binascii.Error):
+            self.ctx.count("auth_sbi_failure")
+            return self._reject(ue, CAUSE_PROTOCOL_ERROR)
+        proc.auth_link = link
+        proc.name = "auth_eap"
+        if new_ksi:
+            proc.ngksi = ((ue.ngksi + 1) % 7) if ue.ngksi != 7 else 0
+        self.ctx.count("eap_challenge")
+        pdu = nas_io.authentication_request(proc.ngksi, b"\x00\x00", None, None, eap=pkt)
+        return self._send_with_timer(ue, proc, pdu, "T3560")
+
+    def _on_eap_result(self, ue: UeContext, proc: Procedure, result: Any) -> list[Action]:
+        """TS 29.509 §5.2.2.2.3: the AUSF's verdict on the UE's EAP-Response."""
+        import base64
+        import binascii
+
+        if proc.name != "eap_wait":
+            return []
+        if isinstance(result, SbiFailure):
+            self.ctx.count("auth_reject")
+            return self._auth_reject(ue)
+        verdict = result.get("authResult")
+        if verdict == "AUTHENTICATION_ONGOING":
+            return self._send_eap_challenge(ue, proc, result, new_ksi=False)
+        try:
+            eap_pkt = base64.b64decode(result.get("eapPayload") or "", validate=True) or None
+        except (ValueError, binascii.Error):
+            eap_pkt = None
+        if verdict != "AUTHENTICATION_SUCCESS":
+            self.ctx.count("auth_reject")
+            return self._auth_reject(ue, eap_pkt)
+        try:
+            supi = result["supi"]
+            kseaf = bytes.fromhex(result["kSeaf"])
+        except (KeyError, TypeError, ValueError):
+            return self._auth_reject(ue)
+        proc.pending_nas = eap_pkt  # EAP-Success travels in the Security Mode Command
+        return self._on_auth_confirmed(ue, proc, {"authResult": "AUTHENTICATION_SUCCESS", "supi": supi,
+                                                   "kseaf": kseaf.hex()}, eap=True)
+
     def _on_auth_response(self, ue: UeContext, msg: Any) -> list[Action]:
         """TS 24.501 §5.4.1.3.4 / TS 33.501 §6.1.3.2.0 step 9-10: check HRES* against HXRES*."""
+        import base64
+
         proc = ue.proc
+        if proc is not None and proc.name == "auth_eap":
+            if not msg.eap:
+                return self._not_compatible(ue)
+            proc.name = "eap_wait"
+            proc.timer = None
+            return [StopTimer(ue, "T3560"), SbiCall(ue, proc.token, "eap", {
+                "href": proc.auth_link, "eap_payload": base64.b64encode(msg.eap).decode()})]
         if proc is None or proc.name != "auth" or proc.rand is None:
             return self._not_compatible(ue)
         acts: list[Action] = [StopTimer(ue, "T3560")]
@@ -543,8 +634,8 @@ class Gmm:
         proc.name = "confirm_wait"
         return acts + [SbiCall(ue, proc.token, "confirm", {"href": proc.auth_link, "res_star": res_star.hex()})]
 
-    def _on_auth_confirmed(self, ue: UeContext, proc: Procedure, result: Any) -> list[Action]:
-        if proc.name != "confirm_wait":
+    def _on_auth_confirmed(self, ue: UeContext, proc: Procedure, result: Any, eap: bool = False) -> list[Action]:
+        if proc.name != ("eap_wait" if eap else "confirm_wait"):
             return []
         if isinstance(result, SbiFailure) or result.get("authResult") != "AUTHENTICATION_SUCCESS":
             self.ctx.count("auth_reject")
@@ -560,6 +651,7 @@ class Gmm:
             self.ctx.remove_ue(old)
         ue.kamf = kdf.kamf(kseaf, supi, b"\x00\x00")
         ue.ngksi = proc.ngksi
+        self._observe("registration", ue, identity="suci", suci_scheme=ue.suci_scheme)
         return self._start_smc(ue, proc)
 
     def _on_auth_failure(self, ue: UeContext, msg: Any) -> list[Action]:
@@ -589,20 +681,21 @@ class Gmm:
             return acts + [SbiCall(ue, proc.token, "auth", args)]
         return acts + self._auth_reject(ue)
 
-    def _auth_reject(self, ue: UeContext) -> list[Action]:
-        """TS 24.501 §5.4.1.3.5: Authentication Reject; the UE is deregistered."""
+    def _auth_reject(self, ue: UeContext, eap: bytes | None = None) -> list[Action]:
+        """TS 24.501 §5.4.1.3.5: Authentication Reject (with EAP-Failure for EAP); UE deregistered."""
         ue.proc = None
         ue.state = GmmState.DEREGISTERED
-        acts: list[Action] = [SendNas(ue, nas_io.authentication_reject())]
+        acts: list[Action] = [SendNas(ue, nas_io.authentication_reject(eap))]
         acts.append(self._release(ue))
         return acts
 
     # --- security mode control (TS 24.501 §5.4.2, TS 33.501 §6.7.2) --------------------------
 
-    def _select_algorithms(self, cap_raw: bytes) -> tuple[int, int] | None:
+    def _select_algorithms(self, cap_raw: Any, ue: UeContext | None = None) -> tuple[int, int] | None:
         """TS 33.501 §6.7.2: highest-priority configured algorithms the UE supports.
 
-        Returns (enc, int) or None when no acceptable pair exists (NIA0 is never acceptable).
+        Returns (enc, int) or None when no acceptable pair exists (NIA0 is never acceptable;
+        NEA0 not through a gNB whose restricted profile forbids it).
         """
         try:
             ea, ia = nas_io.ue_security_capability_sets(cap_raw)
@@ -611,20 +704,22 @@ class Gmm:
         integ = next((a for a in self.cfg.integrity_order if a != 0 and a in ia), None)
         if integ is None:
             return None
-        enc = next((a for a in self.cfg.ciphering_order if a in ea), None)
+        no_nea0 = ue is not None and getattr(self._profile(ue), "forbid_nea0", False)
+        enc = next((a for a in self.cfg.ciphering_order if a in ea and not (a == 0 and no_nea0)), None)
         if enc is None:
             return None
         return enc, integ
 
     def _start_smc(self, ue: UeContext, proc: Procedure) -> list[Action]:
         cap = proc.ue_sec_cap_raw
-        sel = self._select_algorithms(cap) if cap is not None else None
+        sel = self._select_algorithms(cap, ue) if cap is not None else None
         if sel is None or ue.kamf is None:
             return self._reject(ue, CAUSE_UE_SECURITY_CAPABILITIES_MISMATCH)
         enc, integ = sel
         new_sec = nas_io.new_security_context(ue.kamf, ue.ngksi, enc, integ)
         # RINMR: the initial message was not (verifiably) protected, so ask for all of it
-        plain = nas_io.security_mode_command(integ, enc, ue.ngksi, cap, rinmr=True)
+        plain = nas_io.security_mode_command(integ, enc, ue.ngksi, cap, rinmr=True, eap=proc.pending_nas)
+        proc.pending_nas = None
         pdu = nas_io.protect(new_sec, plain, new_context=True)
         proc.name = "smc"
         proc.new_sec, proc.enc_alg, proc.int_alg = new_sec, enc, integ
@@ -640,6 +735,7 @@ class Gmm:
         ue.nr_enc_alg = proc.enc_alg
         ue.nr_int_alg = proc.int_alg
         ue.ue_sec_cap = proc.ue_sec_cap_raw
+        self._observe("nas_security", ue, nea=ue.nr_enc_alg, nia=ue.nr_int_alg)
         acts: list[Action] = [StopTimer(ue, "T3560")]
         proc.timer = None
         if msg.container:
@@ -697,6 +793,7 @@ class Gmm:
         # reserve the new 5G-TMSI now so no other UE can be given it meanwhile
         self.ctx.by_tmsi[tmsi] = ue
         proc.name = "registration_accept"
+        self._observe("guti", ue, reallocated=True)
         return self._send_protected_with_ics(ue, proc, plain, "T3550")
 
     def _allowed_nssai(
@@ -794,6 +891,7 @@ class Gmm:
         pdu = self._protect(ue, plain)
         if not ue.kgnb_sent and ue.kamf is not None and ue.sec is not None:
             ue.kgnb_sent = True
+            self._observe("kgnb", ue)
             return [SendIcs(ue, pdu, kdf.kgnb(ue.kamf, nas_io.uplink_count(ue.sec)))]
         return [SendNas(ue, pdu)]
 
@@ -840,6 +938,7 @@ class Gmm:
         if not ue.kgnb_sent and ue.kamf is not None and ue.sec is not None:
             # TS 33.501 §6.9.2.1.1 / Annex A.9: KgNB from the uplink NAS COUNT just used
             ue.kgnb_sent = True
+            self._observe("kgnb", ue)
             acts = [SendIcs(ue, pdu, kdf.kgnb(ue.kamf, nas_io.uplink_count(ue.sec)))]
         else:
             acts = [SendNas(ue, pdu)]

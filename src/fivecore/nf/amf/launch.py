@@ -82,7 +82,7 @@ class AmfCore(Core):
         return self
 
     def provision(self, n: int, first_imsi: str = FIRST_IMSI, k: str = DEFAULT_K, opc: str = DEFAULT_OPC,
-                  sqn: int = 0) -> None:
+                  sqn: int = 0, auth_method: str = "5G_AKA") -> None:
         """Add ``n`` subscribers with IMSIs counting up from ``first_imsi`` (same K/OPc)."""
         from fivecore.store import Subscriber, SubscriberStore
 
@@ -91,7 +91,8 @@ class AmfCore(Core):
             kb, ob = bytes.fromhex(k), bytes.fromhex(opc)
             width = len(first_imsi)
             store.add_many(
-                (Subscriber(f"imsi-{str(int(first_imsi) + i).zfill(width)}", k=kb, opc=ob, sqn=sqn, profile="default")
+                (Subscriber(f"imsi-{str(int(first_imsi) + i).zfill(width)}", k=kb, opc=ob, sqn=sqn,
+                            auth_method=auth_method, profile="default")
                  for i in range(n)),
                 replace=True,
             )
@@ -129,6 +130,10 @@ class AmfCore(Core):
         """:meth:`counters` without blocking the caller's event loop (the simulator's SCTP
         stack lives on that loop: a blocking call there would stall every association)."""
         return await asyncio.to_thread(self.counters)
+
+    async def acounters_full(self) -> dict[str, Any]:
+        """:meth:`amf_stats` without blocking the event loop."""
+        return await asyncio.to_thread(self.amf_stats)
 
     async def wait_counter(self, name: str, at_least: int, timeout: float = 10.0) -> int:
         """Poll the AMF's counter ``name`` until it reaches ``at_least`` (or time runs out)."""

@@ -82,6 +82,7 @@ class Uplink:
         "switch_off",
         "service_type",
         "imeisv",
+        "eap",
         "raw",
     )
 
@@ -100,6 +101,7 @@ class Uplink:
         self.switch_off = False
         self.service_type = 0
         self.imeisv: str | None = None
+        self.eap: bytes | None = None
         self.raw: NasMessage | None = None
 
 
@@ -194,6 +196,7 @@ def decode_uplink(plain: bytes) -> Uplink:
             up.container = ies.get("nas_message_container")
         elif t == "AuthenticationResponse":
             up.res_star = ies.get("res_star")
+            up.eap = ies.get("eap_message")
         elif t == "AuthenticationFailure":
             up.cause = ies["cause"]
             afp = ies.get("auth_failure_parameter")
@@ -240,13 +243,18 @@ def _enc(msg: NasMessage) -> bytes:
         raise EncodeError(str(exc)) from exc
 
 
-def authentication_request(ngksi: int, abba: bytes, rand: bytes, autn: bytes) -> bytes:
-    """TS 24.501 §8.2.1: Authentication Request for 5G-AKA."""
+def authentication_request(ngksi: int, abba: bytes, rand: bytes | None, autn: bytes | None,
+                           eap: bytes | None = None) -> bytes:
+    """TS 24.501 §8.2.1: Authentication Request (RAND/AUTN for 5G-AKA, EAP message for EAP-AKA')."""
+    if eap is not None:
+        return _enc(NasMessage("AuthenticationRequest", ngksi=NgKsi(0, ngksi), abba=abba, eap_message=eap))
     return _enc(NasMessage("AuthenticationRequest", ngksi=NgKsi(0, ngksi), abba=abba, rand=rand, autn=autn))
 
 
-def authentication_reject() -> bytes:
-    """TS 24.501 §8.2.5."""
+def authentication_reject(eap: bytes | None = None) -> bytes:
+    """TS 24.501 §8.2.5 (with EAP-Failure for EAP-based authentication)."""
+    if eap is not None:
+        return _enc(NasMessage("AuthenticationReject", eap_message=eap))
     return _enc(NasMessage("AuthenticationReject"))
 
 
@@ -256,7 +264,8 @@ def identity_request(identity_type: int) -> bytes:
 
 
 def security_mode_command(
-    integrity: int, ciphering: int, ngksi: int, cap: Any, *, rinmr: bool, imeisv_request: bool = False
+    integrity: int, ciphering: int, ngksi: int, cap: Any, *, rinmr: bool, imeisv_request: bool = False,
+    eap: bytes | None = None,
 ) -> bytes:
     """TS 24.501 §8.2.25: selected algorithms, ngKSI, replayed UE security capabilities.
 
@@ -272,6 +281,10 @@ def security_mode_command(
         ies["imeisv_request"] = 1
     if rinmr:
         ies["additional_5g_security_information"] = b"\x02"
+    if eap is not None:
+        # TS 24.501 §5.4.2.2: EAP-Success and ABBA ride in the Security Mode Command
+        ies["eap_message"] = eap
+        ies["abba"] = b"\x00\x00"
     return _enc(NasMessage("SecurityModeCommand", ies))
 
 

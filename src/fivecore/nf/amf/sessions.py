@@ -32,7 +32,6 @@ from fivecore.nf.amf.context import GmmState, GnbContext, UeContext
 from fivecore.nf.amf.ngap_handler import NgapSend
 from fivecore.nf.common.client import NoProducer, SbiClient
 from fivecore.transport.http2 import HttpError, Request, Response, TransportError, json_response
-from fivecore.transport.http2 import Request as _Req
 from fivecore.wire import nas, ngap
 from fivecore.wire.errors import DecodeError, EncodeError
 from fivecore.wire.ngap import NgapPdu
@@ -256,7 +255,7 @@ class AmfSessions:
         if not uri and self.client.local is not None:
             router = self.client.local.get(path.split("/", 2)[1])
             if router is not None:
-                return await router.dispatch(_Req("POST", path, "", {"content-type": ctype}, body))
+                return await router.dispatch(Request("POST", path, "", {"content-type": ctype}, body))
         if not uri:
             raise NoProducer("no SMF URI")
         return await self.client.http.request("POST", uri.rstrip("/") + path, body=body,
@@ -271,6 +270,24 @@ class AmfSessions:
             return resp.json(), {}
         except ValueError:
             return None, {}
+
+    def create_data(self, supi: str, psi: int, snssai: dict[str, Any], dnn: str | None,
+                    tac: int | None) -> dict[str, Any]:
+        """TS 29.502 §6.1.6.2.2 SmContextCreateData (the N1 SM message is the part ``n1msg``)."""
+        data: dict[str, Any] = {
+            "supi": supi, "pduSessionId": psi, "sNssai": snssai,
+            "servingNfId": self.app.instance_id, "guami": self.guami, "servingNetwork": self.plmn,
+            "requestType": "INITIAL_REQUEST", "n1SmMsg": {"contentId": "n1msg"},
+            "anType": "3GPP_ACCESS", "ratType": "NR",
+            "smContextStatusUri": f"{self.amf_uri}/namf-callback/v1/{supi}/sm-context-status/{psi}",
+        }
+        if dnn:
+            data["dnn"] = dnn
+        if tac is not None:
+            data["ueLocation"] = {"nrLocation": {
+                "tai": {"plmnId": self.plmn, "tac": f"{tac:06x}"},
+                "ncgi": {"plmnId": self.plmn, "nrCellId": "000000010"}}}
+        return data
 
     async def _create(self, ue: UeContext, supi: str, psi: int, sm: bytes, snssai: dict[str, Any],
                       dnn: str | None, existing: AmfSmSession | None) -> None:
@@ -287,19 +304,7 @@ class AmfSessions:
             if (u := self._ue(supi)) is not None:
                 self._send_nas(u, self._dl_nas(u, psi, sm, CAUSE_PAYLOAD_NOT_FORWARDED))
             return
-        data: dict[str, Any] = {
-            "supi": supi, "pduSessionId": psi, "sNssai": snssai,
-            "servingNfId": self.app.instance_id, "guami": self.guami, "servingNetwork": self.plmn,
-            "requestType": "INITIAL_REQUEST", "n1SmMsg": {"contentId": "n1msg"},
-            "anType": "3GPP_ACCESS", "ratType": "NR",
-            "smContextStatusUri": f"{self.amf_uri}/namf-callback/v1/{supi}/sm-context-status/{psi}",
-        }
-        if dnn:
-            data["dnn"] = dnn
-        if ue.tac is not None:
-            data["ueLocation"] = {"nrLocation": {
-                "tai": {"plmnId": self.plmn, "tac": f"{ue.tac:06x}"},
-                "ncgi": {"plmnId": self.plmn, "nrCellId": "000000010"}}}
+        data = self.create_data(supi, psi, snssai, dnn, ue.tac)
         sess = AmfSmSession(psi, uri or None, None, snssai, dnn)
         self.by_supi.setdefault(supi, {})[psi] = sess
         try:
@@ -521,6 +526,17 @@ class AmfSessions:
                 self._forget(supi, sess)
         return Response(204)
 
+    def an_released(self, ue: UeContext) -> None:
+        """TS 23.502 §4.2.6 step 5: the UE went CM-IDLE; its sessions' user plane is
+        deactivated (the SMF buffers downlink at the UPF)."""
+        if ue.supi is None:
+            return
+        for sess in list(self.by_supi.get(ue.supi, {}).values()):
+            if sess.up_active:
+                sess.up_active = False
+                self.count("an_release_deactivate")
+                self._spawn(self._update(ue.supi, sess, {"upCnxState": "DEACTIVATED"}, {}))
+
     def info(self) -> dict[str, Any]:
         return {"sessions": sum(len(v) for v in self.by_supi.values()), "counters": dict(self.stats)}
 
@@ -534,6 +550,23 @@ def attach(app: Any) -> AmfSessions:
     h[("PDUSessionResourceRelease", "successful")] = s.release_response
     h[("PDUSessionResourceModify", "successful")] = s.modify_response
     h[("PDUSessionResourceNotify", "initiating")] = lambda gnb, pdu: []
+    # TS 23.502 §4.2.2.3.2 step 2: de-registration releases the SM contexts; §4.2.6: an AN
+    # release deactivates their user plane. Both wrap the 5GMM/SBI entry points they follow.
+    gmm_released = app.gmm.ran_released
+
+    def ran_released(ue: UeContext) -> None:
+        s.an_released(ue)
+        gmm_released(ue)
+
+    app.gmm.ran_released = ran_released
+    sbi_execute = app.sbi.execute
+
+    async def execute(op: str, args: dict[str, Any]) -> Any:
+        if op == "udm_deregister" and isinstance(args.get("supi"), str):
+            await s.release_all(args["supi"])
+        return await sbi_execute(op, args)
+
+    app.sbi.execute = execute
     app.router.add("POST", "/namf-comm/v1/ue-contexts/{ueContextId}/n1-n2-messages", s.n1n2_transfer)
     app.router.add("POST", "/namf-callback/v1/{supi}/sm-context-status/{psi}", s.sm_context_status)
     app.router.add("GET", "/fivecore-amf/v1/sessions", lambda req: json_response(s.info()))

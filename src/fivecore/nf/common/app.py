@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from typing import Any
 
 from fivecore.config import Config, NfSection
@@ -50,6 +51,13 @@ class NfApp:
         self.cfg: NfSection = config.section(self.section)
         self.instance_id = self.cfg.instance_id()
         self.local = local
+        if http is None and self.cfg.sbi.tls is not None and self.cfg.sbi.tls.ca is not None:
+            # TLS deployments (TS 33.210): trust the configured CA and present our own
+            # certificate to peers that ask for it (mutual TLS).
+            tls = self.cfg.sbi.tls
+            ctx = ssl.create_default_context(cafile=str(tls.ca))
+            ctx.load_cert_chain(str(tls.cert), str(tls.key))
+            http = Http2Client(ssl_context=ctx)
         self.client = SbiClient(
             self.nf_type, self.instance_id, nrf_uri=self.cfg.nrf_uri, http=http, local=local,
             static=self.static_routes(),
@@ -153,7 +161,9 @@ class NfApp:
                                     self.nf_type, resp.status, resp.problem())
                         await asyncio.sleep(min(delay := delay * 2, 10))
                         continue
-                await asyncio.sleep(self.heartbeat_timer)
+                # Heartbeat well inside the timer so scheduling jitter never makes the NRF
+                # think we went silent (TS 29.510 §5.2.2.3.2).
+                await asyncio.sleep(self.heartbeat_timer * 0.6)
                 resp = await self.client.call("PATCH", path, body=HEARTBEAT_PATCH, base_uri=self._nrf_base(),
                                               headers={"content-type": "application/json-patch+json"})
                 if resp.status == 404:

@@ -107,6 +107,12 @@ class SbiClient:
             if target_nf_type is None:
                 raise NoProducer(f"no producer known for {service} (give target_nf_type to discover)")
             uri = await self.resolve(target_nf_type, service, discovery)
+            try:
+                return await self.http.request(method, uri.rstrip("/") + path, json=body, query=query,
+                                               headers=headers, timeout=timeout)
+            except TransportError:
+                self.invalidate()  # the discovered producer failed: ask the NRF afresh next time
+                raise
         return await self.http.request(method, uri.rstrip("/") + path, json=body, query=query,
                                        headers=headers, timeout=timeout)
 
@@ -145,7 +151,8 @@ class SbiClient:
         data = resp.json()
         profiles = list(data.get("nfInstances") or [])
         validity = int(data.get("validityPeriod") or 0)
-        self._cache[key] = (now + validity, profiles)
+        if profiles:  # an empty answer is not cached: the producer may register a moment later
+            self._cache[key] = (now + validity, profiles)
         return profiles
 
     def _nrf_local(self) -> bool:

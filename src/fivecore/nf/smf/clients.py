@@ -138,18 +138,7 @@ class SmfClients:
                             amf_instance_id: str | None, n1: bytes | None, n2: bytes | None,
                             n2_type: str | None, snssai: dict[str, Any] | None = None) -> dict[str, Any]:
         """TS 29.518 §5.2.2.3.1: Namf_Communication_N1N2MessageTransfer for one PDU session."""
-        data: dict[str, Any] = {"pduSessionId": psi}
-        binaries: dict[str, tuple[str, bytes]] = {}
-        if n1 is not None:
-            data["n1MessageContainer"] = {"n1MessageClass": "SM", "n1MessageContent": {"contentId": "n1msg"}}
-            binaries["n1msg"] = (multipart.NAS_5G, n1)
-        if n2 is not None and n2_type is not None:
-            info: dict[str, Any] = {"pduSessionId": psi,
-                                    "n2InfoContent": {"ngapIeType": n2_type, "ngapData": {"contentId": "n2msg"}}}
-            if snssai is not None:
-                info["sNssai"] = snssai
-            data["n2InfoContainer"] = {"n2InformationClass": "SM", "smInfo": info}
-            binaries["n2msg"] = (multipart.NGAP, n2)
+        data, binaries = n1n2_body(psi, n1, n2, n2_type, snssai)
         discovery = {"target-nf-instance-id": amf_instance_id} if amf_instance_id else None
         try:
             resp = await call_multipart(self.client, "POST", f"/namf-comm/v1/ue-contexts/{supi}/n1-n2-messages",
@@ -169,9 +158,25 @@ class SmfClients:
         body: dict[str, Any] = {"statusInfo": {"resourceStatus": status}}
         if cause:
             body["statusInfo"]["cause"] = cause
-        scheme, _, rest = uri.partition("://")
-        host, _, path = rest.partition("/")
         try:
-            await self.client.http.request("POST", f"{scheme}://{host}/{path}", json=body, timeout=5.0)
+            await self.client.http.request("POST", uri, json=body, timeout=5.0)
         except TransportError as exc:
             log.info("event=status_notify_failed uri=%s err=%s", uri, exc)
+
+
+def n1n2_body(psi: int, n1: bytes | None, n2: bytes | None, n2_type: str | None,
+              snssai: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, tuple[str, bytes]]]:
+    """TS 29.518 §6.1.6.2.7 N1N2MessageTransferReqData and its binary parts."""
+    data: dict[str, Any] = {"pduSessionId": psi}
+    binaries: dict[str, tuple[str, bytes]] = {}
+    if n1 is not None:
+        data["n1MessageContainer"] = {"n1MessageClass": "SM", "n1MessageContent": {"contentId": "n1msg"}}
+        binaries["n1msg"] = (multipart.NAS_5G, n1)
+    if n2 is not None and n2_type is not None:
+        info: dict[str, Any] = {"pduSessionId": psi,
+                                "n2InfoContent": {"ngapIeType": n2_type, "ngapData": {"contentId": "n2msg"}}}
+        if snssai is not None:
+            info["sNssai"] = snssai
+        data["n2InfoContainer"] = {"n2InformationClass": "SM", "smInfo": info}
+        binaries["n2msg"] = (multipart.NGAP, n2)
+    return data, binaries

@@ -317,7 +317,8 @@ class N4:
 
     def _send(self, data: bytes, addr: tuple[str, int]) -> None:
         if self.transport is None:
-            raise PfcpFailure("N4 endpoint not started")
+            self.count("send_without_socket")
+            return
         if self.tap is not None:
             self.tap(data, (self.address, self.port), addr)
         self.transport.sendto(data, addr)
@@ -330,6 +331,8 @@ class N4:
             data = pfcp.encode(msg)
         except EncodeError as exc:
             raise PfcpFailure(f"cannot encode {msg.msg_type}: {exc}") from None
+        if self.transport is None:
+            raise PfcpFailure("N4 endpoint not started")
         fut: asyncio.Future[PfcpMessage] = asyncio.get_running_loop().create_future()
         self._pending[msg.seq] = fut
         try:

@@ -324,8 +324,8 @@ class SmfService:
             log.info("event=reject_delivery_failed psi=%d err=%s", sm.psi, exc)
         await self._teardown(sm, notify=True)
 
-    async def _policy(self, sm: SmContext) -> None:
-        """TS 29.512 §4.2.2: SM policy; without a PCF the subscription values stay (local policy)."""
+    def policy_context(self, sm: SmContext) -> dict[str, Any]:
+        """TS 29.512 §5.6.2.3 SmPolicyContextData for the session."""
         body: dict[str, Any] = {
             "supi": sm.supi, "pduSessionId": sm.psi, "pduSessionType": _type_name(sm.pdu_type),
             "dnn": sm.dnn, "sliceInfo": sm.snssai,
@@ -342,6 +342,11 @@ class SmfService:
             body["gpsi"] = sm.gpsi
         if sm.pei:
             body["pei"] = sm.pei
+        return body
+
+    async def _policy(self, sm: SmContext) -> None:
+        """TS 29.512 §4.2.2: SM policy; without a PCF the subscription values stay (local policy)."""
+        body = self.policy_context(sm)
         try:
             sm.policy_id, decision = await self.clients.sm_policy_create(body)
         except SbiCallFailed as exc:

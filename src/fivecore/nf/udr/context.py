@@ -71,8 +71,6 @@ class UdrContext:
         compare-and-swap in the store, so concurrent UDMs never hand out the same SQN; a failed
         test is 409 Conflict (the UDM re-reads and retries).
         """
-        sub = self._sub(supi)
-        current = {"sequenceNumber": {"sqnScheme": "NON_TIME_BASED", "sqn": f"{sub.sqn:012x}", "lastIndexes": {"ausf": 0}}}
         if not isinstance(patch, list) or not patch:
             raise HttpError(400, "INVALID_MSG_FORMAT", "body must be a non-empty JSON Patch array")
         expected = None
@@ -81,6 +79,7 @@ class UdrContext:
                 raise HttpError(403, "MODIFICATION_NOT_ALLOWED", "only /sequenceNumber may be patched")
             if op.get("op") == "test" and op.get("path") == "/sequenceNumber/sqn":
                 expected = op.get("value")
+        current = {"sequenceNumber": {"sqnScheme": "NON_TIME_BASED", "sqn": "000000000000", "lastIndexes": {"ausf": 0}}}
         try:
             new = apply_patch(current, [o for o in patch if o.get("op") != "test"])
         except PatchError as exc:
@@ -99,6 +98,8 @@ class UdrContext:
                     raise HttpError(409, "MODIFICATION_NOT_ALLOWED", "sequence number changed meanwhile")
             else:
                 self.store.set_sqn(supi, new_sqn)
+        except NotFound:
+            raise HttpError(404, "USER_NOT_FOUND", "no such subscriber") from None
         except StoreError as exc:
             raise HttpError(400, "MANDATORY_IE_INCORRECT", str(exc)) from None
 

@@ -146,10 +146,20 @@ def build_router(ctx: UdrContext) -> Router:
     def policy(section: str):  # noqa: ANN202
         def handler(req: Request) -> Response:
             """TS 29.519 policy data: /policy-data/ues/{ueId}/am-data | sm-data | ue-policy-set."""
-            pol = ctx.provisioned(ue_id(req.path_params["ueId"]), "policy") or {}
+            supi = ue_id(req.path_params["ueId"])
+            pol = ctx.provisioned(supi, "policy") or {}
             data = pol.get(section) or {}
-            if section == "sm":
-                data = {"smPolicySnssaiData": data.get("smPolicySnssaiData", {})} if data else {"smPolicySnssaiData": {}}
+            if section == "sm" and not data.get("smPolicySnssaiData"):
+                # Nothing provisioned: derive per-slice, per-DNN entries from the SM subscription data.
+                derived = {}
+                for sm in ctx.provisioned(supi, "sm"):
+                    snssai = sm.get("singleNssai") or {}
+                    key = f"{snssai.get('sst')}" + (f"-{snssai['sd']}" if snssai.get("sd") else "")
+                    derived[key] = {"snssai": snssai,
+                                    "smPolicyDnnData": {d: {"dnn": d} for d in (sm.get("dnnConfigurations") or {})}}
+                if not derived:
+                    raise HttpError(404, "DATA_NOT_FOUND", "no session management policy data")
+                data = {"smPolicySnssaiData": derived}
             return json_response(data)
 
         return handler

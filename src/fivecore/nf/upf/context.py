@@ -19,6 +19,7 @@ downlink PDRs match one UE address, the one with the best precedence wins.
 from __future__ import annotations
 
 import ipaddress
+import socket
 import struct
 from collections import deque
 from dataclasses import dataclass, field
@@ -58,7 +59,10 @@ _GTPU_HDR_PLAIN = struct.Struct("!BBHI")
 def ipv4_to_int(addr: str | bytes) -> int:
     if isinstance(addr, bytes):
         return int.from_bytes(addr, "big")
-    return int(ipaddress.IPv4Address(addr))
+    try:
+        return int.from_bytes(socket.inet_aton(addr), "big")
+    except OSError:
+        return int(ipaddress.IPv4Address(addr))  # raises ValueError with a clear message
 
 
 def int_to_ipv4(value: int) -> str:
@@ -70,7 +74,7 @@ def int_to_ipv4(value: int) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class Pdr:
     """TS 29.244 §7.5.2.2 Create PDR (the fields this UPF acts on)."""
 
@@ -92,7 +96,7 @@ class Pdr:
     sdf_filters: list[Any] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class Far:
     """TS 29.244 §7.5.2.3 Create FAR."""
 
@@ -106,7 +110,7 @@ class Far:
     ohc_port: int | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Qer:
     """TS 29.244 §7.5.2.5 Create QER; MBR in kbit/s as on the wire (§8.2.8)."""
 
@@ -231,12 +235,15 @@ class UlPath:
 class DlPath:
     """Downlink: how to encapsulate an IP packet for one UE address."""
 
-    __slots__ = ("session", "pdr_id", "action", "peer", "hdr", "teid", "buckets", "urrs")
+    __slots__ = ("session", "pdr_id", "action", "notify_cp", "peer", "hdr", "teid", "buckets",
+                 "urrs")
 
     def __init__(self, session: Session, pdr: Pdr) -> None:
         self.session = session
         self.pdr_id = pdr.pdr_id
         self.action = ACT_DROP
+        # FAR NOCP: tell the SMF about the first buffered packet (TS 29.244 §5.2.3.1).
+        self.notify_cp = False
         self.peer: tuple[str, int] | None = None
         self.hdr = b""
         self.teid = 0
@@ -266,6 +273,9 @@ def gtpu_dl_header(teid: int, qfi: int | None) -> bytes:
 class Session:
     """One PFCP session (TS 29.244 §5.2): its rules and its compiled paths."""
 
+    __slots__ = ("seid", "cp_seid", "cp_ipv4", "node_id", "pdrs", "fars", "qers", "urrs",
+                 "ue_ipv4", "ul_teids", "dl_ues", "_buffer", "dl_data_reported", "spoofed")
+
     def __init__(self, seid: int, cp_seid: int, cp_ipv4: str, node_id: str) -> None:
         self.seid = seid
         self.cp_seid = cp_seid
@@ -278,9 +288,21 @@ class Session:
         self.ue_ipv4: int | None = None
         self.ul_teids: set[int] = set()
         self.dl_ues: set[int] = set()
-        self.buffer: deque[bytes] = deque(maxlen=MAX_BUFFERED_PER_SESSION)
+        # Downlink packets held while the FAR says BUFF; made on first use (most sessions
+        # never buffer, and an empty bounded deque costs ~600 octets).
+        self._buffer: deque[bytes] | None = None
         self.dl_data_reported = False
         self.spoofed = 0
+
+    @property
+    def buffer(self) -> deque[bytes]:
+        if self._buffer is None:
+            self._buffer = deque(maxlen=MAX_BUFFERED_PER_SESSION)
+        return self._buffer
+
+    @property
+    def has_buffered(self) -> bool:
+        return bool(self._buffer)
 
 
 @dataclass
@@ -346,6 +368,8 @@ class UpfContext:
         self.n3_ipv4 = n3_ipv4
         self.gtpu_port = gtpu_port
         self.sessions: dict[int, Session] = {}
+        # (CP F-SEID address, CP SEID) -> our SEID: finds a retransmitted establishment.
+        self.by_cp_fseid: dict[tuple[str, int], int] = {}
         self.associations: dict[str, Association] = {}
         self.ul_by_teid: dict[int, UlPath] = {}
         self.dl_by_ue: dict[int, DlPath] = {}
@@ -385,6 +409,7 @@ class UpfContext:
 
     def add_session(self, session: Session) -> None:
         self.sessions[session.seid] = session
+        self.by_cp_fseid[(session.cp_ipv4, session.cp_seid)] = session.seid
         assoc = self.associations.get(session.node_id)
         if assoc is not None:
             assoc.sessions.add(session.seid)
@@ -394,6 +419,8 @@ class UpfContext:
         session = self.sessions.pop(seid, None)
         if session is None:
             return None
+        if self.by_cp_fseid.get((session.cp_ipv4, session.cp_seid)) == seid:
+            del self.by_cp_fseid[(session.cp_ipv4, session.cp_seid)]
         for teid in session.ul_teids:
             path = self.ul_by_teid.get(teid)
             if path is not None and path.session is session:
@@ -448,6 +475,7 @@ class UpfContext:
                 dpath.buckets = tuple(q.bucket_dl for q in qers if q.bucket_dl is not None)
                 gate_closed = any(q.gate_dl == GATE_CLOSED for q in qers)
                 dpath.action = _far_action(far, gate_closed)
+                dpath.notify_cp = far is not None and bool(far.apply_action & AA_NOCP)
                 if far is not None and far.ohc_teid is not None and far.ohc_ipv4 is not None:
                     qfi = next((q.qfi for q in qers if q.qfi is not None), pdr.qfi)
                     dpath.peer = (far.ohc_ipv4, far.ohc_port or 2152)

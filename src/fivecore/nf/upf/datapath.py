@@ -34,7 +34,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from fivecore.nf.upf.context import ACT_BUFFER, ACT_FORWARD, UpfContext
+from fivecore.nf.upf.context import ACT_BUFFER, ACT_FORWARD, DlPath, UpfContext
 from fivecore.nf.upf.qos import TokenBucket
 
 log = logging.getLogger("fivecore.upf.datapath")
@@ -338,13 +338,15 @@ class Datapath:
             m.buffered += buffered
         return pkts
 
-    def _buffer(self, path: object, packet: bytes) -> None:
-        """TS 29.244 §5.2.3 BUFF: hold downlink data while the UE is unreachable."""
-        session = path.session  # type: ignore[attr-defined]
-        if len(session.buffer) == session.buffer.maxlen:
+    def _buffer(self, path: DlPath, packet: bytes) -> None:
+        """TS 29.244 §5.2.3 BUFF: hold downlink data while the UE is unreachable; with NOCP
+        the SMF hears about the first packet (Downlink Data Report) so it can page the UE."""
+        session = path.session
+        buf = session.buffer
+        if len(buf) == buf.maxlen:
             self.ctx.metrics.drop_buffer_full += 1
-        session.buffer.append(packet)
-        if not session.dl_data_reported:
+        buf.append(packet)
+        if path.notify_cp and not session.dl_data_reported:
             session.dl_data_reported = True
             self.ctx.dl_data_events.append(session)
 
@@ -359,7 +361,7 @@ class Datapath:
         """Send a session's buffered downlink packets after its FAR says FORW again."""
         s = session
         sent = 0
-        while s.buffer:  # type: ignore[attr-defined]
+        while s.has_buffered:  # type: ignore[attr-defined]
             pkt = s.buffer.popleft()  # type: ignore[attr-defined]
             if len(pkt) < 20:
                 continue

@@ -186,10 +186,9 @@ def establish_session(ctx: UpfContext, node_id: str, cp_seid: int, cp_ipv4: str,
         raise ProcedureError(CAUSE_MANDATORY_IE_MISSING, "no Create FAR", IE_CREATE_FAR)
     # A repeated request for a CP SEID we already serve replaces nothing: the same session
     # answers (the SMF retransmitted after losing our response, §6.4).
-    for seid in assoc.sessions:
-        existing = ctx.sessions.get(seid)
-        if existing is not None and existing.cp_seid == cp_seid and existing.cp_ipv4 == cp_ipv4:
-            return SessionResult(existing, created_pdrs=_created_pdrs(ctx, existing))
+    existing = ctx.sessions.get(ctx.by_cp_fseid.get((cp_ipv4, cp_seid), 0))
+    if existing is not None and existing.node_id == node_id:
+        return SessionResult(existing, created_pdrs=_created_pdrs(ctx, existing))
     session = Session(ctx.allocate_seid(), cp_seid, cp_ipv4, node_id)
     _apply_changes(ctx, session, changes, now)
     if ue_ipv4 is not None:
@@ -215,7 +214,7 @@ def modify_session(ctx: UpfContext, seid: int, changes: SessionChanges,
         far_id: (far.ohc_teid, far.ohc_ipv4, far.ohc_port or ctx.gtpu_port)
         for far_id, far in session.fars.items() if far.ohc_teid is not None and far.ohc_ipv4
     }
-    had_buffering = session.buffer or session.dl_data_reported
+    had_buffering = session.has_buffered or session.dl_data_reported
     result = SessionResult(session)
     reports: list[UsageSnapshot] = []
     # Removed URRs report their final usage (§5.2.2.3.1).

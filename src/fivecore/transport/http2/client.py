@@ -1,4 +1,4 @@
-"""A thin HTTP/2 client on the sans-I/O ``h2`` state machine (TS 29.500 §5.2.2, RFC 9113).
+"""A thin HTTP/2 client written on RFC 9113 / RFC 7541 (TS 29.500 §5.2.2).
 
 One :class:`Http2Client` keeps a small pool of connections per origin and multiplexes requests
 as streams over them. It honours per-request timeouts (the stream is reset with CANCEL) and
@@ -13,30 +13,17 @@ GOAWAY's last-stream-id, or RST_STREAM REFUSED_STREAM), otherwise only for idemp
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ssl
+import struct
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-import h2.config
-import h2.connection
-import h2.errors
-import h2.events
-import h2.exceptions
-import h2.settings
+import hpack
 
 from .message import JSON, ConnectionLost, RequestTimeout, Response, TransportError, dumps
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _WINDOW = 16 * 1024 * 1024
-_CONFIG = h2.config.H2Configuration(
-    client_side=True,
-    header_encoding=None,
-    validate_inbound_headers=False,
-    normalize_inbound_headers=False,
-    validate_outbound_headers=False,
-    normalize_outbound_headers=False,
-)
 
 
 class _Lost(ConnectionLost):
@@ -46,7 +33,7 @@ class _Lost(ConnectionLost):
 
 
 class _Pending:
-    __slots__ = ("future", "status", "headers", "body", "out")
+    __slots__ = ("future", "status", "headers", "body", "out", "recv")
 
     def __init__(self, future: asyncio.Future[Response]) -> None:
         self.future = future
@@ -54,25 +41,95 @@ class _Pending:
         self.headers: dict[str, str] = {}
         self.body = bytearray()
         self.out = b""
+        self.recv = 0
+
+
+# -- RFC 9113 framing, client side ---------------------------------------------------------------
+_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+_DATA, _HEADERS, _PRIORITY, _RST, _SETTINGS, _PUSH, _PING, _GOAWAY, _WINUPD, _CONT = range(10)
+_END_STREAM, _ACK, _END_HEADERS, _PADDED, _PRIO_FLAG = 0x1, 0x1, 0x4, 0x8, 0x20
+_REFUSED_STREAM, _CANCEL, _PROTOCOL_ERROR = 0x7, 0x8, 0x1
+_FRAME = struct.Struct("!HBBBL")  # 24-bit length as H+B, type, flags, stream id
+# RFC 7541 Appendix A static-table indices whose name we reuse
+_STATIC_NAME = {b":authority": 1, b":method": 2, b":path": 4, b":scheme": 6, b"content-length": 28,
+                b"content-type": 31, b"accept": 19}
+_STATIC_FULL = {(b":method", b"GET"): 2, (b":method", b"POST"): 3, (b":scheme", b"http"): 6, (b":scheme", b"https"): 7}
+
+
+def _frame(ftype: int, flags: int, sid: int, payload: bytes = b"") -> bytes:
+    n = len(payload)
+    return _FRAME.pack(n >> 8, n & 0xFF, ftype, flags, sid) + payload
+
+
+def _hpack_int(value: int, prefix_bits: int, first: int) -> bytes:
+    """RFC 7541 §5.1 integer with an N-bit prefix; ``first`` carries the pattern bits."""
+    limit = (1 << prefix_bits) - 1
+    if value < limit:
+        return bytes((first | value,))
+    out = bytearray((first | limit,))
+    value -= limit
+    while value >= 128:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _hpack_str(data: bytes) -> bytes:
+    return _hpack_int(len(data), 7, 0x00) + data  # RFC 7541 §5.2, no Huffman
+
+
+def encode_headers(headers: tuple[tuple[bytes, bytes], ...]) -> bytes:
+    """Stateless HPACK (RFC 7541): static-table hits or literals *without indexing* (§6.2.2).
+
+    Nothing enters the dynamic table, so a block depends only on its headers and can be cached.
+    """
+    out = bytearray()
+    for name, value in headers:
+        full = _STATIC_FULL.get((name, value))
+        if full is not None:
+            out += _hpack_int(full, 7, 0x80)  # §6.1 indexed header field
+            continue
+        idx = _STATIC_NAME.get(name)
+        out += _hpack_int(idx, 4, 0x00) if idx is not None else b"\x00" + _hpack_str(name)
+        out += _hpack_str(value)
+    return bytes(out)
 
 
 class _ClientProtocol(asyncio.Protocol):
+    """One HTTP/2 connection as a client: framing, flow control and HPACK decoding (RFC 9113).
+
+    Written directly on the RFC (the generic ``h2`` state machine costs several times more per
+    request): header blocks are encoded statelessly and cached, responses decoded with ``hpack``.
+    """
+
     def __init__(self) -> None:
-        self.conn = h2.connection.H2Connection(config=_CONFIG)
+        self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.streams: dict[int, _Pending] = {}
         self.usable = True
-        self.loop = asyncio.get_running_loop()
         self.ready: asyncio.Future[None] = self.loop.create_future()
         self._flush_pending = False
+        self._out: list[bytes] = []
+        self._buf = bytearray()
+        self._next_sid = 1
+        self._decoder = hpack.Decoder()
+        self._decoder.max_header_list_size = 256 * 1024
+        self._hblock: tuple[int, int, bytearray] | None = None  # (stream, flags, fragments) awaiting CONTINUATION
+        self.max_streams = 100
+        self._peer_frame = 16384
+        self._peer_initial = 65535
+        self._send_window = 65535
+        self._stream_windows: dict[int, int] = {}
+        self._recv_consumed = 0
+        self._cache: dict[tuple[tuple[bytes, bytes], ...], bytes] = {}
 
+    # -- asyncio callbacks --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        self.conn.initiate_connection()
-        self.conn.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: _WINDOW,
-                                   h2.settings.SettingCodes.ENABLE_PUSH: 0})
-        self.conn.increment_flow_control_window(_WINDOW)
-        self._flush()
+        settings = struct.pack("!HLHL", 0x2, 0, 0x4, _WINDOW)  # ENABLE_PUSH=0, INITIAL_WINDOW_SIZE
+        self._write(_PREFACE + _frame(_SETTINGS, 0, 0, settings)
+                    + _frame(_WINUPD, 0, 0, struct.pack("!L", _WINDOW - 65535)))
         if not self.ready.done():
             self.ready.set_result(None)
 
@@ -80,61 +137,128 @@ class _ClientProtocol(asyncio.Protocol):
         self.usable = False
         self._fail_all(lambda sid: _Lost("connection lost", False))
 
-    def _fail_all(self, make: Any, above: int = 0) -> None:
-        for sid in [s for s in self.streams if s > above]:
-            p = self.streams.pop(sid)
-            if not p.future.done():
-                p.future.set_exception(make(sid))
-
     def data_received(self, data: bytes) -> None:
+        self._buf += data
+        buf = self._buf
+        pos = 0
         try:
-            events = self.conn.receive_data(data)
-        except h2.exceptions.ProtocolError as exc:
-            self.usable = False
-            reason = f"protocol error: {exc}"
-            self._fail_all(lambda sid: _Lost(reason, False))
-            if self.transport:
-                self.transport.close()
+            while len(buf) - pos >= 9:
+                hi, lo, ftype, flags, sid = _FRAME.unpack_from(buf, pos)
+                length = (hi << 8) | lo
+                if length > max(self._peer_frame, 16384) * 64:
+                    raise _FrameError("frame too large")
+                if len(buf) - pos - 9 < length:
+                    break
+                payload = bytes(buf[pos + 9 : pos + 9 + length])
+                pos += 9 + length
+                self._on_frame(ftype, flags, sid & 0x7FFFFFFF, payload)
+        except (_FrameError, hpack.HPACKError, struct.error, ValueError) as exc:
+            self._abort(f"protocol error: {exc}")
             return
-        for ev in events:
-            if isinstance(ev, h2.events.ResponseReceived):
-                p = self.streams.get(ev.stream_id)
-                if p is not None:
-                    for k, v in ev.headers:
-                        if k == b":status":
-                            p.status = int(v)
-                        else:
-                            p.headers[k.decode("latin-1")] = v.decode("latin-1")
-                    if ev.stream_ended is not None:
-                        self._done(ev.stream_id)
-            elif isinstance(ev, h2.events.DataReceived):
-                if ev.flow_controlled_length:
-                    self.conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
-                p = self.streams.get(ev.stream_id)
-                if p is not None:
-                    p.body += ev.data
-                    if ev.stream_ended is not None:
-                        self._done(ev.stream_id)
-            elif isinstance(ev, h2.events.StreamEnded):
-                self._done(ev.stream_id)
-            elif isinstance(ev, h2.events.StreamReset):
-                p = self.streams.pop(ev.stream_id, None)
-                if p is not None and not p.future.done():
-                    refused = ev.error_code == h2.errors.ErrorCodes.REFUSED_STREAM
-                    p.future.set_exception(_Lost(f"stream reset ({ev.error_code!r})", refused))
-            elif isinstance(ev, h2.events.WindowUpdated):
-                for sid in [s for s, p in self.streams.items() if p.out]:
-                    self._send_body(sid)
-            elif isinstance(ev, h2.events.ConnectionTerminated):
-                self.usable = False
-                last = ev.last_stream_id or 0
-                self._fail_all(lambda sid: _Lost("GOAWAY", True), above=last)
+        del buf[:pos]
+        if self._recv_consumed > _WINDOW // 2:
+            self._out.append(_frame(_WINUPD, 0, 0, struct.pack("!L", self._recv_consumed)))
+            self._recv_consumed = 0
         self._flush()
 
-    def _done(self, sid: int) -> None:
-        p = self.streams.pop(sid, None)
-        if p is not None and not p.future.done():
-            p.future.set_result(Response(p.status, bytes(p.body), p.headers))
+    # -- frames in --------------------------------------------------------------------------------
+    def _on_frame(self, ftype: int, flags: int, sid: int, payload: bytes) -> None:
+        if self._hblock is not None and ftype != _CONT:
+            raise _FrameError("header block interrupted")
+        if ftype == _DATA:
+            self._recv_consumed += len(payload)
+            p = self.streams.get(sid)
+            if flags & _PADDED:
+                payload = _unpad(payload)
+            if p is not None:
+                p.body += payload
+                p.recv += len(payload)
+                if p.recv > _WINDOW // 2 and not flags & _END_STREAM:
+                    self._out.append(_frame(_WINUPD, 0, sid, struct.pack("!L", p.recv)))
+                    p.recv = 0
+                if flags & _END_STREAM:
+                    self._done(sid)
+        elif ftype == _HEADERS:
+            if flags & _PADDED:
+                payload = _unpad(payload)
+            if flags & _PRIO_FLAG:
+                payload = payload[5:]
+            if flags & _END_HEADERS:
+                self._on_headers(sid, flags, payload)
+            else:
+                self._hblock = (sid, flags, bytearray(payload))
+        elif ftype == _CONT:
+            if self._hblock is None or self._hblock[0] != sid:
+                raise _FrameError("unexpected CONTINUATION")
+            self._hblock[2].extend(payload)
+            if flags & _END_HEADERS:
+                hsid, hflags, block = self._hblock
+                self._hblock = None
+                self._on_headers(hsid, hflags, bytes(block))
+        elif ftype == _SETTINGS:
+            if not flags & _ACK:
+                self._on_settings(payload)
+                self._out.append(_frame(_SETTINGS, _ACK, 0))
+        elif ftype == _WINUPD:
+            inc = struct.unpack("!L", payload[:4])[0] & 0x7FFFFFFF
+            if sid == 0:
+                self._send_window += inc
+            elif sid in self._stream_windows:
+                self._stream_windows[sid] += inc
+            self._send_pending()
+        elif ftype == _PING:
+            if not flags & _ACK:
+                self._out.append(_frame(_PING, _ACK, 0, payload[:8]))
+        elif ftype == _RST:
+            code = struct.unpack("!L", payload[:4])[0]
+            p = self.streams.pop(sid, None)
+            self._stream_windows.pop(sid, None)
+            if p is not None and not p.future.done():
+                p.future.set_exception(_Lost(f"stream reset (error {code})", code == _REFUSED_STREAM))
+        elif ftype == _GOAWAY:
+            last = struct.unpack("!L", payload[:4])[0] & 0x7FFFFFFF
+            self.usable = False
+            self._fail_all(lambda s: _Lost("GOAWAY", True), above=last)
+        elif ftype == _PUSH:
+            raise _FrameError("PUSH_PROMISE although push is disabled")
+        # PRIORITY and unknown frame types are ignored (RFC 9113 §5.5)
+
+    def _on_headers(self, sid: int, flags: int, block: bytes) -> None:
+        headers = self._decoder.decode(block, raw=True)  # always decode: keeps HPACK state in step
+        p = self.streams.get(sid)
+        if p is not None:
+            for k, v in headers:
+                if k == b":status":
+                    status = int(v)
+                    if 100 <= status < 200:  # interim response; the final one follows
+                        p.headers.clear()
+                        break
+                    p.status = status
+                else:
+                    p.headers[k.decode("latin-1")] = v.decode("latin-1")
+            if flags & _END_STREAM:
+                self._done(sid)
+
+    def _on_settings(self, payload: bytes) -> None:
+        for off in range(0, len(payload) - len(payload) % 6, 6):
+            ident, value = struct.unpack_from("!HL", payload, off)
+            if ident == 0x3:
+                self.max_streams = value
+            elif ident == 0x4:
+                if value > 0x7FFFFFFF:
+                    raise _FrameError("bad INITIAL_WINDOW_SIZE")
+                delta = value - self._peer_initial
+                self._peer_initial = value
+                for s in self._stream_windows:
+                    self._stream_windows[s] += delta
+            elif ident == 0x5:
+                self._peer_frame = value
+        self._send_pending()
+
+    # -- frames out -------------------------------------------------------------------------------
+    def _write(self, data: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
 
     def _schedule_flush(self) -> None:
         # Many requests started in one loop iteration leave in one write (one syscall).
@@ -144,53 +268,107 @@ class _ClientProtocol(asyncio.Protocol):
 
     def _flush(self) -> None:
         self._flush_pending = False
-        data = self.conn.data_to_send()
-        if data and self.transport is not None and not self.transport.is_closing():
-            self.transport.write(data)
+        if self._out:
+            data = b"".join(self._out)
+            self._out.clear()
+            self._write(data)
 
-    def _send_body(self, sid: int) -> None:
-        p = self.streams.get(sid)
-        if p is None:
-            return
+    def _send_pending(self) -> None:
+        for sid, p in list(self.streams.items()):
+            if p.out:
+                self._send_body(sid, p)
+
+    def _send_body(self, sid: int, p: _Pending) -> None:
         body = p.out
         while body:
-            n = min(self.conn.local_flow_control_window(sid), self.conn.max_outbound_frame_size, len(body))
+            n = min(self._send_window, self._stream_windows.get(sid, 0), self._peer_frame, len(body))
             if n <= 0:
                 break
-            self.conn.send_data(sid, body[:n], end_stream=(n == len(body)))
+            self._out.append(_frame(_DATA, _END_STREAM if n == len(body) else 0, sid, body[:n]))
+            self._send_window -= n
+            self._stream_windows[sid] -= n
             body = body[n:]
         p.out = body
 
+    def _fail_all(self, make: Any, above: int = 0) -> None:
+        for sid in [s for s in self.streams if s > above]:
+            p = self.streams.pop(sid)
+            if not p.future.done():
+                p.future.set_exception(make(sid))
+
+    def _abort(self, reason: str) -> None:
+        self.usable = False
+        self._out.append(_frame(_GOAWAY, 0, 0, struct.pack("!LL", 0, _PROTOCOL_ERROR)))
+        self._flush()
+        self._fail_all(lambda sid: _Lost(reason, False))
+        if self.transport is not None:
+            self.transport.close()
+
+    def _done(self, sid: int) -> None:
+        p = self.streams.pop(sid, None)
+        self._stream_windows.pop(sid, None)
+        if p is not None and not p.future.done():
+            p.future.set_result(Response(p.status, bytes(p.body), p.headers))
+
     def can_open(self) -> bool:
-        # len(self.streams), not h2's open_outbound_streams, which walks every stream.
         return (self.usable and self.transport is not None and not self.transport.is_closing()
-                and len(self.streams) < self.conn.remote_settings.max_concurrent_streams)
+                and len(self.streams) < self.max_streams and self._next_sid < 0x7FFFFFFF)
 
     def send(self, headers: list[tuple[bytes, bytes]], body: bytes) -> tuple[int, asyncio.Future[Response]]:
-        sid = self.conn.get_next_available_stream_id()
-        fut: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+        sid = self._next_sid
+        self._next_sid += 2
+        key = tuple(headers)
+        block = self._cache.get(key)
+        if block is None:
+            block = encode_headers(key)
+            if len(self._cache) > 512:
+                self._cache.clear()
+            self._cache[key] = block
+        fut: asyncio.Future[Response] = self.loop.create_future()
         p = _Pending(fut)
         self.streams[sid] = p
-        self.conn.send_headers(sid, headers, end_stream=not body)
+        self._stream_windows[sid] = self._peer_initial
+        end = 0 if body else _END_STREAM
+        limit = self._peer_frame
+        if len(block) <= limit:
+            self._out.append(_frame(_HEADERS, end | _END_HEADERS, sid, block))
+        else:
+            self._out.append(_frame(_HEADERS, end, sid, block[:limit]))
+            rest = block[limit:]
+            while rest:
+                chunk, rest = rest[:limit], rest[limit:]
+                self._out.append(_frame(_CONT, 0 if rest else _END_HEADERS, sid, chunk))
         if body:
             p.out = body
-            self._send_body(sid)
+            self._send_body(sid, p)
         self._schedule_flush()
         return sid, fut
 
     def cancel(self, sid: int) -> None:
-        self.streams.pop(sid, None)
-        with contextlib.suppress(Exception):
-            self.conn.reset_stream(sid, h2.errors.ErrorCodes.CANCEL)
-            self._flush()
+        if self.streams.pop(sid, None) is not None:
+            self._stream_windows.pop(sid, None)
+            self._out.append(_frame(_RST, 0, sid, struct.pack("!L", _CANCEL)))
+            self._schedule_flush()
 
     def close(self) -> None:
         self.usable = False
-        with contextlib.suppress(Exception):
-            self.conn.close_connection()
-            self._flush()
+        self._out.append(_frame(_GOAWAY, 0, 0, struct.pack("!LL", 0, 0)))  # NO_ERROR (RFC 9113 §6.8)
+        self._flush()
         if self.transport is not None:
             self.transport.close()
+
+
+class _FrameError(Exception):
+    pass
+
+
+def _unpad(payload: bytes) -> bytes:
+    if not payload:
+        raise _FrameError("padded frame without pad length")
+    pad = payload[0]
+    if pad >= len(payload):
+        raise _FrameError("padding longer than the frame")
+    return payload[1 : len(payload) - pad]
 
 
 def _expire(proto: _ClientProtocol, sid: int, fut: asyncio.Future[Response], msg: str) -> None:
@@ -319,11 +497,7 @@ class Http2Client:
     async def _once(self, scheme: str, host: str, port: int, hdrs: list[tuple[bytes, bytes]],
                     body: bytes, wait: float) -> Response:
         proto = await self._conn(scheme, host, port)
-        try:
-            sid, fut = proto.send(hdrs, body)
-        except h2.exceptions.ProtocolError as exc:
-            proto.usable = False
-            raise _Lost(f"cannot open stream: {exc}", True) from None
+        sid, fut = proto.send(hdrs, body)
         # A timer instead of asyncio.wait_for: no extra task per request.
         timer = proto.loop.call_later(wait, _expire, proto, sid, fut, f"no response from {host}:{port} within {wait}s")
         try:

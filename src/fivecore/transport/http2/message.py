@@ -125,7 +125,7 @@ class Request:
     def json(self) -> Any:
         """The body parsed as JSON; malformed JSON is 400 INVALID_MSG_FORMAT (TS 29.500 §5.2.7.2)."""
         if self.body_obj is not None:
-            return self.body_obj
+            return _plain(self.body_obj)
         if not self.body:
             raise HttpError(400, "INVALID_MSG_FORMAT", "request body missing")
         try:

@@ -76,6 +76,7 @@ class SbiProtocol(asyncio.Protocol):
         self.h1_busy = False
         self.closed = False
         self.flush_pending = False
+        self.h1_continued = False
 
     # -- asyncio callbacks --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -272,7 +273,13 @@ class SbiProtocol(asyncio.Protocol):
                 self._h1_write(HttpError(413, None, "request body too large").to_response(), close=True)
                 return
             if len(self.buf) < end + 4 + length:
+                if headers.get("expect", "").lower() == "100-continue" and not self.h1_continued:
+                    # RFC 9110 §10.1.1: let the client send its body now.
+                    self.h1_continued = True
+                    if self.transport is not None:
+                        self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                 return
+            self.h1_continued = False
             body = bytes(self.buf[end + 4 : end + 4 + length])
             del self.buf[: end + 4 + length]
             conn_hdr = headers.get("connection", "").lower()

@@ -27,6 +27,7 @@ _SACK_FIXED = struct.Struct("!IIHH")
 _SACK_PLAIN = struct.Struct("!BBHIIHH")
 _MAX_DUPS = 32
 _MAX_GAPS = 64
+_MAX_TSN_AHEAD = 4096  # out-of-order span we accept (gap offsets must stay < 65536 anyway)
 _CLOCK_GRANULARITY = 0.001
 
 
@@ -559,8 +560,10 @@ class Association:
             if len(self._dups) < _MAX_DUPS:
                 self._dups.append(tsn32)
             return
-        if u - cum > 0xFFFF:
+        if u - cum > _MAX_TSN_AHEAD:
+            # Bounds the out-of-order set a hostile peer can make us hold and sort per SACK.
             self.stats["rx_data_out_of_window"] += 1
+            self._sack_needed = True
             return
         if u > self._rx_highest and self._rx_buffered + self._app_buffered + n > self.config.receive_window:
             self.stats["rx_data_window_drop"] += 1
@@ -708,11 +711,16 @@ class Association:
             base = sent[0].tsn
             last = len(sent)
             gaps = struct.unpack_from(f"!{2 * ngap}H", value, 12)
+            prev_hi = -1
             for i in range(0, 2 * ngap, 2):
                 lo = cum + gaps[i] - base
                 hi = cum + gaps[i + 1] - base
-                if gaps[i] == 0 or hi < lo:
-                    continue
+                if gaps[i] == 0 or hi < lo or lo <= prev_hi:
+                    # §3.3.4: blocks are ascending and disjoint; anything else is bogus and
+                    # would let a peer make us walk the queue once per block.
+                    self.stats["rx_sack_bad_gap"] += 1
+                    break
+                prev_hi = hi
                 if lo < 0:
                     lo = 0
                 if hi >= last:

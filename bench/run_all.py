@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""``make bench``: every benchmark of the project, then the whole-network section of
+docs/benchmarks.md (between ``<!-- make-bench:start -->`` and ``<!-- make-bench:end -->``; the
+other sections belong to the engineers of each layer and are left alone) and
+docs/latency-vs-load.png.
+
+1. component benchmarks that exist in bench/ (crypto, codec, sctp, sbi, registration, smf, upf),
+   each with ``--json`` where it has one (its printed table otherwise), each bounded in time;
+2. the attach sweep: ``fivecore bench attach`` at several offered rates (open-loop arrivals);
+3. a profiled sustained attach run (py-spy on the control-plane process);
+4. ``fivecore bench scale``: N UEs registered with a PDU session each, then idle;
+5. the docs section and the plot.
+
+    sudo .venv/bin/python bench/run_all.py [--quick] [--skip upf,scale] [--only attach]
+        [--rates 50,100,250,500,750] [--scale-ues 100000] [--out DIR]
+
+Raw results (JSON and logs) go to ``--out`` (default a new directory under /tmp).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+DOCS = REPO / "docs"
+PY = sys.executable
+
+#: name -> (full arguments, --quick arguments, timeout in seconds)
+COMPONENTS: dict[str, tuple[list[str], list[str], float]] = {
+    "crypto": ([], ["--quick"], 600),
+    "codec": ([], ["--number", "500", "--repeat", "3"], 600),
+    "sctp": ([], ["--duration", "1", "--runs", "1"], 600),
+    "sbi": ([], ["--quick"], 900),
+    "registration": ([], ["--ues", "1000", "--half-ues", "200"], 1800),
+    "smf": ([], ["--sessions", "1000"], 900),
+    "upf": ([], ["--quick"], 2400),
+}
+
+ALL_STEPS = ("components", "attach", "profile", "scale", "docs")
+
+
+def log(msg: str) -> None:
+    print(f"[make bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def run_component(name: str, quick: bool, out: Path) -> dict[str, Any]:
+    """Run bench/<name>.py; JSON if it speaks it, its text otherwise; never raises."""
+    script = REPO / "bench" / f"{name}.py"
+    if not script.exists():
+        return {"name": name, "status": "absent"}
+    full, fast, timeout = COMPONENTS[name]
+    args = list(fast if quick else full)
+    speaks_json = '"--json"' in script.read_text()
+    if speaks_json:
+        args.append("--json")
+    t0 = time.perf_counter()
+    try:
+        r = subprocess.run([PY, str(script), *args], capture_output=True, text=True, timeout=timeout, cwd=REPO)
+    except subprocess.TimeoutExpired:
+        return {"name": name, "status": f"timed out after {timeout:.0f}s", "seconds": timeout}
+    secs = time.perf_counter() - t0
+    (out / f"{name}.stdout").write_text(r.stdout)
+    (out / f"{name}.stderr").write_text(r.stderr)
+    res: dict[str, Any] = {"name": name, "seconds": round(secs, 1), "args": args}
+    if r.returncode != 0:
+        tail = (r.stderr or r.stdout).strip().splitlines()
+        res["status"] = f"failed (exit {r.returncode}): {tail[-1][:200] if tail else 'no output'}"
+        return res
+    res["status"] = "ok"
+    if speaks_json:
+        try:
+            res["json"] = json.loads(r.stdout[r.stdout.index("{"):])
+        except ValueError:
+            res["text"] = r.stdout
+    else:
+        res["text"] = r.stdout
+    return res
+
+
+def upf_gbit_1400(upf: dict[str, Any] | None) -> float | None:
+    """The lower of UL and DL Gbit/s at 1400-byte packets from bench/upf.py --json."""
+    try:
+        rows = upf["json"]["forwarding"]["rows"]  # type: ignore[index]
+        vals = [float(r["gbps"]) for r in rows if int(r["size"]) == 1400]
+        return min(vals) if vals else None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def component_md(results: list[dict[str, Any]]) -> str:
+    lines = ["| script | result | time s | headline |", "|---|---|---:|---|"]
+    for r in results:
+        lines.append(f"| `bench/{r['name']}.py` | {r['status']} | {r.get('seconds', '–')} | {headline(r)} |")
+    return "\n".join(lines)
+
+
+def headline(r: dict[str, Any]) -> str:
+    """One line from a component's result where we know its shape; its own section has the rest."""
+    j = r.get("json") or {}
+    try:
+        if r["name"] == "registration" and j:
+            keys = [k for k in j if any(s in k for s in ("per_s", "p99", "cpu"))][:4]
+            return ", ".join(f"{k} {j[k]}" for k in keys)
+        if r["name"] == "upf" and j.get("forwarding"):
+            return ", ".join(f"{x['dir'].upper()} {x['size']} B {float(x['gbps']):.2f} Gbit/s"
+                             for x in j["forwarding"]["rows"] if int(x["size"]) == 1400)
+        if r["name"] == "sctp" and j.get("median"):
+            return ", ".join(f"{k} {v}" for k, v in list(j["median"].items())[:3])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        pass
+    return "see its own section above" if r.get("status") == "ok" else ""
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="short runs everywhere (noisier)")
+    ap.add_argument("--skip", default="", help="comma-separated: components,attach,profile,scale,docs or a script name")
+    ap.add_argument("--only", default="", help="comma-separated steps to run (default all)")
+    ap.add_argument("--rates", default="", help="offered attach rates (default 50,100,250,500,750)")
+    ap.add_argument("--seconds-per-rate", type=float, default=0.0, help="offered seconds per rate (default 8, quick 3)")
+    ap.add_argument("--scale-ues", type=int, default=0, help="UEs for the scale run (default 100000, quick 5000)")
+    ap.add_argument("--scale-rate", type=float, default=0.0, help="offered attaches/s for the scale run")
+    ap.add_argument("--out", default="", help="directory for raw results")
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        print("bench/run_all.py needs root (the core's TUN device, raw-IP SCTP, namespaces)", file=sys.stderr)
+        return 2
+    skip = {s for s in args.skip.split(",") if s}
+    only = {s for s in args.only.split(",") if s}
+    steps = [s for s in ALL_STEPS if (not only or s in only) and s not in skip]
+    rates = [float(x) for x in args.rates.split(",") if x] or ([50, 100, 250, 500] if args.quick
+                                                               else [50, 100, 250, 500, 750])
+    per_rate = args.seconds_per_rate or (3.0 if args.quick else 8.0)
+    scale_ues = args.scale_ues or (5000 if args.quick else 100_000)
+    out = Path(args.out or tempfile.mkdtemp(prefix="fivecore-make-bench-"))
+    out.mkdir(parents=True, exist_ok=True)
+    log(f"raw results in {out}")
+    sys.path.insert(0, str(REPO / "src"))
+    from fivecore.benchkit.attach import attach_bench, machine, scale_bench
+    from fivecore.cli.bench import _run, attach_cmd_impl
+
+    results: dict[str, Any] = {"machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                               "quick": args.quick}
+    prev = out / "results.json"
+
+    def save() -> None:
+        prev.write_text(json.dumps(results, indent=1))
+
+    if "components" in steps:
+        comps = []
+        for name in COMPONENTS:
+            if name in skip:
+                continue
+            log(f"bench/{name}.py")
+            comps.append(run_component(name, args.quick, out))
+            log(f"bench/{name}.py: {comps[-1]['status']}")
+            results["components"] = comps
+            save()
+
+    if "attach" in steps:
+        # each rate gets about per_rate seconds of offered load (and at least 200 attaches);
+        # one core serves the whole sweep, fresh subscribers for every rate
+        counts = [max(200, int(rate * per_rate)) for rate in rates]
+
+        def done(r: dict[str, Any]) -> None:
+            log(f"attach {r['offered_rate']:g}/s: {r['attaches']} ok, {r['failed']} failed, "
+                f"{r['attaches_per_second']}/s, p99 {r['latency_ms']['p99']} ms, "
+                f"core CPU {r['core_cpu_ms_per_attach']} ms/attach")
+
+        rep = _run(attach_bench(counts, rates, slot=0, say=log, on_run=done))
+        runs = rep["runs"]
+        results["attach"] = {"runs": runs, "layout": rep["layout"]}
+        save()
+
+    if "profile" in steps:
+        rate = float(os.environ.get("FIVECORE_PROFILE_RATE", "100"))
+        n = int(rate * (5 if args.quick else 20))
+        log(f"profile: {n} attaches at {rate:g}/s under py-spy")
+        try:
+            rep = attach_cmd_impl(n, [rate], 1, "uniform", "warning", out / "core-cp.collapsed", True, slot=1)
+            results["profile"] = {"rate": rate, "ues": n, "run": rep["runs"][0], "summary": rep.get("profile")}
+        except Exception as exc:  # the rest of the report is still worth writing
+            results["profile"] = {"error": f"{type(exc).__name__}: {exc}"}
+        save()
+
+    if "scale" in steps:
+        srate = args.scale_rate or 150.0
+        log(f"scale: {scale_ues:,} UEs at {srate:g}/s, one PDU session each, then idle")
+        try:
+            results["scale"] = _run(scale_bench(scale_ues, rate=srate, slot=2, say=log))
+        except Exception as exc:
+            results["scale"] = {"error": f"{type(exc).__name__}: {exc}", "ues": scale_ues, "registered": 0}
+        save()
+
+    if "docs" in steps:
+        from fivecore.benchkit.report import plot_latency, whole_network_md, write_section
+
+        if "attach" not in results and prev.exists():
+            results = {**json.loads(prev.read_text()), **results}
+        runs = (results.get("attach") or {}).get("runs") or []
+        if runs:
+            plot_latency(runs, DOCS / "latency-vs-load.png",
+                         f"fivecore attach (registration + PDU session), {results['machine']['cores']} cores, "
+                         f"simulator on the same machine — {results['started']}")
+        comps = results.get("components") or []
+        upf = next((c for c in comps if c["name"] == "upf"), None)
+        section = whole_network_md(results, component_md(comps) if comps else None, upf_gbit_1400(upf))
+        write_section(DOCS / "benchmarks.md", section)
+        log(f"wrote the make-bench section of {DOCS / 'benchmarks.md'}" + (" and latency-vs-load.png" if runs else ""))
+    save()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

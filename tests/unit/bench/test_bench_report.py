@@ -1,0 +1,115 @@
+"""Report pieces: the docs section between markers, tables, verdicts, the PNG, profiles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fivecore.benchkit.driver import DriveResult, Outcome
+from fivecore.benchkit.profile import parse_collapsed, summarize
+from fivecore.benchkit.report import (
+    END,
+    START,
+    attach_table_md,
+    best_sustained,
+    p99_at,
+    plot_latency,
+    replace_section,
+    targets_md,
+    write_section,
+)
+
+
+def run(rate: float, p99: float, per_s: float, failed: int = 0, cpu: float = 3.0) -> dict:
+    return {"offered_rate": rate, "attaches": 100, "failed": failed, "attaches_per_second": per_s,
+            "latency_ms": {"p50": p99 / 3, "p90": p99 / 2, "p99": p99}, "core_cpu_ms_per_attach": cpu,
+            "cpu_ms_per_attach": {"core-cp": cpu, "upf": 0.1, "simulator": 2.0},
+            "rss_mb": {"core-cp": 120.0, "upf": 40.0, "simulator": 80.0}}
+
+
+def test_replace_section_leaves_the_rest_alone() -> None:
+    doc = "# Benchmarks\n\n## Codecs\nfast\n\n" + START + "\nold\n" + END + "\n\n## Later section\nkept\n"
+    new = replace_section(doc, "## Whole network\nnew")
+    assert new.startswith("# Benchmarks\n\n## Codecs\nfast\n\n")
+    assert new.endswith("\n\n## Later section\nkept\n")
+    assert "old" not in new and "## Whole network\nnew" in new
+    assert replace_section(new, "## Whole network\nnew") == new  # idempotent
+
+
+def test_replace_section_appends_when_absent(tmp_path: Path) -> None:
+    assert replace_section("", "x") == f"{START}\nx\n{END}\n"
+    assert replace_section("a\n", "x") == f"a\n\n{START}\nx\n{END}\n"
+    p = tmp_path / "b.md"
+    p.write_text("# B\n")
+    write_section(p, "one")
+    write_section(p, "two")
+    text = p.read_text()
+    assert text.count(START) == 1 and "two" in text and "one" not in text and text.startswith("# B\n")
+
+
+def test_section_text_with_backslashes_is_literal() -> None:
+    # re.sub would treat "\1" or "\g<0>" in the replacement as group references
+    assert "\\1 \\g<0>" in replace_section(f"{START}\n{END}\n", "\\1 \\g<0>")
+
+
+def test_tables_and_verdicts() -> None:
+    runs = [run(100, 20, 100), run(250, 40, 249), run(500, 900, 310), run(750, 5000, 320, failed=7)]
+    md = attach_table_md(runs)
+    assert md.count("\n") == len(runs) + 1 and "| 250 | 100 | 0 | 249.0 |" in md
+    assert best_sustained(runs) == 310
+    assert p99_at(runs, 250) == 40 and p99_at(runs, 123) is None
+    t = targets_md({"runs": runs}, {"registered": 100_000, "ues": 100_000, "core_rss_gb": 1.5}, 0.8)
+    lines = {ln.split("|")[1].strip(): ln for ln in t.splitlines()[2:]}
+    assert "**missed**" in lines["≥ 500 attaches/s sustained"]
+    assert "**holds**" in lines["p99 ≤ 50 ms at 250 attaches/s"]
+    assert "**missed**" in lines["≤ 2 ms core CPU per attach"]
+    assert "**holds**" in lines["100,000 UEs in ≤ 2 GB core RSS"]
+    assert "**missed**" in lines["UPF ≥ 1 Gbit/s at 1400 B, one core"]
+    t2 = targets_md(None, {"registered": 5, "ues": 100_000, "core_rss_gb": 0.1}, None)
+    assert "not reached" in t2 and "not measured" in t2
+
+
+def test_plot_is_a_png(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib", reason="matplotlib is in the bench/test extras")
+    out = plot_latency([run(100, 20, 100), run(250, 40, 249), run(500, 900, 310)], tmp_path / "p.png", "t")
+    data = out.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+
+
+def test_attach_row_from_outcomes() -> None:
+    from fivecore.benchkit.attach import attach_row
+
+    res = DriveResult(offered_rate=100.0, t0=0.0)
+    res.outcomes = [Outcome(i, i * 0.01, i * 0.01, i * 0.01 + 0.02, ok=True) for i in range(99)]
+    res.outcomes.append(Outcome(99, 0.99, 0.99, 1.5, ok=False, error="AttachError: registration ended DEREGISTERED"))
+    row = attach_row(res, {"core-cp": 0.5, "upf": 0.05, "simulator": 0.3}, {"core-cp": 100.0}, {"core-cp": 101.0},
+                     core=["core-cp", "upf"])
+    assert row["attaches"] == 99 and row["failed"] == 1
+    assert row["core_cpu_ms_per_attach"] == pytest.approx(1000 * 0.55 / 99, abs=1e-3)
+    assert row["cpu_ms_per_attach"]["simulator"] == pytest.approx(1000 * 0.3 / 99, abs=1e-3)
+    assert row["latency_ms"]["p50"] == pytest.approx(20.0)
+    assert row["attaches_per_second"] == pytest.approx(99 / 1.5, abs=0.1)
+    assert list(row["errors"].values()) == [1]
+
+
+COLLAPSED = """\
+<module> (fivecore/cli/main.py:66);run (asyncio/runners.py:190);put_context (/x/src/fivecore/store/repository.py:10);execute (/x/site-packages/sqlalchemy/engine/base.py:1) 30
+<module> (fivecore/cli/main.py:66);run (asyncio/runners.py:190);on_ngap (/x/src/fivecore/nf/amf/ngap_handler.py:5);decode (pycrate_asn1rt/codecs.py:9) 50
+<module> (fivecore/cli/main.py:66);run (asyncio/runners.py:190);transmit (/x/src/fivecore/transport/sctp/userspace.py:3) 20
+garbage line
+"""
+
+
+def test_profile_summary() -> None:
+    stacks = parse_collapsed(COLLAPSED)
+    assert len(stacks) == 3 and stacks[0][1] == 30 and stacks[0][0][-1][0] == "execute"
+    s = summarize(COLLAPSED)
+    assert s["samples"] == 100
+    areas = dict(s["areas"])
+    assert areas["pycrate (NGAP/NAS ASN.1 codecs)"] == 50.0
+    assert areas["subscriber store (SQLAlchemy/SQLite)"] == 30.0
+    assert areas["SCTP transport"] == 20.0
+    incl = dict(s["inclusive"])
+    assert not any("runners" in k or "cli/main" in k for k in incl)   # wrappers carry no information
+    assert incl["on_ngap (fivecore/nf/amf/ngap_handler.py)"] == 50.0
