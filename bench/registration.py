@@ -86,6 +86,7 @@ async def run(args: argparse.Namespace, core: AmfCore) -> dict[str, Any]:
             out["half_load"] = {"rate_per_s": round(target, 1), "ok": res2["ok"], "failed": len(res2["failed"]),
                                 "achieved_per_s": round(res2["ok"] / res2["seconds"], 1),
                                 "p50_ms": pct(sim.latencies, 0.5), "p99_ms": pct(sim.latencies, 0.99)}
+        out["gnb_sctp"] = [sim.gnb_view(g)["sctp"] for g in sim.gnbs]
         if args.deregister:
             t0 = time.perf_counter()
             d = await sim.deregister_all(concurrency=args.concurrency, timeout=120)

@@ -44,7 +44,7 @@ COMPONENTS: dict[str, tuple[list[str], list[str], float]] = {
     "upf": ([], ["--quick"], 2400),
 }
 
-ALL_STEPS = ("components", "attach", "profile", "scale", "docs")
+ALL_STEPS = ("components", "attach", "profile", "calls", "scale", "scale_split", "docs")
 
 
 def log(msg: str) -> None:
@@ -127,7 +127,10 @@ def main() -> int:
     ap.add_argument("--rates", default="", help="offered attach rates (default 50,100,250,500,750)")
     ap.add_argument("--seconds-per-rate", type=float, default=0.0, help="offered seconds per rate (default 8, quick 3)")
     ap.add_argument("--scale-ues", type=int, default=0, help="UEs for the scale run (default 100000, quick 5000)")
+    # (scale runs fivecore up's layout, scale_split one process per NF with fewer UEs)
     ap.add_argument("--scale-rate", type=float, default=0.0, help="offered attaches/s for the scale run")
+    ap.add_argument("--scale-from", default="", help="take the scale result from this JSON file "
+                    "(`fivecore bench scale --json` output) instead of running it")
     ap.add_argument("--out", default="", help="directory for raw results")
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -191,19 +194,41 @@ def main() -> int:
             results["profile"] = {"error": f"{type(exc).__name__}: {exc}"}
         save()
 
-    if "scale" in steps:
-        srate = args.scale_rate or 150.0
-        log(f"scale: {scale_ues:,} UEs at {srate:g}/s, one PDU session each, then idle")
+    if "calls" in steps:
+        log("calls: SBI requests and store calls per attach (200 attaches at 20/s, counting wrappers)")
         try:
-            results["scale"] = _run(scale_bench(scale_ues, rate=srate, slot=2, say=log))
+            rep = attach_cmd_impl(200, [20.0], 1, "uniform", "warning", None, True, slot=1, calls=True)
+            results["calls"] = {"attaches": rep["attaches"], "rows": rep.get("calls") or []}
+        except Exception as exc:
+            results["calls"] = {"error": f"{type(exc).__name__}: {exc}"}
+        save()
+
+    if "scale" in steps and args.scale_from:
+        results["scale"] = json.loads(Path(args.scale_from).read_text())
+        results["scale"]["source"] = args.scale_from
+    elif "scale" in steps:
+        srate = args.scale_rate or 500.0
+        log(f"scale: {scale_ues:,} UEs (offered {srate:g}/s, at most 64 in flight), one PDU session each, then idle")
+        try:
+            results["scale"] = _run(scale_bench(scale_ues, rate=srate, slot=2, layout="up", say=log))
         except Exception as exc:
             results["scale"] = {"error": f"{type(exc).__name__}: {exc}", "ues": scale_ues, "registered": 0}
+        save()
+
+    if "scale_split" in steps:
+        # the same with one process per NF: what the AMF, the SMF, ... each hold per UE
+        n = 1000 if args.quick else 5000
+        log(f"scale (one process per NF): {n:,} UEs")
+        try:
+            results["scale_split"] = _run(scale_bench(n, rate=500.0, slot=3, layout="split", say=log))
+        except Exception as exc:
+            results["scale_split"] = {"error": f"{type(exc).__name__}: {exc}", "ues": n, "registered": 0}
         save()
 
     if "docs" in steps:
         from fivecore.benchkit.report import plot_latency, whole_network_md, write_section
 
-        if "attach" not in results and prev.exists():
+        if args.out and prev.exists():  # steps run earlier into the same --out directory
             results = {**json.loads(prev.read_text()), **results}
         runs = (results.get("attach") or {}).get("runs") or []
         if runs:

@@ -44,7 +44,8 @@ OPEN5GS = {
 # ---------------------------------------------------------------------------------------------
 
 
-def forwarding(sizes: str, runs: int, secs: float, dirs: str, work: Path) -> dict:
+def forwarding(sizes: str, runs: int, secs: float, dirs: str, work: Path,
+               extra: list[str] | None = None) -> dict:
     cfg = work / "upf.yaml"
     cfg.write_text(
         "upf:\n  pfcp_address: 127.0.0.7\n  gtpu_address: 10.200.1.1\n  tun_name: ogstun\n"
@@ -53,7 +54,7 @@ def forwarding(sizes: str, runs: int, secs: float, dirs: str, work: Path) -> dic
                UPF_CMD=f"{PYTHON} -m fivecore.nf.upf --config {cfg} --log-level warning",
                PYTHONPATH=str(REPO / "src"))
     cmd = [str(HARNESS / "run.sh"), "--cmd", "--sizes", sizes, "--runs", str(runs), "--secs",
-           str(secs), "--dirs", dirs]
+           str(secs), "--dirs", dirs, *(extra or [])]
     print(f"[upf-bench] {' '.join(cmd)}", file=sys.stderr, flush=True)
     res = subprocess.run(cmd, env=env, capture_output=True, text=True,
                          timeout=600 + runs * 12 * (secs + 65))
@@ -265,6 +266,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="1 run x 3 s, 2,000 sessions")
     ap.add_argument("--skip-forwarding", action="store_true")
     ap.add_argument("--skip-pfcp", action="store_true")
+    ap.add_argument("--harness-args", default="",
+                    help="extra options for the harness's bench.py, e.g. '--retries 1 --idle-wait 20'")
     ap.add_argument("--no-uvloop", action="store_true", help="PFCP on asyncio's default loop")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--markdown", action="store_true")
@@ -282,8 +285,8 @@ def main() -> None:
         args.runs, args.secs, args.sessions = 1, 3, 2000
     with tempfile.TemporaryDirectory(prefix="fivecore-upf-bench-") as tmp:
         work = Path(tmp)
-        fwd = None if args.skip_forwarding else forwarding(args.sizes, args.runs, args.secs,
-                                                            args.dirs, work)
+        fwd = None if args.skip_forwarding else forwarding(
+            args.sizes, args.runs, args.secs, args.dirs, work, args.harness_args.split())
         pf = None if args.skip_pfcp else pfcp_bench(args.sessions, args.window, work,
                                                      use_uvloop=not args.no_uvloop)
     if args.json:

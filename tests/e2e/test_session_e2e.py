@@ -53,6 +53,8 @@ DN_HOST = DN_NET + "2"
 DN_NS = f"fcdn{TAG}"
 UPF_TUN = f"fcupf{TAG}"
 UE_NS = f"fc{TAG}u"
+FORWARD = Path("/proc/sys/net/ipv4/ip_forward")
+FORWARD_BEFORE: list[str] = []
 
 
 def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -174,12 +176,16 @@ def make_dn() -> None:
     sh("ip", "-n", DN_NS, "link", "set", f"{DN_NS}n", "up")
     sh("ip", "-n", DN_NS, "link", "set", "lo", "up")
     sh("ip", "-n", DN_NS, "route", "add", UE_POOL, "via", DN_NET + "1")
-    Path("/proc/sys/net/ipv4/ip_forward").write_text("1\n")
+    FORWARD_BEFORE.append(FORWARD.read_text())
+    FORWARD.write_text("1\n")
 
 
 def remove_dn() -> None:
     sh("ip", "link", "del", f"{DN_NS}h", check=False)
     sh("ip", "netns", "del", DN_NS, check=False)
+    if FORWARD_BEFORE and FORWARD_BEFORE[0].strip() == "0":
+        FORWARD.write_text("0\n")  # put the host back as it was
+    FORWARD_BEFORE.clear()
 
 
 def remove_ue_namespaces() -> None:
@@ -485,6 +491,28 @@ async def test_idle_ue_connects_with_service_request(core: SessionCore) -> None:
         await s.up.establish(ru)
         loss, out = await ping(s.up.namespace(ru), DN_HOST, 2)
         assert loss == 0, out
+
+
+async def test_ue_modification_and_deregistration(core: SessionCore) -> None:
+    """UE-requested modification (TS 23.502 §4.3.3.2: Modification Command through a PDU
+    Session Resource Modify), then de-registration releases the SM context (§4.2.2.3.2)."""
+    async with Sim(core, 1, 11) as s:
+        await s.register()
+        ru = s.sim.ues[0]
+        sess = await s.up.establish(ru)
+        mod = await s.up.modify(ru)
+        assert mod.state == "ACTIVE" and mod.ambr_dl == sess.ambr_dl
+        loss, out = await ping(s.up.namespace(ru), DN_HOST, 2)
+        assert loss == 0, out
+        assert await s.sim.deregister(ru) == UeState.DEREGISTERED
+        for _ in range(50):
+            info = await core.asmf_info()
+            if not any(x["ueIpv4Address"] == sess.ipv4 for x in info["sessions"]):
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError(f"the SM context outlived the registration: {info['sessions']}")
+        assert s.up.tunnel(ru) is None, "the UE context release took the tunnel along"
 
 
 def test_smf_rejects_unknown_dnn_with_cause_27(core: SessionCore) -> None:

@@ -247,10 +247,12 @@ async def attach_bench(n_ues: int | Sequence[int], rates: Sequence[float], *, gn
 
 async def scale_bench(n_ues: int, *, rate: float = 200.0, gnbs: int = 4, sessions: bool = True,
                       layout: str = "split", log_level: str = "warning", timeout: float = 120.0, slot: int = 0,
+                      max_in_flight: int | None = 64,
                       say: Callable[[str], None] | None = None,
                       progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Register ``n_ues`` UEs (each with a PDU session unless ``sessions`` is False), leave them
-    CM-IDLE, and report the memory each process holds per UE.
+    CM-IDLE, and report the memory each process holds per UE. At most ``max_in_flight``
+    attaches are under way at once.
 
     Memory per UE is (RSS with every UE registered and idle - RSS before the first UE) / UEs,
     per process; the simulator's baseline is taken before its UEs are built.
@@ -296,7 +298,9 @@ async def scale_bench(n_ues: int, *, rate: float = 200.0, gnbs: int = 4, session
             if say:
                 say(f"registering {n_ues:,} UEs at {rate:g}/s" + (" with a PDU session each" if sessions else ""))
             cpu0 = procs.snapshot()
-            res = await open_loop(n_ues, rate, op, timeout=timeout, on_done=on_done)
+            # filling, not measuring latency: cap what is in flight so a slow moment of the shared
+            # machine cannot pile up registrations until they time out
+            res = await open_loop(n_ues, rate, op, timeout=timeout, on_done=on_done, max_in_flight=max_in_flight)
             # the last UE Context Releases are still in flight when the last accept arrives
             for _ in range(100):
                 if not any(g.connected for g in att.sim.gnbs):
@@ -321,6 +325,7 @@ async def scale_bench(n_ues: int, *, rate: float = 200.0, gnbs: int = 4, session
         "idle": idle,
         "sessions": sessions,
         "offered_rate": rate,
+        "max_in_flight": max_in_flight,
         "attaches_per_second": round(res.throughput(), 1),
         "latency_ms": summarize_ms(o.latency for o in res.ok),
         "rss_mb_before": before.rss_mb(),

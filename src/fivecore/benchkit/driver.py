@@ -112,8 +112,11 @@ async def open_loop(
 
     ``op`` returns True/None for success, False for a failure; an exception (or the per-op
     ``timeout``) is a failure with its text kept. Operations overlap freely: this is an open
-    system, the number in flight is whatever the arrival rate and the latency make it.
+    system, the number in flight is whatever the arrival rate and the latency make it —
+    unless ``max_in_flight`` caps it (for filling a system, not for measuring latency: a
+    capped run waits for a free slot, which shows as ``start_lag``).
     """
+    slots = asyncio.Semaphore(max_in_flight) if max_in_flight else None
     offsets = arrival_offsets(n, rate, arrivals, seed)
     res = DriveResult(offered_rate=rate)
     tasks: list[asyncio.Task[None]] = []
@@ -143,11 +146,9 @@ async def open_loop(
         now = clock()
         # start everything that is due (after a late wake-up several are)
         while i < n and t0 + offsets[i] <= now:
-            if slots is not None and slots.locked():
+            if slots is not None:
                 await slots.acquire()
                 now = clock()
-            elif slots is not None:
-                await slots.acquire()
             o = Outcome(i, t0 + offsets[i], now)
             res.outcomes.append(o)
             tasks.append(asyncio.create_task(run(o)))

@@ -114,6 +114,10 @@ class BenchNetwork:
         self.hn_private, self.hn_public = priv, pub
         self.proc: subprocess.Popen[bytes] | None = None
         self.state: dict[str, Any] = {}
+        #: how ``fivecore`` is started (an experiment may wrap it, e.g. in a profiler)
+        self.launcher: list[str] = [sys.executable, "-m", "fivecore.cli.main"]
+        #: extra environment for the core's process
+        self.env: dict[str, str] = {}
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -128,8 +132,9 @@ class BenchNetwork:
         os.chmod(cfg_path, 0o600)
         out = open(self.workdir / "up.stderr", "wb")  # noqa: SIM115 - the child keeps it
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "fivecore.cli.main", "up", "--config", str(cfg_path)],
+            [*self.launcher, "up", "--config", str(cfg_path)],
             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, **self.env},
         )
         out.close()
         state_file = data / "run" / "up.json"

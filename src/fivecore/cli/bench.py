@@ -83,7 +83,7 @@ class _Progress:
 
 
 def attach_cmd_impl(ues: int, rates: list[float], gnbs: int, arrivals: str, log_level: str,
-                    profile_out: Path | None, quiet: bool, slot: int = 0) -> dict[str, Any]:
+                    profile_out: Path | None, quiet: bool, slot: int = 0, calls: bool = False) -> dict[str, Any]:
     from fivecore.benchkit.attach import attach_bench
 
     if ues < 1:
@@ -98,6 +98,10 @@ def attach_cmd_impl(ues: int, rates: list[float], gnbs: int, arrivals: str, log_
         from fivecore.benchkit.network import BenchNetwork, NetPlan
 
         net = BenchNetwork(NetPlan.slot(slot, log_level=log_level))
+        calls_file = net.workdir / "calls.json"
+        if calls:
+            net.launcher = [sys.executable, "-m", "fivecore.benchkit.callcount"]
+            net.env["FIVECORE_CALLCOUNT_OUT"] = str(calls_file)
         p.say("starting the core (fivecore up)")
         await asyncio.to_thread(net.start)
         prof = None
@@ -114,7 +118,20 @@ def attach_cmd_impl(ues: int, rates: list[float], gnbs: int, arrivals: str, log_
         finally:
             if prof is not None:
                 await asyncio.to_thread(prof.wait)
+            net.keep = calls  # the counts are written when the core exits, into its directory
             await asyncio.to_thread(net.stop)
+        if calls:
+            from fivecore.benchkit.callcount import per_attach
+
+            try:
+                doc = json.loads(calls_file.read_text())
+            except (OSError, ValueError) as exc:
+                raise FivecoreError(f"the core wrote no call counts ({exc})") from None
+            finally:
+                import shutil
+
+                shutil.rmtree(net.workdir, ignore_errors=True)
+            report["calls"] = per_attach(doc, sum(r["attaches"] + r["failed"] for r in report["runs"]))
         if profile_out is not None and profile_out.exists():
             from fivecore.benchkit import profile
 
@@ -145,13 +162,21 @@ def print_attach(report: dict[str, Any]) -> None:
     for r in report["runs"]:
         for err, n in r["errors"].items():
             con.print(f"[red]{r['offered_rate']:g}/s: {n} × {err}[/red]")
+    if report.get("calls"):
+        c = Table(title="calls per attach in the core")
+        for col in ("call", "per attach", "CPU ms per attach"):
+            c.add_column(col, justify="left" if col == "call" else "right")
+        for row in report["calls"]:
+            c.add_row(row["call"], f"{row['per_attach']:g}",
+                      "" if row["cpu_ms_per_attach"] is None else f"{row['cpu_ms_per_attach']:.3f}")
+        con.print(c)
     if report.get("profile"):
         con.print("where the control plane's CPU went (py-spy): " + ", ".join(
             f"{a} {p:.0f}%" for a, p in report["profile"]["areas"][:6]))
 
 
 def scale_cmd_impl(ues: int, rate: float, gnbs: int, sessions: bool, layout: str, log_level: str,
-                   quiet: bool, slot: int = 0) -> dict[str, Any]:
+                   quiet: bool, slot: int = 0, in_flight: int = 64) -> dict[str, Any]:
     from fivecore.benchkit.attach import scale_bench
 
     if ues < 1 or rate <= 0:
@@ -161,7 +186,7 @@ def scale_cmd_impl(ues: int, rate: float, gnbs: int, sessions: bool, layout: str
     _quiet_logs()
     with _Progress(not quiet) as p:
         return _run(scale_bench(ues, rate=rate, gnbs=gnbs, sessions=sessions, layout=layout, log_level=log_level,
-                                slot=slot, say=p.say, progress=p.factory(rate, ues)))
+                                slot=slot, max_in_flight=in_flight, say=p.say, progress=p.factory(rate, ues)))
 
 
 def print_scale(r: dict[str, Any]) -> None:
@@ -204,11 +229,13 @@ def register(app: typer.Typer) -> None:
         arrivals: str = typer.Option("uniform", "--arrivals", help="uniform (1/rate apart) or poisson."),
         log_level: str = LogOpt,
         profile: Path = typer.Option(None, "--profile", help="Sample the control plane with py-spy into FILE."),
+        calls: bool = typer.Option(False, "--calls", help="Count SBI requests and store calls per attach "
+                                   "(wrappers in the core: a diagnostic run, not for timing)."),
         as_json: bool = JsonOpt,
         slot: int = SlotOpt,
     ) -> None:
         """Attach = registration (5G-AKA, security mode) + one PDU session; rate, latency, CPU, RSS."""
-        report = attach_cmd_impl(ues, list(rate), gnbs, arrivals, log_level, profile, as_json, slot)
+        report = attach_cmd_impl(ues, list(rate), gnbs, arrivals, log_level, profile, as_json, slot, calls)
         if as_json:
             typer.echo(json.dumps(report, indent=2))
         else:
@@ -217,17 +244,18 @@ def register(app: typer.Typer) -> None:
     @bench_app.command("scale")
     def scale_cmd(
         ues: int = typer.Option(100_000, "--ues", help="UEs to register and leave idle."),
-        rate: float = typer.Option(300.0, "--rate", help="Offered registrations per second."),
+        rate: float = typer.Option(500.0, "--rate", help="Offered attaches per second (capped by --in-flight)."),
         gnbs: int = typer.Option(4, "--gnbs", min=1, help="Simulated gNBs."),
         sessions: bool = typer.Option(True, "--sessions/--no-sessions", help="One PDU session per UE."),
         layout: str = typer.Option("split", "--layout",
                                    help="split: one process per NF (memory per NF); up: fivecore up's layout."),
+        in_flight: int = typer.Option(64, "--in-flight", min=1, help="At most this many attaches under way."),
         log_level: str = LogOpt,
         as_json: bool = JsonOpt,
         slot: int = SlotOpt,
     ) -> None:
         """N UEs registered and idle: memory per UE in the AMF, SMF, UPF and the simulator."""
-        r = scale_cmd_impl(ues, rate, gnbs, sessions, layout, log_level, as_json, slot)
+        r = scale_cmd_impl(ues, rate, gnbs, sessions, layout, log_level, as_json, slot, in_flight)
         if as_json:
             typer.echo(json.dumps(r, indent=2))
         else:

@@ -250,6 +250,24 @@ def state_path(config: Config) -> Path:
     return config.up.data_dir.expanduser().resolve() / "run" / "up.json"
 
 
+def recover_stale(cfg: Config) -> None:
+    """A previous ``up`` on this data dir was killed (-9, power loss): remove its N6 TUN and
+    state so this start does not trip over them. Only what that run recorded is touched."""
+    path = state_path(cfg)
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return
+    if _pid_alive(int(state.get("pid", 0))):
+        return
+    tun = (state.get("nfs", {}).get("upf") or {}).get("tun")
+    if tun and state.get("tun_created") and Path(f"/sys/class/net/{tun}").exists():
+        subprocess.run(["ip", "link", "del", tun], capture_output=True)
+        log.warning("event=stale_tun_removed name=%s pid=%s", tun, state.get("pid"))
+    with contextlib.suppress(OSError):
+        path.unlink()
+
+
 def preflight(cfg: Config, cp: list[str], with_upf: bool) -> None:
     """Every reason ``up`` would fail half-way, checked before anything is created."""
     check_root(cfg)
@@ -483,6 +501,7 @@ class Network:
             "dnn": cfg.smf.dnns[0].dnn,
             "ue_pool": cfg.upf.subnet,
             "home_network_public_keys": {str(k): v for k, v in self.plan.hn_public_keys.items()},
+            "tun_created": self._tun_created is not None,
             "nfs": nfs,
         }
 
@@ -566,6 +585,8 @@ def up(config_path: Path | None, pcap: Path | None = None) -> None:
     setup_logging(cfg.logging.level, fmt=cfg.logging.format,
                   file=str(cfg.logging.file) if cfg.logging.file else None)
     cp, _missing = available_cp(cfg)
+    check_root(cfg)
+    recover_stale(cfg)
     # before prepare(): a refused start leaves nothing behind, not even ./var
     preflight(cfg, cp, upf_available() is None)
     plan = prepare(cfg)

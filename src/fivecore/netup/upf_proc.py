@@ -59,7 +59,18 @@ async def _main(config_path: str) -> int:
     return 0
 
 
+def _die_with_parent() -> None:
+    """prctl(PR_SET_PDEATHSIG, SIGTERM): if ``fivecore up`` is killed, the UPF stops too."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
+    _die_with_parent()
     ap = argparse.ArgumentParser(prog="fivecore-upf")
     ap.add_argument("--config", required=True)
     ns = ap.parse_args(argv)

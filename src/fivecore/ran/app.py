@@ -218,6 +218,7 @@ class RanSim:
             "ngap_tx": s.ngap_tx,
             "error_indications_rx": s.error_indications_rx,
             "kgnb_mismatch": s.kgnb_mismatch,
+            "sctp": dict(gnb.assoc.stats) if gnb.assoc is not None else {},
         }
 
     def summary(self) -> dict[str, Any]:

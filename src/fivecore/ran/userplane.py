@@ -530,6 +530,7 @@ class UserPlane:
         self.index: dict[int, int] = {}      # id(ru) -> UE index (namespace name)
         self.namespaces: set[str] = set()
         self._waiters: dict[tuple[int, int], asyncio.Future[UeSession]] = {}
+        self._mod_waiters: dict[tuple[int, int], asyncio.Future[UeSession]] = {}
         self._tun_ready: dict[tuple[int, int], asyncio.Future[str]] = {}
         self._tunnels: dict[tuple[int, int], Tunnel] = {}
         self._sessions: dict[tuple[int, int], UeSession] = {}
@@ -630,6 +631,20 @@ class UserPlane:
         finally:
             self._waiters.pop(key, None)
 
+    async def modify(self, ru: Any, psi: int = 1, timeout: float = 15.0) -> UeSession:
+        """TS 24.501 §6.4.2: UE-requested modification; waits for the Modification Command."""
+        key = (id(ru), psi)
+        fut: asyncio.Future[UeSession] = asyncio.get_running_loop().create_future()
+        self._mod_waiters[key] = fut
+        sm_pdu = ru.ue.sm.modify(psi)
+        ru.gnb.uplink_nas(ru, ru.ue.ul_sm(sm_pdu, psi))
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            raise SessionError(f"PDU session {psi}: modification not answered within {timeout}s") from None
+        finally:
+            self._mod_waiters.pop(key, None)
+
     async def wait_released(self, ru: Any, psi: int = 1, timeout: float = 30.0) -> UeSession:
         """Wait for a network-requested release of the session (e.g. after a UPF restart)."""
         key = (id(ru), psi)
@@ -663,8 +678,9 @@ class UserPlane:
                 self._spawn(self._make_tun(ru, t, s))
         elif ev in (EV_RELEASED, EV_REJECTED):
             self._sessions.pop(key, None)
-        fut = self._waiters.get(key)
-        if fut is not None and not fut.done() and ev != EV_MODIFIED:
+        waiters = self._mod_waiters if ev == EV_MODIFIED else self._waiters
+        fut = waiters.get(key)
+        if fut is not None and not fut.done():
             fut.set_result(s)
 
     def _tunnel_up(self, t: Tunnel) -> None:

@@ -113,3 +113,42 @@ def test_profile_summary() -> None:
     incl = dict(s["inclusive"])
     assert not any("runners" in k or "cli/main" in k for k in incl)   # wrappers carry no information
     assert incl["on_ngap (fivecore/nf/amf/ngap_handler.py)"] == 50.0
+
+
+def test_whole_section_renders_partial_and_full_results() -> None:
+    from fivecore.benchkit.report import whole_network_md
+
+    assert "Not run." in whole_network_md({}, None, None)
+    scale = {"ues": 1000, "registered": 1000, "idle": 1000, "sessions": True, "offered_rate": 500.0,
+             "max_in_flight": 64, "attaches_per_second": 50.0, "layout": "up",
+             "rss_mb_before": {"core-cp": 100.0, "upf": 40.0}, "rss_mb": {"core-cp": 120.0, "upf": 45.0},
+             "kb_per_ue": {"core-cp": 20.5, "upf": 5.1}, "core_rss_gb": 0.16, "core_cpu_ms_per_attach": 8.0}
+    res = {"machine": {"cpu": "X", "cores": 2}, "started": "now", "attach": {"runs": [run(100, 30, 99)]},
+           "profile": {"rate": 100.0, "ues": 10, "run": run(100, 30, 99), "summary": summarize(COLLAPSED)},
+           "scale": scale, "scale_split": {**scale, "layout": "split"},
+           "calls": {"attaches": 10, "rows": [
+               {"call": "store get", "per_attach": 7.0, "cpu_ms_per_attach": 2.0},
+               {"call": "store put_context", "per_attach": 3.0, "cpu_ms_per_attach": 2.0},
+               {"call": "SBI GET /x", "per_attach": 20.0, "cpu_ms_per_attach": None}]}}
+    md = whole_network_md(res, "| c |", 1.2)
+    assert "read 7 times" in md and "4.0 ms of CPU per attach in the store" and "about 20 SBI" in md
+    assert "cannot pass 333 attaches/s" in md
+    assert md.startswith("## Whole network (`make bench`)")
+    assert "latency-vs-load.png" in md and "| core-cp | 100 | 120 | 20.5 |" in md
+    assert "one process per NF" in md and "| c |" in md and "pycrate" in md
+    assert "| 100 | 100 | 0 | 99.0 |" in md and "| 333 |" in md  # CP-bound = 1000 / 3 ms
+    assert whole_network_md({"scale": {"error": "boom"}}, None, None).count("failed: `boom`") == 1
+
+
+def test_call_counts_per_attach() -> None:
+    from fivecore.benchkit.callcount import fold, per_attach
+    from fivecore.benchkit.report import calls_md
+
+    assert fold("/nudm-sdm/v2/imsi-001010000000001/am-data?plmn-id=1") == "/nudm-sdm/v2/{ue}/am-data"
+    assert fold("/nausf-auth/v1/ue-authentications/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0/5g-aka-confirmation") == \
+        "/nausf-auth/v1/ue-authentications/{id}/5g-aka-confirmation"
+    doc = {"counts": {"store get": 700, "SBI GET /x": 100, "SBI PUT /nnrf": 3}, "cpu": {"store get": 0.2}}
+    rows = per_attach(doc, 100)
+    assert [r["call"] for r in rows] == ["store get", "SBI GET /x"]
+    assert rows[0] == {"call": "store get", "per_attach": 7.0, "cpu_ms_per_attach": 2.0}
+    assert "| `store get` | 7 | 2.00 |" in calls_md(rows)

@@ -122,6 +122,10 @@ def test_heartbeat_expiry_with_fake_clock(nrf, clock):
     notes = nrf.expire()
     assert [n["event"] for _, n in notes] == ["NF_DEREGISTERED"] and a not in nrf.nfs
     nrf.unsubscribe(sid)
+    for bad in ({"nfType": 5}, {"nfType": "AMF", "serviceName": "x"}, {"nefId": "x"}, [1], {"nfInstanceId": "nope"}):
+        with pytest.raises(HttpError) as e:
+            nrf.subscribe({"nfStatusNotificationUri": "http://amf/cb", "subscrCond": bad})
+        assert e.value.status == 400
 
 
 def test_register_update_deregister_and_notifications(nrf):

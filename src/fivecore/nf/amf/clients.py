@@ -12,6 +12,7 @@ failure becomes :class:`fivecore.nf.amf.gmm.SbiFailure`, which 5GMM maps to a 5G
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -130,16 +131,20 @@ class AmfSbi:
             "ratType": "NR",
             "initialRegistrationInd": bool(args.get("initial", True)),
         }
-        resp = await self.client.call(
-            "PUT", f"/nudm-uecm/v1/{supi}/registrations/amf-3gpp-access", body=reg,
-            target_nf_type="UDM", timeout=self.timeout,
+        # UECM registration and the am-data read are independent: one round trip, not two
+        put, get = await asyncio.gather(
+            self.client.call(
+                "PUT", f"/nudm-uecm/v1/{supi}/registrations/amf-3gpp-access", body=reg,
+                target_nf_type="UDM", timeout=self.timeout,
+            ),
+            self.client.call(
+                "GET", f"/nudm-sdm/v2/{supi}/am-data", query={"plmn-id": _plmn_query(self.plmn)},
+                target_nf_type="UDM", timeout=self.timeout,
+            ),
         )
-        if resp.status not in (200, 201, 204):
-            return self._failure(resp)
-        resp = await self.client.call(
-            "GET", f"/nudm-sdm/v2/{supi}/am-data", query={"plmn-id": _plmn_query(self.plmn)},
-            target_nf_type="UDM", timeout=self.timeout,
-        )
+        if put.status not in (200, 201, 204):
+            return self._failure(put)
+        resp = get
         if resp.status != 200:
             return self._failure(resp)
         am = resp.json() or {}

@@ -200,7 +200,11 @@ class NrfContext:
         data["subscriptionId"] = sid
         expires = datetime.now(UTC) + timedelta(seconds=default_validity)
         data["validityTime"] = expires.isoformat(timespec="seconds").replace("+00:00", "Z")
-        cond = data.get("subscrCond") if isinstance(data.get("subscrCond"), dict) else {}
+        cond = _subscr_cond(body.get("subscrCond"))
+        if cond:
+            data["subscrCond"] = cond
+        else:
+            data.pop("subscrCond", None)
         self.subscriptions[sid] = Subscription(data, self.clock() + default_validity, cond)
         return sid, data
 
@@ -314,11 +318,43 @@ def _only_status(patch: Any) -> bool:
     return isinstance(patch, list) and all(isinstance(o, dict) and o.get("path") in ("/nfStatus", "/load") for o in patch)
 
 
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def _subscr_cond(raw: Any) -> dict[str, Any]:
+    """The subscription condition (TS 29.510 §6.1.6.2.22 SubscrCond) this NRF supports:
+    NfInstanceIdCond, NfInstanceIdListCond, NfTypeCond, ServiceNameCond; 400 otherwise."""
+    if raw is None:
+        return {}
+    bad = HttpError(400, "MANDATORY_IE_INCORRECT",
+                    "subscrCond: supported are nfInstanceId, nfInstanceIdList, nfType, serviceName",
+                    invalid_params=[{"param": "/subscrCond"}])
+    if not isinstance(raw, dict):
+        raise bad
+    keys = set(raw) - {"conditionType"}
+    if len(keys) != 1:
+        raise bad
+    key = keys.pop()
+    val = raw[key]
+    ok = ((key == "nfInstanceId" and isinstance(val, str) and _UUID.match(val))
+          or (key == "nfInstanceIdList" and isinstance(val, list) and val
+              and all(isinstance(v, str) and _UUID.match(v) for v in val))
+          or (key in ("nfType", "serviceName") and isinstance(val, str) and val))
+    if not ok:
+        raise bad
+    out = {key: val}
+    if isinstance(raw.get("conditionType"), str):
+        out["conditionType"] = raw["conditionType"]
+    return out
+
+
 def _cond_matches(cond: dict[str, Any], nf_id: str, profile: dict[str, Any]) -> bool:
     if not cond:
         return True
     if "nfInstanceId" in cond:
         return str(cond["nfInstanceId"]).lower() == nf_id.lower()
+    if "nfInstanceIdList" in cond:
+        return nf_id.lower() in {str(i).lower() for i in cond["nfInstanceIdList"]}
     if "nfType" in cond:
         return cond["nfType"] == profile.get("nfType")
     if "serviceName" in cond:

@@ -286,8 +286,9 @@ class Session:
         self.qers: dict[int, Qer] = {}
         self.urrs: dict[int, Urr] = {}
         self.ue_ipv4: int | None = None
-        self.ul_teids: set[int] = set()
-        self.dl_ues: set[int] = set()
+        # Tuples, not sets: usually one entry each, and a set costs 216 octets.
+        self.ul_teids: tuple[int, ...] = ()
+        self.dl_ues: tuple[int, ...] = ()
         # Downlink packets held while the FAR says BUFF; made on first use (most sessions
         # never buffer, and an empty bounded deque costs ~600 octets).
         self._buffer: deque[bytes] | None = None
@@ -484,16 +485,16 @@ class UpfContext:
                 elif dpath.action == ACT_FORWARD:
                     dpath.action = ACT_DROP  # forward to Access without a tunnel: nowhere to go
                 dl[pdr.ue_ipv4] = dpath
-        for teid in session.ul_teids - ul.keys():
+        for teid in (t for t in session.ul_teids if t not in ul):
             if self.ul_by_teid.get(teid) is not None and self.ul_by_teid[teid].session is session:
                 del self.ul_by_teid[teid]
-        for ue in session.dl_ues - dl.keys():
+        for ue in (u for u in session.dl_ues if u not in dl):
             if self.dl_by_ue.get(ue) is not None and self.dl_by_ue[ue].session is session:
                 del self.dl_by_ue[ue]
         self.ul_by_teid.update(ul)
         self.dl_by_ue.update(dl)
-        session.ul_teids = set(ul)
-        session.dl_ues = set(dl)
+        session.ul_teids = tuple(ul)
+        session.dl_ues = tuple(dl)
 
 
 def _far_action(far: Far | None, gate_closed: bool) -> int:

@@ -91,9 +91,10 @@ class Datapath:
         self._tun_view = memoryview(self._tun_buf)
         self._tun_payload = self._tun_view[HEADROOM:]
         self._tun_file = io.FileIO(tun_fd, "rb", closefd=False)
-        # One Error Indication per unknown-TEID G-PDU, but never more than this many per
-        # second: a flood of junk G-PDUs must not turn the UPF into a reflector.
-        self.error_indication_limit = TokenBucket(8 * 100 * 1000, burst_bytes=100, now=clock())
+        # One Error Indication per unknown-TEID G-PDU, but at most 1,000 a second (bursts of
+        # 200): a flood of junk G-PDUs must not turn the UPF into a reflector. The bucket
+        # counts messages, one "byte" each.
+        self.error_indication_limit = TokenBucket(8 * 1000, burst_bytes=200, now=clock())
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         self._stop = False

@@ -1,0 +1,96 @@
+"""Count the SBI requests and subscriber-store calls the core makes, per attach.
+
+    FIVECORE_CALLCOUNT_OUT=/tmp/c.json python -m fivecore.benchkit.callcount up --config FILE
+
+runs ``fivecore`` (here: ``up``) with two counting wrappers installed first: every
+:meth:`fivecore.nf.common.client.SbiClient.call` (method + path with the UE and resource ids
+folded) and every public :class:`fivecore.store.SubscriberStore` method (count and the calling
+thread's CPU time). The totals are written as JSON when the process exits. A diagnostic for
+benchmarks (``fivecore bench attach --calls``), not something a deployment runs: the wrappers
+cost a little CPU themselves.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import functools
+import json
+import os
+import re
+import runpy
+import sys
+import time
+from typing import Any
+
+STORE_METHODS = ("get", "auth_data", "next_sqn", "cas_sqn", "set_sqn", "put_context", "get_context",
+                 "list_context", "delete_context", "effective", "get_profile", "update", "exists")
+
+
+def fold(path: str) -> str:
+    """A request path with UE identities and resource ids replaced by placeholders."""
+    p = path.split("?", 1)[0]
+    p = re.sub(r"(imsi|suci|nai|gli|gci)-[^/]+", "{ue}", p)
+    return re.sub(r"/[0-9a-fA-F-]{16,}", "/{id}", p)
+
+
+def install(counts: collections.Counter[str], cpu: collections.Counter[str]) -> None:
+    import fivecore.nf.common.client as client
+    import fivecore.store.repository as repo
+
+    orig = client.SbiClient.call
+
+    @functools.wraps(orig)
+    async def call(self: Any, method: str, path: str, *a: Any, **kw: Any) -> Any:
+        counts[f"SBI {method.upper()} {fold(path)}"] += 1
+        return await orig(self, method, path, *a, **kw)
+
+    client.SbiClient.call = call  # type: ignore[method-assign]
+    for name in STORE_METHODS:
+        f = getattr(repo.SubscriberStore, name, None)
+        if f is None:
+            continue
+
+        def wrap(f: Any, key: str) -> Any:
+            @functools.wraps(f)
+            def w(self: Any, *a: Any, **kw: Any) -> Any:
+                t = time.thread_time()
+                try:
+                    return f(self, *a, **kw)
+                finally:
+                    counts[key] += 1
+                    cpu[key] += time.thread_time() - t
+            return w
+
+        setattr(repo.SubscriberStore, name, wrap(f, f"store {name}"))
+
+
+def per_attach(doc: dict[str, Any], attaches: int, min_per_attach: float = 0.5) -> list[dict[str, Any]]:
+    """Rows ``{"call", "per_attach", "cpu_ms_per_attach"}`` for calls made at least
+    ``min_per_attach`` times per attach (NRF heartbeats and the like drop out)."""
+    rows = []
+    for k, v in doc.get("counts", {}).items():
+        if attaches and v / attaches >= min_per_attach:
+            c = doc.get("cpu", {}).get(k)
+            rows.append({"call": k, "per_attach": round(v / attaches, 2),
+                         "cpu_ms_per_attach": round(1000 * c / attaches, 3) if c is not None else None})
+    return sorted(rows, key=lambda r: (not r["call"].startswith("store"), -r["per_attach"], r["call"]))
+
+
+def main() -> None:
+    out = os.environ.get("FIVECORE_CALLCOUNT_OUT", "fivecore-calls.json")
+    counts: collections.Counter[str] = collections.Counter()
+    cpu: collections.Counter[str] = collections.Counter()
+    install(counts, cpu)
+
+    def dump() -> None:
+        with open(out, "w") as fh:
+            json.dump({"counts": counts, "cpu": cpu}, fh)
+
+    atexit.register(dump)
+    sys.argv = ["fivecore", *sys.argv[1:]]
+    runpy.run_module("fivecore.cli.main", run_name="__main__")
+
+
+if __name__ == "__main__":
+    main()
