@@ -153,6 +153,9 @@ def main() -> int:
     results: dict[str, Any] = {"machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                                "quick": args.quick}
     prev = out / "results.json"
+    if args.out and prev.exists():
+        # steps run earlier into the same --out directory are kept (and re-used by docs)
+        results = {**json.loads(prev.read_text()), **results}
 
     def save() -> None:
         prev.write_text(json.dumps(results, indent=1))
@@ -228,8 +231,6 @@ def main() -> int:
     if "docs" in steps:
         from fivecore.benchkit.report import plot_latency, whole_network_md, write_section
 
-        if args.out and prev.exists():  # steps run earlier into the same --out directory
-            results = {**json.loads(prev.read_text()), **results}
         runs = (results.get("attach") or {}).get("runs") or []
         if runs:
             plot_latency(runs, DOCS / "latency-vs-load.png",

@@ -243,6 +243,10 @@ class Sim:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
+        # de-register (which releases the SM contexts) so the next test starts from a clean core
+        registered = [ru for ru in self.sim.ues if ru.ue.state == UeState.REGISTERED and ru.amf_id is not None]
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.sim.deregister_all(registered, concurrency=32, timeout=10), 30)
         await self.up.close()
         await self.sim.stop()
 
@@ -449,10 +453,14 @@ async def test_capture_decodes_in_tshark(core: SessionCore, tmp_path: Path) -> N
         pytest.skip("tshark is not installed")
     pcap = tmp_path / "n4n3.pcap"
     flt = f"host {SMF_N4} or host {UPF_ADDR} or host {GNB_N3}"
-    cap = subprocess.Popen(["tshark", "-q", "-i", "lo", "-f", flt, "-w", str(pcap)],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    cap = await asyncio.create_subprocess_exec(
+        "tshark", "-i", "lo", "-f", flt, "-w", str(pcap),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
     try:
-        await asyncio.sleep(1.5)  # dumpcap needs a moment before it captures
+        assert cap.stderr is not None
+        while b"Capturing on" not in await asyncio.wait_for(cap.stderr.readline(), 30):
+            pass
+        await asyncio.sleep(0.5)
         async with Sim(core, 1, 7) as s:
             await s.register()
             ru = s.sim.ues[0]
@@ -462,8 +470,9 @@ async def test_capture_decodes_in_tshark(core: SessionCore, tmp_path: Path) -> N
             await s.up.release(ru)
         await asyncio.sleep(2.5)  # one heartbeat at least
     finally:
-        cap.send_signal(signal.SIGINT)
-        cap.wait(10)
+        with contextlib.suppress(ProcessLookupError):
+            cap.send_signal(signal.SIGINT)
+        await asyncio.wait_for(cap.wait(), 20)
     r = sh("tshark", "-r", str(pcap), "-T", "fields", "-e", "frame.protocols", "-e", "pfcp.msg_type",
            "-e", "gtp.message")
     lines = [x for x in r.stdout.split("\n") if x]

@@ -105,7 +105,8 @@ class Attacher:
         await self.sim.stop()
 
     async def attach(self, i: int) -> None:
-        """Register UE ``i`` (with follow-on request) and open its PDU session 1."""
+        """Register UE ``i`` with follow-on request, then open PDU session 1 (TS 23.502
+        §4.2.2.2.2 registration, §4.3.2.2.1 UE-requested PDU session establishment)."""
         from fivecore.ran.ue import UeState
         from fivecore.ran.userplane import EV_ESTABLISHED, UeSm
 
@@ -159,12 +160,14 @@ async def attach_run(net: BenchNetwork, n_ues: int, rate: float, *, first_index:
             if progress is not None:
                 progress(done)
 
-        with PeakRss(procs) as peak:
-            before = procs.snapshot()
-            res = await open_loop(n_ues, rate, att.attach, arrivals=arrivals,  # type: ignore[arg-type]
-                                  timeout=timeout, on_done=on_done)
-            after = procs.snapshot()
-        gc.unfreeze()
+        try:
+            with PeakRss(procs) as peak:
+                before = procs.snapshot()
+                res = await open_loop(n_ues, rate, att.attach, arrivals=arrivals,  # type: ignore[arg-type]
+                                      timeout=timeout, on_done=on_done)
+                after = procs.snapshot()
+        finally:
+            gc.unfreeze()
         return attach_row(res, after.cpu_delta(before),
                           after.rss_mb(), peak.peak_mb(), core=list(net.pids))
     finally:

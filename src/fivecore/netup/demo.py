@@ -236,8 +236,12 @@ class Demo:
         self.up = UserPlane(use_namespace=True, ns_prefix="fcdemo")
         for i, gnb in enumerate(self.sim.gnbs):
             await self.up.add_gnb(gnb, f"{d.gnb_n3_prefix}.{i + 1}")
+        # the simulator names UE interfaces fcs<index>p<psi> in this namespace and deletes a
+        # same-named one first: start the indexes at a per-process offset so another simulator
+        # on the host (a test, a second demo) never loses its interfaces to ours, nor we to it
+        base = 1000 * (os.getpid() % 90 + 10)
         for i, ru in enumerate(self.sim.ues):
-            self.up.enable(ru, i)
+            self.up.enable(ru, base + i)
 
     async def _register(self, step: Step) -> None:
         step.count = self.n
@@ -300,7 +304,7 @@ class Demo:
 
         async def one(supi: str, sess: Any) -> None:
             nonlocal sent, received
-            argv = _ue_command(sess, ["ping", "-n", "-q", "-c", str(count), "-i", "0.2", "-W", "2",
+            argv = _ue_command(sess, ["ping", "-n", "-q", "-c", str(count), "-i", "0.2", "-W", "5",
                                       *_bind_args(sess), self.config.demo.dn_address])
             async with sem:
                 proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE,
@@ -462,7 +466,11 @@ class Demo:
             await self.cleanup()
             if self.workdir is not None and not self.keep_data and all(s.passed for s in self.steps.values()):
                 shutil.rmtree(self.workdir, ignore_errors=True)
-        return self.report()
+        report = self.report()
+        if report["workdir"]:  # kept for a failed run (or --keep-data): the report beside the logs
+            with contextlib.suppress(OSError):
+                (Path(report["workdir"]) / "report.json").write_text(json.dumps(report, indent=2))
+        return report
 
     def report(self) -> dict[str, Any]:
         steps = [s.as_dict() for s in self.steps.values()]

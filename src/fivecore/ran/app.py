@@ -124,6 +124,13 @@ class RanSim:
 
     async def register(self, ru: RanUe, timeout: float = 30.0, follow_on: bool = False) -> UeState:
         """Register one UE; returns its state when done (REGISTERED, or DEREGISTERED if rejected)."""
+        if ru.ue.state == UeState.DEREGISTERED and ru.ran_id is not None:
+            # the network releases the connection right after a de-registration: like a real
+            # UE, start the next registration once RRC is idle, not on the dying connection
+            for _ in range(250):
+                if ru.ran_id is None:
+                    break
+                await asyncio.sleep(0.02)
         t0 = time.perf_counter()
         state = await self._run(
             ru, lambda: ru.gnb.register(ru, follow_on), frozenset({UeState.REGISTERED, UeState.DEREGISTERED}), timeout

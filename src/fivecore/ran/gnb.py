@@ -358,7 +358,10 @@ class Gnb:
     def register(self, ru: RanUe, follow_on: bool = False) -> None:
         before = ru.ue.state
         pdu = ru.ue.register(follow_on=follow_on)
-        self.initial_nas(ru, pdu)
+        if ru.ran_id is not None and ru.amf_id is not None:
+            self.uplink_nas(ru, pdu)  # still RRC-connected: the existing NG connection carries it
+        else:
+            self.initial_nas(ru, pdu)
         self._notify(ru, before)
 
     def deregister(self, ru: RanUe, switch_off: bool = False) -> None:

@@ -140,7 +140,7 @@ class Ue:
         )
         self.full_request = full
         if have_ctx:
-            return self._protect(full, 1)
+            return self._protect(full, 2 if self.connected else 1)
         return nas_io.registration_request(reg_type, follow_on, ngksi, identity, p.nea, p.nia)
 
     def deregister(self, switch_off: bool = False) -> bytes:

@@ -288,3 +288,26 @@ def test_restricted_gnb_profile_is_enforced() -> None:
     loop.gmm.restrictions = None
     loop2, (ue,) = make(schemes=(0,), gmm_kw={"ciphering_order": (0, 2)})
     assert loop2.register(ue).nr_enc_alg == 0
+
+
+def test_mobility_registration_on_an_existing_connection() -> None:
+    """A connected UE sends its Registration Request (ciphered) in Uplink NAS Transport."""
+    loop, (ue,) = make()
+    amf_ue = loop.register(ue, follow_on=True)
+    assert ue.connected
+    old = ue.guti.tmsi
+    loop.run(ue, loop.gmm.uplink_nas(amf_ue, ue.register(reg_type=2)))
+    assert ue.state == UeState.REGISTERED and ue.guti.tmsi != old
+    assert loop.gmm.ctx.stats.get("nas_bad_mac", 0) == 0
+
+
+def test_configuration_update_reallocates_guti() -> None:
+    """TS 24.501 §5.4.4: Configuration Update Command with a new 5G-GUTI, acknowledged."""
+    loop, (ue,) = make()
+    amf_ue = loop.register(ue, follow_on=True)
+    old = amf_ue.tmsi
+    loop.run(ue, loop.gmm.reallocate_guti(amf_ue))
+    assert ue.guti.tmsi == amf_ue.tmsi != old
+    assert old not in loop.gmm.ctx.by_tmsi and loop.gmm.ctx.by_tmsi[amf_ue.tmsi] is amf_ue
+    assert amf_ue.proc is None and not loop.timers
+    assert loop.gmm.ctx.stats["configuration_update"] == 1

@@ -296,3 +296,42 @@ def test_fuzz_never_raises(data: bytes, mtype: int) -> None:
                  bytes((0x20, mtype)) + len(data).to_bytes(2, "big") + data):
         for d, _ in node.datagram_received(blob, CP, 0.0):
             pfcp.decode(d)  # whatever it answers must itself be valid PFCP
+
+
+# -- UP-initiated heartbeats (TS 29.244 §6.2.2) ------------------------------------------------
+
+
+def _heartbeats(out: list[tuple[bytes, tuple[str, int]]]) -> list[PfcpMessage]:
+    return [m for m in (pfcp.decode(d) for d, _ in out) if m.msg_type == "HeartbeatRequest"]
+
+
+def test_upf_sends_heartbeats_and_releases_a_silent_peer(ctx: UpfContext) -> None:
+    node = PfcpNode(ctx, "127.0.0.7", recovery_ts=5, heartbeat_interval=10, heartbeat_retries=2,
+                    t1=1, n1=2, now=0.0)
+    smf = Smf(node)
+    smf.associate()
+    smf.establish()
+    hb = _heartbeats(node.poll(11.0))
+    assert len(hb) == 1 and hb[0].recovery_time_stamp == 5
+    assert _heartbeats(node.poll(12.1))[0].seq == hb[0].seq  # retransmitted after T1
+    node.poll(13.2)  # N1 exhausted: one heartbeat lost
+    assert ctx.sessions
+    node.poll(21.5)  # next heartbeat ...
+    node.poll(22.6)
+    node.poll(23.7)  # ... lost too: the association and its sessions go
+    assert not ctx.sessions and not ctx.associations
+
+
+def test_answered_heartbeat_keeps_the_peer_and_detects_its_restart(ctx: UpfContext) -> None:
+    node = PfcpNode(ctx, "127.0.0.7", recovery_ts=5, heartbeat_interval=10, now=0.0)
+    smf = Smf(node)
+    smf.associate()
+    smf.establish()
+    hb = _heartbeats(node.poll(11.0))[0]
+    rsp = PfcpMessage.build("HeartbeatResponse", seq=hb.seq, recovery_time_stamp=smf.recovery)
+    node.datagram_received(pfcp.encode(rsp), CP, 11.1)
+    assert ctx.sessions and node.poll(12.0) == []
+    hb = _heartbeats(node.poll(21.2))[0]
+    rsp = PfcpMessage.build("HeartbeatResponse", seq=hb.seq, recovery_time_stamp=smf.recovery + 1)
+    node.datagram_received(pfcp.encode(rsp), CP, 21.3)
+    assert not ctx.sessions  # the SMF restarted: its sessions are gone on both sides

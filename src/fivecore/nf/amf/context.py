@@ -83,7 +83,6 @@ class Procedure:
         "last_pdu",
         "last_plain",
         "last_sec_mode",
-        "last_via_ics",
         "token",
         "rand",
         "autn",
@@ -98,7 +97,6 @@ class Procedure:
         "ue_sec_cap_raw",
         "requested_nssai",
         "new_tmsi",
-        "dereg_switch_off",
         "new_sec",
         "ngksi",
         "enc_alg",
@@ -114,7 +112,6 @@ class Procedure:
         #: protected again with a fresh NAS COUNT ("plain", "current" or "new" context)
         self.last_plain: bytes | None = None
         self.last_sec_mode = "plain"
-        self.last_via_ics = False
         self.token = token
         self.rand: bytes | None = None
         self.autn: bytes | None = None
@@ -129,7 +126,6 @@ class Procedure:
         self.ue_sec_cap_raw: bytes | None = None
         self.requested_nssai: list[tuple[int, int | None]] | None = None
         self.new_tmsi: int | None = None
-        self.dereg_switch_off = False
         self.new_sec: Any = None
         self.ngksi = 0
         self.enc_alg = 0

@@ -82,6 +82,7 @@ class GmmConfig:
     t3560: float = 6.0
     t3570: float = 6.0
     t3522: float = 6.0
+    t3555: float = 6.0
     #: TS 24.501 §5.4/§5.5: retransmit four times, abort on the fifth expiry
     max_retransmissions: int = 4
     release_after_registration: bool = True
@@ -377,6 +378,35 @@ class Gmm:
         return self._send_with_timer(ue, proc, self._protect(ue, plain), "T3522", plain,
                                      "current" if ue.sec is not None else "plain")
 
+    def reallocate_guti(self, ue: UeContext) -> list[Action]:
+        """TS 24.501 §5.4.4.2: generic UE configuration update — a new 5G-GUTI (T3555).
+
+        The old 5G-GUTI stays valid until the UE acknowledges (§5.4.4.3).
+        """
+        if ue.state != GmmState.REGISTERED or ue.gnb is None or ue.sec is None or ue.proc is not None:
+            return []
+        proc = ue.new_procedure("configuration_update")
+        tmsi = self.ctx.new_tmsi()
+        proc.new_tmsi = tmsi
+        self.ctx.by_tmsi[tmsi] = ue
+        cfg = self.cfg
+        plain = nas_io.configuration_update_command(Guti(cfg.mcc, cfg.mnc, cfg.region_id, cfg.set_id, cfg.pointer, tmsi))
+        self._observe("guti", ue, reallocated=True)
+        return self._send_with_timer(ue, proc, self._protect(ue, plain), "T3555", plain, "current")
+
+    def _on_configuration_update_complete(self, ue: UeContext) -> list[Action]:
+        """TS 24.501 §5.4.4.3: the UE uses the new 5G-GUTI; the old one is released."""
+        proc = ue.proc
+        if proc is None or proc.name != "configuration_update":
+            return []
+        if proc.new_tmsi is not None:
+            if ue.tmsi is not None and ue.tmsi != proc.new_tmsi and self.ctx.by_tmsi.get(ue.tmsi) is ue:
+                del self.ctx.by_tmsi[ue.tmsi]
+            ue.tmsi = proc.new_tmsi
+        ue.proc = None
+        self.ctx.count("configuration_update")
+        return [StopTimer(ue, "T3555")]
+
     def ran_released(self, ue: UeContext) -> None:
         """NGAP UE Context Release Complete or association loss: the UE is CM-IDLE now.
 
@@ -420,6 +450,8 @@ class Gmm:
             return self._on_deregistration_accept(ue)
         if t == "ServiceRequest":
             return self._on_service_request(ue, msg, verified)
+        if t == "ConfigurationUpdateComplete" and verified:
+            return self._on_configuration_update_complete(ue)
         if t == "ULNASTransport" and getattr(self, "on_ul_nas_transport", None) is not None:
             # 5GSM relay (issue 7): fivecore.nf.amf.sessions installs this hook
             return self.on_ul_nas_transport(ue, msg, verified)

@@ -304,6 +304,14 @@ def registration_accept(
     )
 
 
+def configuration_update_command(guti: Guti | None, ack_requested: bool = True) -> bytes:
+    """TS 24.501 §8.2.19: Configuration Update Command (here: 5G-GUTI reallocation, §5.4.4)."""
+    ies: dict[str, Any] = {"configuration_update_indication": 0x01 if ack_requested else 0}
+    if guti is not None:
+        ies["guti"] = identity_to_wire(guti)
+    return _enc(NasMessage("ConfigurationUpdateCommand", ies))
+
+
 def registration_reject(cause: int) -> bytes:
     """TS 24.501 §8.2.9."""
     return _enc(NasMessage("RegistrationReject", cause=cause))

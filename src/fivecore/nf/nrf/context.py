@@ -32,8 +32,8 @@ Admission = Callable[[NFProfile, bool], "str | None"]
 
 # How many heartbeat periods of silence before an NF is SUSPENDED, and before it is removed.
 SUSPEND_AFTER = 1.5
-SUBSCRIPTION_MEMBERS = ("nfStatusNotificationUri", "reqNfInstanceId", "subscrCond", "reqNotifEvents", "reqNfType",
-                        "plmnId", "notifCondition", "reqNfFqdn", "reqSnssais", "reqPlmnList")
+SUBSCRIPTION_MEMBERS = ("nfStatusNotificationUri", "reqNfInstanceId", "reqNotifEvents", "reqNfType")
+NOTIF_EVENTS = {"NF_REGISTERED", "NF_DEREGISTERED", "NF_PROFILE_CHANGED", "SHARED_DATA_CHANGED"}
 REMOVE_AFTER = 10.0
 
 
@@ -197,6 +197,14 @@ class NrfContext:
         # Keep (and echo) only the members this NRF acts on; writeOnly ones such as
         # requesterFeatures must not come back (TS 29.510 §6.1.6.2.16).
         data = {k: body[k] for k in SUBSCRIPTION_MEMBERS if k in body}
+        events = data.get("reqNotifEvents")
+        if events is not None and (not isinstance(events, list) or not set(events) <= NOTIF_EVENTS):
+            raise HttpError(400, "MANDATORY_IE_INCORRECT", "reqNotifEvents: unknown event",
+                            invalid_params=[{"param": "/reqNotifEvents"}])
+        req_id = data.get("reqNfInstanceId")
+        if req_id is not None and not (isinstance(req_id, str) and _UUID.match(req_id)):
+            raise HttpError(400, "MANDATORY_IE_INCORRECT", "reqNfInstanceId is not a UUID",
+                            invalid_params=[{"param": "/reqNfInstanceId"}])
         data["subscriptionId"] = sid
         expires = datetime.now(UTC) + timedelta(seconds=default_validity)
         data["validityTime"] = expires.isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -635,17 +635,22 @@ class SmfService:
                 await asyncio.wait_for(upf.associated_event.wait(), 10.0)
             except TimeoutError:
                 pass
-        for sm in sessions:
-            if sm.ref not in self.ctx.by_ref:
-                continue
-            if self.restart_mode == "restore" and upf.associated and sm.state == SmState.ACTIVE:
-                try:
-                    await self._pfcp_establish(sm, restore=True)
-                    self.ctx.count("restored")
-                    continue
-                except PfcpFailure as exc:
-                    log.info("event=session_restore_failed psi=%d err=%s", sm.psi, exc)
-            await self.release_by_network(sm, gsm.CAUSE_REACTIVATION_REQUESTED)
+        sem = asyncio.Semaphore(32)  # many sessions at once, but not all in one burst
+
+        async def one(sm: SmContext) -> None:
+            async with sem:
+                if sm.ref not in self.ctx.by_ref:
+                    return
+                if self.restart_mode == "restore" and upf.associated and sm.state == SmState.ACTIVE:
+                    try:
+                        await self._pfcp_establish(sm, restore=True)
+                        self.ctx.count("restored")
+                        return
+                    except PfcpFailure as exc:
+                        log.info("event=session_restore_failed psi=%d err=%s", sm.psi, exc)
+                await self.release_by_network(sm, gsm.CAUSE_REACTIVATION_REQUESTED)
+
+        await asyncio.gather(*(one(sm) for sm in sessions), return_exceptions=True)
 
     def on_report(self, local_seid: int, msg: Any) -> bool:
         """TS 29.244 §7.5.8: Session Report Request (usage reports) for one session."""
