@@ -127,6 +127,9 @@ class NrfConfig(NfSection):
     nrf_uri: str | None = None
     heartbeat_timer: int = Field(default=10, ge=1, le=3600)
     validity_period: int = Field(default=3600, ge=1)
+    #: vendor trust policy file (``fivecore.trust``): NFRegister refused for a vendor that may
+    #: not serve the core zone; without it, the top-level ``trust:`` section is used if present
+    trust_policy: Path | None = None
 
 
 class AusfConfig(NfSection):

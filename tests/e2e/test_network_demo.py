@@ -41,7 +41,8 @@ def test_demo_json_passes_and_metrics_match(tmp_path: Path) -> None:
     cfg["demo"] = {"dn_address": "10.82.0.2", "gnb_n3_prefix": "127.77.5", "tcp_bytes": 4 << 20}
     path = tmp_path / "demo.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    r = subprocess.run([*FIVECORE, "demo", "--ues", str(N_UES), "--json", "--config", str(path)],
+    pcap = tmp_path / "demo.pcap"
+    r = subprocess.run([*FIVECORE, "demo", "--ues", str(N_UES), "--json", "--config", str(path), "--pcap", str(pcap)],
                        capture_output=True, text=True, timeout=280)
     report = json.loads(r.stdout)
     failed = {s["name"]: s["reason"] for s in report["steps"] if not s["passed"]}
@@ -66,6 +67,17 @@ def test_demo_json_passes_and_metrics_match(tmp_path: Path) -> None:
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert "fc-dn" not in netns and "fcdemo" not in netns
     assert report["workdir"] is None
+    # the capture of the core's side opens in Wireshark's dissector: NGAP with its NAS (N2/N1),
+    # PFCP session establishment (N4), GTP-U G-PDUs with a PDU Session Container (N3)
+    t = subprocess.run(["tshark", "-r", str(pcap), "-Y", "ngap || pfcp || gtp || _ws.malformed",
+                        "-T", "fields", "-e", "_ws.col.Protocol", "-e", "pfcp.msg_type", "-e", "_ws.malformed"],
+                       capture_output=True, text=True, timeout=120)
+    assert t.returncode == 0, t.stderr
+    rows = [ln.split("\t") for ln in t.stdout.splitlines()]
+    protocols = {row[0] for row in rows}
+    assert {"NGAP", "PFCP"} <= protocols and protocols & {"GTP", "GTP <ICMP>", "GTP <TCP>"}, protocols
+    assert sum(1 for row in rows if row[1] == "50") >= N_UES  # PFCP Session Establishment Request
+    assert not any(row[2] for row in rows if len(row) > 2), "malformed frames in the capture"
 
 
 def test_demo_reports_a_broken_step_and_exits_nonzero(tmp_path: Path) -> None:

@@ -125,11 +125,12 @@ def register(app: typer.Typer) -> None:
         config: Path = ConfigOpt,
         as_json: bool = JsonOpt,
         keep_data: bool = typer.Option(False, "--keep-data", help="Keep the demo's data directory and logs."),
+        pcap: Path = typer.Option(None, "--pcap", help="Capture the core's N2/N3/N4 traffic to this pcap."),
     ) -> None:
         """Start the network, register UEs, open PDU sessions, ping and stream through the UPF, tear down."""
         from fivecore.netup.demo import print_report, run_demo
 
-        report = run_demo(config, ues, quiet=as_json, keep_data=keep_data)
+        report = run_demo(config, ues, quiet=as_json, keep_data=keep_data, pcap=pcap)
         if as_json:
             typer.echo(json.dumps(report, indent=2))
         else:

@@ -90,7 +90,8 @@ class Demo:
     """Runs the steps (see module docstring) and collects the report."""
 
     def __init__(self, config_path: Path | None, n_ues: int | None, *, quiet: bool = False,
-                 keep_data: bool = False, progress: Any = None) -> None:
+                 keep_data: bool = False, progress: Any = None, pcap: Path | None = None) -> None:
+        self.pcap = pcap.resolve() if pcap is not None else None
         self.user_config: dict[str, Any] = {}
         if config_path is not None:
             load_config(config_path)  # one clear line for a broken file, before anything starts
@@ -154,7 +155,8 @@ class Demo:
         self.config = load_config(cfg)
         errf = open(self.workdir / "up.stderr", "wb")  # noqa: SIM115 - child keeps it
         self.up_proc = subprocess.Popen(
-            [sys.executable, "-m", "fivecore.cli.main", "up", "--config", str(cfg_path)],
+            [sys.executable, "-m", "fivecore.cli.main", "up", "--config", str(cfg_path),
+             *(["--pcap", str(self.pcap)] if self.pcap else [])],
             stdin=subprocess.DEVNULL, stdout=errf, stderr=subprocess.STDOUT, start_new_session=True,
         )
         errf.close()
@@ -571,7 +573,7 @@ print(json.dumps({"bytes": sent, "sha256": h.hexdigest()}), flush=True)
 
 
 def run_demo(config_path: Path | None, n_ues: int | None, *, quiet: bool = False,
-             keep_data: bool = False) -> dict[str, Any]:
+             keep_data: bool = False, pcap: Path | None = None) -> dict[str, Any]:
     """Run the demo; returns the report (``passed`` says whether every step passed)."""
     import logging
 
@@ -583,7 +585,7 @@ def run_demo(config_path: Path | None, n_ues: int | None, *, quiet: bool = False
     logging.getLogger("fivecore").setLevel(logging.ERROR)
     console = Console(stderr=True)
     progress = None if quiet else (lambda text: console.print(f"[dim]…[/dim] {text}"))
-    demo = Demo(config_path, n_ues, quiet=quiet, keep_data=keep_data, progress=progress)
+    demo = Demo(config_path, n_ues, quiet=quiet, keep_data=keep_data, progress=progress, pcap=pcap)
 
     async def main() -> dict[str, Any]:
         loop = asyncio.get_running_loop()

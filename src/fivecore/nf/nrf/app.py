@@ -7,7 +7,7 @@ import contextlib
 import logging
 from typing import Any
 
-from fivecore.config import NrfConfig
+from fivecore.config import Config, NrfConfig
 from fivecore.nf.common import NfApp
 from fivecore.transport.http2 import Router, TransportError
 
@@ -24,10 +24,12 @@ class NrfApp(NfApp):
     section = "nrf"
     services = [("nnrf-nfm", "v1"), ("nnrf-disc", "v1")]
 
-    def __init__(self, *args: Any, admission: Admission | None = None, **kw: Any) -> None:
+    def __init__(self, config: Config, *args: Any, admission: Admission | None = None, **kw: Any) -> None:
+        if admission is None:
+            admission = _vendor_admission(config)
         self._admission = admission
         self._notify_tasks: set[asyncio.Task[Any]] = set()
-        super().__init__(*args, **kw)
+        super().__init__(config, *args, **kw)
 
     def build_router(self) -> Router:
         cfg = self.cfg
@@ -62,3 +64,15 @@ class NrfApp(NfApp):
             resp = await self.client.http.request("POST", uri, json=note, timeout=2.0)
             if resp.status >= 300:
                 log.info("nrf notification refused uri=%s status=%s", uri, resp.status)
+
+
+def _vendor_admission(config: Config) -> Admission | None:
+    """Issue 10: the NRF admits NFs by vendor when a trust policy is configured."""
+    from fivecore.trust.hooks import NrfAdmission
+    from fivecore.trust.loader import audit_log_for, policy_from_config
+
+    policy = policy_from_config(config, config.nrf.trust_policy)
+    if policy is None:
+        return None
+    log.info("nrf vendor policy active vendors=%d", len(policy.vendors))
+    return NrfAdmission(policy, audit_log_for(policy), actor="nrf")
