@@ -12,7 +12,7 @@ docs/latency-vs-load.png.
 5. the docs section and the plot.
 
     sudo .venv/bin/python bench/run_all.py [--quick] [--skip upf,scale] [--only attach]
-        [--rates 50,100,250,500,750] [--scale-ues 100000] [--out DIR]
+        [--rates 10,25,50,100,250,500] [--scale-ues 100000] [--out DIR]
 
 Raw results (JSON and logs) go to ``--out`` (default a new directory under /tmp).
 """
@@ -124,7 +124,7 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="short runs everywhere (noisier)")
     ap.add_argument("--skip", default="", help="comma-separated: components,attach,profile,scale,docs or a script name")
     ap.add_argument("--only", default="", help="comma-separated steps to run (default all)")
-    ap.add_argument("--rates", default="", help="offered attach rates (default 50,100,250,500,750)")
+    ap.add_argument("--rates", default="", help="offered attach rates (default 10,25,50,100,250,500)")
     ap.add_argument("--seconds-per-rate", type=float, default=0.0, help="offered seconds per rate (default 8, quick 3)")
     ap.add_argument("--scale-ues", type=int, default=0, help="UEs for the scale run (default 100000, quick 5000)")
     # (scale runs fivecore up's layout, scale_split one process per NF with fewer UEs)
@@ -139,8 +139,8 @@ def main() -> int:
     skip = {s for s in args.skip.split(",") if s}
     only = {s for s in args.only.split(",") if s}
     steps = [s for s in ALL_STEPS if (not only or s in only) and s not in skip]
-    rates = [float(x) for x in args.rates.split(",") if x] or ([50, 100, 250, 500] if args.quick
-                                                               else [50, 100, 250, 500, 750])
+    rates = [float(x) for x in args.rates.split(",") if x] or ([25, 50, 100, 250] if args.quick
+                                                               else [10, 25, 50, 100, 250, 500])
     per_rate = args.seconds_per_rate or (3.0 if args.quick else 8.0)
     scale_ues = args.scale_ues or (5000 if args.quick else 100_000)
     out = Path(args.out or tempfile.mkdtemp(prefix="fivecore-make-bench-"))
@@ -157,18 +157,25 @@ def main() -> int:
         # steps run earlier into the same --out directory are kept (and re-used by docs)
         results = {**json.loads(prev.read_text()), **results}
 
+    loaded = dict(results)
+
     def save() -> None:
-        prev.write_text(json.dumps(results, indent=1))
+        # another run_all may write into the same --out meanwhile: merge only what this one
+        # produced (a step assigns a new object to its key)
+        disk = json.loads(prev.read_text()) if prev.exists() else {}
+        disk.update({k: v for k, v in results.items() if k not in disk or loaded.get(k) is not v})
+        prev.write_text(json.dumps(disk, indent=1))
 
     if "components" in steps:
-        comps = []
+        # results of components run earlier into the same --out are kept unless run again
+        by_name = {c["name"]: c for c in results.get("components") or []}
         for name in COMPONENTS:
             if name in skip:
                 continue
             log(f"bench/{name}.py")
-            comps.append(run_component(name, args.quick, out))
-            log(f"bench/{name}.py: {comps[-1]['status']}")
-            results["components"] = comps
+            by_name[name] = run_component(name, args.quick, out)
+            log(f"bench/{name}.py: {by_name[name]['status']}")
+            results["components"] = [by_name[n] for n in COMPONENTS if n in by_name]
             save()
 
     if "attach" in steps:
@@ -187,7 +194,7 @@ def main() -> int:
         save()
 
     if "profile" in steps:
-        rate = float(os.environ.get("FIVECORE_PROFILE_RATE", "100"))
+        rate = float(os.environ.get("FIVECORE_PROFILE_RATE", "40"))
         n = int(rate * (5 if args.quick else 20))
         log(f"profile: {n} attaches at {rate:g}/s under py-spy")
         try:
@@ -230,6 +237,9 @@ def main() -> int:
 
     if "docs" in steps:
         from fivecore.benchkit.report import plot_latency, whole_network_md, write_section
+
+        save()
+        results = json.loads(prev.read_text())  # with whatever other runs into --out added
 
         runs = (results.get("attach") or {}).get("runs") or []
         if runs:

@@ -78,6 +78,8 @@ def forwarding(sizes: str, runs: int, secs: float, dirs: str, work: Path,
                 "sent_kpps": round(med["sent_pps"] / 1e3, 1),
                 "kpps": round(med["out_pps"] / 1e3, 1), "gbps": round(med["gbps"], 3),
                 "upf_cpu": round(med["upf_cpu"]), "other_cpu": round(med["other_cpu"]),
+                # Forwarding per second of UPF CPU: comparable when neighbours took CPU.
+                "kpps_per_core": round(med["out_pps"] / 1e3 / max(med["upf_cpu"], 1) * 100, 1),
                 "open5gs_kpps": ref_kpps, "ratio": round(med["out_pps"] / 1e3 / ref_kpps, 2),
             })
     return {"validate": validate, "rows": table}
@@ -100,6 +102,7 @@ def pfcp_bench(sessions: int, window: int, work: Path, use_uvloop: bool = True) 
     cfg.write_text(f"upf:\n  tun_name: {tun}\n  stats_file: {stats}\n  stats_interval: 0.2\n"
                    f"  heartbeat_interval: 600\n  uvloop: {str(use_uvloop).lower()}\n")
     proc = None
+    upf_log = (work / "pfcp-upf.log").open("wb")
     try:
         _sh("ip", "netns", "add", ns)
         _sh("ip", "-n", ns, "link", "set", "lo", "up")
@@ -107,7 +110,7 @@ def pfcp_bench(sessions: int, window: int, work: Path, use_uvloop: bool = True) 
         proc = subprocess.Popen(
             ["ip", "netns", "exec", ns, "taskset", "-c", "1", PYTHON, "-m", "fivecore.nf.upf",
              "--config", str(cfg), "--log-level", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+            stdout=upf_log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + 20
         while not stats.exists():
             if time.monotonic() > deadline or proc.poll() is not None:
@@ -119,7 +122,8 @@ def pfcp_bench(sessions: int, window: int, work: Path, use_uvloop: bool = True) 
              "--upf-pid", str(proc.pid)],
             capture_output=True, text=True, env=env, timeout=600)
         if out.returncode != 0:
-            raise SystemExit(f"PFCP client failed:\n{out.stdout}\n{out.stderr}")
+            raise SystemExit(f"PFCP client failed:\n{out.stdout}\n{out.stderr}\nUPF log:\n"
+                             f"{(work / 'pfcp-upf.log').read_text()[-3000:]}")
         result = json.loads(out.stdout.strip().splitlines()[-1])
         result["uvloop"] = use_uvloop
         return result
@@ -132,6 +136,7 @@ def pfcp_bench(sessions: int, window: int, work: Path, use_uvloop: bool = True) 
                 proc.kill()
                 proc.wait()
         subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
+        upf_log.close()
 
 
 def _rss_mb(pid: int) -> float:
@@ -162,7 +167,7 @@ def pfcp_client(n: int, window: int, stats: Path, upf_pid: int) -> dict:
     rss0 = _rss_mb(upf_pid)
 
     def est(i: int) -> bytes:
-        ue = f"10.45.{(i >> 8) & 0xFF}.{i & 0xFF}"
+        ue = socket.inet_ntoa((0x0A2D0002 + i).to_bytes(4, "big"))  # 10.45.0.2 onwards
         return pfcp.encode(PfcpMessage.build(
             "SessionEstablishmentRequest", seq=i + 10, seid=0, node_id=NodeId.ipv4(cp),
             f_seid=FSeid(i + 1, cp),
@@ -194,19 +199,36 @@ def pfcp_client(n: int, window: int, stats: Path, upf_pid: int) -> dict:
                             reporting_triggers=pfcp.Flags(0, 3))],
             pdn_type=1))
 
+    retransmitted = [0]
+
     def run(reqs: list[bytes], want: str) -> tuple[float, list]:
-        """Send with at most ``window`` outstanding; returns (seconds, responses)."""
-        rsps: list = []
-        sent = 0
+        """Send with at most ``window`` outstanding, retransmitting after 1 s as an SMF would
+        (TS 29.244 §6.4 T1); returns (seconds, responses)."""
+        by_seq = {int.from_bytes(r[12:15], "big"): r for r in reqs}
+        outstanding: dict[int, bytes] = {}
+        got: dict[int, bytes] = {}
+        pending = iter(by_seq.items())
+        sock.settimeout(1.0)
         t0 = time.perf_counter()
-        while len(rsps) < len(reqs):
-            while sent < len(reqs) and sent - len(rsps) < window:
-                sock.sendto(reqs[sent], upf)
-                sent += 1
-            data = sock.recv(65535)
-            rsps.append(data)
+        while len(got) < len(reqs):
+            while len(outstanding) < window:
+                nxt = next(pending, None)
+                if nxt is None:
+                    break
+                outstanding[nxt[0]] = nxt[1]
+                sock.sendto(nxt[1], upf)
+            try:
+                data = sock.recv(65535)
+            except TimeoutError:
+                retransmitted[0] += len(outstanding)
+                for r in outstanding.values():
+                    sock.sendto(r, upf)
+                continue
+            seq = int.from_bytes(data[12:15], "big")
+            if outstanding.pop(seq, None) is not None:
+                got[seq] = data
         dt = time.perf_counter() - t0
-        decoded = [pfcp.decode(d) for d in rsps]
+        decoded = [pfcp.decode(d) for d in got.values()]
         bad = [m for m in decoded if m.msg_type != want or m.cause != pfcp.CAUSE_ACCEPTED]
         if bad:
             raise SystemExit(f"{len(bad)} {want} not accepted, first: {bad[0]}")
@@ -221,7 +243,7 @@ def pfcp_client(n: int, window: int, stats: Path, upf_pid: int) -> dict:
                                           seid=m.f_seid.seid)) for i, m in enumerate(rsps)]
     dt_del, _ = run(dels, "SessionDeletionResponse")
     return {
-        "sessions": n, "window": window,
+        "sessions": n, "window": window, "retransmissions": retransmitted[0],
         "establish_per_s": round(n / dt_est), "delete_per_s": round(n / dt_del),
         "concurrent_sessions": count,
         "rss_mb_before": round(rss0, 1), "rss_mb_with_sessions": round(rss1, 1),
@@ -232,17 +254,34 @@ def pfcp_client(n: int, window: int, stats: Path, upf_pid: int) -> dict:
 # ---------------------------------------------------------------------------------------------
 
 
+def boost() -> None:
+    """Linux schedules sessions (autogroups) against each other before nice applies inside
+    them, so a new session with autogroup nice -10 is what lets this benchmark's processes
+    (UPF, generator, PFCP client; children inherit it) take their cores from other sessions.
+    Bounded by the benchmark's own duration."""
+    try:
+        os.setsid()
+    except OSError:
+        pass  # already a session leader
+    try:
+        Path("/proc/self/autogroup").write_text("-10")
+    except OSError as exc:
+        print(f"[upf-bench] --boost unavailable: {exc}", file=sys.stderr)
+
+
 def markdown(fwd: dict | None, pf: dict | None, args: argparse.Namespace) -> str:
     out = []
     if fwd:
-        out.append("| dir | inner B | fivecore kpps | Gbit/s (inner) | UPF CPU% | Open5GS kpps | "
-                   "ratio |")
-        out.append("|---|---|---|---|---|---|---|")
+        out.append("| dir | inner B | fivecore kpps | Gbit/s (inner) | UPF CPU% | other CPU% | "
+                   "kpps per UPF core | Open5GS kpps | ratio |")
+        out.append("|---|---|---|---|---|---|---|---|---|")
         for r in fwd["rows"]:
             out.append(f"| {r['dir'].upper()} | {r['size']} | {r['kpps']:.1f} | {r['gbps']:.3f} | "
-                       f"{r['upf_cpu']} | {r['open5gs_kpps']:.1f} | {r['ratio']:.2f} |")
+                       f"{r['upf_cpu']} | {r['other_cpu']} | {r['kpps_per_core']:.1f} | "
+                       f"{r['open5gs_kpps']:.1f} | {r['ratio']:.2f} |")
         out.append("")
-        out.append(f"Medians of {args.runs} x {args.secs:g} s per row; "
+        out.append(f"Medians of {args.runs} x {args.secs:g} s per row"
+                   + (" (--boost: autogroup nice -10)" if args.boost else "") + "; "
                    + "; ".join(fwd["validate"]))
     if pf:
         out.append("")
@@ -269,6 +308,9 @@ def main() -> None:
     ap.add_argument("--harness-args", default="",
                     help="extra options for the harness's bench.py, e.g. '--retries 1 --idle-wait 20'")
     ap.add_argument("--no-uvloop", action="store_true", help="PFCP on asyncio's default loop")
+    ap.add_argument("--boost", action="store_true",
+                    help="on a busy shared machine: run in a new session whose autogroup has "
+                         "nice -10, so the UPF and generator get most of their cores")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--pfcp-client", type=int, help=argparse.SUPPRESS)
@@ -283,6 +325,8 @@ def main() -> None:
         raise SystemExit("bench/upf.py needs root (namespaces, TUN)")
     if args.quick:
         args.runs, args.secs, args.sessions = 1, 3, 2000
+    if args.boost:
+        boost()
     with tempfile.TemporaryDirectory(prefix="fivecore-upf-bench-") as tmp:
         work = Path(tmp)
         fwd = None if args.skip_forwarding else forwarding(
@@ -290,7 +334,8 @@ def main() -> None:
         pf = None if args.skip_pfcp else pfcp_bench(args.sessions, args.window, work,
                                                      use_uvloop=not args.no_uvloop)
     if args.json:
-        print(json.dumps({"forwarding": fwd, "pfcp": pf}, indent=1))
+        print(json.dumps({"forwarding": fwd, "pfcp": pf, "boost": args.boost,
+                          "load_average": os.getloadavg()}, indent=1))
     else:
         print(markdown(fwd, pf, args))
 

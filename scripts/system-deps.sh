@@ -10,6 +10,8 @@ command -v tshark >/dev/null 2>&1 || need+=(tshark)
 ldconfig -p 2>/dev/null | grep -q libusrsctp.so || need+=(libusrsctp2)
 command -v ping >/dev/null 2>&1 || need+=(iputils-ping)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
+# nftables: `fivecore up` with up.nat masquerades the UE pool (tests/e2e/test_network_up.py).
+command -v nft >/dev/null 2>&1 || need+=(nftables)
 command -v h2load >/dev/null 2>&1 || need+=(nghttp2-client)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if ((${#need[@]} == 0)); then exit 0; fi

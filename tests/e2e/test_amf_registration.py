@@ -131,19 +131,26 @@ async def test_unknown_guti_triggers_identity(core: AmfCore) -> None:
         await sim.stop()
 
 
-async def test_network_initiated_deregistration_via_udm_notification(core: AmfCore) -> None:
+@pytest.mark.parametrize("connected", [True, False], ids=["connected", "idle-paged"])
+async def test_network_initiated_deregistration_via_udm_notification(core: AmfCore, connected: bool) -> None:
     """TS 29.503 §5.3.2.3.2 DeregistrationNotification to the AMF's callback URI ->
     TS 24.501 §5.5.2.3 network-initiated de-registration of the UE."""
     import asyncio
     import json
     import urllib.request
 
-    first = f"{int('001010000000001') + N_UES + 2:015d}"
+    first = f"{int('001010000000001') + N_UES + (2 if connected else 3):015d}"
     sim = RanSim(load_ran_config(core.ran_config(first_imsi=first)), n_ues=1)
     await sim.start()
     try:
         ru = sim.ues[0]
-        assert await sim.register(ru, follow_on=True) == UeState.REGISTERED
+        assert await sim.register(ru, follow_on=connected) == UeState.REGISTERED
+        if not connected:
+            for _ in range(100):
+                if ru.ran_id is None:
+                    break
+                await asyncio.sleep(0.05)
+            assert ru.ran_id is None, "released to CM-IDLE after registration"
         url = f"{core.procs['amf'].uri}/namf-callback/v1/{ru.ue.supi}/dereg-notify"
         body = json.dumps({"deregReason": "SUBSCRIPTION_WITHDRAWN", "accessType": "3GPP_ACCESS"}).encode()
 
@@ -160,5 +167,7 @@ async def test_network_initiated_deregistration_via_udm_notification(core: AmfCo
         assert ru.ue.state == UeState.DEREGISTERED
         assert sim.stats.get("deregistered_by_network") == 1
         assert await core.wait_counter("deregistration_nw", 1) >= 1
+        if not connected:
+            assert sim.stats.get("paged") == 1
     finally:
         await sim.stop()

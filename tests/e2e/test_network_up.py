@@ -185,6 +185,8 @@ def test_up_status_metrics_and_clean_shutdown(tmp_path: Path) -> None:
     if subprocess.run([sys.executable, "-c", "import fivecore.nf.upf.app"], capture_output=True).returncode:
         pytest.skip("the UPF package cannot be imported yet (issue 7 in progress)")
     cfg_d = net_config(tmp_path, prefix="127.77.3", tun="fcnet3", pool="10.80.0.0/16")
+    nft = subprocess.run(["which", "nft"], capture_output=True).returncode == 0
+    cfg_d["up"]["nat"] = nft
     cfg = write(tmp_path, cfg_d)
     pcap = tmp_path / "up.pcap"
     proc = subprocess.Popen([*FIVECORE, "up", "--config", str(cfg), "--pcap", str(pcap)],
@@ -211,6 +213,10 @@ def test_up_status_metrics_and_clean_shutdown(tmp_path: Path) -> None:
         assert st.returncode == 0, st.stderr
         doc = json.loads(st.stdout)
         assert doc["gnbs"] == [] and doc["ues"] == [] and doc["pdu_sessions"] == []
+        if nft:  # the UE pool is masqueraded towards the host's other interfaces
+            rules = subprocess.run(["nft", "list", "table", "ip", f"fivecore_{proc.pid}"], capture_output=True,
+                                   text=True)
+            assert "ip saddr 10.80.0.0/16" in rules.stdout and "masquerade" in rules.stdout, rules.stderr
         # a second `up` on the same data dir is refused in one line
         line = one_error_line(run("up", "--config", str(cfg)))
         assert "already running" in line
@@ -221,6 +227,9 @@ def test_up_status_metrics_and_clean_shutdown(tmp_path: Path) -> None:
     assert "event=network_ready" in err and "event=network_stopped" in err
     assert not link_exists("fcnet3")
     assert not (tmp_path / "data" / "run" / "up.json").exists()
+    if nft:
+        assert subprocess.run(["nft", "list", "table", "ip", f"fivecore_{proc.pid}"],
+                              capture_output=True).returncode != 0
     r = run("status", "--config", str(cfg))
     assert "no running network" in one_error_line(r)
     # the capture opens in tshark: N4 association set-up between SMF and UPF, no malformed frame
@@ -238,7 +247,10 @@ def test_up_recovers_after_kill_9(tmp_path: Path) -> None:
     """`up` killed with SIGKILL: its UPF follows it, and the next `up` removes the stale TUN."""
     if subprocess.run([sys.executable, "-c", "import fivecore.nf.upf.app"], capture_output=True).returncode:
         pytest.skip("the UPF package cannot be imported yet (issue 7 in progress)")
-    cfg = write(tmp_path, net_config(tmp_path, prefix="127.77.8", tun="fcnet8", pool="10.86.0.0/16"))
+    cfg_d = net_config(tmp_path, prefix="127.77.8", tun="fcnet8", pool="10.86.0.0/16")
+    nft = subprocess.run(["which", "nft"], capture_output=True).returncode == 0
+    cfg_d["up"]["nat"] = nft
+    cfg = write(tmp_path, cfg_d)
     state_file = tmp_path / "data" / "run" / "up.json"
     proc = subprocess.Popen([*FIVECORE, "up", "--config", str(cfg)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -259,5 +271,35 @@ def test_up_recovers_after_kill_9(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
     assert "event=stale_tun_removed name=fcnet8" in err
+    if nft:
+        assert f"event=stale_nat_removed table=fivecore_{state['pid']}" in err
+        assert subprocess.run(["nft", "list", "table", "ip", f"fivecore_{state['pid']}"],
+                              capture_output=True).returncode != 0
     assert proc.returncode == 0
     assert not link_exists("fcnet8")
+
+
+def test_capture_keeps_only_core_addresses_once(tmp_path: Path) -> None:
+    """The kernel filter passes the NFs' packets, each once; other loopback traffic never."""
+    from fivecore.netup.capture import LoopbackCapture
+
+    pcap = tmp_path / "c.pcap"
+    cap = LoopbackCapture(pcap, {"127.77.9.1"})
+    cap.start()
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rx, \
+                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+            rx.bind(("127.77.9.1", 0))
+            tx.bind(("127.77.9.2", 0))
+            for i in range(5):
+                tx.sendto(b"core %d" % i, rx.getsockname())
+                tx.sendto(b"other %d" % i, ("127.77.9.3", 9))
+            time.sleep(0.5)
+    finally:
+        cap.stop()
+    assert cap.packets == 5
+    t = subprocess.run(["tshark", "-r", str(pcap), "-T", "fields", "-e", "ip.dst", "-e", "data.data"],
+                       capture_output=True, text=True, timeout=60)
+    rows = [ln.split("\t") for ln in t.stdout.splitlines()]
+    assert [r[0] for r in rows] == ["127.77.9.1"] * 5
+    assert bytes.fromhex(rows[0][1]) == b"core 0"

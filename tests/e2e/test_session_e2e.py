@@ -273,7 +273,9 @@ class Sim:
 async def ping(ns: str, host: str, count: int = 3) -> tuple[int, str]:
     """Loss in percent of ``count`` pings from namespace ``ns``."""
     proc = await asyncio.create_subprocess_exec(
-        "ip", "netns", "exec", ns, "ping", "-n", "-q", "-c", str(count), "-i", "0.2", "-W", "3", host,
+        # -w: wait for every reply up to a deadline (with -W alone ping gives up after two
+        # RTTs once one reply came, which counts a late reply on a loaded machine as lost)
+        "ip", "netns", "exec", ns, "ping", "-n", "-q", "-c", str(count), "-i", "0.2", "-w", str(10 + count), host,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     out = (await proc.communicate())[0].decode()
     for part in out.replace(",", "\n").split("\n"):

@@ -203,22 +203,18 @@ async def attach_bench(n_ues: int | Sequence[int], rates: Sequence[float], *, gn
                        slot: int = 0, say: Callable[[str], None] | None = None,
                        progress_factory: Callable[[float, int], Callable[[int], None]] | None = None,
                        on_run: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Start the core once (unless ``net`` is given), provision fresh subscribers for every
-    offered rate (``n_ues`` each, or ``n_ues[k]`` for rate k), run the rates in turn; the report.
-    Its top level is the first rate's row (what ``--json`` promises), all rows are in ``runs``."""
+    """Run ``n_ues`` attaches (or ``n_ues[k]`` for rate k) at each offered rate in turn, each
+    on a freshly started core — or all on ``net`` when one is given; the report. Its top level
+    is the first rate's row (what ``--json`` promises), all rows are in ``runs``."""
     from fivecore.benchkit.network import NetPlan
 
     counts = [n_ues] * len(rates) if isinstance(n_ues, int) else list(n_ues)
     if len(counts) != len(rates):
         raise ValueError("one UE count per rate")
-    own = net is None
-    if net is None:
-        net = BenchNetwork(NetPlan.slot(slot, log_level=log_level))
-        if say:
-            say("starting the core (fivecore up)")
-        await asyncio.to_thread(net.start)
-    runs = []
-    try:
+    runs: list[dict[str, Any]] = []
+    if net is not None:
+        # one core for the whole sweep (the caller's, e.g. under a profiler): fresh subscribers
+        # and gNB ids for every rate
         if say:
             say(f"provisioning {sum(counts)} subscribers")
         await asyncio.to_thread(net.provision, sum(counts))
@@ -226,17 +222,32 @@ async def attach_bench(n_ues: int | Sequence[int], rates: Sequence[float], *, gn
         for k, (rate, n) in enumerate(zip(rates, counts, strict=True)):
             if say:
                 say(f"{n} attaches offered at {rate:g}/s")
-            prog = progress_factory(rate, n) if progress_factory else None
             row = await attach_run(net, n, rate, first_index=first, gnbs=gnbs, gnb_id_base=1 + k * gnbs,
-                                   arrivals=arrivals, progress=prog)
+                                   arrivals=arrivals, progress=progress_factory(rate, n) if progress_factory else None)
             first += n
             runs.append(row)
             if on_run is not None:
                 on_run(row)
             await asyncio.sleep(0.5)  # let the core finish the tail (PDU Session Resource Setup Responses)
-    finally:
-        if own:
-            await asyncio.to_thread(net.stop)
+    else:
+        # a fresh core for every rate: an overloaded run must not leave a backlog (or a lost
+        # PFCP association) to the next one
+        for rate, n in zip(rates, counts, strict=True):
+            fresh = BenchNetwork(NetPlan.slot(slot, log_level=log_level))
+            if say:
+                say(f"starting the core (fivecore up) for {rate:g}/s")
+            await asyncio.to_thread(fresh.start)
+            try:
+                await asyncio.to_thread(fresh.provision, n)
+                if say:
+                    say(f"{n} attaches offered at {rate:g}/s")
+                row = await attach_run(fresh, n, rate, gnbs=gnbs, arrivals=arrivals,
+                                       progress=progress_factory(rate, n) if progress_factory else None)
+            finally:
+                await asyncio.to_thread(fresh.stop)
+            runs.append(row)
+            if on_run is not None:
+                on_run(row)
     return {
         **runs[0],
         "ues": counts[0] if len(set(counts)) == 1 else counts,

@@ -81,8 +81,14 @@ def targets_md(attach: dict[str, Any] | None, scale: dict[str, Any] | None,
     best = best_sustained(runs)
     rows.append(("≥ 500 attaches/s sustained", _f(best) + " /s (highest without failures)", verdict(best, 500, True)))
     p99 = p99_at(runs, 250)
-    rows.append(("p99 ≤ 50 ms at 250 attaches/s", _f(p99) + " ms" if p99 is not None else "–",
-                 verdict(p99, 50, False)))
+    r250 = next((r for r in runs if abs(r["offered_rate"] - 250) < 1e-9), None)
+    if r250 is not None and r250["failed"]:
+        rows.append(("p99 ≤ 50 ms at 250 attaches/s",
+                     f"{r250['failed']:,} of {r250['attaches'] + r250['failed']:,} attaches failed"
+                     + (f"; p99 of the rest {p99:.0f} ms" if p99 is not None else ""), "**missed**"))
+    else:
+        rows.append(("p99 ≤ 50 ms at 250 attaches/s", _f(p99) + " ms" if p99 is not None else "–",
+                     verdict(p99, 50, False)))
     cpus = [r["core_cpu_ms_per_attach"] for r in runs if r.get("core_cpu_ms_per_attach") and not r["failed"]]
     cpu = min(cpus) if cpus else None
     rows.append(("≤ 2 ms core CPU per attach", _f(cpu, "{:.2f}") + " ms (lowest over the sweep)",
@@ -183,8 +189,8 @@ def profile_md(summary: dict[str, Any], top: int = 12) -> str:
 METHOD = """\
 **Method.** `fivecore bench attach` starts the core exactly as `fivecore up` runs it (control-plane
 NFs in one process calling each other through the in-process SBI binding, the UPF in its own
-process; addresses, N6 TUN and UE pool of its own, logging at `warning`), provisions fresh
-subscribers for every offered rate through the subscriber store, and drives the simulator —
+process; addresses, N6 TUN and UE pool of its own, logging at `warning`) afresh for every
+offered rate, provisions the subscribers through the subscriber store, and drives the simulator —
 in the benchmark's own process, on the same two cores — with **open-loop** arrivals spaced
 1/rate apart. An *attach* is a full initial registration (SUCI Profile A, 5G-AKA through
 AUSF/UDM/UDR, NAS Security Mode, Initial Context Setup, Registration Accept/Complete) plus one

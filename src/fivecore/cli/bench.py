@@ -97,6 +97,11 @@ def attach_cmd_impl(ues: int, rates: list[float], gnbs: int, arrivals: str, log_
     async def main(p: _Progress) -> dict[str, Any]:
         from fivecore.benchkit.network import BenchNetwork, NetPlan
 
+        if profile_out is None and not calls:
+            # the plain benchmark: a fresh core for every offered rate
+            return await attach_bench(ues, rates, gnbs=gnbs, arrivals=arrivals, log_level=log_level, slot=slot,
+                                      say=p.say, progress_factory=p.factory)
+        # a profiled or counted run watches one core for all its rates
         net = BenchNetwork(NetPlan.slot(slot, log_level=log_level))
         calls_file = net.workdir / "calls.json"
         if calls:

@@ -443,6 +443,10 @@ class Demo:
             except subprocess.TimeoutExpired:
                 os.killpg(self.up_proc.pid, signal.SIGKILL)
                 self.up_proc.wait()
+                # what the killed `up` could not remove (its N6 TUN), as the next `up` would
+                from fivecore.netup.network import recover_stale
+
+                recover_stale(self.config)
 
     # --- the whole run -----------------------------------------------------------------------
 

@@ -264,6 +264,10 @@ def recover_stale(cfg: Config) -> None:
     if tun and state.get("tun_created") and Path(f"/sys/class/net/{tun}").exists():
         subprocess.run(["ip", "link", "del", tun], capture_output=True)
         log.warning("event=stale_tun_removed name=%s pid=%s", tun, state.get("pid"))
+    nat = state.get("nat") or {}
+    if nat.get("kind") == "nft" and str(nat.get("table", "")).startswith("fivecore_"):
+        subprocess.run(["nft", "delete", "table", "ip", nat["table"]], capture_output=True)
+        log.warning("event=stale_nat_removed table=%s", nat["table"])
     with contextlib.suppress(OSError):
         path.unlink()
 
@@ -295,27 +299,31 @@ def preflight(cfg: Config, cp: list[str], with_upf: bool) -> None:
 class Nat:
     """Masquerade the UE pool towards the host's other interfaces (nftables, else iptables)."""
 
-    TABLE = "fivecore"
-
     def __init__(self, subnet: str, tun: str) -> None:
         self.subnet = subnet
         self.tun = tun
         self.kind: str | None = None
+        # one table per `up` process: two cores on one host never delete each other's rules
+        self.table = f"fivecore_{os.getpid()}"
 
     def add(self) -> None:
         if shutil.which("nft"):
-            rules = (f"table ip {self.TABLE} {{ chain post {{ type nat hook postrouting priority 100; "
-                     f"ip saddr {self.subnet} oifname != \"{self.tun}\" masquerade; }} }}")
-            subprocess.run(["nft", "-f", "-"], input=rules.encode(), check=True, capture_output=True)
+            rules = (f"table ip {self.table} {{\n chain post {{\n  type nat hook postrouting priority 100;\n"
+                     f"  ip saddr {self.subnet} oifname != \"{self.tun}\" masquerade\n }}\n}}\n")
+            r = subprocess.run(["nft", "-f", "-"], input=rules.encode(), capture_output=True)
+            if r.returncode != 0:
+                raise NetworkError(f"up.nat: nft refused the NAT rule: {r.stderr.decode().strip()}")
             self.kind = "nft"
         else:
-            subprocess.run(["iptables", "-t", "nat", "-A", "POSTROUTING", "-s", self.subnet, "!", "-o", self.tun,
-                            "-j", "MASQUERADE"], check=True, capture_output=True)
+            r = subprocess.run(["iptables", "-t", "nat", "-A", "POSTROUTING", "-s", self.subnet, "!", "-o", self.tun,
+                                "-j", "MASQUERADE"], capture_output=True)
+            if r.returncode != 0:
+                raise NetworkError(f"up.nat: iptables refused the NAT rule: {r.stderr.decode().strip()}")
             self.kind = "iptables"
 
     def remove(self) -> None:
         if self.kind == "nft":
-            subprocess.run(["nft", "delete", "table", "ip", self.TABLE], capture_output=True)
+            subprocess.run(["nft", "delete", "table", "ip", self.table], capture_output=True)
         elif self.kind == "iptables":
             subprocess.run(["iptables", "-t", "nat", "-D", "POSTROUTING", "-s", self.subnet, "!", "-o", self.tun,
                             "-j", "MASQUERADE"], capture_output=True)
@@ -377,6 +385,7 @@ class Network:
             if cfg.up.nat and self.with_upf:
                 self.nat = Nat(cfg.upf.subnet, cfg.upf.tun_name)
                 self.nat.add()
+                log.info("event=nat_added subnet=%s via=%s table=%s", cfg.upf.subnet, self.nat.kind, self.nat.table)
         except BaseException:
             await self.stop()
             raise
@@ -466,7 +475,9 @@ class Network:
             await asyncio.wait_for(asyncio.gather(*(a.registered.wait() for a in pending.values())), timeout)
         except TimeoutError:
             late = [n for n, a in pending.items() if not a.registered.is_set()]
-            raise NetworkError(f"not registered with the NRF after {timeout:.0f}s: {', '.join(late)}") from None
+            hint = (" (the trust policy refuses NFs without an allowed vendor: set <nf>.vendor_id)"
+                    if self.config.trust is not None else " (see the log for the NRF's answer)")
+            raise NetworkError(f"not registered with the NRF after {timeout:.0f}s: {', '.join(late)}{hint}") from None
         for name in self.apps:
             log.info("event=nf_ready nf=%s", name)
 
@@ -502,6 +513,7 @@ class Network:
             "ue_pool": cfg.upf.subnet,
             "home_network_public_keys": {str(k): v for k, v in self.plan.hn_public_keys.items()},
             "tun_created": self._tun_created is not None,
+            "nat": {"kind": self.nat.kind, "table": self.nat.table} if self.nat is not None else None,
             "nfs": nfs,
         }
 
@@ -522,11 +534,12 @@ class Network:
                 with contextlib.suppress(Exception):
                     await srv.stop()
             app = self.apps.pop(name)
+            t0 = time.monotonic()
             try:
                 await asyncio.wait_for(app.stop(), 5)
             except Exception as exc:  # keep tearing down the others
                 log.warning("event=nf_stop_failed nf=%s err=%r", name, exc)
-            log.info("event=nf_stopped nf=%s", name)
+            log.info("event=nf_stopped nf=%s seconds=%.2f", name, time.monotonic() - t0)
         if self.upf is not None:
             if self.upf.poll() is None:
                 self.upf.send_signal(signal.SIGTERM)
@@ -567,7 +580,16 @@ async def run_until_signal(net: Network) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await net.start()  # cleans up after itself when it fails
+        starting = asyncio.create_task(net.start())  # cleans up after itself when it fails
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():  # Ctrl-C while starting: undo what is up and say so
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
+            raise NetworkError("interrupted while starting; everything started was stopped")
+        stopping.cancel()
+        starting.result()
         await stop.wait()
         log.info("event=network_stopping")
         await net.stop()

@@ -70,6 +70,7 @@ class RanSim:
         self.control_path: str | None = None
         for gnb in self.gnbs:
             gnb.listeners.append(self._on_state)
+            gnb.raw_listeners.append(lambda pdu, gnb=gnb: self._on_paging(gnb, pdu))
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -87,6 +88,23 @@ class RanSim:
         await asyncio.gather(*(g.stop() for g in self.gnbs), return_exceptions=True)
 
     # --- waiting for outcomes --------------------------------------------------------------------
+
+    def _on_paging(self, gnb: Gnb, pdu: Any) -> None:
+        """TS 38.413 §8.5.1 / TS 24.501 §5.6.1.2: a paged idle UE camped here answers with a
+        Service Request for mobile terminated services."""
+        if pdu.procedure != "Paging":
+            return
+        alt, ident = pdu["UEPagingIdentity"]
+        if alt != "fiveG-S-TMSI":
+            return
+        tmsi = int.from_bytes(ident["fiveG-TMSI"], "big")
+        for ru in self.ues:
+            g = ru.ue.guti
+            if g is not None and g.tmsi == tmsi and ru.gnb is gnb:
+                if ru.ran_id is None and ru.ue.state == UeState.REGISTERED and ru.ue.sec is not None:
+                    self.stats["paged"] = self.stats.get("paged", 0) + 1
+                    gnb.service_request(ru, service_type=2)
+                return
 
     def _on_state(self, ru: RanUe, before: UeState, after: UeState) -> None:
         w = self._waiters.get(id(ru))

@@ -373,9 +373,11 @@ class Gnb:
             self.initial_nas(ru, pdu)
         self._notify(ru, before)
 
-    def service_request(self, ru: RanUe) -> None:
+    def service_request(self, ru: RanUe, service_type: int = 0) -> None:
+        """TS 24.501 §5.6.1.2: service type 0 signalling, 1 data, 2 mobile terminated (paging)."""
         before = ru.ue.state
-        self.initial_nas(ru, ru.ue.service_request(), "mo-Data")
+        cause = "mt-Access" if service_type == 2 else "mo-Data"
+        self.initial_nas(ru, ru.ue.service_request(service_type), cause)
         self._notify(ru, before)
 
     def _notify(self, ru: RanUe, before: UeState) -> None:

@@ -504,10 +504,14 @@ class GnbUserPlane:
 # =============================================================================================
 
 
-async def _ip(*args: str, check: bool = True) -> str:
-    proc = await asyncio.create_subprocess_exec("ip", *args, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.PIPE)
-    out, err = await proc.communicate()
+async def _ip(*args: str, check: bool = True, batch: list[str] | None = None) -> str:
+    """Run iproute2; ``batch`` lines go to ``ip -batch -`` (one process for many commands)."""
+    if batch is not None:
+        args = (*args, "-batch", "-")
+    proc = await asyncio.create_subprocess_exec(
+        "ip", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        stdin=asyncio.subprocess.PIPE if batch is not None else None)
+    out, err = await proc.communicate("\n".join(batch).encode() + b"\n" if batch is not None else None)
     if check and proc.returncode != 0:
         raise SessionError(f"ip {' '.join(args)}: {err.decode().strip()}")
     return out.decode()
@@ -702,9 +706,9 @@ class UserPlane:
         if ns in self.namespaces:
             return
         self.namespaces.add(ns)
-        await _ip("netns", "del", ns, check=False)
+        if os.path.exists(f"/run/netns/{ns}"):
+            await _ip("netns", "del", ns, check=False)  # left over from an earlier run
         await _ip("netns", "add", ns)
-        await _ip("-n", ns, "link", "set", "lo", "up")
 
     async def _make_tun(self, ru: Any, t: Tunnel, s: UeSession) -> None:
         """One TUN per PDU session, moved into the UE's namespace, address and default route."""
@@ -725,14 +729,13 @@ class UserPlane:
             t.tun_fd, t.tun_name = fd, name
             ns = self.namespace(ru)
             pre: tuple[str, ...] = ()
+            cmds = [f"link set {name} mtu {self.mtu} up", f"addr add {s.ipv4}/32 dev {name}"]
             if ns is not None:
                 await self._ensure_ns(ns)
                 await _ip("link", "set", name, "netns", ns)
                 pre = ("-n", ns)
-            await _ip(*pre, "link", "set", name, "mtu", str(self.mtu), "up")
-            await _ip(*pre, "addr", "add", f"{s.ipv4}/32", "dev", name)
-            if ns is not None:
-                await _ip(*pre, "route", "replace", "default", "dev", name)
+                cmds = ["link set lo up", *cmds, f"route replace default dev {name}"]
+            await _ip(*pre, batch=cmds)
             if self._tunnels.get(key) is not t:  # released meanwhile
                 self._close_tun(t)
                 return

@@ -311,3 +311,34 @@ def test_configuration_update_reallocates_guti() -> None:
     assert old not in loop.gmm.ctx.by_tmsi and loop.gmm.ctx.by_tmsi[amf_ue.tmsi] is amf_ue
     assert amf_ue.proc is None and not loop.timers
     assert loop.gmm.ctx.stats["configuration_update"] == 1
+
+
+def test_idle_ue_is_paged_before_network_deregistration() -> None:
+    """TS 23.502 §4.2.3.3: page a CM-IDLE UE; its Service Request brings the de-registration."""
+    from fivecore.nf.amf.gmm import Page
+
+    loop, (ue,) = make()
+    amf_ue = loop.register(ue)
+    assert not ue.connected
+    acts = loop.gmm.deregister(amf_ue)
+    assert isinstance(acts[0], Page)
+    loop.run(ue, acts)
+    loop.initial(ue, ue.service_request(2))
+    assert ue.state == UeState.DEREGISTERED
+    assert amf_ue.state == GmmState.DEREGISTERED
+    assert loop.gmm.ctx.stats["paging_answered"] == 1
+
+
+def test_unanswered_paging_ends_in_implicit_deregistration() -> None:
+    from fivecore.nf.amf.gmm import Page
+
+    loop, (ue,) = make()
+    amf_ue = loop.register(ue)
+    loop.run(ue, loop.gmm.deregister(amf_ue))
+    for _ in range(2):
+        acts = loop.gmm.timer_expired(amf_ue, "T3513", loop.timers.pop((amf_ue.amf_ue_ngap_id, "T3513")))
+        assert isinstance(acts[0], Page)
+        loop.run(ue, acts)
+    loop.fire(ue, amf_ue, "T3513")
+    assert amf_ue.state == GmmState.DEREGISTERED and amf_ue.proc is None
+    assert loop.gmm.ctx.stats["paging_failed"] == 1

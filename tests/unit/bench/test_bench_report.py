@@ -152,3 +152,10 @@ def test_call_counts_per_attach() -> None:
     assert [r["call"] for r in rows] == ["store get", "SBI GET /x"]
     assert rows[0] == {"call": "store get", "per_attach": 7.0, "cpu_ms_per_attach": 2.0}
     assert "| `store get` | 7 | 2.00 |" in calls_md(rows)
+
+
+def test_failed_run_at_250_is_reported_as_such() -> None:
+    runs = [run(100, 20, 100), {**run(250, 3000, 1.1, failed=1957), "attaches": 43}]
+    t = targets_md({"runs": runs}, None, None)
+    line = next(ln for ln in t.splitlines() if "250 attaches/s" in ln)
+    assert "1,957 of 2,000 attaches failed; p99 of the rest 3000 ms" in line and "**missed**" in line

@@ -83,6 +83,9 @@ class GmmConfig:
     t3570: float = 6.0
     t3522: float = 6.0
     t3555: float = 6.0
+    #: TS 23.501 / TS 24.501 paging supervision (the AMF's own timer): repeat, then give up
+    t3513: float = 4.0
+    max_paging: int = 2
     #: TS 24.501 §5.4/§5.5: retransmit four times, abort on the fifth expiry
     max_retransmissions: int = 4
     release_after_registration: bool = True
@@ -137,6 +140,12 @@ class SbiCall(NamedTuple):
     args: dict[str, Any]
 
 
+class Page(NamedTuple):
+    """NGAP Paging (TS 38.413 §8.5.1) for a CM-IDLE UE, by 5G-S-TMSI, in its tracking area."""
+
+    ue: UeContext
+
+
 class SetTimer(NamedTuple):
     ue: UeContext
     name: str
@@ -149,7 +158,7 @@ class StopTimer(NamedTuple):
     name: str
 
 
-Action = SendNas | SendIcs | ReleaseUe | SbiCall | SetTimer | StopTimer
+Action = SendNas | SendIcs | ReleaseUe | SbiCall | Page | SetTimer | StopTimer
 
 
 class SbiFailure(NamedTuple):
@@ -244,7 +253,7 @@ class Gmm:
                         ctx.attach_ran(candidate, gnb, ran_ue_ngap_id)
                         candidate.tac = tac
                         return candidate, [SendNas(candidate, self._protect(candidate, nas_io.gmm_status(exc.cause)))]
-                    if candidate.proc is not None:
+                    if candidate.proc is not None and candidate.proc.name != "paging":
                         candidate.proc = None
                     ctx.attach_ran(candidate, gnb, ran_ue_ngap_id)
                     candidate.tac = tac
@@ -338,6 +347,17 @@ class Gmm:
         proc = ue.proc
         if proc is None or proc.token != token or proc.timer != name or proc.last_pdu is None:
             return []
+        if proc.name == "paging":
+            proc.retries += 1
+            if proc.retries > self.cfg.max_paging:
+                # unreachable: implicit de-registration (TS 24.501 §5.3.7)
+                ue.proc = None
+                self.ctx.count("paging_failed")
+                if proc.request and proc.request[0] == "deregister":
+                    ue.state = GmmState.DEREGISTERED
+                    return [SbiCall(ue, ue.proc_seq, "udm_deregister", {"supi": ue.supi})]
+                return []
+            return [Page(ue), SetTimer(ue, "T3513", self.cfg.t3513, proc.token)]
         proc.retries += 1
         self.ctx.count(f"{name.lower()}_expiry")
         if proc.retries > self.cfg.max_retransmissions:
@@ -369,14 +389,33 @@ class Gmm:
         if ue.state != GmmState.REGISTERED:
             return []
         if ue.gnb is None:
-            # UE is CM-IDLE; no paging in this release: implicit de-registration
-            ue.state = GmmState.DEREGISTERED
-            return [SbiCall(ue, ue.proc_seq, "udm_deregister", {"supi": ue.supi})]
+            # CM-IDLE: page it; the de-registration follows its Service Request
+            return self.page(ue, then=("deregister", cause, reregister))
         proc = ue.new_procedure("deregistration_nw")
         ue.state = GmmState.DEREGISTERED_INITIATED
         plain = nas_io.deregistration_request_nw(reregister, cause)
         return self._send_with_timer(ue, proc, self._protect(ue, plain), "T3522", plain,
                                      "current" if ue.sec is not None else "plain")
+
+    def page(self, ue: UeContext, then: tuple[Any, ...]) -> list[Action]:
+        """TS 23.502 §4.2.3.3: network triggered Service Request — page a CM-IDLE UE, and once it
+        answers with a Service Request carry out ``then`` (``("deregister", cause, rereg)``)."""
+        if ue.state != GmmState.REGISTERED or ue.gnb is not None or ue.tmsi is None:
+            return []
+        proc = ue.new_procedure("paging")
+        proc.request = then
+        proc.last_pdu = b""  # retransmission is a new Paging, see timer_expired
+        proc.timer = "T3513"
+        self.ctx.count("paging")
+        return [Page(ue), SetTimer(ue, "T3513", self.cfg.t3513, proc.token)]
+
+    def _paging_done(self, ue: UeContext, proc: Procedure) -> list[Action]:
+        then = proc.request
+        ue.proc = None
+        acts: list[Action] = [StopTimer(ue, "T3513")]
+        if then and then[0] == "deregister":
+            acts += self.deregister(ue, then[1], then[2])
+        return acts
 
     def reallocate_guti(self, ue: UeContext) -> list[Action]:
         """TS 24.501 §5.4.4.2: generic UE configuration update — a new 5G-GUTI (T3555).
@@ -921,11 +960,17 @@ class Gmm:
         self.ctx.count("service_request")
         plain = nas_io.service_accept()
         pdu = self._protect(ue, plain)
+        acts: list[Action]
         if not ue.kgnb_sent and ue.kamf is not None and ue.sec is not None:
             ue.kgnb_sent = True
             self._observe("kgnb", ue)
-            return [SendIcs(ue, pdu, kdf.kgnb(ue.kamf, nas_io.uplink_count(ue.sec)))]
-        return [SendNas(ue, pdu)]
+            acts = [SendIcs(ue, pdu, kdf.kgnb(ue.kamf, nas_io.uplink_count(ue.sec)))]
+        else:
+            acts = [SendNas(ue, pdu)]
+        if ue.proc is not None and ue.proc.name == "paging":
+            self.ctx.count("paging_answered")
+            acts += self._paging_done(ue, ue.proc)
+        return acts
 
     # ======================================================================================
     # helpers

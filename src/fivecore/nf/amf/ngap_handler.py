@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from fivecore.nf.amf.context import GnbContext, GnbState, UeContext
-from fivecore.nf.amf.gmm import Action, Gmm, ReleaseUe, SendIcs, SendNas
+from fivecore.nf.amf.gmm import Action, Gmm, Page, ReleaseUe, SendIcs, SendNas
 from fivecore.nf.amf.nas_io import STmsi, ue_security_capability_sets
 from fivecore.wire import ngap
 from fivecore.wire.errors import DecodeError, EncodeError
@@ -367,8 +367,27 @@ class AmfNgap:
                 })
                 self.ctx.count("release_command")
                 out.append(NgapSend(ue.gnb, self.stream_for(ue.gnb, ue), ngap.encode(p)))
+            elif isinstance(a, Page):
+                out.extend(self._paging(a.ue))
             else:
                 out.append(a)
+        return out
+
+    def _paging(self, ue: UeContext) -> list[NgapSend]:
+        """TS 38.413 §8.5.1: Paging to every ready gNB serving the UE's last tracking area."""
+        cfg = self.cfg
+        if ue.tmsi is None:
+            return []
+        tac = ue.tac if ue.tac is not None else cfg.tacs[0]
+        pdu = ngap.encode(NgapPdu("Paging", "initiating", {
+            "UEPagingIdentity": ("fiveG-S-TMSI", ngap.five_g_s_tmsi(cfg.set_id, cfg.pointer, ue.tmsi)),
+            "TAIListForPaging": [{"tAI": ngap.tai(cfg.plmn, tac)}],
+        }))
+        out = []
+        for gnb in self.ctx.gnbs.values():
+            if gnb.state == GnbState.READY and (not gnb.supported_tas or any(t[0] == tac for t in gnb.supported_tas)):
+                out.append(NgapSend(gnb, 0, pdu))
+        self.ctx.count("paging_sent")
         return out
 
     def _ics_request(self, ue: UeContext, nas_pdu: bytes, kgnb: bytes) -> bytes:

@@ -111,6 +111,14 @@ class UpfApp:
             raise ConfigError(f"upf.pfcp_address: cannot bind {cfg.pfcp_address}:"
                               f"{cfg.pfcp_port}: {exc.strerror}") from exc
         self._pfcp = proto
+        sock = proto.transport.get_extra_info("socket") if proto.transport else None
+        if sock is not None:
+            # An SMF restoring thousands of sessions after a restart sends bursts; a GC pause
+            # must not turn them into retransmissions.
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+            except OSError:
+                pass
         self.datapath.start()
         self._tick = asyncio.create_task(self._ticker(), name="upf-pfcp-timers")
         log.info("upf started pfcp=%s:%d gtpu=%s:%d tun=%s", cfg.pfcp_address, cfg.pfcp_port,
