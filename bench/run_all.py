@@ -98,7 +98,8 @@ def upf_gbit_1400(upf: dict[str, Any] | None) -> float | None:
 def component_md(results: list[dict[str, Any]]) -> str:
     lines = ["| script | result | time s | headline |", "|---|---|---:|---|"]
     for r in results:
-        lines.append(f"| `bench/{r['name']}.py` | {r['status']} | {r.get('seconds', '–')} | {headline(r)} |")
+        status = r["status"] if len(r["status"]) <= 120 else r["status"][:117] + "..."
+        lines.append(f"| `bench/{r['name']}.py` | {status} | {r.get('seconds', '–')} | {headline(r)} |")
     return "\n".join(lines)
 
 
@@ -112,8 +113,13 @@ def headline(r: dict[str, Any]) -> str:
         if r["name"] == "upf" and j.get("forwarding"):
             return ", ".join(f"{x['dir'].upper()} {x['size']} B {float(x['gbps']):.2f} Gbit/s"
                              for x in j["forwarding"]["rows"] if int(x["size"]) == 1400)
-        if r["name"] == "sctp" and j.get("median"):
-            return ", ".join(f"{k} {v}" for k, v in list(j["median"].items())[:3])
+        if r["name"] == "sctp" and isinstance(j.get("median"), dict):
+            parts = []
+            for loop, m in j["median"].items():
+                if isinstance(m, dict):
+                    parts.append(f"{loop}: " + ", ".join(f"{k} {v:,.0f}" for k, v in m.items()
+                                                        if isinstance(v, int | float) and "cpu" not in k))
+            return "; ".join(parts)
     except (KeyError, TypeError, ValueError, AttributeError):
         pass
     return "see its own section above" if r.get("status") == "ok" else ""

@@ -264,6 +264,8 @@ class AmfConfig(NfSection):
     relative_capacity: int = Field(default=255, ge=0, le=255)
     #: static SBI routes (skip NRF discovery): ``{"nausf-auth": "http://127.0.0.11:7777"}``
     routes: dict[str, str] = Field(default_factory=dict)
+    #: NGAP Overload Start when this many SBI calls are waiting, Overload Stop below half (0: off)
+    overload_threshold: int = Field(default=2000, ge=0)
     #: vendor trust policy file (``fivecore.trust``): checked at NG Setup, decisions audited
     trust_policy: Path | None = None
     #: where the RAN exposure ledger is written (default $FIVECORE_DATA_DIR, else ``var``)

@@ -218,3 +218,19 @@ def test_volume_threshold_raises_event(rig: Rig) -> None:
         rig.uplink(gtpu.encap(0x100, inner, qfi=1, pdu_type=1))
     assert list(rig.ctx.urr_events) == [(r.session, r.session.urrs[1])]
     assert r.session.urrs[1].ul_bytes == 3000 and not r.session.urrs[1].armed
+
+
+def test_a_crash_in_the_loop_is_reported_not_swallowed(rig: Rig) -> None:
+    crashed: list[BaseException] = []
+    rig.dp.on_crash = crashed.append
+
+    def boom() -> int:
+        raise ZeroDivisionError("bug")
+
+    rig.dp.drain_n3 = boom  # type: ignore[method-assign]
+    rig.dp.start()
+    rig.gnb.sendto(b"\x32\x01\x00\x04\x00\x00\x00\x00\x00\x01\x00\x00", rig.n3.getsockname())
+    assert rig.dp._thread is not None
+    rig.dp._thread.join(5)
+    assert not rig.dp._thread.is_alive()
+    assert len(crashed) == 1 and isinstance(crashed[0], ZeroDivisionError)

@@ -206,6 +206,22 @@ process could carry with a whole core to itself, a ceiling that does not depend 
 shared machine was doing. RSS is at the end of each rate's run."""
 
 
+OVERLOAD = """\
+**Above capacity the core collapses instead of saturating.** Offered more than it can carry,
+the throughput does not stay at the ceiling: it falls to almost nothing and nearly every attach
+fails (registrations still in REGISTERED_INITIATED after 30 s, some with 5GMM cause #21 after
+authentication retransmissions). Seen in the profile of such a run: the control plane spends
+~98 % of its time in `Http2Client._conn` of `fivecore.transport.http2.client`, which waits for a
+free stream by polling every 1 ms (`asyncio.sleep(0.001)`) and rebuilding the pool list — with
+thousands of queued requests that busy-wait eats the CPU the queue needs (the 5G-AKA confirmation
+is the request that leaves the in-process binding: it goes to the AUSF's `_links` URI over real
+HTTP/2). The AMF's T3560 retransmissions (6 s) then add load, and a starved event loop misses the
+UPF's PFCP heartbeats, so the UPF releases the association and every later PDU session fails. No
+AMF overload control (NGAP Overload Start, TS 38.413 §8.7.6) kicks in. Fixing the busy wait (an
+`asyncio.Condition` signalled when a stream closes) and admission control at the AMF would turn the
+cliff into a plateau at the sustained rate."""
+
+
 def scale_md(s: dict[str, Any]) -> str:
     if s.get("error"):
         return f"The scale run failed: `{s['error']}`."
@@ -243,6 +259,8 @@ def whole_network_md(results: dict[str, Any], components_md: str | None, upf_gbi
     out += ["### Attach rate and latency — `fivecore bench attach`", "", METHOD, ""]
     if attach and attach.get("runs"):
         out += [attach_table_md(attach["runs"]), "", "![latency against offered load](latency-vs-load.png)", ""]
+        if any(r["failed"] for r in attach["runs"]):
+            out += [OVERLOAD, ""]
     else:
         out += ["Not run.", ""]
     out += ["### Where the control plane's CPU goes — py-spy", ""]

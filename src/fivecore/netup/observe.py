@@ -170,6 +170,28 @@ def pdu_info(app: Any, reveal_supi: bool = False) -> list[dict[str, Any]]:
     return out
 
 
+# --- PCF ------------------------------------------------------------------------------------------
+
+
+def pcf_metrics(app: Any) -> dict[str, Any]:
+    """Open5GS PCF names (TS 28.552 §5.5 policy association) from the PCF's context."""
+    ctx = getattr(app, "context", None)
+    stats: dict[str, int] = dict(getattr(ctx, "stats", None) or {})
+    sm = getattr(ctx, "sm", None) or {}
+    # the PCF counts an association once it is created; rejected requests (400) are not
+    # counted there, so "req" equals "succ" until it counts them
+    out: dict[str, Any] = {
+        "fivegs_pcffunction_pa_policyamassoreq": stats.get("am_policy_request", stats.get("am_policy_create", 0)),
+        "fivegs_pcffunction_pa_policyamassosucc": stats.get("am_policy_create", 0),
+        "fivegs_pcffunction_pa_policysmassoreq": stats.get("sm_policy_request", stats.get("sm_policy_create", 0)),
+        "fivegs_pcffunction_pa_policysmassosucc": stats.get("sm_policy_create", 0),
+        "fivegs_pcffunction_pa_sessionnbr": len(sm),
+    }
+    for k, v in stats.items():
+        out[_stat_name("fivecore_pcf", k)] = v
+    return out
+
+
 # --- UPF ------------------------------------------------------------------------------------------
 
 
@@ -204,6 +226,8 @@ def attach(nf: str, app: Any, config: Config) -> tuple[MetricsRegistry, InfoApi]
     elif nf == "smf":
         reg.add_collector(lambda: smf_metrics(app, config))
         info.register("pdu-info", lambda: pdu_info(app, reveal))
+    elif nf == "pcf":
+        reg.add_collector(lambda: pcf_metrics(app))
     elif nf == "upf":
         reg.add_collector(lambda: upf_metrics(app))
     return reg, info

@@ -149,6 +149,10 @@ class RanSim:
                 if ru.ran_id is None:
                     break
                 await asyncio.sleep(0.02)
+        hold_until = time.monotonic() + timeout
+        while ru.gnb.overloaded and ru.gnb.ready and ru.ran_id is None and time.monotonic() < hold_until:
+            # RRC connection requests for signalling are held back while the AMF is overloaded
+            await asyncio.sleep(0.05)
         t0 = time.perf_counter()
         state = await self._run(
             ru, lambda: ru.gnb.register(ru, follow_on), frozenset({UeState.REGISTERED, UeState.DEREGISTERED}), timeout

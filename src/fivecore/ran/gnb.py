@@ -93,6 +93,8 @@ class Gnb:
         self.assoc: sctp.SctpAssociation | None = None
         self.ready = False
         self.amf_name: str | None = None
+        #: the AMF asked for fewer new signalling connections (NGAP Overload Start)
+        self.overloaded = False
         self.connected: dict[int, RanUe] = {}
         self._next_ran_id = 1
         self.stats = GnbStats()
@@ -208,6 +210,12 @@ class Gnb:
             del self.stats.last_error_causes[:-50]
             log.info("event=error_indication_rx gnb_id=%d cause=%s amf_ue_ngap_id=%s",
                      self.cfg.gnb_id, pdu.get("Cause"), pdu.get("AMF-UE-NGAP-ID"))
+        elif key == ("OverloadStart", "initiating"):
+            # TS 38.413 §8.7.6: the RAN holds back new signalling connections (see RanSim)
+            self.overloaded = True
+            log.info("event=amf_overload_start gnb_id=%d", self.cfg.gnb_id)
+        elif key == ("OverloadStop", "initiating"):
+            self.overloaded = False
         elif key == ("NGReset", "initiating"):
             for ru in list(self.connected.values()):
                 self._drop(ru)
@@ -263,7 +271,7 @@ class Gnb:
         if not ru.kgnb_ok:
             # AS security could not be activated: the UE and the AMF disagree on KgNB
             self.stats.kgnb_mismatch += 1
-            log.info("event=kgnb_mismatch gnb_id=%d supi_hidden ran_ue_ngap_id=%s", self.cfg.gnb_id, ru.ran_id)
+            log.info("event=kgnb_mismatch gnb_id=%d ran_ue_ngap_id=%s", self.cfg.gnb_id, ru.ran_id)
             self.send(ngap.encode(NgapPdu("InitialContextSetup", "unsuccessful", {
                 **ids, "Cause": ngap.cause("radioNetwork", "encryption-and-or-integrity-protection-algorithms-not-supported")})),
                 self._stream(ru))

@@ -142,3 +142,16 @@ def test_fuzz_never_raises(data: bytes) -> None:
     if data:
         valid[data[0] % len(valid)] ^= data[-1] or 1
     h.on_message(g, 0, bytes(valid))
+
+
+def test_overload_start_and_stop_go_to_ready_gnbs() -> None:
+    h, _, _ = handler()
+    g1, g2 = h.association_up(1), h.association_up(2)
+    h.on_message(g1, 0, setup_request())
+    (start,) = sent(h.overload(True, reduction=30))
+    assert start.procedure == "OverloadStart"
+    assert start["AMFOverloadResponse"] == ("overloadAction", "reject-rrc-cr-signalling")
+    assert start["AMFTrafficLoadReductionIndication"] == 30
+    (stop,) = sent(h.overload(False))
+    assert stop.procedure == "OverloadStop"
+    assert g2.state == GnbState.SETUP_PENDING

@@ -32,10 +32,11 @@ def test_upf_gbit_is_the_lower_direction() -> None:
 def test_component_table() -> None:
     ra = load()
     md = ra.component_md([UPF, {"name": "smf", "status": "absent"},
-                          {"name": "sctp", "status": "ok", "seconds": 3.0, "json": {"median": {"rr": 5000}}}])
+                          {"name": "sctp", "status": "ok", "seconds": 3.0,
+                           "json": {"median": {"uvloop": {"rr": 5000.4, "rr_cpu_us": 1.0}}}}])
     assert "| `bench/upf.py` | ok | 100.0 | UL 1400 B 1.31 Gbit/s, DL 1400 B 0.97 Gbit/s |" in md
     assert "| `bench/smf.py` | absent | – |  |" in md
-    assert "rr 5000" in md
+    assert "uvloop: rr 5,000 |" in md
 
 
 def test_every_component_has_a_quick_form() -> None:

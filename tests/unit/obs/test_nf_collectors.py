@@ -101,3 +101,23 @@ def test_config_show_redaction() -> None:
     assert doc["home_network_keys"][0]["private_key_file"] is None
     assert doc["udr"]["mgmt"]["token"] == "<redacted>"
     assert doc["demo"] == {"k": "<redacted>", "opc": "<redacted>"}
+
+
+def test_pcf_policy_associations() -> None:
+    from fivecore.nf.pcf.app import PcfApp
+
+    cfg = load_config({})
+    app = PcfApp(cfg)
+    ctx = app.context
+    for i in range(3):
+        ctx.sm[f"p{i}"] = {"context": {}, "policy": {}}
+        ctx.count("sm_policy_create")
+    ctx.sm.pop("p0")
+    ctx.count("sm_policy_delete")
+    ctx.count("am_policy_create")
+    reg, _ = attach("pcf", app, cfg)
+    v = _values(reg.expose())
+    assert v[("fivegs_pcffunction_pa_policysmassosucc", ())] == 3
+    assert v[("fivegs_pcffunction_pa_sessionnbr", ())] == 2
+    assert v[("fivegs_pcffunction_pa_policyamassosucc", ())] == 1
+    assert metrics_endpoint("pcf", cfg) == ("127.0.0.13", 9090)

@@ -114,6 +114,7 @@ class AmfApp(NfApp):
         self._next_assoc = 1
         self._timers: dict[tuple[int, str], asyncio.TimerHandle] = {}
         self._bg: set[asyncio.Task[Any]] = set()
+        self.overloaded = False
         self.started_at = time.monotonic()
         # issue 7: PDU session relay (N1 SM, N2 SM, N1N2 transfer)
         from fivecore.nf.amf import sessions
@@ -206,7 +207,8 @@ class AmfApp(NfApp):
             elif isinstance(a, SbiCall):
                 t = asyncio.create_task(self._sbi(a))
                 self._bg.add(t)
-                t.add_done_callback(self._bg.discard)
+                t.add_done_callback(self._sbi_done)
+                self._check_overload()
             elif isinstance(a, SetTimer):
                 key = (a.ue.amf_ue_ngap_id, a.name)
                 old = self._timers.pop(key, None)
@@ -223,6 +225,25 @@ class AmfApp(NfApp):
                 assoc = self._assocs.get(a.gnb.assoc_id)
                 if assoc is not None:
                     assoc.abort(a.reason)
+
+    def _sbi_done(self, task: asyncio.Task[Any]) -> None:
+        self._bg.discard(task)
+        self._check_overload()
+
+    def _check_overload(self) -> None:
+        """TS 23.501 §5.19.5.2: tell the RAN to hold back when the SBI side cannot keep up."""
+        limit = self.config.amf.overload_threshold
+        if not limit:
+            return
+        waiting = len(self._bg)
+        if not self.overloaded and waiting >= limit:
+            self.overloaded = True
+            log.warning("event=amf_overload_start waiting_sbi=%d", waiting)
+            self._execute(self.ngap.overload(True))
+        elif self.overloaded and waiting <= limit // 2:
+            self.overloaded = False
+            log.info("event=amf_overload_stop waiting_sbi=%d", waiting)
+            self._execute(self.ngap.overload(False))
 
     async def _sbi(self, call: SbiCall) -> None:
         result = await self.sbi.execute(call.op, call.args)

@@ -1,5 +1,11 @@
 """5GS mobility management, network side (TS 24.501 §5), sans-I/O.
 
+Procedures: registration (initial with SUCI of any scheme or 5G-GUTI, mobility and periodic
+update), identification, 5G-AKA and EAP-AKA' through the AUSF (MAC failure -> Authentication
+Reject, synch failure -> resynchronisation), security mode control, UE- and network-initiated
+de-registration (paging an idle UE first), service request, generic UE configuration update
+(5G-GUTI reallocation), with the T3513/T3522/T3550/T3555/T3560/T3570 supervision.
+
 :class:`Gmm` takes uplink NAS PDUs, SBI results and timer expiries and returns *actions*
 (:class:`SendNas`, :class:`SendIcs`, :class:`ReleaseUe`, :class:`SbiCall`, :class:`SetTimer`,
 :class:`StopTimer`). It never touches a socket, a clock or a task: the AMF application carries

@@ -432,5 +432,19 @@ class AmfNgap:
             data = ngap.encode(NgapPdu("ErrorIndication", "initiating", {"Cause": ngap.cause(*cause)}))
         return NgapSend(gnb, 0, data)
 
+    def overload(self, start: bool, reduction: int = 50) -> list[NgapSend]:
+        """TS 38.413 §8.7.6 / §8.7.7: Overload Start (reject RRC connection requests for
+        signalling, shed ``reduction`` %) or Overload Stop, to every ready gNB."""
+        if start:
+            pdu = NgapPdu("OverloadStart", "initiating", {
+                "AMFOverloadResponse": ("overloadAction", "reject-rrc-cr-signalling"),
+                "AMFTrafficLoadReductionIndication": max(1, min(99, reduction)),
+            })
+        else:
+            pdu = NgapPdu("OverloadStop", "initiating", {})
+        data = ngap.encode(pdu)
+        self.ctx.count("overload_start" if start else "overload_stop")
+        return [NgapSend(g, 0, data) for g in self.ctx.gnbs.values() if g.state == GnbState.READY]
+
     def error_indication(self, gnb: GnbContext, cause: tuple[str, str]) -> NgapSend:
         return self._error_indication_pdu(gnb, None, None, cause)

@@ -74,6 +74,10 @@ class UpfApp:
         self.node: PfcpNode | None = None  # type: ignore[assignment]
         self._pfcp: _PfcpProtocol | None = None
         self._tick: asyncio.Task[None] | None = None
+        #: set when the datapath thread died; the process should then exit non-zero
+        self.failed = asyncio.Event()
+        self.error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
         cfg = self.config
@@ -97,12 +101,14 @@ class UpfApp:
         self.datapath = Datapath(
             self.ctx, n3, self.tun.fd, batch=cfg.batch,
             on_n3_control=self._on_n3_control, on_unknown_teid=self._on_unknown_teid,
+            on_crash=self._on_datapath_crash,
         )
         self.node = PfcpNode(
             self.ctx, node_id=cfg.pfcp_node_id, heartbeat_interval=cfg.heartbeat_interval,
             heartbeat_retries=cfg.heartbeat_retries, t1=cfg.t1, n1=cfg.n1,
         )
         loop = asyncio.get_running_loop()
+        self._loop = loop
         try:
             _, proto = await loop.create_datagram_endpoint(
                 lambda: _PfcpProtocol(self), local_addr=(cfg.pfcp_address, cfg.pfcp_port))
@@ -125,6 +131,11 @@ class UpfApp:
                  cfg.gtpu_address, cfg.gtpu_port, cfg.tun_name)
 
     # -- N3 slow path (called from the datapath thread) ----------------------------------------
+
+    def _on_datapath_crash(self, exc: BaseException) -> None:
+        self.error = exc
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.failed.set)
 
     def _on_n3_control(self, data: bytes, addr: tuple[str, int]) -> None:
         assert self.n3control is not None and self.datapath is not None
@@ -221,7 +232,8 @@ async def run_upf(config: UpfConfig | dict[str, Any] | str | None = None) -> Non
     app = UpfApp(cfg)
     await app.start()
     try:
-        await asyncio.Event().wait()
+        await app.failed.wait()
+        raise RuntimeError(f"UPF datapath failed: {app.error!r}")
     finally:
         await app.stop()
 
@@ -265,8 +277,15 @@ def serve(cfg: UpfConfig) -> int:
             loop.add_signal_handler(sig, stop.set)
         print(f"upf ready pfcp={cfg.pfcp_address}:{cfg.pfcp_port} "
               f"gtpu={cfg.gtpu_address}:{cfg.gtpu_port} tun={cfg.tun_name}", flush=True)
-        await stop.wait()
+        failed = asyncio.create_task(app.failed.wait())
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({failed, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        failed.cancel()
+        stopped.cancel()
         await app.stop()
+        if app.error is not None:
+            print(f"fivecore-upf: datapath failed: {app.error!r}", file=sys.stderr)
+            return 1
         return 0
 
     return asyncio.run(_main())

@@ -74,6 +74,7 @@ class Datapath:
         *,
         on_n3_control: SlowHandler | None = None,
         on_unknown_teid: Callable[[int, tuple[str, int]], None] | None = None,
+        on_crash: Callable[[BaseException], None] | None = None,
         batch: int = 256,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -84,6 +85,7 @@ class Datapath:
         os.set_blocking(tun_fd, False)
         self.on_n3_control = on_n3_control
         self.on_unknown_teid = on_unknown_teid
+        self.on_crash = on_crash
         self.batch = batch
         self.clock = clock
         self._n3_buf = bytearray(65536)
@@ -139,9 +141,12 @@ class Datapath:
                         drain_n3()
                     elif fd == tunfd:
                         drain_tun()
-        except Exception:  # pragma: no cover - a bug here must be loud, not silent
+        except Exception as exc:  # pragma: no cover - a bug here must be loud, not silent
+            # A UPF whose datapath died must not keep answering PFCP as if it forwarded.
             log.exception("datapath loop crashed")
-            raise
+            if self.on_crash is None:
+                raise
+            self.on_crash(exc)
         finally:
             ep.close()
 
