@@ -111,6 +111,10 @@ class Attacher:
         from fivecore.ran.userplane import EV_ESTABLISHED, UeSm
 
         ru = self.sim.ues[i]
+        if getattr(ru.gnb, "overloaded", False):
+            # TS 38.413 §8.7.6 / TS 38.331 §5.3.3: a gNB told Overload Start rejects new RRC
+            # connections for mobile-originated signalling; the UE's attempt fails at once
+            raise AttachError("rejected by the gNB: AMF overload (NGAP Overload Start)")
         state = await self.sim.register(ru, self.reg_timeout, follow_on=True)
         if state != UeState.REGISTERED:
             raise AttachError(f"registration ended {state.name} (5GMM cause {ru.ue.last_cause})")

@@ -70,6 +70,15 @@ class AmfSbi:
             return SbiFailure(0, "BAD_RESPONSE")
         raise ValueError(f"unknown SBI operation {op!r}")
 
+    def _split_link(self, href: str) -> tuple[str | None, str]:
+        """A resource link from the AUSF -> (origin to call, path). The origin is dropped when
+        the AUSF lives in this process (in-process binding, ``fivecore up``)."""
+        parts = urlsplit(href)
+        local = self.client.local
+        if local is not None and local.get("nausf-auth") is not None:
+            return None, parts.path
+        return (f"{parts.scheme}://{parts.netloc}" if parts.scheme else None), parts.path
+
     @staticmethod
     def _failure(resp: Any) -> SbiFailure:
         prob = resp.problem() or {}
@@ -95,10 +104,9 @@ class AmfSbi:
 
     async def eap_session(self, args: dict[str, Any]) -> Any:
         """TS 29.509 §5.2.2.2.3: POST {link}/eap-session with the UE's EAP packet (EapSession)."""
-        parts = urlsplit(args["href"])
-        base = f"{parts.scheme}://{parts.netloc}" if parts.scheme else None
+        base, path = self._split_link(args["href"])
         resp = await self.client.call(
-            "POST", parts.path, body={"eapPayload": args["eap_payload"]}, base_uri=base,
+            "POST", path, body={"eapPayload": args["eap_payload"]}, base_uri=base,
             target_nf_type="AUSF", timeout=self.timeout,
         )
         if resp.status != 200:
@@ -107,10 +115,7 @@ class AmfSbi:
 
     async def confirm(self, args: dict[str, Any]) -> Any:
         """TS 29.509 §5.2.2.2.2 step 10: PUT {link}/5g-aka-confirmation (ConfirmationData)."""
-        href: str = args["href"]
-        parts = urlsplit(href)
-        base = f"{parts.scheme}://{parts.netloc}" if parts.scheme else None
-        path = parts.path
+        base, path = self._split_link(args["href"])
         resp = await self.client.call(
             "PUT", path, body={"resStar": args["res_star"]}, base_uri=base, target_nf_type="AUSF", timeout=self.timeout
         )
