@@ -141,8 +141,8 @@ def plot_latency(runs: Sequence[dict[str, Any]], out: Path, title: str = "") -> 
         if pts:
             ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=key)
     ax.axhline(50, color="grey", lw=0.8, ls=":")
-    ax.annotate("p99 target 50 ms", (x[0] if x else 0, 50), textcoords="offset points", xytext=(2, 3),
-                fontsize=8, color="grey")
+    ax.annotate("p99 target 50 ms", (max(x) if x else 0, 50), textcoords="offset points", xytext=(-2, -11),
+                ha="right", fontsize=8, color="grey")
     ax.set_yscale("log")
     ax.set_xlabel("offered attaches per second")
     ax.set_ylabel("attach latency, ms (log)")
@@ -207,19 +207,21 @@ shared machine was doing. RSS is at the end of each rate's run."""
 
 
 OVERLOAD = """\
-**Above capacity the core collapses instead of saturating.** Offered more than it can carry,
-the throughput does not stay at the ceiling: it falls to almost nothing and nearly every attach
-fails (registrations still in REGISTERED_INITIATED after 30 s, some with 5GMM cause #21 after
-authentication retransmissions). Seen in the profile of such a run: the control plane spends
-~98 % of its time in `Http2Client._conn` of `fivecore.transport.http2.client`, which waits for a
+**Above capacity.** Offered more than it can carry, the core does not hold a plateau at its
+sustained rate: the backlog grows until attaches time out or are refused — 5GSM cause #26
+(insufficient resources) from the SMF, 5GMM cause #21 (synch failure), registrations still
+unfinished after 30 s. On a busier moment of the same machine (an earlier sweep the same
+evening) it collapsed outright, to ~1 attach/s: the profile of such a run shows ~98 % of the
+control plane's time in `Http2Client._conn` (`fivecore.transport.http2.client`), which waits for a
 free stream by polling every 1 ms (`asyncio.sleep(0.001)`) and rebuilding the pool list — with
-thousands of queued requests that busy-wait eats the CPU the queue needs (the 5G-AKA confirmation
-is the request that leaves the in-process binding: it goes to the AUSF's `_links` URI over real
-HTTP/2). The AMF's T3560 retransmissions (6 s) then add load, and a starved event loop misses the
-UPF's PFCP heartbeats, so the UPF releases the association and every later PDU session fails. No
-AMF overload control (NGAP Overload Start, TS 38.413 §8.7.6) kicks in. Fixing the busy wait (an
-`asyncio.Condition` signalled when a stream closes) and admission control at the AMF would turn the
-cliff into a plateau at the sustained rate."""
+thousands of queued requests that busy wait eats the CPU the queue needs (the 5G-AKA
+confirmation is the request that leaves the in-process binding: it goes to the AUSF's `_links`
+URI over real HTTP/2); the starved event loop then missed the UPF's PFCP heartbeats, the UPF
+released the association and every later PDU session failed. The AMF's Overload Start (sent when
+`amf.overload_threshold`, 2,000 by default, SBI requests wait; the benchmark's gNB then refuses
+new UEs at once, as a real gNB refuses RRC connections) did not trigger in these runs. A
+condition variable instead of the 1 ms poll, and admission control that starts before the
+queue is seconds deep, would turn the cliff into a plateau."""
 
 
 def scale_md(s: dict[str, Any]) -> str:
