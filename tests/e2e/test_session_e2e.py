@@ -579,10 +579,50 @@ def test_smf_rejects_unknown_dnn_with_cause_27(core: SessionCore) -> None:
     asyncio.run(run())
 
 
+GOODPUT_RECEIVER = r"""
+import hashlib, socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(1)
+print("listening", flush=True)
+c, _ = s.accept(); t0 = time.monotonic(); h = hashlib.sha256(); n = 0
+while True:
+    b = c.recv(1 << 20)
+    if not b:
+        break
+    h.update(b); n += len(b)
+print(n, h.hexdigest(), time.monotonic() - t0, flush=True)
+"""
+
+AMBR_TCP_BYTES = 6_000_000  # ~5 s at 10 Mbit/s: long enough that slow start and the burst fade
+
+
+async def tcp_goodput(src_ns: str, dst_ns: str, dst_ip: str, port: int, total: int) -> float:
+    """Send ``total`` bytes over one TCP connection from ``src_ns`` to ``dst_ip`` in
+    ``dst_ns``; return the goodput in bit/s the receiver saw (connection to EOF)."""
+    rx = await asyncio.create_subprocess_exec(
+        "ip", "netns", "exec", dst_ns, sys.executable, "-c", GOODPUT_RECEIVER, dst_ip, str(port),
+        stdout=asyncio.subprocess.PIPE)
+    try:
+        assert rx.stdout is not None
+        assert b"listening" in await asyncio.wait_for(rx.stdout.readline(), 10)
+        tx = await asyncio.create_subprocess_exec(
+            "ip", "netns", "exec", src_ns, sys.executable, "-c", SENDER, dst_ip, str(port),
+            str(total), stdout=asyncio.subprocess.PIPE)
+        sent = (await asyncio.wait_for(tx.communicate(), 120))[0].decode().split()
+        got = (await asyncio.wait_for(rx.stdout.readline(), 60)).decode().split()
+        assert sent == got[:2] and int(got[0]) == total, (sent, got)
+        return total * 8 / float(got[2])
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            rx.kill()
+        await rx.wait()
+
+
 async def test_session_ambr_modification_is_enforced(core: SessionCore) -> None:
     """TS 23.502 §4.3.3.2 network-requested modification: a new Session-AMBR reaches the UPF
-    (QER MBR), the gNB (Modify Request) and the UE (Modification Command); a TCP stream from
-    the UE then stays under it (the UPF's token bucket)."""
+    (QER MBR), the gNB (Modify Request) and the UE (Modification Command); a TCP stream in
+    each direction then gets within 10% of it (TS 23.501 §5.7.2.6: the UPF's shaper holds
+    the AMBR without starving TCP)."""
     async with Sim(core, 1, 6) as s:
         await s.register()
         ru = s.sim.ues[0]
@@ -599,30 +639,17 @@ async def test_session_ambr_modification_is_enforced(core: SessionCore) -> None:
             await asyncio.sleep(0.1)
         assert sess.ambr_ul == 10_000_000 and sess.ambr_dl == 10_000_000, "Modification Command reached the UE"
         assert sess.state == "ACTIVE"
-        port = 5002
-        rx = await asyncio.create_subprocess_exec(
-            "ip", "netns", "exec", DN_NS, sys.executable, "-c", RECEIVER, DN_HOST, str(port),
-            stdout=asyncio.subprocess.PIPE)
-        try:
-            assert rx.stdout is not None
-            assert b"listening" in await asyncio.wait_for(rx.stdout.readline(), 10)
-            total = 5_000_000
-            t0 = time.monotonic()
-            tx = await asyncio.create_subprocess_exec(
-                "ip", "netns", "exec", s.up.namespace(ru), sys.executable, "-c", SENDER, DN_HOST, str(port),
-                str(total), stdout=asyncio.subprocess.PIPE)
-            sent = (await asyncio.wait_for(tx.communicate(), 120))[0].decode().split()
-            got = (await asyncio.wait_for(rx.stdout.readline(), 60)).decode().split()
-            dt = time.monotonic() - t0
-            rate = total * 8 / dt
-            print(f"AMBR 10 Mbit/s: measured {rate / 1e6:.2f} Mbit/s")
-            assert sent == got
-            # an upper bound only: a slow machine may go below the AMBR, never above it
-            assert rate <= 11_000_000, f"{rate / 1e6:.2f} Mbit/s exceeds the 10 Mbit/s Session-AMBR"
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                rx.kill()
-            await rx.wait()
+        ue_ns = s.up.namespace(ru)
+        assert ue_ns is not None
+        shaped_before = core.upf_stats().get("fivecore_upf_shaped_total", 0)
+        ul = await tcp_goodput(ue_ns, DN_NS, DN_HOST, 5002, AMBR_TCP_BYTES)
+        dl = await tcp_goodput(DN_NS, ue_ns, sess.ipv4, 5003, AMBR_TCP_BYTES)
+        print(f"AMBR 10 Mbit/s: TCP goodput uplink {ul / 1e6:.2f}, downlink {dl / 1e6:.2f} Mbit/s")
+        # A property of the shaper, not a timing of our code: TCP must neither exceed the
+        # AMBR nor collapse under it (a pure policer gave ~2.6 Mbit/s here).
+        assert 9e6 <= ul <= 11e6, f"uplink TCP goodput {ul / 1e6:.2f} Mbit/s, AMBR 10"
+        assert 9e6 <= dl <= 11e6, f"downlink TCP goodput {dl / 1e6:.2f} Mbit/s, AMBR 10"
+        assert core.upf_stats().get("fivecore_upf_shaped_total", 0) > shaped_before
 
 
 async def test_upf_restart_restores_sessions(core: SessionCore) -> None:

@@ -1,7 +1,8 @@
 """The UPF's forwarding loop driven directly: real UDP sockets on loopback for N3 and a
 datagram socket pair standing where the TUN descriptor goes (one packet per read/write,
 as TUN with IFF_NO_PI). No root needed; the TUN itself is covered by test_upf_e2e.py.
-Each test calls ``drain_n3``/``drain_tun`` once, so no thread or timing is involved."""
+Each test calls ``drain_n3``/``drain_tun`` (and ``release_shaped``) itself with a fake
+clock, so no thread or timing is involved."""
 
 from __future__ import annotations
 
@@ -60,21 +61,28 @@ class Rig:
         P.associate(self.ctx, CP, 1, (CP, 8805), now=0.0)
 
     def session(self, *, far_dl: int = AA_FORW, mbr_kbps: int | None = None,
+                ambr_kbps: int | None = None,
                 threshold: int | None = None, extra_pdrs: list[Pdr] | None = None,
                 extra_fars: list[Far] | None = None) -> P.SessionResult:
         ue = ipv4_to_int(UE)
         urr = Urr(1)
         urr.threshold_total = threshold
+        # QER 1: the QoS flow's MBR; QER 2 (optional): the session AMBR, shared (§5.4).
+        qers = [Qer(1, qfi=1, mbr_ul_kbps=mbr_kbps, mbr_dl_kbps=mbr_kbps)]
+        if ambr_kbps:
+            qers.append(Qer(2, mbr_ul_kbps=ambr_kbps, mbr_dl_kbps=ambr_kbps))
+        qer_ids = [q.qer_id for q in qers]
         ch = P.SessionChanges(
             create_pdrs=[Pdr(1, 10, IF_ACCESS, teid=0x100, ue_ipv4=ue, qfi=1, far_id=1,
-                             qer_ids=[1], urr_ids=[1]),
-                         Pdr(2, 10, IF_CORE, ue_ipv4=ue, far_id=2, qer_ids=[1], urr_ids=[1]),
+                             qer_ids=qer_ids, urr_ids=[1]),
+                         Pdr(2, 10, IF_CORE, ue_ipv4=ue, far_id=2, qer_ids=qer_ids,
+                             urr_ids=[1]),
                          *(extra_pdrs or [])],
             create_fars=[Far(1, AA_FORW, IF_CORE),
                          Far(2, far_dl, IF_ACCESS, ohc_teid=0x2000, ohc_ipv4="127.0.0.1",
                              ohc_port=self.gnb.getsockname()[1]),
                          *(extra_fars or [])],
-            create_qers=[Qer(1, qfi=1, mbr_ul_kbps=mbr_kbps, mbr_dl_kbps=mbr_kbps)],
+            create_qers=qers,
             create_urrs=[urr])
         return P.establish_session(self.ctx, CP, 1, CP, ch, now=self.now)
 
@@ -165,16 +173,75 @@ def test_qfi_selects_the_pdr_on_a_shared_tunnel(rig: Rig) -> None:
     assert rig.n6_out() == inner
 
 
-def test_uplink_policing_with_fake_clock(rig: Rig) -> None:
-    rig.session(mbr_kbps=80)  # 10,000 B/s; the bucket holds the 4,500 B minimum burst
-    inner = ip_udp(UE, DN, b"z" * 972)  # 1000-octet packets
-    for _ in range(6):
+def test_uplink_shaping_with_fake_clock(rig: Rig) -> None:
+    """TS 29.244 §5.4 MBR: the burst passes, the excess waits in a bounded FIFO and leaves in
+    order as tokens accrue; only what overflows the FIFO is dropped; URRs count what leaves."""
+    r = rig.session(mbr_kbps=80)  # 10,000 B/s; bucket and FIFO both 6,000 B (4 MTUs floor)
+    m = rig.ctx.metrics
+
+    def pkt(i: int) -> bytes:
+        return ip_udp(UE, DN, b"%04d" % i + b"z" * 968)  # 1000-octet packets
+
+    for i in range(6):
+        rig.uplink(gtpu.encap(0x100, pkt(i), qfi=1, pdu_type=1))
+    assert m.n6_out_pkts == 6 and m.shaped == 0  # the burst
+    for i in range(6, 14):
+        rig.uplink(gtpu.encap(0x100, pkt(i), qfi=1, pdu_type=1))
+    assert m.n6_out_pkts == 6 and m.shaped == 6 and m.drop_qos == 2  # FIFO full: 12, 13 dropped
+    assert [rig.n6_out() for _ in range(6)] == [pkt(i) for i in range(6)] and rig.n6_empty()
+    rig.now += 0.25  # 2,500 B of tokens: two packets go, the third is due in 50 ms
+    assert rig.dp.release_shaped() == pytest.approx(0.05, abs=1e-6)
+    assert [rig.n6_out() for _ in range(2)] == [pkt(6), pkt(7)] and rig.n6_empty()
+    rig.now += 0.051  # tokens for one packet: a newcomer still queues behind the FIFO
+    rig.uplink(gtpu.encap(0x100, pkt(20), qfi=1, pdu_type=1))
+    assert rig.n6_empty() and m.shaped == 7
+    assert rig.dp.release_shaped() == pytest.approx(0.099, abs=1e-6)  # 10 B left of 1,010
+    assert rig.n6_out() == pkt(8)
+    rig.now += 10.0
+    assert rig.dp.release_shaped() is None
+    assert [rig.n6_out() for _ in range(4)] == [pkt(9), pkt(10), pkt(11), pkt(20)]
+    assert rig.n6_empty() and m.n6_out_pkts == 13 and m.drop_qos == 2
+    assert r.session.urrs[1].ul_bytes == 13_000 and r.session.urrs[1].ul_pkts == 13
+
+
+def test_downlink_shaping_keeps_the_gtpu_header(rig: Rig) -> None:
+    rig.session(mbr_kbps=80)
+    inners = [ip_udp(DN, UE, b"%04d" % i + b"d" * 968) for i in range(8)]
+    for p in inners:
+        rig.tun_host.send(p)
+    rig.dp.drain_tun()
+    assert rig.ctx.metrics.n3_out_pkts == 6 and rig.ctx.metrics.shaped == 2
+    rig.now += 1.0
+    assert rig.dp.release_shaped() is None
+    msgs = [gtpu.decode(rig.gnb.recv(65535)) for _ in range(8)]
+    assert [x.payload for x in msgs] == inners
+    assert all(x.teid == 0x2000 and x.qfi == 1 for x in msgs)
+    assert rig.ctx.metrics.n3_out_bytes == 8000
+
+
+def test_flow_mbr_and_session_ambr_shape_in_tandem(rig: Rig) -> None:
+    """A packet released by its flow's MBR bucket still has to pass the session AMBR's."""
+    r = rig.session(mbr_kbps=800, ambr_kbps=80)  # flow 100,000 B/s, session 10,000 B/s
+    flow, ambr = r.session.qers[1].bucket_ul, r.session.qers[2].bucket_ul
+    inner = ip_udp(UE, DN, b"t" * 972)
+    for _ in range(7):
         rig.uplink(gtpu.encap(0x100, inner, qfi=1, pdu_type=1))
-    passed = rig.ctx.metrics.n6_out_pkts
-    assert passed == 4 and rig.ctx.metrics.drop_qos == 2
-    rig.now += 0.1  # 1,000 B of tokens back
-    rig.uplink(gtpu.encap(0x100, inner, qfi=1, pdu_type=1))
-    assert rig.ctx.metrics.n6_out_pkts == 5
+    assert rig.ctx.metrics.n6_out_pkts == 6 and flow.qbytes == 1000 and ambr.qbytes == 0
+    rig.now += 0.011  # the flow bucket can pay (1,100 B), the session one cannot (110 B)
+    rig.dp.release_shaped()
+    assert flow.qbytes == 0 and ambr.qbytes == 1000 and rig.ctx.metrics.n6_out_pkts == 6
+    rig.now += 0.1
+    assert rig.dp.release_shaped() is None
+    assert rig.ctx.metrics.n6_out_pkts == 7 and ambr.qbytes == 0
+
+
+def test_session_without_rate_never_shapes(rig: Rig) -> None:
+    rig.session()
+    inner = ip_udp(UE, DN, b"f" * 972)
+    for _ in range(50):
+        rig.uplink(gtpu.encap(0x100, inner, qfi=1, pdu_type=1))
+    assert rig.ctx.metrics.n6_out_pkts == 50 and rig.ctx.metrics.shaped == 0
+    assert rig.dp.release_shaped() is None
 
 
 def test_downlink_encapsulation(rig: Rig) -> None:

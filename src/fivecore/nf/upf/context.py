@@ -133,7 +133,8 @@ def _resync(bucket: TokenBucket | None, kbps: int | None, now: float) -> TokenBu
     if not kbps:
         return None
     if bucket is None:
-        return TokenBucket(kbps * 1000, now=now)
+        # queue_bytes=None: shape (a short FIFO), not just police — see fivecore.nf.upf.qos.
+        return TokenBucket(kbps * 1000, now=now, queue_bytes=None)
     if bucket.rate_bps != kbps * 1000:
         bucket.set_rate(kbps * 1000)
     return bucket
@@ -324,7 +325,7 @@ class UpfMetrics:
     __slots__ = (
         "n3_in_pkts", "n3_out_pkts", "n3_in_bytes", "n3_out_bytes", "n6_in_pkts", "n6_out_pkts",
         "drop_unknown_teid", "drop_spoofed", "drop_qos", "drop_no_session", "drop_far",
-        "drop_malformed", "drop_buffer_full", "buffered", "error_indication_tx",
+        "drop_malformed", "drop_buffer_full", "buffered", "shaped", "error_indication_tx",
         "echo_rx", "end_marker_tx", "pfcp_rx", "pfcp_tx", "pfcp_malformed", "sessions",
     )
 
@@ -349,6 +350,7 @@ class UpfMetrics:
             "fivecore_upf_drop_far_total": self.drop_far,
             "fivecore_upf_drop_malformed_total": self.drop_malformed,
             "fivecore_upf_buffered_total": self.buffered,
+            "fivecore_upf_shaped_total": self.shaped,
             "fivecore_upf_gtpu_error_indication_tx_total": self.error_indication_tx,
             "fivecore_upf_gtpu_echo_rx_total": self.echo_rx,
             "fivecore_upf_gtpu_end_marker_tx_total": self.end_marker_tx,

@@ -16,6 +16,13 @@ this loop is the UPF's only per-packet code, and a function call that returns a 
 or object per packet costs as much as the rest of the loop's Python work; all other GTP-U
 messages (echo, Error Indication, end marker) go through the codec on the slow path.
 
+Rates (session AMBR, flow MBR; TS 29.244 §5.4) are shaped, not only policed: a packet its
+QER's token bucket cannot pay for waits in that bucket's short FIFO (see
+:mod:`fivecore.nf.upf.qos`) and the loop releases it when the tokens have accrued, waking
+from epoll at that time. A path with several buckets (flow MBR, then session AMBR) passes
+them in tandem: a packet released by one goes on to the next, and queues there if that one
+is short. Paths without a rate carry no bucket and pay for none of this.
+
 The loop runs in its own thread over ``select.epoll`` and never touches asyncio. It drains
 each socket until EAGAIN (bounded by ``batch`` per wake-up so neither direction starves),
 reads into preallocated buffers (``recvfrom_into`` / ``readinto``) and keeps its counters
@@ -97,6 +104,9 @@ class Datapath:
         # 200): a flood of junk G-PDUs must not turn the UPF into a reflector. The bucket
         # counts messages, one "byte" each.
         self.error_indication_limit = TokenBucket(8 * 1000, burst_bytes=200, now=clock())
+        # Buckets whose shaping FIFO holds packets (a dict as an ordered set); only the
+        # datapath thread touches it.
+        self._shaping: dict[TokenBucket, None] = {}
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         self._stop = False
@@ -134,9 +144,16 @@ class Datapath:
         ep.register(self._wake_r, select.EPOLLIN)
         drain_n3 = self.drain_n3
         drain_tun = self.drain_tun
+        shaping = self._shaping
+        release = self.release_shaped
         try:
             while not self._stop:
-                for fd, _ev in ep.poll(1.0):
+                timeout = 1.0
+                if shaping:
+                    wait = release()
+                    if wait is not None:
+                        timeout = wait
+                for fd, _ev in ep.poll(timeout):
                     if fd == n3fd:
                         drain_n3()
                     elif fd == tunfd:
@@ -163,7 +180,7 @@ class Datapath:
         unpack_hdr = _HDR.unpack_from
         unpack_u32 = _U32.unpack_from
         now = self.clock()
-        pkts = nbytes = out = spoofed = unknown = qos_drop = far_drop = bad = 0
+        pkts = nbytes = out = spoofed = unknown = qos_drop = far_drop = bad = held = 0
         for _ in range(self.batch):
             try:
                 n, addr = recvfrom_into(buf)
@@ -230,14 +247,20 @@ class Datapath:
             if path.action != ACT_FORWARD:
                 far_drop += 1
                 continue
-            if path.buckets:
-                ok = True
-                for b in path.buckets:
-                    if not b.allow(size, now):
-                        ok = False
+            buckets = path.buckets
+            if buckets:
+                i = 0
+                for b in buckets:
+                    i += 1
+                    if b.qbytes or not b.take(size, now):
+                        if self._hold(b, (size, buckets[i:], bytes(mv[off:n]), path, None)):
+                            held += 1
+                        else:
+                            qos_drop += 1
                         break
-                if not ok:
-                    qos_drop += 1
+                else:
+                    i = 0
+                if i:
                     continue
             if path.urrs:
                 for u in path.urrs:
@@ -258,7 +281,8 @@ class Datapath:
             m.n3_in_pkts += pkts
             m.n3_in_bytes += nbytes
             m.n6_out_pkts += out
-        if spoofed or unknown or qos_drop or far_drop or bad:
+        if spoofed or unknown or qos_drop or far_drop or bad or held:
+            m.shaped += held
             m.drop_spoofed += spoofed
             m.drop_unknown_teid += unknown
             m.drop_qos += qos_drop
@@ -279,7 +303,7 @@ class Datapath:
         unpack_u32 = _U32.unpack_from
         pack_u16 = _U16.pack_into
         now = self.clock()
-        pkts = nbytes = out = no_sess = qos_drop = far_drop = bad = buffered = 0
+        pkts = nbytes = out = no_sess = qos_drop = far_drop = bad = buffered = held = 0
         for _ in range(self.batch):
             try:
                 n = readinto(payload)
@@ -303,14 +327,26 @@ class Datapath:
                 else:
                     far_drop += 1
                 continue
-            if path.buckets:
-                ok = True
-                for b in path.buckets:
-                    if not b.allow(n, now):
-                        ok = False
+            hdr = path.hdr
+            start = HEADROOM - len(hdr)
+            buf[start:HEADROOM] = hdr
+            # GTP-U length: everything after the mandatory 8 octets (TS 29.281 §5.1).
+            pack_u16(buf, start + 2, n + HEADROOM - start - 8)
+            buckets = path.buckets
+            if buckets:
+                i = 0
+                for b in buckets:
+                    i += 1
+                    if b.qbytes or not b.take(n, now):
+                        entry = (n, buckets[i:], bytes(mv[start:HEADROOM + n]), path, path.peer)
+                        if self._hold(b, entry):
+                            held += 1
+                        else:
+                            qos_drop += 1
                         break
-                if not ok:
-                    qos_drop += 1
+                else:
+                    i = 0
+                if i:
                     continue
             if path.urrs:
                 for u in path.urrs:
@@ -319,11 +355,6 @@ class Datapath:
                     if u.armed and u.threshold_reached():
                         u.armed = False
                         self.ctx.urr_events.append((path.session, u))
-            hdr = path.hdr
-            start = HEADROOM - len(hdr)
-            buf[start:HEADROOM] = hdr
-            # GTP-U length: everything after the mandatory 8 octets (TS 29.281 §5.1).
-            pack_u16(buf, start + 2, n + HEADROOM - start - 8)
             try:
                 sendto(mv[start:HEADROOM + n], path.peer)
             except OSError:
@@ -336,13 +367,90 @@ class Datapath:
             m.n6_in_pkts += pkts
             m.n3_out_pkts += out
             m.n3_out_bytes += nbytes
-        if no_sess or qos_drop or far_drop or bad or buffered:
+        if no_sess or qos_drop or far_drop or bad or buffered or held:
+            m.shaped += held
             m.drop_no_session += no_sess
             m.drop_qos += qos_drop
             m.drop_far += far_drop
             m.drop_malformed += bad
             m.buffered += buffered
         return pkts
+
+    # -- shaping (TS 29.244 §5.4 MBR as session AMBR / flow MBR) -------------------------------
+
+    def _hold(self, bucket: TokenBucket, entry: tuple[object, ...]) -> bool:
+        """Queue a packet on the bucket that cannot pay for it; False if its FIFO is full."""
+        if bucket.enqueue(entry):
+            self._shaping[bucket] = None
+            return True
+        return False
+
+    def release_shaped(self) -> float | None:
+        """Send what the shaping FIFOs may release now; return the seconds until the next
+        release is due, or None when nothing is queued any more.
+
+        An entry is ``(size, later buckets, bytes to send, path, gNB address or None)``:
+        the uplink sends the inner IP packet to the TUN, the downlink the whole G-PDU (its
+        header was built when it arrived) to the gNB. URRs count a packet when it leaves,
+        since they measure forwarded volume (TS 29.244 §5.2.2).
+        """
+        now = self.clock()
+        shaping = self._shaping
+        m = self.ctx.metrics
+        write = os.write
+        sendto = self.n3.sendto
+        tunfd = self.tun_fd
+        for bucket in list(shaping):
+            for size, rest, data, path, peer in bucket.release(now):
+                i = 0
+                for b in rest:
+                    i += 1
+                    if b.qbytes or not b.take(size, now):
+                        if not self._hold(b, (size, rest[i:], data, path, peer)):
+                            m.drop_qos += 1
+                        break
+                else:
+                    i = 0
+                if i:
+                    continue
+                if path.action != ACT_FORWARD:
+                    # The FAR changed while the packet waited (release, buffering, drop).
+                    m.drop_far += 1
+                    continue
+                dl = peer is not None
+                for u in path.urrs:
+                    if dl:
+                        u.dl_bytes += size
+                        u.dl_pkts += 1
+                    else:
+                        u.ul_bytes += size
+                        u.ul_pkts += 1
+                    if u.armed and u.threshold_reached():
+                        u.armed = False
+                        self.ctx.urr_events.append((path.session, u))
+                try:
+                    if dl:
+                        sendto(data, peer)
+                    else:
+                        write(tunfd, data)
+                except OSError:
+                    m.drop_far += 1
+                    continue
+                if dl:
+                    m.n3_out_pkts += 1
+                    m.n3_out_bytes += size
+                else:
+                    m.n3_in_bytes += size
+                    m.n6_out_pkts += 1
+        wait: float | None = None
+        for bucket in list(shaping):
+            if not bucket.qbytes:
+                del shaping[bucket]
+                continue
+            w = bucket.next_release()
+            if wait is None or w < wait:
+                wait = w
+        return wait
 
     def _buffer(self, path: DlPath, packet: bytes) -> None:
         """TS 29.244 §5.2.3 BUFF: hold downlink data while the UE is unreachable; with NOCP
