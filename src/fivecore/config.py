@@ -508,6 +508,17 @@ class Config(_Section):
     up: UpConfig = Field(default_factory=UpConfig)
     demo: DemoConfig = Field(default_factory=DemoConfig)
 
+    def uses_default_store(self) -> bool:
+        """True when neither the file nor $FIVECORE_DB chose a store."""
+        return self.db_uri == DEFAULT_DB_URI and "FIVECORE_DB" not in os.environ
+
+    def store_uri(self) -> str:
+        """The subscriber store: ``db_uri`` when chosen, else the one ``fivecore up`` serves
+        (``subscribers.db`` in ``up.data_dir``), so `subscriber add` then `up` just works."""
+        if not self.uses_default_store():
+            return self.db_uri
+        return f"sqlite:///{self.up.data_dir.expanduser().resolve() / 'subscribers.db'}"
+
     def section(self, name: str) -> NfSection:
         """The NF section ``name`` (``nrf``, ``udm``, ...); ConfigError if there is none."""
         sec = getattr(self, name, None)

@@ -7,7 +7,7 @@
     fivecore subscriber profile list | show NAME | set NAME FILE | delete NAME
 
 The store is ``--db URI``, else ``db_uri`` of ``--config FILE``, else $FIVECORE_DB, else the
-built-in default. Every command takes ``--json`` for scripts.
+one ``fivecore up`` serves (``subscribers.db`` in its data directory, ./var or $FIVECORE_DATA). Every command takes ``--json`` for scripts.
 """
 
 from __future__ import annotations
@@ -38,8 +38,12 @@ JsonOpt = typer.Option(False, "--json", help="Machine-readable JSON output.")
 
 
 def open_store(db: str | None, config: Path | None) -> SubscriberStore:
-    uri = db or load_config(config).db_uri
-    return SubscriberStore(uri)
+    if db is None:
+        cfg = load_config(config)
+        db = cfg.store_uri()
+        if cfg.uses_default_store():
+            cfg.up.data_dir.mkdir(parents=True, exist_ok=True)
+    return SubscriberStore(db)
 
 
 def _out(obj: Any) -> None:

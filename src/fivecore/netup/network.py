@@ -70,12 +70,6 @@ class Plan:
 # --- preparation ------------------------------------------------------------------------------
 
 
-def _default_db(config: Config) -> bool:
-    from fivecore.config import DEFAULT_DB_URI
-
-    return config.db_uri == DEFAULT_DB_URI and "FIVECORE_DB" not in os.environ
-
-
 def prepare(config: Config, *, generate_keys: bool = True) -> Plan:
     """Data directory, SQLite store and SUCI key pair; returns the effective config."""
     data_dir = config.up.data_dir.expanduser().resolve()
@@ -85,8 +79,8 @@ def prepare(config: Config, *, generate_keys: bool = True) -> Plan:
     except OSError as exc:
         raise ConfigError(f"up.data_dir: cannot create {data_dir}: {exc.strerror or exc}") from None
     changes: dict[str, Any] = {}
-    if _default_db(config):
-        changes["db_uri"] = f"sqlite:///{data_dir / 'subscribers.db'}"
+    if config.uses_default_store():
+        changes["db_uri"] = config.store_uri()
     pubs: dict[int, str] = {}
     if not config.home_network_keys and generate_keys:
         priv_path, pub_path = data_dir / "hn-key-1.key", data_dir / "hn-key-1.pub"
