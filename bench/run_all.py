@@ -122,7 +122,7 @@ def headline(r: dict[str, Any]) -> str:
             return "; ".join(parts)
     except (KeyError, TypeError, ValueError, AttributeError):
         pass
-    return "see its own section above" if r.get("status") == "ok" else ""
+    return "see its own section" if r.get("status") == "ok" else ""
 
 
 def main() -> int:

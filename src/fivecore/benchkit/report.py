@@ -21,6 +21,10 @@ TARGETS = {
 }
 
 
+def _c(v: int | None) -> str:
+    return "–" if v is None else f"{v:,}"
+
+
 def _f(v: Any, fmt: str = "{:.1f}") -> str:
     return "–" if v is None else fmt.format(v)
 
@@ -95,8 +99,10 @@ def targets_md(attach: dict[str, Any] | None, scale: dict[str, Any] | None,
                  verdict(cpu, 2.0, False)))
     if scale:
         gb = scale.get("core_rss_gb")
+        extra = scale.get("extrapolated_core_rss_gb_at_100k")
         rows.append((f"{TARGETS['scale_ues']:,} UEs in ≤ 2 GB core RSS",
-                     f"{scale.get('registered', 0):,} UEs, {_f(gb, '{:.2f}')} GB",
+                     f"{scale.get('registered', 0):,} UEs, {_f(gb, '{:.2f}')} GB"
+                     + (f" (linear extrapolation to 100,000: {extra:.2f} GB)" if extra else ""),
                      verdict(gb, 2.0, False) if scale.get("registered", 0) >= TARGETS["scale_ues"]
                      else f"not reached ({scale.get('registered', 0):,} of {scale.get('ues', 0):,} UEs)"))
     else:
@@ -236,16 +242,19 @@ def scale_md(s: dict[str, Any]) -> str:
               "`fivecore up`'s layout (`--layout up`): *core-cp* is the control-plane process holding AMF, "
               "SMF, AUSF, UDM, UDR, PCF, NSSF and NRF together")
     lines = [
-        f"{s.get('registered', 0):,} of {s.get('ues', 0):,} UEs registered "
+        f"{_c(s.get('registered'))} of {_c(s.get('ues'))} UEs registered "
         f"({'one PDU session each, ' if s.get('sessions') else ''}then CM-IDLE via UE Context Release; "
-        f"{s.get('idle', 0):,} idle at the end), offered at {s.get('offered_rate', 0):g}/s, sustained "
-        f"{s.get('attaches_per_second', 0)}/s with at most {s.get('max_in_flight')} in flight; {layout}. "
+        f"{_c(s.get('idle'))} idle at the end), offered at {s.get('offered_rate', 0):g}/s, sustained "
+        f"{_f(s.get('attaches_per_second'))}/s with at most {s.get('max_in_flight')} in flight; {layout}. "
         f"KB per UE = RSS growth from before the first UE to all idle, divided by the UEs.", "",
         "| process | RSS before MB | RSS after MB | KB per UE |", "|---|---:|---:|---:|"]
     for k, v in (s.get("rss_mb") or {}).items():
         lines.append(f"| {k} | {s['rss_mb_before'].get(k, 0):.0f} | {v:.0f} | {s['kb_per_ue'].get(k)} |")
     lines += ["", f"Total RSS of the core processes: **{s.get('core_rss_gb', 0):.2f} GB** "
-              f"(simulator excluded); core CPU {s.get('core_cpu_ms_per_attach')} ms per attach in this layout."]
+              f"(simulator excluded)" + (f"; core CPU {s['core_cpu_ms_per_attach']:.1f} ms per attach in this layout."
+                                          if s.get("core_cpu_ms_per_attach") else ".")]
+    if s.get("note"):
+        lines += ["", s["note"]]
     return "\n".join(lines)
 
 
@@ -299,7 +308,7 @@ def whole_network_md(results: dict[str, Any], components_md: str | None, upf_gbi
         out += ["The same with one process per NF (fewer UEs; the per-NF split of the memory):", "",
                 scale_md(split), ""]
     out += ["### Component benchmarks (`bench/*.py`)", "",
-            "Run by `make bench` one after another (their numbers and targets are in their own sections above).",
+            "Run by `make bench` one after another (their numbers and targets are in their own sections of this page).",
             ""]
     out += [components_md or "Not run.", ""]
     return "\n".join(out)

@@ -33,11 +33,31 @@ LogOpt = typer.Option("warning", "--log-level", help="The core's log level durin
 
 
 def _run(coro: Any) -> Any:
+    """Run ``coro`` on uvloop; SIGINT/SIGTERM cancel it, so its clean-up (stopping the core,
+    removing the TUN) runs — a Python-level handler alone is not acted on while uvloop waits."""
+    import signal
+
     with contextlib.suppress(ImportError):
         import uvloop
 
         uvloop.install()
-    return asyncio.run(coro)
+
+    async def main() -> Any:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        sigs = (signal.SIGINT, signal.SIGTERM)
+        for sig in sigs:
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            return await coro
+        except asyncio.CancelledError:
+            raise FivecoreError("benchmark interrupted; the network it started was stopped") from None
+        finally:
+            for sig in sigs:
+                loop.remove_signal_handler(sig)
+
+    return asyncio.run(main())
 
 
 def _quiet_logs() -> None:

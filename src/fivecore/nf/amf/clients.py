@@ -39,6 +39,7 @@ class AmfSbi:
         amf_id_hex: str,
         callback_uri: str,
         timeout: float = 5.0,
+        max_in_flight: int = 40,
     ) -> None:
         self.client = client
         self.amf_instance_id = amf_instance_id
@@ -46,8 +47,19 @@ class AmfSbi:
         self.guami = {"plmnId": self.plmn, "amfId": amf_id_hex}
         self.callback_uri = callback_uri
         self.timeout = timeout
+        #: below the HTTP/2 client's 100 streams per connection: one connection per producer
+        self.max_in_flight = max_in_flight
+        self._sem: asyncio.Semaphore | None = None
 
     async def execute(self, op: str, args: dict[str, Any]) -> Any:
+        """Run one operation; at most ``max_in_flight`` at a time, so a burst (10,000 UEs
+        de-registering) queues here instead of piling streams and connections onto a producer."""
+        if self._sem is None:
+            self._sem = asyncio.Semaphore(self.max_in_flight)
+        async with self._sem:
+            return await self._execute(op, args)
+
+    async def _execute(self, op: str, args: dict[str, Any]) -> Any:
         try:
             if op == "auth":
                 return await self.authenticate(args)
