@@ -101,3 +101,42 @@ async def test_retry_after_server_restart_and_timeouts():
         await srv.stop()
         with pytest.raises(ConnectionLost):
             await c.request("GET", f"http://127.0.0.1:{port}/n/4")
+
+
+async def test_requests_arriving_while_connecting_complete():
+    """Requests that start at every step of the first connection's set-up all complete: a waiter
+    that sees the opening already finished must find the pooled connection, not spin."""
+    port = free_port()
+    srv = SbiServer(router(), "127.0.0.1", port)
+    await srv.start()
+    client = Http2Client(timeout=5.0)
+    tasks: list[asyncio.Task] = []
+
+    async def arrive() -> None:
+        for i in range(300):
+            tasks.append(asyncio.ensure_future(client.request("GET", f"http://127.0.0.1:{port}/n/{i}")))
+            await asyncio.sleep(0)
+
+    try:
+        await asyncio.wait_for(arrive(), 10)
+        responses = await asyncio.wait_for(asyncio.gather(*tasks), 20)
+        assert [r.json()["i"] for r in responses] == list(range(300))
+    finally:
+        await client.close()
+        await srv.stop()
+
+
+async def test_more_requests_than_streams_all_complete():
+    """With every connection at its stream limit, waiting requests are served as streams finish."""
+    port = free_port()
+    srv = SbiServer(router(), "127.0.0.1", port)
+    await srv.start()
+    client = Http2Client(timeout=10.0, max_connections=1)
+    try:
+        reqs = [client.request("GET", f"http://127.0.0.1:{port}/n/{i}") for i in range(1000)]
+        responses = await asyncio.wait_for(asyncio.gather(*reqs), 60)
+        assert [r.json()["i"] for r in responses] == list(range(1000))
+        assert not client._stream_waiters or all(f.done() for f in client._stream_waiters)
+    finally:
+        await client.close()
+        await srv.stop()

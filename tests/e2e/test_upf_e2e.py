@@ -536,7 +536,9 @@ def test_session_ambr_is_enforced(net: Net) -> None:
         net.drain_n3()
         # downlink: the gNB socket receives GTP-U; count the inner IP packet (16-octet header).
         dl = _measure(lambda p: dn.sendto(p, (s.ue, 5000)), net.gnb, 972, -16, 30e6, 3.0)
+        print(f"AMBR 10 Mbit/s, UDP offered at 30: uplink {ul / 1e6:.2f}, downlink {dl / 1e6:.2f}")
         assert 9e6 <= dl <= 11e6, f"downlink {dl / 1e6:.2f} Mbit/s"
+        # Above the rate the shaper's FIFO fills and its tail is dropped (drop-tail).
         assert net.topo.stats()["fivecore_upf_drop_rate_limited_total"] > 0
     finally:
         dn.close()

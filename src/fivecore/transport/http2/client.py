@@ -13,6 +13,7 @@ GOAWAY's last-stream-id, or RST_STREAM REFUSED_STREAM), otherwise only for idemp
 from __future__ import annotations
 
 import asyncio
+import collections
 import ssl
 import struct
 from typing import Any
@@ -399,6 +400,9 @@ class Http2Client:
         self._ssl = ssl_context
         self._pools: dict[tuple[str, str, int], list[_ClientProtocol]] = {}
         self._connecting: dict[tuple[str, str, int], asyncio.Future[_ClientProtocol]] = {}
+        # Requests waiting for a free stream when every connection is full: woken one per
+        # finished stream instead of polling (thousands of pollers starve the event loop).
+        self._stream_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
 
     async def _conn(self, scheme: str, host: str, port: int) -> _ClientProtocol:
         key = (scheme, host, port)
@@ -414,17 +418,40 @@ class Http2Client:
             if len(pool) < self.max_connections:
                 pending = self._connecting.get(key)
                 if pending is None:
-                    pending = asyncio.ensure_future(self._open(scheme, host, port))
+                    pending = asyncio.ensure_future(self._open_pooled(key, scheme, host, port))
                     self._connecting[key] = pending
-                    try:
-                        proto = await pending
-                    finally:
-                        self._connecting.pop(key, None)
-                    pool.append(proto)
-                    return proto
+                    return await pending
+                # The opener pools the connection before its future completes, so the
+                # next turn of the loop finds it (a done future must not make us spin).
                 await asyncio.shield(pending)
                 continue
-            await asyncio.sleep(0.001)
+            await self._wait_for_stream()
+
+    async def _wait_for_stream(self) -> None:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        self._stream_waiters.append(fut)
+        # A safety net only: every finished stream wakes one waiter.
+        timer = loop.call_later(0.1, _wake, fut)
+        try:
+            await fut
+        finally:
+            timer.cancel()
+
+    def _stream_finished(self) -> None:
+        while self._stream_waiters:
+            fut = self._stream_waiters.popleft()
+            if not fut.done():
+                fut.set_result(None)
+                return
+
+    async def _open_pooled(self, key: tuple[str, str, int], scheme: str, host: str, port: int) -> _ClientProtocol:
+        try:
+            proto = await self._open(scheme, host, port)
+        finally:
+            self._connecting.pop(key, None)
+        self._pools.setdefault(key, []).append(proto)
+        return proto
 
     async def _open(self, scheme: str, host: str, port: int) -> _ClientProtocol:
         loop = asyncio.get_running_loop()
@@ -504,6 +531,8 @@ class Http2Client:
             return await fut
         finally:
             timer.cancel()
+            if self._stream_waiters:
+                self._stream_finished()
 
     async def get(self, url: str, **kw: Any) -> Response:
         return await self.request("GET", url, **kw)
@@ -519,6 +548,11 @@ class Http2Client:
 
     async def __aexit__(self, *exc: Any) -> None:
         await self.close()
+
+
+def _wake(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
 def decode_json(resp: Response) -> Any:
