@@ -47,13 +47,30 @@ def test_dead_process_is_skipped() -> None:
 
 
 def test_peak_rss_sees_a_transient_allocation() -> None:
-    ps = ProcessSet({"me": os.getpid()})
-    base = ps.snapshot().stats["me"].rss
-    with PeakRss(ps, interval=0.01) as peak:
-        blob = bytearray(64 << 20)  # touched pages: RSS grows by ~64 MB
-        for i in range(0, len(blob), 4096):
-            blob[i] = 1
-        peak._sample()
-        del blob
-    assert peak.peak["me"] >= base + (48 << 20)
-    assert peak.peak_mb()["me"] > 0
+    # A fresh child process: the test runner itself may hold freed-but-resident memory that a
+    # new allocation would reuse without RSS growing.
+    child = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\n"
+        "sys.stdin.readline()\n"
+        "blob = bytearray(64 << 20)\n"
+        "for i in range(0, len(blob), 4096): blob[i] = 1\n"
+        "print('allocated', flush=True)\n"
+        "sys.stdin.readline()\n"
+        "del blob\n"
+    )], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        ps = ProcessSet({"child": child.pid})
+        base = ps.snapshot().stats["child"].rss
+        with PeakRss(ps, interval=0.01) as peak:
+            assert child.stdin is not None and child.stdout is not None
+            child.stdin.write("go\n")
+            child.stdin.flush()
+            assert child.stdout.readline().strip() == "allocated"
+            peak._sample()
+            child.stdin.write("free\n")
+            child.stdin.flush()
+        assert peak.peak["child"] >= base + (48 << 20)
+        assert peak.peak_mb()["child"] > 0
+    finally:
+        child.kill()
+        child.wait()
