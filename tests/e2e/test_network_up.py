@@ -182,8 +182,6 @@ def _wait_state(path: Path, proc: subprocess.Popen[str], timeout: float = 60) ->
 
 
 def test_up_status_metrics_and_clean_shutdown(tmp_path: Path) -> None:
-    if subprocess.run([sys.executable, "-c", "import fivecore.nf.upf.app"], capture_output=True).returncode:
-        pytest.skip("the UPF package cannot be imported yet (issue 7 in progress)")
     cfg_d = net_config(tmp_path, prefix="127.77.3", tun="fcnet3", pool="10.80.0.0/16")
     nft = subprocess.run(["which", "nft"], capture_output=True).returncode == 0
     cfg_d["up"]["nat"] = nft
@@ -245,8 +243,6 @@ def test_up_status_metrics_and_clean_shutdown(tmp_path: Path) -> None:
 
 def test_up_recovers_after_kill_9(tmp_path: Path) -> None:
     """`up` killed with SIGKILL: its UPF follows it, and the next `up` removes the stale TUN."""
-    if subprocess.run([sys.executable, "-c", "import fivecore.nf.upf.app"], capture_output=True).returncode:
-        pytest.skip("the UPF package cannot be imported yet (issue 7 in progress)")
     cfg_d = net_config(tmp_path, prefix="127.77.8", tun="fcnet8", pool="10.86.0.0/16")
     nft = subprocess.run(["which", "nft"], capture_output=True).returncode == 0
     cfg_d["up"]["nat"] = nft
