@@ -93,6 +93,8 @@ class AmfGnbPolicy:
             self.audit.record_decision(d, event=EVENT_NG_SETUP, actor=self.actor)
         if hasattr(gnb, "vendor"):
             gnb.vendor = d.vendor_key
+        #: the NG Setup Failure's Time to Wait for the decision just made (None: omit the IE)
+        self.time_to_wait = d.ngap_time_to_wait
         if not d.admitted:
             self.decisions.pop(grid, None)
             return d.ngap_cause

@@ -155,3 +155,25 @@ def test_overload_start_and_stop_go_to_ready_gnbs() -> None:
     (stop,) = sent(h.overload(False))
     assert stop.procedure == "OverloadStop"
     assert g2.state == GnbState.SETUP_PENDING
+
+
+def test_policy_decides_time_to_wait() -> None:
+    """A vendor refusal carries no Time to Wait; a quarantine carries the policy's; a PLMN
+    mismatch keeps the default so a misconfigured gNB retries."""
+
+    class Policy:
+        def __init__(self, cause, ttw):
+            self.cause, self.time_to_wait = cause, ttw
+
+        def __call__(self, gnb):
+            return self.cause
+
+    loop, _ = make()
+    for ttw in (None, "v60s"):
+        h = AmfNgap(NgapConfig(), loop.gmm, policy=Policy(("misc", "unspecified"), ttw))
+        (rsp,) = sent(h.on_message(h.association_up(1), 0, setup_request()))
+        assert rsp.kind == "unsuccessful"
+        assert rsp.get("TimeToWait") == ttw
+    h = AmfNgap(NgapConfig(), loop.gmm, policy=Policy(None, None))
+    (rsp,) = sent(h.on_message(h.association_up(1), 0, setup_request(plmn="99999")))
+    assert rsp.get("TimeToWait") == "v10s"

@@ -173,6 +173,9 @@ class AmfNgap:
         drx = pdu.get("DefaultPagingDRX")
         gnb.paging_drx = drx if isinstance(drx, str) else None
         cause: tuple[str, str] | None = None
+        # TS 38.413 §9.2.6.3: Time to Wait tells a misconfigured gNB when to retry; a vendor
+        # policy decides its own (none for a refusal, a longer one for quarantine).
+        time_to_wait: str | None = "v10s"
         if plmn_id != cfg.plmn and not any(cfg.plmn in plmns for _, plmns, _ in tas):
             cause = ("misc", "unknown-PLMN-or-SNPN")
         elif not served:
@@ -180,11 +183,15 @@ class AmfNgap:
             cause = ("misc", "unknown-PLMN-or-SNPN")
         elif self.policy is not None:
             cause = self.policy(gnb)
+            time_to_wait = getattr(self.policy, "time_to_wait", time_to_wait)
         if cause is not None:
             self.ctx.count("ng_setup_failure")
             log.info("event=ng_setup_failure gnb=%s plmn=%s gnb_id=%d cause=%s/%s",
                      gnb.peer, plmn_id, gnb_id, *cause)
-            fail = NgapPdu("NGSetup", "unsuccessful", {"Cause": ngap.cause(*cause), "TimeToWait": "v10s"})
+            ies: dict[str, Any] = {"Cause": ngap.cause(*cause)}
+            if time_to_wait is not None:
+                ies["TimeToWait"] = time_to_wait
+            fail = NgapPdu("NGSetup", "unsuccessful", ies)
             return [NgapSend(gnb, 0, ngap.encode(fail))]
         gnb.state = GnbState.READY
         self.ctx.count("ng_setup")
