@@ -63,3 +63,38 @@ def test_nrf_refuses_high_risk_core_vendor(tmp_path: Path) -> None:
     assert len(lines) == 3, lines
     assert any(d == "refuse" and v == "dragonfly" for d, v in decisions), decisions
     assert any(d == "allow" and v == "aurora" for d, v in decisions), decisions
+
+
+def test_nrf_keeps_a_quarantined_vendor_undiscoverable(tmp_path: Path) -> None:
+    """unknown_vendor: quarantine for the core zone: the NF registers (201) but as
+    UNDISCOVERABLE, discovery never returns it, and its heartbeats do not change that."""
+    import yaml
+
+    policy = yaml.safe_load((REPO / "examples" / "trust-policy.yaml").read_text())
+    policy["trust"]["zones"]["core"]["unknown_vendor"] = "quarantine"
+    (tmp_path / "policy.yaml").write_text(yaml.safe_dump(policy))
+    port = free_port("127.0.0.1")
+    nrf = NfProcess("nrf", {
+        "logging": {"level": "warning"},
+        "nrf": {"sbi": {"address": "127.0.0.1", "port": port}, "trust_policy": str(tmp_path / "policy.yaml")},
+    }, tmp_path).start()
+    try:
+        status, body = _register(nrf.uri, "UDM", None)
+        assert status in (200, 201), body
+        assert body["nfStatus"] == "UNDISCOVERABLE"
+        nf_id = body["nfInstanceId"]
+        patch = urllib.request.Request(
+            f"{nrf.uri}/nnrf-nfm/v1/nf-instances/{nf_id}", method="PATCH",
+            data=json.dumps([{"op": "replace", "path": "/nfStatus", "value": "REGISTERED"}]).encode(),
+            headers={"Content-Type": "application/json-patch+json"})
+        with urllib.request.urlopen(patch, timeout=5) as resp:  # noqa: S310 - loopback
+            assert resp.status in (200, 204)
+        with urllib.request.urlopen(f"{nrf.uri}/nnrf-nfm/v1/nf-instances/{nf_id}", timeout=5) as resp:  # noqa: S310
+            assert json.loads(resp.read())["nfStatus"] == "UNDISCOVERABLE"
+        url = f"{nrf.uri}/nnrf-disc/v1/nf-instances?target-nf-type=UDM&requester-nf-type=AMF"
+        with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310
+            assert json.loads(resp.read()).get("nfInstances", []) == []
+    finally:
+        nrf.stop()
+    lines = [json.loads(x) for x in (tmp_path / "var" / "trust-audit.jsonl").read_text().splitlines()]
+    assert [x["decision"] for x in lines] == ["quarantine"]

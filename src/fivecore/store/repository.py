@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -135,6 +136,16 @@ class SubscriberStore:
         self._lock = threading.Lock()
         if create:
             self.migrate()
+        # The attach hot path (subscriber row, context documents) goes through one plain sqlite3
+        # connection: SQLAlchemy's per-call overhead was most of the store's CPU. Every other
+        # path keeps the engine; both see each other's commits (WAL, autocommit reads).
+        self._fast: sqlite3.Connection | None = None
+        self._fast_lock = threading.Lock()
+        self._row_cache: dict[str, tuple[tuple[Any, ...], Subscriber]] = {}
+        db = self.engine.url.database if self.is_sqlite else None
+        if db and db != ":memory:" and not db.startswith("file:"):
+            self._fast = sqlite3.connect(db, timeout=30, isolation_level=None, check_same_thread=False)
+            _sqlite_pragmas(self._fast, None)
 
     def _safe_uri(self) -> str:
         head, sep, tail = self.uri.partition("@")
@@ -151,6 +162,10 @@ class SubscriberStore:
             raise StoreError(f"cannot migrate store {self._safe_uri()}: {exc.orig}") from None
 
     def close(self) -> None:
+        if self._fast is not None:
+            with self._fast_lock:
+                self._fast.close()
+                self._fast = None
         self.engine.dispose()
 
     # -- subscribers --------------------------------------------------------------------------
@@ -204,6 +219,37 @@ class SubscriberStore:
         return len(rows)
 
     def get(self, supi: str) -> Subscriber:
+        """The subscriber as stored now (SQN included); NotFound if absent.
+
+        On SQLite the row is read on every call (so a write by another process is seen at once)
+        and its decoded key material is reused when the stored columns are unchanged: the cache
+        is validated by content, never by time, and the SQN always comes from this read.
+        """
+        supi = normalise_supi(supi)
+        fast = self._fast
+        if fast is not None:
+            with self._fast_lock:
+                row = fast.execute(_SQL_GET, (supi,)).fetchone()
+            if row is None:
+                raise NotFound(f"no subscriber {supi}")
+            key = row[1:5] + row[6:]
+            hit = self._row_cache.get(supi)
+            if hit is not None and hit[0] == key:
+                base = hit[1]
+            else:
+                base = Subscriber(supi=row[0], k=bytes.fromhex(row[1]),
+                                  opc=bytes.fromhex(row[2]) if row[2] else None,
+                                  op=bytes.fromhex(row[3]) if row[3] else None,
+                                  amf=bytes.fromhex(row[4]), auth_method=row[6], profile=row[7],
+                                  version=row[9])
+                if len(self._row_cache) >= _ROW_CACHE_MAX:
+                    self._row_cache.clear()
+                self._row_cache[supi] = (key, base)
+            data = json.loads(row[8]) if row[8] else None
+            # A fresh record every time: callers may change ``data`` without touching the cache.
+            return Subscriber(supi=base.supi, k=base.k, opc=base.opc, op=base.op, amf=base.amf,
+                              sqn=int(row[5]), auth_method=base.auth_method, profile=base.profile,
+                              data=data if isinstance(data, dict) else {}, version=base.version)
         with self.engine.connect() as conn:
             row = conn.execute(self._q_get, {"supi": normalise_supi(supi)}).first()
         if row is None:
@@ -391,6 +437,19 @@ class SubscriberStore:
     # -- UDR context data (TS 29.505 §5.2.? context-data) -----------------------------------------
     def put_context(self, supi: str, kind: str, key: str, data: dict[str, Any]) -> bool:
         """Create or replace; returns True when it was created."""
+        fast = self._fast
+        if fast is not None:
+            text = json.dumps(data)
+            with self._fast_lock:
+                fast.execute("BEGIN IMMEDIATE")
+                try:
+                    existed = fast.execute(_SQL_CTX_DEL, (supi, kind, key)).rowcount > 0
+                    fast.execute(_SQL_CTX_INS, (supi, kind, key, text))
+                except BaseException:
+                    fast.execute("ROLLBACK")
+                    raise
+                fast.execute("COMMIT")
+            return not existed
         with self.engine.begin() as conn:
             where = (context_data.c.supi == supi, context_data.c.kind == kind, context_data.c.key == key)
             existed = conn.execute(delete(context_data).where(*where)).rowcount > 0
@@ -398,6 +457,11 @@ class SubscriberStore:
         return not existed
 
     def get_context(self, supi: str, kind: str, key: str = "") -> dict[str, Any] | None:
+        fast = self._fast
+        if fast is not None:
+            with self._fast_lock:
+                row = fast.execute(_SQL_CTX_GET, (supi, kind, key)).fetchone()
+            return None if row is None or row[0] is None else json.loads(row[0])
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(context_data.c.data).where(
@@ -437,6 +501,14 @@ class SubscriberStore:
                 if r.sqn is None or not 0 <= r.sqn <= SQN_MAX:
                     problems.append(f"{r.supi}: bad SQN")
         return problems
+
+
+_SQL_GET = ("SELECT supi, k, opc, op, amf, sqn, auth_method, profile, data, version "
+            "FROM subscribers WHERE supi = ?")
+_SQL_CTX_DEL = "DELETE FROM context_data WHERE supi = ? AND kind = ? AND key = ?"
+_SQL_CTX_INS = "INSERT INTO context_data (supi, kind, key, data) VALUES (?, ?, ?, ?)"
+_SQL_CTX_GET = "SELECT data FROM context_data WHERE supi = ? AND kind = ? AND key = ?"
+_ROW_CACHE_MAX = 100_000
 
 
 def _sqn(v: Any) -> int:

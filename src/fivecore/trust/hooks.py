@@ -32,9 +32,9 @@ def _text(value: Any) -> str:
 class NrfAdmission:
     """NRF admission hook: TrustPolicy.check_nf + audit record, 403 reason when not admitted.
 
-    The hook can only accept or refuse, so a ``quarantine`` decision is enforced as a
-    refusal (fail closed) until the NRF can store ``decision.nf_status`` (UNDISCOVERABLE);
-    :attr:`decisions` keeps the latest decision per nfInstanceId for an NRF that wants it.
+    A ``quarantine`` decision admits the NF but :meth:`nf_status_for` tells the NRF to keep
+    it UNDISCOVERABLE (TS 29.510 NFStatus): registered and audited, never handed to a peer
+    until an operator changes the policy.
     """
 
     def __init__(self, policy: TrustPolicy, audit: AuditLog | None = None, *, actor: str = "nrf") -> None:
@@ -50,11 +50,14 @@ class NrfAdmission:
         self.decisions[nf_id] = d
         if self.audit is not None:
             self.audit.record_decision(d, event=EVENT_NF_UPDATE if is_update else EVENT_NF_REGISTER, actor=self.actor)
-        if d.admitted:
+        if d.admitted or d.action is Action.QUARANTINE:
             return None
-        if d.action is Action.QUARANTINE:
-            return f"{d.reason} (quarantine is enforced as a refusal)"
         return d.reason
+
+    def nf_status_for(self, nf_instance_id: str) -> str | None:
+        """The nfStatus the NRF must impose: UNDISCOVERABLE while quarantined, else None."""
+        d = self.decisions.get(nf_instance_id)
+        return d.nf_status if d is not None and d.action is Action.QUARANTINE else None
 
     def removed(self, nf_instance_id: str, reason: str = "NFDeregister") -> None:
         """Call on NFDeregister or heartbeat expiry so diversity counts stay current."""

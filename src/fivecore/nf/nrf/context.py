@@ -43,6 +43,8 @@ class Registered:
     model: NFProfile
     last_seen: float
     heartbeat: int
+    #: an nfStatus the vendor policy imposes (UNDISCOVERABLE for a quarantined vendor)
+    forced_status: str | None = None
 
 
 @dataclass
@@ -93,12 +95,15 @@ class NrfContext:
             raise HttpError(400, "MANDATORY_IE_INCORRECT", "nfInstanceId differs from the URI",
                             invalid_params=[{"param": "/nfInstanceId", "reason": "must equal the URI's nfInstanceID"}])
         existing = self.nfs.get(nf_id)
-        self._admit(model, existing is not None)
+        forced = self._admit(model, existing is not None)
         profile = copy.deepcopy(body)
         # TS 29.510 §5.2.2.2.2: the NRF decides the heartbeat timer and returns it in the profile.
         hb = self.heartbeat_timer
         profile["heartBeatTimer"] = hb
-        self.nfs[nf_id] = Registered(profile, model, self.clock(), hb)
+        if forced is not None:
+            profile["nfStatus"] = forced
+            model = model.model_copy(update={"nfStatus": forced})
+        self.nfs[nf_id] = Registered(profile, model, self.clock(), hb, forced)
         self._changed()
         event = "NF_PROFILE_CHANGED" if existing else "NF_REGISTERED"
         return existing is None, profile, self._notify(event, nf_id, profile)
@@ -114,12 +119,19 @@ class NrfContext:
             raise HttpError(400, "INVALID_MSG_FORMAT" if not isinstance(patch, list) else "MANDATORY_IE_INCORRECT",
                             str(exc)) from None
         reg.last_seen = self.clock()
+        if reg.forced_status is not None and isinstance(new, dict) and new.get("nfStatus") == "REGISTERED":
+            new = {**new, "nfStatus": reg.forced_status}  # a quarantined NF's heartbeat
         if new == reg.profile:
             return None, []  # a plain heartbeat (TS 29.510 §5.2.2.3.2): 204 No Content
         if not isinstance(new, dict) or new.get("nfInstanceId") != reg.profile.get("nfInstanceId"):
             raise HttpError(400, "MANDATORY_IE_INCORRECT", "nfInstanceId cannot change")
         model = self._validate(new)
-        self._admit(model, True)
+        forced = self._admit(model, True)
+        if forced is not None and new.get("nfStatus") != forced:
+            # A quarantined NF's heartbeat (nfStatus REGISTERED) must not make it discoverable.
+            new = {**new, "nfStatus": forced}
+            model = model.model_copy(update={"nfStatus": forced})
+        reg.forced_status = forced
         # A heartbeat that brings a SUSPENDED NF back is still answered 204, but subscribers hear of it.
         heartbeat = _only_status(patch)
         reg.profile, reg.model = new, model
@@ -175,11 +187,14 @@ class NrfContext:
         except ValidationError as exc:
             raise validation_problem(exc) from None
 
-    def _admit(self, model: NFProfile, is_update: bool) -> None:
+    def _admit(self, model: NFProfile, is_update: bool) -> str | None:
+        """Vendor admission; returns the nfStatus the policy imposes (or None)."""
         reason = self.admission(model, is_update)
         if reason:
             # TS 29.510 §5.2.2.2.2 lets the NRF refuse a registration with 403 ProblemDetails.
             raise HttpError(403, "NF_REGISTRATION_NOT_ALLOWED", reason)
+        status_for = getattr(self.admission, "nf_status_for", None)
+        return status_for(str(model.nfInstanceId)) if status_for is not None else None
 
     def _changed(self) -> None:
         self._disc_cache.clear()
