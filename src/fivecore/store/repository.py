@@ -142,6 +142,8 @@ class SubscriberStore:
         self._fast: sqlite3.Connection | None = None
         self._fast_lock = threading.Lock()
         self._row_cache: dict[str, tuple[tuple[Any, ...], Subscriber]] = {}
+        self._effective_cache: dict[tuple[str | None, str], tuple[dict[str, Any], str]] = {}
+        self._profile_text: dict[str, tuple[str, dict[str, Any]]] = {}
         db = self.engine.url.database if self.is_sqlite else None
         if db and db != ":memory:" and not db.startswith("file:"):
             self._fast = sqlite3.connect(db, timeout=30, isolation_level=None, check_same_thread=False)
@@ -335,9 +337,24 @@ class SubscriberStore:
     def effective(self, sub: Subscriber) -> dict[str, Any]:
         """Profile sections overridden by the subscriber's own (what the UDR serves)."""
         base = self.get_profile(sub.profile) if sub.profile else DEFAULT_PROFILE
+        own = sub.data or {}
+        # The merged document is kept as JSON text keyed by the subscriber's own sections and
+        # checked against the very profile object in use (a replaced profile is a new object),
+        # so each call parses a private copy instead of deep-copying the profile.
         out = {k: v for k, v in base.items() if k not in ("op", "opc", "k")}
-        out.update(sub.data or {})
-        return copy.deepcopy(out)
+        out.update(own)
+        try:
+            ckey = (sub.profile, json.dumps(own, sort_keys=True) if own else "")
+            hit = self._effective_cache.get(ckey)
+            if hit is not None and hit[0] is base:
+                return json.loads(hit[1])
+            text = json.dumps(out)
+        except (TypeError, ValueError):
+            return copy.deepcopy(out)
+        if len(self._effective_cache) >= _EFFECTIVE_CACHE_MAX:
+            self._effective_cache.clear()
+        self._effective_cache[ckey] = (base, text)
+        return json.loads(text)
 
     # -- authentication data and SQN ----------------------------------------------------------
     def auth_data(self, supi: str) -> AuthData:
@@ -368,10 +385,19 @@ class SubscriberStore:
     def cas_sqn(self, supi: str, old: int, new: int) -> bool:
         """Set SQN to ``new`` only if it is still ``old`` (JSON Patch ``test`` + ``replace``)."""
         supi = normalise_supi(supi)
-        with self.engine.begin() as conn:
-            res = conn.execute(self._q_cas, {"b_supi": supi, "b_old": _sqn(old), "b_new": _sqn(new)})
-            if res.rowcount == 1:
-                return True
+        fast = self._fast
+        if fast is not None:
+            # One autocommit UPDATE: the compare and the swap happen under SQLite's write lock,
+            # exactly as the engine path below (no read-then-write window).
+            b_old, b_new = _sqn(old), _sqn(new)
+            with self._fast_lock:
+                if fast.execute(_SQL_CAS, (b_new, supi, b_old)).rowcount == 1:
+                    return True
+        else:
+            with self.engine.begin() as conn:
+                res = conn.execute(self._q_cas, {"b_supi": supi, "b_old": _sqn(old), "b_new": _sqn(new)})
+                if res.rowcount == 1:
+                    return True
         if not self.exists(supi):
             raise NotFound(f"no subscriber {supi}")
         return False
@@ -398,6 +424,22 @@ class SubscriberStore:
             self._profile_cache.pop(name, None)
 
     def get_profile(self, name: str) -> dict[str, Any]:
+        fast = self._fast
+        if fast is not None:
+            # Read the row every time (a profile changed by another process is seen at once);
+            # the decoded dict is reused while the stored text is unchanged.
+            with self._fast_lock:
+                row = fast.execute(_SQL_PROFILE, (name,)).fetchone()
+            if row is None:
+                if name == "default":
+                    return DEFAULT_PROFILE
+                raise NotFound(f"no profile {name!r}")
+            hit = self._profile_text.get(name)
+            if hit is not None and hit[0] == row[0]:
+                return hit[1]
+            data = json.loads(row[0])
+            self._profile_text[name] = (row[0], data)
+            return data
         with self._lock:
             cached = self._profile_cache.get(name)
         if cached is not None:
@@ -505,10 +547,13 @@ class SubscriberStore:
 
 _SQL_GET = ("SELECT supi, k, opc, op, amf, sqn, auth_method, profile, data, version "
             "FROM subscribers WHERE supi = ?")
+_SQL_PROFILE = "SELECT data FROM profiles WHERE name = ?"
+_SQL_CAS = "UPDATE subscribers SET sqn = ? WHERE supi = ? AND sqn = ?"
 _SQL_CTX_DEL = "DELETE FROM context_data WHERE supi = ? AND kind = ? AND key = ?"
 _SQL_CTX_INS = "INSERT INTO context_data (supi, kind, key, data) VALUES (?, ?, ?, ?)"
 _SQL_CTX_GET = "SELECT data FROM context_data WHERE supi = ? AND kind = ? AND key = ?"
 _ROW_CACHE_MAX = 100_000
+_EFFECTIVE_CACHE_MAX = 10_000
 
 
 def _sqn(v: Any) -> int:
