@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from fivecore.errors import ConfigError
 from fivecore.nf.upf.config import UpfConfig
 
-DEFAULT_DB_URI = "sqlite:///fivecore-subscribers.db"
+DEFAULT_DB_URI = "sqlite:///var/subscribers.db"
 DEFAULT_NRF_URI = "http://127.0.0.10:7777"
 
 
@@ -514,10 +514,13 @@ class Config(_Section):
 
     def store_uri(self) -> str:
         """The subscriber store: ``db_uri`` when chosen, else the one ``fivecore up`` serves
-        (``subscribers.db`` in ``up.data_dir``), so `subscriber add` then `up` just works."""
+        (``subscribers.db`` in ``up.data_dir``, created if missing), so `subscriber add` then
+        `up` or `nf udr` just works."""
         if not self.uses_default_store():
             return self.db_uri
-        return f"sqlite:///{self.up.data_dir.expanduser().resolve() / 'subscribers.db'}"
+        data_dir = self.up.data_dir.expanduser().resolve()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{data_dir / 'subscribers.db'}"
 
     def section(self, name: str) -> NfSection:
         """The NF section ``name`` (``nrf``, ``udm``, ...); ConfigError if there is none."""

@@ -38,12 +38,7 @@ JsonOpt = typer.Option(False, "--json", help="Machine-readable JSON output.")
 
 
 def open_store(db: str | None, config: Path | None) -> SubscriberStore:
-    if db is None:
-        cfg = load_config(config)
-        db = cfg.store_uri()
-        if cfg.uses_default_store():
-            cfg.up.data_dir.mkdir(parents=True, exist_ok=True)
-    return SubscriberStore(db)
+    return SubscriberStore(db or load_config(config).store_uri())
 
 
 def _out(obj: Any) -> None:

@@ -20,7 +20,7 @@ log = logging.getLogger("fivecore.udr")
 
 
 class UdrApp(NfApp):
-    """The UDR (TS 29.504). ``store`` defaults to ``SubscriberStore(config.db_uri)``."""
+    """The UDR (TS 29.504). ``store`` defaults to ``SubscriberStore(config.store_uri())``."""
 
     nf_type = "UDR"
     section = "udr"
@@ -33,7 +33,7 @@ class UdrApp(NfApp):
         super().__init__(*args, **kw)
 
     def build_router(self) -> Router:
-        self.store = self._store or SubscriberStore(self.config.db_uri)
+        self.store = self._store or SubscriberStore(self.config.store_uri())
         self.context = UdrContext(self.store)
         return build_router(self.context)
 
