@@ -34,6 +34,7 @@ import yaml
 
 from fivecore.nf.amf.launch import AmfCore
 from fivecore.nf.common.launch import NfProcess, free_port
+from fivecore.obs.pcap import PcapWriter
 from fivecore.ran.app import RanSim
 from fivecore.ran.config import load_ran_config
 from fivecore.ran.ue import UeState
@@ -542,6 +543,115 @@ async def test_idle_ue_connects_with_service_request(core: SessionCore) -> None:
         await s.up.establish(ru)
         loss, out = await ping(s.up.namespace(ru), DN_HOST, 2)
         assert loss == 0, out
+
+
+async def _go_idle(s: Sim, ru: Any) -> None:
+    """gNB-requested UE Context Release (TS 23.502 §4.2.6): the UE goes CM-IDLE."""
+    ru.gnb.release_request(ru)
+    for _ in range(100):
+        if ru.ran_id is None:
+            break
+        await asyncio.sleep(0.05)
+    assert ru.ran_id is None, "UE Context Release completed"
+    assert s.up.tunnel(ru) is None, "the release took the gNB tunnel and the UE's interface along"
+
+
+async def test_service_request_reactivates_the_same_session(core: SessionCore, tmp_path: Path) -> None:
+    """TS 23.502 §4.2.3.2: an idle UE's Service Request with Uplink data status brings its
+    PDU session's user plane back (ICS with PDU Session Resource Setup, the gNB's new downlink
+    F-TEID to the UPF through the SMF): same address, ping with 0% loss; tshark decodes the
+    NGAP of it all."""
+    async with Sim(core, 1, 14) as s:
+        frames: list[tuple[str, bytes, int]] = []
+        s.sim.gnbs[0].tap = lambda d, data, stream: frames.append((d, data, stream))
+        await s.register()
+        ru = s.sim.ues[0]
+        sess = await s.up.establish(ru)
+        old_teid = s.up.tunnel(ru).dl_teid
+        await _go_idle(s, ru)
+        for _ in range(50):
+            info = await core.asmf_info()
+            mine = [x for x in info["sessions"] if x["ueIpv4Address"] == sess.ipv4]
+            if mine and mine[0]["dlTeid"] is None:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError(f"the SMF did not deactivate the user plane: {mine}")
+        await s.up.resume(ru, timeout=20)
+        assert s.up.session(ru).ipv4 == sess.ipv4 and s.up.session(ru).state == "ACTIVE"
+        t = s.up.tunnel(ru)
+        assert t is not None and t.dl_teid != old_teid
+        info = await core.asmf_info()
+        mine = [x for x in info["sessions"] if x["ueIpv4Address"] == sess.ipv4]
+        assert mine[0]["dlTeid"] == t.dl_teid and mine[0]["gnbN3"] == GNB_N3, mine
+        loss, out = await ping(s.up.namespace(ru), DN_HOST, 5)
+        assert loss == 0, out
+    (amf_host, amf_port), gnb_host = core.ngap, "127.0.0.1"
+    pcap = tmp_path / "service-request.pcap"
+    with PcapWriter(pcap) as w:
+        for d, data, stream in frames:
+            ends = (gnb_host, amf_host, 38412, amf_port) if d == "ul" else (amf_host, gnb_host, amf_port, 38412)
+            w.write_ngap(data, src=ends[0], dst=ends[1], sport=ends[2], dport=ends[3], stream=stream)
+    prefs = ["-o", "sctp.checksum:TRUE", "-d", f"sctp.port=={amf_port},ngap"]
+    text = sh("tshark", "-r", str(pcap), "-V", *prefs).stdout
+    assert "Malformed Packet" not in text and "[Expert Info (Error" not in text
+    for ie in ("id-PDUSessionResourceSetupListCxtReq", "id-PDUSessionResourceSetupListCxtRes",
+               "id-UEAggregateMaximumBitRate"):
+        assert ie in text, ie
+
+
+async def test_n1n2_to_idle_ue_pages_and_delivers(core: SessionCore) -> None:
+    """TS 23.502 §4.2.3.3: a network-requested modification (N1N2MessageTransfer) for a
+    CM-IDLE UE pages it (202 ATTEMPTING_TO_REACH_UE to the SMF); the Modification Command
+    reaches the UE after its Service Request."""
+    async with Sim(core, 1, 15) as s:
+        await s.register()
+        ru = s.sim.ues[0]
+        sess = await s.up.establish(ru)
+        await _go_idle(s, ru)
+        paged = s.sim.stats.get("paged", 0)
+        info = await core.asmf_info()
+        ref = next(x["smContextRef"] for x in info["sessions"] if x["ueIpv4Address"] == sess.ipv4)
+        body = json.dumps({"uplink": "20 Mbps", "downlink": "20 Mbps"}).encode()
+        req = urllib.request.Request(f"{core.procs['smf'].uri}/fivecore-smf/v1/sm-contexts/{ref}/session-ambr",
+                                     data=body, headers={"content-type": "application/json"}, method="POST")
+        await asyncio.to_thread(urllib.request.urlopen, req, None, 10)
+        for _ in range(100):
+            if sess.ambr_ul == 20_000_000:
+                break
+            await asyncio.sleep(0.1)
+        assert s.sim.stats.get("paged", 0) > paged, "the UE was paged"
+        assert ru.ran_id is not None, "the paged UE answered with a Service Request"
+        assert sess.ambr_ul == 20_000_000 and sess.ambr_dl == 20_000_000, "Modification Command delivered"
+
+
+async def test_downlink_data_to_idle_ue_pages_it(core: SessionCore) -> None:
+    """TS 23.502 §4.2.3.3 from the user plane: a packet from the data network to an idle UE is
+    buffered at the UPF (FAR BUFF|NOCP), reported to the SMF (Downlink Data Report), which
+    sends N2 SM information to the AMF; the AMF pages, the UE's Service Request brings the
+    tunnel back and the UE answers the pings."""
+    async with Sim(core, 1, 16) as s:
+        await s.register()
+        ru = s.sim.ues[0]
+        sess = await s.up.establish(ru)
+        await _go_idle(s, ru)
+        for _ in range(50):
+            info = await core.asmf_info()
+            mine = [x for x in info["sessions"] if x["ueIpv4Address"] == sess.ipv4]
+            if mine and mine[0]["dlTeid"] is None:
+                break
+            await asyncio.sleep(0.1)
+        paged = s.sim.stats.get("paged", 0)
+        proc = await asyncio.create_subprocess_exec(
+            "ip", "netns", "exec", DN_NS, "ping", "-n", "-c", "10", "-i", "0.5", "-W", "10", sess.ipv4,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        out = (await proc.communicate())[0].decode()
+        print("downlink to an idle UE:", [ln for ln in out.splitlines() if "packet loss" in ln])
+        assert s.sim.stats.get("paged", 0) > paged, "the UE was paged"
+        assert s.up.tunnel(ru) is not None and s.up.interface(ru) is not None, "user plane back"
+        assert " 0 received" not in out and "bytes from" in out, out
+        info = await core.asmf_info()
+        assert info["counters"].get("downlink_data_reports", 0) >= 1
 
 
 async def test_ue_modification_and_deregistration(core: SessionCore) -> None:

@@ -20,7 +20,7 @@ from fivecore.errors import FivecoreError
 from fivecore.ran.ue import Ue, UeState
 from fivecore.transport import sctp
 from fivecore.wire import ngap
-from fivecore.wire.errors import DecodeError
+from fivecore.wire.errors import DecodeError, EncodeError
 from fivecore.wire.ngap import NgapPdu
 
 log = logging.getLogger("fivecore.ran.gnb")
@@ -102,6 +102,9 @@ class Gnb:
         self._reader: asyncio.Task[None] | None = None
         self._setup_fut: asyncio.Future[NgapPdu] | None = None
         self.raw_listeners: list[Callable[[NgapPdu], None]] = []
+        #: the user plane (userplane.py): PDU Session Resource Setup items of an Initial
+        #: Context Setup Request -> (setup list, failed list, NAS PDUs for the UE)
+        self.ics_sessions: Callable[[RanUe, list[Any]], tuple[list[Any], list[Any], list[bytes]]] | None = None
         #: called with ("ul" | "dl", NGAP bytes, stream) for every PDU; for captures and tests
         self.tap: Callable[[str, bytes, int], None] | None = None
 
@@ -276,10 +279,27 @@ class Gnb:
                 **ids, "Cause": ngap.cause("radioNetwork", "encryption-and-or-integrity-protection-algorithms-not-supported")})),
                 self._stream(ru))
             return
-        self.send(ngap.encode(NgapPdu("InitialContextSetup", "successful", dict(ids))), self._stream(ru))
+        res: dict[str, Any] = dict(ids)
+        nas_pdus: list[bytes] = []
+        items = pdu.get("PDUSessionResourceSetupListCxtReq")
+        if items and self.ics_sessions is not None:
+            # TS 38.413 §8.3.1.2: DRBs and N3 tunnels for the listed PDU sessions come up with
+            # the context (the user plane of a Service Request, TS 23.502 §4.2.3.2 step 12)
+            try:
+                ok, failed, nas_pdus = self.ics_sessions(ru, items)
+            except (DecodeError, EncodeError, KeyError, TypeError, ValueError) as exc:
+                log.info("event=gnb_ics_sessions_bad gnb_id=%d err=%s", self.cfg.gnb_id, exc)
+                ok, failed = [], []
+            if ok:
+                res["PDUSessionResourceSetupListCxtRes"] = ok
+            if failed:
+                res["PDUSessionResourceFailedToSetupListCxtRes"] = failed
+        self.send(ngap.encode(NgapPdu("InitialContextSetup", "successful", res)), self._stream(ru))
         nas = pdu.get("NAS-PDU")
         if nas:
             self._deliver(ru, nas)
+        for n in nas_pdus:
+            self._deliver(ru, n)
 
     def _release_command(self, pdu: NgapPdu) -> None:
         """TS 38.413 §8.3.3: RRC release, then UE Context Release Complete."""
@@ -381,11 +401,11 @@ class Gnb:
             self.initial_nas(ru, pdu)
         self._notify(ru, before)
 
-    def service_request(self, ru: RanUe, service_type: int = 0) -> None:
+    def service_request(self, ru: RanUe, service_type: int = 0, uplink_data: frozenset[int] | None = None) -> None:
         """TS 24.501 §5.6.1.2: service type 0 signalling, 1 data, 2 mobile terminated (paging)."""
         before = ru.ue.state
         cause = "mt-Access" if service_type == 2 else "mo-Data"
-        self.initial_nas(ru, ru.ue.service_request(service_type), cause)
+        self.initial_nas(ru, ru.ue.service_request(service_type, uplink_data), cause)
         self._notify(ru, before)
 
     def _notify(self, ru: RanUe, before: UeState) -> None:

@@ -17,6 +17,7 @@ from fivecore.wire.nas.ies import (
     DeregistrationType,
     MobileIdentity,
     NgKsi,
+    PsiBitmap,
     RegistrationType,
     SNssai,
     UeSecurityCapability,
@@ -227,10 +228,16 @@ def deregistration_request(switch_off: bool, ngksi: int, identity: Any) -> bytes
     )
 
 
-def service_request(ngksi: int, service_type: int, guti: MobileIdentity) -> bytes:
-    """TS 24.501 §8.2.16: Service Request identified by the 5G-S-TMSI."""
+def service_request(ngksi: int, service_type: int, guti: MobileIdentity,
+                    uplink_data: frozenset[int] | None = None, active: frozenset[int] | None = None) -> bytes:
+    """TS 24.501 §8.2.16: Service Request identified by the 5G-S-TMSI; ``uplink_data`` the
+    PDU sessions with pending uplink data (Uplink data status, §9.11.3.57), ``active`` the UE's
+    PDU sessions (PDU session status, §9.11.3.44)."""
     s_tmsi = MobileIdentity.s_tmsi(guti.amf_set_id, guti.amf_pointer, guti.tmsi)
-    return codec.encode(NasMessage("ServiceRequest", ngksi=NgKsi(0, ngksi), service_type=service_type, s_tmsi=s_tmsi))
+    return codec.encode(NasMessage(
+        "ServiceRequest", ngksi=NgKsi(0, ngksi), service_type=service_type, s_tmsi=s_tmsi,
+        uplink_data_status=PsiBitmap(uplink_data) if uplink_data else None,
+        pdu_session_status=PsiBitmap(active) if active is not None else None))
 
 
 def authentication_response(res_star: bytes) -> bytes:

@@ -152,12 +152,15 @@ class Ue:
             return plain
         return self._protect(plain, 2 if self.connected else 1)
 
-    def service_request(self, service_type: int = 0) -> bytes:
-        """TS 24.501 §5.6.1.2: Service Request from CM-IDLE, identified by the 5G-S-TMSI."""
+    def service_request(self, service_type: int = 0, uplink_data: frozenset[int] | None = None) -> bytes:
+        """TS 24.501 §5.6.1.2: Service Request from CM-IDLE, identified by the 5G-S-TMSI;
+        ``uplink_data`` names the PDU sessions whose user plane the UE wants back
+        (§5.6.1.2 b: Uplink data status), with the PDU session status of all of them."""
         if self.guti is None or self.sec is None:
             raise RuntimeError("service request needs a 5G-GUTI and a security context")
         self.state = UeState.SERVICE_REQUEST_INITIATED
-        plain = nas_io.service_request(self.ngksi, service_type, self.guti)
+        active = frozenset(self.sm.sessions) if self.sm is not None else None
+        plain = nas_io.service_request(self.ngksi, service_type, self.guti, uplink_data, active)
         return self._protect(plain, 1)
 
     def kgnb(self) -> bytes | None:

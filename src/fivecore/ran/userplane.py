@@ -274,6 +274,7 @@ class GnbUserPlane:
         self.stats: dict[str, int] = {}
         self.tap: Callable[[bytes, tuple[str, int], tuple[str, int]], None] | None = None
         gnb.raw_listeners.append(self.on_ngap)
+        gnb.ics_sessions = self.setup_items
 
     def count(self, key: str, n: int = 1) -> None:
         self.stats[key] = self.stats.get(key, 0) + n
@@ -350,10 +351,29 @@ class GnbUserPlane:
         if ru is None:
             self.count("setup_unknown_ue")
             return
+        ok, failed, nas_pdus = self.setup_items(ru, pdu["PDUSessionResourceSetupListSUReq"], "pDUSessionNAS-PDU")
+        n = pdu.get("NAS-PDU")
+        if isinstance(n, bytes | bytearray):
+            nas_pdus.append(bytes(n))
+        ies: dict[str, Any] = {"AMF-UE-NGAP-ID": ru.amf_id, "RAN-UE-NGAP-ID": ru.ran_id}
+        if ok:
+            ies["PDUSessionResourceSetupListSURes"] = ok
+        if failed:
+            ies["PDUSessionResourceFailedToSetupListSURes"] = failed
+        # the NAS PDU first (RRC Reconfiguration carries it), then the response to the AMF
+        for nas_pdu in nas_pdus:
+            self.gnb._deliver(ru, nas_pdu)
+        self.gnb.send(ngap.encode(NgapPdu("PDUSessionResourceSetup", "successful", ies)), self.gnb._stream(ru))
+
+    def setup_items(self, ru: Any, items: list[Any], nas_field: str = "nAS-PDU"
+                    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[bytes]]:
+        """TS 38.413 §8.2.1.2 / §8.3.1.2: one N3 tunnel per PDU Session Resource Setup item
+        (of a PDU Session Resource Setup or an Initial Context Setup Request); returns the
+        setup and failed response items and the items' NAS PDUs."""
         ok: list[dict[str, Any]] = []
         failed: list[dict[str, Any]] = []
         nas_pdus: list[bytes] = []
-        for item in pdu["PDUSessionResourceSetupListSUReq"]:
+        for item in items:
             psi = item["pDUSessionID"]
             try:
                 tr = self._container(item["pDUSessionResourceSetupRequestTransfer"],
@@ -377,23 +397,12 @@ class GnbUserPlane:
                 {"dLQosFlowPerTNLInformation": {
                     "uPTransportLayerInformation": ngap.gtp_tunnel(self.n3_address, t.dl_teid),
                     "associatedQosFlowList": [{"qosFlowIdentifier": q} for q in (qfis or [1])]}})})
-            n = item.get("pDUSessionNAS-PDU")
+            n = item.get(nas_field)
             if isinstance(n, bytes | bytearray):
                 nas_pdus.append(bytes(n))
             if self.on_tunnel_up is not None:
                 self.on_tunnel_up(t)
-        n = pdu.get("NAS-PDU")
-        if isinstance(n, bytes | bytearray):
-            nas_pdus.append(bytes(n))
-        ies: dict[str, Any] = {"AMF-UE-NGAP-ID": ru.amf_id, "RAN-UE-NGAP-ID": ru.ran_id}
-        if ok:
-            ies["PDUSessionResourceSetupListSURes"] = ok
-        if failed:
-            ies["PDUSessionResourceFailedToSetupListSURes"] = failed
-        # the NAS PDU first (RRC Reconfiguration carries it), then the response to the AMF
-        for nas_pdu in nas_pdus:
-            self.gnb._deliver(ru, nas_pdu)
-        self.gnb.send(ngap.encode(NgapPdu("PDUSessionResourceSetup", "successful", ies)), self.gnb._stream(ru))
+        return ok, failed, nas_pdus
 
     def _release(self, pdu: NgapPdu) -> None:
         """TS 38.413 §8.2.2.2: drop the tunnels, deliver the NAS PDU, answer."""
@@ -620,6 +629,25 @@ class UserPlane:
             if loop.time() > deadline or ru.ue.state.name == "DEREGISTERED":
                 raise SessionError("Service Request not accepted")
             await asyncio.sleep(0.02)
+
+    async def resume(self, ru: Any, psis: frozenset[int] | None = None, timeout: float = 15.0) -> None:
+        """TS 24.501 §5.6.1.2 b / TS 23.502 §4.2.3.2: a CM-IDLE UE with uplink data sends a
+        Service Request naming its PDU sessions in Uplink data status; returns once their
+        tunnels and interfaces are back (same addresses)."""
+        if ru.ue.guti is None or ru.ue.sec is None or ru.ue.sm is None:
+            raise SessionError("the UE is not registered")
+        psis = frozenset(ru.ue.sm.sessions) if psis is None else psis
+        loop = asyncio.get_running_loop()
+        waits = []
+        for psi in psis:
+            fut: asyncio.Future[str] = loop.create_future()
+            self._tun_ready[(id(ru), psi)] = fut
+            waits.append(fut)
+        ru.gnb.service_request(ru, service_type=1, uplink_data=psis)
+        try:
+            await asyncio.wait_for(asyncio.gather(*waits), timeout)
+        except TimeoutError:
+            raise SessionError(f"user plane of {sorted(psis)} not back within {timeout}s") from None
 
     async def release(self, ru: Any, psi: int = 1, timeout: float = 15.0) -> UeSession:
         """TS 24.501 §6.4.3: UE-requested release; waits for the Release Command."""

@@ -160,6 +160,7 @@ class UeContext:
         "registered_with_udm",
         "cm_connected",
         "kgnb_sent",
+        "ue_ambr",
     )
 
     def __init__(self, amf_ue_ngap_id: int) -> None:
@@ -184,6 +185,8 @@ class UeContext:
         self.registered_with_udm = False
         self.cm_connected = False
         self.kgnb_sent = False
+        #: subscribed UE-AMBR (uplink, downlink) in bit/s from am-data (TS 23.501 §5.7.2.6)
+        self.ue_ambr: tuple[int, int] | None = None
 
     def new_procedure(self, name: str) -> Procedure:
         """Start a procedure; the token lets late SBI answers for an older one be ignored."""

@@ -118,11 +118,16 @@ class SendNas(NamedTuple):
 
 
 class SendIcs(NamedTuple):
-    """NGAP Initial Context Setup Request with KgNB and the NAS PDU (TS 38.413 §8.3.1)."""
+    """NGAP Initial Context Setup Request with KgNB and the NAS PDU (TS 38.413 §8.3.1).
+
+    ``reactivate``: the PDU sessions a Service Request asked to bring back (TS 23.502
+    §4.2.3.2 step 4); ``None`` when the ICS does not answer a Service Request.
+    """
 
     ue: UeContext
     pdu: bytes
     kgnb: bytes
+    reactivate: frozenset[int] | None = None
 
 
 class ReleaseUe(NamedTuple):
@@ -165,6 +170,30 @@ class StopTimer(NamedTuple):
 
 
 Action = SendNas | SendIcs | ReleaseUe | SbiCall | Page | SetTimer | StopTimer
+
+
+def service_request_psis(msg: Any) -> frozenset[int]:
+    """TS 24.501 §5.6.1.4.1: the PDU sessions whose user plane a Service Request asks for —
+    those in its Uplink data status IE (PSI 1..15)."""
+    raw = getattr(msg, "raw", None) or msg
+    up = getattr(raw, "uplink_data_status", None)
+    psis = getattr(up, "psis", None) or frozenset()
+    return frozenset(p for p in psis if 1 <= p <= 15)
+
+
+_BITRATE_UNITS = {"bps": 1, "kbps": 10**3, "mbps": 10**6, "gbps": 10**9, "tbps": 10**12}
+
+
+def subscribed_ue_ambr(ambr: Any) -> tuple[int, int] | None:
+    """TS 29.571 §5.4.4.1 Ambr (``{"uplink": "1 Gbps", "downlink": ...}``) -> bit/s, or None."""
+    try:
+        out = []
+        for k in ("uplink", "downlink"):
+            num, unit = str(ambr[k]).split()
+            out.append(int(float(num) * _BITRATE_UNITS[unit.lower()]))
+        return out[0], out[1]
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 class SbiFailure(NamedTuple):
@@ -857,6 +886,7 @@ class Gmm:
         if not allowed:
             return self._reject(ue, CAUSE_NO_NETWORK_SLICES_AVAILABLE)
         ue.allowed_nssai = tuple(allowed)
+        ue.ue_ambr = subscribed_ue_ambr((result.get("am") or {}).get("subscribedUeAmbr"))
         tmsi = self.ctx.new_tmsi()
         proc.new_tmsi = tmsi
         cfg = self.cfg
@@ -970,7 +1000,7 @@ class Gmm:
         if not ue.kgnb_sent and ue.kamf is not None and ue.sec is not None:
             ue.kgnb_sent = True
             self._observe("kgnb", ue)
-            acts = [SendIcs(ue, pdu, kdf.kgnb(ue.kamf, nas_io.uplink_count(ue.sec)))]
+            acts = [SendIcs(ue, pdu, kdf.kgnb(ue.kamf, nas_io.uplink_count(ue.sec)), service_request_psis(msg))]
         else:
             acts = [SendNas(ue, pdu)]
         if ue.proc is not None and ue.proc.name == "paging":

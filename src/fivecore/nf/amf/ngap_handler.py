@@ -69,6 +69,9 @@ class AmfNgap:
         self.gmm = gmm
         self.ctx = gmm.ctx
         self.policy = policy
+        #: the session relay (sessions.py) takes over an ICS answering a Service Request when it
+        #: has user planes to reactivate or downlink to deliver; returns True if it did
+        self.on_service_ics: Callable[[SendIcs], bool] | None = None
         self._handlers: dict[tuple[str, str], Callable[[GnbContext, NgapPdu], list[Any]]] = {
             ("NGSetup", "initiating"): self._ng_setup,
             ("InitialUEMessage", "initiating"): self._initial_ue_message,
@@ -362,6 +365,8 @@ class AmfNgap:
                 ue = a.ue
                 if ue.gnb is None or ue.ran_ue_ngap_id is None:
                     continue
+                if a.reactivate is not None and self.on_service_ics is not None and self.on_service_ics(a):
+                    continue
                 out.append(NgapSend(ue.gnb, self.stream_for(ue.gnb, ue), self._ics_request(ue, a.pdu, a.kgnb)))
             elif isinstance(a, ReleaseUe):
                 ue = a.ue
@@ -397,8 +402,10 @@ class AmfNgap:
         self.ctx.count("paging_sent")
         return out
 
-    def _ics_request(self, ue: UeContext, nas_pdu: bytes, kgnb: bytes) -> bytes:
-        """TS 38.413 §9.2.2.1: Initial Context Setup Request with KgNB and the NAS PDU."""
+    def _ics_request(self, ue: UeContext, nas_pdu: bytes, kgnb: bytes,
+                     setup: list[dict[str, Any]] | None = None) -> bytes:
+        """TS 38.413 §9.2.2.1: Initial Context Setup Request with KgNB and the NAS PDU, and the
+        PDU Session Resource Setup Request List when user planes come back (TS 23.502 §4.2.3.2)."""
         cfg = self.cfg
         nea: list[int] = []
         nia: list[int] = []
@@ -419,6 +426,12 @@ class AmfNgap:
             "SecurityKey": ngap.security_key(kgnb),
             "NAS-PDU": nas_pdu,
         }
+        if setup:
+            ies["PDUSessionResourceSetupListCxtReq"] = setup
+            if ue.ue_ambr is not None:
+                # TS 38.413 §9.2.2.1: present whenever PDU sessions are set up
+                ies["UEAggregateMaximumBitRate"] = {"uEAggregateMaximumBitRateDL": ue.ue_ambr[1],
+                                                    "uEAggregateMaximumBitRateUL": ue.ue_ambr[0]}
         self.ctx.count("ics_request")
         return ngap.encode(NgapPdu("InitialContextSetup", "initiating", ies))
 

@@ -14,6 +14,12 @@ the AMF:
   when N2 SM information comes with it.
 - **PDU Session Resource Setup/Modify/Release Response** from the gNB: their transfers go to
   the SMF with UpdateSMContext (the gNB's N3 F-TEID arrives this way).
+- **Service Request** (TS 23.502 §4.2.3.2): the sessions in Uplink data status get
+  UpdateSMContext upCnxState ACTIVATING; their N2 SM information goes into the Initial Context
+  Setup Request (hook ``ngap.on_service_ics``) and the ICS Response's transfers back to the SMF.
+- **CM-IDLE UE** (§4.2.3.3): an N1N2MessageTransfer pages it and answers 202
+  ATTEMPTING_TO_REACH_UE; the message is delivered (a PDU Session Resource Setup inside the
+  ICS) once the UE's Service Request arrives.
 
 Wiring (one line in ``AmfApp.__init__``): ``sessions.attach(self)``. It installs the NGAP
 handlers, the SBI routes and the 5GMM hook ``gmm.on_ul_nas_transport`` that
@@ -85,6 +91,9 @@ class AmfSessions:
         self._bg: set[asyncio.Task[Any]] = set()
         self._nssf_ok: dict[tuple[int, str | None], bool] = {}
         self.stats: dict[str, int] = {}
+        #: N1N2MessageTransfers waiting for a paged UE (TS 23.502 §4.2.3.3 step 4b), by SUPI
+        #: and PSI: (N1, N2, N2 type, S-NSSAI)
+        self.pending: dict[str, dict[int, tuple[bytes | None, bytes | None, str | None, Any]]] = {}
 
     def count(self, key: str) -> None:
         self.stats[key] = self.stats.get(key, 0) + 1
@@ -392,6 +401,7 @@ class AmfSessions:
 
     async def release_all(self, supi: str) -> None:
         """TS 23.502 §4.2.2.3.2 step 2: de-registration releases every SM context."""
+        self.pending.pop(supi, None)
         for sess in list(self.by_supi.pop(supi, {}).values()):
             await self._release_context(sess)
 
@@ -494,9 +504,7 @@ class AmfSessions:
         if ue is None:
             raise HttpError(404, "CONTEXT_NOT_FOUND", "no registered UE with that SUPI")
         if ue.gnb is None:
-            # no paging in this release: the UE is CM-IDLE and cannot be reached now
-            self.count("n1n2_ue_idle")
-            raise HttpError(409, "UE_IN_CM_IDLE_STATE", "UE is CM-IDLE")
+            return self._page_for(ue, supi, psi, n1, n2, n2_type, sm_info)
         self.count("n1n2")
         sessions = self.sessions_of(ue)
         sess = sessions.get(psi)
@@ -508,6 +516,135 @@ class AmfSessions:
         if not self.deliver(ue, psi, n1, n2, n2_type, snssai if isinstance(snssai, dict) else None):
             raise HttpError(504, "UE_NOT_REACHABLE", "the UE has no NG connection")
         return json_response({"cause": "N1_N2_TRANSFER_INITIATED"})
+
+    def _page_for(self, ue: UeContext, supi: str, psi: int, n1: bytes | None, n2: bytes | None,
+                  n2_type: str | None, sm_info: Any) -> Response:
+        """TS 23.502 §4.2.3.3 steps 3-4 / TS 29.518 §5.2.2.3.1.2: a CM-IDLE UE is paged; the
+        message waits for its Service Request and the answer is 202 ATTEMPTING_TO_REACH_UE."""
+        paging = ue.proc is not None and ue.proc.name == "paging"
+        acts = [] if paging else self.gmm.page(ue, then=("n1n2",))
+        if not paging and not acts:
+            self.count("n1n2_ue_unreachable")
+            raise HttpError(409, "UE_IN_CM_IDLE_STATE", "UE is CM-IDLE and cannot be paged now")
+        if not paging:
+            # what waited for an earlier, unanswered paging is stale now (TS 23.502 §4.2.3.3 step 6)
+            self.pending.pop(supi, None)
+        snssai = sm_info.get("sNssai") if isinstance(sm_info, dict) else None
+        self.pending.setdefault(supi, {})[psi] = (n1, n2, n2_type, snssai if isinstance(snssai, dict) else None)
+        if acts:
+            self.app._execute(self.ngap.translate(acts))
+        self.count("n1n2_paging")
+        loc = f"{self.amf_uri}/namf-comm/v1/ue-contexts/{supi}/n1-n2-messages/{psi}"
+        return json_response({"cause": "ATTEMPTING_TO_REACH_UE"}, status=202, headers={"location": loc})
+
+    # --- Service Request: user plane reactivation (TS 23.502 §4.2.3.2) -------------------------
+
+    def service_ics(self, a: Any) -> bool:
+        """NGAP hook for the ICS answering a Service Request: if sessions come back (Uplink
+        data status) or paged-for messages wait, send the ICS once the SMFs have answered."""
+        ue = a.ue
+        if ue.supi is None:
+            return False
+        sessions = self.sessions_of(ue)
+        psis = sorted(p for p in a.reactivate if p in sessions)
+        pending = self.pending.pop(ue.supi, {})
+        # a paged-for PDU Session Resource Setup is a reactivation too (§4.2.3.3 step 4b)
+        for psi, (_n1, n2, n2_type, _s) in list(pending.items()):
+            if n2 is not None and n2_type == "PDU_RES_SETUP_REQ" and psi in sessions and psi not in psis:
+                psis.append(psi)
+        if not psis and not pending:
+            return False
+        self._spawn(self._service_ics(ue, ue.supi, a, psis, pending))
+        return True
+
+    async def _activating(self, supi: str, sess: AmfSmSession) -> bytes | None:
+        """Nsmf_PDUSession_UpdateSMContext with upCnxState ACTIVATING (TS 29.502 §5.2.2.3.2.2):
+        the SMF answers with the PDU Session Resource Setup Request Transfer."""
+        if sess.sm_ref is None:
+            return None
+        try:
+            resp = await self._sbi(sess.smf_uri, f"/nsmf-pdusession/v1/sm-contexts/{sess.sm_ref}/modify",
+                                   {"upCnxState": "ACTIVATING"}, {})
+            if resp.status == 404:
+                self._forget(supi, sess)
+                return None
+            body, parts = self._parts(resp) if resp.status == 200 else (None, {})
+        except (TransportError, NoProducer, DecodeError) as exc:
+            log.info("event=up_activation_failed psi=%d err=%s", sess.psi, exc)
+            return None
+        if not isinstance(body, dict) or body.get("n2SmInfoType") != "PDU_RES_SETUP_REQ":
+            return None
+        return multipart.ref(body, "n2SmInfo", parts)
+
+    async def _service_ics(self, ue: UeContext, supi: str, a: Any, psis: list[int],
+                           pending: dict[int, tuple[bytes | None, bytes | None, str | None, Any]]) -> None:
+        """TS 23.502 §4.2.3.2 steps 4-12: the ICS carries a PDU Session Resource Setup item per
+        session whose SMF gave N2 SM information; paged-for N1 messages ride along. The Service
+        Accept names the AMF's PDU sessions and those that could not come back (TS 24.501
+        §5.6.1.4.1: PDU session status, PDU session reactivation result)."""
+        sessions = self.sessions_of(ue)
+        gnb = ue.gnb
+        got: list[tuple[int, bytes | None, bytes]] = []
+        failed: set[int] = set()
+        for psi in psis:
+            sess = sessions.get(psi)
+            if sess is None:
+                continue
+            n1 = None
+            waiting = pending.pop(psi, None)
+            if waiting is not None and waiting[2] == "PDU_RES_SETUP_REQ" and waiting[1] is not None:
+                n1, n2 = waiting[0], waiting[1]
+            else:
+                if waiting is not None:
+                    pending[psi] = waiting
+                n2 = await self._activating(supi, sess)
+            if n2 is None:
+                self.count("reactivation_failed")
+                failed.add(psi)
+                continue
+            got.append((psi, n1, n2))
+        if ue.gnb is not gnb or gnb is None or ue.ran_ue_ngap_id is None:
+            self.count("reactivation_connection_gone")
+            return
+        accept = a.pdu
+        if a.reactivate:
+            # rebuilt now that the results are known; NAS COUNT order matches delivery order
+            accept = self.gmm._protect(ue, nas.encode(nas.ServiceAccept(
+                pdu_session_status=nas.PsiBitmap(frozenset(self.sessions_of(ue))),
+                pdu_session_reactivation_result=nas.PsiBitmap(frozenset(failed)) if failed else None)))
+        items: list[dict[str, Any]] = []
+        for psi, n1, n2 in got:
+            sess = sessions.get(psi)
+            s = sess.snssai if sess is not None else {"sst": 1}
+            item: dict[str, Any] = {"pDUSessionID": psi}
+            if n1 is not None:
+                item["nAS-PDU"] = self._dl_nas(ue, psi, n1)
+            item["s-NSSAI"] = ngap.s_nssai(int(s.get("sst", 1)), int(s["sd"], 16) if s.get("sd") else None)
+            item["pDUSessionResourceSetupRequestTransfer"] = n2
+            items.append(item)
+        self.count("service_ics")
+        try:
+            data = self.ngap._ics_request(ue, accept, a.kgnb, items)
+        except EncodeError as exc:
+            log.warning("event=ics_encode_failed err=%s", exc)
+            data = self.ngap._ics_request(ue, accept, a.kgnb)
+        self.app._execute([NgapSend(gnb, self.ngap.stream_for(gnb, ue), data)])
+        for psi, (n1, n2, n2_type, snssai) in pending.items():
+            self.deliver(ue, psi, n1, n2, n2_type, snssai)
+
+    def ics_response(self, gnb: GnbContext, pdu: NgapPdu) -> list[Any]:
+        """TS 38.413 §8.3.1.2: the setup results of the ICS's PDU sessions go to their SMFs
+        (TS 23.502 §4.2.3.2 step 12: the gNB's downlink F-TEID)."""
+        out = self.ngap._ics_response(gnb, pdu)
+        if pdu.get("PDUSessionResourceSetupListCxtRes") or pdu.get("PDUSessionResourceFailedToSetupListCxtRes"):
+            self.count("ics_setup_response")
+            out += self._relay_items(gnb, pdu, [
+                ("PDUSessionResourceSetupListCxtRes", "pDUSessionResourceSetupResponseTransfer",
+                 "PDUSessionResourceSetupResponseTransfer", "PDU_RES_SETUP_RSP"),
+                ("PDUSessionResourceFailedToSetupListCxtRes", "pDUSessionResourceSetupUnsuccessfulTransfer",
+                 "PDUSessionResourceSetupUnsuccessfulTransfer", "PDU_RES_SETUP_FAIL"),
+            ])
+        return out
 
     async def sm_context_status(self, req: Request) -> Response:
         """TS 29.502 §5.2.2.10 SMContextStatusNotify: the SMF released the SM context."""
@@ -550,6 +687,8 @@ def attach(app: Any) -> AmfSessions:
     h[("PDUSessionResourceRelease", "successful")] = s.release_response
     h[("PDUSessionResourceModify", "successful")] = s.modify_response
     h[("PDUSessionResourceNotify", "initiating")] = lambda gnb, pdu: []
+    h[("InitialContextSetup", "successful")] = s.ics_response
+    app.ngap.on_service_ics = s.service_ics
     # TS 23.502 §4.2.2.3.2 step 2: de-registration releases the SM contexts; §4.2.6: an AN
     # release deactivates their user plane. Both wrap the 5GMM/SBI entry points they follow.
     gmm_released = app.gmm.ran_released

@@ -34,6 +34,7 @@ from fivecore.wire.errors import DecodeError, EncodeError
 from fivecore.wire.pfcp import (
     APPLY_BUFF,
     APPLY_FORW,
+    APPLY_NOCP,
     IF_ACCESS,
     IF_CORE,
     IFTYPE_N3_3GPP,
@@ -151,9 +152,16 @@ def activate_downlink(sm: SmContext, *, seq: int) -> PfcpMessage:
 
 
 def deactivate_downlink(sm: SmContext, *, seq: int) -> PfcpMessage:
-    """TS 23.502 §4.2.6 (AN release): buffer downlink again, the gNB tunnel is gone."""
+    """TS 23.502 §4.2.6 (AN release): buffer downlink again, the gNB tunnel is gone; NOCP so
+    the UPF reports the first buffered packet (§4.2.3.3 step 2a, TS 29.244 §5.2.3.1)."""
     return PfcpMessage.build("SessionModificationRequest", seq=seq, seid=sm.upf_seid or 0,
-                             update_far=[Ies(far_id=FAR_DL, apply_action=Flags(APPLY_BUFF, 2))])
+                             update_far=[Ies(far_id=FAR_DL, apply_action=Flags(APPLY_BUFF | APPLY_NOCP, 2))])
+
+
+def is_downlink_data_report(msg: PfcpMessage) -> bool:
+    """TS 29.244 §8.2.21: Report Type with DLDR set."""
+    rt = msg.ies.get("report_type")
+    return rt is not None and bool(int(rt) & pfcp.REPORT_DLDR)
 
 
 def update_ambr(sm: SmContext, *, seq: int) -> PfcpMessage:

@@ -659,7 +659,21 @@ class SmfService:
             return False
         pfcp.add_usage(sm, msg.ies.all("usage_report"))
         self.ctx.count("usage_reports")
+        if pfcp.is_downlink_data_report(msg) and not sm.up_active and sm.state == SmState.ACTIVE:
+            self.ctx.count("downlink_data_reports")
+            self.spawn(self._downlink_data(sm))
         return True
+
+    async def _downlink_data(self, sm: SmContext) -> None:
+        """TS 23.502 §4.2.3.3 step 3a: downlink data for an idle UE -> N1N2MessageTransfer
+        with the PDU Session Resource Setup Request Transfer; the AMF pages the UE and the
+        user plane comes back with its Service Request."""
+        try:
+            await self.clients.n1n2_transfer(
+                sm.supi, sm.psi, amf_uri=sm.amf_uri, amf_instance_id=sm.amf_instance_id,
+                n1=None, n2=self.setup_request_transfer(sm), n2_type="PDU_RES_SETUP_REQ", snssai=sm.snssai)
+        except SbiCallFailed as exc:
+            log.info("event=ddn_n1n2_failed psi=%d err=%s", sm.psi, exc)
 
     # --- info and operator actions --------------------------------------------------------------
 
