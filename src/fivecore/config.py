@@ -266,6 +266,9 @@ class AmfConfig(NfSection):
     routes: dict[str, str] = Field(default_factory=dict)
     #: NGAP Overload Start when this many SBI calls are waiting, Overload Stop below half (0: off)
     overload_threshold: int = Field(default=2000, ge=0)
+    #: UE contexts one gNB may hold; past it Initial UE Messages get an Error Indication, so a
+    #: hostile gNB cannot exhaust the AMF's memory with fake UEs
+    max_ues_per_gnb: int = Field(default=131072, ge=1)
     #: vendor trust policy file (``fivecore.trust``): checked at NG Setup, decisions audited
     trust_policy: Path | None = None
     #: where the RAN exposure ledger is written (default $FIVECORE_DATA_DIR, else ``var``)

@@ -177,3 +177,29 @@ def test_policy_decides_time_to_wait() -> None:
     h = AmfNgap(NgapConfig(), loop.gmm, policy=Policy(None, None))
     (rsp,) = sent(h.on_message(h.association_up(1), 0, setup_request(plmn="99999")))
     assert rsp.get("TimeToWait") == "v10s"
+
+
+def test_ue_context_cap_per_gnb() -> None:
+    """A gNB that opens UE contexts without end is stopped at max_ues_per_gnb: further Initial
+    UE Messages get an Error Indication and create no context; other gNBs are unaffected."""
+    loop, ues = make(2)
+    h = AmfNgap(NgapConfig(max_ues_per_gnb=3), loop.gmm)
+    g = h.association_up(1)
+    h.on_message(g, 0, setup_request())
+
+    def initial(ran_id: int, nas: bytes = b"\x7e\x00\x41") -> bytes:
+        return ngap.encode(NgapPdu("InitialUEMessage", "initiating", {
+            "RAN-UE-NGAP-ID": ran_id, "NAS-PDU": nas,
+            "UserLocationInformation": ngap.user_location_nr("00101", 1, 1),
+            "RRCEstablishmentCause": "mo-Signalling"}))
+
+    for ran_id in range(3):
+        h.on_message(g, 0, initial(ran_id, ues[ran_id % 2].register()))
+    assert len(g.ues) == 3
+    (ei,) = sent(h.on_message(g, 0, initial(99)))
+    assert ei.procedure == "ErrorIndication" and ei["Cause"] == ("misc", "control-processing-overload")
+    assert len(g.ues) == 3
+    g2 = h.association_up(2)
+    h.on_message(g2, 0, setup_request(gnb_id=2))
+    h.on_message(g2, 0, initial(1, ues[0].register()))
+    assert len(g2.ues) == 1

@@ -69,6 +69,7 @@ def ngap_config(config: Config) -> NgapConfig:
         tacs=tuple(a.tacs),
         slices=tuple(s.as_tuple() for s in a.slices),
         relative_capacity=a.relative_capacity,
+        max_ues_per_gnb=a.max_ues_per_gnb,
     )
 
 

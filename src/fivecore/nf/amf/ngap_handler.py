@@ -55,6 +55,8 @@ class NgapConfig:
     tacs: tuple[int, ...] = (1,)
     slices: tuple[tuple[int, int | None], ...] = ((1, None),)
     relative_capacity: int = 255
+    #: UE contexts one gNB may hold (a hostile gNB must not exhaust the AMF's memory)
+    max_ues_per_gnb: int = 131072
 
 
 #: a policy hook (issue 10): gnb -> None to accept, or an NGAP cause (group, value) to refuse
@@ -260,6 +262,11 @@ class AmfNgap:
     def _initial_ue_message(self, gnb: GnbContext, pdu: NgapPdu) -> list[Any]:
         """TS 38.413 §8.6.1: a new UE-associated logical NG connection."""
         ran_id = pdu["RAN-UE-NGAP-ID"]
+        if len(gnb.ues) >= self.cfg.max_ues_per_gnb and ran_id not in gnb.ues:
+            gnb.errors += 1
+            self.ctx.count("ngap_ue_limit")
+            log.warning("event=ngap_ue_limit gnb=%s ues=%d", gnb.peer, len(gnb.ues))
+            return [self._error_indication_pdu(gnb, None, ran_id, ("misc", "control-processing-overload"))]
         loc = ngap.user_location_from(pdu["UserLocationInformation"])
         s_tmsi = None
         st = pdu.get("FiveG-S-TMSI")
