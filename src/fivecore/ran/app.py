@@ -245,6 +245,7 @@ class RanSim:
             "connected_ues": len(gnb.connected),
             "ngap_rx": s.ngap_rx,
             "ngap_tx": s.ngap_tx,
+            "ngap_tx_dropped": s.ngap_tx_dropped,
             "error_indications_rx": s.error_indications_rx,
             "kgnb_mismatch": s.kgnb_mismatch,
             "sctp": dict(gnb.assoc.stats) if gnb.assoc is not None else {},

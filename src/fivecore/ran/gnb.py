@@ -76,6 +76,8 @@ UeListener = Callable[[RanUe, UeState, UeState], None]
 class GnbStats:
     ngap_rx: int = 0
     ngap_tx: int = 0
+    #: NGAP messages the gNB could not send because its N2 association was down
+    ngap_tx_dropped: int = 0
     error_indications_rx: int = 0
     unknown_ue: int = 0
     kgnb_mismatch: int = 0
@@ -151,6 +153,11 @@ class Gnb:
 
     def send(self, data: bytes, stream: int) -> None:
         if self.assoc is None or self.assoc.is_closed:
+            # Counted and logged once per loss: a silent drop here hid a stalled N2 before.
+            if self.stats.ngap_tx_dropped == 0:
+                log.warning("event=gnb_send_without_association gnb_id=%d reason=%s", self.cfg.gnb_id,
+                            self.assoc.close_reason if self.assoc is not None else "not connected")
+            self.stats.ngap_tx_dropped += 1
             return
         n = self.assoc.out_streams or 1
         stream = stream % n if n > 1 else 0
@@ -178,7 +185,7 @@ class Gnb:
                 except Exception:  # a bug must not kill the gNB's only task
                     log.exception("event=gnb_internal_error gnb_id=%d", self.cfg.gnb_id)
         except sctp.SctpError as exc:
-            log.info("event=gnb_association_lost gnb_id=%d err=%s", self.cfg.gnb_id, exc)
+            log.warning("event=gnb_association_lost gnb_id=%d err=%s", self.cfg.gnb_id, exc)
         finally:
             self.ready = False
             if self._setup_fut is not None and not self._setup_fut.done():
