@@ -206,6 +206,16 @@ _NEA = {"NEA0": 0, "NEA1": 1, "NEA2": 2, "NEA3": 3}
 _NIA = {"NIA1": 1, "NIA2": 2, "NIA3": 3}
 
 
+def _algorithm_order(v: list[str], known: dict[str, int], is_a: str, kind: str) -> list[str]:
+    """A priority list of NAS algorithm names, upper-cased; unknown names and empty lists fail."""
+    for a in v:
+        if a.upper() not in known:
+            raise ValueError(f"{a!r} is not {is_a}")
+    if not v:
+        raise ValueError(f"at least one {kind} algorithm is required")
+    return [a.upper() for a in v]
+
+
 class AmfSecurityConfig(_Section):
     """NAS algorithm priorities (TS 33.501 §5.5.2). NIA0 is not accepted at all; NEA0 is used
     only if listed (it exposes all NAS traffic to the RAN)."""
@@ -216,22 +226,12 @@ class AmfSecurityConfig(_Section):
     @field_validator("integrity_order")
     @classmethod
     def _nia(cls, v: list[str]) -> list[str]:
-        for a in v:
-            if a.upper() not in _NIA:
-                raise ValueError(f"{a!r} is not an allowed integrity algorithm (NIA1, NIA2, NIA3)")
-        if not v:
-            raise ValueError("at least one integrity algorithm is required")
-        return [a.upper() for a in v]
+        return _algorithm_order(v, _NIA, "an allowed integrity algorithm (NIA1, NIA2, NIA3)", "integrity")
 
     @field_validator("ciphering_order")
     @classmethod
     def _nea(cls, v: list[str]) -> list[str]:
-        for a in v:
-            if a.upper() not in _NEA:
-                raise ValueError(f"{a!r} is not a ciphering algorithm (NEA0..NEA3)")
-        if not v:
-            raise ValueError("at least one ciphering algorithm is required")
-        return [a.upper() for a in v]
+        return _algorithm_order(v, _NEA, "a ciphering algorithm (NEA0..NEA3)", "ciphering")
 
     def integrity_ids(self) -> tuple[int, ...]:
         return tuple(_NIA[a] for a in self.integrity_order)

@@ -545,6 +545,16 @@ async def test_idle_ue_connects_with_service_request(core: SessionCore) -> None:
         assert loss == 0, out
 
 
+async def _set_session_ambr(core: Any, sess: Any, rate: str) -> None:
+    """Network-requested modification: the SMF's session-AMBR endpoint for ``sess``."""
+    info = await core.asmf_info()
+    ref = next(x["smContextRef"] for x in info["sessions"] if x["ueIpv4Address"] == sess.ipv4)
+    body = json.dumps({"uplink": rate, "downlink": rate}).encode()
+    req = urllib.request.Request(f"{core.procs['smf'].uri}/fivecore-smf/v1/sm-contexts/{ref}/session-ambr",
+                                 data=body, headers={"content-type": "application/json"}, method="POST")
+    await asyncio.to_thread(urllib.request.urlopen, req, None, 10)
+
+
 async def _go_idle(s: Sim, ru: Any) -> None:
     """gNB-requested UE Context Release (TS 23.502 §4.2.6): the UE goes CM-IDLE."""
     ru.gnb.release_request(ru)
@@ -610,12 +620,7 @@ async def test_n1n2_to_idle_ue_pages_and_delivers(core: SessionCore) -> None:
         sess = await s.up.establish(ru)
         await _go_idle(s, ru)
         paged = s.sim.stats.get("paged", 0)
-        info = await core.asmf_info()
-        ref = next(x["smContextRef"] for x in info["sessions"] if x["ueIpv4Address"] == sess.ipv4)
-        body = json.dumps({"uplink": "20 Mbps", "downlink": "20 Mbps"}).encode()
-        req = urllib.request.Request(f"{core.procs['smf'].uri}/fivecore-smf/v1/sm-contexts/{ref}/session-ambr",
-                                     data=body, headers={"content-type": "application/json"}, method="POST")
-        await asyncio.to_thread(urllib.request.urlopen, req, None, 10)
+        await _set_session_ambr(core, sess, "20 Mbps")
         for _ in range(100):
             if sess.ambr_ul == 20_000_000:
                 break
@@ -737,12 +742,7 @@ async def test_session_ambr_modification_is_enforced(core: SessionCore) -> None:
         await s.register()
         ru = s.sim.ues[0]
         sess = await s.up.establish(ru)
-        info = await core.asmf_info()
-        ref = next(x["smContextRef"] for x in info["sessions"] if x["ueIpv4Address"] == sess.ipv4)
-        body = json.dumps({"uplink": "10 Mbps", "downlink": "10 Mbps"}).encode()
-        req = urllib.request.Request(f"{core.procs['smf'].uri}/fivecore-smf/v1/sm-contexts/{ref}/session-ambr",
-                                     data=body, headers={"content-type": "application/json"}, method="POST")
-        await asyncio.to_thread(urllib.request.urlopen, req, None, 10)
+        await _set_session_ambr(core, sess, "10 Mbps")
         for _ in range(50):
             if sess.ambr_ul == 10_000_000:
                 break

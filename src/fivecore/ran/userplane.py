@@ -651,31 +651,25 @@ class UserPlane:
 
     async def release(self, ru: Any, psi: int = 1, timeout: float = 15.0) -> UeSession:
         """TS 24.501 §6.4.3: UE-requested release; waits for the Release Command."""
-        key = (id(ru), psi)
-        fut: asyncio.Future[UeSession] = asyncio.get_running_loop().create_future()
-        self._waiters[key] = fut
-        sm_pdu = ru.ue.sm.release(psi)
-        ru.gnb.uplink_nas(ru, ru.ue.ul_sm(sm_pdu, psi))
-        try:
-            return await asyncio.wait_for(fut, timeout)
-        except TimeoutError:
-            raise SessionError(f"PDU session {psi}: release not answered within {timeout}s") from None
-        finally:
-            self._waiters.pop(key, None)
+        return await self._ue_requested(ru, psi, ru.ue.sm.release, self._waiters, "release", timeout)
 
     async def modify(self, ru: Any, psi: int = 1, timeout: float = 15.0) -> UeSession:
         """TS 24.501 §6.4.2: UE-requested modification; waits for the Modification Command."""
+        return await self._ue_requested(ru, psi, ru.ue.sm.modify, self._mod_waiters, "modification", timeout)
+
+    async def _ue_requested(self, ru: Any, psi: int, build: Any, waiters: dict[Any, Any],
+                            what: str, timeout: float) -> UeSession:
+        """Send the UE's 5GSM request for ``psi`` and wait for the network's answer."""
         key = (id(ru), psi)
         fut: asyncio.Future[UeSession] = asyncio.get_running_loop().create_future()
-        self._mod_waiters[key] = fut
-        sm_pdu = ru.ue.sm.modify(psi)
-        ru.gnb.uplink_nas(ru, ru.ue.ul_sm(sm_pdu, psi))
+        waiters[key] = fut
+        ru.gnb.uplink_nas(ru, ru.ue.ul_sm(build(psi), psi))
         try:
             return await asyncio.wait_for(fut, timeout)
         except TimeoutError:
-            raise SessionError(f"PDU session {psi}: modification not answered within {timeout}s") from None
+            raise SessionError(f"PDU session {psi}: {what} not answered within {timeout}s") from None
         finally:
-            self._mod_waiters.pop(key, None)
+            waiters.pop(key, None)
 
     async def wait_released(self, ru: Any, psi: int = 1, timeout: float = 30.0) -> UeSession:
         """Wait for a network-requested release of the session (e.g. after a UPF restart)."""

@@ -309,14 +309,15 @@ class _Trust:
     """Vendor trust at NG Setup and the RAN exposure ledger (``fivecore.trust``, issue 10)."""
 
     def __init__(self, config: Config) -> None:
-        from fivecore.trust import AuditLog, ExposureLedger, ExposureRecorder, TrustPolicy
+        from fivecore.trust import ExposureLedger, ExposureRecorder, TrustPolicy
         from fivecore.trust.exposure import AmfSecuritySettings
         from fivecore.trust.hooks import AmfGnbPolicy
+        from fivecore.trust.loader import audit_log_for
 
         a = config.amf
         assert a.trust_policy is not None
         policy = TrustPolicy.from_file(a.trust_policy)
-        self.audit = AuditLog(policy.config.audit_log.path, fsync=policy.config.audit_log.fsync)
+        self.audit = audit_log_for(policy)
         self.recorder = ExposureRecorder()
         data_dir = a.data_dir or os.environ.get("FIVECORE_DATA_DIR", "var")
         self.ledger = ExposureLedger(data_dir)
