@@ -544,6 +544,9 @@ class UserPlane:
         self.namespaces: set[str] = set()
         self._waiters: dict[tuple[int, int], asyncio.Future[UeSession]] = {}
         self._mod_waiters: dict[tuple[int, int], asyncio.Future[UeSession]] = {}
+        #: the last released/rejected session per (UE, PSI): a release that lands before
+        #: wait_released() is called is still reported with its cause
+        self._ended: dict[tuple[int, int], UeSession] = {}
         self._tun_ready: dict[tuple[int, int], asyncio.Future[str]] = {}
         self._tunnels: dict[tuple[int, int], Tunnel] = {}
         self._sessions: dict[tuple[int, int], UeSession] = {}
@@ -675,8 +678,7 @@ class UserPlane:
         """Wait for a network-requested release of the session (e.g. after a UPF restart)."""
         key = (id(ru), psi)
         if psi not in ru.ue.sm.sessions:
-            s = UeSession(psi, None, None)
-            return s
+            return self._ended.get(key) or UeSession(psi, None, None)
         fut: asyncio.Future[UeSession] = asyncio.get_running_loop().create_future()
         self._waiters[key] = fut
         try:
@@ -699,11 +701,13 @@ class UserPlane:
         self.count(ev)
         if ev == EV_ESTABLISHED:
             self._sessions[key] = s
+            self._ended.pop(key, None)
             t = self._tunnels.get(key)
             if t is not None:
                 self._spawn(self._make_tun(ru, t, s))
         elif ev in (EV_RELEASED, EV_REJECTED):
             self._sessions.pop(key, None)
+            self._ended[key] = s
         waiters = self._mod_waiters if ev == EV_MODIFIED else self._waiters
         fut = waiters.get(key)
         if fut is not None and not fut.done():
