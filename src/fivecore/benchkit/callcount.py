@@ -65,6 +65,76 @@ def install(counts: collections.Counter[str], cpu: collections.Counter[str]) -> 
         setattr(repo.SubscriberStore, name, wrap(f, f"store {name}"))
 
 
+#: synchronous functions whose calls and CPU are counted too (``module:qualname``); nested ones
+#: count inside their callers as well, so the rows overlap (read them one by one, not summed)
+SYNC_TARGETS = (
+    "fivecore.wire.ngap.codec:encode", "fivecore.wire.ngap.codec:decode",
+    "fivecore.wire.ngap.codec:decode_ie", "fivecore.wire.ngap.codec:encode_ie",
+    "fivecore.wire.pfcp.codec:encode", "fivecore.wire.pfcp.codec:decode",
+    "fivecore.wire.nas.codec:encode", "fivecore.wire.nas.codec:decode",
+    "fivecore.security.nas_context:NasSecurityContext.protect",
+    "fivecore.security.nas_context:NasSecurityContext.unprotect",
+    "fivecore.transport.sctp.userspace:_RawIO._on_readable",
+    "fivecore.transport.sctp.userspace:UserspaceAssociation._service_inner",
+    "fivecore.transport.sctp.userspace:_RawIO.transmit",
+    "fivecore.nf.amf.ngap_handler:AmfNgap.on_message",
+    "fivecore.nf.amf.ngap_handler:AmfNgap.translate",
+    "fivecore.nf.amf.app:AmfApp._execute",
+    "fivecore.transport.http2.message:Response.json",
+    "fivecore.transport.http2.message:Request.json",
+    "fivecore.transport.http2.message:Request.model",
+    "fivecore.transport.http2.message:Response.model",
+    "fivecore.transport.http2.router:Router.match",
+    "fivecore.security.suci:deconceal",
+    "fivecore.security.milenage:milenage",
+    "fivecore.nf.smf.sbi:SmfService.setup_request_transfer",
+    "fivecore.nf.smf.gsm:establishment_accept",
+    "fivecore.wire.sbi.multipart:decode",
+    "fivecore.wire.sbi.multipart:encode",
+    "fivecore.nf.amf.gmm:Gmm.sbi_result",
+    "fivecore.transport.http2.message:dumps",
+)
+
+
+def install_sync(counts: collections.Counter[str], cpu: collections.Counter[str]) -> None:
+    """Wrap :data:`SYNC_TARGETS` (the attribute the callers look up at call time)."""
+    import importlib
+
+    for target in SYNC_TARGETS:
+        mod_name, qual = target.split(":")
+        try:
+            mod = importlib.import_module(mod_name)
+        except ImportError:
+            continue
+        owner: Any = mod
+        *path, attr = qual.split(".")
+        for part in path:
+            owner = getattr(owner, part, None)
+        if owner is None:
+            continue
+        f = getattr(owner, attr, None)
+        if f is None:
+            continue
+        key = f"cpu {'.'.join(mod_name.split('.')[-2:])}:{qual}"
+
+        def wrap(f: Any, key: str) -> Any:
+            @functools.wraps(f)
+            def w(*a: Any, **kw: Any) -> Any:
+                t = time.thread_time()
+                try:
+                    return f(*a, **kw)
+                finally:
+                    counts[key] += 1
+                    cpu[key] += time.thread_time() - t
+            return w
+
+        setattr(owner, attr, wrap(f, key))
+        if owner is mod:  # re-exported by the package (``from .codec import encode``)
+            pkg = importlib.import_module(mod_name.rsplit(".", 1)[0])
+            if getattr(pkg, attr, None) is f:
+                setattr(pkg, attr, getattr(owner, attr))
+
+
 def per_attach(doc: dict[str, Any], attaches: int, min_per_attach: float = 0.5) -> list[dict[str, Any]]:
     """Rows ``{"call", "per_attach", "cpu_ms_per_attach"}`` for calls made at least
     ``min_per_attach`` times per attach (NRF heartbeats and the like drop out)."""
@@ -82,6 +152,8 @@ def main() -> None:
     counts: collections.Counter[str] = collections.Counter()
     cpu: collections.Counter[str] = collections.Counter()
     install(counts, cpu)
+    if os.environ.get("FIVECORE_CALLCOUNT_SYNC"):
+        install_sync(counts, cpu)
 
     def dump() -> None:
         with open(out, "w") as fh:

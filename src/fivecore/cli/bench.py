@@ -127,6 +127,7 @@ def attach_cmd_impl(ues: int, rates: list[float], gnbs: int, arrivals: str, log_
         if calls:
             net.launcher = [sys.executable, "-m", "fivecore.benchkit.callcount"]
             net.env["FIVECORE_CALLCOUNT_OUT"] = str(calls_file)
+            net.env["FIVECORE_CALLCOUNT_SYNC"] = "1"
         p.say("starting the core (fivecore up)")
         await asyncio.to_thread(net.start)
         prof = None

@@ -265,8 +265,9 @@ class SmfService:
         """TS 23.501 §6.3.3: a UPF serving the DNN and slice, associated, least loaded."""
         want = _snssai_tuple(sm.snssai)
         cands = [p for p in self.peers if p.associated and p.serves(sm.dnn, want)]
-        if not cands:
-            return None
+        if len(cands) < 2:
+            # the common single-UPF case must not scan every session (O(N) per establishment)
+            return cands[0] if cands else None
         load: dict[int, int] = {id(p): 0 for p in cands}
         for other in self.ctx.by_ref.values():
             if id(other.upf) in load:

@@ -36,7 +36,8 @@ def _err(reason: str, off: int = -1) -> DecodeError:
 
 
 class _IeDef:
-    __slots__ = ("id", "name", "criticality", "presence", "obj", "type_name")
+    __slots__ = ("id", "name", "criticality", "presence", "obj", "type_name", "fast_dec", "fast_enc",
+                 "dec_memo", "enc_memo")
 
     def __init__(self, ie_id: int, name: str, crit: str, presence: str, obj: Any) -> None:
         self.id = ie_id
@@ -45,6 +46,150 @@ class _IeDef:
         self.presence = presence
         self.obj = obj
         self.type_name = obj._typeref.called[1] if obj._typeref is not None else obj.TYPE
+        self.fast_dec, self.fast_enc = _fast_codec(obj)
+        #: raw value octets -> decoded value, and frozen value -> octets (see :func:`_ie_decode`)
+        self.dec_memo: dict[bytes, Any] = {}
+        self.enc_memo: dict[Any, bytes] = {}
+
+
+# --- fast paths for the IEs in every UE-associated message ------------------------------------
+#
+# AMF-UE-NGAP-ID, RAN-UE-NGAP-ID and NAS-PDU are in nearly every PDU and differ in each, so they
+# get hand-written APER (X.691 §11.5.7.4 wide constrained INTEGER; §11.9 unconstrained OCTET
+# STRING). Every other IE value goes through pycrate once per distinct value: the same cell,
+# GUAMI, NSSAI or QoS flow list recurs for every UE, so decoded values (keyed by their octets)
+# and encodings (keyed by the frozen value) are memoised per IE. The unit tests check the fast
+# paths and the memo against plain pycrate.
+
+_MEMO_ENTRIES = 4096  # per IE type; cleared when full (values are small: a few hundred KB at most)
+_MEMO_MAX_OCTETS = 256
+
+
+def _fast_codec(obj: Any) -> tuple[Any, Any]:
+    if obj.TYPE == "INTEGER":
+        cv = getattr(obj, "_const_val", None)
+        if cv is None or cv.ext is not None or len(cv.root) != 1 or not hasattr(cv.root[0], "lb"):
+            return None, None
+        lb, ub = cv.root[0].lb, cv.root[0].ub
+        if ub - lb + 1 <= 65536:
+            return None, None
+        return _wide_int_codec(lb, ub)
+    if obj.TYPE == "OCTET STRING" and getattr(obj, "_const_sz", None) is None \
+            and getattr(obj, "_const_cont", None) is None:
+        return _octets_dec, _octets_enc
+    return None, None
+
+
+def _wide_int_codec(lb: int, ub: int) -> tuple[Any, Any]:
+    """X.691 §11.5.7.4 (ALIGNED): a constrained whole number whose range exceeds 64K is a
+    length in octets (a bit-field of ceil(log2(max octets)) bits), padding to the octet, then
+    the offset from ``lb`` in that many octets."""
+    nmax = ((ub - lb).bit_length() + 7) // 8
+    shift = 8 - (nmax - 1).bit_length()
+
+    def dec(raw: bytes) -> int:
+        if not raw:
+            raise _err("INTEGER value missing")
+        n = (raw[0] >> shift) + 1
+        if len(raw) != n + 1:
+            raise _err(f"INTEGER of {n} octets in {len(raw) - 1}")
+        v = int.from_bytes(raw[1:], "big") + lb
+        if v > ub:
+            raise _err(f"INTEGER {v} above its upper bound {ub}")
+        return v
+
+    def enc(v: Any) -> bytes:
+        if type(v) is not int or not lb <= v <= ub:
+            raise EncodeError(f"NGAP INTEGER ({lb}..{ub}): cannot encode {v!r:.80}")
+        off = v - lb
+        n = (off.bit_length() + 7) // 8 or 1
+        return bytes(((n - 1) << shift,)) + off.to_bytes(n, "big")
+
+    return dec, enc
+
+
+def _octets_dec(raw: bytes) -> bytes:
+    value, end = _read_open(raw, 0)
+    if end != len(raw):
+        raise _err(f"{len(raw) - end} trailing octets after the OCTET STRING")
+    return value
+
+
+def _octets_enc(v: Any) -> bytes:
+    if not isinstance(v, bytes | bytearray):
+        raise EncodeError(f"NGAP OCTET STRING: cannot encode {v!r:.80}")
+    out = bytearray()
+    _write_open(out, bytes(v))
+    return bytes(out)
+
+
+_LIST = object()
+_DICT = object()
+
+
+def _freeze(v: Any) -> Any:
+    """A hashable key equal exactly when two values encode alike (lists, tuples and dicts kept
+    apart: they mean SEQUENCE OF, CHOICE/BIT STRING and SEQUENCE to pycrate)."""
+    t = type(v)
+    if t is dict:
+        return (_DICT, *[(k, _freeze(x)) for k, x in v.items()])
+    if t is list:
+        return (_LIST, *[_freeze(x) for x in v])
+    if t is tuple:
+        return tuple([_freeze(x) for x in v])
+    if t is int or t is bytes or t is str or v is None or t is bool:
+        return (t, v) if t is bool else v
+    raise TypeError(t)
+
+
+def _thaw(v: Any) -> Any:
+    """A copy of a memoised value that a caller may change without touching the memo."""
+    t = type(v)
+    if t is dict:
+        return {k: _thaw(x) for k, x in v.items()}
+    if t is list:
+        return [_thaw(x) for x in v]
+    if t is tuple:
+        return tuple([_thaw(x) for x in v])
+    return v
+
+
+_MISS = object()
+
+
+def _ie_decode(d: _IeDef, raw: bytes) -> Any:
+    """One IE value (fast path, memo, or pycrate)."""
+    if d.fast_dec is not None:
+        return d.fast_dec(raw)
+    memo = d.dec_memo
+    hit = memo.get(raw, _MISS)
+    if hit is not _MISS:
+        return _thaw(hit)
+    v = _asn1_decode(d.obj, raw)
+    if len(raw) <= _MEMO_MAX_OCTETS:
+        if len(memo) >= _MEMO_ENTRIES:
+            memo.clear()
+        memo[raw] = v
+        return _thaw(v)
+    return v
+
+
+def _ie_encode(d: _IeDef, v: Any, what: str) -> bytes:
+    if d.fast_enc is not None:
+        return d.fast_enc(v)
+    try:
+        key = _freeze(v)
+    except TypeError:
+        return _asn1_encode(d.obj, v, what)
+    memo = d.enc_memo
+    raw = memo.get(key)
+    if raw is None:
+        raw = _asn1_encode(d.obj, v, what)
+        if len(raw) <= _MEMO_MAX_OCTETS:
+            if len(memo) >= _MEMO_ENTRIES:
+                memo.clear()
+            memo[key] = raw
+    return raw
 
 
 class _MsgDef:
@@ -392,7 +537,7 @@ def _decode_container(md: _MsgDef, value: bytes, base: int) -> tuple[dict[str, A
             ies[name] = RawIe(ie_id, raw)
         else:
             try:
-                ies[name] = _asn1_decode(d.obj, raw)
+                ies[name] = _ie_decode(d, raw)
             except DecodeError as exc:
                 raise _err(f"IE {name}: {exc.reason}", base + pos) from None
         crits[name] = CRITICALITIES[c >> 6]
@@ -429,7 +574,7 @@ def encode(pdu: NgapPdu, *, strict: bool = True) -> bytes:
                 if d is None:
                     raise EncodeError(f"{md.name} has no IE {name!r}")
                 ie_id = d.id
-                raw = _asn1_encode(d.obj, v, name)
+                raw = _ie_encode(d, v, name)
                 c = pdu.ie_criticality.get(name) or d.criticality
             b += ie_id.to_bytes(2, "big")
             b.append(_CRIT_CODE[c] << 6)
@@ -460,7 +605,16 @@ def decode_ie(type_name: str, data: bytes) -> Any:
         obj = _ie_type(type_name)
     except EncodeError as exc:
         raise _err(str(exc)) from None
-    val = _asn1_decode(obj, bytes(data))
+    data = bytes(data)
+    md = _container_def(type_name, obj)
+    if md is not None:
+        try:
+            ies, _crits = _decode_container(md, data, 0)
+        except DecodeError:
+            ies = None  # let pycrate give its own verdict (and message) on odd input
+        if ies is not None and not any(isinstance(v, RawIe) for v in ies.values()):
+            return ies
+    val = _asn1_decode(obj, data)
     if isinstance(val, dict) and "protocolIEs" in val:
         out = {}
         for f in val["protocolIEs"]:
@@ -473,6 +627,18 @@ def encode_ie(type_name: str, value: Any) -> bytes:
     """Encode an NGAP-IEs type (inverse of :func:`decode_ie`; dicts of IE names are accepted for
     ProtocolIE-Container types, criticalities filled from the ASN.1 table)."""
     obj = _ie_type(type_name)
+    md = _container_def(type_name, obj) if isinstance(value, Mapping) and "protocolIEs" not in value else None
+    if md is not None:
+        b = bytearray(b"\x00")
+        b += len(value).to_bytes(2, "big")
+        for name, v in value.items():
+            d = md.by_name.get(name)
+            if d is None:
+                raise EncodeError(f"{type_name} has no IE {name!r}")
+            b += d.id.to_bytes(2, "big")
+            b.append(_CRIT_CODE[d.criticality] << 6)
+            _write_open(b, _ie_encode(d, v, name))
+        return bytes(b)
     if isinstance(value, Mapping) and "protocolIEs" not in value and "protocolIEs" in getattr(obj, "_cont", {}):
         tab = obj._cont["protocolIEs"]._cont._cont["value"]._const_tab.get_val().root
         rows = {_IE_NAMES.get(r["id"]): r for r in tab}
@@ -485,6 +651,21 @@ def encode_ie(type_name: str, value: Any) -> bytes:
             fields.append({"id": r["id"], "criticality": r["criticality"], "value": (tname, v)})
         value = {"protocolIEs": fields}
     return _asn1_encode(obj, value, type_name)
+
+
+_CONTAINERS: dict[str, _MsgDef | None] = {}
+
+
+def _container_def(type_name: str, obj: Any) -> _MsgDef | None:
+    """The IE table of a type that is just ``SEQUENCE { protocolIEs ProtocolIE-Container, ... }``
+    (most ...Transfer types): framed by hand like a message, each IE through :func:`_ie_decode`."""
+    if type_name not in _CONTAINERS:
+        md = None
+        if obj.TYPE == "SEQUENCE" and list(obj._cont.keys()) == ["protocolIEs"] and obj._ext == []:
+            md = _msg_def(obj)
+            md = md if md.generic and md.by_id else None
+        _CONTAINERS[type_name] = md
+    return _CONTAINERS[type_name]
 
 
 def procedures() -> dict[str, int]:
