@@ -248,6 +248,8 @@ class AmfTimers(_Section):
     t3560: float = Field(default=6.0, gt=0)
     t3570: float = Field(default=6.0, gt=0)
     t3522: float = Field(default=6.0, gt=0)
+    #: back-off sent with a #22 congestion reject (TS 24.501 §5.3.9; GPRS timer 2, <= 186 min)
+    t3346: int = Field(default=60, ge=2, le=11160)
 
 
 class AmfConfig(NfSection):
@@ -265,10 +267,16 @@ class AmfConfig(NfSection):
     #: static SBI routes (skip NRF discovery): ``{"nausf-auth": "http://127.0.0.11:7777"}``
     routes: dict[str, str] = Field(default_factory=dict)
     #: NGAP Overload Start when this many SBI calls are waiting, Overload Stop below half (0: off)
-    overload_threshold: int = Field(default=2000, ge=0)
+    overload_threshold: int = Field(default=256, ge=0)
     #: UE contexts one gNB may hold; past it Initial UE Messages get an Error Indication, so a
     #: hostile gNB cannot exhaust the AMF's memory with fake UEs
     max_ues_per_gnb: int = Field(default=131072, ge=1)
+    #: UE contexts the whole AMF may hold; past it a new UE's Registration / Service Request is
+    #: rejected with 5GMM cause #22 and T3346, anything else gets an Error Indication
+    max_ue_contexts: int = Field(default=262144, ge=1)
+    #: seconds after its Initial UE Message by which a UE context must be 5GMM-REGISTERED;
+    #: a periodic sweep releases and removes the ones that are not
+    ue_setup_timeout: float = Field(default=120.0, gt=0)
     #: vendor trust policy file (``fivecore.trust``): checked at NG Setup, decisions audited
     trust_policy: Path | None = None
     #: where the RAN exposure ledger is written (default $FIVECORE_DATA_DIR, else ``var``)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,31 @@ class Route:
     is_async: bool
 
 
+class _Node:
+    """One path segment of the dynamic routes: literal children, one ``{name}`` child, and the
+    routes (by method) that end here."""
+
+    __slots__ = ("lit", "var", "routes")
+
+    def __init__(self) -> None:
+        self.lit: dict[str, _Node] = {}
+        self.var: _Node | None = None
+        self.routes: dict[str, Route] = {}
+
+
+def _leaves(node: _Node, parts: list[str], i: int) -> Iterator[_Node]:
+    """Nodes where ``parts`` ends, literal segments tried before ``{name}`` ones."""
+    if i == len(parts):
+        if node.routes:
+            yield node
+        return
+    child = node.lit.get(parts[i])
+    if child is not None:
+        yield from _leaves(child, parts, i + 1)
+    if node.var is not None:
+        yield from _leaves(node.var, parts, i + 1)
+
+
 class Router:
     """Method + path dispatch; the same object serves HTTP/2, HTTP/1.1 and in-process calls."""
 
@@ -36,6 +61,7 @@ class Router:
         self.name = name
         self._static: dict[tuple[str, str], Route] = {}
         self._dynamic: dict[int, list[Route]] = {}
+        self._tree = _Node()
         self._paths: set[tuple[str, ...]] = set()
 
     def add(self, method: str, path: str, handler: Handler) -> None:
@@ -44,6 +70,14 @@ class Router:
         self._paths.add(parts)
         if any(p.startswith("{") for p in parts):
             self._dynamic.setdefault(len(parts), []).append(route)
+            node = self._tree
+            for p in parts:
+                if p.startswith("{"):
+                    node.var = node.var or _Node()
+                    node = node.var
+                else:
+                    node = node.lit.setdefault(p, _Node())
+            node.routes.setdefault(route.method, route)
         else:
             self._static[(route.method, "/" + "/".join(parts))] = route
 
@@ -72,17 +106,11 @@ class Router:
             return route, {}
         parts = [p for p in path.split("/") if p]
         path_known = False
-        for cand in self._dynamic.get(len(parts), ()):
-            params: dict[str, str] = {}
-            for want, got in zip(cand.parts, parts, strict=True):
-                if want[0] == "{":
-                    params[want[1:-1]] = got
-                elif want != got:
-                    break
-            else:
-                if cand.method == method:
-                    return cand, params
-                path_known = True
+        for leaf in _leaves(self._tree, parts, 0):
+            cand = leaf.routes.get(method)
+            if cand is not None:
+                return cand, {w[1:-1]: g for w, g in zip(cand.parts, parts, strict=True) if w[0] == "{"}
+            path_known = True
         if not path_known:
             for (m, p) in self._static:
                 if p == key_path and m != method:

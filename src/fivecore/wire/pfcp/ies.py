@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +12,9 @@ from fivecore.wire.errors import DecodeError, EncodeError
 
 
 def _ip4(b: bytes) -> str:
-    return str(ipaddress.IPv4Address(b))
+    if len(b) != 4:
+        raise DecodeError(f"IPv4 address of {len(b)} octets")
+    return socket.inet_ntoa(b)
 
 
 def _ip6(b: bytes) -> str:
@@ -19,9 +22,10 @@ def _ip6(b: bytes) -> str:
 
 
 def _p4(s: str) -> bytes:
+    # inet_pton (not inet_aton) takes only the dotted quad, as ipaddress does, at a tenth the cost
     try:
-        return ipaddress.IPv4Address(s).packed
-    except ValueError as exc:
+        return socket.inet_pton(socket.AF_INET, s)
+    except (OSError, TypeError) as exc:
         raise EncodeError(f"bad IPv4 address {s!r}") from exc
 
 
