@@ -105,6 +105,17 @@ class Router:
         if route is not None:
             return route, {}
         parts = [p for p in path.split("/") if p]
+        # the usual case: following literal segments first (a variable where none matches)
+        # reaches the route; only an unusual path needs the backtracking search below
+        node: _Node | None = self._tree
+        for seg in parts:
+            node = node.lit.get(seg) or node.var  # type: ignore[union-attr]
+            if node is None:
+                break
+        else:
+            cand = node.routes.get(method)
+            if cand is not None:
+                return cand, {w[1:-1]: g for w, g in zip(cand.parts, parts, strict=True) if w[0] == "{"}
         path_known = False
         for leaf in _leaves(self._tree, parts, 0):
             cand = leaf.routes.get(method)
