@@ -206,3 +206,18 @@ def test_missing_mandatory() -> None:
     assert pfcp.missing_mandatory(bad) == [
         ("f_seid", 57), ("create_pdr.precedence", 29), ("create_pdr.pdi.source_interface", 20),
         ("create_far.apply_action", 44), ("create_far.forwarding_parameters.destination_interface", 42)]
+
+
+def test_leaf_memo_keeps_flag_widths_and_value_types_apart() -> None:
+    """The encoder remembers leaf TLVs; equal-as-int values of other widths/types must not
+    share an entry (Apply Action of 1 and 2 octets, an int vs a bool)."""
+    two = pfcp.Flags(pfcp.APPLY_FORW, 2)
+    one = pfcp.Flags(pfcp.APPLY_FORW, 1)
+    for _ in range(2):  # second round: answered from the memo
+        a = pfcp.encode(pfcp.PfcpMessage.build("SessionModificationRequest", seq=1, seid=5,
+                                               update_far=[Ies(far_id=2, apply_action=two)]))
+        b = pfcp.encode(pfcp.PfcpMessage.build("SessionModificationRequest", seq=1, seid=5,
+                                               update_far=[Ies(far_id=2, apply_action=one)]))
+        assert len(a) == len(b) + 1
+        assert pfcp.decode(a).update_far.apply_action.octets == 2
+        assert pfcp.decode(b).update_far.apply_action.octets == 1

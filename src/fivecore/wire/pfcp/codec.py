@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fivecore.wire.errors import DecodeError, EncodeError
-from fivecore.wire.pfcp.ies import CODECS, GROUPED, IE_NAMES, IE_TABLE
+from fivecore.wire.pfcp.ies import CODECS, GROUPED, IE_NAMES, IE_TABLE, Flags, FSeid, FTeid
 
 PFCP_PORT = 8805
 MAX_DEPTH = 8
@@ -70,12 +70,21 @@ class Ies:
         self.items: list[tuple[int, Any]] = []
         for k, v in items or ():
             self.add(k, v)
+        if not kw:
+            return
+        # the SMF builds a dozen of these per PDU session: keep the keyword path tight
+        its = self.items
         for k, v in kw.items():
-            if isinstance(v, list):
+            if v is None:
+                continue
+            t = IE_NAMES.get(k)
+            if t is None:
+                raise EncodeError(f"unknown PFCP IE name {k!r}")
+            if type(v) is list:
                 for x in v:
-                    self.add(k, x)
-            elif v is not None:
-                self.add(k, v)
+                    its.append((x.type if type(x) is RawIe else t, x))
+            else:
+                its.append((v.type if type(v) is RawIe else t, v))
 
     def add(self, key: int | str, value: Any) -> Ies:
         """Append one IE; returns self so calls chain."""
@@ -239,9 +248,18 @@ def _encode_ies(ies: Ies, out: bytearray, depth: int = 0) -> None:
     if depth > MAX_DEPTH:
         raise EncodeError("grouped IEs nested too deep")
     for t, v in ies.items:
-        if isinstance(v, RawIe):
+        tv = type(v)
+        if tv not in _NOT_MEMOISED:
+            try:
+                hit = _LEAF_MEMO.get((t, tv, v))
+            except TypeError:  # an unhashable value: encoded every time
+                hit = None
+            if hit is not None:
+                out += hit
+                continue
+        if tv is RawIe:
             body = v.data if v.enterprise_id is None else v.enterprise_id.to_bytes(2, "big") + v.data
-        elif isinstance(v, Ies):
+        elif tv is Ies:
             if t not in GROUPED:
                 raise EncodeError(f"IE type {t} is not a grouped IE")
             b = bytearray()
@@ -261,8 +279,23 @@ def _encode_ies(ies: Ies, out: bytearray, depth: int = 0) -> None:
                 raise EncodeError(f"PFCP IE {IE_TABLE[t][0]}: bad value {v!r}: {exc}") from exc
         if len(body) > 0xFFFF:
             raise EncodeError("PFCP IE longer than 65535 octets")
-        out += t.to_bytes(2, "big") + len(body).to_bytes(2, "big")
-        out += body
+        tlv = t.to_bytes(2, "big") + len(body).to_bytes(2, "big") + body
+        out += tlv
+        if tv not in _NOT_MEMOISED:
+            # most leaf values (interfaces, IDs, network instance, QoS) recur in every
+            # session: remember their TLVs; per-session values (F-TEID, F-SEID) are not kept
+            if len(_LEAF_MEMO) >= 4096:
+                _LEAF_MEMO.clear()
+            try:
+                _LEAF_MEMO[(t, tv, v)] = tlv
+            except TypeError:
+                pass
+
+
+#: (IE type, value type, value) -> encoded TLV for hashable leaf values (see
+#: :func:`_encode_ies`). Flags stay out: equal as ints, they may differ in octet count.
+_LEAF_MEMO: dict[tuple[int, type, Any], bytes] = {}
+_NOT_MEMOISED = frozenset((Ies, RawIe, FTeid, FSeid, Flags))
 
 
 def encode(msg: PfcpMessage) -> bytes:
