@@ -260,11 +260,12 @@ class AmfSessions:
     async def _sbi(self, uri: str | None, path: str, data: Any,
                    binaries: dict[str, tuple[str, bytes]]) -> Response:
         """POST JSON (+ binary parts) to the SMF over the in-process or HTTP/2 binding."""
-        body, ctype = multipart.encode(data, binaries)
         if not uri and self.client.local is not None:
             router = self.client.local.get(path.split("/", 2)[1])
-            if router is not None:
-                return await router.dispatch(Request("POST", path, "", {"content-type": ctype}, body))
+            if router is not None:  # in-process: the parts travel as they are
+                return await router.dispatch(Request("POST", path, "", {"content-type": multipart.MULTIPART}, b"",
+                                                     multipart.Parts(data, binaries)))
+        body, ctype = multipart.encode(data, binaries)
         if not uri:
             raise NoProducer("no SMF URI")
         return await self.client.http.request("POST", uri.rstrip("/") + path, body=body,
@@ -272,6 +273,8 @@ class AmfSessions:
 
     @staticmethod
     def _parts(resp: Response) -> tuple[Any, dict[str, tuple[str, bytes]]]:
+        if isinstance(resp.obj, multipart.Parts):
+            return resp.obj.data, resp.obj.binaries
         ctype = resp.headers.get("content-type", "")
         if multipart.is_multipart(ctype):
             return multipart.decode(ctype, resp.body)
@@ -474,7 +477,9 @@ class AmfSessions:
         """TS 29.518 §5.2.2.3.1: deliver N1 (and N2) SM information for one PDU session."""
         supi = req.path_params["ueContextId"]
         ctype = req.headers.get("content-type", "")
-        if multipart.is_multipart(ctype):
+        if isinstance(req.body_obj, multipart.Parts):
+            data, parts = req.body_obj.data, req.body_obj.binaries
+        elif multipart.is_multipart(ctype):
             try:
                 data, parts = multipart.decode(ctype, req.body)
             except DecodeError as exc:

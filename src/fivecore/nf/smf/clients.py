@@ -34,12 +34,13 @@ async def call_multipart(client: SbiClient, method: str, path: str, data: Any,
                          discovery: dict[str, Any] | None = None, base_uri: str | None = None,
                          timeout: float | None = None) -> Response:
     """Send JSON plus binary parts as multipart/related over either SBI binding."""
-    body, ctype = multipart.encode(data, binaries)
     service = path.split("/", 2)[1]
     if base_uri is None and client.local is not None:
         router = client.local.get(service)
-        if router is not None:
-            return await router.dispatch(Request(method, path, "", {"content-type": ctype}, body))
+        if router is not None:  # in-process: the parts travel as they are
+            return await router.dispatch(Request(method, path, "", {"content-type": multipart.MULTIPART}, b"",
+                                                 multipart.Parts(data, binaries)))
+    body, ctype = multipart.encode(data, binaries)
     uri = base_uri or client.static.get(service) or (client.static.get(target_nf_type) if target_nf_type else None)
     if uri is None:
         if target_nf_type is None:
@@ -51,6 +52,8 @@ async def call_multipart(client: SbiClient, method: str, path: str, data: Any,
 
 def read_response(resp: Response) -> tuple[Any, dict[str, tuple[str, bytes]]]:
     """(JSON, binaries) of a response that may be multipart/related; DecodeError if broken."""
+    if isinstance(resp.obj, multipart.Parts):
+        return resp.obj.data, resp.obj.binaries
     ctype = resp.headers.get("content-type", "")
     if multipart.is_multipart(ctype):
         return multipart.decode(ctype, resp.body)

@@ -101,6 +101,8 @@ class SmfService:
     @staticmethod
     def _body(req: Request) -> tuple[Any, dict[str, tuple[str, bytes]]]:
         """JSON and binary parts of a request (multipart/related or plain JSON)."""
+        if isinstance(req.body_obj, multipart.Parts):
+            return req.body_obj.data, req.body_obj.binaries
         if req.body_obj is not None:
             return req.body_obj, {}
         ctype = req.headers.get("content-type", "")
@@ -124,8 +126,8 @@ class SmfService:
             body["n2SmInfo"] = {"contentId": "n2msg"}
             body["n2SmInfoType"] = n2_type
             parts["n2msg"] = (multipart.NGAP, n2)
-        raw, ctype = multipart.encode(body, parts)
-        return Response(status, raw, {"content-type": ctype, **(headers or {})})
+        # serialised only if it crosses HTTP/2 (Response.encoded); in-process callers read the parts
+        return Response(status, b"", dict(headers or {}), multipart.Parts(body, parts))
 
     # --- Create SM Context (TS 29.502 §5.2.2.2, TS 23.502 §4.3.2.2.1 steps 3-5) ----------------
 

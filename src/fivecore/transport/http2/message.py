@@ -183,6 +183,10 @@ class Response:
     def encoded(self) -> bytes:
         """The body bytes, serialising ``obj`` when needed."""
         if self.obj is not None and not self.body:
+            to_http = getattr(self.obj, "to_http", None)
+            if to_http is not None:  # e.g. multipart/related parts: serialised only for a wire
+                self.body, self.headers["content-type"] = to_http()
+                return self.body
             self.body = dumps(self.obj)
             self.headers.setdefault("content-type", JSON)
         return self.body
@@ -210,6 +214,9 @@ def _plain(obj: Any) -> Any:
     dump = getattr(obj, "model_dump", None)
     if dump is not None:
         return dump(mode="json", by_alias=True, exclude_none=True)
+    root = getattr(obj, "json_root", None)  # a multipart body kept as parts (wire.sbi.multipart)
+    if root is not None:
+        return root()
     return obj
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from fivecore.wire.errors import DecodeError
@@ -39,6 +40,24 @@ def encode(data: Any, binaries: dict[str, tuple[str, bytes]]) -> tuple[bytes, st
         out += payload + b"\r\n"
     out += f"--{boundary}--\r\n".encode()
     return bytes(out), f'{MULTIPART}; boundary="{boundary}"; type="application/json"'
+
+
+@dataclass(slots=True)
+class Parts:
+    """A multipart/related body kept as its JSON root and binary parts.
+
+    The in-process SBI binding hands it to the producer as is (``Request.body_obj`` /
+    ``Response.obj``); it becomes octets (:func:`encode`) only when it crosses HTTP/2.
+    """
+
+    data: Any
+    binaries: dict[str, tuple[str, bytes]]
+
+    def to_http(self) -> tuple[bytes, str]:
+        return encode(self.data, self.binaries)
+
+    def json_root(self) -> Any:
+        return self.data
 
 
 def is_multipart(content_type: str | None) -> bool:
