@@ -112,6 +112,8 @@ def decode_msin_bcd(data: bytes) -> str:
     data = _as_bytes("BCD MSIN", data)
     if not data:
         raise SuciError("BCD MSIN is empty")
+    if len(data) > 10:  # an MSIN has at most 20 digits here too (encode_msin_bcd's limit)
+        raise SuciError(f"BCD MSIN of {len(data)} octets is longer than 20 digits")
     out = []
     last = len(data) - 1
     for i, b in enumerate(data):
