@@ -33,6 +33,7 @@ COMMAND_MODULES: list[str] = [
     "fivecore.cli.decode",
     "fivecore.cli.network",
     "fivecore.cli.bench",
+    "fivecore.cli.amf",
 ]
 
 

@@ -11,7 +11,9 @@ context setup.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +34,18 @@ class NgSetupFailed(FivecoreError):
     def __init__(self, cause: Any) -> None:
         super().__init__(f"NG Setup failed: {cause}")
         self.cause = cause
+        #: seconds from the failure's Time to Wait IE (TS 38.413 §9.3.1.56), if any
+        self.time_to_wait: float | None = None
+
+
+def _time_to_wait(value: Any) -> float | None:
+    """TS 38.413 §9.3.1.56 Time to Wait: "v1s" .. "v60s" -> seconds."""
+    if isinstance(value, str) and value.startswith("v") and value.endswith("s"):
+        try:
+            return float(value[1:-1])
+        except ValueError:
+            return None
+    return None
 
 
 @dataclass(slots=True)
@@ -59,7 +73,7 @@ class GnbConfig:
 class RanUe:
     """A UE camped on a gNB: its NAS entity plus the NGAP IDs of its current connection."""
 
-    __slots__ = ("ue", "ran_id", "amf_id", "gnb", "kgnb_ok")
+    __slots__ = ("ue", "ran_id", "amf_id", "gnb", "kgnb_ok", "ue_ambr", "rfsp")
 
     def __init__(self, ue: Ue, gnb: Gnb) -> None:
         self.ue = ue
@@ -67,6 +81,9 @@ class RanUe:
         self.ran_id: int | None = None
         self.amf_id: int | None = None
         self.kgnb_ok: bool | None = None
+        #: set by UE Context Modification (TS 38.413 §8.3.4): (uplink, downlink) bit/s, RFSP
+        self.ue_ambr: tuple[int, int] | None = None
+        self.rfsp: int | None = None
 
 
 UeListener = Callable[[RanUe, UeState, UeState], None]
@@ -78,6 +95,12 @@ class GnbStats:
     ngap_tx: int = 0
     #: NGAP messages the gNB could not send because its N2 association was down
     ngap_tx_dropped: int = 0
+    #: N2 associations lost after NG Setup (ABORT, peer restart, retransmission limit)
+    associations_lost: int = 0
+    #: successful re-connections (new association + NG Setup) after a loss
+    reconnects: int = 0
+    #: UE-associated NG connections dropped because their association was lost
+    ues_dropped_on_loss: int = 0
     error_indications_rx: int = 0
     unknown_ue: int = 0
     kgnb_mismatch: int = 0
@@ -109,6 +132,16 @@ class Gnb:
         self.ics_sessions: Callable[[RanUe, list[Any]], tuple[list[Any], list[Any], list[bytes]]] | None = None
         #: called with ("ul" | "dl", NGAP bytes, stream) for every PDU; for captures and tests
         self.tap: Callable[[str, bytes, int], None] | None = None
+        #: after a lost N2 association, reconnect and re-run NG Setup (TS 38.413 §8.7.1) with
+        #: exponential backoff from ``reconnect_initial`` to ``reconnect_max`` seconds
+        self.reconnect = True
+        self.reconnect_initial = 0.5
+        self.reconnect_max = 30.0
+        #: called with (gnb, reason) when the association is lost (UE contexts are gone)
+        self.lost_listeners: list[Callable[[Gnb, str], None]] = []
+        self._stopping = False
+        self._supervisor: asyncio.Task[None] | None = None
+        self._drop_logged = False
 
     # --- N2 -----------------------------------------------------------------------------------
 
@@ -123,9 +156,19 @@ class Gnb:
         }))
 
     async def start(self, timeout: float = 10.0) -> None:
-        """Open the association and run NG Setup (TS 38.413 §8.7.1); raises NgSetupFailed."""
+        """Open the association and run NG Setup (TS 38.413 §8.7.1); raises NgSetupFailed.
+
+        Once up, a lost association is re-established in the background (see ``reconnect``).
+        """
+        self._stopping = False
+        await self._connect_and_setup(timeout)
+
+    async def _connect_and_setup(self, timeout: float) -> None:
+        """TS 38.412 §7 association, then TS 38.413 §8.7.1 NG Setup on stream 0."""
         c = self.cfg
-        self.assoc = await sctp.connect(c.amf_host, c.amf_port, self.sctp_config, local_host=c.local_host)
+        self.assoc = await sctp.connect(c.amf_host, c.amf_port, self.sctp_config, local_host=c.local_host,
+                                        timeout=timeout)
+        self._drop_logged = False
         loop = asyncio.get_running_loop()
         self._setup_fut = loop.create_future()
         self._reader = asyncio.create_task(self._read_loop(), name=f"gnb-{c.gnb_id}")
@@ -135,12 +178,21 @@ class Gnb:
         except TimeoutError:
             raise NgSetupFailed("no answer") from None
         if pdu.kind != "successful":
-            raise NgSetupFailed(pdu.get("Cause"))
+            exc = NgSetupFailed(pdu.get("Cause"))
+            exc.time_to_wait = _time_to_wait(pdu.get("TimeToWait"))
+            raise exc
         self.amf_name = pdu.get("AMFName")
         self.ready = True
         log.info("event=ng_setup_ok gnb_id=%d amf=%s", c.gnb_id, self.amf_name)
 
     async def stop(self) -> None:
+        self._stopping = True
+        sup = self._supervisor
+        if sup is not None and sup is not asyncio.current_task():
+            sup.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await sup
+        self._supervisor = None
         if self.assoc is not None:
             self.assoc.close()
             try:
@@ -154,7 +206,8 @@ class Gnb:
     def send(self, data: bytes, stream: int) -> None:
         if self.assoc is None or self.assoc.is_closed:
             # Counted and logged once per loss: a silent drop here hid a stalled N2 before.
-            if self.stats.ngap_tx_dropped == 0:
+            if not self._drop_logged:
+                self._drop_logged = True
                 log.warning("event=gnb_send_without_association gnb_id=%d reason=%s", self.cfg.gnb_id,
                             self.assoc.close_reason if self.assoc is not None else "not connected")
             self.stats.ngap_tx_dropped += 1
@@ -187,9 +240,61 @@ class Gnb:
         except sctp.SctpError as exc:
             log.warning("event=gnb_association_lost gnb_id=%d err=%s", self.cfg.gnb_id, exc)
         finally:
+            was_ready = self.ready
             self.ready = False
             if self._setup_fut is not None and not self._setup_fut.done():
                 self._setup_fut.set_exception(NgSetupFailed("association closed"))
+            if was_ready and not self._stopping:
+                self._association_lost()
+
+    def _association_lost(self) -> None:
+        """The N2 association ended under an NG-set-up gNB: UE-associated NG connections are
+        gone on both sides (TS 23.502 §4.2.6: the AMF moves the UEs to CM-IDLE), so drop them
+        here too, then re-run the TS 38.413 §8.7.1 NG Setup on a new association."""
+        reason = self.assoc.close_reason if self.assoc is not None else "not connected"
+        self.stats.associations_lost += 1
+        log.warning("event=gnb_association_lost gnb_id=%d reason=%s ues=%d reconnect=%s",
+                    self.cfg.gnb_id, reason, len(self.connected), self.reconnect)
+        for ru in list(self.connected.values()):
+            self._drop(ru)
+            self.stats.ues_dropped_on_loss += 1
+        for cb in list(self.lost_listeners):
+            try:
+                cb(self, reason)
+            except Exception:
+                log.exception("event=gnb_lost_listener_failed gnb_id=%d", self.cfg.gnb_id)
+        if self.reconnect and (self._supervisor is None or self._supervisor.done()):
+            self._supervisor = asyncio.create_task(self._reconnect_loop(), name=f"gnb-{self.cfg.gnb_id}-reconnect")
+
+    async def _reconnect_loop(self) -> None:
+        """Reconnect with exponential backoff and jitter (so many gNBs do not re-INIT in step);
+        an NG Setup Failure's Time to Wait (TS 38.413 §8.7.1.4) is honoured as the next delay."""
+        delay = self.reconnect_initial
+        attempt = 0
+        while not self._stopping:
+            await asyncio.sleep(delay * (0.8 + 0.4 * random.random()))
+            if self._stopping:
+                return
+            attempt += 1
+            old = self.assoc
+            if old is not None and not old.is_closed:
+                old.abort("reconnecting")
+            try:
+                await self._connect_and_setup(max(2.0, min(10.0, self.reconnect_max)))
+            except NgSetupFailed as exc:
+                wait = getattr(exc, "time_to_wait", None)
+                log.warning("event=gnb_reconnect_ng_setup_failed gnb_id=%d attempt=%d cause=%s",
+                            self.cfg.gnb_id, attempt, exc.cause)
+                delay = max(wait or 0.0, min(delay * 2, self.reconnect_max))
+                continue
+            except (sctp.SctpError, OSError, TimeoutError) as exc:
+                log.info("event=gnb_reconnect_failed gnb_id=%d attempt=%d err=%s", self.cfg.gnb_id, attempt, exc)
+                delay = min(delay * 2, self.reconnect_max)
+                continue
+            self.stats.reconnects += 1
+            log.warning("event=gnb_reconnected gnb_id=%d attempt=%d amf=%s", self.cfg.gnb_id, attempt,
+                        self.amf_name)
+            return
 
     # --- NGAP receive ------------------------------------------------------------------------
 
@@ -230,6 +335,14 @@ class Gnb:
             for ru in list(self.connected.values()):
                 self._drop(ru)
             self.send(ngap.encode(NgapPdu("NGReset", "successful", {})), 0)
+        elif key == ("UEContextModification", "initiating"):
+            self._ue_context_modification(pdu)
+        elif key == ("AMFConfigurationUpdate", "initiating"):
+            self._amf_configuration_update(pdu)
+        elif pdu.procedure == "RANConfigurationUpdate" and pdu.kind != "initiating":
+            fut = self._ran_update_fut
+            if fut is not None and not fut.done():
+                fut.set_result(pdu)
 
     def _find(self, pdu: NgapPdu) -> RanUe | None:
         ran_id = pdu.get("RAN-UE-NGAP-ID")
@@ -307,6 +420,109 @@ class Gnb:
             self._deliver(ru, nas)
         for n in nas_pdus:
             self._deliver(ru, n)
+
+    # --- UE Context Modification, AMF / RAN Configuration Update (TS 38.413 §8.3.4, §8.7.2-3) -
+
+    #: what the AMF told this gNB in AMF Configuration Update (class defaults until then)
+    amf_relative_capacity: int | None = None
+    amf_served_guamis: tuple[tuple[str, int, int, int], ...] = ()
+    amf_plmn_support: tuple[tuple[str, tuple[tuple[int, int | None], ...]], ...] = ()
+    amf_config_updates = 0
+    ue_context_modifications = 0
+    _ran_update_fut: asyncio.Future[NgapPdu] | None = None
+
+    def _ue_context_modification(self, pdu: NgapPdu) -> None:
+        """TS 38.413 §8.3.4.2: apply a new KgNB (checked against the UE's own derivation, as
+        for Initial Context Setup), UE-AMBR and RFSP index; Response, or Failure (§8.3.4.3)."""
+        ru = self._find(pdu)
+        if ru is None:
+            return
+        self.ue_context_modifications += 1
+        ids = {"AMF-UE-NGAP-ID": ru.amf_id, "RAN-UE-NGAP-ID": ru.ran_id}
+        key = pdu.get("SecurityKey")
+        if key is not None:
+            got = key[0].to_bytes(32, "big") if isinstance(key, tuple) else None
+            if got is None or got != ru.ue.kgnb():
+                self.stats.kgnb_mismatch += 1
+                ru.kgnb_ok = False
+                log.info("event=ucm_kgnb_mismatch gnb_id=%d ran_ue_ngap_id=%s", self.cfg.gnb_id, ru.ran_id)
+                self.send(ngap.encode(NgapPdu("UEContextModification", "unsuccessful", {
+                    **ids, "Cause": ngap.cause("radioNetwork", "unspecified")})), self._stream(ru))
+                return
+            ru.kgnb_ok = True
+        ambr = pdu.get("UEAggregateMaximumBitRate")
+        if isinstance(ambr, dict):
+            ru.ue_ambr = (ambr["uEAggregateMaximumBitRateUL"], ambr["uEAggregateMaximumBitRateDL"])
+        rfsp = pdu.get("IndexToRFSP")
+        if isinstance(rfsp, int):
+            ru.rfsp = rfsp
+        self.send(ngap.encode(NgapPdu("UEContextModification", "successful", ids)), self._stream(ru))
+
+    def _amf_configuration_update(self, pdu: NgapPdu) -> None:
+        """TS 38.413 §8.7.3.2: store the AMF's new name, GUAMIs, capacity and PLMN support and
+        acknowledge; a PLMN Support List without this gNB's PLMN is refused (§8.7.3.3)."""
+        try:
+            plmns = tuple((ngap.plmn_str(i["pLMNIdentity"]),
+                           tuple(ngap.s_nssai_from(s["s-NSSAI"]) for s in i["sliceSupportList"]))
+                          for i in pdu.get("PLMNSupportList") or ())
+            guamis = tuple(ngap.guami_from(i["gUAMI"]) for i in pdu.get("ServedGUAMIList") or ())
+        except (DecodeError, KeyError, TypeError) as exc:
+            log.info("event=amf_config_update_bad gnb_id=%d err=%s", self.cfg.gnb_id, exc)
+            plmns, guamis = (), ()
+            bad = True
+        else:
+            bad = False
+        if bad or (plmns and not any(p == self.cfg.plmn for p, _ in plmns)):
+            self.send(ngap.encode(NgapPdu("AMFConfigurationUpdate", "unsuccessful", {
+                "Cause": ngap.cause("misc", "unknown-PLMN-or-SNPN"), "TimeToWait": "v10s"})), 0)
+            return
+        name = pdu.get("AMFName")
+        if isinstance(name, str):
+            self.amf_name = name
+        cap = pdu.get("RelativeAMFCapacity")
+        if isinstance(cap, int):
+            self.amf_relative_capacity = cap
+        if guamis:
+            self.amf_served_guamis = guamis
+        if plmns:
+            self.amf_plmn_support = plmns
+        self.amf_config_updates += 1
+        log.info("event=amf_configuration_update gnb_id=%d amf=%s", self.cfg.gnb_id, self.amf_name)
+        self.send(ngap.encode(NgapPdu("AMFConfigurationUpdate", "successful", {})), 0)
+
+    async def ran_configuration_update(
+        self,
+        *,
+        name: str | None = None,
+        tac: int | None = None,
+        slices: tuple[tuple[int, int | None], ...] | None = None,
+        timeout: float = 5.0,
+    ) -> NgapPdu:
+        """TS 38.413 §8.7.2.2: tell the AMF this gNB's new name / TA / slices; returns the
+        Acknowledge or Failure. The new values become this gNB's configuration only when
+        acknowledged (§8.7.2.3: on Failure the old ones stay)."""
+        c = self.cfg
+        ies: dict[str, Any] = {}
+        if name is not None:
+            ies["RANNodeName"] = name
+        if tac is not None or slices is not None:
+            ies["SupportedTAList"] = ngap.supported_ta_list(
+                [(c.tac if tac is None else tac, c.plmn, list(c.slices if slices is None else slices))])
+        fut: asyncio.Future[NgapPdu] = asyncio.get_running_loop().create_future()
+        self._ran_update_fut = fut
+        self.send(ngap.encode(NgapPdu("RANConfigurationUpdate", "initiating", ies)), 0)
+        try:
+            answer = await asyncio.wait_for(fut, timeout)
+        finally:
+            self._ran_update_fut = None
+        if answer.kind == "successful":
+            if name is not None:
+                c.name = name
+            if tac is not None:
+                c.tac = tac
+            if slices is not None:
+                c.slices = slices
+        return answer
 
     def _release_command(self, pdu: NgapPdu) -> None:
         """TS 38.413 §8.3.3: RRC release, then UE Context Release Complete."""

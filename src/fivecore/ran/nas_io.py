@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from fivecore.security import kdf
+from fivecore.security.nas_algorithms import nea
 from fivecore.security.nas_context import NasSecurityContext, Role, SecurityHeaderType
 from fivecore.security.suci import SuciIdentity
 from fivecore.wire.errors import DecodeError
@@ -67,6 +69,7 @@ class Downlink:
         "tais",
         "t3512",
         "cause",
+        "t3346",
         "ack_requested",
         "eap",
         # DL NAS Transport (issue 7: 5GSM)
@@ -93,6 +96,8 @@ class Downlink:
         self.tais: list[tuple[str, int]] | None = None
         self.t3512: int | None = None
         self.cause = 0
+        #: TS 24.501 §5.3.9 back-off (s) of a #22 congestion reject, None when absent
+        self.t3346: int | None = None
         self.ack_requested = False
         self.eap: bytes | None = None
         self.payload_container_type = 0
@@ -164,6 +169,8 @@ def decode_downlink(plain: bytes) -> Downlink:
             d.ack_requested = bool(cui and cui & 1)
         elif t in ("RegistrationReject", "ServiceReject", "5GMMStatus"):
             d.cause = ies["cause"]
+            t3346 = ies.get("t3346_value")
+            d.t3346 = t3346.seconds if t3346 is not None else None
         elif t == "DeregistrationRequestUETerminated":
             d.cause = ies.get("cause") or 0
         elif t == "DLNASTransport":
@@ -203,8 +210,10 @@ def registration_request(
     nea: tuple[int, ...],
     nia: tuple[int, ...],
     requested_nssai: list[tuple[int, int | None]] | None = None,
+    nas_message_container: bytes | None = None,
 ) -> bytes:
-    """TS 24.501 §8.2.6. Without ``requested_nssai`` this is the cleartext-IE form (§4.4.6)."""
+    """TS 24.501 §8.2.6. Without ``requested_nssai`` this is the cleartext-IE form (§4.4.6),
+    with ``nas_message_container`` the (ciphered) whole message riding in it."""
     ies: dict[str, Any] = {
         "registration_type": RegistrationType(reg_type, follow_on),
         "ngksi": NgKsi(0, ngksi),
@@ -213,6 +222,8 @@ def registration_request(
     }
     if requested_nssai:
         ies["requested_nssai"] = tuple(SNssai(sst, sd) for sst, sd in requested_nssai)
+    if nas_message_container is not None:
+        ies["nas_message_container"] = nas_message_container
     return codec.encode(NasMessage("RegistrationRequest", ies))
 
 
@@ -229,15 +240,18 @@ def deregistration_request(switch_off: bool, ngksi: int, identity: Any) -> bytes
 
 
 def service_request(ngksi: int, service_type: int, guti: MobileIdentity,
-                    uplink_data: frozenset[int] | None = None, active: frozenset[int] | None = None) -> bytes:
+                    uplink_data: frozenset[int] | None = None, active: frozenset[int] | None = None,
+                    nas_message_container: bytes | None = None) -> bytes:
     """TS 24.501 §8.2.16: Service Request identified by the 5G-S-TMSI; ``uplink_data`` the
     PDU sessions with pending uplink data (Uplink data status, §9.11.3.57), ``active`` the UE's
-    PDU sessions (PDU session status, §9.11.3.44)."""
+    PDU sessions (PDU session status, §9.11.3.44); ``nas_message_container`` the (ciphered)
+    whole message when those non-cleartext IEs go in it (§4.4.6)."""
     s_tmsi = MobileIdentity.s_tmsi(guti.amf_set_id, guti.amf_pointer, guti.tmsi)
     return codec.encode(NasMessage(
         "ServiceRequest", ngksi=NgKsi(0, ngksi), service_type=service_type, s_tmsi=s_tmsi,
         uplink_data_status=PsiBitmap(uplink_data) if uplink_data else None,
-        pdu_session_status=PsiBitmap(active) if active is not None else None))
+        pdu_session_status=PsiBitmap(active) if active is not None else None,
+        nas_message_container=nas_message_container))
 
 
 def authentication_response(res_star: bytes) -> bytes:
@@ -309,6 +323,16 @@ def new_security_context(kamf: bytes, ngksi: int, enc_alg: int, int_alg: int) ->
 def unprotect(sec: NasSecurityContext, pdu: bytes) -> bytes:
     """Verify (and decipher) a downlink message; raises the security layer's errors."""
     return sec.unprotect(pdu).message
+
+
+def cipher_initial_container(sec: NasSecurityContext, kamf: bytes, value: bytes) -> bytes:
+    """TS 24.501 §4.4.6 / TS 33.501 §6.4.6 step 1: cipher the NAS message container value of an
+    initial message with the current context, under the uplink NAS COUNT the message itself
+    is about to be protected with (bearer = NAS connection id, direction 0); NEA0 is identity."""
+    if sec.enc_alg == 0:
+        return value
+    k_enc, _ = kdf.nas_keys(kamf, sec.enc_alg, sec.int_alg)
+    return nea(sec.enc_alg, k_enc, sec.ul_count, sec.nas_connection_id, 0, value)
 
 
 def protect_uplink(sec: NasSecurityContext | None, plain: bytes, sht: int = 2) -> tuple[bytes, int]:

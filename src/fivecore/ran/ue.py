@@ -79,7 +79,10 @@ class Ue:
         "tais",
         "t3512",
         "last_cause",
+        "t3346",
         "full_request",
+        "initial_cleartext_only",
+        "secure_exchange",
         "connected",
         "last_ul_count",
         "stats",
@@ -103,7 +106,17 @@ class Ue:
         self.t3512: int | None = None
         #: last 5GMM cause received (reject) or sent (auth failure), for tests and the CLI
         self.last_cause: int | None = None
+        #: TS 24.501 §5.3.9: back-off (s) the network asked for with a #22 reject; the
+        #: application must not start a registration or service request before it runs out
+        self.t3346: int | None = None
         self.full_request: bytes | None = None
+        #: the last initial message went out with the cleartext IEs only (TS 24.501 §4.4.6 b)
+        self.initial_cleartext_only = False
+        #: TS 24.501 §4.4.2.5: the network has shown it holds our context on this connection
+        #: (a verified protected downlink message, or a Security Mode Command taken into use);
+        #: until then uplink messages are integrity protected only, so an AMF without the
+        #: context can still read the ones §4.4.4.3 lets it process
+        self.secure_exchange = False
         self.connected = False
         self.last_ul_count = 0
         self.stats: dict[str, int] | None = None
@@ -139,14 +152,26 @@ class Ue:
             reg_type, follow_on, ngksi, identity, p.nea, p.nia, requested_nssai=list(p.slices)
         )
         self.full_request = full
+        self.initial_cleartext_only = not have_ctx
+        if not self.connected:
+            self.secure_exchange = False
         if have_ctx:
-            return self._protect(full, 2 if self.connected else 1)
+            if self.connected:
+                # not an initial message: the existing connection ciphers all of it
+                return self._protect(full, 2)
+            # TS 24.501 §4.4.6 a): cleartext IEs outside, the whole message ciphered inside
+            container = nas_io.cipher_initial_container(self.sec, self.kamf, full)
+            outer = nas_io.registration_request(reg_type, follow_on, ngksi, identity, p.nea, p.nia,
+                                                nas_message_container=container)
+            return self._protect(outer, 1)
         return nas_io.registration_request(reg_type, follow_on, ngksi, identity, p.nea, p.nia)
 
     def deregister(self, switch_off: bool = False) -> bytes:
         """TS 24.501 §5.5.2.2.1: UE-initiated de-registration (3GPP access)."""
         ident: Any = self.guti if self.guti is not None else self.usim.make_suci()
         plain = nas_io.deregistration_request(switch_off, self.ngksi if self.sec else 7, ident)
+        if not self.connected:
+            self.secure_exchange = False
         self.state = UeState.DEREGISTERED if switch_off else UeState.DEREGISTERED_INITIATED
         if self.sec is None:
             return plain
@@ -159,8 +184,16 @@ class Ue:
         if self.guti is None or self.sec is None:
             raise RuntimeError("service request needs a 5G-GUTI and a security context")
         self.state = UeState.SERVICE_REQUEST_INITIATED
+        self.last_cause = None
         active = frozenset(self.sm.sessions) if self.sm is not None else None
         plain = nas_io.service_request(self.ngksi, service_type, self.guti, uplink_data, active)
+        self.full_request = plain  # for a Security Mode Command asking for it (RINMR)
+        self.initial_cleartext_only = False
+        self.secure_exchange = False
+        if uplink_data or active is not None:
+            # TS 24.501 §4.4.6: non-cleartext IEs travel only inside the ciphered container
+            container = nas_io.cipher_initial_container(self.sec, self.kamf, plain)
+            plain = nas_io.service_request(self.ngksi, service_type, self.guti, nas_message_container=container)
         return self._protect(plain, 1)
 
     def kgnb(self) -> bytes | None:
@@ -209,6 +242,7 @@ class Ue:
         except (NasSecurityError, NasInvalid):
             self._count("dl_bad_mac")
             return []
+        self.secure_exchange = True
         return self._dispatch(msg, sht)
 
     def _dispatch(self, msg: Any, sht: int) -> list[bytes]:
@@ -326,7 +360,10 @@ class Ue:
         self.kamf = kamf
         self.ngksi = msg.ngksi
         self.new_kamf = None
-        container = self.full_request if (msg.rinmr or self.full_request is not None) else None
+        self.secure_exchange = True
+        # TS 24.501 §5.4.2.3 / §4.4.6: the whole initial message when the network asks (RINMR)
+        # or when only its cleartext IEs went out
+        container = self.full_request if (msg.rinmr or self.initial_cleartext_only) else None
         imeisv = self.profile.imeisv if msg.imeisv_requested else None
         plain = nas_io.security_mode_complete(container, imeisv)
         return [self._protect(plain, 4)]
@@ -360,6 +397,7 @@ class Ue:
     def _on_registration_reject(self, msg: Any) -> list[bytes]:
         self.state = UeState.DEREGISTERED
         self.last_cause = msg.cause
+        self.t3346 = msg.t3346 if msg.cause == 22 else None
         self.full_request = None
         if msg.cause in (3, 6, 7, 9, 10):
             # TS 24.501 §5.5.1.2.5: these causes invalidate the 5G-GUTI and the NAS context
@@ -382,11 +420,14 @@ class Ue:
 
     def _on_service_accept(self, msg: Any) -> list[bytes]:
         self.state = UeState.REGISTERED
+        self.full_request = None
         self._count("service_accept")
         return []
 
     def _on_service_reject(self, msg: Any) -> list[bytes]:
+        self.full_request = None
         self.last_cause = msg.cause
+        self.t3346 = msg.t3346 if msg.cause == 22 else None
         self.state = UeState.DEREGISTERED if msg.cause in (9, 10) else UeState.REGISTERED
         if msg.cause in (9, 10):
             self.forget_security()
@@ -425,7 +466,9 @@ class Ue:
         return pdu
 
     def _maybe_protect(self, plain: bytes) -> bytes:
-        return self._protect(plain) if self.sec is not None else plain
+        if self.sec is None:
+            return plain
+        return self._protect(plain, 2 if self.secure_exchange else 1)
 
     def _count(self, key: str) -> None:
         if self.stats is not None:

@@ -32,6 +32,7 @@ from fivecore.transport.http2 import (
     Router,
     json_response,
 )
+from fivecore.wire.errors import EncodeError
 
 log = logging.getLogger("fivecore.amf")
 
@@ -55,6 +56,9 @@ def gmm_config(config: Config) -> GmmConfig:
         t3560=a.timers.t3560,
         t3570=a.timers.t3570,
         t3522=a.timers.t3522,
+        t3346=a.timers.t3346,
+        max_ue_contexts=a.max_ue_contexts,
+        ue_setup_timeout=a.ue_setup_timeout,
     )
 
 
@@ -144,12 +148,16 @@ class AmfApp(NfApp):
         r = Router("amf")
         r.add("POST", "/namf-callback/v1/{supi}/dereg-notify", self._dereg_notify)
         r.add("GET", "/fivecore-amf/v1/stats", self._stats)
+        r.add("POST", "/fivecore-amf/v1/ue-contexts/{supi}/modify", self._modify_ue_context)
+        r.add("POST", "/fivecore-amf/v1/configuration-update", self._configuration_update)
         return r
 
     async def on_start(self) -> None:
         if self.trust is not None:
             t = asyncio.create_task(self.trust.flush_loop(), name="amf-exposure-ledger")
             self._bg.add(t)
+        # not in _bg: that set is what Overload Start counts (waiting SBI calls)
+        self._tasks.append(asyncio.create_task(self._sweep_loop(), name="amf-ue-sweep"))
         ep = self.config.amf.ngap
         self.sctp_server = await sctp.listen(ep.address, ep.port, self.sctp_config, on_association=self._serve)
         log.info("event=amf_ngap_listening address=%s port=%d", ep.address, ep.port)
@@ -258,6 +266,39 @@ class AmfApp(NfApp):
             return
         self._execute(outs)
 
+    async def _sweep_loop(self) -> None:
+        """One task for all UEs: reap contexts that never finished registering (gmm.sweep)."""
+        gmm = self.gmm
+        while True:
+            await asyncio.sleep(gmm.sweep_interval)
+            try:
+                self._execute(self.ngap.translate(gmm.sweep()))
+                while gmm.reap_pending:
+                    await asyncio.sleep(0)  # in batches: a flood's backlog must not stall N2
+                    self._execute(self.ngap.translate(gmm.reap_due()))
+            except Exception:  # the sweeper must outlive any one bad context
+                log.exception("event=amf_sweep_error")
+
+    def modify_ue_context(
+        self, supi: str, *, security_key: bool = False, ue_ambr: tuple[int, int] | None = None,
+        rfsp: int | None = None,
+    ) -> bool:
+        """TS 38.413 §8.3.4: UE Context Modification for a CM-CONNECTED UE (by SUPI); False
+        when the UE is unknown, idle, or nothing was asked."""
+        ue = self.gmm.ctx.by_supi.get(supi)
+        if ue is None:
+            return False
+        outs = self.ngap.ue_context_modification(ue, security_key=security_key, ue_ambr=ue_ambr, rfsp=rfsp)
+        self._execute(outs)
+        return bool(outs)
+
+    def update_amf_configuration(self, **changes: Any) -> int:
+        """TS 38.413 §8.7.3: AMF Configuration Update to every ready gNB (``amf_name``,
+        ``relative_capacity``, ``extra_guamis``, ``slices``); returns how many were told."""
+        outs = self.ngap.amf_configuration_update(**changes)
+        self._execute(outs)
+        return len(outs)
+
     def _on_timer(self, ue: Any, name: str, token: int) -> None:
         self._timers.pop((ue.amf_ue_ngap_id, name), None)
         try:
@@ -300,6 +341,50 @@ class AmfApp(NfApp):
             "rss_kb": _current_rss_kb(),
             "uptime": time.monotonic() - self.started_at,
         }
+
+    def _modify_ue_context(self, req: Request) -> Response:
+        """Management trigger for TS 38.413 §8.3.4: ``{"securityKey": bool, "ueAmbr":
+        {"uplink": "100 Mbps", "downlink": "200 Mbps"}, "rfsp": 1..256}``; 204, or 404 when
+        the UE is unknown or not CM-CONNECTED."""
+        from fivecore.nf.amf.gmm import subscribed_ue_ambr
+
+        body = req.json()
+        if not isinstance(body, dict):
+            raise HttpError(400, "INVALID_MSG_FORMAT", "a JSON object is required")
+        ambr = None
+        if body.get("ueAmbr") is not None:
+            ambr = subscribed_ue_ambr(body["ueAmbr"])
+            if ambr is None:
+                raise HttpError(400, "INVALID_MSG_FORMAT", "ueAmbr needs uplink and downlink bit rates")
+        rfsp = body.get("rfsp")
+        if rfsp is not None and (not isinstance(rfsp, int) or isinstance(rfsp, bool) or not 1 <= rfsp <= 256):
+            raise HttpError(400, "INVALID_MSG_FORMAT", "rfsp is 1..256")
+        if not self.modify_ue_context(req.path_params["supi"], security_key=bool(body.get("securityKey")),
+                                      ue_ambr=ambr, rfsp=rfsp):
+            raise HttpError(404, "CONTEXT_NOT_FOUND", "no CM-CONNECTED UE with that SUPI, or nothing to change")
+        return Response(204)
+
+    def _configuration_update(self, req: Request) -> Response:
+        """Management trigger for TS 38.413 §8.7.3: ``{"amfName", "relativeCapacity",
+        "extraGuamis": [{"plmn", "regionId", "setId", "pointer"}], "slices": [{"sst", "sd"}]}``."""
+        body = req.json()
+        if not isinstance(body, dict):
+            raise HttpError(400, "INVALID_MSG_FORMAT", "a JSON object is required")
+        changes: dict[str, Any] = {}
+        try:
+            if "amfName" in body:
+                changes["amf_name"] = str(body["amfName"])
+            if "relativeCapacity" in body:
+                changes["relative_capacity"] = int(body["relativeCapacity"])
+            if "extraGuamis" in body:
+                changes["extra_guamis"] = [(str(g["plmn"]), int(g["regionId"]), int(g["setId"]), int(g["pointer"]))
+                                           for g in body["extraGuamis"]]
+            if "slices" in body:
+                changes["slices"] = [(int(x["sst"]), int(x["sd"], 16) if x.get("sd") else None) for x in body["slices"]]
+            n = self.update_amf_configuration(**changes)
+        except (KeyError, TypeError, ValueError, AttributeError, EncodeError) as exc:
+            raise HttpError(400, "INVALID_MSG_FORMAT", str(exc)) from None
+        return json_response({"gnbs": n})
 
     def _stats(self, req: Request) -> Response:
         return json_response(self.stats())

@@ -195,8 +195,19 @@ class UeContext:
         return self.proc
 
 
+#: AMF UE NGAP IDs remembered after their context was reaped, so the gNB's UE Context Release
+#: Complete is taken quietly; bounded, oldest forgotten first
+RECENTLY_RELEASED_MAX = 16384
+
+
 class AmfContext:
-    """All UEs and gNBs of one AMF instance, with the lookups NGAP and 5GMM need."""
+    """All UEs and gNBs of one AMF instance, with the lookups NGAP and 5GMM need.
+
+    ``embryonic`` holds every context created by an Initial UE Message that has not reached
+    5GMM-REGISTERED yet, keyed by AMF UE NGAP ID with the sweep epoch it was created in. It is
+    insertion-ordered and epochs only grow, so a sweep reads it from the front and stops at the
+    first young entry: reaping costs O(reaped), never a walk over all UEs.
+    """
 
     __slots__ = (
         "gnbs",
@@ -205,6 +216,9 @@ class AmfContext:
         "by_supi",
         "_next_amf_ue_ngap_id",
         "stats",
+        "embryonic",
+        "epoch",
+        "recently_released",
     )
 
     def __init__(self) -> None:
@@ -214,6 +228,9 @@ class AmfContext:
         self.by_supi: dict[str, UeContext] = {}
         self._next_amf_ue_ngap_id = secrets.randbelow(1 << 20) + 1
         self.stats: dict[str, int] = {}
+        self.embryonic: dict[int, int] = {}
+        self.epoch = 0
+        self.recently_released: dict[int, None] = {}
 
     def count(self, key: str, n: int = 1) -> None:
         self.stats[key] = self.stats.get(key, 0) + n
@@ -222,20 +239,33 @@ class AmfContext:
 
     def new_ue(self, gnb: GnbContext, ran_ue_ngap_id: int) -> UeContext:
         """TS 38.413 §8.6.1: a new UE-associated logical NG connection on Initial UE Message."""
-        amf_id = self._next_amf_ue_ngap_id
-        while amf_id in self.ues:
-            amf_id = (amf_id + 1) & AMF_UE_NGAP_ID_MAX
-        self._next_amf_ue_ngap_id = (amf_id + 1) & AMF_UE_NGAP_ID_MAX
+        amf_id = self.next_amf_ue_ngap_id()
         ue = UeContext(amf_id)
         ue.ran_ue_ngap_id = ran_ue_ngap_id
         ue.gnb = gnb
         ue.cm_connected = True
         self.ues[amf_id] = ue
+        self.embryonic[amf_id] = self.epoch
         old = gnb.ues.get(ran_ue_ngap_id)
         if old is not None and old is not ue:
             self.detach_ran(old)
         gnb.ues[ran_ue_ngap_id] = ue
         return ue
+
+    def next_amf_ue_ngap_id(self) -> int:
+        """TS 38.413 §9.3.3.1: an AMF UE NGAP ID neither in use nor awaiting a late release."""
+        amf_id = self._next_amf_ue_ngap_id
+        while amf_id in self.ues or amf_id in self.recently_released:
+            amf_id = (amf_id + 1) & AMF_UE_NGAP_ID_MAX
+        self._next_amf_ue_ngap_id = (amf_id + 1) & AMF_UE_NGAP_ID_MAX
+        return amf_id
+
+    def remember_released(self, amf_ue_ngap_id: int) -> None:
+        """A UE Context Release Command went out for a context we no longer keep."""
+        rr = self.recently_released
+        rr[amf_ue_ngap_id] = None
+        if len(rr) > RECENTLY_RELEASED_MAX:
+            del rr[next(iter(rr))]
 
     def attach_ran(self, ue: UeContext, gnb: GnbContext, ran_ue_ngap_id: int) -> None:
         """Bind a known UE (found by 5G-GUTI) to a new NG connection."""
@@ -283,11 +313,24 @@ class AmfContext:
     def remove_ue(self, ue: UeContext) -> None:
         """Forget a UE entirely (deregistered, or superseded by a newer context)."""
         self.detach_ran(ue)
-        self.ues.pop(ue.amf_ue_ngap_id, None)
+        self.forget_ue(ue)
+
+    def forget_ue(self, ue: UeContext) -> None:
+        """Drop the UE from every index but leave its NGAP IDs on the object, so a UE Context
+        Release Command can still be built from it (the reaper, TS 38.413 §8.3.3)."""
+        gnb = ue.gnb
+        if gnb is not None and ue.ran_ue_ngap_id is not None and gnb.ues.get(ue.ran_ue_ngap_id) is ue:
+            del gnb.ues[ue.ran_ue_ngap_id]
+        self.embryonic.pop(ue.amf_ue_ngap_id, None)
+        if self.ues.get(ue.amf_ue_ngap_id) is ue:
+            del self.ues[ue.amf_ue_ngap_id]
         if ue.tmsi is not None and self.by_tmsi.get(ue.tmsi) is ue:
             del self.by_tmsi[ue.tmsi]
         if ue.supi is not None and self.by_supi.get(ue.supi) is ue:
             del self.by_supi[ue.supi]
+        proc = ue.proc
+        if proc is not None and proc.new_tmsi is not None and self.by_tmsi.get(proc.new_tmsi) is ue:
+            del self.by_tmsi[proc.new_tmsi]
         ue.proc = None
 
     # --- gNBs --------------------------------------------------------------------------------

@@ -4,7 +4,9 @@ Procedures: registration (initial with SUCI of any scheme or 5G-GUTI, mobility a
 update), identification, 5G-AKA and EAP-AKA' through the AUSF (MAC failure -> Authentication
 Reject, synch failure -> resynchronisation), security mode control, UE- and network-initiated
 de-registration (paging an idle UE first), service request, generic UE configuration update
-(5G-GUTI reallocation), with the T3513/T3522/T3550/T3555/T3560/T3570 supervision.
+(5G-GUTI reallocation), with the T3513/T3522/T3550/T3555/T3560/T3570 supervision; initial
+messages with the whole message in a NAS message container (TS 24.501 §4.4.6); an AMF-wide cap
+on UE contexts (#22 + T3346) and a periodic sweep that reaps contexts never registered.
 
 :class:`Gmm` takes uplink NAS PDUs, SBI results and timer expiries and returns *actions*
 (:class:`SendNas`, :class:`SendIcs`, :class:`ReleaseUe`, :class:`SbiCall`, :class:`SetTimer`,
@@ -54,6 +56,9 @@ CAUSE_MESSAGE_TYPE_NON_EXISTENT = 97
 CAUSE_MESSAGE_NOT_COMPATIBLE_WITH_STATE = 98
 CAUSE_PROTOCOL_ERROR = 111
 
+#: TS 24.501 §4.4.6: initial messages that may carry the whole message in a NAS message container
+INITIAL_WITH_CONTAINER = frozenset({"RegistrationRequest", "ServiceRequest"})
+
 #: TS 24.501 §4.4.4.3: messages the network processes without integrity protection.
 UNPROTECTED_OK = frozenset(
     {
@@ -95,6 +100,13 @@ class GmmConfig:
     #: TS 24.501 §5.4/§5.5: retransmit four times, abort on the fifth expiry
     max_retransmissions: int = 4
     release_after_registration: bool = True
+    #: AMF-wide cap on UE contexts; past it a new UE gets #22 congestion with T3346
+    max_ue_contexts: int = 262144
+    #: TS 24.501 §5.3.9 back-off timer T3346 (s) sent with a congestion reject
+    t3346: int = 60
+    #: a context created by an Initial UE Message that is not 5GMM-REGISTERED this many seconds
+    #: later is reaped (UE Context Release Command, context removed), whatever it waits for
+    ue_setup_timeout: float = 120.0
     amf_instance_id: str = "00000000-0000-4000-8000-000000000005"
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -169,7 +181,19 @@ class StopTimer(NamedTuple):
     name: str
 
 
-Action = SendNas | SendIcs | ReleaseUe | SbiCall | Page | SetTimer | StopTimer
+class Congested(NamedTuple):
+    """No UE context could be created for an Initial UE Message (the AMF-wide cap is reached)
+    and the NAS message was not one to answer with a congestion reject: NGAP Error Indication
+    (misc / control-processing-overload, TS 38.413 §8.7.5)."""
+
+    gnb: GnbContext
+    ran_ue_ngap_id: int
+
+
+Action = SendNas | SendIcs | ReleaseUe | SbiCall | Page | SetTimer | StopTimer | Congested
+
+#: sweeps per ``ue_setup_timeout``: a context is reaped between 1 and 1.25 timeouts after birth
+SWEEPS_PER_TIMEOUT = 4
 
 
 def service_request_psis(msg: Any) -> frozenset[int]:
@@ -252,9 +276,13 @@ class Gmm:
         context. Otherwise a new context is created and the message is handled as unverified.
         """
         ctx = self.ctx
+        # one length check: the only cost of the cap on the registration path
+        full = len(ctx.ues) >= self.cfg.max_ue_contexts
         try:
             sht, inner = nas_io.split_security_header(pdu)
         except NasInvalid:
+            if full:
+                return self._congested(gnb, ran_ue_ngap_id, None)
             ue = ctx.new_ue(gnb, ran_ue_ngap_id)
             ue.tac = tac
             ctx.count("nas_malformed")
@@ -284,6 +312,8 @@ class Gmm:
                 if plain is not None:
                     try:
                         vmsg = nas_io.decode_uplink(plain)
+                        if vmsg.container is not None and vmsg.message_type in INITIAL_WITH_CONTAINER:
+                            vmsg = self._open_initial_container(candidate, vmsg)
                     except NasInvalid as exc:
                         ctx.attach_ran(candidate, gnb, ran_ue_ngap_id)
                         candidate.tac = tac
@@ -296,6 +326,8 @@ class Gmm:
                 if msg is not None and msg.message_type != "RegistrationRequest":
                     # An unverifiable service/deregistration request must not touch the stored
                     # context (it may be a replay by the RAN); answer without changing anything.
+                    if full:
+                        return self._congested(gnb, ran_ue_ngap_id, msg)
                     ue = ctx.new_ue(gnb, ran_ue_ngap_id)
                     ue.tac = tac
                     return ue, self._unverified_non_registration(ue, msg)
@@ -303,10 +335,14 @@ class Gmm:
             try:
                 msg = nas_io.decode_uplink(inner if inner is not None else pdu)
             except NasInvalid as exc:
+                if full:
+                    return self._congested(gnb, ran_ue_ngap_id, None)
                 ue = ctx.new_ue(gnb, ran_ue_ngap_id)
                 ue.tac = tac
                 ctx.count("nas_malformed")
                 return ue, [SendNas(ue, nas_io.gmm_status(exc.cause)), self._release(ue)]
+        if full:
+            return self._congested(gnb, ran_ue_ngap_id, msg)
         ue = ctx.new_ue(gnb, ran_ue_ngap_id)
         ue.tac = tac
         if msg is None:
@@ -315,6 +351,106 @@ class Gmm:
         if msg.message_type != "RegistrationRequest":
             return ue, self._unverified_non_registration(ue, msg)
         return ue, self._dispatch(ue, msg, verified=False)
+
+    def _open_initial_container(self, ue: UeContext, outer: Any) -> Any:
+        """TS 24.501 §4.4.6: the verified initial message carries the whole message, ciphered
+        with the current context, in its NAS message container; that inner message is the one
+        to act on. Raises NasInvalid (#96) when it is not the same kind of message."""
+        sec = ue.sec
+        assert sec is not None
+        if ue.kamf is None:
+            raise NasInvalid(CAUSE_INVALID_MANDATORY_INFORMATION, "no KAMF for the container")
+        inner = nas_io.decipher_initial_container(sec, ue.kamf, outer.container)
+        full = nas_io.decode_uplink(inner)
+        if full.message_type != outer.message_type or full.container is not None:
+            raise NasInvalid(CAUSE_INVALID_MANDATORY_INFORMATION, "NAS message container of another kind")
+        self.ctx.count("initial_nas_container")
+        return full
+
+    def _congested(self, gnb: GnbContext, ran_ue_ngap_id: int, msg: Any) -> tuple[UeContext, list[Action]]:
+        """TS 24.501 §5.5.1.2.5 / §5.6.1.5 cause #22 with T3346 (§5.3.9), or an NGAP Error
+        Indication: the AMF holds no more UE contexts. The answer rides on a throw-away context
+        that is never stored; its ID is remembered so the gNB's Release Complete is quiet."""
+        ctx = self.ctx
+        ctx.count("ue_context_limit")
+        ue = UeContext(ctx.next_amf_ue_ngap_id())
+        ue.gnb = gnb
+        ue.ran_ue_ngap_id = ran_ue_ngap_id
+        t = msg.message_type if msg is not None else None
+        if t == "RegistrationRequest":
+            ctx.count("registration_reject")
+            ctx.count(f"registration_reject_{CAUSE_CONGESTION}")
+            plain = nas_io.registration_reject(CAUSE_CONGESTION, t3346=self.cfg.t3346)
+        elif t == "ServiceRequest":
+            ctx.count("service_reject")
+            plain = nas_io.service_reject(CAUSE_CONGESTION, t3346=self.cfg.t3346)
+        else:
+            return ue, [Congested(gnb, ran_ue_ngap_id)]
+        ctx.remember_released(ue.amf_ue_ngap_id)
+        return ue, [SendNas(ue, plain), self._release(ue)]
+
+    @property
+    def sweep_interval(self) -> float:
+        """How often the application calls :meth:`sweep` (seconds)."""
+        return max(0.05, self.cfg.ue_setup_timeout / SWEEPS_PER_TIMEOUT)
+
+    def sweep(self, limit: int = 512) -> list[Action]:
+        """Reap UE contexts that never completed registration (one periodic call, no timer per
+        UE): each gets a UE Context Release Command (TS 38.413 §8.3.3) and is removed.
+
+        Catches what the T3550/T3560/T3570 aborts do not: a context whose release the gNB never
+        confirms, one stuck behind an SBI call, one answered with a reject and left behind.
+        At most ``limit`` per call so a flood never stalls the event loop; while
+        :attr:`reap_pending` the application calls :meth:`reap_due` again after yielding.
+        """
+        self.ctx.epoch += 1
+        return self.reap_due(limit)
+
+    @property
+    def reap_pending(self) -> bool:
+        """Contexts are due for reaping (a batch limit stopped the last sweep)."""
+        emb = self.ctx.embryonic
+        return bool(emb) and emb[next(iter(emb))] <= self.ctx.epoch - SWEEPS_PER_TIMEOUT - 1
+
+    def reap_due(self, limit: int = 512) -> list[Action]:
+        """Reap up to ``limit`` due contexts, oldest first (part of :meth:`sweep`)."""
+        ctx = self.ctx
+        cutoff = ctx.epoch - SWEEPS_PER_TIMEOUT - 1
+        emb = ctx.embryonic
+        acts: list[Action] = []
+        n = 0
+        while emb and n < limit:
+            amf_id = next(iter(emb))
+            if emb[amf_id] > cutoff:
+                break
+            del emb[amf_id]
+            ue = ctx.ues.get(amf_id)
+            if ue is None or ue.state == GmmState.REGISTERED:
+                continue
+            n += 1
+            acts += self._reap(ue, "sweep")
+        return acts
+
+    def _reap(self, ue: UeContext, why: str) -> list[Action]:
+        """Remove a half-registered context and release its NG connection; counted."""
+        ctx = self.ctx
+        ctx.count("ue_reaped")
+        ctx.count(f"ue_reaped_{why}")
+        log.info("event=ue_reaped why=%s amf_ue_ngap_id=%d", why, ue.amf_ue_ngap_id)
+        acts: list[Action] = []
+        proc = ue.proc
+        if proc is not None and proc.timer is not None:
+            acts.append(StopTimer(ue, proc.timer))
+        ctx.forget_ue(ue)
+        ue.state = GmmState.DEREGISTERED
+        if ue.registered_with_udm and ue.supi is not None:
+            # the UDM must not keep this AMF as the serving one (TS 23.502 §4.2.2.3.2 step 14)
+            ue.registered_with_udm = False
+            acts.append(SbiCall(ue, ue.proc_seq, "udm_deregister", {"supi": ue.supi}))
+        if ue.gnb is not None and ue.ran_ue_ngap_id is not None:
+            ctx.remember_released(ue.amf_ue_ngap_id)
+            acts.append(self._release(ue, ("nas", "unspecified")))
+        return acts
 
     def uplink_nas(self, ue: UeContext, pdu: bytes) -> list[Action]:
         """TS 38.413 §8.6.3 Uplink NAS Transport: one NAS PDU from a UE on a known connection."""
@@ -329,12 +465,18 @@ class Gmm:
             ctx.count("nas_malformed")
             return [SendNas(ue, self._protect(ue, nas_io.gmm_status(exc.cause)))]
         verified = False
+        unverifiable = False
         if sht == 0:
             plain = inner if inner is not None else pdu
-        else:
-            if sec is None:
+        elif sec is None:
+            if inner is None:
                 ctx.count("nas_unverifiable")
                 return []
+            # TS 24.501 §4.4.4.3: a UE still holding a context this AMF lacks integrity protects
+            # its answers; the listed ones are processed although the MAC cannot be checked
+            plain = inner
+            unverifiable = True
+        else:
             try:
                 plain = nas_io.unprotect(sec, pdu)
             except ReplayError:
@@ -355,6 +497,9 @@ class Gmm:
             ctx.count("nas_malformed")
             log.info("event=nas_malformed amf_ue_ngap_id=%d cause=%d", ue.amf_ue_ngap_id, exc.cause)
             return [SendNas(ue, self._protect(ue, nas_io.gmm_status(exc.cause)))]
+        if unverifiable and msg.message_type not in UNPROTECTED_OK:
+            ctx.count("nas_unverifiable")
+            return []
         if not verified and ue.sec is not None and msg.message_type not in UNPROTECTED_OK:
             # TS 24.501 §4.4.4.3: discard a plain message that must be protected
             ctx.count("nas_unprotected_dropped")
@@ -399,6 +544,12 @@ class Gmm:
             self.ctx.count(f"{proc.name}_aborted")
             log.info("event=procedure_aborted proc=%s amf_ue_ngap_id=%d", proc.name, ue.amf_ue_ngap_id)
             ue.proc = None
+            if ue.amf_ue_ngap_id in self.ctx.embryonic and ue.state != GmmState.REGISTERED:
+                # TS 24.501 §5.4.1.3.7 c / §5.4.2.7 c / §5.5.1.2.8: the procedure is aborted
+                # and so is the registration the context was made for: drop it now
+                ue.proc = proc  # so the reaper can stop its timer and free its 5G-TMSI
+                proc.timer = None
+                return self._reap(ue, "timer")
             acts: list[Action] = []
             if proc.name == "deregistration_nw":
                 ue.state = GmmState.DEREGISTERED
@@ -781,6 +932,9 @@ class Gmm:
                 args["suci"] = ident.to_string()
             elif ue.supi is not None:
                 args["supi"] = ue.supi
+            elif proc.identity_for is not None:
+                # the SUCI came in an Identity Response (the request named a 5G-GUTI)
+                args["suci"] = proc.identity_for
             else:
                 return acts + self._auth_reject(ue)
             self.ctx.count("auth_resync")
@@ -930,6 +1084,7 @@ class Gmm:
         follow_on = proc.follow_on
         ue.proc = None
         ue.state = GmmState.REGISTERED
+        self.ctx.embryonic.pop(ue.amf_ue_ngap_id, None)
         self.ctx.count("registered")
         if not follow_on and self.cfg.release_after_registration and ue.gnb is not None:
             acts.append(self._release(ue))

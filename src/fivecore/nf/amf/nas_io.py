@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from fivecore.security import kdf
+from fivecore.security.nas_algorithms import nea
 from fivecore.security.nas_context import NasSecurityContext, Role, SecurityHeaderType
 from fivecore.security.suci import SuciIdentity
 from fivecore.wire.errors import DecodeError, EncodeError
@@ -18,6 +20,7 @@ from fivecore.wire.nas import codec
 from fivecore.wire.nas.codec import NasMessage
 from fivecore.wire.nas.ies import (
     DeregistrationType,
+    GprsTimer2,
     GprsTimer3,
     MobileIdentity,
     NasSecurityAlgorithms,
@@ -312,8 +315,20 @@ def configuration_update_command(guti: Guti | None, ack_requested: bool = True) 
     return _enc(NasMessage("ConfigurationUpdateCommand", ies))
 
 
-def registration_reject(cause: int) -> bytes:
-    """TS 24.501 §8.2.9."""
+def gprs_timer2(seconds: int) -> GprsTimer2:
+    """TS 24.008 §10.5.7.4: the shortest GPRS timer 2 value not below ``seconds`` (2 s, 1 min
+    and 6 min units; longer than 186 min is capped there)."""
+    for unit, mult in ((0, 2), (1, 60), (2, 360)):
+        n = -(-max(0, seconds) // mult)
+        if n < 32:
+            return GprsTimer2(unit, n)
+    return GprsTimer2(2, 31)
+
+
+def registration_reject(cause: int, t3346: int | None = None) -> bytes:
+    """TS 24.501 §8.2.9 (with the T3346 back-off value for cause #22, §5.5.1.2.5)."""
+    if t3346 is not None:
+        return _enc(NasMessage("RegistrationReject", cause=cause, t3346_value=gprs_timer2(t3346)))
     return _enc(NasMessage("RegistrationReject", cause=cause))
 
 
@@ -335,8 +350,10 @@ def service_accept() -> bytes:
     return _enc(NasMessage("ServiceAccept"))
 
 
-def service_reject(cause: int) -> bytes:
-    """TS 24.501 §8.2.17."""
+def service_reject(cause: int, t3346: int | None = None) -> bytes:
+    """TS 24.501 §8.2.17 (with the T3346 back-off value for cause #22, §5.6.1.5)."""
+    if t3346 is not None:
+        return _enc(NasMessage("ServiceReject", cause=cause, t3346_value=gprs_timer2(t3346)))
     return _enc(NasMessage("ServiceReject", cause=cause))
 
 
@@ -386,6 +403,17 @@ def unprotect_initial(sec: NasSecurityContext, pdu: bytes) -> bytes:
     except Exception:
         sec.ciphering_in_use = was
         raise
+
+
+def decipher_initial_container(sec: NasSecurityContext, kamf: bytes, value: bytes) -> bytes:
+    """TS 24.501 §4.4.6: the NAS message container value of a verified initial message is
+    ciphered with the current context (TS 33.501 §6.4.6 step 1) under that message's uplink
+    NAS COUNT, bearer = NAS connection id, direction 0. NEA0 leaves it as it is."""
+    count = sec.last_ul_count
+    if sec.enc_alg == 0 or count is None:
+        return value
+    k_enc, _ = kdf.nas_keys(kamf, sec.enc_alg, sec.int_alg)
+    return nea(sec.enc_alg, k_enc, count, sec.nas_connection_id, 0, value)
 
 
 def uplink_count(sec: NasSecurityContext) -> int:

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from fivecore.nf.amf.context import GnbContext, GnbState, UeContext
-from fivecore.nf.amf.gmm import Action, Gmm, Page, ReleaseUe, SendIcs, SendNas
-from fivecore.nf.amf.nas_io import STmsi, ue_security_capability_sets
+from fivecore.nf.amf.gmm import Action, Congested, Gmm, Page, ReleaseUe, SendIcs, SendNas
+from fivecore.nf.amf.nas_io import STmsi, ue_security_capability_sets, uplink_count
+from fivecore.security import kdf
 from fivecore.wire import ngap
 from fivecore.wire.errors import DecodeError, EncodeError
 from fivecore.wire.ngap import NgapPdu
@@ -57,6 +58,18 @@ class NgapConfig:
     relative_capacity: int = 255
     #: UE contexts one gNB may hold (a hostile gNB must not exhaust the AMF's memory)
     max_ues_per_gnb: int = 131072
+    #: GUAMIs served besides the AMF's own (e.g. a failed peer's, TS 23.501 §5.21.2.2),
+    #: announced by AMF Configuration Update
+    extra_guamis: tuple[tuple[str, int, int, int], ...] = ()
+
+    def served_guamis(self) -> list[tuple[str, int, int, int]]:
+        """TS 38.413 §9.3.3.x Served GUAMI List: our own GUAMI first."""
+        return [(self.plmn, self.region_id, self.set_id, self.pointer), *self.extra_guamis]
+
+
+#: AMF-initiated UE Context Modifications awaiting an answer, at most this many (older ones are
+#: forgotten: a gNB that never answers must not grow the AMF)
+UCM_PENDING_MAX = 65536
 
 
 #: a policy hook (issue 10): gnb -> None to accept, or an NGAP cause (group, value) to refuse
@@ -87,11 +100,13 @@ class AmfNgap:
             ("NGReset", "successful"): self._ignore,
             ("NASNonDeliveryIndication", "initiating"): self._nas_non_delivery,
             ("RANConfigurationUpdate", "initiating"): self._ran_configuration_update,
-            ("AMFConfigurationUpdate", "successful"): self._ignore,
-            ("AMFConfigurationUpdate", "unsuccessful"): self._ignore,
-            ("UEContextModification", "successful"): self._ignore,
-            ("UEContextModification", "unsuccessful"): self._ignore,
+            ("AMFConfigurationUpdate", "successful"): self._amf_config_update_ack,
+            ("AMFConfigurationUpdate", "unsuccessful"): self._amf_config_update_failure,
+            ("UEContextModification", "successful"): self._ue_context_modification_response,
+            ("UEContextModification", "unsuccessful"): self._ue_context_modification_failure,
         }
+        #: AMF UE NGAP ID -> the modification carried a new Security Key (TS 38.413 §8.3.4)
+        self._ucm_pending: dict[int, bool] = {}
 
     # --- associations ----------------------------------------------------------------------
 
@@ -205,7 +220,7 @@ class AmfNgap:
             "NGSetupResponse",
             {
                 "AMFName": cfg.amf_name,
-                "ServedGUAMIList": ngap.served_guami_list([(cfg.plmn, cfg.region_id, cfg.set_id, cfg.pointer)]),
+                "ServedGUAMIList": ngap.served_guami_list(cfg.served_guamis()),
                 "RelativeAMFCapacity": cfg.relative_capacity,
                 "PLMNSupportList": ngap.plmn_support_list([(cfg.plmn, list(cfg.slices))]),
             },
@@ -213,14 +228,113 @@ class AmfNgap:
         return [NgapSend(gnb, 0, ngap.encode(rsp))]
 
     def _ran_configuration_update(self, gnb: GnbContext, pdu: NgapPdu) -> list[Any]:
-        """TS 38.413 §8.7.2: acknowledge (supported TAs are re-read if present)."""
-        if "SupportedTAList" in pdu:
-            gnb.supported_tas = [
-                (int.from_bytes(i["tAC"], "big"), [ngap.plmn_str(b["pLMNIdentity"]) for b in i["broadcastPLMNList"]], [])
-                for i in pdu["SupportedTAList"]
-            ]
+        """TS 38.413 §8.7.2: take the gNB's new name, TAs and paging DRX, or refuse them all.
+
+        §8.7.2.3: a Supported TA List with no TA of ours carrying a slice of ours, or a
+        Global RAN Node ID other than the one of NG Setup, gets RAN Configuration Update
+        Failure (with Time to Wait) and the gNB's previous configuration stays in force.
+        """
+        cfg = self.cfg
+        cause: tuple[str, str] | None = None
+        node = pdu.get("GlobalRANNodeID")
+        if node is not None and ngap.global_gnb_id_from(node) != gnb.global_ran_node_id:
+            cause = ("misc", "unspecified")
+        tas = None
+        if cause is None and "SupportedTAList" in pdu:
+            tas = []
+            served = False
+            for item in pdu["SupportedTAList"]:
+                tac = int.from_bytes(item["tAC"], "big")
+                plmns: list[str] = []
+                slices: list[tuple[int, int | None]] = []
+                for b in item["broadcastPLMNList"]:
+                    p = ngap.plmn_str(b["pLMNIdentity"])
+                    plmns.append(p)
+                    these = [ngap.s_nssai_from(x["s-NSSAI"]) for x in b["tAISliceSupportList"]]
+                    slices.extend(these)
+                    served = served or (p == cfg.plmn and tac in cfg.tacs and any(x in cfg.slices for x in these))
+                tas.append((tac, plmns, slices))
+            if not served:
+                cause = ("misc", "unknown-PLMN-or-SNPN")
+        if cause is not None:
+            self.ctx.count("ran_configuration_update_failure")
+            log.info("event=ran_configuration_update_failure gnb=%s cause=%s/%s", gnb.peer, *cause)
+            fail = NgapPdu("RANConfigurationUpdate", "unsuccessful", {"Cause": ngap.cause(*cause), "TimeToWait": "v10s"})
+            return [NgapSend(gnb, 0, ngap.encode(fail))]
+        if tas is not None:
+            gnb.supported_tas = tas
+        name = pdu.get("RANNodeName")
+        if isinstance(name, str):
+            gnb.name = name
+        drx = pdu.get("DefaultPagingDRX")
+        if isinstance(drx, str):
+            gnb.paging_drx = drx
+        self.ctx.count("ran_configuration_update")
+        log.info("event=ran_configuration_update gnb=%s name=%s", gnb.peer, gnb.name)
         ack = NgapPdu("RANConfigurationUpdate", "successful", {})
         return [NgapSend(gnb, 0, ngap.encode(ack))]
+
+    def _amf_config_update_ack(self, gnb: GnbContext, pdu: NgapPdu) -> list[Any]:
+        """TS 38.413 §8.7.3.2: the gNB took the AMF's new configuration."""
+        self.ctx.count("amf_configuration_update_ack")
+        return []
+
+    def _amf_config_update_failure(self, gnb: GnbContext, pdu: NgapPdu) -> list[Any]:
+        """TS 38.413 §8.7.3.3: the gNB refused it; logged and counted (an operator retries)."""
+        self.ctx.count("amf_configuration_update_failure")
+        log.warning("event=amf_configuration_update_failure gnb=%s cause=%s time_to_wait=%s",
+                    gnb.peer, pdu.get("Cause"), pdu.get("TimeToWait"))
+        return []
+
+    def amf_configuration_update(
+        self,
+        *,
+        amf_name: str | None = None,
+        relative_capacity: int | None = None,
+        extra_guamis: list[tuple[str, int, int, int]] | None = None,
+        slices: list[tuple[int, int | None]] | None = None,
+    ) -> list[NgapSend]:
+        """TS 38.413 §8.7.3.2: AMF Configuration Update to every ready gNB with what changed.
+
+        The new values also go into the configuration later NG Setup Responses use. Raises
+        ValueError when nothing is given or a value is out of range (nothing is sent then).
+        """
+        cfg = self.cfg
+        ies: dict[str, Any] = {}
+        if amf_name is not None:
+            if not 1 <= len(amf_name) <= 150:
+                raise ValueError("AMF name must be 1..150 characters")
+            ies["AMFName"] = amf_name
+        if relative_capacity is not None:
+            if not 0 <= relative_capacity <= 255:
+                raise ValueError("relative AMF capacity is 0..255")
+            ies["RelativeAMFCapacity"] = relative_capacity
+        guamis = None
+        if extra_guamis is not None:
+            guamis = tuple(extra_guamis)
+            ies["ServedGUAMIList"] = ngap.served_guami_list(
+                [(cfg.plmn, cfg.region_id, cfg.set_id, cfg.pointer), *guamis])
+        if slices is not None:
+            if not slices:
+                raise ValueError("at least one slice")
+            ies["PLMNSupportList"] = ngap.plmn_support_list([(cfg.plmn, list(slices))])
+        if not ies:
+            raise ValueError("nothing to update")
+        data = ngap.encode(NgapPdu("AMFConfigurationUpdate", "initiating", ies))
+        if amf_name is not None:
+            cfg.amf_name = amf_name
+        if relative_capacity is not None:
+            cfg.relative_capacity = relative_capacity
+        if guamis is not None:
+            cfg.extra_guamis = guamis
+        if slices is not None:
+            cfg.slices = tuple(slices)
+            # the slices 5GMM allows (TS 23.501 §5.15.5.2.1) follow what the RAN is told
+            self.gmm.cfg.slices = cfg.slices
+        out = [NgapSend(g, 0, data) for g in self.ctx.gnbs.values() if g.state == GnbState.READY]
+        self.ctx.count("amf_configuration_update", len(out))
+        log.info("event=amf_configuration_update gnbs=%d ies=%s", len(out), ",".join(ies))
+        return out
 
     def _error_indication(self, gnb: GnbContext, pdu: NgapPdu) -> list[Any]:
         """TS 38.413 §8.7.5: log it; the gNB told us it could not handle something."""
@@ -329,11 +443,89 @@ class AmfNgap:
 
     def _release_complete(self, gnb: GnbContext, pdu: NgapPdu) -> list[Any]:
         """TS 38.413 §8.3.3.2: UE Context Release Complete — the UE is CM-IDLE."""
+        amf_id = pdu.get("AMF-UE-NGAP-ID")
+        if isinstance(amf_id, int) and amf_id in self.ctx.recently_released and amf_id not in self.ctx.ues:
+            # the answer to a release of a context already reaped (or never kept)
+            del self.ctx.recently_released[amf_id]
+            self.ctx.count("release_complete")
+            return []
         ue, err = self._lookup(gnb, pdu)
         if ue is None:
             return err
         self.ctx.count("release_complete")
         self.gmm.ran_released(ue)
+        return []
+
+    def ue_context_modification(
+        self,
+        ue: UeContext,
+        *,
+        security_key: bool = False,
+        ue_ambr: tuple[int, int] | None = None,
+        rfsp: int | None = None,
+    ) -> list[NgapSend]:
+        """TS 38.413 §8.3.4.2: UE Context Modification Request for a CM-CONNECTED UE.
+
+        ``security_key``: a fresh KgNB from the current KAMF and the latest uplink NAS COUNT
+        (TS 33.501 Annex A.9; AS key re-keying, §6.9.4) with the UE Security Capabilities (the
+        simulated gNB checks it against the UE's own derivation); ``ue_ambr``:
+        (uplink, downlink) bit/s (TS 23.501 §5.7.2.6); ``rfsp``: Index to RFSP 1..256.
+        Returns nothing when the UE has no NG connection or nothing is asked.
+        """
+        gnb = ue.gnb
+        if gnb is None or ue.ran_ue_ngap_id is None or gnb.state != GnbState.READY:
+            return []
+        ies: dict[str, Any] = {"AMF-UE-NGAP-ID": ue.amf_ue_ngap_id, "RAN-UE-NGAP-ID": ue.ran_ue_ngap_id}
+        if security_key:
+            if ue.kamf is None or ue.sec is None:
+                return []
+            ies["SecurityKey"] = ngap.security_key(kdf.kgnb(ue.kamf, uplink_count(ue.sec)))
+            ies["UESecurityCapabilities"] = self._ue_security_capabilities(ue)
+        if rfsp is not None:
+            if not 1 <= rfsp <= 256:
+                raise ValueError("Index to RFSP is 1..256")
+            ies["IndexToRFSP"] = rfsp
+        if ue_ambr is not None:
+            ies["UEAggregateMaximumBitRate"] = {"uEAggregateMaximumBitRateDL": ue_ambr[1],
+                                                "uEAggregateMaximumBitRateUL": ue_ambr[0]}
+        if len(ies) == 2:
+            return []
+        data = ngap.encode(NgapPdu("UEContextModification", "initiating", ies))
+        if ue_ambr is not None:
+            ue.ue_ambr = ue_ambr
+        if security_key:
+            ue.kgnb_sent = True
+            self.gmm._observe("kgnb", ue)
+        pending = self._ucm_pending
+        pending.pop(ue.amf_ue_ngap_id, None)
+        pending[ue.amf_ue_ngap_id] = security_key
+        if len(pending) > UCM_PENDING_MAX:
+            del pending[next(iter(pending))]
+        self.ctx.count("ue_context_modification")
+        return [NgapSend(gnb, self.stream_for(gnb, ue), data)]
+
+    def _ue_context_modification_response(self, gnb: GnbContext, pdu: NgapPdu) -> list[Any]:
+        """TS 38.413 §8.3.4.2: the gNB applied the modification."""
+        ue, err = self._lookup(gnb, pdu)
+        if ue is None:
+            return err
+        self._ucm_pending.pop(ue.amf_ue_ngap_id, None)
+        self.ctx.count("ue_context_modification_response")
+        return []
+
+    def _ue_context_modification_failure(self, gnb: GnbContext, pdu: NgapPdu) -> list[Any]:
+        """TS 38.413 §8.3.4.3: the gNB could not apply it. If it refused a new Security Key the
+        UE's AS keys no longer match the AMF's, so its NG connection is released (the UE
+        comes back with a Service Request and gets a consistent KgNB in Initial Context Setup)."""
+        ue, err = self._lookup(gnb, pdu)
+        if ue is None:
+            return err
+        had_key = self._ucm_pending.pop(ue.amf_ue_ngap_id, False)
+        self.ctx.count("ue_context_modification_failure")
+        cause = pdu.get("Cause")
+        log.info("event=ue_context_modification_failure amf_ue_ngap_id=%d cause=%s", ue.amf_ue_ngap_id, cause)
+        if had_key:
+            return self.translate([ReleaseUe(ue, ("radioNetwork", "unspecified"))])
         return []
 
     def _nas_non_delivery(self, gnb: GnbContext, pdu: NgapPdu) -> list[Any]:
@@ -388,6 +580,10 @@ class AmfNgap:
                 out.append(NgapSend(ue.gnb, self.stream_for(ue.gnb, ue), ngap.encode(p)))
             elif isinstance(a, Page):
                 out.extend(self._paging(a.ue))
+            elif isinstance(a, Congested):
+                g = a.gnb
+                g.errors += 1
+                out.append(self._error_indication_pdu(g, None, a.ran_ue_ngap_id, ("misc", "control-processing-overload")))
             else:
                 out.append(a)
         return out
@@ -414,22 +610,13 @@ class AmfNgap:
         """TS 38.413 §9.2.2.1: Initial Context Setup Request with KgNB and the NAS PDU, and the
         PDU Session Resource Setup Request List when user planes come back (TS 23.502 §4.2.3.2)."""
         cfg = self.cfg
-        nea: list[int] = []
-        nia: list[int] = []
-        cap = ue.ue_sec_cap
-        if cap is not None:
-            try:
-                ea, ia = ue_security_capability_sets(cap)
-                nea, nia = sorted(a for a in ea if a), sorted(a for a in ia if a)
-            except Exception:  # noqa: BLE001 - an odd capability must not stop the procedure
-                pass
         allowed = ue.allowed_nssai or cfg.slices
         ies: dict[str, Any] = {
             "AMF-UE-NGAP-ID": ue.amf_ue_ngap_id,
             "RAN-UE-NGAP-ID": ue.ran_ue_ngap_id,
             "GUAMI": ngap.guami(cfg.plmn, cfg.region_id, cfg.set_id, cfg.pointer),
             "AllowedNSSAI": [{"s-NSSAI": ngap.s_nssai(sst, sd)} for sst, sd in allowed],
-            "UESecurityCapabilities": ngap.ue_security_capabilities(nea, nia),
+            "UESecurityCapabilities": self._ue_security_capabilities(ue),
             "SecurityKey": ngap.security_key(kgnb),
             "NAS-PDU": nas_pdu,
         }
@@ -441,6 +628,20 @@ class AmfNgap:
                                                     "uEAggregateMaximumBitRateUL": ue.ue_ambr[0]}
         self.ctx.count("ics_request")
         return ngap.encode(NgapPdu("InitialContextSetup", "initiating", ies))
+
+    @staticmethod
+    def _ue_security_capabilities(ue: UeContext) -> dict[str, Any]:
+        """TS 38.413 §9.3.1.86 from the UE's NAS capability (TS 24.501 §9.11.3.54)."""
+        nea: list[int] = []
+        nia: list[int] = []
+        cap = ue.ue_sec_cap
+        if cap is not None:
+            try:
+                ea, ia = ue_security_capability_sets(cap)
+                nea, nia = sorted(a for a in ea if a), sorted(a for a in ia if a)
+            except Exception:  # noqa: BLE001 - an odd capability must not stop the procedure
+                pass
+        return ngap.ue_security_capabilities(nea, nia)
 
     def _error_indication_pdu(
         self, gnb: GnbContext, amf_id: int | None, ran_id: int | None, cause: tuple[str, str]

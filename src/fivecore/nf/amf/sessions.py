@@ -29,8 +29,10 @@ handlers, the SBI routes and the 5GMM hook ``gmm.on_ul_nas_transport`` that
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,6 +73,9 @@ class AmfSmSession:
     snssai: dict[str, Any]
     dnn: str | None
     up_active: bool = False
+    #: last segment of the smContextStatusUri given to the SMF for this SM context: a late
+    #: RELEASED notification about an earlier context with the same PSI must not end this one
+    status_token: str = dataclasses.field(default_factory=lambda: secrets.token_hex(8))
 
 
 class AmfSessions:
@@ -284,14 +289,18 @@ class AmfSessions:
             return None, {}
 
     def create_data(self, supi: str, psi: int, snssai: dict[str, Any], dnn: str | None,
-                    tac: int | None) -> dict[str, Any]:
-        """TS 29.502 §6.1.6.2.2 SmContextCreateData (the N1 SM message is the part ``n1msg``)."""
+                    tac: int | None, status_token: str | None = None) -> dict[str, Any]:
+        """TS 29.502 §6.1.6.2.2 SmContextCreateData (the N1 SM message is the part ``n1msg``).
+
+        ``status_token`` ends the smContextStatusUri, so the notification names the SM
+        context and not only its PSI, which the UE may already have reused (§5.2.2.10)."""
+        token = f"/{status_token}" if status_token else ""
         data: dict[str, Any] = {
             "supi": supi, "pduSessionId": psi, "sNssai": snssai,
             "servingNfId": self.app.instance_id, "guami": self.guami, "servingNetwork": self.plmn,
             "requestType": "INITIAL_REQUEST", "n1SmMsg": {"contentId": "n1msg"},
             "anType": "3GPP_ACCESS", "ratType": "NR",
-            "smContextStatusUri": f"{self.amf_uri}/namf-callback/v1/{supi}/sm-context-status/{psi}",
+            "smContextStatusUri": f"{self.amf_uri}/namf-callback/v1/{supi}/sm-context-status/{psi}{token}",
         }
         if dnn:
             data["dnn"] = dnn
@@ -316,8 +325,8 @@ class AmfSessions:
             if (u := self._ue(supi)) is not None:
                 self._send_nas(u, self._dl_nas(u, psi, sm, CAUSE_PAYLOAD_NOT_FORWARDED))
             return
-        data = self.create_data(supi, psi, snssai, dnn, ue.tac)
         sess = AmfSmSession(psi, uri or None, None, snssai, dnn)
+        data = self.create_data(supi, psi, snssai, dnn, ue.tac, sess.status_token)
         self.by_supi.setdefault(supi, {})[psi] = sess
         try:
             resp = await self._sbi(uri, "/nsmf-pdusession/v1/sm-contexts", data,
@@ -664,7 +673,10 @@ class AmfSessions:
             raise HttpError(400, "MANDATORY_IE_MISSING", "statusInfo.resourceStatus is required")
         if status == "RELEASED":
             sess = self.by_supi.get(supi, {}).get(psi)
-            if sess is not None:
+            token = req.path_params.get("token")
+            # a notification about an SM context already replaced by a new one with this PSI
+            # (UE-requested release, then a new establishment at once) leaves the new one be
+            if sess is not None and (token is None or token == sess.status_token):
                 self._forget(supi, sess)
         return Response(204)
 
@@ -713,6 +725,7 @@ def attach(app: Any) -> AmfSessions:
     app.sbi.execute = execute
     app.router.add("POST", "/namf-comm/v1/ue-contexts/{ueContextId}/n1-n2-messages", s.n1n2_transfer)
     app.router.add("POST", "/namf-callback/v1/{supi}/sm-context-status/{psi}", s.sm_context_status)
+    app.router.add("POST", "/namf-callback/v1/{supi}/sm-context-status/{psi}/{token}", s.sm_context_status)
     app.router.add("GET", "/fivecore-amf/v1/sessions", lambda req: json_response(s.info()))
     if ("namf-comm", "v1") not in app.services:
         app.services = [*app.services, ("namf-comm", "v1")]
