@@ -438,6 +438,18 @@ class UpfContext:
         self.metrics.sessions = len(self.sessions)
         return session
 
+    def superseded_by_forward(self, path: DlPath, ue: int) -> bool:
+        """True when ``path`` is no longer the published downlink entry for ``ue`` and the
+        one that replaced it forwards (TS 29.244 §5.2.3: BUFF became FORW).
+
+        The datapath thread asks this right after buffering a packet on ``path``: the PFCP
+        side may have compiled the FORW entry and flushed the buffer between the thread's
+        lookup and its append, and the packet must not be left behind.
+        """
+        cur = self.dl_by_ue.get(ue)
+        return cur is not None and cur is not path and cur.session is path.session \
+            and cur.action == ACT_FORWARD and cur.peer is not None
+
     def teid_owner(self, teid: int) -> Session | None:
         path = self.ul_by_teid.get(teid)
         return path.session if path is not None else None

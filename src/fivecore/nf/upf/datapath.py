@@ -460,6 +460,11 @@ class Datapath:
         if len(buf) == buf.maxlen:
             self.ctx.metrics.drop_buffer_full += 1
         buf.append(packet)
+        if self.ctx.superseded_by_forward(path, _U32.unpack_from(packet, 16)[0]):
+            # The FAR said FORW before this packet got into the buffer and the PFCP side
+            # has flushed already: send it (and anything else held) now.
+            self.flush_buffer(session)
+            return
         if path.notify_cp and not session.dl_data_reported:
             session.dl_data_reported = True
             self.ctx.dl_data_events.append(session)
@@ -472,11 +477,15 @@ class Datapath:
             log.debug("n3 send failed addr=%s err=%s", addr, exc)
 
     def flush_buffer(self, session: object) -> int:
-        """Send a session's buffered downlink packets after its FAR says FORW again."""
+        """TS 29.244 §5.2.3: send a session's buffered downlink packets once its FAR says
+        FORW again. Either thread may call it: each pop is atomic, so a packet goes once."""
         s = session
         sent = 0
         while s.has_buffered:  # type: ignore[attr-defined]
-            pkt = s.buffer.popleft()  # type: ignore[attr-defined]
+            try:
+                pkt = s.buffer.popleft()  # type: ignore[attr-defined]
+            except IndexError:  # the other thread (PFCP side or datapath) emptied it
+                break
             if len(pkt) < 20:
                 continue
             path = self.ctx.dl_by_ue.get(_U32.unpack_from(pkt, 16)[0])

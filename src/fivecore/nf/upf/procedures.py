@@ -244,7 +244,10 @@ def modify_session(ctx: UpfContext, seid: int, changes: SessionChanges,
             teid, ip, port)
         if far_id in changes.send_end_marker or (moved and far is not None):
             result.end_markers.append(EndMarker(teid, (ip, port)))
-    if had_buffering:
+    # Looked at again after compile(): the datapath thread may have buffered a packet on
+    # the old BUFF path after had_buffering was taken; left there it would wait for a
+    # modification that never comes (a new session's first downlink packets, lost).
+    if had_buffering or session.has_buffered:
         result.flush_buffer = any(p.action == 1 for p in _dl_paths(ctx, session))
     return result
 
