@@ -268,6 +268,8 @@ class AmfConfig(NfSection):
     routes: dict[str, str] = Field(default_factory=dict)
     #: NGAP Overload Start when this many SBI calls are waiting, Overload Stop below half (0: off)
     overload_threshold: int = Field(default=256, ge=0)
+    #: NGAP Overload Start when the AMF's event loop runs this late (smoothed); 0: off
+    overload_loop_lag_ms: float = Field(default=150.0, ge=0)
     #: UE contexts one gNB may hold; past it Initial UE Messages get an Error Indication, so a
     #: hostile gNB cannot exhaust the AMF's memory with fake UEs
     max_ues_per_gnb: int = Field(default=131072, ge=1)

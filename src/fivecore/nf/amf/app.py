@@ -120,6 +120,8 @@ class AmfApp(NfApp):
         self._timers: dict[tuple[int, str], asyncio.TimerHandle] = {}
         self._bg: set[asyncio.Task[Any]] = set()
         self.overloaded = False
+        #: smoothed event-loop lag in seconds (see _lag_loop)
+        self.loop_lag = 0.0
         self.started_at = time.monotonic()
         # issue 7: PDU session relay (N1 SM, N2 SM, N1N2 transfer)
         from fivecore.nf.amf import sessions
@@ -158,6 +160,8 @@ class AmfApp(NfApp):
             self._bg.add(t)
         # not in _bg: that set is what Overload Start counts (waiting SBI calls)
         self._tasks.append(asyncio.create_task(self._sweep_loop(), name="amf-ue-sweep"))
+        if self.config.amf.overload_loop_lag_ms:
+            self._tasks.append(asyncio.create_task(self._lag_loop(), name="amf-loop-lag"))
         ep = self.config.amf.ngap
         self.sctp_server = await sctp.listen(ep.address, ep.port, self.sctp_config, on_association=self._serve)
         log.info("event=amf_ngap_listening address=%s port=%d", ep.address, ep.port)
@@ -240,19 +244,39 @@ class AmfApp(NfApp):
         self._check_overload()
 
     def _check_overload(self) -> None:
-        """TS 23.501 §5.19.5.2: tell the RAN to hold back when the SBI side cannot keep up."""
-        limit = self.config.amf.overload_threshold
-        if not limit:
-            return
+        """TS 23.501 §5.19.5.2: tell the RAN to hold back when the AMF cannot keep up.
+
+        Two signals, either one starts it: SBI calls waiting (``amf.overload_threshold``) and
+        the event loop's lag (``amf.overload_loop_lag_ms``, measured by :meth:`_lag_loop`): one
+        process serves every gNB, so a late loop means every UE's next step waits as long.
+        Overload Stop once the calls are down to half and the lag to a quarter.
+        """
+        cfg = self.config.amf
+        limit = cfg.overload_threshold
+        lag_limit = cfg.overload_loop_lag_ms / 1000.0
         waiting = len(self._bg)
-        if not self.overloaded and waiting >= limit:
+        lag = self.loop_lag
+        over = bool(limit and waiting >= limit) or bool(lag_limit and lag >= lag_limit)
+        calm = (not limit or waiting <= limit // 2) and (not lag_limit or lag <= lag_limit / 4)
+        if not self.overloaded and over:
             self.overloaded = True
-            log.warning("event=amf_overload_start waiting_sbi=%d", waiting)
+            log.warning("event=amf_overload_start waiting_sbi=%d loop_lag_ms=%.0f", waiting, 1000 * lag)
             self._execute(self.ngap.overload(True))
-        elif self.overloaded and waiting <= limit // 2:
+        elif self.overloaded and calm:
             self.overloaded = False
-            log.info("event=amf_overload_stop waiting_sbi=%d", waiting)
+            log.info("event=amf_overload_stop waiting_sbi=%d loop_lag_ms=%.0f", waiting, 1000 * lag)
             self._execute(self.ngap.overload(False))
+
+    async def _lag_loop(self, period: float = 0.05) -> None:
+        """Event-loop lag: how late a timer that should fire every ``period`` fires, smoothed
+        (EWMA, about 8 samples) so one slow step does not flap Overload Start/Stop."""
+        loop = asyncio.get_running_loop()
+        while True:
+            t = loop.time()
+            await asyncio.sleep(period)
+            late = max(0.0, loop.time() - t - period)
+            self.loop_lag += (late - self.loop_lag) / 8
+            self._check_overload()
 
     async def _sbi(self, call: SbiCall) -> None:
         result = await self.sbi.execute(call.op, call.args)
@@ -336,6 +360,8 @@ class AmfApp(NfApp):
             "ues": len(ctx.ues),
             "ue_states": states,
             "counters": dict(ctx.stats),
+            "overloaded": self.overloaded,
+            "loop_lag_ms": round(1000 * self.loop_lag, 1),
             "cpu_seconds": ru.ru_utime + ru.ru_stime,
             "max_rss_kb": ru.ru_maxrss,
             "rss_kb": _current_rss_kb(),
