@@ -299,6 +299,10 @@ def test_mobility_registration_on_an_existing_connection() -> None:
     loop.run(ue, loop.gmm.uplink_nas(amf_ue, ue.register(reg_type=2)))
     assert ue.state == UeState.REGISTERED and ue.guti.tmsi != old
     assert loop.gmm.ctx.stats.get("nas_bad_mac", 0) == 0
+    # the reginit* metrics (TS 28.552 RM.RegInitReq/Succ) count the initial registration only
+    st = loop.gmm.ctx.stats
+    assert (st["registration_request"], st["registration_request_initial"], st["registration_request_update"]) == (2, 1, 1)
+    assert (st["registered"], st["registered_initial"]) == (2, 1)
 
 
 def test_configuration_update_reallocates_guti() -> None:

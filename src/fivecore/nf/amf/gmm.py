@@ -38,6 +38,9 @@ from fivecore.security.suci import SuciIdentity
 
 log = logging.getLogger("fivecore.amf.gmm")
 
+#: 5GS registration types of an initial registration (TS 24.501 §9.11.3.7: initial, emergency)
+REG_TYPES_INITIAL = (1, 4)
+
 # --- 5GMM causes (TS 24.501 §9.11.3.2) -------------------------------------------------------
 CAUSE_ILLEGAL_UE = 3
 CAUSE_5GS_SERVICES_NOT_ALLOWED = 7
@@ -712,6 +715,8 @@ class Gmm:
         """TS 24.501 §5.5.1.2.2 (initial) and §5.5.1.3.2 (mobility / periodic update)."""
         ctx = self.ctx
         ctx.count("registration_request")
+        # the Open5GS-named reginit* metrics count initial (and emergency) registrations only
+        ctx.count("registration_request_initial" if req.reg_type in REG_TYPES_INITIAL else "registration_request_update")
         old_proc = ue.proc
         proc = ue.new_procedure("registration")
         proc.request = req
@@ -1086,6 +1091,8 @@ class Gmm:
         ue.state = GmmState.REGISTERED
         self.ctx.embryonic.pop(ue.amf_ue_ngap_id, None)
         self.ctx.count("registered")
+        if proc.reg_type in REG_TYPES_INITIAL:
+            self.ctx.count("registered_initial")
         if not follow_on and self.cfg.release_after_registration and ue.gnb is not None:
             acts.append(self._release(ue))
         return acts
@@ -1094,6 +1101,8 @@ class Gmm:
         """TS 24.501 §5.5.1.2.5: Registration Reject and release of the NG connection."""
         self.ctx.count("registration_reject")
         self.ctx.count(f"registration_reject_{cause}")
+        if ue.proc is None or getattr(ue.proc, "reg_type", 1) in REG_TYPES_INITIAL:
+            self.ctx.count("registration_reject_initial")
         log.info("event=registration_reject amf_ue_ngap_id=%d cause=%d", ue.amf_ue_ngap_id, cause)
         proc = ue.proc
         if proc is not None and proc.new_tmsi is not None and self.ctx.by_tmsi.get(proc.new_tmsi) is ue:
