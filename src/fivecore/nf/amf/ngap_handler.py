@@ -167,6 +167,25 @@ class AmfNgap:
 
     # --- non-UE-associated (TS 38.413 §8.7) ----------------------------------------------------
 
+    def _supported_tas(self, items: Any) -> tuple[list[tuple[int, list[str], list[tuple[int, int | None]]]], bool]:
+        """A Supported TA List (TS 38.413 §9.3.3.x) as ``[(TAC, PLMNs, slices)]``, and whether
+        any TA is one of ours: our PLMN, one of our TACs and a slice we serve."""
+        cfg = self.cfg
+        tas: list[tuple[int, list[str], list[tuple[int, int | None]]]] = []
+        served = False
+        for item in items:
+            tac = int.from_bytes(item["tAC"], "big")
+            plmns: list[str] = []
+            slices: list[tuple[int, int | None]] = []
+            for b in item["broadcastPLMNList"]:
+                p = ngap.plmn_str(b["pLMNIdentity"])
+                plmns.append(p)
+                these = [ngap.s_nssai_from(x["s-NSSAI"]) for x in b["tAISliceSupportList"]]
+                slices.extend(these)
+                served = served or (p == cfg.plmn and tac in cfg.tacs and any(x in cfg.slices for x in these))
+            tas.append((tac, plmns, slices))
+        return tas, served
+
     def _ng_setup(self, gnb: GnbContext, pdu: NgapPdu) -> list[Any]:
         """TS 38.413 §8.7.1: NG Setup — accept only a gNB of our PLMN serving our TAs and slices."""
         cfg = self.cfg
@@ -175,20 +194,7 @@ class AmfNgap:
         gnb.plmn = plmn_id
         name = pdu.get("RANNodeName")
         gnb.name = name if isinstance(name, str) else None
-        tas: list[tuple[int, list[str], list[tuple[int, int | None]]]] = []
-        served = False
-        for item in pdu["SupportedTAList"]:
-            tac = int.from_bytes(item["tAC"], "big")
-            plmns: list[str] = []
-            slices: list[tuple[int, int | None]] = []
-            for b in item["broadcastPLMNList"]:
-                p = ngap.plmn_str(b["pLMNIdentity"])
-                plmns.append(p)
-                these = [ngap.s_nssai_from(s["s-NSSAI"]) for s in b["tAISliceSupportList"]]
-                slices.extend(these)
-                if p == cfg.plmn and tac in cfg.tacs and any(s in cfg.slices for s in these):
-                    served = True
-            tas.append((tac, plmns, slices))
+        tas, served = self._supported_tas(pdu["SupportedTAList"])
         gnb.supported_tas = tas
         drx = pdu.get("DefaultPagingDRX")
         gnb.paging_drx = drx if isinstance(drx, str) else None
@@ -234,26 +240,13 @@ class AmfNgap:
         Global RAN Node ID other than the one of NG Setup, gets RAN Configuration Update
         Failure (with Time to Wait) and the gNB's previous configuration stays in force.
         """
-        cfg = self.cfg
         cause: tuple[str, str] | None = None
         node = pdu.get("GlobalRANNodeID")
         if node is not None and ngap.global_gnb_id_from(node) != gnb.global_ran_node_id:
             cause = ("misc", "unspecified")
         tas = None
         if cause is None and "SupportedTAList" in pdu:
-            tas = []
-            served = False
-            for item in pdu["SupportedTAList"]:
-                tac = int.from_bytes(item["tAC"], "big")
-                plmns: list[str] = []
-                slices: list[tuple[int, int | None]] = []
-                for b in item["broadcastPLMNList"]:
-                    p = ngap.plmn_str(b["pLMNIdentity"])
-                    plmns.append(p)
-                    these = [ngap.s_nssai_from(x["s-NSSAI"]) for x in b["tAISliceSupportList"]]
-                    slices.extend(these)
-                    served = served or (p == cfg.plmn and tac in cfg.tacs and any(x in cfg.slices for x in these))
-                tas.append((tac, plmns, slices))
+            tas, served = self._supported_tas(pdu["SupportedTAList"])
             if not served:
                 cause = ("misc", "unknown-PLMN-or-SNPN")
         if cause is not None:
