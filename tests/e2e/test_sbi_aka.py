@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from fivecore.nf.ausf import eap
 from fivecore.nf.common.launch import Core
 from fivecore.nf.common.validating import ValidatingHttp2Client
 from fivecore.security import kdf, milenage
+from fivecore.wire import eap
 from fivecore.wire.sbi.schema import OpenApiValidator
 
 pytestmark = pytest.mark.e2e

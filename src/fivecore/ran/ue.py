@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from fivecore.ran import eap, nas_io
+from fivecore.ran import nas_io
 from fivecore.ran.nas_io import Guti, NasInvalid
 from fivecore.ran.usim import AkaMacFailure, AkaNon5gFailure, AkaSuccess, AkaSynchFailure, Usim
 from fivecore.security import kdf
 from fivecore.security.errors import NasSecurityError
+from fivecore.wire import eap
 
 log = logging.getLogger("fivecore.ran.ue")
 
@@ -293,23 +294,23 @@ class Ue:
         if isinstance(result, AkaSuccess):
             ck_p, ik_p = kdf.ck_ik_prime(result.ck, result.ik, ch.network_name, result.sqn_xor_ak)
             keys = kdf.eap_aka_prime_keys(ik_p, ck_p, self.usim.supi)
-            if not eap.mac_ok(pkt, keys.k_aut):
+            if not eap.verify_mac(pkt, keys.k_aut):
                 self._count("eap_bad_mac")
-                return [self._maybe_protect(nas_io.authentication_response_eap(eap.auth_reject(ch.identifier)))]
+                return [self._maybe_protect(nas_io.authentication_response_eap(eap.build_auth_reject(ch.identifier)))]
             snn = self.profile.serving_network_name
             kseaf = kdf.kseaf(kdf.kausf_from_emsk(keys.emsk), snn)
             self.new_kamf = kdf.kamf(kseaf, self.usim.supi, msg.abba or b"\x00\x00")
             self.new_ngksi = msg.ngksi
             self._count("eap_challenge_answered")
-            resp = eap.challenge_response(ch.identifier, result.res, keys.k_aut)
+            resp = eap.build_response(ch.identifier, result.res, keys.k_aut)
             return [self._maybe_protect(nas_io.authentication_response_eap(resp))]
         if isinstance(result, AkaSynchFailure):
             self.last_cause = CAUSE_SYNCH_FAILURE
             self._count("synch_failure_sent")
-            return [self._maybe_protect(nas_io.authentication_response_eap(eap.sync_failure(ch.identifier, result.auts)))]
+            return [self._maybe_protect(nas_io.authentication_response_eap(eap.build_sync_failure(ch.identifier, result.auts)))]
         self.last_cause = CAUSE_MAC_FAILURE
         self._count("mac_failure_sent")
-        return [self._maybe_protect(nas_io.authentication_response_eap(eap.auth_reject(ch.identifier)))]
+        return [self._maybe_protect(nas_io.authentication_response_eap(eap.build_auth_reject(ch.identifier)))]
 
     def _on_authentication_result(self, msg: Any) -> list[bytes]:
         """TS 24.501 §5.4.1.2.2.8: EAP-Success / EAP-Failure outside a Security Mode Command."""

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fivecore.config import load_config
-from fivecore.nf.ausf import AusfApp, eap
+from fivecore.nf.ausf import AusfApp
 from fivecore.nf.common import LocalRegistry
 from fivecore.nf.nrf import NrfApp
 from fivecore.nf.udm import UdmApp
@@ -20,6 +20,7 @@ from fivecore.nf.udm.ueau import eap_aka_prime_vector, he_aka_vector, resync_sqn
 from fivecore.nf.udr import UdrApp
 from fivecore.security import kdf, milenage
 from fivecore.store import Subscriber
+from fivecore.wire import eap
 
 SHARED = Path(__file__).resolve().parents[3] / ".." / "shared"
 VECTORS = [v for v in json.loads((SHARED / "vectors" / "milenage.json").read_text())["entries"]

@@ -20,6 +20,7 @@ from fivecore.transport.http2 import (
     TransportError,
     json_response,
 )
+from fivecore.wire import eap
 from fivecore.wire.sbi import (
     AuthenticationInfo,
     AuthenticationInfoRequest,
@@ -28,7 +29,6 @@ from fivecore.wire.sbi import (
     ResynchronizationInfo,
 )
 
-from . import eap
 from .context import AusfContext, AuthCtx
 
 log = logging.getLogger("fivecore.ausf")
