@@ -111,3 +111,23 @@ async def test_nssf_answer(v: Any) -> None:
         {"sNssai": {"sst": 1}, "roamingIndication": "NON_ROAMING"})})
     rsp = await r.dispatch(Request("GET", "/nnssf-nsselection/v2/network-slice-information", q))
     assert v.schema_errors("TS29531_Nnssf_NSSelection.yaml", "AuthorizedNetworkSliceInfo", rsp.json()) == []
+
+
+async def test_n1n2_failure_notification(v: Any, apps: Any) -> None:
+    """TS 29.518 §5.2.2.3.2: the transfer names the SMF's callback; the AMF's notification
+    fits N1N2MsgTxfrFailureNotification, and the SMF takes it (204), refuses junk (400)."""
+    amf, smf = apps
+    sm = _sm(smf)
+    data, _ = n1n2_body(1, None, b"\x00", "PDU_RES_SETUP_REQ", {"sst": 1})
+    data["n1n2FailureTxfNotifURI"] = f"http://127.0.0.4:7777/nsmf-callback/v1/sm-contexts/{sm.ref}/n1n2-failure"
+    assert v.schema_errors("TS29518_Namf_Communication.yaml", "N1N2MessageTransferReqData", data) == []
+    note = {"cause": "UE_NOT_RESPONDING",
+            "n1n2MsgDataUri": "http://127.0.0.5:7777/namf-comm/v1/ue-contexts/imsi-001010000000001/n1-n2-messages/1"}
+    assert v.schema_errors("TS29518_Namf_Communication.yaml", "N1N2MsgTxfrFailureNotification", note) == []
+    path = f"/nsmf-callback/v1/sm-contexts/{sm.ref}/n1n2-failure"
+    rsp = await smf.router.dispatch(Request("POST", path, "", {}, b"", note))
+    assert rsp.status == 204 and smf.ctx.stats["n1n2_transfer_failures"] == 1
+    rsp = await smf.router.dispatch(Request("POST", path, "", {}, b"", {"cause": 1}))
+    assert rsp.status == 400
+    rsp = await smf.router.dispatch(Request("POST", "/nsmf-callback/v1/sm-contexts/nope/n1n2-failure", "", {}, b"", note))
+    assert rsp.status == 404

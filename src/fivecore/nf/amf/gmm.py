@@ -242,6 +242,9 @@ class Gmm:
         self.observer: Callable[[str, UeContext, dict[str, Any]], None] | None = None
         #: restricted profile of the UE's gNB (issue 10: ``AmfGnbPolicy.profile_for``) or None
         self.restrictions: Callable[[GnbContext], Any] | None = None
+        #: called when paging for a waiting N1N2MessageTransfer gives up (the session relay
+        #: tells the SMF, TS 29.518 §5.2.2.3.2)
+        self.on_paging_failed: Callable[[UeContext], None] | None = None
 
     def _profile(self, ue: UeContext) -> Any:
         if self.restrictions is None or ue.gnb is None:
@@ -536,6 +539,8 @@ class Gmm:
                 # unreachable: implicit de-registration (TS 24.501 §5.3.7)
                 ue.proc = None
                 self.ctx.count("paging_failed")
+                if proc.request and proc.request[0] == "n1n2" and self.on_paging_failed is not None:
+                    self.on_paging_failed(ue)
                 if proc.request and proc.request[0] == "deregister":
                     ue.state = GmmState.DEREGISTERED
                     return [SbiCall(ue, ue.proc_seq, "udm_deregister", {"supi": ue.supi})]

@@ -35,6 +35,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from fivecore.nf.amf.context import GmmState, GnbContext, UeContext
 from fivecore.nf.amf.ngap_handler import NgapSend
@@ -99,6 +100,8 @@ class AmfSessions:
         #: N1N2MessageTransfers waiting for a paged UE (TS 23.502 §4.2.3.3 step 4b), by SUPI
         #: and PSI: (N1, N2, N2 type, S-NSSAI)
         self.pending: dict[str, dict[int, tuple[bytes | None, bytes | None, str | None, Any]]] = {}
+        #: the SMF's n1n2FailureTxfNotifURI of each pending transfer, by SUPI and PSI
+        self.failure_uris: dict[str, dict[int, str]] = {}
 
     def count(self, key: str) -> None:
         self.stats[key] = self.stats.get(key, 0) + 1
@@ -414,6 +417,7 @@ class AmfSessions:
     async def release_all(self, supi: str) -> None:
         """TS 23.502 §4.2.2.3.2 step 2: de-registration releases every SM context."""
         self.pending.pop(supi, None)
+        self.failure_uris.pop(supi, None)
         for sess in list(self.by_supi.pop(supi, {}).values()):
             await self._release_context(sess)
 
@@ -518,7 +522,9 @@ class AmfSessions:
         if ue is None:
             raise HttpError(404, "CONTEXT_NOT_FOUND", "no registered UE with that SUPI")
         if ue.gnb is None:
-            return self._page_for(ue, supi, psi, n1, n2, n2_type, sm_info)
+            fail_uri = data.get("n1n2FailureTxfNotifURI")
+            return self._page_for(ue, supi, psi, n1, n2, n2_type, sm_info,
+                                  fail_uri if isinstance(fail_uri, str) else None)
         self.count("n1n2")
         sessions = self.sessions_of(ue)
         sess = sessions.get(psi)
@@ -532,7 +538,7 @@ class AmfSessions:
         return json_response({"cause": "N1_N2_TRANSFER_INITIATED"})
 
     def _page_for(self, ue: UeContext, supi: str, psi: int, n1: bytes | None, n2: bytes | None,
-                  n2_type: str | None, sm_info: Any) -> Response:
+                  n2_type: str | None, sm_info: Any, failure_uri: str | None = None) -> Response:
         """TS 23.502 §4.2.3.3 steps 3-4 / TS 29.518 §5.2.2.3.1.2: a CM-IDLE UE is paged; the
         message waits for its Service Request and the answer is 202 ATTEMPTING_TO_REACH_UE."""
         paging = ue.proc is not None and ue.proc.name == "paging"
@@ -543,8 +549,11 @@ class AmfSessions:
         if not paging:
             # what waited for an earlier, unanswered paging is stale now (TS 23.502 §4.2.3.3 step 6)
             self.pending.pop(supi, None)
+            self.failure_uris.pop(supi, None)
         snssai = sm_info.get("sNssai") if isinstance(sm_info, dict) else None
         self.pending.setdefault(supi, {})[psi] = (n1, n2, n2_type, snssai if isinstance(snssai, dict) else None)
+        if failure_uri:
+            self.failure_uris.setdefault(supi, {})[psi] = failure_uri
         if acts:
             self.app._execute(self.ngap.translate(acts))
         self.count("n1n2_paging")
@@ -562,6 +571,7 @@ class AmfSessions:
         sessions = self.sessions_of(ue)
         psis = sorted(p for p in a.reactivate if p in sessions)
         pending = self.pending.pop(ue.supi, {})
+        self.failure_uris.pop(ue.supi, None)
         # a paged-for PDU Session Resource Setup is a reactivation too (§4.2.3.3 step 4b)
         for psi, (_n1, n2, n2_type, _s) in list(pending.items()):
             if n2 is not None and n2_type == "PDU_RES_SETUP_REQ" and psi in sessions and psi not in psis:
@@ -691,6 +701,30 @@ class AmfSessions:
                 self.count("an_release_deactivate")
                 self._spawn(self._update(ue.supi, sess, {"upCnxState": "DEACTIVATED"}, {}))
 
+    def paging_failed(self, ue: UeContext) -> None:
+        """TS 29.518 §5.2.2.3.2: the UE did not answer paging; each waiting transfer is dropped
+        and its SMF, if it gave an n1n2FailureTxfNotifURI, gets N1N2TransferFailureNotification."""
+        if ue.supi is None:
+            return
+        pending = self.pending.pop(ue.supi, {})
+        uris = self.failure_uris.pop(ue.supi, {})
+        for psi in pending:
+            self.count("n1n2_paging_failed")
+            uri = uris.get(psi)
+            if uri:
+                loc = f"{self.amf_uri}/namf-comm/v1/ue-contexts/{ue.supi}/n1-n2-messages/{psi}"
+                self._spawn(self._notify_failure(uri, {"cause": "UE_NOT_RESPONDING", "n1n2MsgDataUri": loc}))
+
+    async def _notify_failure(self, uri: str, body: dict[str, Any]) -> None:
+        parts = urlsplit(uri)
+        try:
+            resp = await self.client.call("POST", parts.path, body=body, timeout=5.0,
+                                          base_uri=f"{parts.scheme}://{parts.netloc}")
+            if resp.status >= 300:
+                log.info("event=n1n2_failure_notify_refused uri=%s status=%d", uri, resp.status)
+        except (TransportError, NoProducer) as exc:
+            log.info("event=n1n2_failure_notify_failed uri=%s err=%s", uri, exc)
+
     def info(self) -> dict[str, Any]:
         return {"sessions": sum(len(v) for v in self.by_supi.values()), "counters": dict(self.stats)}
 
@@ -699,6 +733,7 @@ def attach(app: Any) -> AmfSessions:
     """Plug the session relay into an AmfApp: NGAP handlers, SBI routes, the 5GMM hook."""
     s = AmfSessions(app)
     app.gmm.on_ul_nas_transport = s.ul_nas_transport
+    app.gmm.on_paging_failed = s.paging_failed
     h = app.ngap._handlers
     h[("PDUSessionResourceSetup", "successful")] = s.setup_response
     h[("PDUSessionResourceRelease", "successful")] = s.release_response

@@ -139,9 +139,13 @@ class SmfClients:
 
     async def n1n2_transfer(self, supi: str, psi: int, *, amf_uri: str | None,
                             amf_instance_id: str | None, n1: bytes | None, n2: bytes | None,
-                            n2_type: str | None, snssai: dict[str, Any] | None = None) -> dict[str, Any]:
-        """TS 29.518 §5.2.2.3.1: Namf_Communication_N1N2MessageTransfer for one PDU session."""
+                            n2_type: str | None, snssai: dict[str, Any] | None = None,
+                            failure_uri: str | None = None) -> dict[str, Any]:
+        """TS 29.518 §5.2.2.3.1: Namf_Communication_N1N2MessageTransfer for one PDU session;
+        ``failure_uri`` asks the AMF to report a failed paging there (§5.2.2.3.2)."""
         data, binaries = n1n2_body(psi, n1, n2, n2_type, snssai)
+        if failure_uri:
+            data["n1n2FailureTxfNotifURI"] = failure_uri
         discovery = {"target-nf-instance-id": amf_instance_id} if amf_instance_id else None
         try:
             resp = await call_multipart(self.client, "POST", f"/namf-comm/v1/ue-contexts/{supi}/n1-n2-messages",

@@ -80,6 +80,7 @@ class SmfService:
         r.add("POST", API + "/sm-contexts", self.create)
         r.add("POST", API + "/sm-contexts/{smContextRef}/modify", self.update)
         r.add("POST", API + "/sm-contexts/{smContextRef}/release", self.release)
+        r.add("POST", "/nsmf-callback/v1/sm-contexts/{smContextRef}/n1n2-failure", self.n1n2_failure)
         r.add("GET", "/fivecore-smf/v1/pdu-info", self.pdu_info)
         r.add("POST", "/fivecore-smf/v1/sm-contexts/{smContextRef}/session-ambr", self.set_ambr)
         r.add("POST", "/fivecore-smf/v1/sm-contexts/{smContextRef}/network-release", self.network_release)
@@ -674,9 +675,23 @@ class SmfService:
         try:
             await self.clients.n1n2_transfer(
                 sm.supi, sm.psi, amf_uri=sm.amf_uri, amf_instance_id=sm.amf_instance_id,
-                n1=None, n2=self.setup_request_transfer(sm), n2_type="PDU_RES_SETUP_REQ", snssai=sm.snssai)
+                n1=None, n2=self.setup_request_transfer(sm), n2_type="PDU_RES_SETUP_REQ", snssai=sm.snssai,
+                failure_uri=f"{self.base_uri}/nsmf-callback/v1/sm-contexts/{sm.ref}/n1n2-failure")
         except SbiCallFailed as exc:
             log.info("event=ddn_n1n2_failed psi=%d err=%s", sm.psi, exc)
+
+    def n1n2_failure(self, req: Request) -> Response:
+        """TS 29.518 §5.2.2.3.2 N1N2TransferFailureNotification: paging for downlink data
+        failed (TS 23.502 §4.2.3.3 step 4b). The session stays; the UPF keeps buffering, and
+        the next Downlink Data Report pages the UE again."""
+        sm = self._sm(req)
+        body = req.json()
+        cause = body.get("cause") if isinstance(body, dict) else None
+        if not isinstance(cause, str) or not isinstance(body.get("n1n2MsgDataUri"), str):
+            raise HttpError(400, "MANDATORY_IE_MISSING", "cause and n1n2MsgDataUri are required")
+        self.ctx.count("n1n2_transfer_failures")
+        log.info("event=n1n2_transfer_failure psi=%d cause=%s", sm.psi, cause)
+        return Response(204)
 
     # --- info and operator actions --------------------------------------------------------------
 
