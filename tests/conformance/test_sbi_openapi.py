@@ -18,13 +18,14 @@ from pathlib import Path
 import pytest
 
 from fivecore.config import load_config
-from fivecore.nf.ausf import AusfApp, eap
+from fivecore.nf.ausf import AusfApp
 from fivecore.nf.common.validating import ValidatingHttp2Client
 from fivecore.nf.nrf import NrfApp
 from fivecore.nf.udm import UdmApp
 from fivecore.nf.udr import UdrApp
 from fivecore.security import kdf
 from fivecore.transport.http2 import Request, Response, Router, SbiServer
+from fivecore.wire import eap
 from fivecore.wire import sbi as m
 from fivecore.wire.sbi.schema import OpenApiValidator
 
