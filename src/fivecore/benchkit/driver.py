@@ -12,6 +12,7 @@ separately (``start_lag``) so an overloaded load generator is visible, not hidde
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -66,6 +67,8 @@ class DriveResult:
     offered_rate: float
     outcomes: list[Outcome] = field(default_factory=list)
     t0: float = 0.0
+    #: the run was stopped early (``stop`` set): outcomes hold what was reached until then
+    interrupted: bool = False
 
     @property
     def ok(self) -> list[Outcome]:
@@ -107,6 +110,7 @@ async def open_loop(
     clock: Callable[[], float] = time.perf_counter,
     on_done: Callable[[Outcome], None] | None = None,
     max_in_flight: int | None = None,
+    stop: asyncio.Event | None = None,
 ) -> DriveResult:
     """Start ``op(i)`` for i in 0..n-1 at the scheduled times and wait for all of them.
 
@@ -115,6 +119,9 @@ async def open_loop(
     system, the number in flight is whatever the arrival rate and the latency make it —
     unless ``max_in_flight`` caps it (for filling a system, not for measuring latency: a
     capped run waits for a free slot, which shows as ``start_lag``).
+
+    When ``stop`` is set no further operation starts, those under way are cancelled (their
+    outcome: failed, "interrupted") and the partial result comes back with ``interrupted``.
     """
     slots = asyncio.Semaphore(max_in_flight) if max_in_flight else None
     offsets = arrival_offsets(n, rate, arrivals, seed)
@@ -130,6 +137,10 @@ async def open_loop(
                 o.error = "failed"
         except TimeoutError:
             o.error = f"no result within {timeout}s"
+        except asyncio.CancelledError:
+            if stop is None or not stop.is_set():
+                raise
+            o.error = "interrupted"
         except Exception as exc:  # a failed operation is data, not a crash of the benchmark
             o.error = f"{type(exc).__name__}: {exc}"
         finally:
@@ -139,22 +150,74 @@ async def open_loop(
         if on_done is not None:
             on_done(o)
 
+    stopper = asyncio.ensure_future(stop.wait()) if stop is not None else None
+
+    async def until_stop(aw: Awaitable[object] | None, delay: float | None = None) -> bool:
+        """Wait for ``aw`` (or ``delay`` seconds); False if ``stop`` came first."""
+        if stopper is None:
+            if aw is not None:
+                await aw
+            else:
+                await asyncio.sleep(delay or 0.0)
+            return True
+        fut = asyncio.ensure_future(aw) if aw is not None else None
+        waits: set[asyncio.Future[object]] = {stopper} if fut is None else {stopper, fut}
+        await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        if fut is not None and not fut.done():
+            fut.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await fut
+        if stopper.done():
+            if fut is not None and fut.done() and not fut.cancelled() and slots is not None:
+                slots.release()  # the slot we were handed goes back unused
+            return False
+        return True
+
     t0 = clock()
     res.t0 = t0
     i = 0
-    while i < n:
-        now = clock()
-        # start everything that is due (after a late wake-up several are)
-        while i < n and t0 + offsets[i] <= now:
-            if slots is not None:
-                await slots.acquire()
-                now = clock()
-            o = Outcome(i, t0 + offsets[i], now)
-            res.outcomes.append(o)
-            tasks.append(asyncio.create_task(run(o)))
-            i += 1
-        if i < n:
-            await asyncio.sleep(max(0.0, t0 + offsets[i] - clock()))
-    if tasks:
-        await asyncio.gather(*tasks)
+    try:
+        while i < n:
+            now = clock()
+            # start everything that is due (after a late wake-up several are)
+            while i < n and t0 + offsets[i] <= now:
+                if slots is not None:
+                    if not await until_stop(slots.acquire()):
+                        break
+                    now = clock()
+                if stopper is not None and stopper.done():
+                    break
+                o = Outcome(i, t0 + offsets[i], now)
+                res.outcomes.append(o)
+                tasks.append(asyncio.create_task(run(o)))
+                i += 1
+            if stopper is not None and stopper.done():
+                break
+            if i < n:
+                await until_stop(None, max(0.0, t0 + offsets[i] - clock()))
+        pending = set(tasks)
+        while pending:
+            waits: set[asyncio.Future[object]] = set(pending)
+            if stopper is not None:
+                waits.add(stopper)
+            _, pending_now = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            pending = {t for t in pending_now if t is not stopper}
+            if stopper is not None and stopper.done():
+                break
+    except asyncio.CancelledError:
+        for t in tasks:
+            t.cancel()
+        raise
+    finally:
+        if stopper is not None:
+            stopper.cancel()
+    if stop is not None and stop.is_set():
+        res.interrupted = True
+        for t in tasks:
+            if not t.done():
+                t.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+    elif tasks:
+        await asyncio.gather(*tasks)  # re-raises what a task raised
     return res

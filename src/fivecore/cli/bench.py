@@ -32,9 +32,12 @@ SlotOpt = typer.Option(0, "--slot", min=0, max=7, hidden=True,
 LogOpt = typer.Option("warning", "--log-level", help="The core's log level during the run (debug|info|warning|error).")
 
 
-def _run(coro: Any) -> Any:
+def _run(coro: Any, stop: asyncio.Event | None = None, say: Any = None) -> Any:
     """Run ``coro`` on uvloop; SIGINT/SIGTERM cancel it, so its clean-up (stopping the core,
-    removing the TUN) runs — a Python-level handler alone is not acted on while uvloop waits."""
+    removing the TUN) runs — a Python-level handler alone is not acted on while uvloop waits.
+
+    With ``stop``, the first signal only sets it (the benchmark winds down and reports what
+    it reached); a second one cancels."""
     import signal
 
     with contextlib.suppress(ImportError):
@@ -47,8 +50,17 @@ def _run(coro: Any) -> Any:
         task = asyncio.current_task()
         assert task is not None
         sigs = (signal.SIGINT, signal.SIGTERM)
+
+        def on_signal() -> None:
+            if stop is not None and not stop.is_set():
+                stop.set()
+                if say is not None:
+                    say("stopping: reporting what was reached (signal again to abort)")
+            else:
+                task.cancel()
+
         for sig in sigs:
-            loop.add_signal_handler(sig, task.cancel)
+            loop.add_signal_handler(sig, on_signal)
         try:
             return await coro
         except asyncio.CancelledError:
@@ -210,9 +222,11 @@ def scale_cmd_impl(ues: int, rate: float, gnbs: int, sessions: bool, layout: str
     if layout not in ("split", "up"):
         raise FivecoreError("--layout must be split (one process per NF) or up (fivecore up)")
     _quiet_logs()
+    stop = asyncio.Event()
     with _Progress(not quiet) as p:
         return _run(scale_bench(ues, rate=rate, gnbs=gnbs, sessions=sessions, layout=layout, log_level=log_level,
-                                slot=slot, max_in_flight=in_flight, say=p.say, progress=p.factory(rate, ues)))
+                                slot=slot, max_in_flight=in_flight, say=p.say, progress=p.factory(rate, ues),
+                                stop=stop), stop=stop, say=p.say)
 
 
 def print_scale(r: dict[str, Any]) -> None:
@@ -220,8 +234,9 @@ def print_scale(r: dict[str, Any]) -> None:
     from rich.table import Table
 
     con = Console()
+    stopped = " — INTERRUPTED, partial" if r.get("interrupted") else ""
     t = Table(title=f"fivecore bench scale — {r['registered']:,} of {r['ues']:,} UEs registered, {r['idle']:,} idle "
-                    f"({r['layout']} layout{', one PDU session each' if r['sessions'] else ''})")
+                    f"({r['layout']} layout{', one PDU session each' if r['sessions'] else ''}){stopped}")
     for col in ("process", "RSS before MB", "RSS after MB", "KB per UE"):
         t.add_column(col, justify="right")
     for k, v in r["rss_mb"].items():
@@ -229,6 +244,12 @@ def print_scale(r: dict[str, Any]) -> None:
     con.print(t)
     con.print(f"core RSS total {r['core_rss_gb']:.2f} GB; {r['attaches_per_second']:.0f} attaches/s; "
               f"core CPU {r['core_cpu_ms_per_attach']} ms per attach")
+    for g in r.get("n2", []):
+        if g["associations_lost"] or g["ngap_tx_dropped"] or not g["ready"]:
+            con.print(f"gNB {g['id']}: N2 lost {g['associations_lost']}x, reconnected {g['reconnects']}x, "
+                      f"{g['ngap_tx_dropped']} NGAP sends dropped, ready={g['ready']}")
+    if r.get("errors"):
+        con.print("failures: " + "; ".join(f"{n}× {e}" for e, n in r["errors"].items()))
 
 
 def repo_root() -> Path:

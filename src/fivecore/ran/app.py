@@ -70,6 +70,7 @@ class RanSim:
         self.control_path: str | None = None
         for gnb in self.gnbs:
             gnb.listeners.append(self._on_state)
+            gnb.lost_listeners.append(self._on_gnb_lost)
             gnb.raw_listeners.append(lambda pdu, gnb=gnb: self._on_paging(gnb, pdu))
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -105,6 +106,21 @@ class RanSim:
                     self.stats["paged"] = self.stats.get("paged", 0) + 1
                     gnb.service_request(ru, service_type=2)
                 return
+
+    def _on_gnb_lost(self, gnb: Gnb, reason: str) -> None:
+        """The gNB's N2 association is gone and with it every NG connection on it: a procedure
+        under way there can no longer be answered, so end its wait now rather than at its
+        timeout (the caller sees the UE's state and may try again once the gNB is back)."""
+        self.stats["n2_lost"] = self.stats.get("n2_lost", 0) + 1
+        if not self._waiters:
+            return
+        for ru in self.ues:
+            if ru.gnb is not gnb:
+                continue
+            w = self._waiters.get(id(ru))
+            if w is not None and not w[0].done():
+                self.stats["aborted_by_n2_loss"] = self.stats.get("aborted_by_n2_loss", 0) + 1
+                w[0].set_result(ru.ue.state)
 
     def _on_state(self, ru: RanUe, before: UeState, after: UeState) -> None:
         w = self._waiters.get(id(ru))
@@ -152,6 +168,9 @@ class RanSim:
         hold_until = time.monotonic() + timeout
         while ru.gnb.overloaded and ru.gnb.ready and ru.ran_id is None and time.monotonic() < hold_until:
             # RRC connection requests for signalling are held back while the AMF is overloaded
+            await asyncio.sleep(0.05)
+        while not ru.gnb.ready and ru.gnb.reconnecting and time.monotonic() < hold_until:
+            # the cell is barred while its gNB has no N2 (it is re-running NG Setup)
             await asyncio.sleep(0.05)
         t0 = time.perf_counter()
         state = await self._run(
@@ -246,6 +265,8 @@ class RanSim:
             "ngap_rx": s.ngap_rx,
             "ngap_tx": s.ngap_tx,
             "ngap_tx_dropped": s.ngap_tx_dropped,
+            "associations_lost": s.associations_lost,
+            "reconnects": s.reconnects,
             "error_indications_rx": s.error_indications_rx,
             "kgnb_mismatch": s.kgnb_mismatch,
             "sctp": dict(gnb.assoc.stats) if gnb.assoc is not None else {},

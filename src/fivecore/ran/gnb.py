@@ -223,6 +223,11 @@ class Gnb:
             return
         self.stats.ngap_tx += 1
 
+    @property
+    def reconnecting(self) -> bool:
+        """N2 was lost and the gNB is bringing it back (new association, NG Setup)."""
+        return self._supervisor is not None and not self._supervisor.done()
+
     def _stream(self, ru: RanUe) -> int:
         n = self.assoc.out_streams if self.assoc is not None else 2
         return 1 + (ru.ran_id or 0) % (n - 1) if n > 1 else 0
@@ -238,7 +243,7 @@ class Gnb:
                 except Exception:  # a bug must not kill the gNB's only task
                     log.exception("event=gnb_internal_error gnb_id=%d", self.cfg.gnb_id)
         except sctp.SctpError as exc:
-            log.warning("event=gnb_association_lost gnb_id=%d err=%s", self.cfg.gnb_id, exc)
+            log.info("event=gnb_association_error gnb_id=%d err=%s", self.cfg.gnb_id, exc)
         finally:
             was_ready = self.ready
             self.ready = False
@@ -563,6 +568,10 @@ class Gnb:
         if ru.ran_id is not None:
             return
         ran_id = self._next_ran_id
+        # TS 38.413 §9.3.3.2: 0..2^32-1, unique within the gNB; after the wrap skip IDs of
+        # connections still open, or a second UE would overwrite the first one's entry
+        while ran_id in self.connected:
+            ran_id = (ran_id + 1) & 0xFFFFFFFF
         self._next_ran_id = (ran_id + 1) & 0xFFFFFFFF
         ru.ran_id = ran_id
         ru.amf_id = None

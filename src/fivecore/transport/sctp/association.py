@@ -690,7 +690,7 @@ class Association:
         acked_cum = 0
         acked_total = 0
         progressed = cum > self._last_cum_ack
-        highest_new = 0
+        highest_new = -1  # TSN 0 is a real TSN (an association may start there)
         while sent and sent[0].tsn <= cum:
             c = sent.popleft()
             self._sent_bytes -= c.size
@@ -743,7 +743,7 @@ class Association:
                         if c.sent_count == 1:
                             self._update_rto(now - self._rtt_time)
                         self._rtt_tsn = None
-            if highest_new:
+            if highest_new >= 0:
                 # §7.2.4: miss indications for unacked TSNs below the highest newly acked.
                 for c in sent:
                     if c.tsn >= highest_new:
