@@ -199,7 +199,7 @@ class AmfApp(NfApp):
                     continue
                 self._execute(outs)
         except sctp.SctpError as exc:
-            log.info("event=gnb_association_error peer=%s err=%s", peer, exc)
+            log.warning("event=gnb_association_error peer=%s err=%s", peer, exc)
         finally:
             self._assocs.pop(assoc_id, None)
             if self.trust is not None:
