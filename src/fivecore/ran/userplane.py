@@ -275,6 +275,8 @@ class GnbUserPlane:
         self.tap: Callable[[bytes, tuple[str, int], tuple[str, int]], None] | None = None
         gnb.raw_listeners.append(self.on_ngap)
         gnb.ics_sessions = self.setup_items
+        if hasattr(gnb, "lost_listeners"):
+            gnb.lost_listeners.append(self.n2_lost)
 
     def count(self, key: str, n: int = 1) -> None:
         self.stats[key] = self.stats.get(key, 0) + n
@@ -449,6 +451,14 @@ class GnbUserPlane:
         self.count("tunnels_removed")
         if self.on_tunnel_down is not None:
             self.on_tunnel_down(t)
+
+    def n2_lost(self, gnb: Any, reason: str) -> None:
+        """N2 association lost: the AMF has released every UE of this gNB (TS 23.502 §4.2.6),
+        so every tunnel goes; UEs that register again get new ones."""
+        n = len(self.tunnels)
+        for t in list(self.tunnels.values()):
+            self._remove(t)
+        self.count("tunnels_dropped_on_n2_loss", n)
 
     def drop_ue(self, ru: Any) -> None:
         """The UE's RRC connection is gone: its tunnels go with it."""
