@@ -219,16 +219,13 @@ class AmfNgap:
                 ies["TimeToWait"] = time_to_wait
             fail = NgapPdu("NGSetup", "unsuccessful", ies)
             return [NgapSend(gnb, 0, ngap.encode(fail))]
-        # The same gNB on a new association (it restarted, or reconnected before the AMF saw the
-        # old one die): the old association and its UE contexts are stale, so it is aborted
-        # (its teardown releases the UEs, TS 23.502 §4.2.6) and the new one takes over.
-        stale = [CloseAssociation(g, "superseded by a new NG Setup of the same gNB")
-                 for g in self.ctx.gnbs.values()
-                 if g is not gnb and g.state == GnbState.READY and g.global_ran_node_id == gnb.global_ran_node_id]
-        if stale:
-            self.ctx.count("ng_setup_superseded")
-            log.warning("event=ng_setup_superseded gnb=%s plmn=%s gnb_id=%d old=%s", gnb.peer, plmn_id, gnb_id,
-                        ",".join(c.gnb.peer for c in stale))
+        # The same Global RAN Node ID on two associations is counted and logged, not acted on:
+        # a restarted gNB's old association dies by itself (SCTP), and labs run several
+        # simulators with the same gNB ID; aborting the older one would make them fight.
+        if any(g is not gnb and g.state == GnbState.READY and g.global_ran_node_id == gnb.global_ran_node_id
+               for g in self.ctx.gnbs.values()):
+            self.ctx.count("ng_setup_duplicate_gnb_id")
+            log.warning("event=ng_setup_duplicate_gnb_id gnb=%s plmn=%s gnb_id=%d", gnb.peer, plmn_id, gnb_id)
         gnb.state = GnbState.READY
         self.ctx.count("ng_setup")
         log.info("event=ng_setup gnb=%s plmn=%s gnb_id=%d name=%s", gnb.peer, plmn_id, gnb_id, gnb.name)
@@ -241,7 +238,7 @@ class AmfNgap:
                 "PLMNSupportList": ngap.plmn_support_list([(cfg.plmn, list(cfg.slices))]),
             },
         )
-        return [*stale, NgapSend(gnb, 0, ngap.encode(rsp))]
+        return [NgapSend(gnb, 0, ngap.encode(rsp))]
 
     def _ran_configuration_update(self, gnb: GnbContext, pdu: NgapPdu) -> list[Any]:
         """TS 38.413 §8.7.2: take the gNB's new name, TAs and paging DRX, or refuse them all.
