@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 from homenet import make
 
-from fivecore.config import load_config
 from fivecore.nf.amf.app import AmfApp
-from fivecore.nf.amf.context import GmmState, GnbState
+from fivecore.nf.amf.context import GmmState
 from fivecore.nf.amf.gmm import SendIcs, subscribed_ue_ambr
 from fivecore.nf.amf.sessions import AmfSmSession
 from fivecore.nf.smf.clients import n1n2_body
@@ -52,18 +51,12 @@ def _transfer() -> bytes:
 
 
 @pytest.fixture()
-def amf() -> tuple[AmfApp, Any, list[Any]]:
-    app = AmfApp(load_config({"amf": {"nrf_uri": None}}))
+def amf(amf_with_ue: Any) -> tuple[AmfApp, Any, list[Any]]:
+    app, ue = amf_with_ue()
     sent: list[Any] = []
     app._execute = sent.extend  # type: ignore[method-assign]
-    gnb = app.ngap.association_up(1, "test")
-    gnb.state = GnbState.READY
-    ue = app.gmm.ctx.new_ue(gnb, 7)
-    ue.state = GmmState.REGISTERED
-    app.gmm.ctx.set_supi(ue, SUPI)
     ue.tmsi = 0x1234
     app.gmm.ctx.by_tmsi[ue.tmsi] = ue
-    ue.allowed_nssai = ((1, None),)
     ue.ue_ambr = (10**9, 2 * 10**9)
     app.sessions.by_supi[SUPI] = {1: AmfSmSession(1, None, "ref1", {"sst": 1}, "internet")}
     return app, ue, sent

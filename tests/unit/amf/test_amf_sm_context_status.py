@@ -19,9 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from fivecore.config import load_config
 from fivecore.nf.amf.app import AmfApp
-from fivecore.nf.amf.context import GmmState, GnbState
 from fivecore.nf.amf.sessions import AmfSmSession
 from fivecore.nf.common.client import LocalRegistry
 from fivecore.transport.http2 import Request, Response, Router, json_response
@@ -57,18 +55,12 @@ class SmfSide:
 
 
 @pytest.fixture()
-def amf() -> tuple[AmfApp, Any, SmfSide]:
+def amf(amf_with_ue: Any) -> tuple[AmfApp, Any, SmfSide]:
     smf = SmfSide()
     local = LocalRegistry()
     local.register(["nsmf-pdusession"], smf.router)
-    app = AmfApp(load_config({"amf": {"nrf_uri": None}}), local=local)
+    app, ue = amf_with_ue(local=local)
     app._execute = lambda acts: None  # type: ignore[method-assign]
-    gnb = app.ngap.association_up(1, "test")
-    gnb.state = GnbState.READY
-    ue = app.gmm.ctx.new_ue(gnb, 7)
-    ue.state = GmmState.REGISTERED
-    app.gmm.ctx.set_supi(ue, SUPI)
-    ue.allowed_nssai = ((1, None),)
     return app, ue, smf
 
 

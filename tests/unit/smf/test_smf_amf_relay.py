@@ -8,9 +8,7 @@ from typing import Any
 
 import pytest
 
-from fivecore.config import load_config
 from fivecore.nf.amf.app import AmfApp
-from fivecore.nf.amf.context import GmmState, GnbState
 from fivecore.nf.smf.clients import n1n2_body
 from fivecore.transport.http2 import Request
 from fivecore.wire import nas, ngap
@@ -20,16 +18,10 @@ SUPI = "imsi-001010000000001"
 
 
 @pytest.fixture()
-def amf() -> tuple[AmfApp, Any, list[Any]]:
-    app = AmfApp(load_config({"amf": {"nrf_uri": None}}))
+def amf(amf_with_ue: Any) -> tuple[AmfApp, Any, list[Any]]:
+    app, ue = amf_with_ue()
     sent: list[Any] = []
     app._execute = sent.extend  # type: ignore[method-assign]
-    gnb = app.ngap.association_up(1, "test")
-    gnb.state = GnbState.READY
-    ue = app.gmm.ctx.new_ue(gnb, 7)
-    ue.state = GmmState.REGISTERED
-    app.gmm.ctx.set_supi(ue, SUPI)
-    ue.allowed_nssai = ((1, None),)
     return app, ue, sent
 
 
