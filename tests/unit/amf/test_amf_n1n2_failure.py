@@ -7,9 +7,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from fivecore.config import load_config
-from fivecore.nf.amf.app import AmfApp
-from fivecore.nf.amf.context import GmmState, GnbState
 from fivecore.transport.http2 import Request, Response
 from fivecore.wire.sbi import multipart
 
@@ -32,15 +29,10 @@ def test_gmm_reports_paging_failure_for_a_waiting_transfer_only() -> None:
     assert loop.gmm.ctx.stats["paging_failed"] == 1
 
 
-async def test_amf_notifies_the_smf_and_forgets_the_transfer() -> None:
-    app = AmfApp(load_config({"amf": {"nrf_uri": None}}))
+async def test_amf_notifies_the_smf_and_forgets_the_transfer(amf_with_ue: Any) -> None:
+    app, ue = amf_with_ue()
     app._execute = lambda acts: None  # type: ignore[method-assign]
     app.ngap.translate = lambda acts: []  # type: ignore[method-assign]  # no NGAP encoding here
-    gnb = app.ngap.association_up(1, "test")
-    gnb.state = GnbState.READY
-    ue = app.gmm.ctx.new_ue(gnb, 7)
-    ue.state = GmmState.REGISTERED
-    app.gmm.ctx.set_supi(ue, SUPI)
     ue.tmsi = 0x1234
     ue.gnb = None  # CM-IDLE
     sent: list[tuple[str, str, Any, str | None]] = []
@@ -58,11 +50,11 @@ async def test_amf_notifies_the_smf_and_forgets_the_transfer() -> None:
                   multipart.Parts(data, {"n2": (multipart.NGAP, b"\x00\x01")}))
     rsp = await app.router.dispatch(req)
     assert rsp.status == 202 and rsp.json()["cause"] == "ATTEMPTING_TO_REACH_UE"
-    assert 5 in app.sessions.pending[SUPI]
+    assert app.sessions.pending[SUPI][5].failure_uri == data["n1n2FailureTxfNotifURI"]
     app.gmm.on_paging_failed(ue)  # what the last T3513 expiry calls
     for t in list(app.sessions._bg):
         await t
-    assert SUPI not in app.sessions.pending and SUPI not in app.sessions.failure_uris
+    assert SUPI not in app.sessions.pending
     ((method, path, body, base),) = sent
     assert (method, path, base) == ("POST", "/nsmf-callback/v1/sm-contexts/r1/n1n2-failure", "http://127.0.0.4:7777")
     assert body["cause"] == "UE_NOT_RESPONDING" and body["n1n2MsgDataUri"].endswith(f"/{SUPI}/n1-n2-messages/5")

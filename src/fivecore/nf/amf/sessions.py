@@ -34,7 +34,7 @@ import json
 import logging
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from fivecore.nf.amf.context import GmmState, GnbContext, UeContext
@@ -62,6 +62,17 @@ _N2_KINDS = {
     "PDU_RES_REL_CMD": "release",
     "PDU_RES_MOD_REQ": "modify",
 }
+
+
+class PendingTransfer(NamedTuple):
+    """An N1N2MessageTransfer waiting for a paged UE (TS 23.502 §4.2.3.3 step 4b), with the
+    SMF's n1n2FailureTxfNotifURI to tell if paging fails (TS 29.518 §5.2.2.3.2)."""
+
+    n1: bytes | None
+    n2: bytes | None
+    n2_type: str | None
+    snssai: dict[str, Any] | None
+    failure_uri: str | None = None
 
 
 @dataclass(slots=True)
@@ -97,11 +108,8 @@ class AmfSessions:
         self._bg: set[asyncio.Task[Any]] = set()
         self._nssf_ok: dict[tuple[int, str | None], bool] = {}
         self.stats: dict[str, int] = {}
-        #: N1N2MessageTransfers waiting for a paged UE (TS 23.502 §4.2.3.3 step 4b), by SUPI
-        #: and PSI: (N1, N2, N2 type, S-NSSAI)
-        self.pending: dict[str, dict[int, tuple[bytes | None, bytes | None, str | None, Any]]] = {}
-        #: the SMF's n1n2FailureTxfNotifURI of each pending transfer, by SUPI and PSI
-        self.failure_uris: dict[str, dict[int, str]] = {}
+        #: N1N2MessageTransfers waiting for a paged UE, by SUPI and PSI
+        self.pending: dict[str, dict[int, PendingTransfer]] = {}
 
     def count(self, key: str) -> None:
         self.stats[key] = self.stats.get(key, 0) + 1
@@ -417,7 +425,6 @@ class AmfSessions:
     async def release_all(self, supi: str) -> None:
         """TS 23.502 §4.2.2.3.2 step 2: de-registration releases every SM context."""
         self.pending.pop(supi, None)
-        self.failure_uris.pop(supi, None)
         for sess in list(self.by_supi.pop(supi, {}).values()):
             await self._release_context(sess)
 
@@ -549,11 +556,9 @@ class AmfSessions:
         if not paging:
             # what waited for an earlier, unanswered paging is stale now (TS 23.502 §4.2.3.3 step 6)
             self.pending.pop(supi, None)
-            self.failure_uris.pop(supi, None)
         snssai = sm_info.get("sNssai") if isinstance(sm_info, dict) else None
-        self.pending.setdefault(supi, {})[psi] = (n1, n2, n2_type, snssai if isinstance(snssai, dict) else None)
-        if failure_uri:
-            self.failure_uris.setdefault(supi, {})[psi] = failure_uri
+        self.pending.setdefault(supi, {})[psi] = PendingTransfer(
+            n1, n2, n2_type, snssai if isinstance(snssai, dict) else None, failure_uri)
         if acts:
             self.app._execute(self.ngap.translate(acts))
         self.count("n1n2_paging")
@@ -571,10 +576,9 @@ class AmfSessions:
         sessions = self.sessions_of(ue)
         psis = sorted(p for p in a.reactivate if p in sessions)
         pending = self.pending.pop(ue.supi, {})
-        self.failure_uris.pop(ue.supi, None)
         # a paged-for PDU Session Resource Setup is a reactivation too (§4.2.3.3 step 4b)
-        for psi, (_n1, n2, n2_type, _s) in list(pending.items()):
-            if n2 is not None and n2_type == "PDU_RES_SETUP_REQ" and psi in sessions and psi not in psis:
+        for psi, w in pending.items():
+            if w.n2 is not None and w.n2_type == "PDU_RES_SETUP_REQ" and psi in sessions and psi not in psis:
                 psis.append(psi)
         if not psis and not pending:
             return False
@@ -601,7 +605,7 @@ class AmfSessions:
         return multipart.ref(body, "n2SmInfo", parts)
 
     async def _service_ics(self, ue: UeContext, supi: str, a: Any, psis: list[int],
-                           pending: dict[int, tuple[bytes | None, bytes | None, str | None, Any]]) -> None:
+                           pending: dict[int, PendingTransfer]) -> None:
         """TS 23.502 §4.2.3.2 steps 4-12: the ICS carries a PDU Session Resource Setup item per
         session whose SMF gave N2 SM information; paged-for N1 messages ride along. The Service
         Accept names the AMF's PDU sessions and those that could not come back (TS 24.501
@@ -616,8 +620,8 @@ class AmfSessions:
                 continue
             n1 = None
             waiting = pending.pop(psi, None)
-            if waiting is not None and waiting[2] == "PDU_RES_SETUP_REQ" and waiting[1] is not None:
-                n1, n2 = waiting[0], waiting[1]
+            if waiting is not None and waiting.n2_type == "PDU_RES_SETUP_REQ" and waiting.n2 is not None:
+                n1, n2 = waiting.n1, waiting.n2
             else:
                 if waiting is not None:
                     pending[psi] = waiting
@@ -653,8 +657,8 @@ class AmfSessions:
             log.warning("event=ics_encode_failed err=%s", exc)
             data = self.ngap._ics_request(ue, accept, a.kgnb)
         self.app._execute([NgapSend(gnb, self.ngap.stream_for(gnb, ue), data)])
-        for psi, (n1, n2, n2_type, snssai) in pending.items():
-            self.deliver(ue, psi, n1, n2, n2_type, snssai)
+        for psi, w in pending.items():
+            self.deliver(ue, psi, w.n1, w.n2, w.n2_type, w.snssai)
 
     def ics_response(self, gnb: GnbContext, pdu: NgapPdu) -> list[Any]:
         """TS 38.413 §8.3.1.2: the setup results of the ICS's PDU sessions go to their SMFs
@@ -706,14 +710,11 @@ class AmfSessions:
         and its SMF, if it gave an n1n2FailureTxfNotifURI, gets N1N2TransferFailureNotification."""
         if ue.supi is None:
             return
-        pending = self.pending.pop(ue.supi, {})
-        uris = self.failure_uris.pop(ue.supi, {})
-        for psi in pending:
+        for psi, w in self.pending.pop(ue.supi, {}).items():
             self.count("n1n2_paging_failed")
-            uri = uris.get(psi)
-            if uri:
+            if w.failure_uri:
                 loc = f"{self.amf_uri}/namf-comm/v1/ue-contexts/{ue.supi}/n1-n2-messages/{psi}"
-                self._spawn(self._notify_failure(uri, {"cause": "UE_NOT_RESPONDING", "n1n2MsgDataUri": loc}))
+                self._spawn(self._notify_failure(w.failure_uri, {"cause": "UE_NOT_RESPONDING", "n1n2MsgDataUri": loc}))
 
     async def _notify_failure(self, uri: str, body: dict[str, Any]) -> None:
         parts = urlsplit(uri)
