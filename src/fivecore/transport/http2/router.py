@@ -60,16 +60,15 @@ class Router:
     def __init__(self, name: str = "sbi") -> None:
         self.name = name
         self._static: dict[tuple[str, str], Route] = {}
-        self._dynamic: dict[int, list[Route]] = {}
+        #: routes with ``{name}`` segments, in the order added (:meth:`mount` copies them)
+        self._dynamic: list[Route] = []
         self._tree = _Node()
-        self._paths: set[tuple[str, ...]] = set()
 
     def add(self, method: str, path: str, handler: Handler) -> None:
         parts = tuple(p for p in path.split("/") if p)
         route = Route(method.upper(), parts, handler, inspect.iscoroutinefunction(handler))
-        self._paths.add(parts)
         if any(p.startswith("{") for p in parts):
-            self._dynamic.setdefault(len(parts), []).append(route)
+            self._dynamic.append(route)
             node = self._tree
             for p in parts:
                 if p.startswith("{"):
@@ -94,9 +93,8 @@ class Router:
         """Add every route of ``other`` (one NF process serving several services)."""
         for r in other._static.values():
             self.add(r.method, "/" + "/".join(r.parts), r.handler)
-        for routes in other._dynamic.values():
-            for r in routes:
-                self.add(r.method, "/" + "/".join(r.parts), r.handler)
+        for r in other._dynamic:
+            self.add(r.method, "/" + "/".join(r.parts), r.handler)
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
         """Find the route; 404 for an unknown path, 405 for a known path with another method."""
