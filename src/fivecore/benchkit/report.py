@@ -220,8 +220,12 @@ def overload_md(runs: Sequence[dict[str, Any]]) -> str:
     """What happened above capacity, and how CPU per attach moved with load (this run's numbers)."""
     over = [r for r in runs if r["failed"]]
     ok = [r for r in runs if not r["failed"] and r.get("core_cpu_ms_per_attach")]
-    parts = ["**Above capacity.** The AMF sends NGAP Overload Start when 256 SBI calls wait "
-             "(`amf.overload_threshold`) or its event loop runs 150 ms late (`amf.overload_loop_lag_ms`), "
+    from fivecore.config import AmfConfig  # the defaults the benchmark's core runs with
+
+    fields = AmfConfig.model_fields
+    parts = [f"**Above capacity.** The AMF sends NGAP Overload Start when {fields['overload_threshold'].default} "
+             f"SBI calls wait (`amf.overload_threshold`) or its event loop runs "
+             f"{fields['overload_loop_lag_ms'].default:g} ms late (`amf.overload_loop_lag_ms`), "
              "and Overload Stop once it has caught up; the benchmark's gNB then refuses new UEs at once, as a "
              "real gNB refuses RRC connections, and those attaches count as failed."]
     if over:
