@@ -13,7 +13,6 @@ The machinery is in :mod:`fivecore.benchkit`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from typing import Any
 import typer
 
 from fivecore.errors import FivecoreError
+from fivecore.runtime import install_fast_loop, settle_heap
 
 bench_app = typer.Typer(help="Benchmarks of the whole network: attach rate, scale, UPF.", no_args_is_help=True)
 
@@ -40,10 +40,7 @@ def _run(coro: Any, stop: asyncio.Event | None = None, say: Any = None) -> Any:
     it reached); a second one cancels."""
     import signal
 
-    with contextlib.suppress(ImportError):
-        import uvloop
-
-        uvloop.install()
+    install_fast_loop()
 
     async def main() -> Any:
         loop = asyncio.get_running_loop()
@@ -61,6 +58,7 @@ def _run(coro: Any, stop: asyncio.Event | None = None, say: Any = None) -> Any:
 
         for sig in sigs:
             loop.add_signal_handler(sig, on_signal)
+        settle_heap()  # the simulator's start-up objects (codec specifications) leave the GC's walk
         try:
             return await coro
         except asyncio.CancelledError:

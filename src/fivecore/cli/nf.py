@@ -14,6 +14,7 @@ import typer
 
 from fivecore.config import load_config
 from fivecore.errors import ConfigError
+from fivecore.runtime import install_fast_loop
 
 NF_APPS: dict[str, str] = {
     "nrf": "fivecore.nf.nrf.app:NrfApp",
@@ -49,12 +50,7 @@ def run_nf(name: str, config: Path | None) -> None:
     setup_logging(cfg.logging.level)
     from fivecore.nf.common import run_forever
 
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:  # pragma: no cover - uvloop is a dependency, but stay runnable without it
-        pass
+    install_fast_loop()
     try:
         apps = [cls(cfg)]
         if cfg.metrics.enabled:  # issue 8: /metrics and the info API beside the NF

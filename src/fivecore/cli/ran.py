@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from fivecore.errors import FivecoreError
+from fivecore.runtime import install_fast_loop, settle_heap
 
 DEFAULT_CONTROL = "/tmp/fivecore-ran.sock"
 
@@ -70,10 +71,7 @@ def ran_main(
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     cfg = load_ran_config(config)
-    with contextlib.suppress(ImportError):
-        import uvloop
-
-        uvloop.install()
+    install_fast_loop()
     asyncio.run(_run(RanSim(cfg, gnbs, ues), control, concurrency, rate or None, no_register, exit_after, as_json))
 
 
@@ -86,6 +84,7 @@ async def _run(sim: Any, control: str, concurrency: int, rate: float | None, no_
         await sim.stop()
         raise FivecoreError(f"gNB start failed: {exc}") from None
     await sim.serve_control(control)
+    settle_heap()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -37,6 +37,7 @@ import yaml
 
 from fivecore.config import Config, load_config
 from fivecore.errors import FivecoreError
+from fivecore.runtime import install_fast_loop
 
 
 @dataclass
@@ -602,10 +603,7 @@ def run_demo(config_path: Path | None, n_ues: int | None, *, quiet: bool = False
             await demo.cleanup()
             raise FivecoreError("demo interrupted; everything it started was stopped") from None
 
-    with contextlib.suppress(ImportError):
-        import uvloop
-
-        uvloop.install()
+    install_fast_loop()
     return asyncio.run(main())
 
 

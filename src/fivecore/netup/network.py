@@ -44,6 +44,7 @@ import yaml
 
 from fivecore.config import Config, HomeNetworkKey, load_config
 from fivecore.errors import ConfigError, FivecoreError
+from fivecore.runtime import install_fast_loop, settle_heap
 
 log = logging.getLogger("fivecore.up")
 
@@ -584,6 +585,7 @@ async def run_until_signal(net: Network) -> None:
             raise NetworkError("interrupted while starting; everything started was stopped")
         stopping.cancel()
         starting.result()
+        settle_heap()
         await stop.wait()
         log.info("event=network_stopping")
         await net.stop()
@@ -607,10 +609,7 @@ def up(config_path: Path | None, pcap: Path | None = None) -> None:
     preflight(cfg, cp, upf_available() is None)
     plan = prepare(cfg)
     net = Network(plan, pcap)
-    with contextlib.suppress(ImportError):
-        import uvloop
-
-        uvloop.install()
+    install_fast_loop()
     asyncio.run(run_until_signal(net))
 
 

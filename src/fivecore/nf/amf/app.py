@@ -23,6 +23,7 @@ from fivecore.nf.amf.gmm import Gmm, GmmConfig, SbiCall, SetTimer, StopTimer
 from fivecore.nf.amf.ngap_handler import AmfNgap, CloseAssociation, GnbPolicy, NgapConfig, NgapSend
 from fivecore.nf.common.app import NfApp
 from fivecore.nf.common.client import LocalRegistry
+from fivecore.runtime import install_fast_loop
 from fivecore.transport import sctp
 from fivecore.transport.http2 import (
     Http2Client,
@@ -505,11 +506,6 @@ def main(argv: list[str] | None = None) -> int:
         level=(ns.log_level or config.logging.level).upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:  # pragma: no cover
-        pass
+    install_fast_loop()
     asyncio.run(run_forever([AmfApp(config)]))
     return 0

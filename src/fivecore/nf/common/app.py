@@ -17,6 +17,7 @@ import ssl
 from typing import Any
 
 from fivecore.config import Config, NfSection
+from fivecore.runtime import settle_heap
 from fivecore.transport.http2 import (
     Http2Client,
     Router,
@@ -206,6 +207,7 @@ async def run_forever(apps: list[NfApp]) -> None:
         for app in apps:
             await app.start()
             started.append(app)
+        settle_heap()
         await stop.wait()
     finally:
         for app in reversed(started):

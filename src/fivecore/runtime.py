@@ -1,0 +1,44 @@
+"""Process-wide runtime settings shared by every long-running fivecore process.
+
+Two things every NF, ``fivecore up`` and the RAN simulator want once they are up:
+
+- :func:`install_fast_loop`: uvloop as the asyncio event loop when it is installed;
+- :func:`settle_heap`: move what start-up built (pycrate's NGAP/NAS specification objects, pydantic
+  schemas, imported modules: several hundred thousand objects) out of the cyclic garbage
+  collector's reach with :func:`gc.freeze`, and collect the youngest generation less often.
+
+Why the second matters: with the default settings CPython's full collection walks every object
+the process holds. Measured in ``fivecore up`` under ``fivecore bench attach`` (3,000 attaches at
+200/s): 6 full collections took 110 ms each, 0.22 ms of control-plane CPU per attach on average
+and a 110 ms stall for every message in flight at that moment. Objects created later (UE
+contexts) are still collected as usual; frozen ones are only the start-up set, which lives for
+the whole process anyway.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+
+#: youngest-generation threshold after :func:`settle_heap` (CPython's default is 700): a
+#: request's short-lived containers die by reference counting long before this many survive
+GEN0_THRESHOLD = 20_000
+
+
+def install_fast_loop() -> None:
+    """Use uvloop for the asyncio loops created after this call, when it is installed."""
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        uvloop.install()
+
+
+def settle_heap() -> None:
+    """Collect once, then freeze the survivors out of future collections (call when started).
+
+    Safe to call more than once (each call freezes what exists at that moment).
+    """
+    gc.collect()
+    gc.freeze()
+    _, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(GEN0_THRESHOLD, gen1, gen2)
