@@ -40,6 +40,11 @@ class UdrContext:
         except NotFound:
             raise HttpError(404, "USER_NOT_FOUND", "no such subscriber") from None
 
+    def _known(self, supi: str) -> None:
+        """404 USER_NOT_FOUND unless ``supi`` is provisioned (context data needs no profile read)."""
+        if not self.store.exists(supi):
+            raise HttpError(404, "USER_NOT_FOUND", "no such subscriber")
+
     # -- authentication data (TS 29.505 §5.2.2.2) ---------------------------------------------------
     def auth_subscription(self, supi: str) -> dict[str, Any]:
         sub = self._sub(supi)
@@ -121,11 +126,11 @@ class UdrContext:
 
     # -- context data (TS 29.505 §5.2.?) --------------------------------------------------------------
     def put_context(self, supi: str, kind: str, key: str, data: dict[str, Any]) -> bool:
-        self._sub(supi)
+        self._known(supi)
         return self.store.put_context(supi, kind, key, data)
 
     def get_context(self, supi: str, kind: str, key: str = "") -> dict[str, Any]:
-        self._sub(supi)
+        self._known(supi)
         data = self.store.get_context(supi, kind, key)
         if data is None:
             raise HttpError(404, "CONTEXT_NOT_FOUND", f"no {kind} data")
@@ -143,12 +148,12 @@ class UdrContext:
         return new
 
     def delete_context(self, supi: str, kind: str, key: str = "") -> None:
-        self._sub(supi)
+        self._known(supi)
         if not self.store.delete_context(supi, kind, key):
             raise HttpError(404, "CONTEXT_NOT_FOUND", f"no {kind} data")
 
     def list_context(self, supi: str, kind: str) -> dict[str, dict[str, Any]]:
-        self._sub(supi)
+        self._known(supi)
         return self.store.list_context(supi, kind)
 
     # -- data-change subscriptions (TS 29.505 subs-to-notify) --------------------------------------
