@@ -27,6 +27,14 @@ class Route:
     parts: tuple[str, ...]
     handler: Handler
     is_async: bool
+    #: (segment index, name) of every ``{name}`` segment
+    params: tuple[tuple[int, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        self.params = tuple((i, p[1:-1]) for i, p in enumerate(self.parts) if p.startswith("{"))
+
+    def bind(self, segments: list[str]) -> dict[str, str]:
+        return {name: segments[i] for i, name in self.params}
 
 
 class _Node:
@@ -98,11 +106,15 @@ class Router:
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
         """Find the route; 404 for an unknown path, 405 for a known path with another method."""
+        route = self._static.get((method, path))
+        if route is not None:
+            return route, {}
         key_path = path.rstrip("/") or "/"
         route = self._static.get((method, key_path))
         if route is not None:
             return route, {}
-        parts = [p for p in path.split("/") if p]
+        trimmed = path.strip("/")
+        parts = trimmed.split("/") if trimmed and "//" not in trimmed else [p for p in trimmed.split("/") if p]
         # the usual case: following literal segments first (a variable where none matches)
         # reaches the route; only an unusual path needs the backtracking search below
         node: _Node | None = self._tree
@@ -113,12 +125,12 @@ class Router:
         else:
             cand = node.routes.get(method)
             if cand is not None:
-                return cand, {w[1:-1]: g for w, g in zip(cand.parts, parts, strict=True) if w[0] == "{"}
+                return cand, cand.bind(parts)
         path_known = False
         for leaf in _leaves(self._tree, parts, 0):
             cand = leaf.routes.get(method)
             if cand is not None:
-                return cand, {w[1:-1]: g for w, g in zip(cand.parts, parts, strict=True) if w[0] == "{"}
+                return cand, cand.bind(parts)
             path_known = True
         if not path_known:
             for (m, p) in self._static:
