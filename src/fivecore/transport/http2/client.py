@@ -21,6 +21,32 @@ from urllib.parse import urlencode, urlsplit
 
 import hpack
 
+from .frames import (
+    ACK,
+    CANCEL,
+    CONTINUATION,
+    DATA,
+    END_HEADERS,
+    END_STREAM,
+    FRAME_HEADER,
+    GOAWAY,
+    HEADERS,
+    PADDED,
+    PING,
+    PREFACE,
+    PRIORITY_FLAG,
+    PROTOCOL_ERROR,
+    PUSH_PROMISE,
+    REFUSED_STREAM,
+    RST_STREAM,
+    SETTINGS,
+    WINDOW_UPDATE,
+    FrameError,
+    encode_headers,
+    frame,
+    header_frames,
+    unpad,
+)
 from .message import JSON, ConnectionLost, RequestTimeout, Response, TransportError, dumps
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
@@ -43,58 +69,6 @@ class _Pending:
         self.body = bytearray()
         self.out = b""
         self.recv = 0
-
-
-# -- RFC 9113 framing, client side ---------------------------------------------------------------
-_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-_DATA, _HEADERS, _PRIORITY, _RST, _SETTINGS, _PUSH, _PING, _GOAWAY, _WINUPD, _CONT = range(10)
-_END_STREAM, _ACK, _END_HEADERS, _PADDED, _PRIO_FLAG = 0x1, 0x1, 0x4, 0x8, 0x20
-_REFUSED_STREAM, _CANCEL, _PROTOCOL_ERROR = 0x7, 0x8, 0x1
-_FRAME = struct.Struct("!HBBBL")  # 24-bit length as H+B, type, flags, stream id
-# RFC 7541 Appendix A static-table indices whose name we reuse
-_STATIC_NAME = {b":authority": 1, b":method": 2, b":path": 4, b":scheme": 6, b"content-length": 28,
-                b"content-type": 31, b"accept": 19}
-_STATIC_FULL = {(b":method", b"GET"): 2, (b":method", b"POST"): 3, (b":scheme", b"http"): 6, (b":scheme", b"https"): 7}
-
-
-def _frame(ftype: int, flags: int, sid: int, payload: bytes = b"") -> bytes:
-    n = len(payload)
-    return _FRAME.pack(n >> 8, n & 0xFF, ftype, flags, sid) + payload
-
-
-def _hpack_int(value: int, prefix_bits: int, first: int) -> bytes:
-    """RFC 7541 §5.1 integer with an N-bit prefix; ``first`` carries the pattern bits."""
-    limit = (1 << prefix_bits) - 1
-    if value < limit:
-        return bytes((first | value,))
-    out = bytearray((first | limit,))
-    value -= limit
-    while value >= 128:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _hpack_str(data: bytes) -> bytes:
-    return _hpack_int(len(data), 7, 0x00) + data  # RFC 7541 §5.2, no Huffman
-
-
-def encode_headers(headers: tuple[tuple[bytes, bytes], ...]) -> bytes:
-    """Stateless HPACK (RFC 7541): static-table hits or literals *without indexing* (§6.2.2).
-
-    Nothing enters the dynamic table, so a block depends only on its headers and can be cached.
-    """
-    out = bytearray()
-    for name, value in headers:
-        full = _STATIC_FULL.get((name, value))
-        if full is not None:
-            out += _hpack_int(full, 7, 0x80)  # §6.1 indexed header field
-            continue
-        idx = _STATIC_NAME.get(name)
-        out += _hpack_int(idx, 4, 0x00) if idx is not None else b"\x00" + _hpack_str(name)
-        out += _hpack_str(value)
-    return bytes(out)
 
 
 class _ClientProtocol(asyncio.Protocol):
@@ -129,8 +103,8 @@ class _ClientProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         settings = struct.pack("!HLHL", 0x2, 0, 0x4, _WINDOW)  # ENABLE_PUSH=0, INITIAL_WINDOW_SIZE
-        self._write(_PREFACE + _frame(_SETTINGS, 0, 0, settings)
-                    + _frame(_WINUPD, 0, 0, struct.pack("!L", _WINDOW - 65535)))
+        self._write(PREFACE + frame(SETTINGS, 0, 0, settings)
+                    + frame(WINDOW_UPDATE, 0, 0, struct.pack("!L", _WINDOW - 65535)))
         if not self.ready.done():
             self.ready.set_result(None)
 
@@ -144,84 +118,84 @@ class _ClientProtocol(asyncio.Protocol):
         pos = 0
         try:
             while len(buf) - pos >= 9:
-                hi, lo, ftype, flags, sid = _FRAME.unpack_from(buf, pos)
+                hi, lo, ftype, flags, sid = FRAME_HEADER.unpack_from(buf, pos)
                 length = (hi << 8) | lo
                 if length > max(self._peer_frame, 16384) * 64:
-                    raise _FrameError("frame too large")
+                    raise FrameError("frame too large")
                 if len(buf) - pos - 9 < length:
                     break
                 payload = bytes(buf[pos + 9 : pos + 9 + length])
                 pos += 9 + length
                 self._on_frame(ftype, flags, sid & 0x7FFFFFFF, payload)
-        except (_FrameError, hpack.HPACKError, struct.error, ValueError) as exc:
+        except (FrameError, hpack.HPACKError, struct.error, ValueError) as exc:
             self._abort(f"protocol error: {exc}")
             return
         del buf[:pos]
         if self._recv_consumed > _WINDOW // 2:
-            self._out.append(_frame(_WINUPD, 0, 0, struct.pack("!L", self._recv_consumed)))
+            self._out.append(frame(WINDOW_UPDATE, 0, 0, struct.pack("!L", self._recv_consumed)))
             self._recv_consumed = 0
         self._flush()
 
     # -- frames in --------------------------------------------------------------------------------
     def _on_frame(self, ftype: int, flags: int, sid: int, payload: bytes) -> None:
-        if self._hblock is not None and ftype != _CONT:
-            raise _FrameError("header block interrupted")
-        if ftype == _DATA:
+        if self._hblock is not None and ftype != CONTINUATION:
+            raise FrameError("header block interrupted")
+        if ftype == DATA:
             self._recv_consumed += len(payload)
             p = self.streams.get(sid)
-            if flags & _PADDED:
-                payload = _unpad(payload)
+            if flags & PADDED:
+                payload = unpad(payload)
             if p is not None:
                 p.body += payload
                 p.recv += len(payload)
-                if p.recv > _WINDOW // 2 and not flags & _END_STREAM:
-                    self._out.append(_frame(_WINUPD, 0, sid, struct.pack("!L", p.recv)))
+                if p.recv > _WINDOW // 2 and not flags & END_STREAM:
+                    self._out.append(frame(WINDOW_UPDATE, 0, sid, struct.pack("!L", p.recv)))
                     p.recv = 0
-                if flags & _END_STREAM:
+                if flags & END_STREAM:
                     self._done(sid)
-        elif ftype == _HEADERS:
-            if flags & _PADDED:
-                payload = _unpad(payload)
-            if flags & _PRIO_FLAG:
+        elif ftype == HEADERS:
+            if flags & PADDED:
+                payload = unpad(payload)
+            if flags & PRIORITY_FLAG:
                 payload = payload[5:]
-            if flags & _END_HEADERS:
+            if flags & END_HEADERS:
                 self._on_headers(sid, flags, payload)
             else:
                 self._hblock = (sid, flags, bytearray(payload))
-        elif ftype == _CONT:
+        elif ftype == CONTINUATION:
             if self._hblock is None or self._hblock[0] != sid:
-                raise _FrameError("unexpected CONTINUATION")
+                raise FrameError("unexpected CONTINUATION")
             self._hblock[2].extend(payload)
-            if flags & _END_HEADERS:
+            if flags & END_HEADERS:
                 hsid, hflags, block = self._hblock
                 self._hblock = None
                 self._on_headers(hsid, hflags, bytes(block))
-        elif ftype == _SETTINGS:
-            if not flags & _ACK:
+        elif ftype == SETTINGS:
+            if not flags & ACK:
                 self._on_settings(payload)
-                self._out.append(_frame(_SETTINGS, _ACK, 0))
-        elif ftype == _WINUPD:
+                self._out.append(frame(SETTINGS, ACK, 0))
+        elif ftype == WINDOW_UPDATE:
             inc = struct.unpack("!L", payload[:4])[0] & 0x7FFFFFFF
             if sid == 0:
                 self._send_window += inc
             elif sid in self._stream_windows:
                 self._stream_windows[sid] += inc
             self._send_pending()
-        elif ftype == _PING:
-            if not flags & _ACK:
-                self._out.append(_frame(_PING, _ACK, 0, payload[:8]))
-        elif ftype == _RST:
+        elif ftype == PING:
+            if not flags & ACK:
+                self._out.append(frame(PING, ACK, 0, payload[:8]))
+        elif ftype == RST_STREAM:
             code = struct.unpack("!L", payload[:4])[0]
             p = self.streams.pop(sid, None)
             self._stream_windows.pop(sid, None)
             if p is not None and not p.future.done():
-                p.future.set_exception(_Lost(f"stream reset (error {code})", code == _REFUSED_STREAM))
-        elif ftype == _GOAWAY:
+                p.future.set_exception(_Lost(f"stream reset (error {code})", code == REFUSED_STREAM))
+        elif ftype == GOAWAY:
             last = struct.unpack("!L", payload[:4])[0] & 0x7FFFFFFF
             self.usable = False
             self._fail_all(lambda s: _Lost("GOAWAY", True), above=last)
-        elif ftype == _PUSH:
-            raise _FrameError("PUSH_PROMISE although push is disabled")
+        elif ftype == PUSH_PROMISE:
+            raise FrameError("PUSH_PROMISE although push is disabled")
         # PRIORITY and unknown frame types are ignored (RFC 9113 §5.5)
 
     def _on_headers(self, sid: int, flags: int, block: bytes) -> None:
@@ -237,7 +211,7 @@ class _ClientProtocol(asyncio.Protocol):
                     p.status = status
                 else:
                     p.headers[k.decode("latin-1")] = v.decode("latin-1")
-            if flags & _END_STREAM:
+            if flags & END_STREAM:
                 self._done(sid)
 
     def _on_settings(self, payload: bytes) -> None:
@@ -247,7 +221,7 @@ class _ClientProtocol(asyncio.Protocol):
                 self.max_streams = value
             elif ident == 0x4:
                 if value > 0x7FFFFFFF:
-                    raise _FrameError("bad INITIAL_WINDOW_SIZE")
+                    raise FrameError("bad INITIAL_WINDOW_SIZE")
                 delta = value - self._peer_initial
                 self._peer_initial = value
                 for s in self._stream_windows:
@@ -285,7 +259,7 @@ class _ClientProtocol(asyncio.Protocol):
             n = min(self._send_window, self._stream_windows.get(sid, 0), self._peer_frame, len(body))
             if n <= 0:
                 break
-            self._out.append(_frame(_DATA, _END_STREAM if n == len(body) else 0, sid, body[:n]))
+            self._out.append(frame(DATA, END_STREAM if n == len(body) else 0, sid, body[:n]))
             self._send_window -= n
             self._stream_windows[sid] -= n
             body = body[n:]
@@ -299,7 +273,7 @@ class _ClientProtocol(asyncio.Protocol):
 
     def _abort(self, reason: str) -> None:
         self.usable = False
-        self._out.append(_frame(_GOAWAY, 0, 0, struct.pack("!LL", 0, _PROTOCOL_ERROR)))
+        self._out.append(frame(GOAWAY, 0, 0, struct.pack("!LL", 0, PROTOCOL_ERROR)))
         self._flush()
         self._fail_all(lambda sid: _Lost(reason, False))
         if self.transport is not None:
@@ -329,16 +303,7 @@ class _ClientProtocol(asyncio.Protocol):
         p = _Pending(fut)
         self.streams[sid] = p
         self._stream_windows[sid] = self._peer_initial
-        end = 0 if body else _END_STREAM
-        limit = self._peer_frame
-        if len(block) <= limit:
-            self._out.append(_frame(_HEADERS, end | _END_HEADERS, sid, block))
-        else:
-            self._out.append(_frame(_HEADERS, end, sid, block[:limit]))
-            rest = block[limit:]
-            while rest:
-                chunk, rest = rest[:limit], rest[limit:]
-                self._out.append(_frame(_CONT, 0 if rest else _END_HEADERS, sid, chunk))
+        self._out += header_frames(sid, block, not body, self._peer_frame)
         if body:
             p.out = body
             self._send_body(sid, p)
@@ -348,28 +313,15 @@ class _ClientProtocol(asyncio.Protocol):
     def cancel(self, sid: int) -> None:
         if self.streams.pop(sid, None) is not None:
             self._stream_windows.pop(sid, None)
-            self._out.append(_frame(_RST, 0, sid, struct.pack("!L", _CANCEL)))
+            self._out.append(frame(RST_STREAM, 0, sid, struct.pack("!L", CANCEL)))
             self._schedule_flush()
 
     def close(self) -> None:
         self.usable = False
-        self._out.append(_frame(_GOAWAY, 0, 0, struct.pack("!LL", 0, 0)))  # NO_ERROR (RFC 9113 §6.8)
+        self._out.append(frame(GOAWAY, 0, 0, struct.pack("!LL", 0, 0)))  # NO_ERROR (RFC 9113 §6.8)
         self._flush()
         if self.transport is not None:
             self.transport.close()
-
-
-class _FrameError(Exception):
-    pass
-
-
-def _unpad(payload: bytes) -> bytes:
-    if not payload:
-        raise _FrameError("padded frame without pad length")
-    pad = payload[0]
-    if pad >= len(payload):
-        raise _FrameError("padding longer than the frame")
-    return payload[1 : len(payload) - pad]
 
 
 def _expire(proto: _ClientProtocol, sid: int, fut: asyncio.Future[Response], msg: str) -> None:

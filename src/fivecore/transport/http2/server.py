@@ -5,7 +5,8 @@ it because conformance tools such as schemathesis speak only HTTP/1.1. The first
 the HTTP/2 connection preface (RFC 9113 §3.4) selects HTTP/2, anything else HTTP/1.1. With TLS,
 ALPN offers ``h2`` and ``http/1.1``; the same preface check then applies inside TLS.
 
-The protocol objects are thin asyncio adapters around the sans-I/O ``h2`` state machine and a
+The protocol objects are thin asyncio adapters around the sans-I/O
+:class:`~fivecore.transport.http2.h2server.H2ServerConnection` (RFC 9113, written here) and a
 small HTTP/1.1 parser; requests go to a :class:`~fivecore.transport.http2.router.Router`.
 """
 
@@ -17,30 +18,15 @@ import logging
 import ssl
 from typing import Any
 
-import h2.config
-import h2.connection
-import h2.events
-import h2.exceptions
-import h2.settings
-
+from .frames import PREFACE
+from .h2server import H2Request, H2ServerConnection
 from .message import HttpError, Request, Response, split_target
 from .router import Router
 
 log = logging.getLogger("fivecore.sbi.server")
 
-PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 MAX_BODY = 4 * 1024 * 1024
 MAX_HEADER_BYTES = 64 * 1024
-_WINDOW = 16 * 1024 * 1024
-
-_H2_CONFIG = h2.config.H2Configuration(
-    client_side=False,
-    header_encoding=None,
-    validate_inbound_headers=True,
-    normalize_inbound_headers=True,
-    validate_outbound_headers=False,
-    normalize_outbound_headers=False,
-)
 
 _REASONS = {
     200: b"OK", 201: b"Created", 204: b"No Content", 301: b"Moved Permanently",
@@ -49,15 +35,6 @@ _REASONS = {
     413: b"Payload Too Large", 415: b"Unsupported Media Type", 431: b"Request Header Fields Too Large",
     500: b"Internal Server Error", 501: b"Not Implemented", 503: b"Service Unavailable",
 }
-
-
-class _Stream:
-    __slots__ = ("headers", "body", "too_big")
-
-    def __init__(self, headers: list[tuple[bytes, bytes]]) -> None:
-        self.headers = headers
-        self.body = bytearray()
-        self.too_big = False
 
 
 class SbiProtocol(asyncio.Protocol):
@@ -69,9 +46,7 @@ class SbiProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.mode: str | None = None
         self.buf = bytearray()
-        self.h2: h2.connection.H2Connection | None = None
-        self.streams: dict[int, _Stream] = {}
-        self.pending: dict[int, bytes] = {}  # stream id -> body bytes waiting for flow-control window
+        self.h2: H2ServerConnection | None = None
         self.tasks: set[asyncio.Task[Any]] = set()
         self.h1_busy = False
         self.closed = False
@@ -103,16 +78,9 @@ class SbiProtocol(asyncio.Protocol):
             if n < len(PREFACE):
                 return
             self.mode = "h2"
-            self.h2 = h2.connection.H2Connection(config=_H2_CONFIG)
-            self.h2.initiate_connection()
-            self.h2.update_settings(
-                {
-                    h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 1000,
-                    h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: _WINDOW,
-                }
-            )
-            self.h2.increment_flow_control_window(_WINDOW)
-            data, self.buf = bytes(self.buf), bytearray()
+            self.h2 = H2ServerConnection(MAX_BODY)
+            self.h2.initiate()
+            data, self.buf = bytes(self.buf[len(PREFACE):]), bytearray()
             self._h2_data(data)
         else:
             self.mode = "h1"
@@ -122,50 +90,18 @@ class SbiProtocol(asyncio.Protocol):
     def _h2_data(self, data: bytes) -> None:
         conn = self.h2
         assert conn is not None
-        try:
-            events = conn.receive_data(data)
-        except h2.exceptions.ProtocolError as exc:
-            log.info("sbi h2 protocol error peer=%s err=%s", self._peer(), exc)
-            self._flush()
-            self._close()
-            return
-        for ev in events:
-            if isinstance(ev, h2.events.RequestReceived):
-                self.streams[ev.stream_id] = _Stream(ev.headers)
-                if ev.stream_ended is not None:
-                    self._h2_request(ev.stream_id)
-            elif isinstance(ev, h2.events.DataReceived):
-                st = self.streams.get(ev.stream_id)
-                if ev.flow_controlled_length:
-                    conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
-                if st is not None and not st.too_big:
-                    st.body += ev.data
-                    if len(st.body) > MAX_BODY:
-                        st.too_big = True
-                        st.body = bytearray()
-                if ev.stream_ended is not None:
-                    self._h2_request(ev.stream_id)
-            elif isinstance(ev, h2.events.StreamEnded):
-                if ev.stream_id in self.streams:
-                    self._h2_request(ev.stream_id)
-            elif isinstance(ev, h2.events.StreamReset):
-                self.streams.pop(ev.stream_id, None)
-                self.pending.pop(ev.stream_id, None)
-            elif isinstance(ev, h2.events.WindowUpdated):
-                self._h2_flush_pending()
-            elif isinstance(ev, h2.events.ConnectionTerminated):
-                self._flush()
-                self._close()
-                return
+        for r in conn.receive(data):
+            self._h2_request(r)
+        if conn.error is not None:
+            log.info("sbi h2 protocol error peer=%s code=%d err=%s", self._peer(), *conn.error)
         self._flush()
+        if conn.closed:
+            self._close()
 
-    def _h2_request(self, sid: int) -> None:
-        st = self.streams.pop(sid, None)
-        if st is None:
-            return
+    def _h2_request(self, r: H2Request) -> None:
         method = path = ""
         headers: dict[str, str] = {}
-        for name, value in st.headers:
+        for name, value in r.headers:
             if name[:1] == b":":
                 if name == b":method":
                     method = value.decode("latin-1")
@@ -173,16 +109,16 @@ class SbiProtocol(asyncio.Protocol):
                     path = value.decode("latin-1")
             else:
                 headers[name.decode("latin-1")] = value.decode("latin-1")
-        if st.too_big:
-            self._h2_respond(sid, HttpError(413, None, "request body too large").to_response())
+        if r.too_big:
+            self._h2_respond(r.stream_id, HttpError(413, None, "request body too large").to_response())
             return
         p, q = split_target(path)
-        req = Request(method, p, q, headers, bytes(st.body))
+        req = Request(method, p, q, headers, r.body)
         resp = self.router.dispatch_sync(req)
         if resp is not None:
-            self._h2_respond(sid, resp)
+            self._h2_respond(r.stream_id, resp)
         else:
-            task = asyncio.ensure_future(self._h2_async(sid, req))
+            task = asyncio.ensure_future(self._h2_async(r.stream_id, req))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
 
@@ -199,39 +135,7 @@ class SbiProtocol(asyncio.Protocol):
         conn = self.h2
         assert conn is not None
         body = resp.encoded()
-        hdrs = [(b":status", str(resp.status).encode())]
-        for k, v in resp.headers.items():
-            hdrs.append((k.lower().encode(), v.encode()))
-        hdrs.append((b"content-length", str(len(body)).encode()))
-        try:
-            conn.send_headers(sid, hdrs, end_stream=not body)
-            if body:
-                self.pending[sid] = body
-                self._h2_send_body(sid)
-        except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
-            self.pending.pop(sid, None)
-
-    def _h2_send_body(self, sid: int) -> None:
-        conn = self.h2
-        assert conn is not None
-        body = self.pending[sid]
-        frame = conn.max_outbound_frame_size
-        while body:
-            window = conn.local_flow_control_window(sid)
-            if window <= 0:
-                self.pending[sid] = body
-                return
-            n = min(window, frame, len(body))
-            conn.send_data(sid, body[:n], end_stream=(n == len(body)))
-            body = body[n:]
-        del self.pending[sid]
-
-    def _h2_flush_pending(self) -> None:
-        for sid in list(self.pending):
-            try:
-                self._h2_send_body(sid)
-            except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
-                self.pending.pop(sid, None)
+        conn.respond(sid, resp.status, [(k.lower().encode(), v.encode()) for k, v in resp.headers.items()], body)
 
     def _flush(self) -> None:
         self.flush_pending = False
@@ -330,9 +234,8 @@ class SbiProtocol(asyncio.Protocol):
     def goaway(self) -> None:
         """Graceful shutdown (RFC 9113 §6.8)."""
         if self.h2 is not None and not self.closed:
-            with contextlib.suppress(Exception):
-                self.h2.close_connection()
-                self._flush()
+            self.h2.goaway()
+            self._flush()
         self._close()
 
 
