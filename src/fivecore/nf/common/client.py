@@ -77,6 +77,9 @@ class SbiClient:
         self.static = dict(static or {})
         self.clock = clock
         self._cache: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+        #: (target NF type, service, discovery parameters) -> (expiry, base URI): the answer of
+        #: :meth:`resolve` without rebuilding the query or walking the profiles each call
+        self._uris: dict[tuple[str, str, str], tuple[float, str]] = {}
 
     async def call(
         self,
@@ -118,23 +121,36 @@ class SbiClient:
 
     async def resolve(self, target_nf_type: str, service: str, discovery: dict[str, Any] | None = None) -> str:
         """Base URI of a producer of ``service`` via NRF discovery (cached for validityPeriod)."""
+        key = (target_nf_type, service, json.dumps(discovery, sort_keys=True) if discovery else "")
+        hit = self._uris.get(key)
+        if hit is not None and hit[0] > self.clock():
+            return hit[1]
         profiles = await self.discover(target_nf_type, [service], discovery)
         for prof in profiles:
             uri = service_uri(prof, service)
             if uri:
+                # valid as long as the discovery answer it came from
+                expiry = self._cache.get(self._discovery_key(target_nf_type, [service], discovery)[1], (0.0,))[0]
+                if len(self._uris) > 1024:
+                    self._uris.clear()
+                self._uris[key] = (expiry, uri)
                 return uri
         raise NoProducer(f"the NRF knows no {target_nf_type} offering {service}")
 
-    async def discover(
-        self, target_nf_type: str, services: list[str] | None = None, extra: dict[str, Any] | None = None
-    ) -> list[dict[str, Any]]:
-        """NFDiscovery (TS 29.510 §5.3.2.2.2); results cached until their validityPeriod ends."""
+    def _discovery_key(self, target_nf_type: str, services: list[str] | None,
+                       extra: dict[str, Any] | None) -> tuple[dict[str, Any], str]:
         query: dict[str, Any] = {"target-nf-type": target_nf_type, "requester-nf-type": self.nf_type}
         if services:
             query["service-names"] = ",".join(services)
         for k, v in (extra or {}).items():
             query[k] = json.dumps(v, separators=(",", ":")) if isinstance(v, list | dict) else v
-        key = json.dumps(query, sort_keys=True)
+        return query, json.dumps(query, sort_keys=True)
+
+    async def discover(
+        self, target_nf_type: str, services: list[str] | None = None, extra: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """NFDiscovery (TS 29.510 §5.3.2.2.2); results cached until their validityPeriod ends."""
+        query, key = self._discovery_key(target_nf_type, services, extra)
         hit = self._cache.get(key)
         now = self.clock()
         if hit is not None and hit[0] > now:
@@ -161,6 +177,7 @@ class SbiClient:
     def invalidate(self) -> None:
         """Forget cached discovery results (e.g. after an NF_DEREGISTERED notification)."""
         self._cache.clear()
+        self._uris.clear()
 
     async def close(self) -> None:
         await self.http.close()

@@ -350,6 +350,8 @@ class Http2Client:
         self.max_connections = max_connections
         self.retries = retries
         self._ssl = ssl_context
+        #: scheme://authority -> (scheme, host, port, authority octets): parsed once per origin
+        self._origins: dict[str, tuple[str, str, int, bytes]] = {}
         self._pools: dict[tuple[str, str, int], list[_ClientProtocol]] = {}
         self._connecting: dict[tuple[str, str, int], asyncio.Future[_ClientProtocol]] = {}
         # Requests waiting for a free stream when every connection is full: woken one per
@@ -438,12 +440,20 @@ class Http2Client:
         :class:`TransportError`); HTTP error statuses are returned, not raised.
         """
         method = method.upper()
-        parts = urlsplit(url)
-        scheme = parts.scheme or "http"
-        host = parts.hostname or "127.0.0.1"
-        port = parts.port or (443 if scheme == "https" else 80)
-        target = parts.path or "/"
-        qs = parts.query
+        cut = url.find("/", url.find("://") + 3) if "://" in url else -1
+        origin, rest = (url, "") if cut < 0 else (url[:cut], url[cut:])
+        known = self._origins.get(origin)
+        if known is None:
+            parts = urlsplit(origin)
+            scheme = parts.scheme or "http"
+            known = (scheme, parts.hostname or "127.0.0.1", parts.port or (443 if scheme == "https" else 80),
+                     parts.netloc.encode())
+            if len(self._origins) > 256:
+                self._origins.clear()
+            self._origins[origin] = known
+        scheme, host, port, authority = known
+        target, _, qs = rest.partition("#")[0].partition("?")
+        target = target or "/"
         if query:
             extra = urlencode(query, doseq=True)
             qs = f"{qs}&{extra}" if qs else extra
@@ -452,7 +462,7 @@ class Http2Client:
         hdrs = [
             (b":method", method.encode()),
             (b":scheme", scheme.encode()),
-            (b":authority", parts.netloc.encode()),
+            (b":authority", authority),
             (b":path", target.encode()),
         ]
         if json is not None:
