@@ -21,6 +21,7 @@ from fivecore.config import load_config
 from fivecore.errors import FivecoreError
 from fivecore.netup.observe import server_for
 from fivecore.obs.logging import setup_logging
+from fivecore.runtime import install_fast_loop, settle_heap
 
 
 def _say(doc: dict[str, object]) -> None:
@@ -50,6 +51,7 @@ async def _main(config_path: str) -> int:
     u = cfg.upf
     _say({"event": "upf_ready", "pfcp": f"{u.pfcp_address}:{u.pfcp_port}", "gtpu": f"{u.gtpu_address}:{u.gtpu_port}",
           "tun": u.tun_name, "metrics": metrics.url if metrics else None})
+    settle_heap()
     try:
         await stop.wait()
     finally:
@@ -79,10 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         setup_logging(cfg.logging.level, fmt=cfg.logging.format,
                       file=str(cfg.logging.file) if cfg.logging.file else None)
         if cfg.upf.uvloop:
-            with contextlib.suppress(ImportError):
-                import uvloop
-
-                uvloop.install()
+            install_fast_loop()
         return asyncio.run(_main(ns.config))
     except FivecoreError as exc:
         _say({"event": "upf_failed", "error": str(exc)})
