@@ -156,3 +156,31 @@ def test_profile_changed_by_second_instance_seen_at_once(stores):
     b.delete_profile("gold")
     with pytest.raises(NotFound):
         a.get_profile("gold")
+
+
+def test_context_upsert_reports_created_once_and_keeps_the_latest(stores):
+    a, b = stores
+    assert a.put_context(SUPI, "amf-3gpp-access", "", {"v": 1}) is True
+    assert a.put_context(SUPI, "amf-3gpp-access", "", {"v": 2}) is False
+    assert b.get_context(SUPI, "amf-3gpp-access") == {"v": 2}
+    assert a.exists(SUPI) and not a.exists("imsi-001010000000999")
+
+
+def test_wal_is_checkpointed_off_the_writing_thread(uri):
+    """The fast connection never checkpoints inside a commit; the store's thread does it."""
+    import time
+
+    s = SubscriberStore(uri)
+    s.add(Subscriber(SUPI, K, OPC))
+    for i in range(2000):  # well past SQLite's 1,000-page automatic checkpoint
+        s.put_context(SUPI, "sdm-subscriptions", str(i), {"callback": "http://x/" + "y" * 500})
+    assert s._fast.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    ckpt = s._checkpointer
+    deadline = time.monotonic() + 10
+    while ckpt.last[1] < 1000 and time.monotonic() < deadline:  # written back by the thread
+        time.sleep(0.05)
+    assert ckpt.last[1] >= 1000, ckpt.last
+    thread = ckpt._thread
+    s.close()
+    assert not thread.is_alive()
+    assert SubscriberStore(uri).list_context(SUPI, "sdm-subscriptions")["1999"]["callback"].endswith("y")
