@@ -501,8 +501,13 @@ class SubscriberStore:
             self._profile_cache.pop(name, None)
 
     # -- UDR context data (TS 29.505 §5.2.? context-data) -----------------------------------------
-    def put_context(self, supi: str, kind: str, key: str, data: dict[str, Any]) -> bool:
-        """Create or replace; returns True when it was created."""
+    def put_context(self, supi: str, kind: str, key: str, data: dict[str, Any], *,
+                    subscriber: bool = False) -> bool:
+        """Create or replace; returns True when it was created.
+
+        With ``subscriber``, NotFound unless ``supi`` is a provisioned subscriber (checked in
+        the same statement that tells create from replace).
+        """
         fast = self._fast
         if fast is not None:
             text = json.dumps(data)
@@ -512,9 +517,13 @@ class SubscriberStore:
             # statements and one commit); the read before it only decides 201 or 204, so a
             # concurrent writer can at worst make two PUTs both answer "created".
             with self._fast_lock:
-                existed = fast.execute(_SQL_CTX_HAS, (supi, kind, key)).fetchone() is not None
+                known, existed = fast.execute(_SQL_CTX_HAS, (supi, supi, kind, key)).fetchone()
+                if subscriber and known is None:
+                    raise NotFound(f"no subscriber {supi}")
                 fast.execute(_SQL_CTX_PUT, (supi, kind, key, text))
-            return not existed
+            return existed is None
+        if subscriber and not self.exists(supi):
+            raise NotFound(f"no subscriber {supi}")
         with self.engine.begin() as conn:
             where = (context_data.c.supi == supi, context_data.c.kind == kind, context_data.c.key == key)
             existed = conn.execute(delete(context_data).where(*where)).rowcount > 0
@@ -573,7 +582,8 @@ _SQL_GET = ("SELECT supi, k, opc, op, amf, sqn, auth_method, profile, data, vers
 _SQL_PROFILE = "SELECT data FROM profiles WHERE name = ?"
 _SQL_CAS = "UPDATE subscribers SET sqn = ? WHERE supi = ? AND sqn = ?"
 _SQL_EXISTS = "SELECT 1 FROM subscribers WHERE supi = ?"
-_SQL_CTX_HAS = "SELECT 1 FROM context_data WHERE supi = ? AND kind = ? AND key = ?"
+_SQL_CTX_HAS = ("SELECT (SELECT 1 FROM subscribers WHERE supi = ?), "
+                "(SELECT 1 FROM context_data WHERE supi = ? AND kind = ? AND key = ?)")
 _SQL_CTX_PUT = ("INSERT INTO context_data (supi, kind, key, data) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (supi, kind, key) DO UPDATE SET data = excluded.data")
 _SQL_CTX_GET = "SELECT data FROM context_data WHERE supi = ? AND kind = ? AND key = ?"

@@ -184,3 +184,11 @@ def test_wal_is_checkpointed_off_the_writing_thread(uri):
     s.close()
     assert not thread.is_alive()
     assert SubscriberStore(uri).list_context(SUPI, "sdm-subscriptions")["1999"]["callback"].endswith("y")
+
+
+def test_context_for_an_unknown_subscriber_is_refused_and_not_written(stores):
+    a, _ = stores
+    with pytest.raises(NotFound):
+        a.put_context("imsi-001010000000999", "amf-3gpp-access", "", {"v": 1}, subscriber=True)
+    assert a.get_context("imsi-001010000000999", "amf-3gpp-access") is None
+    assert a.put_context(SUPI, "amf-3gpp-access", "", {"v": 1}, subscriber=True) is True

@@ -126,8 +126,10 @@ class UdrContext:
 
     # -- context data (TS 29.505 §5.2.?) --------------------------------------------------------------
     def put_context(self, supi: str, kind: str, key: str, data: dict[str, Any]) -> bool:
-        self._known(supi)
-        return self.store.put_context(supi, kind, key, data)
+        try:
+            return self.store.put_context(supi, kind, key, data, subscriber=True)
+        except NotFound:
+            raise HttpError(404, "USER_NOT_FOUND", "no such subscriber") from None
 
     def get_context(self, supi: str, kind: str, key: str = "") -> dict[str, Any]:
         self._known(supi)
