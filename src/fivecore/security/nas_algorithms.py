@@ -161,6 +161,12 @@ def nea(
     return _clear_tail(_NEA[alg_id](key, count, bearer, direction, data), nbits)
 
 
+def nea_octets(alg_id: int, key: bytes, count: int, bearer: int, direction: int, data: bytes) -> bytes:
+    """:func:`nea` on whole octets for a caller that validated the algorithm, key, BEARER and
+    DIRECTION once and keeps COUNT in range itself (:class:`NasSecurityContext`, per message)."""
+    return data if alg_id == 0 else _NEA[alg_id](key, count, bearer, direction, data)
+
+
 # --- integrity ----------------------------------------------------------------------------
 
 
@@ -291,3 +297,8 @@ def nia(
     if alg_id == 0:
         return bytes(4)
     return _NIA[alg_id](key, count, bearer, direction, msg, nbits)
+
+
+def nia_octets(alg_id: int, key: bytes, count: int, bearer: int, direction: int, message: bytes) -> bytes:
+    """:func:`nia` on whole octets, arguments validated by the caller (see :func:`nea_octets`)."""
+    return bytes(4) if alg_id == 0 else _NIA[alg_id](key, count, bearer, direction, message, 8 * len(message))

@@ -40,7 +40,7 @@ from fivecore.security.errors import (
     ReplayError,
     UnknownAlgorithmError,
 )
-from fivecore.security.nas_algorithms import nea, nia
+from fivecore.security.nas_algorithms import nea_octets, nia_octets
 
 __all__ = [
     "EPD_5GMM",
@@ -320,10 +320,11 @@ class NasSecurityContext:
                 "sending NAS COUNT exhausted; a new security context is needed"
             )
         body = bytes(message)
+        # the algorithms, keys and identifiers were checked in __init__; COUNT just above
         if sht.ciphered:
-            body = nea(self.enc_alg, self._k_enc, count, self.nas_connection_id, self._tx_dir, body)
+            body = nea_octets(self.enc_alg, self._k_enc, count, self.nas_connection_id, self._tx_dir, body)
         signed = bytes((count & 0xFF,)) + body
-        mac = nia(self.int_alg, self._k_int, count, self.nas_connection_id, self._tx_dir, signed)
+        mac = nia_octets(self.int_alg, self._k_int, count, self.nas_connection_id, self._tx_dir, signed)
         self._tx_count = count + 1
         self._last_tx_count = count
         if sht.ciphered:
@@ -333,9 +334,7 @@ class NasSecurityContext:
     # -- receiving --
 
     def _mac_ok(self, count: int, signed: bytes, mac: bytes) -> bool:
-        expected = nia(
-            self.int_alg, self._k_int, count, self.nas_connection_id, self._rx_dir, signed
-        )
+        expected = nia_octets(self.int_alg, self._k_int, count, self.nas_connection_id, self._rx_dir, signed)
         return hmac.compare_digest(expected, mac)
 
     def unprotect(self, data: bytes) -> UnprotectedNas:
@@ -370,7 +369,7 @@ class NasSecurityContext:
                 raise IntegrityError("NAS MAC verification failed")
         body = hdr.unverified_payload
         if hdr.security_header_type.ciphered:
-            body = nea(self.enc_alg, self._k_enc, count, self.nas_connection_id, self._rx_dir, body)
+            body = nea_octets(self.enc_alg, self._k_enc, count, self.nas_connection_id, self._rx_dir, body)
         if count < _COUNT_LIMIT:
             self._rx_next = count + 1
         self._last_rx_count = count

@@ -154,3 +154,14 @@ def test_zuc_spec_examples():
 def test_snow3g_sboxes_are_permutations():
     assert sorted(_snow3g._SR) == list(range(256))
     assert sorted(_snow3g._SQ) == list(range(256))
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.integers(0, 3), st.binary(min_size=16, max_size=16), st.integers(0, 2**32 - 1), st.integers(0, 31),
+       st.integers(0, 1), st.binary(max_size=70))
+def test_octet_entry_points_equal_the_checked_ones(alg, key, count, bearer, direction, data):
+    """NasSecurityContext's per-message calls skip argument checks; the results must not change."""
+    from fivecore.security.nas_algorithms import nea_octets, nia_octets
+
+    assert nea_octets(alg, key, count, bearer, direction, data) == nea(alg, key, count, bearer, direction, data)
+    assert nia_octets(alg, key, count, bearer, direction, data) == nia(alg, key, count, bearer, direction, data)
