@@ -215,3 +215,39 @@ def test_any_frame_sequence_is_answered_never_raised(frame_specs):
     data = b"".join(frames.frame(t, f, sid, p) for t, f, sid, p in frame_specs)
     s.receive(data)
     s.data_to_send()
+
+
+_names = st.sampled_from([b":status", b":path", b"content-type", b"location", b"x-custom", b"date", b"accept"])
+_headers = st.lists(st.tuples(_names, st.binary(max_size=300)), max_size=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_headers)
+def test_static_block_fast_path_decodes_what_we_encode(headers):
+    assert frames.decode_static_block(frames.encode_headers(tuple(headers))) == headers
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), _headers), max_size=6))
+def test_fast_path_and_hpack_decoder_stay_in_step(blocks):
+    """Blocks from a real (indexing, Huffman) HPACK encoder and from our stateless one, in any
+    order, decode the same through fast path + fallback as through hpack alone."""
+    import hpack
+
+    enc = hpack.Encoder()
+    ours, reference = hpack.Decoder(), hpack.Decoder()
+    for dynamic, headers in blocks:
+        block = enc.encode(headers) if dynamic else frames.encode_headers(tuple(headers))
+        got = frames.decode_static_block(block)
+        if got is None:
+            got = ours.decode(block, raw=True)
+        assert [tuple(h) for h in got] == [tuple(h) for h in reference.decode(block, raw=True)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=80))
+def test_fast_path_on_garbage_returns_none_or_raises_typed(data):
+    try:
+        frames.decode_static_block(data)
+    except (IndexError, ValueError):
+        pass

@@ -42,6 +42,7 @@ from .frames import (
     SETTINGS,
     WINDOW_UPDATE,
     FrameError,
+    decode_static_block,
     encode_headers,
     frame,
     header_frames,
@@ -127,7 +128,7 @@ class _ClientProtocol(asyncio.Protocol):
                 payload = bytes(buf[pos + 9 : pos + 9 + length])
                 pos += 9 + length
                 self._on_frame(ftype, flags, sid & 0x7FFFFFFF, payload)
-        except (FrameError, hpack.HPACKError, struct.error, ValueError) as exc:
+        except (FrameError, hpack.HPACKError, struct.error, ValueError, IndexError) as exc:
             self._abort(f"protocol error: {exc}")
             return
         del buf[:pos]
@@ -199,7 +200,9 @@ class _ClientProtocol(asyncio.Protocol):
         # PRIORITY and unknown frame types are ignored (RFC 9113 §5.5)
 
     def _on_headers(self, sid: int, flags: int, block: bytes) -> None:
-        headers = self._decoder.decode(block, raw=True)  # always decode: keeps HPACK state in step
+        headers = decode_static_block(block)
+        if headers is None:  # uses the dynamic table or Huffman: the decoder keeping the table
+            headers = self._decoder.decode(block, raw=True)
         p = self.streams.get(sid)
         if p is not None:
             for k, v in headers:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import struct
 
+from hpack.table import HeaderTable
+
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"  # RFC 9113 §3.4
 # frame types (§6) and flags
 DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION = range(10)
@@ -79,6 +81,73 @@ def encode_headers(headers: tuple[tuple[bytes, bytes], ...]) -> bytes:
         out += hpack_int(idx, 4, 0x00) if idx is not None else b"\x00" + hpack_str(name)
         out += hpack_str(value)
     return bytes(out)
+
+
+_STATIC = HeaderTable.STATIC_TABLE  # RFC 7541 Appendix A, entries 1..61 at [0..60]
+
+
+def _int(block: bytes, pos: int, prefix_bits: int) -> tuple[int, int]:
+    limit = (1 << prefix_bits) - 1
+    value = block[pos] & limit
+    pos += 1
+    if value < limit:
+        return value, pos
+    shift = 0
+    while True:
+        b = block[pos]
+        pos += 1
+        value += (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return value, pos
+        if shift > 28:
+            raise IndexError("HPACK integer too long")
+
+
+def decode_static_block(block: bytes) -> list[tuple[bytes, bytes]] | None:
+    """Decode a header block that leaves the HPACK dynamic table alone, or None.
+
+    Blocks made only of static-table references and literals without indexing / never indexed
+    (§6.1, §6.2.2, §6.2.3) with raw strings, which is what :func:`encode_headers` writes,
+    decode here in a fraction of the general decoder's time. Anything else (an indexed
+    dynamic entry, incremental indexing, a table size update, a Huffman string) returns None:
+    the caller then hands the same block to its ``hpack.Decoder``, whose table this path never
+    touches, so the two stay in step. Malformed octets raise ``IndexError``/``ValueError``.
+    """
+    out: list[tuple[bytes, bytes]] = []
+    pos, end = 0, len(block)
+    while pos < end:
+        b = block[pos]
+        if b & 0x80:  # §6.1 indexed header field
+            idx, pos = _int(block, pos, 7)
+            if not 1 <= idx <= 61:
+                return None
+            out.append(_STATIC[idx - 1])
+            continue
+        if b & 0xE0 != 0:  # 01xxxxxx incremental indexing, 001xxxxx table size update
+            return None
+        idx, pos = _int(block, pos, 4)  # §6.2.2 / §6.2.3: 0000xxxx or 0001xxxx
+        if idx:
+            if idx > 61:
+                return None
+            name = _STATIC[idx - 1][0]
+        else:
+            if block[pos] & 0x80:
+                return None  # Huffman-coded name
+            n, pos = _int(block, pos, 7)
+            name = block[pos:pos + n]
+            if len(name) != n:
+                raise ValueError("truncated header name")
+            pos += n
+        if block[pos] & 0x80:
+            return None  # Huffman-coded value
+        n, pos = _int(block, pos, 7)
+        value = block[pos:pos + n]
+        if len(value) != n:
+            raise ValueError("truncated header value")
+        pos += n
+        out.append((name, value))
+    return out
 
 
 def header_frames(sid: int, block: bytes, end_stream: bool, max_frame: int) -> list[bytes]:

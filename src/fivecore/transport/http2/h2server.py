@@ -59,6 +59,7 @@ from .frames import (
     STREAM_CLOSED,
     WINDOW_UPDATE,
     FrameError,
+    decode_static_block,
     encode_headers,
     frame,
     header_frames,
@@ -299,7 +300,9 @@ class H2ServerConnection:
 
     def _on_headers(self, sid: int, flags: int, block: bytes, done: list[H2Request]) -> None:
         try:
-            headers = self._decoder.decode(block, raw=True)  # always: keeps the HPACK state in step
+            headers = decode_static_block(block)
+            if headers is None:  # dynamic table or Huffman: the decoder that keeps the table
+                headers = self._decoder.decode(block, raw=True)
         except (hpack.HPACKError, ValueError, IndexError) as exc:
             raise FrameError(f"HPACK: {exc}", COMPRESSION_ERROR) from None
         st = self._open.get(sid)
