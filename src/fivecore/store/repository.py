@@ -513,15 +513,21 @@ class SubscriberStore:
             text = json.dumps(data)
             if self._checkpointer is None:
                 self._wrote()
-            # One autocommit upsert writes the row (no explicit transaction: a third of the
-            # statements and one commit); the read before it only decides 201 or 204, so a
-            # concurrent writer can at worst make two PUTs both answer "created".
+            # One autocommit statement in the usual case: the INSERT (only for a provisioned
+            # subscriber, when asked) creates the row; a row already there is a primary-key
+            # conflict, and then an UPDATE replaces it (a subscriber's deletion removes its
+            # context rows, so an existing row implies the subscriber).
             with self._fast_lock:
-                known, existed = fast.execute(_SQL_CTX_HAS, (supi, supi, kind, key)).fetchone()
-                if subscriber and known is None:
-                    raise NotFound(f"no subscriber {supi}")
-                fast.execute(_SQL_CTX_PUT, (supi, kind, key, text))
-            return existed is None
+                try:
+                    if subscriber:
+                        if fast.execute(_SQL_CTX_INS_SUB, (supi, kind, key, text, supi)).rowcount == 0:
+                            raise NotFound(f"no subscriber {supi}")
+                    else:
+                        fast.execute(_SQL_CTX_INS, (supi, kind, key, text))
+                    return True
+                except sqlite3.IntegrityError:
+                    fast.execute(_SQL_CTX_UPD, (text, supi, kind, key))
+                    return False
         if subscriber and not self.exists(supi):
             raise NotFound(f"no subscriber {supi}")
         with self.engine.begin() as conn:
@@ -582,10 +588,10 @@ _SQL_GET = ("SELECT supi, k, opc, op, amf, sqn, auth_method, profile, data, vers
 _SQL_PROFILE = "SELECT data FROM profiles WHERE name = ?"
 _SQL_CAS = "UPDATE subscribers SET sqn = ? WHERE supi = ? AND sqn = ?"
 _SQL_EXISTS = "SELECT 1 FROM subscribers WHERE supi = ?"
-_SQL_CTX_HAS = ("SELECT (SELECT 1 FROM subscribers WHERE supi = ?), "
-                "(SELECT 1 FROM context_data WHERE supi = ? AND kind = ? AND key = ?)")
-_SQL_CTX_PUT = ("INSERT INTO context_data (supi, kind, key, data) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (supi, kind, key) DO UPDATE SET data = excluded.data")
+_SQL_CTX_INS = "INSERT INTO context_data (supi, kind, key, data) VALUES (?, ?, ?, ?)"
+_SQL_CTX_INS_SUB = ("INSERT INTO context_data (supi, kind, key, data) SELECT ?, ?, ?, ? "
+                    "WHERE EXISTS (SELECT 1 FROM subscribers WHERE supi = ?)")
+_SQL_CTX_UPD = "UPDATE context_data SET data = ? WHERE supi = ? AND kind = ? AND key = ?"
 _SQL_CTX_GET = "SELECT data FROM context_data WHERE supi = ? AND kind = ? AND key = ?"
 _ROW_CACHE_MAX = 100_000
 _EFFECTIVE_CACHE_MAX = 10_000
