@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fivecore.transport.http2.client import _ClientProtocol, _Lost, encode_headers
+from fivecore.transport.http2.client import _ClientProtocol, _Lost
+from fivecore.transport.http2.frames import encode_headers
 
 
 class Pipe(asyncio.Transport):

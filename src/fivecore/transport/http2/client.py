@@ -41,9 +41,9 @@ from .frames import (
     RST_STREAM,
     SETTINGS,
     WINDOW_UPDATE,
+    BlockCache,
     FrameError,
     decode_static_block,
-    encode_headers,
     frame,
     header_frames,
     unpad,
@@ -98,7 +98,7 @@ class _ClientProtocol(asyncio.Protocol):
         self._send_window = 65535
         self._stream_windows: dict[int, int] = {}
         self._recv_consumed = 0
-        self._cache: dict[tuple[tuple[bytes, bytes], ...], bytes] = {}
+        self._blocks = BlockCache()
 
     # -- asyncio callbacks --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -295,13 +295,7 @@ class _ClientProtocol(asyncio.Protocol):
     def send(self, headers: list[tuple[bytes, bytes]], body: bytes) -> tuple[int, asyncio.Future[Response]]:
         sid = self._next_sid
         self._next_sid += 2
-        key = tuple(headers)
-        block = self._cache.get(key)
-        if block is None:
-            block = encode_headers(key)
-            if len(self._cache) > 512:
-                self._cache.clear()
-            self._cache[key] = block
+        block = self._blocks.block(tuple(headers))
         fut: asyncio.Future[Response] = self.loop.create_future()
         p = _Pending(fut)
         self.streams[sid] = p

@@ -130,24 +130,42 @@ def decode_static_block(block: bytes) -> list[tuple[bytes, bytes]] | None:
         if idx:
             if idx > 61:
                 return None
-            name = _STATIC[idx - 1][0]
+            name: bytes | None = _STATIC[idx - 1][0]
         else:
-            if block[pos] & 0x80:
-                return None  # Huffman-coded name
-            n, pos = _int(block, pos, 7)
-            name = block[pos:pos + n]
-            if len(name) != n:
-                raise ValueError("truncated header name")
-            pos += n
-        if block[pos] & 0x80:
-            return None  # Huffman-coded value
-        n, pos = _int(block, pos, 7)
-        value = block[pos:pos + n]
-        if len(value) != n:
-            raise ValueError("truncated header value")
-        pos += n
+            name, pos = _raw_string(block, pos)
+        value, pos = _raw_string(block, pos)
+        if name is None or value is None:
+            return None
         out.append((name, value))
     return out
+
+
+def _raw_string(block: bytes, pos: int) -> tuple[bytes | None, int]:
+    """§5.2 string literal at ``pos``; None for a Huffman-coded one (the caller falls back)."""
+    if block[pos] & 0x80:
+        return None, pos
+    n, pos = _int(block, pos, 7)
+    data = block[pos:pos + n]
+    if len(data) != n:
+        raise ValueError("truncated string literal")
+    return data, pos + n
+
+
+class BlockCache:
+    """Encoded header blocks by their header list: stateless HPACK makes a block reusable."""
+
+    def __init__(self, limit: int = 512) -> None:
+        self.limit = limit
+        self._blocks: dict[tuple[tuple[bytes, bytes], ...], bytes] = {}
+
+    def block(self, headers: tuple[tuple[bytes, bytes], ...]) -> bytes:
+        block = self._blocks.get(headers)
+        if block is None:
+            block = encode_headers(headers)
+            if len(self._blocks) > self.limit:
+                self._blocks.clear()
+            self._blocks[headers] = block
+        return block
 
 
 def header_frames(sid: int, block: bytes, end_stream: bool, max_frame: int) -> list[bytes]:

@@ -58,9 +58,9 @@ from .frames import (
     SETTINGS,
     STREAM_CLOSED,
     WINDOW_UPDATE,
+    BlockCache,
     FrameError,
     decode_static_block,
-    encode_headers,
     frame,
     header_frames,
     unpad,
@@ -121,7 +121,7 @@ class H2ServerConnection:
         self._pending: dict[int, bytes] = {}  # response bodies waiting for window
         self._recv_window = RECV_WINDOW
         self._recv_unacked = 0
-        self._cache: dict[tuple[tuple[bytes, bytes], ...], bytes] = {}
+        self._blocks = BlockCache()
 
     # -- output ----------------------------------------------------------------------------------
     def initiate(self) -> None:
@@ -147,13 +147,7 @@ class H2ServerConnection:
         """Queue a response; DATA beyond the client's windows waits for WINDOW_UPDATE."""
         if sid not in self._active or self.closed:
             return  # the client reset the stream meanwhile
-        key = ((b":status", b"%d" % status), *headers, (b"content-length", b"%d" % len(body)))
-        block = self._cache.get(key)
-        if block is None:
-            block = encode_headers(key)
-            if len(self._cache) > 512:
-                self._cache.clear()
-            self._cache[key] = block
+        block = self._blocks.block(((b":status", b"%d" % status), *headers, (b"content-length", b"%d" % len(body))))
         self._out += header_frames(sid, block, not body, self._peer_frame)
         if body:
             self._stream_windows[sid] = self._stream_windows.get(sid, self._peer_initial)
