@@ -258,6 +258,12 @@ class _Proto(asyncio.DatagramProtocol):
         log.debug("n4 socket error: %s", exc)
 
 
+def _t1_expired(fut: asyncio.Future[PfcpMessage | None]) -> None:
+    """TS 29.244 §6.4: T1 ran out; the requester retransmits or gives up."""
+    if not fut.done():
+        fut.set_result(None)
+
+
 class N4:
     """The SMF's PFCP endpoint (see module docstring)."""
 
@@ -276,7 +282,7 @@ class N4:
         self.recovery_ts = pfcp.ntp_now()
         self.transport: asyncio.DatagramTransport | None = None
         self._seq = 1
-        self._pending: dict[int, asyncio.Future[PfcpMessage]] = {}
+        self._pending: dict[int, asyncio.Future[PfcpMessage | None]] = {}
         self._tasks: list[asyncio.Task[Any]] = []
         self._bg: set[asyncio.Task[Any]] = set()
         self.stats: dict[str, int] = {}
@@ -341,20 +347,28 @@ class N4:
             raise PfcpFailure(f"cannot encode {msg.msg_type}: {exc}") from None
         if self.transport is None:
             raise PfcpFailure("N4 endpoint not started")
-        fut: asyncio.Future[PfcpMessage] = asyncio.get_running_loop().create_future()
-        self._pending[msg.seq] = fut
+        loop = asyncio.get_running_loop()
+        seq = msg.seq
+        timer: asyncio.TimerHandle | None = None
         try:
             for attempt in range(n1 or self.n1):
                 if attempt:
                     self.count("retransmissions")
+                # T1 expiry wakes the waiter with None: one future and one timer handle per
+                # transmission instead of wait_for(shield(...))'s extra futures and callbacks.
+                fut: asyncio.Future[PfcpMessage | None] = loop.create_future()
+                self._pending[seq] = fut
                 self._send(data, peer.addr)
-                try:
-                    return await asyncio.wait_for(asyncio.shield(fut), self.t1)
-                except TimeoutError:
-                    continue
+                timer = loop.call_later(self.t1, _t1_expired, fut)
+                rsp = await fut
+                timer.cancel()
+                if rsp is not None:
+                    return rsp
             raise PfcpFailure(f"no answer to {msg.msg_type} from {peer.address}")
         finally:
-            self._pending.pop(msg.seq, None)
+            if timer is not None:
+                timer.cancel()
+            self._pending.pop(seq, None)
 
     # --- receiving ------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ import socket
 import struct
 from collections import deque
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from fivecore.nf.upf.qos import TokenBucket
@@ -462,15 +463,16 @@ class UpfContext:
         """
         ul: dict[int, UlPath] = {}
         dl: dict[int, DlPath] = {}
-        for pdr in sorted(session.pdrs.values(), key=lambda p: p.precedence):
+        s_qers, s_urrs = session.qers, session.urrs
+        for pdr in sorted(session.pdrs.values(), key=_BY_PRECEDENCE):
             far = session.fars.get(pdr.far_id) if pdr.far_id is not None else None
-            qers = [session.qers[q] for q in pdr.qer_ids if q in session.qers]
-            urrs = tuple(session.urrs[u] for u in pdr.urr_ids if u in session.urrs)
+            qers = [s_qers[q] for q in pdr.qer_ids if q in s_qers]
+            urrs = tuple([s_urrs[u] for u in pdr.urr_ids if u in s_urrs])
             if pdr.source_interface == IF_ACCESS and pdr.teid is not None:
                 path = UlPath(session, pdr)
                 path.urrs = urrs
-                path.buckets = tuple(q.bucket_ul for q in qers if q.bucket_ul is not None)
-                gate_closed = any(q.gate_ul == GATE_CLOSED for q in qers)
+                path.buckets = tuple([q.bucket_ul for q in qers if q.bucket_ul is not None])
+                gate_closed = GATE_CLOSED in [q.gate_ul for q in qers]
                 path.action = _far_action(far, gate_closed)
                 first = ul.get(pdr.teid)
                 if first is None:
@@ -487,8 +489,8 @@ class UpfContext:
                     continue
                 dpath = DlPath(session, pdr)
                 dpath.urrs = urrs
-                dpath.buckets = tuple(q.bucket_dl for q in qers if q.bucket_dl is not None)
-                gate_closed = any(q.gate_dl == GATE_CLOSED for q in qers)
+                dpath.buckets = tuple([q.bucket_dl for q in qers if q.bucket_dl is not None])
+                gate_closed = GATE_CLOSED in [q.gate_dl for q in qers]
                 dpath.action = _far_action(far, gate_closed)
                 dpath.notify_cp = far is not None and bool(far.apply_action & AA_NOCP)
                 if far is not None and far.ohc_teid is not None and far.ohc_ipv4 is not None:
@@ -499,16 +501,23 @@ class UpfContext:
                 elif dpath.action == ACT_FORWARD:
                     dpath.action = ACT_DROP  # forward to Access without a tunnel: nowhere to go
                 dl[pdr.ue_ipv4] = dpath
-        for teid in (t for t in session.ul_teids if t not in ul):
-            if self.ul_by_teid.get(teid) is not None and self.ul_by_teid[teid].session is session:
-                del self.ul_by_teid[teid]
-        for ue in (u for u in session.dl_ues if u not in dl):
-            if self.dl_by_ue.get(ue) is not None and self.dl_by_ue[ue].session is session:
-                del self.dl_by_ue[ue]
+        for teid in session.ul_teids:
+            if teid not in ul:
+                old = self.ul_by_teid.get(teid)
+                if old is not None and old.session is session:
+                    del self.ul_by_teid[teid]
+        for ue in session.dl_ues:
+            if ue not in dl:
+                old_dl = self.dl_by_ue.get(ue)
+                if old_dl is not None and old_dl.session is session:
+                    del self.dl_by_ue[ue]
         self.ul_by_teid.update(ul)
         self.dl_by_ue.update(dl)
         session.ul_teids = tuple(ul)
         session.dl_ues = tuple(dl)
+
+
+_BY_PRECEDENCE = attrgetter("precedence")
 
 
 def _far_action(far: Far | None, gate_closed: bool) -> int:

@@ -114,6 +114,15 @@ class PfcpNode:
         self._hb_missed: dict[str, int] = {}
         self._end_markers: list[tuple[int, Addr]] = []
         self._flushes: list[Session] = []
+        self._handlers: dict[str, Any] = {
+            "HeartbeatRequest": self._heartbeat,
+            "AssociationSetupRequest": self._association_setup,
+            "AssociationReleaseRequest": self._association_release,
+            "AssociationUpdateRequest": self._association_update,
+            "SessionEstablishmentRequest": self._session_establishment,
+            "SessionModificationRequest": self._session_modification,
+            "SessionDeletionRequest": self._session_deletion,
+        }
 
     # -- effects on the user plane, collected by the app ---------------------------------------
 
@@ -162,15 +171,7 @@ class PfcpNode:
         return []
 
     def _dispatch(self, msg: PfcpMessage, addr: Addr, now: float) -> PfcpMessage | None:
-        handler = {
-            "HeartbeatRequest": self._heartbeat,
-            "AssociationSetupRequest": self._association_setup,
-            "AssociationReleaseRequest": self._association_release,
-            "AssociationUpdateRequest": self._association_update,
-            "SessionEstablishmentRequest": self._session_establishment,
-            "SessionModificationRequest": self._session_modification,
-            "SessionDeletionRequest": self._session_deletion,
-        }.get(msg.msg_type)
+        handler = self._handlers.get(msg.msg_type)
         rsp_name = _RESPONSE_OF[msg.msg_type]
         try:
             if handler is None:
@@ -562,12 +563,15 @@ def _view(ies: Ies) -> dict[str, Any]:
     and ``Ies.get`` scans the list each time; at thousands of sessions a second the
     difference shows (this is the establishment hot path)."""
     out: dict[str, Any] = {}
-    table = pfcp.IE_TABLE
+    names = _IE_NAME
     for t, v in ies.items:
-        entry = table.get(t)
-        if entry is not None and entry[0] not in out:
-            out[entry[0]] = v
+        name = names.get(t)
+        if name is not None and name not in out:
+            out[name] = v
     return out
+
+
+_IE_NAME: dict[int, str] = {t: entry[0] for t, entry in pfcp.IE_TABLE.items()}
 
 
 def _need(view: dict[str, Any] | Ies, name: str) -> Any:

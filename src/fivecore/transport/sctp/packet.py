@@ -118,9 +118,8 @@ class DataChunk(NamedTuple):
 
 def checksum(packet: bytes | bytearray) -> int:
     """RFC 9260 §6.8 / Appendix A — CRC32c over the packet with the checksum field zeroed."""
-    crc = crc32c(packet[:8])
-    crc = crc32c(_ZERO4, crc)
-    return crc32c(memoryview(packet)[12:], crc)
+    # One pass over a copy beats three incremental calls for packets of NGAP size.
+    return crc32c(packet[:8] + _ZERO4 + packet[12:])
 
 
 def verify_checksum(packet: bytes) -> bool:
@@ -137,10 +136,21 @@ def pad4(n: int) -> int:
 
 def build_packet(src_port: int, dst_port: int, vtag: int, chunks: list[bytes] | tuple[bytes, ...]) -> bytes:
     """RFC 9260 §3.1, §6.8 — common header plus already-encoded chunks, with CRC32c."""
-    head = _HDR.pack(src_port, dst_port, vtag)
-    body = b"".join(chunks)
-    crc = crc32c(body, crc32c(_ZERO4, crc32c(head)))
-    return head + crc.to_bytes(4, "little") + body
+    key = (src_port, dst_port, vtag)
+    hit = _HEAD_CRC.get(key)
+    if hit is None:
+        # An association sends every packet with the same header: its CRC32c (checksum
+        # field zeroed) is computed once and the body's CRC continues from it.
+        head = _HDR.pack(src_port, dst_port, vtag)
+        hit = (head, crc32c(_ZERO4, crc32c(head)))
+        if len(_HEAD_CRC) >= 4096:
+            _HEAD_CRC.clear()
+        _HEAD_CRC[key] = hit
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return hit[0] + crc32c(body, hit[1]).to_bytes(4, "little") + body
+
+
+_HEAD_CRC: dict[tuple[int, int, int], tuple[bytes, int]] = {}
 
 
 def encode_chunk(ctype: int, flags: int, value: bytes = b"") -> bytes:

@@ -88,6 +88,42 @@ def _reserve_port(ip: bytes, port: int) -> socket.socket:
     return s
 
 
+_BPF_ACCEPT = (0x06, 0, 0, 0x40000)  # ret 256 KiB: keep the packet
+_BPF_DROP = (0x06, 0, 0, 0)  # ret 0
+
+
+def bpf_program(owned: dict[int, list[bytes]]) -> list[tuple[int, int, int, int]] | None:
+    """Classic BPF (socket(7) SO_ATTACH_FILTER) keeping IPv4 SCTP packets for ``owned``.
+
+    ``owned`` maps a local port to the local addresses bound on it (``WILDCARD`` for any).
+    The program reads the destination port after the IPv4 header (RFC 9260 §3.1) and, for
+    ports bound to specific addresses, the IPv4 destination address; everything else is
+    dropped in the kernel. None when there is nothing to own or too much to express
+    (the caller then detaches the filter and the Python demultiplexer does the work).
+    """
+    if not owned or len(owned) > 250:
+        return None
+    prog: list[tuple[int, int, int, int]] = [
+        (0xB1, 0, 0, 0),  # ldxb 4*([0]&0xf): X = IPv4 header length
+        (0x48, 0, 0, 2),  # ldh [x+2]: SCTP destination port
+    ]
+    for port in sorted(owned):
+        ips = sorted(set(owned[port]))
+        if WILDCARD in ips:
+            body = [_BPF_ACCEPT]
+        else:
+            body = [(0x20, 0, 0, 16)]  # ld [16]: IPv4 destination address
+            for ip in ips:
+                body += [(0x15, 0, 1, int.from_bytes(ip, "big")), _BPF_ACCEPT]  # jeq ip
+            body.append(_BPF_DROP)
+        if len(body) > 255:
+            return None
+        prog.append((0x15, 0, len(body), port))  # jeq port: into the block, else skip it
+        prog += body
+    prog.append(_BPF_DROP)
+    return prog if len(prog) <= 4096 else None
+
+
 class _RawIO:
     """The raw sockets of one event loop and the endpoints that share them."""
 
@@ -128,7 +164,8 @@ class _RawIO:
         self.stats: Counter[str] = Counter()
         self.endpoints: dict[int, list[_UEndpoint]] = {}
         self.dirty: set[UserspaceAssociation] = set()
-        self._hdrs: dict[tuple[bytes, bytes], bytes] = {}
+        self._hdrs: dict[tuple[bytes, bytes], tuple[bytes, tuple[str, int]]] = {}
+        self._bound = WILDCARD
         loop.add_reader(rx.fileno(), self._on_readable)
         log.info("sctp userspace raw sockets open (protocol 132)")
 
@@ -151,22 +188,29 @@ class _RawIO:
         """Let the kernel drop SCTP packets for ports we do not own before they wake us.
 
         Every raw socket on the host gets every SCTP packet, our own outgoing ones included;
-        a classic BPF program (socket(7) SO_ATTACH_FILTER) keeps only our destination ports.
+        a classic BPF program (socket(7) SO_ATTACH_FILTER) keeps only our (address, port)s,
+        so another stack on the same well-known port (a second AMF on 38412 at another
+        address) costs us neither a wake-up nor a copy.
         """
-        ports = sorted(self.endpoints)
+        owned = {port: [ep.ep.local_ip for ep in eps] for port, eps in self.endpoints.items()}
+        # raw(7): a raw socket bound to an address only sees packets sent to it, and the
+        # kernel then skips it without the per-socket copy every other SCTP packet on the
+        # host would cost; possible when every endpoint here uses the same address.
+        ips = {ip for lst in owned.values() for ip in lst}
+        bind_ip = next(iter(ips)) if len(ips) == 1 else WILDCARD
+        if bind_ip != self._bound:
+            try:
+                self.rx.bind((_ip_str(bind_ip), 0))
+                self._bound = bind_ip
+            except OSError as e:  # not fatal: the filter below still demultiplexes
+                log.debug("sctp raw socket bind failed errno=%s", e.errno)
+        prog = bpf_program(owned)
         try:
-            if not ports or len(ports) > 250:
+            if prog is None:
                 self.rx.setsockopt(socket.SOL_SOCKET, _SO_DETACH_FILTER, 0)
                 return
         except OSError:
             return
-        n = len(ports)
-        prog = [
-            (0xB1, 0, 0, 0),  # ldxb 4*([0]&0xf): X = IPv4 header length
-            (0x48, 0, 0, 2),  # ldh [x+2]: SCTP destination port
-        ]
-        prog += [(0x15, n - i, 0, port) for i, port in enumerate(ports)]  # jeq port -> accept
-        prog += [(0x06, 0, 0, 0), (0x06, 0, 0, 0x40000)]  # ret 0 (drop) / ret 256 KiB (accept)
         code = b"".join(struct.pack("=HBBI", *ins) for ins in prog)
         buf = ctypes.create_string_buffer(code, len(code))
         fprog = struct.pack("=HxxxxxxQ", len(prog), ctypes.addressof(buf))
@@ -186,13 +230,13 @@ class _RawIO:
         self.tx.close()
 
     def transmit(self, pkt: bytes, dst: bytes, src: bytes) -> None:
-        hdr = self._hdrs.get((src, dst))
-        if hdr is None:
+        hit = self._hdrs.get((src, dst))
+        if hit is None:
             # RFC 791 header; the kernel fills total length, ID and checksum (raw(7)).
             hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 0, 0, 0, 64, 132, 0, src, dst)
-            self._hdrs[(src, dst)] = hdr
+            hit = self._hdrs[(src, dst)] = (hdr, (_ip_str(dst), 0))
         try:
-            self.tx.sendto(hdr + pkt, (_ip_str(dst), 0))
+            self.tx.sendto(hit[0] + pkt, hit[1])
         except OSError as e:  # ENOBUFS/EAGAIN: SCTP's retransmission recovers
             self.stats["tx_dropped"] += 1
             if e.errno not in (errno.EAGAIN, errno.ENOBUFS):

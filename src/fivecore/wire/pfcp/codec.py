@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -173,36 +174,64 @@ class PfcpMessage:
 def _decode_ies(data: bytes, pos: int, end: int, depth: int) -> Ies:
     if depth > MAX_DEPTH:
         raise _err("grouped IEs nested too deep", pos)
-    out = Ies()
-    items = out.items
+    out = _new_ies(Ies)
+    out.items = items = []
+    memo = _DEC_MEMO
     while pos < end:
         if pos + 4 > end:
             raise _err("IE header truncated", pos)
         t = (data[pos] << 8) | data[pos + 1]
-        ln = (data[pos + 2] << 8) | data[pos + 3]
         vs = pos + 4
-        ve = vs + ln
+        ve = vs + ((data[pos + 2] << 8) | data[pos + 3])
         if ve > end:
-            raise _err(f"IE type {t} length {ln} overruns its container", pos)
-        if t & 0x8000:
-            if ln < 2:
-                raise _err("vendor IE without enterprise ID", pos)
-            items.append((t, RawIe(t, data[vs + 2:ve], (data[vs] << 8) | data[vs + 1])))
-        elif t in GROUPED:
+            raise _err(f"IE type {t} length {ve - vs} overruns its container", pos)
+        if t in GROUPED:
             items.append((t, _decode_ies(data, vs, ve, depth + 1)))
+            pos = ve
+            continue
+        if t not in _DEC_NO_MEMO:
+            # the whole TLV is the key: type, length and value octets
+            tlv = data[pos:ve]
+            hit = memo.get(tlv, _MISS)
+            if hit is not _MISS:
+                items.append((t, hit))
+                pos = ve
+                continue
+        else:
+            tlv = None
+        if t & 0x8000:
+            if ve - vs < 2:
+                raise _err("vendor IE without enterprise ID", pos)
+            v: Any = RawIe(t, data[vs + 2:ve], (data[vs] << 8) | data[vs + 1])
         else:
             codec = CODECS.get(t)
             if codec is None:
-                items.append((t, RawIe(t, data[vs:ve])))
+                v = RawIe(t, data[vs:ve])
             else:
                 try:
-                    items.append((t, codec[0](data[vs:ve])))
+                    v = codec[0](data[vs:ve])
                 except DecodeError as exc:
                     raise _err(f"IE {IE_TABLE[t][0]}: {exc.reason}", pos) from None
                 except (ValueError, IndexError) as exc:
                     raise _err(f"IE {IE_TABLE[t][0]}: {exc}", pos) from None
+        items.append((t, v))
+        if tlv is not None:
+            if len(memo) >= 4096:
+                memo.clear()
+            memo[tlv] = v
         pos = ve
     return out
+
+
+_new_ies = object.__new__
+_MISS = object()
+#: encoded TLV -> decoded value. Every leaf value type is immutable (int, str, bytes, frozen
+#: dataclasses, Flags, RawIe), so equal octets can share one decoded object; most IEs of a
+#: session message (interfaces, IDs, network instance, QoS, flags) recur in every session.
+_DEC_MEMO: dict[bytes, Any] = {}
+#: IE types whose values are per session or per report (F-TEID, F-SEID, UE IP address, Outer
+#: Header Creation, measurements, sequence numbers, time stamps): not worth remembering.
+_DEC_NO_MEMO = frozenset((21, 57, 66, 67, 69, 70, 75, 76, 84, 93, 104, 156))
 
 
 def decode(data: bytes | bytearray | memoryview) -> PfcpMessage:
@@ -247,24 +276,33 @@ def decode(data: bytes | bytearray | memoryview) -> PfcpMessage:
 def _encode_ies(ies: Ies, out: bytearray, depth: int = 0) -> None:
     if depth > MAX_DEPTH:
         raise EncodeError("grouped IEs nested too deep")
+    memo = _LEAF_MEMO
     for t, v in ies.items:
         tv = type(v)
+        if tv is Ies:
+            if t not in GROUPED:
+                raise EncodeError(f"IE type {t} is not a grouped IE")
+            # encode the members in place and patch the length in afterwards: no copies
+            start = len(out)
+            out += _PLACEHOLDER
+            _encode_ies(v, out, depth + 1)
+            n = len(out) - start - 4
+            if n > 0xFFFF:
+                raise EncodeError("PFCP IE longer than 65535 octets")
+            out[start:start + 4] = _TL(t, n)
+            continue
+        key: tuple[int, type, Any] | None = None
         if tv not in _NOT_MEMOISED:
+            key = (t, tv, v)
             try:
-                hit = _LEAF_MEMO.get((t, tv, v))
+                hit = memo.get(key)
             except TypeError:  # an unhashable value: encoded every time
-                hit = None
+                hit = key = None
             if hit is not None:
                 out += hit
                 continue
         if tv is RawIe:
             body = v.data if v.enterprise_id is None else v.enterprise_id.to_bytes(2, "big") + v.data
-        elif tv is Ies:
-            if t not in GROUPED:
-                raise EncodeError(f"IE type {t} is not a grouped IE")
-            b = bytearray()
-            _encode_ies(v, b, depth + 1)
-            body = bytes(b)
         else:
             codec = CODECS.get(t)
             if codec is None:
@@ -279,17 +317,18 @@ def _encode_ies(ies: Ies, out: bytearray, depth: int = 0) -> None:
                 raise EncodeError(f"PFCP IE {IE_TABLE[t][0]}: bad value {v!r}: {exc}") from exc
         if len(body) > 0xFFFF:
             raise EncodeError("PFCP IE longer than 65535 octets")
-        tlv = t.to_bytes(2, "big") + len(body).to_bytes(2, "big") + body
+        tlv = _TL(t, len(body)) + body
         out += tlv
-        if tv not in _NOT_MEMOISED:
+        if key is not None:
             # most leaf values (interfaces, IDs, network instance, QoS) recur in every
             # session: remember their TLVs; per-session values (F-TEID, F-SEID) are not kept
-            if len(_LEAF_MEMO) >= 4096:
-                _LEAF_MEMO.clear()
-            try:
-                _LEAF_MEMO[(t, tv, v)] = tlv
-            except TypeError:
-                pass
+            if len(memo) >= 4096:
+                memo.clear()
+            memo[key] = tlv
+
+
+_TL = struct.Struct("!HH").pack
+_PLACEHOLDER = bytes(4)
 
 
 #: (IE type, value type, value) -> encoded TLV for hashable leaf values (see
