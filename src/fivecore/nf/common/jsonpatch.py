@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-
 _SCALARS = (str, int, float, bool, type(None))
 
 
