@@ -23,7 +23,7 @@ import os
 import platform
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fivecore.benchkit.driver import DriveResult, open_loop
@@ -70,6 +70,22 @@ class Attacher:
     snssai: tuple[int, int | None]
     reg_timeout: float = 30.0
     sm_timeout: float = 30.0
+    #: id(RanUe) -> the PDU session request to send the moment that UE is REGISTERED
+    _on_registered: dict[int, Callable[[], None]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        from fivecore.ran.ue import UeState
+
+        registered = UeState.REGISTERED
+
+        def on_state(ru: Any, _before: Any, after: Any) -> None:
+            if after == registered:
+                send = self._on_registered.pop(id(ru), None)
+                if send is not None:
+                    send()
+
+        for g in self.sim.gnbs:
+            g.listeners.append(on_state)
 
     @classmethod
     async def create(cls, net: BenchNetwork, n_ues: int, first_imsi: str, n_gnbs: int = 1,
@@ -115,22 +131,42 @@ class Attacher:
             # TS 38.413 §8.7.6 / TS 38.331 §5.3.3: a gNB told Overload Start rejects new RRC
             # connections for mobile-originated signalling; the UE's attempt fails at once
             raise AttachError("rejected by the gNB: AMF overload (NGAP Overload Start)")
-        state = await self.sim.register(ru, self.reg_timeout, follow_on=True)
-        if state != UeState.REGISTERED:
-            raise AttachError(f"registration ended {state.name} (5GMM cause {ru.ue.last_cause})")
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+        requested = False
 
         def on_sm(ev: str, s: Any) -> None:
             if not fut.done() and ev != "modified":
                 fut.set_result((ev, s))
 
-        ru.ue.sm = UeSm(on_sm)
-        ru.gnb.uplink_nas(ru, ru.ue.ul_sm(ru.ue.sm.establish(1, self.dnn, self.snssai), 1, 1, self.dnn,
-                                          self.snssai))
+        def request_session() -> None:
+            nonlocal requested
+            requested = True
+            ru.ue.sm = UeSm(on_sm)
+            ru.gnb.uplink_nas(ru, ru.ue.ul_sm(ru.ue.sm.establish(1, self.dnn, self.snssai), 1, 1, self.dnn,
+                                              self.snssai))
+
+        # The request goes out as the UE becomes REGISTERED, right after its Registration
+        # Complete (the same radio burst, so the gNB's SCTP bundles them), not one event-loop
+        # turn later when this coroutine resumes.
+        self._on_registered[id(ru)] = request_session
         try:
-            ev, s = await asyncio.wait_for(fut, self.sm_timeout)
+            state = await self.sim.register(ru, self.reg_timeout, follow_on=True)
+        finally:
+            self._on_registered.pop(id(ru), None)
+        if state != UeState.REGISTERED:
+            raise AttachError(f"registration ended {state.name} (5GMM cause {ru.ue.last_cause})")
+        if not requested:
+            request_session()
+        # a timer on the future itself: wait_for would add a waiter future, a callback pair and
+        # a timer per attach for the same timeout
+        timer = loop.call_later(self.sm_timeout, _expire, fut)
+        try:
+            ev, s = await fut
         except TimeoutError:
             raise AttachError(f"PDU session: no answer within {self.sm_timeout}s") from None
+        finally:
+            timer.cancel()
         if ev != EV_ESTABLISHED or s.ipv4 is None:
             raise AttachError(f"PDU session {ev} (5GSM cause {s.cause})")
 
@@ -138,6 +174,11 @@ class Attacher:
         """Send UE ``i`` to CM-IDLE (gNB-requested UE Context Release, TS 38.413 §8.3.2)."""
         ru = self.sim.ues[i]
         ru.gnb.release_request(ru)
+
+
+def _expire(fut: asyncio.Future[Any]) -> None:
+    if not fut.done():
+        fut.set_exception(TimeoutError())
 
 
 def _gc_quiet() -> None:

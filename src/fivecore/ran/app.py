@@ -26,6 +26,11 @@ from fivecore.transport import sctp
 log = logging.getLogger("fivecore.ran")
 
 
+def _expire(fut: asyncio.Future[Any]) -> None:
+    if not fut.done():
+        fut.set_exception(TimeoutError())
+
+
 class RanSim:
     """Simulated RAN: gNBs sharing the UEs round-robin (see module docstring)."""
 
@@ -131,7 +136,8 @@ class RanSim:
                    retransmit: float | None = None) -> UeState:
         """Start a procedure and wait for one of ``until``; re-send every ``retransmit`` s
         (the UE's T3521-like retransmission, TS 24.501 §5.5.2.2.6)."""
-        fut: asyncio.Future[UeState] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[UeState] = loop.create_future()
         self._waiters[id(ru)] = (fut, until)
         deadline = time.monotonic() + timeout
         try:
@@ -142,7 +148,15 @@ class RanSim:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise TimeoutError
-                step = min(left, retransmit) if retransmit else left
+                if not retransmit:
+                    # one wait, nothing to resend: a timer on the future itself, without the
+                    # waiter future and callbacks wait_for(shield(...)) adds per procedure
+                    timer = loop.call_later(left, _expire, fut)
+                    try:
+                        return await fut
+                    finally:
+                        timer.cancel()
+                step = min(left, retransmit)
                 try:
                     return await asyncio.wait_for(asyncio.shield(fut), step)
                 except TimeoutError:

@@ -142,6 +142,9 @@ class Gnb:
         self._stopping = False
         self._supervisor: asyncio.Task[None] | None = None
         self._drop_logged = False
+        #: (plmn, tac, nci) -> this cell's User Location Information, encoded once: it is in
+        #: every UE-associated uplink message and only changes with the configuration
+        self._uli: tuple[tuple[str, int, int], ngap.RawIe] | None = None
 
     # --- N2 -----------------------------------------------------------------------------------
 
@@ -233,15 +236,13 @@ class Gnb:
         return 1 + (ru.ran_id or 0) % (n - 1) if n > 1 else 0
 
     async def _read_loop(self) -> None:
-        assert self.assoc is not None
+        assoc = self.assoc
+        assert assoc is not None
         try:
-            async for stream, _ppid, data in self.assoc:
-                if self.tap is not None:
-                    self.tap("dl", data, stream)
-                try:
-                    self.on_ngap(data)
-                except Exception:  # a bug must not kill the gNB's only task
-                    log.exception("event=gnb_internal_error gnb_id=%d", self.cfg.gnb_id)
+            # The transport hands each message to _on_message as it arrives (one event-loop
+            # iteration less per message than recv()); this task waits for the end.
+            assoc.set_message_handler(self._on_message)
+            await assoc.wait_closed()
         except sctp.SctpError as exc:
             log.info("event=gnb_association_error gnb_id=%d err=%s", self.cfg.gnb_id, exc)
         finally:
@@ -251,6 +252,15 @@ class Gnb:
                 self._setup_fut.set_exception(NgSetupFailed("association closed"))
             if was_ready and not self._stopping:
                 self._association_lost()
+
+    def _on_message(self, msg: sctp.Message) -> None:
+        stream, _ppid, data = msg
+        if self.tap is not None:
+            self.tap("dl", data, stream)
+        try:
+            self.on_ngap(data)
+        except Exception:  # a bug must not take the association down
+            log.exception("event=gnb_internal_error gnb_id=%d", self.cfg.gnb_id)
 
     def _association_lost(self) -> None:
         """The N2 association ended under an NG-set-up gNB: UE-associated NG connections are
@@ -563,6 +573,16 @@ class Gnb:
 
     # --- UE side entry points ----------------------------------------------------------------------
 
+    def _user_location(self) -> ngap.RawIe:
+        """TS 38.413 §9.3.1.16 User Location Information of this cell (NR CGI and TAI)."""
+        c = self.cfg
+        key = (c.plmn, c.tac, c.nci)
+        cached = self._uli
+        if cached is None or cached[0] != key:
+            cached = self._uli = (key, ngap.pre_encoded(
+                "UplinkNASTransport", "initiating", "UserLocationInformation", ngap.user_location_nr(*key)))
+        return cached[1]
+
     def rrc_connect(self, ru: RanUe) -> None:
         """RRC Setup (simulated): the UE gets a RAN UE NGAP ID on this gNB."""
         if ru.ran_id is not None:
@@ -582,11 +602,10 @@ class Gnb:
     def initial_nas(self, ru: RanUe, nas_pdu: bytes, cause: str = "mo-Signalling") -> None:
         """TS 38.413 §8.6.1 Initial UE Message (5G-S-TMSI included when the UE has a GUTI)."""
         self.rrc_connect(ru)
-        c = self.cfg
         ies: dict[str, Any] = {
             "RAN-UE-NGAP-ID": ru.ran_id,
             "NAS-PDU": nas_pdu,
-            "UserLocationInformation": ngap.user_location_nr(c.plmn, c.tac, c.nci),
+            "UserLocationInformation": self._user_location(),
             "RRCEstablishmentCause": cause,
         }
         g = ru.ue.guti
@@ -599,12 +618,11 @@ class Gnb:
         """TS 38.413 §8.6.3 Uplink NAS Transport."""
         if ru.ran_id is None or ru.amf_id is None:
             return
-        c = self.cfg
         self.send(ngap.encode(NgapPdu("UplinkNASTransport", "initiating", {
             "AMF-UE-NGAP-ID": ru.amf_id,
             "RAN-UE-NGAP-ID": ru.ran_id,
             "NAS-PDU": nas_pdu,
-            "UserLocationInformation": ngap.user_location_nr(c.plmn, c.tac, c.nci),
+            "UserLocationInformation": self._user_location(),
         })), self._stream(ru))
 
     def release_request(self, ru: RanUe, cause: tuple[str, str] = ("radioNetwork", "user-inactivity")) -> None:

@@ -6,6 +6,7 @@ messages are built here, downlink ones reduced to a :class:`Downlink` view.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from fivecore.security import kdf
@@ -227,6 +228,31 @@ def registration_request(
     return codec.encode(NasMessage("RegistrationRequest", ies))
 
 
+def registration_request_pair(
+    reg_type: int,
+    follow_on: bool,
+    ngksi: int,
+    identity: Any,
+    nea: tuple[int, ...],
+    nia: tuple[int, ...],
+    requested_nssai: list[tuple[int, int | None]] | None = None,
+) -> tuple[bytes, bytes]:
+    """TS 24.501 §8.2.6 and §4.4.6: ``(whole message, its cleartext-IE form)`` of an initial
+    registration without a security context, the same as two :func:`registration_request`
+    calls (with and without ``requested_nssai``) but with the IEs built once."""
+    ies: dict[str, Any] = {
+        "registration_type": RegistrationType(reg_type, follow_on),
+        "ngksi": NgKsi(0, ngksi),
+        "mobile_identity": _wire_identity(identity),
+        "ue_security_capability": UeSecurityCapability.of(nea=nea, nia=nia),
+    }
+    clear = codec.encode(NasMessage("RegistrationRequest", ies))
+    if not requested_nssai:
+        return clear, clear
+    ies["requested_nssai"] = tuple(SNssai(sst, sd) for sst, sd in requested_nssai)
+    return codec.encode(NasMessage("RegistrationRequest", ies)), clear
+
+
 def deregistration_request(switch_off: bool, ngksi: int, identity: Any) -> bytes:
     """TS 24.501 §8.2.12: UE-originating De-registration Request (3GPP access)."""
     return codec.encode(
@@ -292,6 +318,7 @@ def security_mode_reject(cause: int) -> bytes:
     return codec.encode(NasMessage("SecurityModeReject", cause=cause))
 
 
+@cache  # no IEs: the same octets every time
 def registration_complete() -> bytes:
     """TS 24.501 §8.2.8."""
     return codec.encode(NasMessage("RegistrationComplete"))
@@ -335,6 +362,9 @@ def cipher_initial_container(sec: NasSecurityContext, kamf: bytes, value: bytes)
     return nea(sec.enc_alg, k_enc, sec.ul_count, sec.nas_connection_id, 0, value)
 
 
+_SHT = {int(t): t for t in SecurityHeaderType}
+
+
 def protect_uplink(sec: NasSecurityContext | None, plain: bytes, sht: int = 2) -> tuple[bytes, int]:
     """Protect an uplink message with header type ``sht``; returns the PDU and its NAS COUNT.
 
@@ -345,7 +375,7 @@ def protect_uplink(sec: NasSecurityContext | None, plain: bytes, sht: int = 2) -
     if sec is None:
         return plain, 0
     count = sec.ul_count
-    return sec.protect(plain, SecurityHeaderType(sht)), count
+    return sec.protect(plain, _SHT.get(sht) or SecurityHeaderType(sht)), count
 
 
 def ul_nas_transport(sm_pdu: bytes, psi: int, request_type: int | None = None, dnn: str | None = None,

@@ -149,9 +149,14 @@ class Ue:
             identity = self.usim.make_suci()
             self.suci_scheme_sent = self.usim.protection_scheme
         ngksi = self.ngksi if have_ctx else 7
-        full = nas_io.registration_request(
-            reg_type, follow_on, ngksi, identity, p.nea, p.nia, requested_nssai=list(p.slices)
-        )
+        if have_ctx:
+            full = nas_io.registration_request(
+                reg_type, follow_on, ngksi, identity, p.nea, p.nia, requested_nssai=list(p.slices)
+            )
+            cleartext = None
+        else:
+            full, cleartext = nas_io.registration_request_pair(
+                reg_type, follow_on, ngksi, identity, p.nea, p.nia, list(p.slices))
         self.full_request = full
         self.initial_cleartext_only = not have_ctx
         if not self.connected:
@@ -165,7 +170,8 @@ class Ue:
             outer = nas_io.registration_request(reg_type, follow_on, ngksi, identity, p.nea, p.nia,
                                                 nas_message_container=container)
             return self._protect(outer, 1)
-        return nas_io.registration_request(reg_type, follow_on, ngksi, identity, p.nea, p.nia)
+        assert cleartext is not None
+        return cleartext
 
     def deregister(self, switch_off: bool = False) -> bytes:
         """TS 24.501 §5.5.2.2.1: UE-initiated de-registration (3GPP access)."""

@@ -263,7 +263,7 @@ def conceal_raw(
         )
         eph_pub = eph.public_key().public_bytes_raw()
         try:
-            z = eph.exchange(x25519.X25519PublicKey.from_public_bytes(pub_raw))
+            z = eph.exchange(_x25519_public_cached(pub_raw))
         except ValueError:
             raise SuciError("Profile A public key is a low-order point") from None
     else:
@@ -276,8 +276,24 @@ def conceal_raw(
         eph_pub = eph_ec.public_key().public_bytes(Encoding.X962, PublicFormat.CompressedPoint)
         z = eph_ec.exchange(ec.ECDH(), peer)
     ek, icb, mk = _x963_kdf(z, eph_pub)
-    ct = _aes_ctr(ek, icb, scheme_input)
+    ct = _aes_ctr_conceal(ek, icb, scheme_input)
     return eph_pub + ct + _mac(mk, ct)
+
+
+@lru_cache(maxsize=64)
+def _x25519_public_cached(raw: bytes) -> x25519.X25519PublicKey:
+    # The home network key is the same for every SUCI a UE makes: load it once.
+    return x25519.X25519PublicKey.from_public_bytes(raw)
+
+
+def _aes_ctr_conceal(key: bytes, icb: bytes, data: bytes) -> bytes:
+    """:func:`_aes_ctr` for the UE side. While the low 32 bits of the counter block do not
+    wrap (always, for an IMSI's MSIN: one block), the C.3.4.0 incrementing function (m = 32)
+    and OpenSSL's 128-bit counter give the same key stream, so CTR mode is used directly."""
+    nblocks = (len(data) + 15) // 16
+    if int.from_bytes(icb[12:], "big") + nblocks - 1 <= 0xFFFFFFFF:
+        return Cipher(algorithms.AES(key), modes.CTR(icb)).encryptor().update(data)
+    return _aes_ctr(key, icb, data)
 
 
 def deconceal_raw(

@@ -6,7 +6,7 @@ decodes in tens of microseconds, where pycrate's ``parse_NAS5G`` takes over a mi
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,32 @@ SECURITY_HEADER_TYPES = {
 }
 
 
+#: IE kinds whose decoded values are immutable (frozen dataclasses, tuples of them, str) and
+#: usually the same in every message of a network (TAI list, NSSAI, timers, QoS rules ...):
+#: decoded once per distinct octet string. A UE's own identities and addresses are left out.
+_MEMO_KINDS = frozenset({"ue_sec_cap", "sec_algs", "snssai", "nssai", "dnn", "timer3", "timer2",
+                         "regresult", "tai_list", "qos_rules", "session_ambr"})
+_MEMO_ENTRIES = 1024
+
+
+def _memoised(dec: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+    memo: dict[bytes, Any] = {}
+
+    def dec_memo(b: bytes) -> Any:
+        v = memo.get(b, memo)
+        if v is memo:
+            v = dec(b)  # a malformed value raises here, and is never remembered
+            if len(memo) >= _MEMO_ENTRIES:
+                memo.clear()
+            memo[bytes(b)] = v
+        return v
+
+    return dec_memo
+
+
+_MEMO_DECODERS = {name: _memoised(KINDS[name].dec) for name in _MEMO_KINDS}
+
+
 class _Ie:
     __slots__ = ("name", "iei", "fmt", "kind", "dec", "enc", "n", "index")
 
@@ -43,7 +69,7 @@ class _Ie:
         self.fmt = _FMTS[row[2]]
         self.kind: str = row[3]
         kind = KINDS[row[3]]
-        self.dec = kind.dec
+        self.dec = _MEMO_DECODERS.get(row[3], kind.dec)
         self.enc = kind.enc
         self.n: int = row[4] if len(row) > 4 else 0
         self.index = index
@@ -113,15 +139,39 @@ class NasMessage:
         if spec is None:
             raise EncodeError(f"unknown NAS message type {message_type!r}")
         given = dict(ies or {})
-        given.update(kw)
+        if kw:
+            given.update(kw)
         if spec.epd == EPD_5GMM and pdu_session_id is not None:
             given["pdu_session_id"] = pdu_session_id
+        by_name = spec.by_name
+        # one pass: names checked, and the table order kept when the caller already used it
+        # (the usual case), so the sort below only runs for out-of-order or None-valued IEs
+        last = -1
+        in_order = True
         for k, v in given.items():
-            if k not in spec.by_name and not isinstance(v, RawIe):
-                raise EncodeError(f"{message_type} has no IE {k!r}")
-        ordered = {k: given[k] for k in sorted(
-            (k for k, v in given.items() if v is not None),
-            key=lambda k: spec.by_name[k].index if k in spec.by_name else 1 << 20)}
+            ie = by_name.get(k)
+            if ie is None:
+                if not isinstance(v, RawIe):
+                    raise EncodeError(f"{message_type} has no IE {k!r}")
+                i = 1 << 20
+            else:
+                i = ie.index
+            if v is None or i < last:
+                in_order = False
+            last = i
+        if in_order:
+            ordered = given
+        else:
+            # table order (by_name is in table order), then IEs the table does not know as given
+            ordered = {}
+            for k in by_name:
+                v = given.get(k)
+                if v is not None:
+                    ordered[k] = v
+            if len(ordered) < len(given):
+                for k, v in given.items():
+                    if k not in by_name and v is not None:
+                        ordered[k] = v
         self.message_type = message_type
         self.ies: dict[str, Any] = ordered
         self._psi = pdu_session_id or 0

@@ -24,26 +24,46 @@ from fivecore.wire.errors import DecodeError, EncodeError
 _DIGITS = "0123456789"
 
 
+# A network sees a handful of PLMNs, in nearly every message: both conversions are remembered
+# (valid ones only, and a bounded number, so hostile input cannot grow them).
+_PLMN_CACHE_MAX = 256
+_PLMN_BYTES: dict[str, bytes] = {}
+_PLMN_STR: dict[bytes, str] = {}
+
+
 def plmn_to_bytes(plmn: str) -> bytes:
     """Encode a PLMN string ``"00101"`` / ``"310410"`` as 3 BCD octets (TS 24.008 §10.5.1.3)."""
+    hit = _PLMN_BYTES.get(plmn) if type(plmn) is str else None
+    if hit is not None:
+        return hit
     if len(plmn) not in (5, 6) or not plmn.isdigit():
         raise EncodeError(f"PLMN must be 5 or 6 digits, got {plmn!r}")
     d = [int(c) for c in plmn]
     mnc3 = d[5] if len(d) == 6 else 0xF
-    return bytes(((d[1] << 4) | d[0], (mnc3 << 4) | d[2], (d[4] << 4) | d[3]))
+    out = bytes(((d[1] << 4) | d[0], (mnc3 << 4) | d[2], (d[4] << 4) | d[3]))
+    if type(plmn) is str and len(_PLMN_BYTES) < _PLMN_CACHE_MAX:
+        _PLMN_BYTES[plmn] = out
+    return out
 
 
 def plmn_from_bytes(b: bytes, off: int = 0) -> str:
     """Decode 3 BCD octets into ``"MCCMNC"``; raises DecodeError on non-decimal digits."""
     if len(b) < off + 3:
         raise DecodeError("PLMN identity truncated", off)
+    key = bytes(b[off:off + 3])
+    hit = _PLMN_STR.get(key)
+    if hit is not None:
+        return hit
     o1, o2, o3 = b[off], b[off + 1], b[off + 2]
     ds = (o1 & 0xF, o1 >> 4, o2 & 0xF, o3 & 0xF, o3 >> 4)
     mnc3 = o2 >> 4
     if any(x > 9 for x in ds) or (mnc3 > 9 and mnc3 != 0xF):
         raise DecodeError("PLMN identity has a non-decimal digit", off)
     s = "".join(_DIGITS[x] for x in ds)
-    return s if mnc3 == 0xF else s + _DIGITS[mnc3]
+    s = s if mnc3 == 0xF else s + _DIGITS[mnc3]
+    if len(_PLMN_STR) < _PLMN_CACHE_MAX:
+        _PLMN_STR[key] = s
+    return s
 
 
 def bcd_encode(digits: str, filler: int = 0xF) -> bytes:
@@ -968,10 +988,13 @@ class PduAddress:
 
     @property
     def ipv4_address(self) -> str | None:
+        # dotted decimal, as str(ipaddress.IPv4Address(...)) writes it, without the object
         if self.pdu_type == 1 and len(self.address) == 4:
-            return str(ipaddress.IPv4Address(self.address))
+            a = self.address
+            return f"{a[0]}.{a[1]}.{a[2]}.{a[3]}"
         if self.pdu_type == 3 and len(self.address) == 12:
-            return str(ipaddress.IPv4Address(self.address[8:]))
+            a = self.address
+            return f"{a[8]}.{a[9]}.{a[10]}.{a[11]}"
         return None
 
     @property

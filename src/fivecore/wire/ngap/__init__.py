@@ -39,6 +39,7 @@ from fivecore.wire.ngap.codec import (
     encode_ie,
     ie_names,
     message_names,
+    pre_encoded,
     procedures,
 )
 from fivecore.wire.ngap.helpers import (
@@ -74,7 +75,7 @@ __all__ = [
     "decode", "decode_ie", "encode", "encode_ie", "five_g_s_tmsi", "global_gnb_id",
     "global_gnb_id_from", "gtp_tunnel", "gtp_tunnel_from", "guami", "guami_from", "ie_names",
     "message_names", "nr_cgi", "nr_cgi_from", "plmn", "plmn_str", "plmn_support_list",
-    "procedures", "s_nssai", "s_nssai_from", "security_key", "served_guami_list",
+    "pre_encoded", "procedures", "s_nssai", "s_nssai_from", "security_key", "served_guami_list",
     "supported_ta_list", "tac", "tai", "tai_from", "ue_security_capabilities",
     "ue_security_capabilities_from", "user_location_from", "user_location_nr",
 ]

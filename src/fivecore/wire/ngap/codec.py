@@ -2,8 +2,9 @@
 
 The NGAP-PDU frame, the elementary-procedure header and the ProtocolIE-Container are read
 and written here by hand (they are a handful of aligned octets, TS 38.413 §9.4); each IE's
-value is handed to pycrate's compiled ASN.1 type for that IE (a cached object, reused), so no
-pycrate object ever leaves this module. The hand-written frame also handles APER length
+value goes through the APER codec compiled for its type by :mod:`fivecore.wire.ngap.fastper`
+when the type is plain enough, else to pycrate's compiled ASN.1 type for that IE (a cached
+object, reused), which stays the reference; no pycrate object ever leaves this module. The hand-written frame also handles APER length
 fragmentation (X.691 §11.9.3.8) of the open types, which pycrate 0.8.1 cannot decode.
 """
 
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from marshal import dumps as _marshal_dumps
+from marshal import loads as _marshal_loads
 from typing import Any
 
 from pycrate_asn1dir import NGAP as _NGAP
@@ -18,6 +21,7 @@ from pycrate_asn1rt.codecs import ASN1CodecPER as _PER
 from pycrate_core.charpy import Charpy as _Charpy
 
 from fivecore.wire.errors import DecodeError, EncodeError
+from fivecore.wire.ngap import fastper
 
 KINDS = ("initiating", "successful", "unsuccessful")
 _KIND_KEYS = ("InitiatingMessage", "SuccessfulOutcome", "UnsuccessfulOutcome")
@@ -37,7 +41,7 @@ def _err(reason: str, off: int = -1) -> DecodeError:
 
 class _IeDef:
     __slots__ = ("id", "name", "criticality", "presence", "obj", "type_name", "fast_dec", "fast_enc",
-                 "dec_memo", "enc_memo")
+                 "dec_memo", "enc_memo", "_per")
 
     def __init__(self, ie_id: int, name: str, crit: str, presence: str, obj: Any) -> None:
         self.id = ie_id
@@ -47,6 +51,9 @@ class _IeDef:
         self.obj = obj
         self.type_name = obj._typeref.called[1] if obj._typeref is not None else obj.TYPE
         self.fast_dec, self.fast_enc = _fast_codec(obj)
+        #: the compiled APER codec (fastper.py) when the type is plain enough, else None;
+        #: compiled on first use (see :func:`_per_of`)
+        self._per: Any = _UNCOMPILED
         #: raw value octets -> decoded value, and frozen value -> octets (see :func:`_ie_decode`)
         self.dec_memo: dict[bytes, Any] = {}
         self.enc_memo: dict[Any, bytes] = {}
@@ -56,10 +63,11 @@ class _IeDef:
 #
 # AMF-UE-NGAP-ID, RAN-UE-NGAP-ID and NAS-PDU are in nearly every PDU and differ in each, so they
 # get hand-written APER (X.691 §11.5.7.4 wide constrained INTEGER; §11.9 unconstrained OCTET
-# STRING). Every other IE value goes through pycrate once per distinct value: the same cell,
-# GUAMI, NSSAI or QoS flow list recurs for every UE, so decoded values (keyed by their octets)
-# and encodings (keyed by the frozen value) are memoised per IE. The unit tests check the fast
-# paths and the memo against plain pycrate.
+# STRING). Every other IE value is encoded or decoded once per distinct value (by fastper.py, or
+# pycrate where fastper leaves it): the same cell, GUAMI, NSSAI or QoS flow list recurs for
+# every UE, so decoded values (keyed by their octets) and encodings (keyed by the frozen value)
+# are memoised per IE. The unit tests check the fast paths, the memo and fastper against plain
+# pycrate.
 
 _MEMO_ENTRIES = 4096  # per IE type; cleared when full (values are small: a few hundred KB at most)
 _MEMO_MAX_OCTETS = 256
@@ -155,23 +163,84 @@ def _thaw(v: Any) -> Any:
 
 
 _MISS = object()
+_UNCOMPILED = object()
+_PerCodec = tuple[Any, Any] | None
+
+
+def _per_of(d: _IeDef) -> _PerCodec:
+    """The IE type's compiled codec (fastper.py), compiled on first use: most of the ~750 IE
+    types of NGAP never occur, and compiling them all would cost every process at import.
+    Only after :func:`_keep_transfers_as_bytes` has run (import time), so transfer OCTET
+    STRINGs compile as plain octets."""
+    per = d._per
+    if per is _UNCOMPILED:
+        per = d._per = fastper.compile_type(d.obj) if d.fast_dec is None else None
+    return per
+
+
+def _per_decode(per: _PerCodec, obj: Any, raw: bytes) -> Any:
+    """The compiled codec (fastper.py) where it applies, else pycrate."""
+    if per is not None:
+        try:
+            return per[1](raw)
+        except fastper.Slow:
+            pass
+    return _asn1_decode(obj, raw)
+
+
+def _per_encode(per: _PerCodec, obj: Any, v: Any, what: str) -> bytes:
+    if per is not None:
+        try:
+            return per[0](v)
+        except fastper.Slow:
+            pass
+    return _asn1_encode(obj, v, what)
 
 
 def _ie_decode(d: _IeDef, raw: bytes) -> Any:
-    """One IE value (fast path, memo, or pycrate)."""
+    """One IE value (hand-written fast path, memo, compiled codec, or pycrate)."""
     if d.fast_dec is not None:
         return d.fast_dec(raw)
     memo = d.dec_memo
     hit = memo.get(raw, _MISS)
     if hit is not _MISS:
-        return _thaw(hit)
-    v = _asn1_decode(d.obj, raw)
+        t = type(hit)
+        if t is _Marshalled:
+            return _marshal_loads(hit)
+        return _thaw(hit[0]) if t is _Thaw else hit
+    v = _per_decode(_per_of(d), d.obj, raw)
     if len(raw) <= _MEMO_MAX_OCTETS:
         if len(memo) >= _MEMO_ENTRIES:
             memo.clear()
-        memo[raw] = v
-        return _thaw(v)
+        memo[raw] = _memo_entry(v)
     return v
+
+
+class _Marshalled(bytes):
+    """A memoised value with lists or dicts, kept as its marshal octets: loading them builds a
+    fresh copy in C, twice as fast as :func:`_thaw`."""
+
+    __slots__ = ()
+
+
+class _Thaw(tuple):
+    """A memoised value marshal cannot hold: copied with :func:`_thaw` on each hit."""
+
+    __slots__ = ()
+
+
+_SCALARS = (int, str, bytes, bool, type(None))
+
+
+def _memo_entry(v: Any) -> Any:
+    """What the decode memo keeps for ``v``: a scalar as is (it cannot be changed), anything
+    else so that each hit hands out a copy the caller may change."""
+    if type(v) in _SCALARS:
+        return v
+    try:
+        return _Marshalled(_marshal_dumps(v))
+    except ValueError:
+        return _Thaw((v,))
 
 
 def _ie_encode(d: _IeDef, v: Any, what: str) -> bytes:
@@ -180,11 +249,11 @@ def _ie_encode(d: _IeDef, v: Any, what: str) -> bytes:
     try:
         key = _freeze(v)
     except TypeError:
-        return _asn1_encode(d.obj, v, what)
+        return _per_encode(_per_of(d), d.obj, v, what)
     memo = d.enc_memo
     raw = memo.get(key)
     if raw is None:
-        raw = _asn1_encode(d.obj, v, what)
+        raw = _per_encode(_per_of(d), d.obj, v, what)
         if len(raw) <= _MEMO_MAX_OCTETS:
             if len(memo) >= _MEMO_ENTRIES:
                 memo.clear()
@@ -193,7 +262,7 @@ def _ie_encode(d: _IeDef, v: Any, what: str) -> bytes:
 
 
 class _MsgDef:
-    __slots__ = ("name", "by_id", "by_name", "generic", "order")
+    __slots__ = ("name", "by_id", "by_name", "generic", "order", "mandatory", "headers")
 
     def __init__(self, name: str, by_id: dict[int, _IeDef], generic: bool) -> None:
         self.name = name
@@ -201,6 +270,10 @@ class _MsgDef:
         self.by_name = {d.name: d for d in by_id.values()}
         self.order = {d.name: i for i, d in enumerate(by_id.values())}
         self.generic = generic
+        self.mandatory = [d.name for d in by_id.values() if d.presence == "mandatory"]
+        #: (IE name, criticality) -> the IE's id and criticality octets (TS 38.413 §9.4 ProtocolIE-Field)
+        self.headers = {(d.name, c): d.id.to_bytes(2, "big") + bytes((_CRIT_CODE[c] << 6,))
+                        for d in by_id.values() for c in CRITICALITIES}
 
 
 class _ProcDef:
@@ -291,7 +364,8 @@ _keep_transfers_as_bytes()
 @dataclass(frozen=True, slots=True)
 class RawIe:
     """An IE whose id the procedure's table does not list (TS 38.413 §10.3): value octets
-    kept as received so the PDU re-encodes unchanged."""
+    kept as received so the PDU re-encodes unchanged. A sender may also put a known IE's
+    value here already encoded (see :func:`pre_encoded`): it goes on the wire as given."""
 
     id: int
     data: bytes
@@ -338,14 +412,27 @@ class NgapPdu:
         # TS 38.413 §10.3: IEs in the wrong order are an abstract syntax error, so a built PDU
         # follows the table (ASN.1) order;
         # a decoded PDU skips this (it is built with __new__) and keeps the order on the wire.
+        # (a copy either way: the caller may reuse its dict)
         order = md.order
-        self.ies = dict(sorted(self.ies.items(), key=lambda kv: order.get(kv[0], 1 << 20)))
-        for name, v in self.ies.items():
-            if name not in self.ie_criticality:
-                d = md.by_name.get(name)
+        ies = self.ies
+        last = -1
+        for name in ies:
+            i = order.get(name, 1 << 20)
+            if i < last:
+                ies = dict(sorted(ies.items(), key=lambda kv: order.get(kv[0], 1 << 20)))
+                break
+            last = i
+        else:
+            ies = dict(ies)
+        self.ies = ies
+        crits = self.ie_criticality
+        by_name = md.by_name
+        for name, v in ies.items():
+            if name not in crits:
+                d = by_name.get(name)
                 if d is None and not isinstance(v, RawIe):
                     raise EncodeError(f"{md.name} has no IE {name!r}")
-                self.ie_criticality[name] = d.criticality if d else "ignore"
+                crits[name] = d.criticality if d else "ignore"
 
     @classmethod
     def for_message(cls, message: str, ies: Mapping[str, Any] | None = None) -> NgapPdu:
@@ -377,10 +464,23 @@ class NgapPdu:
     def missing_mandatory(self) -> list[str]:
         """Mandatory IEs absent from this PDU (TS 38.413 §10.3, "missing IE")."""
         md = _PROCS_BY_NAME[self.procedure].messages[KINDS.index(self.kind)]
-        return [d.name for d in md.by_id.values() if d.presence == "mandatory" and d.name not in self.ies]
+        ies = self.ies
+        return [name for name in md.mandatory if name not in ies]
 
     def to_bytes(self) -> bytes:
         return encode(self)
+
+
+def pre_encoded(procedure: str, kind: str, name: str, value: Any) -> RawIe:
+    """IE ``name`` of a message encoded once, for a sender that repeats the same value in many
+    PDUs (a gNB's User Location Information, TS 38.413 §9.3.1.16): put the result in the PDU's
+    IEs in place of the value; it encodes to the same octets, without re-encoding each time."""
+    proc = _PROCS_BY_NAME.get(procedure)
+    md = proc.messages.get(KINDS.index(kind)) if proc is not None and kind in KINDS else None
+    d = md.by_name.get(name) if md is not None else None
+    if d is None:
+        raise EncodeError(f"no IE {name!r} in {procedure} {kind}")
+    return RawIe(d.id, _ie_encode(d, value, name))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -562,22 +662,23 @@ def encode(pdu: NgapPdu, *, strict: bool = True) -> bytes:
             missing = pdu.missing_mandatory()
             if missing:
                 raise EncodeError(f"{md.name}: mandatory IEs missing: {', '.join(missing)}")
+        ies = pdu.ies
         b = bytearray(b"\x00")
-        b += len(pdu.ies).to_bytes(2, "big")
+        b += len(ies).to_bytes(2, "big")
         by_name = md.by_name
-        for name, v in pdu.ies.items():
+        headers = md.headers
+        crits = pdu.ie_criticality
+        for name, v in ies.items():
             if isinstance(v, RawIe):
-                ie_id, raw = v.id, v.data
-                c = pdu.ie_criticality.get(name, "ignore")
+                hdr = v.id.to_bytes(2, "big") + bytes((_CRIT_CODE[crits.get(name, "ignore")] << 6,))
+                raw = v.data
             else:
                 d = by_name.get(name)
                 if d is None:
                     raise EncodeError(f"{md.name} has no IE {name!r}")
-                ie_id = d.id
                 raw = _ie_encode(d, v, name)
-                c = pdu.ie_criticality.get(name) or d.criticality
-            b += ie_id.to_bytes(2, "big")
-            b.append(_CRIT_CODE[c] << 6)
+                hdr = headers[(name, crits.get(name) or d.criticality)]
+            b += hdr
             _write_open(b, raw)
         body = bytes(b)
     out = bytearray((kind << 5, proc.code, _CRIT_CODE[crit] << 6))
@@ -614,7 +715,7 @@ def decode_ie(type_name: str, data: bytes) -> Any:
             ies = None  # let pycrate give its own verdict (and message) on odd input
         if ies is not None and not any(isinstance(v, RawIe) for v in ies.values()):
             return ies
-    val = _asn1_decode(obj, data)
+    val = _per_decode(_type_per(type_name, obj), obj, data)
     if isinstance(val, dict) and "protocolIEs" in val:
         out = {}
         for f in val["protocolIEs"]:
@@ -650,7 +751,20 @@ def encode_ie(type_name: str, value: Any) -> bytes:
             tname = r["Value"]._typeref.called[1] if r["Value"]._typeref else r["Value"].TYPE
             fields.append({"id": r["id"], "criticality": r["criticality"], "value": (tname, v)})
         value = {"protocolIEs": fields}
-    return _asn1_encode(obj, value, type_name)
+        return _asn1_encode(obj, value, type_name)
+    return _per_encode(_type_per(type_name, obj), obj, value, type_name)
+
+
+_TYPE_PER: dict[str, _PerCodec] = {}
+
+
+def _type_per(type_name: str, obj: Any) -> _PerCodec:
+    """The compiled codec of an NGAP-IEs type (e.g. PDUSessionResourceSetupResponseTransfer)."""
+    try:
+        return _TYPE_PER[type_name]
+    except KeyError:
+        per = _TYPE_PER[type_name] = fastper.compile_type(obj)
+        return per
 
 
 _CONTAINERS: dict[str, _MsgDef | None] = {}

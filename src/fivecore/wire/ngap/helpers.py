@@ -169,26 +169,42 @@ def security_key(key: bytes) -> tuple[int, int]:
     return (int.from_bytes(key, "big"), 256)
 
 
+# A node talks to a few tunnel endpoints (its UPFs, its gNBs) in every PDU session: the
+# address conversions below are remembered (bounded, valid addresses only).
+_ADDR_CACHE_MAX = 256
+_TLA_OF: dict[str, tuple[int, int]] = {}
+_IP_OF: dict[tuple[int, int], str] = {}
+
+
 def gtp_tunnel(ip: str, teid: int) -> tuple[str, dict[str, Any]]:
     """UPTransportLayerInformation, GTP tunnel choice (TS 38.413 §9.3.2.2)."""
-    packed = ipaddress.ip_address(ip).packed
-    return ("gTPTunnel", {"transportLayerAddress": (int.from_bytes(packed, "big"), len(packed) * 8),
-                          "gTP-TEID": teid.to_bytes(4, "big")})
+    tla = _TLA_OF.get(ip) if type(ip) is str else None
+    if tla is None:
+        packed = ipaddress.ip_address(ip).packed
+        tla = (int.from_bytes(packed, "big"), len(packed) * 8)
+        if type(ip) is str and len(_TLA_OF) < _ADDR_CACHE_MAX:
+            _TLA_OF[ip] = tla
+    return ("gTPTunnel", {"transportLayerAddress": tla, "gTP-TEID": teid.to_bytes(4, "big")})
 
 
 def gtp_tunnel_from(v: tuple[str, dict[str, Any]]) -> tuple[str, int]:
     alt, d = v
     if alt != "gTPTunnel":
         raise DecodeError(f"UP transport {alt} is not a GTP tunnel", -1, "NGAP")
-    val, bits = d["transportLayerAddress"]
-    if bits == 32:
-        ip = str(ipaddress.IPv4Address(val))
-    elif bits == 128:
-        ip = str(ipaddress.IPv6Address(val))
-    elif bits == 160:
-        ip = str(ipaddress.IPv4Address(val >> 128))
-    else:
-        raise DecodeError(f"transport layer address of {bits} bits", -1, "NGAP")
+    tla = d["transportLayerAddress"]
+    ip = _IP_OF.get(tla) if type(tla) is tuple else None
+    if ip is None:
+        val, bits = tla
+        if bits == 32:
+            ip = str(ipaddress.IPv4Address(val))
+        elif bits == 128:
+            ip = str(ipaddress.IPv6Address(val))
+        elif bits == 160:
+            ip = str(ipaddress.IPv4Address(val >> 128))
+        else:
+            raise DecodeError(f"transport layer address of {bits} bits", -1, "NGAP")
+        if type(tla) is tuple and len(_IP_OF) < _ADDR_CACHE_MAX:
+            _IP_OF[tla] = ip
     return ip, int.from_bytes(d["gTP-TEID"], "big")
 
 
