@@ -31,6 +31,7 @@ from fivecore.benchkit.network import FIRST_IMSI, BenchNetwork
 from fivecore.benchkit.procs import PeakRss, ProcessSet
 from fivecore.benchkit.stats import summarize_ms
 from fivecore.errors import FivecoreError
+from fivecore.runtime import settle_heap
 
 
 class AttachError(FivecoreError):
@@ -181,13 +182,6 @@ def _expire(fut: asyncio.Future[Any]) -> None:
         fut.set_exception(TimeoutError())
 
 
-def _gc_quiet() -> None:
-    # the simulator allocates many small objects; a full collection in the middle of a run
-    # shows up as a latency spike that is the load generator's, not the core's
-    gc.collect()
-    gc.freeze()
-
-
 async def attach_run(net: BenchNetwork, n_ues: int, rate: float, *, first_index: int = 0, gnbs: int = 1,
                      gnb_id_base: int = 1, arrivals: str = "uniform", timeout: float = 60.0,
                      progress: Callable[[int], None] | None = None) -> dict[str, Any]:
@@ -195,7 +189,10 @@ async def attach_run(net: BenchNetwork, n_ues: int, rate: float, *, first_index:
     first_imsi = f"{int(FIRST_IMSI) + first_index:015d}"
     att = await Attacher.create(net, n_ues, first_imsi, gnbs, gnb_id_base)
     try:
-        _gc_quiet()
+        # the simulator allocates many small objects: keep full collections from walking its
+        # start-up objects in the middle of a run (a latency spike that would be the load
+        # generator's, not the core's)
+        settle_heap()
         procs = ProcessSet({**net.pids, "simulator": os.getpid()})
         done = 0
 
