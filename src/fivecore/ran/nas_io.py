@@ -203,6 +203,17 @@ def _wire_identity(ident: Any) -> MobileIdentity:
     raise TypeError(f"cannot encode identity {ident!r}")
 
 
+def _cleartext_ies(reg_type: int, follow_on: bool, ngksi: int, identity: Any, nea: tuple[int, ...],
+                   nia: tuple[int, ...]) -> dict[str, Any]:
+    """The IEs a Registration Request always carries in clear (TS 24.501 §4.4.6)."""
+    return {
+        "registration_type": RegistrationType(reg_type, follow_on),
+        "ngksi": NgKsi(0, ngksi),
+        "mobile_identity": _wire_identity(identity),
+        "ue_security_capability": UeSecurityCapability.of(nea=nea, nia=nia),
+    }
+
+
 def registration_request(
     reg_type: int,
     follow_on: bool,
@@ -215,12 +226,7 @@ def registration_request(
 ) -> bytes:
     """TS 24.501 §8.2.6. Without ``requested_nssai`` this is the cleartext-IE form (§4.4.6),
     with ``nas_message_container`` the (ciphered) whole message riding in it."""
-    ies: dict[str, Any] = {
-        "registration_type": RegistrationType(reg_type, follow_on),
-        "ngksi": NgKsi(0, ngksi),
-        "mobile_identity": _wire_identity(identity),
-        "ue_security_capability": UeSecurityCapability.of(nea=nea, nia=nia),
-    }
+    ies = _cleartext_ies(reg_type, follow_on, ngksi, identity, nea, nia)
     if requested_nssai:
         ies["requested_nssai"] = tuple(SNssai(sst, sd) for sst, sd in requested_nssai)
     if nas_message_container is not None:
@@ -240,12 +246,7 @@ def registration_request_pair(
     """TS 24.501 §8.2.6 and §4.4.6: ``(whole message, its cleartext-IE form)`` of an initial
     registration without a security context, the same as two :func:`registration_request`
     calls (with and without ``requested_nssai``) but with the IEs built once."""
-    ies: dict[str, Any] = {
-        "registration_type": RegistrationType(reg_type, follow_on),
-        "ngksi": NgKsi(0, ngksi),
-        "mobile_identity": _wire_identity(identity),
-        "ue_security_capability": UeSecurityCapability.of(nea=nea, nia=nia),
-    }
+    ies = _cleartext_ies(reg_type, follow_on, ngksi, identity, nea, nia)
     clear = codec.encode(NasMessage("RegistrationRequest", ies))
     if not requested_nssai:
         return clear, clear
