@@ -1,4 +1,5 @@
-"""Process-wide runtime settings shared by every long-running fivecore process.
+"""Process-wide runtime settings shared by every long-running fivecore process, and one
+asyncio helper they share (:func:`await_within`).
 
 Two things every NF, ``fivecore up`` and the RAN simulator want once they are up:
 
@@ -18,8 +19,12 @@ saving in total; frozen objects are only the start-up set, which lives for the w
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def install_fast_loop() -> None:
@@ -37,3 +42,21 @@ def settle_heap() -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+async def await_within(fut: asyncio.Future[T], seconds: float) -> T:
+    """``await fut``, raising TimeoutError (set on ``fut``) after ``seconds``.
+
+    A timer on the future itself: :func:`asyncio.wait_for` would add a task or waiter future
+    and callbacks for every wait, which shows on a path taken once per UE procedure.
+    """
+    timer = asyncio.get_running_loop().call_later(seconds, _expire, fut)
+    try:
+        return await fut
+    finally:
+        timer.cancel()
+
+
+def _expire(fut: asyncio.Future[Any]) -> None:
+    if not fut.done():
+        fut.set_exception(TimeoutError())

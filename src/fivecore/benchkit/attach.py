@@ -31,7 +31,7 @@ from fivecore.benchkit.network import FIRST_IMSI, BenchNetwork
 from fivecore.benchkit.procs import PeakRss, ProcessSet
 from fivecore.benchkit.stats import summarize_ms
 from fivecore.errors import FivecoreError
-from fivecore.runtime import settle_heap
+from fivecore.runtime import await_within, settle_heap
 
 
 class AttachError(FivecoreError):
@@ -132,8 +132,7 @@ class Attacher:
             # TS 38.413 §8.7.6 / TS 38.331 §5.3.3: a gNB told Overload Start rejects new RRC
             # connections for mobile-originated signalling; the UE's attempt fails at once
             raise AttachError("rejected by the gNB: AMF overload (NGAP Overload Start)")
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[Any] = loop.create_future()
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         requested = False
 
         def on_sm(ev: str, s: Any) -> None:
@@ -159,15 +158,10 @@ class Attacher:
             raise AttachError(f"registration ended {state.name} (5GMM cause {ru.ue.last_cause})")
         if not requested:
             request_session()
-        # a timer on the future itself: wait_for would add a waiter future, a callback pair and
-        # a timer per attach for the same timeout
-        timer = loop.call_later(self.sm_timeout, _expire, fut)
         try:
-            ev, s = await fut
+            ev, s = await await_within(fut, self.sm_timeout)
         except TimeoutError:
             raise AttachError(f"PDU session: no answer within {self.sm_timeout}s") from None
-        finally:
-            timer.cancel()
         if ev != EV_ESTABLISHED or s.ipv4 is None:
             raise AttachError(f"PDU session {ev} (5GSM cause {s.cause})")
 
@@ -175,11 +169,6 @@ class Attacher:
         """Send UE ``i`` to CM-IDLE (gNB-requested UE Context Release, TS 38.413 §8.3.2)."""
         ru = self.sim.ues[i]
         ru.gnb.release_request(ru)
-
-
-def _expire(fut: asyncio.Future[Any]) -> None:
-    if not fut.done():
-        fut.set_exception(TimeoutError())
 
 
 async def attach_run(net: BenchNetwork, n_ues: int, rate: float, *, first_index: int = 0, gnbs: int = 1,

@@ -21,14 +21,10 @@ from fivecore.errors import FivecoreError
 from fivecore.ran.config import RanConfig
 from fivecore.ran.gnb import Gnb, GnbConfig, RanUe
 from fivecore.ran.ue import Ue, UeState
+from fivecore.runtime import await_within
 from fivecore.transport import sctp
 
 log = logging.getLogger("fivecore.ran")
-
-
-def _expire(fut: asyncio.Future[Any]) -> None:
-    if not fut.done():
-        fut.set_exception(TimeoutError())
 
 
 class RanSim:
@@ -136,8 +132,7 @@ class RanSim:
                    retransmit: float | None = None) -> UeState:
         """Start a procedure and wait for one of ``until``; re-send every ``retransmit`` s
         (the UE's T3521-like retransmission, TS 24.501 §5.5.2.2.6)."""
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[UeState] = loop.create_future()
+        fut: asyncio.Future[UeState] = asyncio.get_running_loop().create_future()
         self._waiters[id(ru)] = (fut, until)
         deadline = time.monotonic() + timeout
         try:
@@ -149,13 +144,7 @@ class RanSim:
                 if left <= 0:
                     raise TimeoutError
                 if not retransmit:
-                    # one wait, nothing to resend: a timer on the future itself, without the
-                    # waiter future and callbacks wait_for(shield(...)) adds per procedure
-                    timer = loop.call_later(left, _expire, fut)
-                    try:
-                        return await fut
-                    finally:
-                        timer.cancel()
+                    return await await_within(fut, left)  # one wait, nothing to resend
                 step = min(left, retransmit)
                 try:
                     return await asyncio.wait_for(asyncio.shield(fut), step)
