@@ -219,8 +219,7 @@ def _pco_dns(epco: bytes | None) -> list[str]:
         cid = int.from_bytes(epco[i:i + 2], "big")
         ln = epco[i + 2]
         if cid == 0x000D and ln == 4 and i + 3 + ln <= len(epco):
-            # TS 24.008 §10.5.6.3 DNS Server IPv4 Address, in dotted decimal (as ipaddress writes it)
-            out.append(f"{epco[i + 3]}.{epco[i + 4]}.{epco[i + 5]}.{epco[i + 6]}")
+            out.append(socket.inet_ntoa(epco[i + 3:i + 7]))  # TS 24.008 §10.5.6.3 DNS Server IPv4 Address
         i += 3 + ln
     return out
 

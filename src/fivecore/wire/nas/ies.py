@@ -11,6 +11,7 @@ IEs the network only forwards (or never reads) stay ``bytes``.
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -988,13 +989,11 @@ class PduAddress:
 
     @property
     def ipv4_address(self) -> str | None:
-        # dotted decimal, as str(ipaddress.IPv4Address(...)) writes it, without the object
+        # inet_ntoa: the dotted decimal str(ipaddress.IPv4Address(...)) gives, without the object
         if self.pdu_type == 1 and len(self.address) == 4:
-            a = self.address
-            return f"{a[0]}.{a[1]}.{a[2]}.{a[3]}"
+            return socket.inet_ntoa(self.address)
         if self.pdu_type == 3 and len(self.address) == 12:
-            a = self.address
-            return f"{a[8]}.{a[9]}.{a[10]}.{a[11]}"
+            return socket.inet_ntoa(self.address[8:])
         return None
 
     @property
