@@ -125,36 +125,36 @@ class SbiClient:
         hit = self._uris.get(key)
         if hit is not None and hit[0] > self.clock():
             return hit[1]
-        profiles = await self.discover(target_nf_type, [service], discovery)
+        expiry, profiles = await self._discover(target_nf_type, [service], discovery)
         for prof in profiles:
             uri = service_uri(prof, service)
             if uri:
                 # valid as long as the discovery answer it came from
-                expiry = self._cache.get(self._discovery_key(target_nf_type, [service], discovery)[1], (0.0,))[0]
                 if len(self._uris) > 1024:
                     self._uris.clear()
                 self._uris[key] = (expiry, uri)
                 return uri
         raise NoProducer(f"the NRF knows no {target_nf_type} offering {service}")
 
-    def _discovery_key(self, target_nf_type: str, services: list[str] | None,
-                       extra: dict[str, Any] | None) -> tuple[dict[str, Any], str]:
+    async def discover(
+        self, target_nf_type: str, services: list[str] | None = None, extra: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """NFDiscovery (TS 29.510 §5.3.2.2.2); results cached until their validityPeriod ends."""
+        return (await self._discover(target_nf_type, services, extra))[1]
+
+    async def _discover(self, target_nf_type: str, services: list[str] | None,
+                        extra: dict[str, Any] | None) -> tuple[float, list[dict[str, Any]]]:
+        """:meth:`discover`, with the time its answer stays cached (0 when it is not)."""
         query: dict[str, Any] = {"target-nf-type": target_nf_type, "requester-nf-type": self.nf_type}
         if services:
             query["service-names"] = ",".join(services)
         for k, v in (extra or {}).items():
             query[k] = json.dumps(v, separators=(",", ":")) if isinstance(v, list | dict) else v
-        return query, json.dumps(query, sort_keys=True)
-
-    async def discover(
-        self, target_nf_type: str, services: list[str] | None = None, extra: dict[str, Any] | None = None
-    ) -> list[dict[str, Any]]:
-        """NFDiscovery (TS 29.510 §5.3.2.2.2); results cached until their validityPeriod ends."""
-        query, key = self._discovery_key(target_nf_type, services, extra)
+        key = json.dumps(query, sort_keys=True)
         hit = self._cache.get(key)
         now = self.clock()
         if hit is not None and hit[0] > now:
-            return hit[1]
+            return hit
         if self.nrf_uri is None and (self.local is None or self.local.get("nnrf-disc") is None):
             raise NoProducer("no NRF configured for discovery")
         try:
@@ -167,9 +167,10 @@ class SbiClient:
         data = resp.json()
         profiles = list(data.get("nfInstances") or [])
         validity = int(data.get("validityPeriod") or 0)
-        if profiles:  # an empty answer is not cached: the producer may register a moment later
-            self._cache[key] = (now + validity, profiles)
-        return profiles
+        if not profiles:  # an empty answer is not cached: the producer may register a moment later
+            return 0.0, profiles
+        entry = self._cache[key] = (now + validity, profiles)
+        return entry
 
     def _nrf_local(self) -> bool:
         return self.local is not None and self.local.get("nnrf-disc") is not None
