@@ -100,6 +100,10 @@ class Attacher:
         rc["gnb"]["name"] = f"bench-gnb-{gnb_id_base}"
         rc["gnb"]["localAddress"] = f"{net.plan.gnb_prefix}.1"
         sim = RanSim(load_ran_config(rc), n_gnbs, n_ues)
+        amfs = getattr(net, "member_ngap", None) or [net.ngap]
+        for i, g in enumerate(sim.gnbs):
+            # an AMF Set: each gNB's NG connection goes to one member, round-robin (so do its UEs)
+            g.cfg.amf_host, g.cfg.amf_port = amfs[i % len(amfs)]
         ups = []
         try:
             await sim.start()
@@ -229,16 +233,33 @@ def attach_row(res: DriveResult, cpu_s: dict[str, float], rss_mb: dict[str, floa
     }
 
 
+def network_for(slot: int = 0, log_level: str = "warning", amf_set: int = 1) -> BenchNetwork:
+    """The network a run starts: ``fivecore up`` alone, or with ``amf_set - 1`` further
+    control-plane processes (:class:`~fivecore.benchkit.network.AmfSetNetwork`)."""
+    from fivecore.benchkit.network import AmfSetNetwork, NetPlan
+
+    plan = NetPlan.slot(slot, log_level=log_level)
+    return AmfSetNetwork(plan, members=amf_set) if amf_set > 1 else BenchNetwork(plan)
+
+
+def layout_of(net: BenchNetwork | None, amf_set: int = 1) -> str:
+    members = getattr(net, "members", amf_set)
+    if members > 1:
+        return (f"AMF Set of {members}: fivecore up (NRF, control plane, UPF) plus {members - 1} further "
+                "control-plane process(es) (fivecore nf udr udm ausf pcf nssf amf smf), one SQLite file, "
+                "one UPF; gNBs round-robin over the AMFs; simulator in the benchmark process")
+    return "fivecore up: control plane in one process, UPF in its own; simulator in the benchmark process"
+
+
 async def attach_bench(n_ues: int | Sequence[int], rates: Sequence[float], *, gnbs: int = 1,
                        arrivals: str = "uniform", net: BenchNetwork | None = None, log_level: str = "warning",
-                       slot: int = 0, say: Callable[[str], None] | None = None,
+                       slot: int = 0, amf_set: int = 1, say: Callable[[str], None] | None = None,
                        progress_factory: Callable[[float, int], Callable[[int], None]] | None = None,
                        on_run: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Run ``n_ues`` attaches (or ``n_ues[k]`` for rate k) at each offered rate in turn, each
     on a freshly started core — or all on ``net`` when one is given; the report. Its top level
-    is the first rate's row (what ``--json`` promises), all rows are in ``runs``."""
-    from fivecore.benchkit.network import NetPlan
-
+    is the first rate's row (what ``--json`` promises), all rows are in ``runs``. ``amf_set``
+    members (fresh cores only) each get at least one gNB."""
     counts = [n_ues] * len(rates) if isinstance(n_ues, int) else list(n_ues)
     if len(counts) != len(rates):
         raise ValueError("one UE count per rate")
@@ -264,9 +285,11 @@ async def attach_bench(n_ues: int | Sequence[int], rates: Sequence[float], *, gn
         # a fresh core for every rate: an overloaded run must not leave a backlog (or a lost
         # PFCP association) to the next one
         for rate, n in zip(rates, counts, strict=True):
-            fresh = BenchNetwork(NetPlan.slot(slot, log_level=log_level))
+            fresh = network_for(slot, log_level, amf_set)
+            gnbs = max(gnbs, amf_set)
             if say:
-                say(f"starting the core (fivecore up) for {rate:g}/s")
+                say(f"starting the core (fivecore up{f', AMF Set of {amf_set}' if amf_set > 1 else ''}) "
+                    f"for {rate:g}/s")
             await asyncio.to_thread(fresh.start)
             try:
                 await asyncio.to_thread(fresh.provision, n)
@@ -284,7 +307,7 @@ async def attach_bench(n_ues: int | Sequence[int], rates: Sequence[float], *, gn
         "ues": counts[0] if len(set(counts)) == 1 else counts,
         "rates": [r["offered_rate"] for r in runs],
         "runs": runs,
-        "layout": "fivecore up: control plane in one process, UPF in its own; simulator in the benchmark process",
+        "layout": layout_of(net, amf_set),
         "machine": machine(),
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

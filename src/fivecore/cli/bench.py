@@ -113,8 +113,9 @@ class _Progress:
 
 
 def attach_cmd_impl(ues: int, rates: list[float], gnbs: int, arrivals: str, log_level: str,
-                    profile_out: Path | None, quiet: bool, slot: int = 0, calls: bool = False) -> dict[str, Any]:
-    from fivecore.benchkit.attach import attach_bench
+                    profile_out: Path | None, quiet: bool, slot: int = 0, calls: bool = False,
+                    amf_set: int = 1) -> dict[str, Any]:
+    from fivecore.benchkit.attach import attach_bench, network_for
 
     if ues < 1:
         raise FivecoreError("--ues must be at least 1")
@@ -125,14 +126,12 @@ def attach_cmd_impl(ues: int, rates: list[float], gnbs: int, arrivals: str, log_
     _quiet_logs()
 
     async def main(p: _Progress) -> dict[str, Any]:
-        from fivecore.benchkit.network import BenchNetwork, NetPlan
-
         if profile_out is None and not calls:
             # the plain benchmark: a fresh core for every offered rate
             return await attach_bench(ues, rates, gnbs=gnbs, arrivals=arrivals, log_level=log_level, slot=slot,
-                                      say=p.say, progress_factory=p.factory)
-        # a profiled or counted run watches one core for all its rates
-        net = BenchNetwork(NetPlan.slot(slot, log_level=log_level))
+                                      amf_set=amf_set, say=p.say, progress_factory=p.factory)
+        # a profiled or counted run watches one core for all its rates (its first process only)
+        net = network_for(slot, log_level, amf_set)
         calls_file = net.workdir / "calls.json"
         if calls:
             net.launcher = [sys.executable, "-m", "fivecore.benchkit.callcount"]
@@ -149,7 +148,7 @@ def attach_cmd_impl(ues: int, rates: list[float], gnbs: int, arrivals: str, log_
                     raise FivecoreError("--profile needs py-spy (pip install '.[bench]')")
                 # sample the control plane for the expected length of the whole sweep
                 prof = profile.record(net.pids["core-cp"], sum(ues / r for r in rates) + 2, profile_out)
-            report = await attach_bench(ues, rates, gnbs=gnbs, arrivals=arrivals, net=net, say=p.say,
+            report = await attach_bench(ues, rates, gnbs=max(gnbs, amf_set), arrivals=arrivals, net=net, say=p.say,
                                         progress_factory=p.factory)
         finally:
             if prof is not None:
@@ -272,6 +271,9 @@ def register(app: typer.Typer) -> None:
         rate: list[float] = typer.Option([250.0], "--rate", help="Offered attaches per second; repeat for a sweep."),
         gnbs: int = typer.Option(1, "--gnbs", min=1, help="Simulated gNBs (UEs spread round-robin)."),
         arrivals: str = typer.Option("uniform", "--arrivals", help="uniform (1/rate apart) or poisson."),
+        amf_set: int = typer.Option(1, "--amf-set", min=1, max=8, help="Control-plane processes: members of "
+                                    "one AMF Set, each with its own AMF, SMF, AUSF, UDM, UDR, PCF and NSSF "
+                                    "(one NRF, SQLite file and UPF); gNBs spread over them."),
         log_level: str = LogOpt,
         profile: Path = typer.Option(None, "--profile", help="Sample the control plane with py-spy into FILE."),
         calls: bool = typer.Option(False, "--calls", help="Count SBI requests and store calls per attach "
@@ -280,7 +282,8 @@ def register(app: typer.Typer) -> None:
         slot: int = SlotOpt,
     ) -> None:
         """Attach = registration (5G-AKA, security mode) + one PDU session; rate, latency, CPU, RSS."""
-        report = attach_cmd_impl(ues, list(rate), gnbs, arrivals, log_level, profile, as_json, slot, calls)
+        report = attach_cmd_impl(ues, list(rate), gnbs, arrivals, log_level, profile, as_json, slot, calls,
+                                 amf_set)
         if as_json:
             typer.echo(json.dumps(report, indent=2))
         else:

@@ -1,4 +1,9 @@
-"""``fivecore nf NAME --config FILE``: run one network function alone in this process.
+"""``fivecore nf NAME [NAME...] --config FILE``: run network functions in this process.
+
+One name runs that NF alone. Several names run them side by side in one process, calling each
+other through the in-process SBI binding as ``fivecore up``'s control plane does, and reaching
+everything else (the NRF, other instances) over HTTP/2: the way to add a second control-plane
+instance (an AMF Set member with its own SMF, AUSF, UDM, UDR, ...) on another core or host.
 
 NFs are looked up in :data:`NF_APPS` (name -> "module:Class" of an :class:`~fivecore.nf.common.NfApp`
 subclass); later NFs (amf, smf, upf, ...) plug in by adding one entry.
@@ -44,29 +49,43 @@ def setup_logging(level: str) -> None:
     _setup(level)
 
 
-def run_nf(name: str, config: Path | None) -> None:
+def run_nf(name: str | list[str], config: Path | None) -> None:
+    names = [name] if isinstance(name, str) else list(dict.fromkeys(name))
     cfg = load_config(config)
-    cls = load_app_class(name)
+    classes = [load_app_class(n) for n in names]
+    if "upf" in names and len(names) > 1:
+        # the user plane must not share a GIL with signalling (ARCHITECTURE.md, process model)
+        raise ConfigError("run the upf in a process of its own")
     setup_logging(cfg.logging.level)
     from fivecore.nf.common import run_forever
+    from fivecore.nf.common.client import LocalRegistry
 
     install_fast_loop()
-    try:
-        apps = [cls(cfg)]
-        if cfg.metrics.enabled:  # issue 8: /metrics and the info API beside the NF
+    local = LocalRegistry() if len(names) > 1 else None
+    apps: list = []
+    for n, cls in zip(names, classes, strict=True):
+        apps.append(cls(cfg, local=local) if local is not None else cls(cfg))
+        if cfg.metrics.enabled:  # issue 8: /metrics and the info API beside each NF
             from fivecore.netup.observe import MetricsSidecar
 
-            apps.append(MetricsSidecar(name, apps[0], cfg))
+            apps.append(MetricsSidecar(n, apps[-1], cfg))
+    try:
         asyncio.run(run_forever(apps))
     except OSError as exc:
-        raise ConfigError(f"{name}: cannot listen on {cfg.section(name).sbi.address}:{cfg.section(name).sbi.port}: {exc.strerror or exc}") from None
+        where = ", ".join(f"{n} {cfg.section(n).sbi.address}:{cfg.section(n).sbi.port}" for n in names
+                          if n != "upf")
+        raise ConfigError(f"{'/'.join(names)}: cannot listen ({where}): {exc.strerror or exc}") from None
 
 
 def register(app: typer.Typer) -> None:
     @app.command("nf")
     def nf_cmd(
-        name: str = typer.Argument(..., help=f"Network function: {', '.join(NF_APPS)}."),
+        names: list[str] = typer.Argument(..., metavar="NAME",
+                                          help=f"Network functions: {', '.join(NF_APPS)}."),
         config: Path = typer.Option(None, "--config", "-c", help="YAML configuration file."),
     ) -> None:
-        """Run one network function (SBI server, NRF registration, heartbeats) until Ctrl-C."""
-        run_nf(name, config)
+        """Run network functions (SBI server, NRF registration, heartbeats) until Ctrl-C.
+
+        Several names share this process and call each other in-process (the upf runs alone).
+        """
+        run_nf(names, config)
