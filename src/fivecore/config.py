@@ -458,6 +458,10 @@ class UpConfig(_Section):
     control_plane: list[str] = Field(default_factory=lambda: ["nrf", "udr", "udm", "ausf", "pcf", "nssf", "amf", "smf"])
     #: seconds to wait for every NF to be ready
     ready_timeout: float = Field(default=30.0, gt=0)
+    #: control-plane processes: members of one AMF Set (TS 23.501 §5.21.2), each with its own AMF,
+    #: SMF, AUSF, UDM, UDR, PCF and NSSF on loopback addresses 10*m above ``up``'s third octet;
+    #: one NRF, store and UPF (fivecore.netup.amf_set). 1 = everything in ``up``'s process.
+    amf_set_size: int = Field(default=1, ge=1, le=8)
 
     @field_validator("control_plane")
     @classmethod

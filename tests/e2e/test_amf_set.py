@@ -1,5 +1,6 @@
-"""An AMF Set of two control-plane processes (``fivecore up`` + ``fivecore nf udr udm ausf pcf
-nssf amf smf``) end to end: one NRF, one SQLite subscriber file, one UPF.
+"""An AMF Set of two control-plane processes (``fivecore up`` with ``up.amf_set_size: 2``, which
+adds ``fivecore nf udr udm ausf pcf nssf amf smf``) end to end: one NRF, one SQLite subscriber
+file, one UPF.
 
 What must hold (TS 23.501 §5.21.2): each gNB's UEs are served by the AMF it connects to, each
 5G-GUTI names the issuing AMF (same region and set, its own AMF Pointer), each member's SMF
@@ -32,6 +33,8 @@ def test_two_member_amf_set_attaches(tmp_path: Path) -> None:
         assert len(net.pids) == 3 and {"core-cp", "core-cp2", "upf"} == set(net.pids)
         net.provision(n)
 
+        from fivecore.cli.network import collect_status
+
         async def run() -> list[tuple[int, int, int, str]]:
             att = await Attacher.create(net, n, FIRST_IMSI, n_gnbs=2)
             try:
@@ -41,13 +44,22 @@ def test_two_member_amf_set_attaches(tmp_path: Path) -> None:
                 for ru in att.sim.ues:
                     g = ru.ue.guti
                     out.append((ru.gnb.cfg.gnb_id, g.amf_pointer, g.amf_set_id, ru.ue.sm.sessions[1].ipv4))
+                # `fivecore status` gathers both members' gNBs, UEs and sessions
+                st = await asyncio.to_thread(collect_status, tmp_path / "bench-up.yaml")
+                assert len(st["gnbs"]) == 2
+                assert sum(1 for u in st["ues"] if u.get("gmm_state") == "REGISTERED") == n
+                assert len(st["pdu_sessions"]) == n
                 return out
             finally:
                 await att.close()
 
         rows = asyncio.run(run())
+        member_pid = net.pids["core-cp2"]
+
     finally:
         net.stop()
+    # ``up`` stopped its member with itself
+    assert not Path(f"/proc/{member_pid}").exists()
     # the two gNBs went to the two AMFs: each gNB's UEs carry one AMF Pointer, the gNBs differ
     by_gnb: dict[int, set[int]] = {}
     for gnb, pointer, _set_id, _ip in rows:

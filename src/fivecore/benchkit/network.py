@@ -325,22 +325,10 @@ class SplitNetwork(BenchNetwork):
         return out
 
 
-#: the control-plane NFs a further AMF Set member runs in its own process (``up``'s order, no NRF)
-MEMBER_NFS = ("udr", "udm", "ausf", "pcf", "nssf", "amf", "smf")
-
 
 class AmfSetNetwork(BenchNetwork):
-    """``fivecore up`` plus ``members - 1`` further control-plane processes: an AMF Set.
-
-    TS 23.501 §5.21.2 scales the AMF out as several AMFs of one AMF Set (same region and set id,
-    their own AMF Pointer, so each 5G-GUTI names the AMF that issued it), each gNB keeping an NG
-    connection to the AMFs it uses. Member ``m`` is one process (``fivecore nf udr udm ausf pcf
-    nssf amf smf``) with its own AMF, SMF, AUSF, UDM, UDR, PCF and NSSF calling each other
-    in-process, registered with the one NRF that ``up`` runs, reading and writing the same SQLite
-    subscriber file (WAL; the SQN update is a compare-and-swap) and steering the one UPF through
-    an SMF of its own with its own share of the UE pool. Nothing crosses between members on the
-    attach path, so the members' CPU adds up instead of a single process's capping the rate.
-    """
+    """``fivecore up`` with ``up.amf_set_size: members``: the control plane as ``members``
+    processes of one AMF Set (:mod:`fivecore.netup.amf_set`), one NRF, store and UPF."""
 
     def __init__(self, plan: NetPlan | None = None, members: int = 2, workdir: Path | None = None,
                  keep: bool = False, ready_timeout: float = 60.0) -> None:
@@ -348,99 +336,21 @@ class AmfSetNetwork(BenchNetwork):
             raise BenchError("an AMF Set here has 1..8 members")
         super().__init__(plan, workdir, keep, ready_timeout)
         self.members = members
-        pools = self._pools()
-        # member 0 is ``up`` itself: the first share of the pool, AMF Pointer 0
-        self.plan.extra = {**self.plan.extra, "smf": {**self.plan.extra.get("smf", {}),
-                                                      "dnns": [{"dnn": "internet", "ipv4_pool": pools[0]}]}}
-        self._pool_shares = pools
-        self.member_procs: list[subprocess.Popen[bytes]] = []
-        self.member_ngap: list[tuple[str, int]] = []
+        self.plan.extra = {**self.plan.extra, "up": {**self.plan.extra.get("up", {}), "amf_set_size": members}}
 
-    def _pools(self) -> list[str]:
-        net = ipaddress.ip_network(self.plan.pool)
-        extra_bits = max(0, (self.members - 1).bit_length())
-        return [str(s) for s in list(net.subnets(prefixlen_diff=extra_bits))[: self.members]]
-
-    def member_plan(self, m: int) -> NetPlan:
-        """Member ``m``'s NF addresses: ``127.<x>.<8+m>.*`` beside the plan's own ``127.<x>.0.*``."""
-        base = self.plan.prefix.rsplit(".", 1)[0]
-        return NetPlan(prefix=f"{base}.{8 + m}", gnb_prefix=self.plan.gnb_prefix, tun=self.plan.tun,
-                       pool=self._pool_shares[m], log_level=self.plan.log_level)
-
-    def member_config(self, m: int) -> dict[str, Any]:
-        mp = self.member_plan(m)
-        cfg = mp.config(self.workdir / f"member{m}", self.hn_private.hex())
-        nrf = f"http://{self.plan.address('nrf')}:7777"
-        for n in MEMBER_NFS:
-            cfg[n]["nrf_uri"] = nrf
-        cfg["smf"]["upfs"] = [{"address": self.plan.address("upf")}]
-        cfg["amf"]["guami"] = {"pointer": m}
-        for n in ("up", "upf", "nrf"):
-            cfg.pop(n, None)
-        cfg["db_uri"] = self.state["db_uri"]
-        cfg["logging"] = {"level": self.plan.log_level}
-        cfg["metrics"] = {"enabled": False}
-        return cfg
-
-    def start(self) -> AmfSetNetwork:
-        from fivecore.nf.common.launch import discover_sync, wait_port
-
-        super().start()
-        try:
-            self.member_ngap = [self.ngap]
-            for m in range(1, self.members):
-                cfg = self.member_config(m)
-                path = self.workdir / f"member{m}.yaml"
-                path.write_text(yaml.safe_dump(cfg))
-                os.chmod(path, 0o600)
-                with open(self.workdir / f"member{m}.log", "ab") as log:
-                    proc = subprocess.Popen([*self.launcher, "nf", *MEMBER_NFS, "--config", str(path)],
-                                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True, env={**os.environ, **self.env})
-                self.member_procs.append(proc)
-                wait_port(cfg["smf"]["sbi"]["address"], 7777, self.ready_timeout, proc)
-                self.member_ngap.append((cfg["amf"]["ngap"]["address"], 38412))
-            nrf = f"http://{self.plan.address('nrf')}:7777"
-            deadline = time.monotonic() + self.ready_timeout
-            while True:
-                counts = {t: len(discover_sync(nrf, t)) for t in ("AMF", "SMF", "UDM", "AUSF", "UDR")}
-                if all(c >= self.members for c in counts.values()):
-                    break
-                dead = [p for p in self.member_procs if p.poll() is not None]
-                if dead or time.monotonic() > deadline:
-                    raise BenchError(f"AMF Set member not ready ({counts}): {self._member_error()}")
-                time.sleep(0.2)
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def _member_error(self) -> str:
-        for m in range(1, self.members):
-            with contextlib.suppress(OSError):
-                lines = [ln for ln in (self.workdir / f"member{m}.log").read_text(errors="replace").splitlines()
-                         if ln.strip()]
-                if lines:
-                    return lines[-1][-300:]
-        return "no output"
-
-    def stop(self) -> None:
-        procs, self.member_procs = self.member_procs, []
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(p.pid, signal.SIGKILL)
-                p.wait(5)
-        super().stop()
+    @property
+    def member_ngap(self) -> list[tuple[str, int]]:
+        """Each member's NGAP endpoint, member 0 (``up`` itself) first."""
+        out = []
+        for e in self.state.get("amf_set") or []:
+            host, port = e["ngap"].rsplit(":", 1)
+            out.append((host, int(port)))
+        return out
 
     @property
     def pids(self) -> dict[str, int]:
         out = super().pids
-        for m, p in enumerate(self.member_procs, start=1):
-            out[f"core-cp{m + 1}"] = p.pid
+        for e in self.state.get("amf_set") or []:
+            if e["member"] > 0 and e.get("pid"):
+                out[f"core-cp{e['member'] + 1}"] = int(e["pid"])
         return out

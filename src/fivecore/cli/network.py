@@ -58,13 +58,15 @@ def collect_status(config_path: Path | None) -> dict[str, Any]:
     state = read_state(load_config(config_path))
     nfs = state["nfs"]
     out: dict[str, Any] = {"nfs": {n: v.get("status") for n, v in nfs.items()}, "gnbs": [], "ues": [], "pdu_sessions": []}
-    amf = nfs.get("amf", {}).get("metrics")
-    if amf:
-        out["gnbs"] = _get_json(f"{amf}/gnb-info?page=-1")["items"]
-        out["ues"] = _get_json(f"{amf}/ue-info?page=-1")["items"]
-    smf = nfs.get("smf", {}).get("metrics")
-    if smf:
-        out["pdu_sessions"] = _get_json(f"{smf}/pdu-info?page=-1")["items"]
+    # every member of the AMF Set (up.amf_set_size), up's own first
+    members = [e.get("metrics") or {} for e in state.get("amf_set") or []] or [
+        {nf: nfs.get(nf, {}).get("metrics") for nf in ("amf", "smf")}]
+    for m in members:
+        if m.get("amf"):
+            out["gnbs"] += _get_json(f"{m['amf']}/gnb-info?page=-1")["items"]
+            out["ues"] += _get_json(f"{m['amf']}/ue-info?page=-1")["items"]
+        if m.get("smf"):
+            out["pdu_sessions"] += _get_json(f"{m['smf']}/pdu-info?page=-1")["items"]
     return out
 
 

@@ -44,6 +44,7 @@ import yaml
 
 from fivecore.config import Config, HomeNetworkKey, load_config
 from fivecore.errors import ConfigError, FivecoreError
+from fivecore.netup import amf_set
 from fivecore.runtime import install_fast_loop, settle_heap
 
 log = logging.getLogger("fivecore.up")
@@ -196,6 +197,13 @@ def endpoints(config: Config, cp: list[str], with_upf: bool) -> list[tuple[str, 
         eps.append(("udr management API", "tcp", config.udr.mgmt.address, config.udr.mgmt.port))
     if "smf" in cp:
         eps.append(("smf PFCP", "udp", config.smf.pfcp.address, config.smf.pfcp.port))
+    for m in range(1, config.up.amf_set_size):
+        for name in amf_set.MEMBER_NFS:
+            sec = config.section(name)
+            eps.append((f"AMF Set member {m} {name} SBI", "tcp", amf_set.member_address(sec.sbi.address, m),
+                        sec.sbi.port))
+        eps.append((f"AMF Set member {m} smf PFCP", "udp", amf_set.member_address(config.smf.pfcp.address, m),
+                    config.smf.pfcp.port))
     if with_upf:
         u = config.upf
         eps.append(("upf PFCP", "udp", u.pfcp_address, u.pfcp_port))
@@ -255,6 +263,7 @@ def recover_stale(cfg: Config) -> None:
         return
     if _pid_alive(int(state.get("pid", 0))):
         return
+    amf_set.stop_stale([int(e["pid"]) for e in state.get("amf_set") or [] if e.get("pid")])
     tun = (state.get("nfs", {}).get("upf") or {}).get("tun")
     if tun and state.get("tun_created") and Path(f"/sys/class/net/{tun}").exists():
         subprocess.run(["ip", "link", "del", tun], capture_output=True)
@@ -270,6 +279,7 @@ def recover_stale(cfg: Config) -> None:
 def preflight(cfg: Config, cp: list[str], with_upf: bool) -> None:
     """Every reason ``up`` would fail half-way, checked before anything is created."""
     check_root(cfg)
+    amf_set.check(cfg)
     path = state_path(cfg)
     try:
         state = json.loads(path.read_text())
@@ -333,7 +343,11 @@ class Network:
 
     def __init__(self, plan: Plan, pcap: Path | None = None) -> None:
         self.plan = plan
-        self.config = plan.config
+        size = plan.config.up.amf_set_size
+        #: each DNN's pool cut into one share per AMF Set member; ``up``'s SMF keeps share 0
+        self.member_pools = [amf_set.pool_shares(d.ipv4_pool, size) for d in plan.config.smf.dnns] if size > 1 else []
+        self.config = amf_set.first_member(plan.config)
+        self.members: list[amf_set.Member] = []
         self.pcap = pcap
         self.cp_names, self.unavailable = available_cp(self.config)
         why = upf_available()
@@ -377,6 +391,8 @@ class Network:
                 await self._start_upf()
             await self._start_cp()
             await self._wait_registered(cfg.up.ready_timeout)
+            if cfg.up.amf_set_size > 1:
+                await self._start_members(cfg.up.ready_timeout)
             if cfg.up.nat and self.with_upf:
                 self.nat = Nat(cfg.upf.subnet, cfg.upf.tun_name)
                 self.nat.add()
@@ -476,6 +492,35 @@ class Network:
         for name in self.apps:
             log.info("event=nf_ready nf=%s", name)
 
+    async def _start_members(self, timeout: float) -> None:
+        """Start AMF Set members 1.. and wait until the NRF knows every member's NFs."""
+        from fivecore.nf.common.launch import discover_sync
+
+        cfg = self.config
+        doc = dump_config(cfg)
+        nrf_uri = cfg.nrf.sbi.uri
+        for m in range(1, cfg.up.amf_set_size):
+            member = amf_set.Member(m, amf_set.member_config(doc, self.member_pools, m, nrf_uri,
+                                                             self.plan.data_dir / f"member{m}"),
+                                    self.plan.run_dir)
+            self.members.append(member)
+            member.start()
+        types = ("UDR", "UDM", "AUSF", "PCF", "NSSF", "AMF", "SMF")
+        deadline = time.monotonic() + timeout
+        counts: dict[str, int] = {}
+        while True:
+            for member in self.members:
+                if not member.alive():
+                    raise NetworkError(f"AMF Set member {member.m} exited: {member.tail()}")
+            counts = {t: len(await asyncio.to_thread(discover_sync, nrf_uri, t)) for t in types}
+            if all(c >= cfg.up.amf_set_size for c in counts.values()):
+                break
+            if time.monotonic() > deadline:
+                raise NetworkError(f"AMF Set members not registered with the NRF after {timeout:.0f}s "
+                                   f"({counts}): {self.members[-1].tail()}")
+            await asyncio.sleep(0.2)
+        log.info("event=amf_set_ready members=%d", cfg.up.amf_set_size)
+
     def state(self) -> dict[str, Any]:
         cfg = self.config
         from fivecore.netup.observe import metrics_endpoint
@@ -510,6 +555,14 @@ class Network:
             "tun_created": self._tun_created is not None,
             "nat": {"kind": self.nat.kind, "table": self.nat.table} if self.nat is not None else None,
             "nfs": nfs,
+            "amf_set": [{"member": 0, "pid": os.getpid(), "ngap": f"{cfg.amf.ngap.address}:{cfg.amf.ngap.port}",
+                         "amf_pointer": cfg.amf.guami.pointer, "ue_pools": [d.ipv4_pool for d in cfg.smf.dnns],
+                         "metrics": {nf: nfs.get(nf, {}).get("metrics") for nf in ("amf", "smf")}}]
+            + [{"member": mb.m, "pid": mb.proc.pid if mb.proc else None, "ngap": mb.ngap,
+                "amf_pointer": mb.doc["amf"]["guami"]["pointer"],
+                "ue_pools": [d["ipv4_pool"] for d in mb.doc["smf"]["dnns"]], "log": str(mb.log_path),
+                "metrics": {nf: mb.metrics_uri(nf) for nf in ("amf", "smf")}}
+               for mb in self.members],
         }
 
     def write_state(self) -> None:
@@ -523,6 +576,11 @@ class Network:
             self.plan.state_file.unlink()
         if self.nat is not None:
             self.nat.remove()
+        members, self.members = self.members, []
+        for mb in members:  # before the NRF they deregister from
+            mb.terminate()
+        for mb in members:
+            await asyncio.get_running_loop().run_in_executor(None, mb.wait, 10.0)
         for name in reversed(list(self.apps)):
             srv = self.metrics.pop(name, None)
             if srv is not None:
