@@ -6,13 +6,14 @@ docs/latency-vs-load.png.
 
 1. component benchmarks that exist in bench/ (crypto, codec, sctp, sbi, registration, smf, upf),
    each with ``--json`` where it has one (its printed table otherwise), each bounded in time;
-2. the attach sweep: ``fivecore bench attach`` at several offered rates (open-loop arrivals);
+2. the attach sweep: ``fivecore bench attach`` at several offered rates (open-loop arrivals),
+   then the same with the control plane as an AMF Set of two processes (``--amf-set 2``);
 3. a profiled sustained attach run (py-spy on the control-plane process);
 4. ``fivecore bench scale``: N UEs registered with a PDU session each, then idle;
 5. the docs section and the plot.
 
     sudo .venv/bin/python bench/run_all.py [--quick] [--skip upf,scale] [--only attach]
-        [--rates 10,25,50,100,250,500] [--scale-ues 100000] [--out DIR]
+        [--rates 10,25,50,100,250,500] [--set-rates 250,400,500,600] [--scale-ues 100000] [--out DIR]
 
 Raw results (JSON and logs) go to ``--out`` (default a new directory under /tmp).
 """
@@ -44,7 +45,7 @@ COMPONENTS: dict[str, tuple[list[str], list[str], float]] = {
     "upf": ([], ["--quick"], 2400),
 }
 
-ALL_STEPS = ("components", "attach", "profile", "calls", "scale", "scale_split", "docs")
+ALL_STEPS = ("components", "attach", "attach_set", "profile", "calls", "scale", "scale_split", "docs")
 
 
 def log(msg: str) -> None:
@@ -131,6 +132,7 @@ def main() -> int:
     ap.add_argument("--skip", default="", help="comma-separated: components,attach,profile,scale,docs or a script name")
     ap.add_argument("--only", default="", help="comma-separated steps to run (default all)")
     ap.add_argument("--rates", default="", help="offered attach rates (default 10,25,50,100,250,500)")
+    ap.add_argument("--set-rates", default="", help="offered rates for the AMF Set sweep (default 250,400,500,600)")
     ap.add_argument("--seconds-per-rate", type=float, default=0.0, help="offered seconds per rate (default 8, quick 3)")
     ap.add_argument("--scale-ues", type=int, default=0, help="UEs for the scale run (default 100000, quick 5000)")
     # (scale runs fivecore up's layout, scale_split one process per NF with fewer UEs)
@@ -186,19 +188,30 @@ def main() -> int:
             results["components"] = [by_name[n] for n in COMPONENTS if n in by_name]
             save()
 
+    def done(r: dict[str, Any]) -> None:
+        log(f"attach {r['offered_rate']:g}/s: {r['attaches']} ok, {r['failed']} failed, "
+            f"{r['attaches_per_second']}/s, p99 {r['latency_ms']['p99']} ms, "
+            f"core CPU {r['core_cpu_ms_per_attach']} ms/attach")
+
     if "attach" in steps:
         # each rate gets about per_rate seconds of offered load (and at least 200 attaches);
         # one core serves the whole sweep, fresh subscribers for every rate
         counts = [max(200, int(rate * per_rate)) for rate in rates]
 
-        def done(r: dict[str, Any]) -> None:
-            log(f"attach {r['offered_rate']:g}/s: {r['attaches']} ok, {r['failed']} failed, "
-                f"{r['attaches_per_second']}/s, p99 {r['latency_ms']['p99']} ms, "
-                f"core CPU {r['core_cpu_ms_per_attach']} ms/attach")
 
         rep = _run(attach_bench(counts, rates, slot=0, say=log, on_run=done))
         runs = rep["runs"]
         results["attach"] = {"runs": runs, "layout": rep["layout"]}
+        save()
+
+    if "attach_set" in steps:
+        # the same sweep with the control plane as two AMF Set members (up.amf_set_size: 2), at
+        # the rates where one process runs out of core
+        set_rates = [float(x) for x in args.set_rates.split(",") if x] or ([250, 500] if args.quick
+                                                                         else [250, 400, 500, 600])
+        counts = [max(200, int(rate * per_rate)) for rate in set_rates]
+        rep = _run(attach_bench(counts, set_rates, slot=0, amf_set=2, say=log, on_run=done))
+        results["attach_set"] = {"runs": rep["runs"], "layout": rep["layout"], "members": 2}
         save()
 
     if "profile" in steps:
@@ -251,9 +264,11 @@ def main() -> int:
 
         runs = (results.get("attach") or {}).get("runs") or []
         if runs:
+            aset = (results.get("attach_set") or {}).get("runs")
             plot_latency(runs, DOCS / "latency-vs-load.png",
                          f"fivecore attach (registration + PDU session), {results['machine']['cores']} cores, "
-                         f"simulator on the same machine — {results['started']}")
+                         f"simulator on the same machine — {results['started']}",
+                         other=("AMF Set of 2", aset) if aset else None)
         comps = results.get("components") or []
         upf = next((c for c in comps if c["name"] == "upf"), None)
         section = whole_network_md(results, component_md(comps) if comps else None, upf_gbit_1400(upf))

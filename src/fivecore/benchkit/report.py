@@ -38,8 +38,8 @@ def attach_table_md(runs: Sequence[dict[str, Any]]) -> str:
     ]
     for r in runs:
         lat = r["latency_ms"]
-        cpu = r.get("cpu_ms_per_attach", {})
-        rss = r.get("rss_mb", {})
+        cpu = {**r.get("cpu_ms_per_attach", {}), "core-cp": cp_cpu(r)}
+        rss = {**r.get("rss_mb", {}), "core-cp": cp_sum(r.get("rss_mb", {}))}
         lines.append(
             f"| {r['offered_rate']:g} | {r['attaches']} | {r['failed']} | {_f(r['attaches_per_second'])} "
             f"| {_f(lat.get('p50'))} | {_f(lat.get('p90'))} | {_f(lat.get('p99'))} "
@@ -51,11 +51,22 @@ def attach_table_md(runs: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def cp_sum(per_process: dict[str, float]) -> float | None:
+    """The control plane's share: ``core-cp`` plus any further AMF Set members (``core-cp2``, ...)."""
+    vals = [v for k, v in per_process.items() if k.startswith("core-cp") and v is not None]
+    return sum(vals) if vals else None
+
+
+def cp_cpu(r: dict[str, Any]) -> float | None:
+    """Control-plane CPU ms per attach, all control-plane processes together."""
+    return cp_sum(r.get("cpu_ms_per_attach") or {})
+
+
 def cp_bound(r: dict[str, Any]) -> float | None:
-    """Attaches/s the control-plane process could carry on one whole core at the CPU it spent per
-    attach in this run (it is one process, one GIL): the ceiling a quiet machine would show."""
-    v = (r.get("cpu_ms_per_attach") or {}).get("core-cp")
-    return 1000.0 / v if v else None
+    """Attaches/s the control plane could carry if each of its processes had a whole core, at the
+    CPU it spent per attach in this run (a process is one GIL): the busiest process sets it."""
+    per = [v for k, v in (r.get("cpu_ms_per_attach") or {}).items() if k.startswith("core-cp") and v]
+    return 1000.0 / max(per) if per else None
 
 
 def best_sustained(runs: Sequence[dict[str, Any]]) -> float | None:
@@ -72,8 +83,8 @@ def p99_at(runs: Sequence[dict[str, Any]], rate: float) -> float | None:
 
 
 def targets_md(attach: dict[str, Any] | None, scale: dict[str, Any] | None,
-               upf_gbit: float | None) -> str:
-    """Target, measured, verdict."""
+               upf_gbit: float | None, attach_set: dict[str, Any] | None = None) -> str:
+    """Target, measured, verdict (``attach_set``: the same sweep with the AMF Set layout)."""
     rows = []
 
     def verdict(v: float | None, limit: float, higher_is_better: bool) -> str:
@@ -83,7 +94,17 @@ def targets_md(attach: dict[str, Any] | None, scale: dict[str, Any] | None,
 
     runs = (attach or {}).get("runs") or []
     best = best_sustained(runs)
-    rows.append(("≥ 500 attaches/s sustained", _f(best) + " /s (highest without failures)", verdict(best, 500, True)))
+    set_runs = (attach_set or {}).get("runs") or []
+    if set_runs:
+        members = attach_set.get("members", 2) if attach_set else 2
+        best_set = best_sustained(set_runs)
+        both = max((v for v in (best, best_set) if v is not None), default=None)
+        rows.append(("≥ 500 attaches/s sustained",
+                     f"{_f(best_set)} /s with an AMF Set of {members} control-plane processes; {_f(best)} /s "
+                     "with one (highest without failures)", verdict(both, 500, True)))
+    else:
+        rows.append(("≥ 500 attaches/s sustained", _f(best) + " /s (highest without failures)",
+                     verdict(best, 500, True)))
     p99 = p99_at(runs, 250)
     r250 = next((r for r in runs if abs(r["offered_rate"] - 250) < 1e-9), None)
     if r250 is not None and r250["failed"]:
@@ -93,7 +114,8 @@ def targets_md(attach: dict[str, Any] | None, scale: dict[str, Any] | None,
     else:
         rows.append(("p99 ≤ 50 ms at 250 attaches/s", _f(p99) + " ms" if p99 is not None else "–",
                      verdict(p99, 50, False)))
-    cpus = [r["core_cpu_ms_per_attach"] for r in runs if r.get("core_cpu_ms_per_attach") and not r["failed"]]
+    cpus = [r["core_cpu_ms_per_attach"] for r in [*runs, *set_runs]
+            if r.get("core_cpu_ms_per_attach") and not r["failed"]]
     cpu = min(cpus) if cpus else None
     rows.append(("≤ 2 ms core CPU per attach", _f(cpu, "{:.2f}") + " ms (lowest over the sweep)",
                  verdict(cpu, 2.0, False)))
@@ -118,6 +140,16 @@ def targets_md(attach: dict[str, Any] | None, scale: dict[str, Any] | None,
     return "\n".join(out)
 
 
+AMF_SET_METHOD = (
+    "`fivecore up` with `up.amf_set_size: 2`: the control plane as two processes, members of one AMF Set "
+    "(TS 23.501 §5.21.2), each with its own AMF (AMF Pointer 0 and 1), SMF (half of the UE pool each), "
+    "AUSF, UDM, UDR, PCF and NSSF calling each other in-process; one NRF, one SQLite subscriber file "
+    "and one UPF. The simulator's gNBs connect round-robin to the two AMFs (two gNBs, so half the UEs "
+    "each). *CP* columns add both processes; *CP-bound* is the rate at which the busier one would fill a "
+    "core. With the simulator on the same two cores, the machine itself is the limit: at saturation "
+    "every process competes for the same two cores.")
+
+
 def replace_section(doc: str, section: str) -> str:
     """``doc`` with the text between the make-bench markers replaced (appended at the end if
     the markers are absent); everything outside the markers is left byte for byte."""
@@ -135,8 +167,10 @@ def write_section(path: Path, section: str) -> None:
     path.write_text(replace_section(doc, section))
 
 
-def plot_latency(runs: Sequence[dict[str, Any]], out: Path, title: str = "") -> Path:
-    """Latency percentiles and sustained rate against offered load, as a PNG."""
+def plot_latency(runs: Sequence[dict[str, Any]], out: Path, title: str = "",
+                 other: tuple[str, Sequence[dict[str, Any]]] | None = None) -> Path:
+    """Latency percentiles and sustained rate against offered load, as a PNG; ``other`` is a
+    second sweep (label, runs), drawn in its own colour (its p99 and throughput)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -160,6 +194,14 @@ def plot_latency(runs: Sequence[dict[str, Any]], out: Path, title: str = "") -> 
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     ax2.plot(x, [r["attaches_per_second"] for r in rs], "o-", label="sustained")
+    if other is not None and other[1]:
+        label, ors = other[0], sorted(other[1], key=lambda r: r["offered_rate"])
+        ox = [r["offered_rate"] for r in ors]
+        pts = [(r["offered_rate"], r["latency_ms"].get("p99")) for r in ors if r["latency_ms"].get("p99")]
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], "D-", color="tab:purple", label=f"p99, {label}")
+        ax2.plot(ox, [r["attaches_per_second"] for r in ors], "D-", color="tab:purple", label=f"sustained, {label}")
+        x = sorted({*x, *ox})
+        ax.legend()
     if x:
         ax2.plot([0, max(x)], [0, max(x)], color="grey", lw=0.8, ls=":", label="= offered")
     ax2.set_xlabel("offered attaches per second")
@@ -279,7 +321,7 @@ def whole_network_md(results: dict[str, Any], components_md: str | None, upf_gbi
            f"{m.get('memory_gb', '?')} GB RAM, Python {m.get('python', '?')}, Linux {m.get('kernel', '?')}; "
            f"1-minute load average {m.get('load_avg_1m', '?')} at the start (a shared machine: other "
            "work competes for the two cores, so treat single numbers as ±20 %).", "",
-           "### Targets (issue 9)", "", targets_md(attach, scale, upf_gbit), ""]
+           "### Targets (issue 9)", "", targets_md(attach, scale, upf_gbit, results.get("attach_set")), ""]
     out += ["### Attach rate and latency — `fivecore bench attach`", "", METHOD, ""]
     if attach and attach.get("runs"):
         out += [attach_table_md(attach["runs"]), "", "![latency against offered load](latency-vs-load.png)", ""]
@@ -287,6 +329,10 @@ def whole_network_md(results: dict[str, Any], components_md: str | None, upf_gbi
             out += [overload_md(attach["runs"]), ""]
     else:
         out += ["Not run.", ""]
+    aset = results.get("attach_set")
+    if aset and aset.get("runs"):
+        out += [f"#### The same with an AMF Set of {aset.get('members', 2)} — `fivecore bench attach --amf-set "
+                f"{aset.get('members', 2)}`", "", AMF_SET_METHOD, "", attach_table_md(aset["runs"]), ""]
     out += ["### Where the control plane's CPU goes — py-spy", ""]
     if prof.get("summary"):
         r = prof.get("run", {})
