@@ -49,6 +49,7 @@ def test_two_member_amf_set_attaches(tmp_path: Path) -> None:
                 assert len(st["gnbs"]) == 2
                 assert sum(1 for u in st["ues"] if u.get("gmm_state") == "REGISTERED") == n
                 assert len(st["pdu_sessions"]) == n
+                assert [(e["member"], e["amf_pointer"]) for e in st["amf_set"]] == [(0, 0), (1, 1)]
                 return out
             finally:
                 await att.close()

@@ -57,7 +57,9 @@ def collect_status(config_path: Path | None) -> dict[str, Any]:
 
     state = read_state(load_config(config_path))
     nfs = state["nfs"]
-    out: dict[str, Any] = {"nfs": {n: v.get("status") for n, v in nfs.items()}, "gnbs": [], "ues": [], "pdu_sessions": []}
+    out: dict[str, Any] = {"nfs": {n: v.get("status") for n, v in nfs.items()}, "gnbs": [], "ues": [], "pdu_sessions": [],
+                           "amf_set": [{k: e.get(k) for k in ("member", "pid", "ngap", "amf_pointer", "ue_pools")}
+                                       for e in state.get("amf_set") or []]}
     # every member of the AMF Set (up.amf_set_size), up's own first
     members = [e.get("metrics") or {} for e in state.get("amf_set") or []] or [
         {nf: nfs.get(nf, {}).get("metrics") for nf in ("amf", "smf")}]
@@ -97,6 +99,14 @@ def register(app: typer.Typer) -> None:
         for n, s in st["nfs"].items():
             t.add_row(n, s or "-")
         con.print(t)
+        if len(st["amf_set"]) > 1:
+            a = Table(title=f"AMF Set ({len(st['amf_set'])} control-plane processes)")
+            for col in ("member", "pid", "NGAP", "AMF Pointer", "UE pool"):
+                a.add_column(col)
+            for e in st["amf_set"]:
+                a.add_row(str(e["member"]), str(e["pid"]), str(e["ngap"]), str(e["amf_pointer"]),
+                          ", ".join(e.get("ue_pools") or []))
+            con.print(a)
         g = Table(title=f"gNBs ({len(st['gnbs'])})")
         for col in ("gNB id", "name", "state", "SCTP peer", "UEs"):
             g.add_column(col)
