@@ -80,7 +80,8 @@ def register(app: typer.Typer) -> None:
         config: Path = ConfigOpt,
         pcap: Path = typer.Option(None, "--pcap", help="Write the N2/N3/N4/SBI traffic of the core to this pcap."),
     ) -> None:
-        """Start the whole core on this host (control plane in one process, UPF in its own) until Ctrl-C."""
+        """Start the whole core on this host (control plane in one process, or up.amf_set_size processes
+        as one AMF Set; UPF in its own) until Ctrl-C."""
         from fivecore.netup.network import up
 
         up(config, pcap)
