@@ -91,7 +91,7 @@ class AmfGnbPolicy:
     def __call__(self, gnb: Any) -> tuple[str, str] | None:
         """TS 38.413 §8.7.1.2: decide the NG Setup of ``gnb`` (its Global RAN Node ID is decoded)."""
         grid = gnb.global_ran_node_id
-        d = self.policy.check_gnb(grid, getattr(gnb, "name", None))
+        d = self.policy.check_gnb(grid, getattr(gnb, "name", None), getattr(gnb, "peer", None) or None)
         if self.audit is not None:
             self.audit.record_decision(d, event=EVENT_NG_SETUP, actor=self.actor)
         if hasattr(gnb, "vendor"):

@@ -17,6 +17,7 @@ clock), so they are safe to call from any task or process.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -118,6 +119,11 @@ class GnbIdRangeRule(_Model):
     gnb_id_bits: int = Field(ge=22, le=32)
     first: int = Field(ge=0)
     last: int = Field(ge=0)
+    #: networks (CIDR, IPv4 or IPv6) the vendor's gNBs connect from. A Global RAN Node ID is
+    #: whatever the gNB writes in its NG Setup Request; binding the range to the SCTP peer
+    #: address the operator assigned that vendor keeps one vendor's gNB from claiming another's
+    #: IDs. Empty: any address.
+    peers: list[str] = Field(default_factory=list)
 
 
 class NameHintRule(_Model):
@@ -183,6 +189,24 @@ def parse_plmn(plmn: str) -> str | None:
     """
     m = _PLMN_RE.match(plmn.strip()) if isinstance(plmn, str) else None
     return m.group(1) + m.group(2) if m else None
+
+
+def peer_address(peer: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP address of an SCTP peer written ``addr``, ``addr:port`` or ``[v6addr]:port``."""
+    if not peer:
+        return None
+    text = peer.strip()
+    if text.startswith("["):
+        text = text[1:].partition("]")[0]
+    else:
+        try:
+            return ipaddress.ip_address(text)
+        except ValueError:
+            text = text.rpartition(":")[0]
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
 
 
 def gnb_subject(plmn: str, gnb_id: int, gnb_id_bits: int) -> str:
@@ -266,6 +290,11 @@ def _check_references(cfg: TrustConfig) -> None:
             fail(f"{path}.first", f"first {r.first:#x} is above last {r.last:#x}")
         if r.last >= 1 << r.gnb_id_bits:
             fail(f"{path}.last", f"{r.last:#x} does not fit in {r.gnb_id_bits} bits")
+        for k, net in enumerate(r.peers):
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                fail(f"{path}.peers[{k}]", f"not an IP network (CIDR such as '10.20.0.0/16'): {net!r}")
         for j, o in enumerate(ranges[:i]):
             if (
                 parse_plmn(o.plmn) == parse_plmn(r.plmn)
@@ -347,6 +376,7 @@ class _Range:
     bits: int
     first: int
     last: int
+    peers: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
 
 
 class TrustPolicy:
@@ -361,7 +391,8 @@ class TrustPolicy:
         }
         self._by_vendor_id = {v.vendor_id: v for v in self._vendors.values()}
         self._ranges = [
-            _Range(r.id, r.vendor, parse_plmn(r.plmn) or "", r.gnb_id_bits, r.first, r.last)
+            _Range(r.id, r.vendor, parse_plmn(r.plmn) or "", r.gnb_id_bits, r.first, r.last,
+                   tuple(ipaddress.ip_network(n, strict=False) for n in r.peers))
             for r in config.ran_vendor_rules.gnb_id_ranges
         ]
         self._hints = [(h.id, h.vendor, re.compile(h.pattern)) for h in config.ran_vendor_rules.name_hints]
@@ -400,12 +431,16 @@ class TrustPolicy:
 
     def resolve_gnb_vendor(self, plmn: str, gnb_id: int, gnb_id_bits: int) -> tuple[VendorRef, str] | None:
         """Vendor owning a Global gNB ID by the configured ranges, with the rule id."""
+        r = self._range_of(plmn, gnb_id, gnb_id_bits)
+        return (self._vendors[r.vendor], r.rule_id) if r is not None else None
+
+    def _range_of(self, plmn: str, gnb_id: int, gnb_id_bits: int) -> _Range | None:
         p = parse_plmn(plmn)
         if p is None:
             return None
         for r in self._ranges:
             if r.plmn == p and r.bits == gnb_id_bits and r.first <= gnb_id <= r.last:
-                return self._vendors[r.vendor], r.rule_id
+                return r
         return None
 
     def name_hint(self, ran_node_name: str | None) -> tuple[VendorRef, str] | None:
@@ -501,6 +536,7 @@ class TrustPolicy:
         self,
         global_ran_node_id: tuple[str, int, int],
         ran_node_name: str | None = None,
+        peer: str | None = None,
     ) -> Decision:
         """Decide an NG Setup (TS 38.413 §8.7.1) from the Global RAN Node ID and RAN Node Name.
 
@@ -510,6 +546,11 @@ class TrustPolicy:
         the gNB itself, so a name hint can only make the decision stricter: when the ID is
         unknown the decision is the stricter of the unknown-vendor default and the hinted
         vendor's; when the name points at another vendor than the ID, the stricter of both.
+
+        ``peer`` is the SCTP peer address the NG Setup came from (``"10.20.0.7"``, or with a
+        port: ``"10.20.0.7:38412"``, ``"[2001:db8::7]:38412"``). When the matching ID range
+        lists ``peers`` and the address is outside them (or unknown), the ID is not the gNB's to
+        claim: the NG Setup is refused whatever the vendor's standing.
         """
         plmn, gnb_id, bits = global_ran_node_id
         zone = Zone.RAN
@@ -529,8 +570,23 @@ class TrustPolicy:
         # The name is the peer's choice: match the clipped text so a hint regex sees bounded input.
         hint = self.name_hint(name)
 
+        if peer is not None:
+            detail["peer"] = _clip(peer)
         if by_id is not None:
             vendor, id_rule = by_id
+            rng = self._range_of(str(plmn), int(gnb_id), int(bits))
+            addr = peer_address(peer)
+            if rng is not None and rng.peers and (addr is None or not any(addr in n for n in rng.peers
+                                                                          if n.version == addr.version)):
+                detail["resolved_by"] = id_rule
+                detail["peer_mismatch"] = [str(n) for n in rng.peers]
+                return Decision(
+                    action=Action.REFUSE, subject_kind=SubjectKind.GNB, subject=subject, zone=zone,
+                    vendor=vendor, rule_id=id_rule,
+                    reason=(f"gNB {subject}: ID range {id_rule} ({vendor.name}) is bound to peers "
+                            f"{', '.join(str(n) for n in rng.peers)}, but this NG Setup came from "
+                            f"{_clip(peer) if peer else 'an unknown address'}: refused as an identity it cannot claim"),
+                    restricted_profile=None, detail=detail)
             action, rule = self.action_for(zone, vendor)
             detail["resolved_by"] = id_rule
             reason = f"gNB {subject}: {self._vendor_text(vendor)} by rule {id_rule} {self._verb(action, zone)}"
