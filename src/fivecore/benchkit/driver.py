@@ -130,8 +130,13 @@ async def open_loop(
 
     async def run(o: Outcome) -> None:
         try:
-            coro = op(o.index)
-            r = await (asyncio.wait_for(coro, timeout) if timeout else coro)
+            if timeout:
+                # asyncio.timeout: a timer on this task; wait_for would wrap the operation in
+                # a second task with its own waiter and callbacks, once per operation
+                async with asyncio.timeout(timeout):
+                    r = await op(o.index)
+            else:
+                r = await op(o.index)
             o.ok = r is None or bool(r)
             if not o.ok:
                 o.error = "failed"

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fivecore.errors import FivecoreError
+from fivecore.ran.splice import Splices
 from fivecore.ran.ue import Ue, UeState
 from fivecore.transport import sctp
 from fivecore.wire import ngap
@@ -73,7 +74,7 @@ class GnbConfig:
 class RanUe:
     """A UE camped on a gNB: its NAS entity plus the NGAP IDs of its current connection."""
 
-    __slots__ = ("ue", "ran_id", "amf_id", "gnb", "kgnb_ok", "ue_ambr", "rfsp")
+    __slots__ = ("ue", "ran_id", "amf_id", "gnb", "kgnb_ok", "ue_ambr", "rfsp", "ids")
 
     def __init__(self, ue: Ue, gnb: Gnb) -> None:
         self.ue = ue
@@ -84,9 +85,23 @@ class RanUe:
         #: set by UE Context Modification (TS 38.413 §8.3.4): (uplink, downlink) bit/s, RFSP
         self.ue_ambr: tuple[int, int] | None = None
         self.rfsp: int | None = None
+        #: (AMF UE NGAP ID, RAN UE NGAP ID, their IE values encoded) of this connection
+        self.ids: tuple[int, int, bytes, bytes] | None = None
 
 
 UeListener = Callable[[RanUe, UeState, UeState], None]
+
+_UL = ("UplinkNASTransport", "initiating")
+_NO_TEMPLATE: Any = object()
+#: TS 38.413 §9.3.3.1 / §9.3.3.2: the IE ids of the two NGAP IDs (from the codec's table)
+_AMF_ID_IE = ngap.pre_encoded(*_UL, "AMF-UE-NGAP-ID", 0).id
+_RAN_ID_IE = ngap.pre_encoded(*_UL, "RAN-UE-NGAP-ID", 0).id
+
+
+def _encode_with_ids(procedure: str, kind: str, amf_raw: bytes, ran_raw: bytes, ies: dict[str, Any]) -> bytes:
+    """A UE-associated NGAP message with the NGAP IDs' values already encoded."""
+    return ngap.encode(NgapPdu(procedure, kind, {
+        "AMF-UE-NGAP-ID": ngap.RawIe(_AMF_ID_IE, amf_raw), "RAN-UE-NGAP-ID": ngap.RawIe(_RAN_ID_IE, ran_raw), **ies}))
 
 
 @dataclass
@@ -145,6 +160,9 @@ class Gnb:
         #: (plmn, tac, nci) -> this cell's User Location Information, encoded once: it is in
         #: every UE-associated uplink message and only changes with the configuration
         self._uli: tuple[tuple[str, int, int], ngap.RawIe] | None = None
+        #: message templates by (message, its constant values, the lengths of the others);
+        #: see :meth:`templated`
+        self._splices: dict[tuple[Any, ...], Splices | None] = {}
 
     # --- N2 -----------------------------------------------------------------------------------
 
@@ -429,7 +447,14 @@ class Gnb:
                 res["PDUSessionResourceSetupListCxtRes"] = ok
             if failed:
                 res["PDUSessionResourceFailedToSetupListCxtRes"] = failed
-        self.send(ngap.encode(NgapPdu("InitialContextSetup", "successful", res)), self._stream(ru))
+        if len(res) == 2 and ru.amf_id is not None and ru.ran_id is not None:
+            # no PDU sessions with the context (a registration): the IDs are all it carries
+            amf_raw, ran_raw = self.encoded_ids(ru.amf_id, ru.ran_id, ru)
+            out = self.templated(("InitialContextSetupResponse",), (amf_raw, ran_raw),
+                                 lambda a, r: _encode_with_ids("InitialContextSetup", "successful", a, r, {}))
+        else:
+            out = ngap.encode(NgapPdu("InitialContextSetup", "successful", res))
+        self.send(out, self._stream(ru))
         nas = pdu.get("NAS-PDU")
         if nas:
             self._deliver(ru, nas)
@@ -611,19 +636,57 @@ class Gnb:
         g = ru.ue.guti
         if g is not None:
             ies["FiveG-S-TMSI"] = ngap.five_g_s_tmsi(g.amf_set_id, g.amf_pointer, g.tmsi)
-        ies["UEContextRequest"] = "requested"
-        self.send(ngap.encode(NgapPdu("InitialUEMessage", "initiating", ies)), self._stream(ru))
+            ies["UEContextRequest"] = "requested"
+            self.send(ngap.encode(NgapPdu("InitialUEMessage", "initiating", ies)), self._stream(ru))
+            return
+        # a registration with a SUCI: only the RAN UE NGAP ID and the NAS-PDU vary by UE
+        uli = ies["UserLocationInformation"]
+        ran_raw = ngap.pre_encoded("InitialUEMessage", "initiating", "RAN-UE-NGAP-ID", ru.ran_id).data
+
+        def build(r: bytes, n: bytes) -> bytes:
+            return ngap.encode(NgapPdu("InitialUEMessage", "initiating", {
+                "RAN-UE-NGAP-ID": ngap.RawIe(_RAN_ID_IE, r), "NAS-PDU": n, "UserLocationInformation": uli,
+                "RRCEstablishmentCause": cause, "UEContextRequest": "requested"}))
+
+        self.send(self.templated(("InitialUEMessage", uli, cause), (ran_raw, nas_pdu), build), self._stream(ru))
 
     def uplink_nas(self, ru: RanUe, nas_pdu: bytes) -> None:
         """TS 38.413 §8.6.3 Uplink NAS Transport."""
         if ru.ran_id is None or ru.amf_id is None:
             return
-        self.send(ngap.encode(NgapPdu("UplinkNASTransport", "initiating", {
-            "AMF-UE-NGAP-ID": ru.amf_id,
-            "RAN-UE-NGAP-ID": ru.ran_id,
-            "NAS-PDU": nas_pdu,
-            "UserLocationInformation": self._user_location(),
-        })), self._stream(ru))
+        self.send(self._uplink_nas_transport(ru.amf_id, ru.ran_id, nas_pdu, ru), self._stream(ru))
+
+    def _uplink_nas_transport(self, amf_id: int, ran_id: int, nas_pdu: bytes, ru: RanUe | None = None) -> bytes:
+        """The Uplink NAS Transport octets (TS 38.413 §9.2.5.3): a UE's messages differ only
+        in the two NGAP IDs and the NAS-PDU, whose length is the same for every UE of a
+        profile at each step, so they come from a template (:meth:`templated`)."""
+        amf_raw, ran_raw = self.encoded_ids(amf_id, ran_id, ru)
+        uli = self._user_location()
+        return self.templated(("UplinkNASTransport", uli), (amf_raw, ran_raw, nas_pdu),
+                              lambda a, r, n: _encode_with_ids(*_UL, a, r, {"NAS-PDU": n, "UserLocationInformation": uli}))
+
+    def encoded_ids(self, amf_id: int, ran_id: int, ru: RanUe | None = None) -> tuple[bytes, bytes]:
+        """The AMF and RAN UE NGAP ID IE values (TS 38.413 §9.3.3.1-2) encoded, kept on the
+        connection (``ru.ids``) while they stay the same."""
+        ids = ru.ids if ru is not None else None
+        if ids is None or ids[0] != amf_id or ids[1] != ran_id:
+            ids = (amf_id, ran_id, ngap.pre_encoded(*_UL, "AMF-UE-NGAP-ID", amf_id).data,
+                   ngap.pre_encoded(*_UL, "RAN-UE-NGAP-ID", ran_id).data)
+            if ru is not None:
+                ru.ids = ids
+        return ids[2], ids[3]
+
+    def templated(self, key: tuple[Any, ...], values: tuple[bytes, ...], build: Callable[..., bytes]) -> bytes:
+        """``build(*values)``, the encoding of a message whose other contents ``key`` fixes,
+        from a :class:`~fivecore.ran.splice.Splices` template per (``key``, lengths of
+        ``values``) when the encoder's probes allow one (else ``build`` itself)."""
+        full = (*key, *(len(v) for v in values))
+        sp = self._splices.get(full, _NO_TEMPLATE)
+        if sp is _NO_TEMPLATE:
+            if len(self._splices) >= 512:
+                self._splices.clear()
+            sp = self._splices[full] = Splices.of(build, tuple(len(v) for v in values))
+        return sp(*values) if sp is not None else build(*values)
 
     def release_request(self, ru: RanUe, cause: tuple[str, str] = ("radioNetwork", "user-inactivity")) -> None:
         """TS 38.413 §8.3.2: gNB-initiated UE Context Release Request."""

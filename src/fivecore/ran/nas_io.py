@@ -6,9 +6,12 @@ messages are built here, downlink ones reduced to a :class:`Downlink` view.
 
 from __future__ import annotations
 
-from functools import cache
+from collections.abc import Callable
+from dataclasses import replace
+from functools import cache, lru_cache
 from typing import Any
 
+from fivecore.ran.splice import Splice
 from fivecore.security import kdf
 from fivecore.security.nas_algorithms import nea
 from fivecore.security.nas_context import NasSecurityContext, Role, SecurityHeaderType
@@ -120,8 +123,27 @@ def split_security_header(pdu: bytes) -> tuple[int, bytes | None]:
     return sht, None
 
 
+#: TS 24.501 §8.2.25: a network sends the same Security Mode Command octets (algorithms,
+#: ngKSI, replayed capabilities, requests) to every UE of a profile; the views of the last
+#: few, by octets (read-only: the UE never changes a Downlink)
+_SMC_VIEWS: dict[bytes, Downlink] = {}
+_SMC = 0x5D
+
+
 def decode_downlink(plain: bytes) -> Downlink:
     """Decode a plain downlink 5GMM message (TS 24.501 §8.2)."""
+    if len(plain) > 2 and plain[2] == _SMC and plain[1] == 0:
+        d = _SMC_VIEWS.get(plain)
+        if d is None:
+            d = _decode_downlink(plain)
+            if len(_SMC_VIEWS) >= 64:
+                _SMC_VIEWS.clear()
+            _SMC_VIEWS[bytes(plain)] = d
+        return d
+    return _decode_downlink(plain)
+
+
+def _decode_downlink(plain: bytes) -> Downlink:
     try:
         msg = codec.decode(plain)
     except DecodeError as exc:
@@ -188,6 +210,17 @@ def decode_downlink(plain: bytes) -> Downlink:
 # --- uplink building ---------------------------------------------------------------------------
 
 
+def suci_identity(usim: Any) -> MobileIdentity:
+    """TS 24.501 §9.11.3.4 / TS 33.501 §6.12.2: a fresh SUCI of ``usim`` (a
+    :class:`fivecore.ran.usim.Usim`) as the 5GS mobile identity the NAS codec encodes; the
+    same IE as :func:`_wire_identity` of ``usim.make_suci()``."""
+    scheme = usim.protection_scheme
+    out = usim.scheme_output()
+    return MobileIdentity("suci", plmn=usim.mcc + usim.mnc, routing_indicator=usim.routing_indicator,
+                          protection_scheme=scheme, hn_key_id=usim.hn_key_id if scheme else 0,
+                          scheme_output=out)
+
+
 def _wire_identity(ident: Any) -> MobileIdentity:
     if isinstance(ident, MobileIdentity):
         return ident
@@ -245,7 +278,51 @@ def registration_request_pair(
 ) -> tuple[bytes, bytes]:
     """TS 24.501 §8.2.6 and §4.4.6: ``(whole message, its cleartext-IE form)`` of an initial
     registration without a security context, the same as two :func:`registration_request`
-    calls (with and without ``requested_nssai``) but with the IEs built once."""
+    calls (with and without ``requested_nssai``) but with the IEs built once.
+
+    For a SUCI (the initial registration of every simulated UE) the octets around the
+    scheme output are the same for all UEs of a profile: they come from a cached
+    :class:`~fivecore.ran.splice.Splice` and only the fresh scheme output is joined in."""
+    if isinstance(identity, MobileIdentity) and identity.type == "suci":
+        out = identity.scheme_output
+        key = (reg_type, follow_on, ngksi, nea, nia, tuple(requested_nssai or ()), identity.plmn,
+               identity.supi_format, identity.routing_indicator, identity.protection_scheme,
+               identity.hn_key_id, len(out))
+        pair = _REG_SPLICES.get(key)
+        if pair is None:
+            pair = _REG_SPLICES[key] = _registration_splices(reg_type, follow_on, ngksi, identity, nea, nia,
+                                                             requested_nssai)
+        if pair is not None:
+            return pair[0](out), pair[1](out)
+    return _registration_request_pair(reg_type, follow_on, ngksi, identity, nea, nia, requested_nssai)
+
+
+#: registration_request_pair's templates per (everything but the SUCI scheme output); a
+#: simulator has a handful of UE profiles, so this stays small
+_REG_SPLICES: dict[tuple[Any, ...], tuple[Splice, Splice] | None] = {}
+
+
+def _registration_splices(reg_type: int, follow_on: bool, ngksi: int, identity: MobileIdentity,
+                          nea: tuple[int, ...], nia: tuple[int, ...],
+                          requested_nssai: list[tuple[int, int | None]] | None) -> tuple[Splice, Splice] | None:
+    def enc(i: int) -> Callable[[bytes], bytes]:
+        return lambda out: _registration_request_pair(
+            reg_type, follow_on, ngksi, replace(identity, scheme_output=out), nea, nia, requested_nssai)[i]
+
+    n = len(identity.scheme_output)
+    full, clear = Splice.of(enc(0), n), Splice.of(enc(1), n)
+    return (full, clear) if full is not None and clear is not None else None
+
+
+def _registration_request_pair(
+    reg_type: int,
+    follow_on: bool,
+    ngksi: int,
+    identity: Any,
+    nea: tuple[int, ...],
+    nia: tuple[int, ...],
+    requested_nssai: list[tuple[int, int | None]] | None = None,
+) -> tuple[bytes, bytes]:
     ies = _cleartext_ies(reg_type, follow_on, ngksi, identity, nea, nia)
     clear = codec.encode(NasMessage("RegistrationRequest", ies))
     if not requested_nssai:
@@ -299,13 +376,31 @@ def authentication_failure(cause: int, auts: bytes | None = None) -> bytes:
     return codec.encode(NasMessage("AuthenticationFailure", ies))
 
 
-def identity_response_suci(suci: SuciIdentity) -> bytes:
+def identity_response_suci(suci: SuciIdentity | MobileIdentity) -> bytes:
     """TS 24.501 §8.2.22."""
     return codec.encode(NasMessage("IdentityResponse", mobile_identity=_wire_identity(suci)))
 
 
 def security_mode_complete(container: bytes | None, imeisv: str | None) -> bytes:
-    """TS 24.501 §8.2.26 (NAS message container with the whole initial message, §4.4.6)."""
+    """TS 24.501 §8.2.26 (NAS message container with the whole initial message, §4.4.6).
+
+    With a container the octets around it depend only on its length and the IMEISV: a
+    cached :class:`~fivecore.ran.splice.Splice` per (length, IMEISV) joins it in."""
+    if container is not None:
+        key = (len(container), imeisv)
+        sp = _SMC_SPLICES.get(key, _MISSING)
+        if sp is _MISSING:
+            sp = _SMC_SPLICES[key] = Splice.of(lambda c: _security_mode_complete(c, imeisv), len(container))
+        if sp is not None:
+            return sp(container)  # type: ignore[operator]
+    return _security_mode_complete(container, imeisv)
+
+
+_MISSING = object()
+_SMC_SPLICES: dict[tuple[int, str | None], Splice | None | object] = {}
+
+
+def _security_mode_complete(container: bytes | None, imeisv: str | None) -> bytes:
     ies: dict[str, Any] = {}
     if imeisv is not None:
         ies["imeisv"] = MobileIdentity.imeisv(imeisv)
@@ -381,7 +476,17 @@ def protect_uplink(sec: NasSecurityContext | None, plain: bytes, sht: int = 2) -
 
 def ul_nas_transport(sm_pdu: bytes, psi: int, request_type: int | None = None, dnn: str | None = None,
                      snssai: tuple[int, int | None] | None = None) -> bytes:
-    """TS 24.501 §8.2.10: UL NAS Transport carrying an N1 SM message (issue 7)."""
+    """TS 24.501 §8.2.10: UL NAS Transport carrying an N1 SM message (issue 7).
+
+    A pure function of its arguments, cached: the plain message of a PDU Session
+    Establishment Request is the same for every UE with the same PTI, DNN and slice (what
+    differs per UE is the protection applied afterwards)."""
+    return _ul_nas_transport(bytes(sm_pdu), psi, request_type, dnn, tuple(snssai) if snssai else None)
+
+
+@lru_cache(maxsize=4096)
+def _ul_nas_transport(sm_pdu: bytes, psi: int, request_type: int | None, dnn: str | None,
+                      snssai: tuple[int, int | None] | None) -> bytes:
     return codec.encode(codec.MESSAGE_CLASSES["ULNASTransport"](
         payload_container_type=1, payload_container=sm_pdu, pdu_session_id=psi,
         request_type=request_type, s_nssai=SNssai(*snssai) if snssai else None, dnn=dnn))

@@ -146,7 +146,7 @@ class Ue:
         if self.guti is not None:
             identity: Any = self.guti
         else:
-            identity = self.usim.make_suci()
+            identity = nas_io.suci_identity(self.usim)
             self.suci_scheme_sent = self.usim.protection_scheme
         ngksi = self.ngksi if have_ctx else 7
         if have_ctx:
@@ -175,7 +175,7 @@ class Ue:
 
     def deregister(self, switch_off: bool = False) -> bytes:
         """TS 24.501 §5.5.2.2.1: UE-initiated de-registration (3GPP access)."""
-        ident: Any = self.guti if self.guti is not None else self.usim.make_suci()
+        ident: Any = self.guti if self.guti is not None else nas_io.suci_identity(self.usim)
         plain = nas_io.deregistration_request(switch_off, self.ngksi if self.sec else 7, ident)
         if not self.connected:
             self.secure_exchange = False
@@ -379,7 +379,7 @@ class Ue:
 
     def _on_identity_request(self, msg: Any) -> list[bytes]:
         if msg.identity_type == 1:
-            suci = self.usim.make_suci()
+            suci = nas_io.suci_identity(self.usim)
             self.suci_scheme_sent = self.usim.protection_scheme
             # a 5G-GUTI the network no longer knows is useless from now on
             self.guti = None

@@ -27,14 +27,21 @@ import secrets
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from fivecore.errors import FivecoreError
+from fivecore.ran.splice import Splice
 from fivecore.wire import gtpu, nas, ngap
 from fivecore.wire.errors import DecodeError, EncodeError
 from fivecore.wire.ngap import NgapPdu
 
 log = logging.getLogger("fivecore.ran.userplane")
+
+_NO_SPLICE = object()
+#: TS 38.413 §9.3.3.1 / §9.3.3.2: the IE ids of the NGAP IDs (from the codec's table)
+_AMF_ID_IE = ngap.pre_encoded("UplinkNASTransport", "initiating", "AMF-UE-NGAP-ID", 0).id
+_RAN_ID_IE = ngap.pre_encoded("UplinkNASTransport", "initiating", "RAN-UE-NGAP-ID", 0).id
 
 
 class SessionError(FivecoreError):
@@ -101,10 +108,7 @@ class UeSm:
             raise SessionError(f"PDU session ID {psi} out of range")
         s = UeSession(psi, dnn, snssai, "ACTIVE_PENDING", self._next_pti(), pdu_type)
         self.sessions[psi] = s
-        epco = bytes((0x80, 0x00, 0x0D, 0x00, 0x00, 0x10, 0x00))  # ask for DNS and MTU
-        return nas.encode(nas.PDUSessionEstablishmentRequest(
-            pdu_session_id=psi, pti=s.pti, integrity_protection_max_data_rate=b"\xff\xff",
-            pdu_session_type=pdu_type, ssc_mode=1, extended_pco=epco))
+        return _establishment_request(psi, s.pti, pdu_type)
 
     def release(self, psi: int) -> bytes:
         """TS 24.501 §6.4.3.2: PDU Session Release Request (cause #36 regular deactivation)."""
@@ -210,6 +214,17 @@ class UeSm:
         return [(p, nas.encode(nas.FiveGSMStatus(pdu_session_id=p, pti=msg.pti, cause=98)))]
 
 
+@lru_cache(maxsize=4096)
+def _establishment_request(psi: int, pti: int, pdu_type: int) -> bytes:
+    """TS 24.501 §8.3.1: PDU Session Establishment Request, SSC mode 1, asking for DNS and
+    MTU in the extended PCO. Its octets depend on these three values only (at most 15 x 254
+    x 3), so each combination is encoded once."""
+    epco = bytes((0x80, 0x00, 0x0D, 0x00, 0x00, 0x10, 0x00))  # TS 24.008 §10.5.6.3: DNS, MTU
+    return nas.encode(nas.PDUSessionEstablishmentRequest(
+        pdu_session_id=psi, pti=pti, integrity_protection_max_data_rate=b"\xff\xff",
+        pdu_session_type=pdu_type, ssc_mode=1, extended_pco=epco))
+
+
 def _pco_dns(epco: bytes | None) -> list[str]:
     out: list[str] = []
     if not epco:
@@ -272,6 +287,7 @@ class GnbUserPlane:
         self.on_tunnel_down: Callable[[Tunnel], None] | None = None
         self.stats: dict[str, int] = {}
         self.tap: Callable[[bytes, tuple[str, int], tuple[str, int]], None] | None = None
+        self._transfer_splices: dict[tuple[str, tuple[int, ...]], Splice | None | object] = {}
         gnb.raw_listeners.append(self.on_ngap)
         gnb.ics_sessions = self.setup_items
         if hasattr(gnb, "lost_listeners"):
@@ -364,7 +380,27 @@ class GnbUserPlane:
         # the NAS PDU first (RRC Reconfiguration carries it), then the response to the AMF
         for nas_pdu in nas_pdus:
             self.gnb._deliver(ru, nas_pdu)
-        self.gnb.send(ngap.encode(NgapPdu("PDUSessionResourceSetup", "successful", ies)), self.gnb._stream(ru))
+        self.gnb.send(self._setup_response(ru, ies, ok, failed), self.gnb._stream(ru))
+
+    def _setup_response(self, ru: Any, ies: dict[str, Any], ok: list[dict[str, Any]],
+                        failed: list[dict[str, Any]]) -> bytes:
+        """TS 38.413 §9.2.1.2 PDU Session Resource Setup Response. With one session set up
+        (the usual case) only the NGAP IDs and the response transfer differ between UEs: a
+        template of the gNB's (:meth:`fivecore.ran.gnb.Gnb.templated`) joins them in."""
+        templated = getattr(self.gnb, "templated", None)
+        if templated is None or failed or len(ok) != 1 or ru.amf_id is None or ru.ran_id is None:
+            return ngap.encode(NgapPdu("PDUSessionResourceSetup", "successful", ies))
+        psi = ok[0]["pDUSessionID"]
+        amf_raw, ran_raw = self.gnb.encoded_ids(ru.amf_id, ru.ran_id, ru)
+
+        def build(a: bytes, r: bytes, t: bytes) -> bytes:
+            return ngap.encode(NgapPdu("PDUSessionResourceSetup", "successful", {
+                "AMF-UE-NGAP-ID": ngap.RawIe(_AMF_ID_IE, a), "RAN-UE-NGAP-ID": ngap.RawIe(_RAN_ID_IE, r),
+                "PDUSessionResourceSetupListSURes": [{"pDUSessionID": psi,
+                                                      "pDUSessionResourceSetupResponseTransfer": t}]}))
+
+        return templated(("PDUSessionResourceSetupResponse", psi), (amf_raw, ran_raw,
+                         ok[0]["pDUSessionResourceSetupResponseTransfer"]), build)
 
     def setup_items(self, ru: Any, items: list[Any], nas_field: str = "nAS-PDU"
                     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[bytes]]:
@@ -393,17 +429,31 @@ class GnbUserPlane:
             self.tunnels[t.dl_teid] = t
             self.by_session[(id(ru), psi)] = t
             self.count("tunnels_created")
-            ok.append({"pDUSessionID": psi, "pDUSessionResourceSetupResponseTransfer": ngap.encode_ie(
-                "PDUSessionResourceSetupResponseTransfer",
-                {"dLQosFlowPerTNLInformation": {
-                    "uPTransportLayerInformation": ngap.gtp_tunnel(self.n3_address, t.dl_teid),
-                    "associatedQosFlowList": [{"qosFlowIdentifier": q} for q in (qfis or [1])]}})})
+            ok.append({"pDUSessionID": psi,
+                       "pDUSessionResourceSetupResponseTransfer": self._response_transfer(t.dl_teid, qfis or [1])})
             n = item.get(nas_field)
             if isinstance(n, bytes | bytearray):
                 nas_pdus.append(bytes(n))
             if self.on_tunnel_up is not None:
                 self.on_tunnel_up(t)
         return ok, failed, nas_pdus
+
+    def _response_transfer(self, teid: int, qfis: list[int]) -> bytes:
+        """TS 38.413 §9.3.4.2 PDU Session Resource Setup Response Transfer: this gNB's N3
+        address and the new tunnel's TEID for the accepted QoS flows. Only the TEID differs
+        between sessions with the same flows: a :class:`~fivecore.ran.splice.Splice` per flow
+        list joins it in."""
+        def enc(teid_octets: bytes) -> bytes:
+            return ngap.encode_ie("PDUSessionResourceSetupResponseTransfer", {"dLQosFlowPerTNLInformation": {
+                "uPTransportLayerInformation": ngap.gtp_tunnel(self.n3_address, int.from_bytes(teid_octets, "big")),
+                "associatedQosFlowList": [{"qosFlowIdentifier": q} for q in qfis]}})
+
+        key = (self.n3_address, tuple(qfis))
+        sp = self._transfer_splices.get(key, _NO_SPLICE)
+        if sp is _NO_SPLICE:
+            sp = self._transfer_splices[key] = Splice.of(enc, 4)
+        teid_octets = teid.to_bytes(4, "big")
+        return sp(teid_octets) if isinstance(sp, Splice) else enc(teid_octets)
 
     def _release(self, pdu: NgapPdu) -> None:
         """TS 38.413 §8.2.2.2: drop the tunnels, deliver the NAS PDU, answer."""

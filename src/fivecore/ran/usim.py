@@ -7,9 +7,16 @@ to refuse (TS 33.102 §6.3.3, TS 33.501 §6.1.3.2).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
+from functools import lru_cache
+
+from cryptography.hazmat.primitives.asymmetric import x25519
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from fivecore.security import milenage, suci
+from fivecore.security.errors import SuciError
 
 #: TS 33.102 Annex C.3.1: IND is the 5 least significant bits of SQN (32-entry array).
 IND_BITS = 5
@@ -19,6 +26,45 @@ DELTA = 1 << 28
 #: TS 33.102 Annex C.2.2: the "age limit" L of an out-of-order SEQ.
 AGE_LIMIT = 1 << 28
 SQN_MAX = (1 << 48) - 1
+
+_SHA256 = hashlib.sha256
+_HMAC = hmac.digest
+
+
+@lru_cache(maxsize=64)
+def _hn_key(raw: bytes) -> x25519.X25519PublicKey:
+    # one home network key serves every USIM of a simulator: load it once, not per USIM
+    return x25519.X25519PublicKey.from_public_bytes(raw)
+
+
+def conceal_profile_a(hn_public: x25519.X25519PublicKey, scheme_input: bytes,
+                      ephemeral: x25519.X25519PrivateKey | None = None) -> bytes:
+    """TS 33.501 Annex C.3.2 / C.3.4.1 (ECIES Profile A), UE side: scheme output
+    ``ephemeral public key || AES-128-CTR ciphertext || HMAC-SHA-256/64 tag``.
+
+    The same computation as :func:`fivecore.security.suci.conceal_raw` for Profile A, for a
+    USIM that conceals on every registration: the home network key object comes ready,
+    the scheme input is already BCD and checked, so only the per-SUCI work is left — a
+    fresh X25519 key pair (required: SUCIs of one subscriber must be unlinkable), the
+    shared secret, the ANSI X9.63 KDF (SHA-256), AES-CTR and the tag. ``ephemeral`` is for
+    known-answer tests.
+    """
+    eph = x25519.X25519PrivateKey.generate() if ephemeral is None else ephemeral
+    eph_pub = eph.public_key().public_bytes_raw()
+    try:
+        z = eph.exchange(hn_public)
+    except ValueError:
+        raise SuciError("Profile A public key is a low-order point") from None
+    # C.3.2: X9.63 KDF, 64 octets = EK (16) || ICB (16) || MK (32); SharedInfo1 = eph_pub
+    k1 = _SHA256(z + b"\x00\x00\x00\x01" + eph_pub).digest()
+    k2 = _SHA256(z + b"\x00\x00\x00\x02" + eph_pub).digest()
+    if int.from_bytes(k1[28:32], "big") + (len(scheme_input) + 15) // 16 - 1 > 0xFFFFFFFF:
+        # C.3.4.0's 32-bit counter would wrap inside the input (never for an IMSI's MSIN, one
+        # block): OpenSSL's 128-bit counter would carry on differently, the reference does not
+        return suci.conceal_raw(scheme_input, 1, hn_public.public_bytes_raw(),
+                                ephemeral_private_key=eph.private_bytes_raw())
+    ct = Cipher(algorithms.AES(k1[:16]), modes.CTR(k1[16:32])).encryptor().update(scheme_input)
+    return eph_pub + ct + _HMAC(k2, ct, "sha256")[:8]
 
 
 class UsimError(ValueError):
@@ -75,6 +121,8 @@ class Usim:
         "hn_public_key",
         "hn_key_id",
         "routing_indicator",
+        "_scheme_input",
+        "_hn_key",
     )
 
     def __init__(
@@ -118,6 +166,10 @@ class Usim:
         self.hn_public_key = hn_public_key
         self.hn_key_id = hn_key_id
         self.routing_indicator = routing_indicator
+        #: TS 33.501 C.3.1: the scheme input (BCD MSIN) and the loaded home network key, made
+        #: once: every registration from DEREGISTERED conceals the same MSIN anew
+        self._scheme_input: bytes | None = None
+        self._hn_key: x25519.X25519PublicKey | None = None
 
     @property
     def supi(self) -> str:
@@ -136,15 +188,38 @@ class Usim:
         Null scheme: the MSIN in BCD. Profiles A/B: a new ephemeral key each call, so two
         SUCIs of one subscriber are unlinkable.
         """
-        return suci.SuciIdentity.for_imsi(
+        return suci.SuciIdentity(
+            suci.SupiFormat.IMSI,
             self.mcc,
             self.mnc,
-            self.msin,
-            protection_scheme=self.protection_scheme,
-            hn_public_key=self.hn_public_key,
-            hn_public_key_id=self.hn_key_id,
-            routing_indicator=self.routing_indicator,
+            self.routing_indicator,
+            self.protection_scheme,
+            self.hn_key_id if self.protection_scheme else 0,
+            self.scheme_output(),
         )
+
+    def scheme_output(self) -> bytes:
+        """TS 33.501 §6.12.2 / Annex C.3: the SUCI's scheme output, freshly concealed (a new
+        ephemeral key pair per call for Profiles A and B; the BCD MSIN for the null scheme)."""
+        si = self._scheme_input
+        if si is None:
+            si = suci.encode_msin_bcd(self.msin)
+            # the identity's fixed fields are checked once (what SuciIdentity checks per SUCI)
+            suci.SuciIdentity(suci.SupiFormat.IMSI, self.mcc, self.mnc, self.routing_indicator,
+                              self.protection_scheme, self.hn_key_id if self.protection_scheme else 0, si)
+            self._scheme_input = si
+        scheme = self.protection_scheme
+        if scheme == 1:
+            key = self._hn_key
+            if key is None:
+                pub = self.hn_public_key or b""
+                if len(pub) != 32:
+                    raise SuciError(f"Profile A public key must be 32 bytes, got {len(pub)}")
+                key = self._hn_key = _hn_key(pub)
+            return conceal_profile_a(key, si)
+        if scheme == 0:
+            return si
+        return suci.conceal_raw(si, scheme, self.hn_public_key)
 
     # --- AKA (TS 33.102 §6.3.3, TS 33.501 §6.1.3.2) -----------------------------------------
 
@@ -159,12 +234,12 @@ class Usim:
         res, ck, ik, ak = milenage.f2345(self.k, self.opc, rand)
         sqn_xor_ak = autn[:6]
         amf = autn[6:8]
-        sqn_b = bytes(a ^ b for a, b in zip(sqn_xor_ak, ak, strict=True))
+        sqn = int.from_bytes(sqn_xor_ak, "big") ^ int.from_bytes(ak, "big")
+        sqn_b = sqn.to_bytes(6, "big")
         if milenage.f1(self.k, self.opc, rand, sqn_b, amf) != autn[8:16]:
             return AkaMacFailure()
         if not amf[0] & 0x80:
             return AkaNon5gFailure()
-        sqn = int.from_bytes(sqn_b, "big")
         if not self.sqn_acceptable(sqn):
             return AkaSynchFailure(self.make_auts(rand))
         self.accept_sqn(sqn)
