@@ -22,7 +22,7 @@ from fivecore.nf.amf.context import GmmState
 from fivecore.nf.amf.gmm import Gmm, GmmConfig, SbiCall, SetTimer, StopTimer
 from fivecore.nf.amf.ngap_handler import AmfNgap, CloseAssociation, GnbPolicy, NgapConfig, NgapSend
 from fivecore.nf.common.app import NfApp
-from fivecore.nf.common.client import LocalRegistry
+from fivecore.nf.common.client import LocalRegistry, run_until_wait
 from fivecore.runtime import install_fast_loop
 from fivecore.transport import sctp
 from fivecore.transport.http2 import (
@@ -120,7 +120,15 @@ class AmfApp(NfApp):
         self._next_assoc = 1
         self._timers: dict[tuple[int, str], asyncio.TimerHandle] = {}
         self._bg: set[asyncio.Task[Any]] = set()
+        #: SBI calls scheduled (call_soon) or in their first step: they count as waiting too
+        self._starting = 0
+        self._stopped = False
+        #: the loop the AMF runs in, from on_start: asyncio.get_running_loop() costs a getpid()
+        #: system call each time (fork detection), and _execute needs it for every timer
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.overloaded = False
+        #: (amf.overload_threshold, amf.overload_loop_lag_ms in seconds), see _check_overload
+        self._overload_limits = (a.overload_threshold, a.overload_loop_lag_ms / 1000.0)
         #: smoothed event-loop lag in seconds (see _lag_loop)
         self.loop_lag = 0.0
         self.started_at = time.monotonic()
@@ -156,6 +164,7 @@ class AmfApp(NfApp):
         return r
 
     async def on_start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         if self.trust is not None:
             t = asyncio.create_task(self.trust.flush_loop(), name="amf-exposure-ledger")
             self._bg.add(t)
@@ -173,6 +182,8 @@ class AmfApp(NfApp):
         for h in self._timers.values():
             h.cancel()
         self._timers.clear()
+        self._stopped = True
+        self._loop = None
         for t in list(self._bg):
             t.cancel()
         if self.trust is not None:
@@ -219,16 +230,16 @@ class AmfApp(NfApp):
                 except sctp.SctpError as exc:
                     log.info("event=ngap_send_failed err=%s", exc)
             elif isinstance(a, SbiCall):
-                t = asyncio.create_task(self._sbi(a))
-                self._bg.add(t)
-                t.add_done_callback(self._sbi_done)
+                # started where a task's first step would run; a task only if it has to wait
+                self._starting += 1
+                (self._loop or asyncio.get_running_loop()).call_soon(self._start_sbi, a)
                 self._check_overload()
             elif isinstance(a, SetTimer):
                 key = (a.ue.amf_ue_ngap_id, a.name)
                 old = self._timers.pop(key, None)
                 if old is not None:
                     old.cancel()
-                self._timers[key] = asyncio.get_running_loop().call_later(
+                self._timers[key] = (self._loop or asyncio.get_running_loop()).call_later(
                     a.seconds, self._on_timer, a.ue, a.name, a.token
                 )
             elif isinstance(a, StopTimer):
@@ -239,6 +250,18 @@ class AmfApp(NfApp):
                 assoc = self._assocs.get(a.gnb.assoc_id)
                 if assoc is not None:
                     assoc.abort(a.reason)
+
+    def _start_sbi(self, call: SbiCall) -> None:
+        if self._stopped:
+            self._starting -= 1
+            return  # on_stop cancelled the waiting calls; this one never started
+        t = run_until_wait(self._sbi(call))
+        self._starting -= 1  # counted as waiting until here, as a task would be while it runs
+        if t is None:
+            self._check_overload()  # done already: what _sbi_done does for a task
+            return
+        self._bg.add(t)
+        t.add_done_callback(self._sbi_done)
 
     def _sbi_done(self, task: asyncio.Task[Any]) -> None:
         self._bg.discard(task)
@@ -252,10 +275,8 @@ class AmfApp(NfApp):
         process serves every gNB, so a late loop means every UE's next step waits as long.
         Overload Stop once the calls are down to half and the lag to a quarter.
         """
-        cfg = self.config.amf
-        limit = cfg.overload_threshold
-        lag_limit = cfg.overload_loop_lag_ms / 1000.0
-        waiting = len(self._bg)
+        limit, lag_limit = self._overload_limits  # runs twice per SBI call: read once
+        waiting = len(self._bg) + self._starting
         lag = self.loop_lag
         over = bool(limit and waiting >= limit) or bool(lag_limit and lag >= lag_limit)
         calm = (not limit or waiting <= limit // 2) and (not lag_limit or lag <= lag_limit / 4)

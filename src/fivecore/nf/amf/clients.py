@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from fivecore.errors import FivecoreError
 from fivecore.nf.amf.gmm import SbiFailure
-from fivecore.nf.common.client import SbiClient
+from fivecore.nf.common.client import SbiClient, gather_eager
 from fivecore.transport.http2 import TransportError
 
 log = logging.getLogger("fivecore.amf.sbi")
@@ -50,6 +50,8 @@ class AmfSbi:
         #: below the HTTP/2 client's 100 streams per connection: one connection per producer
         self.max_in_flight = max_in_flight
         self._sem: asyncio.Semaphore | None = None
+        #: the SDM plmn-id query parameter: the same for every UE
+        self._plmn_q = {"plmn-id": _plmn_query(self.plmn)}
 
     async def execute(self, op: str, args: dict[str, Any]) -> Any:
         """Run one operation; at most ``max_in_flight`` at a time, so a burst (10,000 UEs
@@ -149,13 +151,13 @@ class AmfSbi:
             "initialRegistrationInd": bool(args.get("initial", True)),
         }
         # UECM registration and the am-data read are independent: one round trip, not two
-        put, get = await asyncio.gather(
+        put, get = await gather_eager(
             self.client.call(
                 "PUT", f"/nudm-uecm/v1/{supi}/registrations/amf-3gpp-access", body=reg,
                 target_nf_type="UDM", timeout=self.timeout,
             ),
             self.client.call(
-                "GET", f"/nudm-sdm/v2/{supi}/am-data", query={"plmn-id": _plmn_query(self.plmn)},
+                "GET", f"/nudm-sdm/v2/{supi}/am-data", query=self._plmn_q,
                 target_nf_type="UDM", timeout=self.timeout,
             ),
         )

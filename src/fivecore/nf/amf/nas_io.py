@@ -31,6 +31,7 @@ from fivecore.wire.nas.ies import (
     TaiList,
     UeSecurityCapability,
 )
+from fivecore.wire.nas.template import TemplateCache
 
 EPD_5GMM = 0x7E
 
@@ -248,10 +249,33 @@ def _enc(msg: NasMessage) -> bytes:
 
 def authentication_request(ngksi: int, abba: bytes, rand: bytes | None, autn: bytes | None,
                            eap: bytes | None = None) -> bytes:
-    """TS 24.501 §8.2.1: Authentication Request (RAND/AUTN for 5G-AKA, EAP message for EAP-AKA')."""
+    """TS 24.501 §8.2.1: Authentication Request (RAND/AUTN for 5G-AKA, EAP message for EAP-AKA').
+
+    The 5G-AKA one is RAND and AUTN written into a template per ngKSI and ABBA (see
+    :mod:`fivecore.wire.nas.template`; the IE-by-IE encoding is the reference)."""
     if eap is not None:
         return _enc(NasMessage("AuthenticationRequest", ngksi=NgKsi(0, ngksi), abba=abba, eap_message=eap))
+    if type(rand) is bytes and type(autn) is bytes and type(abba) is bytes:
+
+        def build(v: dict[str, Any]) -> bytes:
+            return _enc(NasMessage("AuthenticationRequest", ngksi=NgKsi(0, ngksi), abba=abba,
+                                   rand=v["rand"], autn=v["autn"]))
+
+        t = _TEMPLATES.get(("auth", ngksi, abba), build, _AUTH_FIELDS)
+        if t is not None:
+            try:
+                return t.fill({"rand": rand, "autn": autn})
+            except (OverflowError, OSError, TypeError):
+                pass  # not 16 octets each: the encoder says what is wrong
     return _enc(NasMessage("AuthenticationRequest", ngksi=NgKsi(0, ngksi), abba=abba, rand=rand, autn=autn))
+
+
+_TEMPLATES = TemplateCache()
+_AUTH_FIELDS = {"rand": ("bytes", 16), "autn": ("bytes", 16)}
+_ACCEPT_FIELDS = {"tmsi": ("int", 4)}
+#: Security Mode Commands by their arguments: the same few algorithm/capability combinations
+#: recur for every UE
+_SMC_MEMO: dict[tuple[Any, ...], bytes] = {}
 
 
 def authentication_reject(eap: bytes | None = None) -> bytes:
@@ -275,6 +299,15 @@ def security_mode_command(
     ``rinmr`` sets "retransmission of initial NAS message requested" in the Additional 5G
     security information IE (§9.11.3.12).
     """
+    key = None
+    if eap is None:
+        key = (integrity, ciphering, ngksi, cap, rinmr, imeisv_request)
+        try:
+            hit = _SMC_MEMO.get(key)
+        except TypeError:  # an unhashable capability value: encoded every time
+            hit = key = None
+        if hit is not None:
+            return hit
     ies: dict[str, Any] = {
         "selected_nas_security_algorithms": NasSecurityAlgorithms(ciphering, integrity),
         "ngksi": NgKsi(0, ngksi),
@@ -288,13 +321,44 @@ def security_mode_command(
         # TS 24.501 §5.4.2.2: EAP-Success and ABBA ride in the Security Mode Command
         ies["eap_message"] = eap
         ies["abba"] = b"\x00\x00"
-    return _enc(NasMessage("SecurityModeCommand", ies))
+    data = _enc(NasMessage("SecurityModeCommand", ies))
+    if key is not None:
+        if len(_SMC_MEMO) >= 1024:
+            _SMC_MEMO.clear()
+        _SMC_MEMO[key] = data
+    return data
 
 
 def registration_accept(
     *, guti: Guti, tais: list[tuple[str, str, int]], allowed_nssai: list[tuple[int, int | None]], t3512: int
 ) -> bytes:
-    """TS 24.501 §8.2.7: result (3GPP access), 5G-GUTI, TAI list, allowed NSSAI, T3512."""
+    """TS 24.501 §8.2.7: result (3GPP access), 5G-GUTI, TAI list, allowed NSSAI, T3512.
+
+    Per UE only the 5G-TMSI differs: it is written into a template of the rest (see
+    :mod:`fivecore.wire.nas.template`; :func:`_registration_accept` is the reference)."""
+    try:
+        key = ("accept", guti.mcc, guti.mnc, guti.region_id, guti.set_id, guti.pointer, tuple(tais),
+               tuple(allowed_nssai), t3512)
+        hash(key)
+    except TypeError:
+        return _registration_accept(guti=guti, tais=tais, allowed_nssai=allowed_nssai, t3512=t3512)
+
+    def build(v: dict[str, Any]) -> bytes:
+        g = Guti(guti.mcc, guti.mnc, guti.region_id, guti.set_id, guti.pointer, v["tmsi"])
+        return _registration_accept(guti=g, tais=tais, allowed_nssai=allowed_nssai, t3512=t3512)
+
+    t = _TEMPLATES.get(key, build, _ACCEPT_FIELDS)
+    if t is not None:
+        try:
+            return t.fill({"tmsi": guti.tmsi})
+        except (OverflowError, OSError, TypeError):
+            pass  # the encoder says what is wrong
+    return _registration_accept(guti=guti, tais=tais, allowed_nssai=allowed_nssai, t3512=t3512)
+
+
+def _registration_accept(
+    *, guti: Guti, tais: list[tuple[str, str, int]], allowed_nssai: list[tuple[int, int | None]], t3512: int
+) -> bytes:
     return _enc(
         NasMessage(
             "RegistrationAccept",

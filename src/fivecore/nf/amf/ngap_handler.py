@@ -107,6 +107,8 @@ class AmfNgap:
         }
         #: AMF UE NGAP ID -> the modification carried a new Security Key (TS 38.413 §8.3.4)
         self._ucm_pending: dict[int, bool] = {}
+        #: pre-encoded Initial Context Setup IEs by value (see :meth:`_ics_request`)
+        self._ics_ies: dict[Any, Any] = {}
 
     # --- associations ----------------------------------------------------------------------
 
@@ -554,12 +556,8 @@ class AmfNgap:
                 if ue.gnb is None or ue.ran_ue_ngap_id is None:
                     self.ctx.count("nas_dropped_no_connection")
                     continue
-                p = NgapPdu("DownlinkNASTransport", "initiating", {
-                    "AMF-UE-NGAP-ID": ue.amf_ue_ngap_id,
-                    "RAN-UE-NGAP-ID": ue.ran_ue_ngap_id,
-                    "NAS-PDU": a.pdu,
-                })
-                out.append(NgapSend(ue.gnb, self.stream_for(ue.gnb, ue), ngap.encode(p)))
+                data = ngap.downlink_nas_transport(ue.amf_ue_ngap_id, ue.ran_ue_ngap_id, a.pdu)
+                out.append(NgapSend(ue.gnb, self.stream_for(ue.gnb, ue), data))
             elif isinstance(a, SendIcs):
                 ue = a.ue
                 if ue.gnb is None or ue.ran_ue_ngap_id is None:
@@ -610,13 +608,37 @@ class AmfNgap:
         """TS 38.413 §9.2.2.1: Initial Context Setup Request with KgNB and the NAS PDU, and the
         PDU Session Resource Setup Request List when user planes come back (TS 23.502 §4.2.3.2)."""
         cfg = self.cfg
-        allowed = ue.allowed_nssai or cfg.slices
+        allowed = tuple(ue.allowed_nssai or cfg.slices)
+        # GUAMI, Allowed NSSAI and UE Security Capabilities recur for every UE: their IEs are
+        # encoded once per value (ngap.pre_encoded gives the same octets) and kept
+        pre = self._ics_ies
+        if len(pre) > 256:
+            pre.clear()
+        guami_key = ("GUAMI", cfg.plmn, cfg.region_id, cfg.set_id, cfg.pointer)
+        guami = pre.get(guami_key)
+        if guami is None:
+            guami = pre[guami_key] = ngap.pre_encoded("InitialContextSetup", "initiating", "GUAMI", ngap.guami(
+                cfg.plmn, cfg.region_id, cfg.set_id, cfg.pointer))
+        nssai = pre.get(allowed)
+        if nssai is None:
+            nssai = pre[allowed] = ngap.pre_encoded("InitialContextSetup", "initiating", "AllowedNSSAI",
+                                                    [{"s-NSSAI": ngap.s_nssai(sst, sd)} for sst, sd in allowed])
+        cap_key = ("caps", ue.ue_sec_cap)
+        try:
+            caps = pre.get(cap_key)
+        except TypeError:  # an unhashable capability value: not kept
+            cap_key, caps = None, None
+        if caps is None:
+            caps = ngap.pre_encoded("InitialContextSetup", "initiating", "UESecurityCapabilities",
+                                    self._ue_security_capabilities(ue))
+            if cap_key is not None:
+                pre[cap_key] = caps
         ies: dict[str, Any] = {
             "AMF-UE-NGAP-ID": ue.amf_ue_ngap_id,
             "RAN-UE-NGAP-ID": ue.ran_ue_ngap_id,
-            "GUAMI": ngap.guami(cfg.plmn, cfg.region_id, cfg.set_id, cfg.pointer),
-            "AllowedNSSAI": [{"s-NSSAI": ngap.s_nssai(sst, sd)} for sst, sd in allowed],
-            "UESecurityCapabilities": self._ue_security_capabilities(ue),
+            "GUAMI": guami,
+            "AllowedNSSAI": nssai,
+            "UESecurityCapabilities": caps,
             "SecurityKey": ngap.security_key(kgnb),
             "NAS-PDU": nas_pdu,
         }

@@ -24,10 +24,13 @@ no producer the call raises :class:`NoProducer`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Coroutine, Generator
 from typing import Any
+from urllib.parse import parse_qs, urlencode
 
 from fivecore.errors import FivecoreError
 from fivecore.transport.http2 import Http2Client, Request, Response, Router, TransportError
@@ -102,8 +105,13 @@ class SbiClient:
         if base_uri is None and self.local is not None:
             router = self.local.get(service)
             if router is not None:
-                qs = _encode_query(query)
-                req = Request(method.upper(), path, qs, dict(headers or {}), b"", body)
+                if query:
+                    qs, parsed = _encode_query_parsed(query)
+                    req = Request(method.upper(), path, qs, dict(headers or {}), b"", body)
+                    if parsed is not None:
+                        req._query = {k: list(v) for k, v in parsed.items()}
+                else:
+                    req = Request(method.upper(), path, "", dict(headers) if headers else {}, b"", body)
                 return await router.dispatch(req)
         uri = base_uri or self.static.get(service) or (self.static.get(target_nf_type) if target_nf_type else None)
         if uri is None:
@@ -209,6 +217,101 @@ def service_uri(profile: dict[str, Any], service: str) -> str | None:
 def _encode_query(query: dict[str, Any] | None) -> str:
     if not query:
         return ""
-    from urllib.parse import urlencode
-
     return urlencode(query, doseq=True)
+
+
+#: query items -> (query string, what ``parse_qs`` makes of it): the in-process binding's
+#: queries (a PLMN, a slice and DNN, discovery parameters) recur for every UE
+_QUERIES: dict[tuple[tuple[str, type, Any], ...], tuple[str, dict[str, list[str]]]] = {}
+
+
+def _encode_query_parsed(query: dict[str, Any]) -> tuple[str, dict[str, list[str]] | None]:
+    """The query string of ``query`` and its parsed form (None when ``query`` holds values
+    that cannot be remembered: the handler then parses the string as for HTTP/2)."""
+    try:
+        # the value's type is part of the key: 1, 1.0 and True are equal but encode differently
+        key = tuple((k, type(v), v) for k, v in query.items())
+        hit = _QUERIES.get(key)
+    except TypeError:  # a list value: not hashable
+        return urlencode(query, doseq=True), None
+    if hit is None:
+        qs = urlencode(query, doseq=True)
+        if len(_QUERIES) >= 1024:
+            _QUERIES.clear()
+        hit = _QUERIES[key] = (qs, parse_qs(qs, keep_blank_values=True))
+    return hit
+
+
+def run_until_wait(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any] | None:
+    """Run ``coro`` now until it first waits; None when it finished without waiting, else the
+    :class:`asyncio.Task` that carries it on from there.
+
+    An SBI call through the in-process binding usually never waits (the producers and the
+    store are synchronous): then no task, no done callback and no extra loop iteration. An
+    exception ``coro`` raises before waiting goes to the loop's exception handler, as an
+    unretrieved task exception would. Call it from a loop callback (``loop.call_soon``) where
+    a task's first step would have run, so the order of events stays the same.
+    """
+    try:
+        waiting_for = coro.send(None)
+    except StopIteration:
+        return None
+    except Exception as exc:  # noqa: BLE001 - what a task would have kept and logged
+        asyncio.get_running_loop().call_exception_handler(
+            {"message": f"exception in {getattr(coro, '__qualname__', coro)!r}", "exception": exc})
+        return None
+    return asyncio.ensure_future(_carry_on(coro, _taken(waiting_for)))
+
+
+def _taken(waiting_for: Any) -> Any:
+    """Clear a yielded future's ``_asyncio_future_blocking`` flag, as a task does when it takes
+    the future: until it is clear, another coroutine awaiting the same future (two calls
+    waiting for one event) gets "await wasn't used with future". :func:`_carry_on` raises it
+    again when it hands the future to its task."""
+    if getattr(waiting_for, "_asyncio_future_blocking", None) is not None:
+        waiting_for._asyncio_future_blocking = False
+    return waiting_for
+
+
+@types.coroutine
+def _carry_on(coro: Coroutine[Any, Any, Any], waiting_for: Any) -> Generator[Any, Any, Any]:
+    """Drive a coroutine that :func:`run_until_wait` started: hand the task what it waits for
+    (a future, or None for a bare yield), pass results and exceptions (cancellation) back."""
+    if getattr(waiting_for, "_asyncio_future_blocking", None) is not None:
+        # raised again for the task, which takes the future and clears it (see _taken)
+        waiting_for._asyncio_future_blocking = True
+    while True:
+        try:
+            sent = yield waiting_for
+        except BaseException as exc:  # noqa: BLE001 - thrown in by the task: forward it
+            try:
+                waiting_for = coro.throw(exc)
+            except StopIteration as stop:
+                return stop.value
+        else:
+            try:
+                waiting_for = coro.send(sent)
+            except StopIteration as stop:
+                return stop.value
+
+
+async def gather_eager(*coros: Coroutine[Any, Any, Any]) -> list[Any]:
+    """:func:`asyncio.gather` that first runs each coroutine until it waits
+    (:func:`run_until_wait`): calls answered in-process cost no task. The first exception
+    propagates, as with ``gather``; calls still running carry on as tasks."""
+    results: list[Any] = [None] * len(coros)
+    pending: list[tuple[int, asyncio.Task[Any]]] = []
+    for i, coro in enumerate(coros):
+        try:
+            waiting_for = coro.send(None)
+        except StopIteration as stop:
+            results[i] = stop.value
+            continue
+        except BaseException:
+            for c in coros[i + 1:]:
+                c.close()  # never started: no "never awaited" warning
+            raise
+        pending.append((i, asyncio.ensure_future(_carry_on(coro, _taken(waiting_for)))))
+    for i, task in pending:
+        results[i] = await task
+    return results

@@ -94,7 +94,7 @@ class SmfClients:
         """TS 29.503 §5.2.2.2.7: SessionManagementSubscriptionData for one slice and DNN."""
         return await self._json(
             "nudm-sdm sm-data", "GET", f"/nudm-sdm/v2/{supi}/sm-data", target="UDM",
-            query={"single-nssai": json.dumps(snssai, separators=(",", ":")), "dnn": dnn})
+            query={"single-nssai": _compact_json(snssai), "dnn": dnn})
 
     async def smf_select_data(self, supi: str) -> Any:
         """TS 29.503 §5.2.2.2.5: SMF selection subscription data (subscribed DNNs per slice)."""
@@ -169,6 +169,23 @@ class SmfClients:
             await self.client.http.request("POST", uri, json=body, timeout=5.0)
         except TransportError as exc:
             log.info("event=status_notify_failed uri=%s err=%s", uri, exc)
+
+
+_JSON_MEMO: dict[tuple[tuple[str, Any], ...], str] = {}
+
+
+def _compact_json(obj: dict[str, Any]) -> str:
+    """``json.dumps(obj, separators=(",", ":"))``, remembered for the few S-NSSAIs there are."""
+    try:
+        key = tuple((k, type(v), v) for k, v in obj.items())
+        hit = _JSON_MEMO.get(key)
+    except TypeError:  # a nested value: not remembered
+        return json.dumps(obj, separators=(",", ":"))
+    if hit is None:
+        if len(_JSON_MEMO) >= 256:
+            _JSON_MEMO.clear()
+        hit = _JSON_MEMO[key] = json.dumps(obj, separators=(",", ":"))
+    return hit
 
 
 def n1n2_body(psi: int, n1: bytes | None, n2: bytes | None, n2_type: str | None,

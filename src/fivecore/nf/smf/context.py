@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
+import socket
 from collections import deque
 from collections.abc import Iterable
 from enum import Enum
@@ -21,6 +22,11 @@ from fivecore.errors import FivecoreError
 
 class PoolExhausted(FivecoreError):
     """No free address (or prefix) left in a pool (5GSM cause #26, TS 24.501 §6.4.1.4.1)."""
+
+
+def _dotted(a: int) -> str:
+    """``str(IPv4Address(a))`` for an address of the pool, without building the object."""
+    return socket.inet_ntoa(a.to_bytes(4, "big"))
 
 
 class Ipv4Pool:
@@ -77,12 +83,12 @@ class Ipv4Pool:
             self._next += 1
             if a not in self._reserved and a not in self._used:
                 self._used.add(a)
-                return str(ipaddress.IPv4Address(a))
+                return _dotted(a)
         while self._free:
             a = self._free.popleft()
             if a not in self._used:
                 self._used.add(a)
-                return str(ipaddress.IPv4Address(a))
+                return _dotted(a)
         raise PoolExhausted(f"IPv4 pool {self.network} exhausted")
 
     def release(self, addr: str) -> bool:

@@ -23,6 +23,7 @@ from typing import Any
 from fivecore.nf.smf.context import SmContext, SmState
 from fivecore.wire import nas
 from fivecore.wire.errors import DecodeError, EncodeError
+from fivecore.wire.nas.template import TemplateCache
 
 # --- 5GSM causes, TS 24.501 §9.11.4.2 ----------------------------------------------------------
 CAUSE_INSUFFICIENT_RESOURCES = 26
@@ -241,7 +242,54 @@ def qos_flow_description(qfi: int, five_qi: int) -> bytes:
 
 def establishment_accept(sm: SmContext, decision: EstablishmentDecision,
                          dns: list[str] | None = None, mtu: int | None = None) -> bytes:
-    """TS 24.501 §8.3.2: PDU Session Establishment Accept for ``sm``."""
+    """TS 24.501 §8.3.2: PDU Session Establishment Accept for ``sm``.
+
+    An IPv4 session's accept differs from the next one's only in PSI, PTI and address: it is
+    written into a template of the session's shape (the octets :func:`_establishment_accept`
+    gives, see :mod:`fivecore.wire.nas.template`)."""
+    if sm.pdu_type == PDU_IPV4 and sm.ue_ipv4 is not None:
+        shape = _AcceptShape(sm, decision, dns, mtu)
+        t = _TEMPLATES.get(shape.key(), shape.build, _ACCEPT_FIELDS)
+        if t is not None:
+            try:
+                return t.fill({"psi": sm.psi, "pti": sm.pti, "ip": sm.ue_ipv4})
+            except (OverflowError, OSError, TypeError):
+                pass  # the generic encoder says what is wrong
+    return _establishment_accept(sm, decision, dns, mtu)
+
+
+_TEMPLATES = TemplateCache()
+_ACCEPT_FIELDS = {"psi": ("int", 1), "pti": ("int", 1), "ip": ("ipv4", 4)}
+
+
+class _AcceptShape:
+    """What an establishment accept depends on besides PSI, PTI and the UE address."""
+
+    __slots__ = ("dnn", "snssai", "pdu_type", "ssc_mode", "qfi", "five_qi", "ambr_ul", "ambr_dl",
+                 "decision", "dns", "mtu", "psi", "pti", "ue_ipv4", "local_seid")
+
+    def __init__(self, sm: SmContext, decision: EstablishmentDecision, dns: list[str] | None,
+                 mtu: int | None) -> None:
+        self.dnn, self.snssai, self.pdu_type, self.ssc_mode = sm.dnn, sm.snssai, sm.pdu_type, sm.ssc_mode
+        self.qfi, self.five_qi, self.ambr_ul, self.ambr_dl = sm.qfi, sm.five_qi, sm.ambr_ul, sm.ambr_dl
+        self.decision, self.dns, self.mtu = decision, dns, mtu
+        self.local_seid = 0
+
+    def key(self) -> tuple[Any, ...]:
+        s = self.snssai
+        d = self.decision
+        return (self.dnn, s.get("sst", 1), s.get("sd"), self.pdu_type, self.ssc_mode, self.qfi, self.five_qi,
+                self.ambr_ul, self.ambr_dl, d.pdu_type, d.ssc_mode, d.cause, d.wants_dns_v4, d.wants_mtu,
+                tuple(self.dns) if self.dns else None, self.mtu)
+
+    def build(self, v: dict[str, Any]) -> bytes:
+        self.psi, self.pti, self.ue_ipv4 = v["psi"], v["pti"], v["ip"]
+        return _establishment_accept(self, self.decision, self.dns, self.mtu)  # type: ignore[arg-type]
+
+
+def _establishment_accept(sm: SmContext, decision: EstablishmentDecision,
+                          dns: list[str] | None = None, mtu: int | None = None) -> bytes:
+    """:func:`establishment_accept` built IE by IE (the reference encoding)."""
     if sm.pdu_type == PDU_IPV4:
         addr = nas.PduAddress.ipv4(sm.ue_ipv4 or "0.0.0.0")
     elif sm.pdu_type == PDU_IPV6:

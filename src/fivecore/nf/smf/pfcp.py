@@ -31,6 +31,7 @@ from typing import Any
 from fivecore.nf.smf.context import SmContext
 from fivecore.wire import pfcp
 from fivecore.wire.errors import DecodeError, EncodeError
+from fivecore.wire.nas.template import TemplateCache
 from fivecore.wire.pfcp import (
     APPLY_BUFF,
     APPLY_FORW,
@@ -156,6 +157,70 @@ def deactivate_downlink(sm: SmContext, *, seq: int) -> PfcpMessage:
     the UPF reports the first buffered packet (§4.2.3.3 step 2a, TS 29.244 §5.2.3.1)."""
     return PfcpMessage.build("SessionModificationRequest", seq=seq, seid=sm.upf_seid or 0,
                              update_far=[Ies(far_id=FAR_DL, apply_action=Flags(APPLY_BUFF | APPLY_NOCP, 2))])
+
+
+class _Fields:
+    """The SmContext attributes the request builders read (a template's stand-in session)."""
+
+    __slots__ = ("dnn", "ue_ipv4", "qfi", "ambr_ul", "ambr_dl", "local_seid", "pdu_type",
+                 "dl_teid", "dl_ip", "upf_seid")
+
+    def __init__(self, **kw: Any) -> None:
+        for k, v in kw.items():
+            setattr(self, k, v)
+
+
+_TEMPLATES = TemplateCache()
+_EST_FIELDS = {"seq": ("int", 3), "seid": ("int", 8), "ue_ipv4": ("ipv4", 4)}
+_MOD_FIELDS = {"seq": ("int", 3), "seid": ("int", 8), "teid": ("int", 4), "ip": ("ipv4", 4)}
+
+
+def establishment_request(sm: SmContext, *, seq: int, node_id: str, cp_ip: str,
+                          usage_volume: int = 1 << 30) -> bytes | None:
+    """TS 29.244 §7.5.2: the octets of :func:`session_establishment` for a new session, or
+    None when the session's shape has no template (then use the generic path).
+
+    Identical to ``pfcp.encode(session_establishment(...))``; per-session values (sequence
+    number, CP F-SEID, UE address) are written into a template of the session's shape (DNN,
+    QFI, PDU type, Session-AMBR, ...) instead of building and encoding some 40 IEs each time.
+    """
+    if sm.ue_ipv4 is None or sm.dl_teid is not None or sm.dl_ip is not None:
+        return None
+    dnn, qfi, pdu_type, ul, dl = sm.dnn, sm.qfi, sm.pdu_type, sm.ambr_ul, sm.ambr_dl
+
+    def build(v: dict[str, Any]) -> bytes:
+        f = _Fields(dnn=dnn, ue_ipv4=v["ue_ipv4"], qfi=qfi, ambr_ul=ul, ambr_dl=dl,
+                    local_seid=v["seid"], pdu_type=pdu_type, dl_teid=None, dl_ip=None)
+        return pfcp.encode(session_establishment(f, seq=v["seq"], node_id=node_id, cp_ip=cp_ip,  # type: ignore[arg-type]
+                                                 usage_volume=usage_volume))
+
+    t = _TEMPLATES.get(("est", node_id, cp_ip, dnn, qfi, pdu_type, ul, dl, usage_volume), build, _EST_FIELDS)
+    if t is None:
+        return None
+    try:
+        return t.fill({"seq": seq, "seid": sm.local_seid, "ue_ipv4": sm.ue_ipv4})
+    except (OverflowError, OSError, TypeError):
+        return None  # out of range or malformed: the generic encoder says what is wrong
+
+
+def activate_downlink_request(sm: SmContext, *, seq: int) -> bytes | None:
+    """TS 29.244 §7.5.4: the octets of :func:`activate_downlink` from a template, as
+    :func:`establishment_request` (None: use the generic path)."""
+    if sm.dl_teid is None or sm.dl_ip is None:
+        return None
+    dnn = sm.dnn
+
+    def build(v: dict[str, Any]) -> bytes:
+        f = _Fields(dnn=dnn, upf_seid=v["seid"], dl_teid=v["teid"], dl_ip=v["ip"])
+        return pfcp.encode(activate_downlink(f, seq=v["seq"]))  # type: ignore[arg-type]
+
+    t = _TEMPLATES.get(("mod", dnn), build, _MOD_FIELDS)
+    if t is None:
+        return None
+    try:
+        return t.fill({"seq": seq, "seid": sm.upf_seid or 0, "teid": sm.dl_teid, "ip": sm.dl_ip})
+    except (OverflowError, OSError, TypeError):
+        return None
 
 
 def is_downlink_data_report(msg: PfcpMessage) -> bool:
@@ -287,6 +352,7 @@ class N4:
         self._bg: set[asyncio.Task[Any]] = set()
         self.stats: dict[str, int] = {}
         self.tap: Callable[[bytes, tuple[str, int], tuple[str, int]], None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def count(self, key: str) -> None:
         self.stats[key] = self.stats.get(key, 0) + 1
@@ -303,7 +369,7 @@ class N4:
         return None
 
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         self.transport, _ = await loop.create_datagram_endpoint(
             lambda: _Proto(self), local_addr=(self.address, self.port))
         sock = self.transport.get_extra_info("sockname")
@@ -326,6 +392,7 @@ class N4:
         if self.transport is not None:
             self.transport.close()
             self.transport = None
+        self._loop = None
 
     # --- sending --------------------------------------------------------------------------
 
@@ -345,10 +412,16 @@ class N4:
             data = pfcp.encode(msg)
         except EncodeError as exc:
             raise PfcpFailure(f"cannot encode {msg.msg_type}: {exc}") from None
+        return await self.request_encoded(peer, data, msg.seq, msg.msg_type, n1=n1)
+
+    async def request_encoded(self, peer: UpfPeer, data: bytes, seq: int, what: str, *,
+                              n1: int | None = None) -> PfcpMessage:
+        """:meth:`request` for a request already encoded (``data``, sequence number ``seq``;
+        ``what`` names it in errors), e.g. by :func:`establishment_request`."""
         if self.transport is None:
             raise PfcpFailure("N4 endpoint not started")
-        loop = asyncio.get_running_loop()
-        seq = msg.seq
+        # the loop from start(): asyncio.get_running_loop() costs a getpid() system call
+        loop = self._loop or asyncio.get_running_loop()
         timer: asyncio.TimerHandle | None = None
         try:
             for attempt in range(n1 or self.n1):
@@ -364,7 +437,7 @@ class N4:
                 timer.cancel()
                 if rsp is not None:
                     return rsp
-            raise PfcpFailure(f"no answer to {msg.msg_type} from {peer.address}")
+            raise PfcpFailure(f"no answer to {what} from {peer.address}")
         finally:
             if timer is not None:
                 timer.cancel()

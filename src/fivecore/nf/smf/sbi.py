@@ -27,6 +27,7 @@ import logging
 import time
 from typing import Any
 
+from fivecore.nf.common.client import run_until_wait
 from fivecore.nf.smf import gsm, pfcp
 from fivecore.nf.smf.clients import SbiCallFailed, SmfClients
 from fivecore.nf.smf.context import PoolExhausted, SmContext, SmfContext, SmState
@@ -34,6 +35,7 @@ from fivecore.nf.smf.pfcp import N4, PfcpFailure, UpfPeer
 from fivecore.transport.http2 import HttpError, Request, Response, Router, json_response
 from fivecore.wire import ngap
 from fivecore.wire.errors import DecodeError, EncodeError
+from fivecore.wire.nas.template import TemplateCache
 from fivecore.wire.sbi import multipart
 
 log = logging.getLogger("fivecore.smf")
@@ -53,6 +55,31 @@ def _snssai_tuple(s: dict[str, Any]) -> tuple[int, int | None]:
     return (int(s.get("sst", 1)), int(s["sd"], 16) if s.get("sd") else None)
 
 
+_TEMPLATES = TemplateCache()
+_SETUP_FIELDS = {"ip": ("ipv4", 4), "teid": ("int", 4)}
+
+
+def _setup_request_transfer(ul_ip: str, ul_teid: int, ambr_dl: int, ambr_ul: int, pdu_type: int, qfi: int,
+                            five_qi: int, arp: int) -> bytes:
+    """TS 38.413 §9.3.4.1 PDU Session Resource Setup Request Transfer, IE by IE (the reference
+    encoding behind :meth:`SmfService.setup_request_transfer`)."""
+    ies: dict[str, Any] = {
+        "PDUSessionAggregateMaximumBitRate": {"pDUSessionAggregateMaximumBitRateDL": ambr_dl,
+                                              "pDUSessionAggregateMaximumBitRateUL": ambr_ul},
+        "UL-NGU-UP-TNLInformation": ngap.gtp_tunnel(ul_ip, ul_teid),
+        "PDUSessionType": {1: "ipv4", 2: "ipv6", 3: "ipv4v6"}.get(pdu_type, "ipv4"),
+        "QosFlowSetupRequestList": [{
+            "qosFlowIdentifier": qfi,
+            "qosFlowLevelQosParameters": {
+                "qosCharacteristics": ("nonDynamic5QI", {"fiveQI": five_qi}),
+                "allocationAndRetentionPriority": {
+                    "priorityLevelARP": arp,
+                    "pre-emptionCapability": "shall-not-trigger-pre-emption",
+                    "pre-emptionVulnerability": "not-pre-emptable"}}}],
+    }
+    return ngap.encode_ie("PDUSessionResourceSetupRequestTransfer", ies)
+
+
 class SmfService:
     """The SMF's procedures (see module docstring); ``router()`` serves them."""
 
@@ -69,6 +96,7 @@ class SmfService:
         self.usage_volume = usage_volume
         self.restart_mode = restart_mode
         self._bg: set[asyncio.Task[Any]] = set()
+        self._stopped = False
         n4.on_restart = self.on_upf_restart
         n4.on_report = self.on_report
         n4.upf_seid_lookup = self._upf_seid
@@ -91,7 +119,22 @@ class SmfService:
         self._bg.add(t)
         t.add_done_callback(self._bg.discard)
 
+    def spawn_eager(self, coro: Any) -> None:
+        """:meth:`spawn` for a coroutine that usually never waits (an in-process SBI call): it
+        runs where a task's first step would, and becomes a task only if it has to wait."""
+        (self.n4._loop or asyncio.get_running_loop()).call_soon(self._start, coro)
+
+    def _start(self, coro: Any) -> None:
+        if self._stopped:
+            coro.close()
+            return
+        t = run_until_wait(coro)
+        if t is not None:
+            self._bg.add(t)
+            t.add_done_callback(self._bg.discard)
+
     async def stop(self) -> None:
+        self._stopped = True
         for t in list(self._bg):
             t.cancel()
 
@@ -297,7 +340,7 @@ class SmfService:
             await self._pfcp_establish(sm)
             if sm.ref not in self.ctx.by_ref:
                 return  # released meanwhile
-            self.spawn(self._udm_register(sm))
+            self.spawn_eager(self._udm_register(sm))
             accept = gsm.establishment_accept(sm, decision, self.dnns[sm.dnn].dns, self.dnns[sm.dnn].mtu)
             n2 = self.setup_request_transfer(sm)
             await self.clients.n1n2_transfer(sm.supi, sm.psi, amf_uri=sm.amf_uri,
@@ -375,11 +418,17 @@ class SmfService:
 
     async def _pfcp_establish(self, sm: SmContext, restore: bool = False) -> None:
         upf: UpfPeer = sm.upf
-        req = pfcp.session_establishment(
-            sm, seq=self.n4.next_seq(), node_id=self.node_id, cp_ip=self.n4.address,
-            usage_volume=self.usage_volume,
-            ul_teid=sm.ul_teid if restore else None, ul_ip=sm.ul_ip if restore else None)
-        rsp = await self.n4.request(upf, req)
+        seq = self.n4.next_seq()
+        data = None if restore else pfcp.establishment_request(
+            sm, seq=seq, node_id=self.node_id, cp_ip=self.n4.address, usage_volume=self.usage_volume)
+        if data is not None:
+            rsp = await self.n4.request_encoded(upf, data, seq, "SessionEstablishmentRequest")
+        else:
+            req = pfcp.session_establishment(
+                sm, seq=seq, node_id=self.node_id, cp_ip=self.n4.address,
+                usage_volume=self.usage_volume,
+                ul_teid=sm.ul_teid if restore else None, ul_ip=sm.ul_ip if restore else None)
+            rsp = await self.n4.request(upf, req)
         if restore:
             pfcp.check_cause(rsp, "session restore")
             sm.upf_seid = rsp.f_seid.seid if rsp.f_seid else None
@@ -398,22 +447,23 @@ class SmfService:
             log.info("event=udm_smf_registration_failed psi=%d err=%s", sm.psi, exc)
 
     def setup_request_transfer(self, sm: SmContext) -> bytes:
-        """TS 38.413 §9.3.4.1 PDU Session Resource Setup Request Transfer."""
-        ies: dict[str, Any] = {
-            "PDUSessionAggregateMaximumBitRate": {"pDUSessionAggregateMaximumBitRateDL": sm.ambr_dl,
-                                                  "pDUSessionAggregateMaximumBitRateUL": sm.ambr_ul},
-            "UL-NGU-UP-TNLInformation": ngap.gtp_tunnel(sm.ul_ip or "0.0.0.0", sm.ul_teid or 0),
-            "PDUSessionType": {1: "ipv4", 2: "ipv6", 3: "ipv4v6"}.get(sm.pdu_type, "ipv4"),
-            "QosFlowSetupRequestList": [{
-                "qosFlowIdentifier": sm.qfi,
-                "qosFlowLevelQosParameters": {
-                    "qosCharacteristics": ("nonDynamic5QI", {"fiveQI": sm.five_qi}),
-                    "allocationAndRetentionPriority": {
-                        "priorityLevelARP": sm.arp,
-                        "pre-emptionCapability": "shall-not-trigger-pre-emption",
-                        "pre-emptionVulnerability": "not-pre-emptable"}}}],
-        }
-        return ngap.encode_ie("PDUSessionResourceSetupRequestTransfer", ies)
+        """TS 38.413 §9.3.4.1 PDU Session Resource Setup Request Transfer.
+
+        Written into a template of the session's QoS and AMBR (:mod:`fivecore.wire.nas.template`):
+        only the UPF's N3 address and TEID differ from one session to the next."""
+        ul_ip, ul_teid = sm.ul_ip or "0.0.0.0", sm.ul_teid or 0
+        ambr_dl, ambr_ul, pdu_type, qfi, five_qi, arp = sm.ambr_dl, sm.ambr_ul, sm.pdu_type, sm.qfi, sm.five_qi, sm.arp
+
+        def build(v: dict[str, Any]) -> bytes:
+            return _setup_request_transfer(v["ip"], v["teid"], ambr_dl, ambr_ul, pdu_type, qfi, five_qi, arp)
+
+        t = _TEMPLATES.get(("setup", ambr_dl, ambr_ul, pdu_type, qfi, five_qi, arp), build, _SETUP_FIELDS)
+        if t is not None:
+            try:
+                return t.fill({"ip": ul_ip, "teid": ul_teid})
+            except (OverflowError, OSError, TypeError):
+                pass  # the generic encoder says what is wrong
+        return _setup_request_transfer(ul_ip, ul_teid, ambr_dl, ambr_ul, pdu_type, qfi, five_qi, arp)
 
     # --- Update SM Context (TS 29.502 §5.2.2.3) ------------------------------------------------
 
@@ -463,7 +513,12 @@ class SmfService:
             if sm.upf is None or sm.upf_seid is None:
                 raise HttpError(409, "UP_CONNECTION_ACTIVATION_FAILED", "no N4 session")
             try:
-                rsp = await self.n4.request(sm.upf, pfcp.activate_downlink(sm, seq=self.n4.next_seq()))
+                seq = self.n4.next_seq()
+                data = pfcp.activate_downlink_request(sm, seq=seq)
+                if data is not None:
+                    rsp = await self.n4.request_encoded(sm.upf, data, seq, "SessionModificationRequest")
+                else:
+                    rsp = await self.n4.request(sm.upf, pfcp.activate_downlink(sm, seq=seq))
                 pfcp.check_cause(rsp, "session modification")
             except PfcpFailure as exc:
                 log.warning("event=n4_activate_failed psi=%d err=%s", sm.psi, exc)

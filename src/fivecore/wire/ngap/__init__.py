@@ -35,6 +35,7 @@ from fivecore.wire.ngap.codec import (
     RawIe,
     decode,
     decode_ie,
+    downlink_nas_transport,
     encode,
     encode_ie,
     ie_names,
@@ -72,7 +73,7 @@ from fivecore.wire.ngap.helpers import (
 
 __all__ = [
     "CRITICALITIES", "KINDS", "DecodeError", "EncodeError", "NgapPdu", "RawIe", "cause",
-    "decode", "decode_ie", "encode", "encode_ie", "five_g_s_tmsi", "global_gnb_id",
+    "decode", "decode_ie", "downlink_nas_transport", "encode", "encode_ie", "five_g_s_tmsi", "global_gnb_id",
     "global_gnb_id_from", "gtp_tunnel", "gtp_tunnel_from", "guami", "guami_from", "ie_names",
     "message_names", "nr_cgi", "nr_cgi_from", "plmn", "plmn_str", "plmn_support_list",
     "pre_encoded", "procedures", "s_nssai", "s_nssai_from", "security_key", "served_guami_list",

@@ -686,6 +686,52 @@ def encode(pdu: NgapPdu, *, strict: bool = True) -> bytes:
     return bytes(out)
 
 
+def downlink_nas_transport(amf_ue_ngap_id: int, ran_ue_ngap_id: int, nas_pdu: bytes) -> bytes:
+    """TS 38.413 §9.2.5.2 Downlink NAS Transport with its three mandatory IEs, the message
+    of most NAS exchanges: the same octets as ``encode(NgapPdu("DownlinkNASTransport",
+    "initiating", {...}))``, written straight from the IE codecs without building the PDU."""
+    dl = _DL_NAS
+    if dl is None or type(nas_pdu) is not bytes:
+        return encode(NgapPdu("DownlinkNASTransport", "initiating", {
+            "AMF-UE-NGAP-ID": amf_ue_ngap_id, "RAN-UE-NGAP-ID": ran_ue_ngap_id, "NAS-PDU": nas_pdu}))
+    amf_enc, ran_enc, h_amf, h_ran, h_nas, head = dl
+    b = bytearray(_DL_NAS_COUNT)
+    b += h_amf
+    _write_open(b, amf_enc(amf_ue_ngap_id))
+    b += h_ran
+    _write_open(b, ran_enc(ran_ue_ngap_id))
+    b += h_nas
+    _write_open(b, _octets_enc(nas_pdu))
+    out = bytearray(head)
+    _write_open(out, b)
+    return bytes(out)
+
+
+def _dl_nas_parts() -> tuple[Any, ...] | None:
+    """The IE encoders and header octets :func:`downlink_nas_transport` writes (None: the
+    ASN.1 tables changed shape; the generic encoder is used then)."""
+    proc = _PROCS_BY_NAME.get("DownlinkNASTransport")
+    md = proc.messages.get(0) if proc is not None else None
+    if md is None or not md.generic:
+        return None
+    ds = [md.by_name.get(n) for n in ("AMF-UE-NGAP-ID", "RAN-UE-NGAP-ID", "NAS-PDU")]
+    if any(d is None for d in ds) or \
+            not md.order["AMF-UE-NGAP-ID"] < md.order["RAN-UE-NGAP-ID"] < md.order["NAS-PDU"]:
+        return None  # the constructor puts IEs in table order; this writes them in that order
+    amf, ran, nas = ds
+    assert amf is not None and ran is not None and nas is not None
+    if amf.fast_enc is None or nas.fast_enc is not _octets_enc:
+        return None
+    amf_enc = amf.fast_enc
+    ran_enc = ran.fast_enc or (lambda v: _ie_encode(ran, v, "RAN-UE-NGAP-ID"))
+    head = bytes((0, proc.code, _CRIT_CODE[proc.criticality] << 6))  # type: ignore[union-attr]
+    return (amf_enc, ran_enc, md.headers[(amf.name, amf.criticality)], md.headers[(ran.name, ran.criticality)],
+            md.headers[(nas.name, nas.criticality)], head)
+
+
+_DL_NAS_COUNT = b"\x00\x00\x03"  # no extension, three IEs
+
+
 # ---------------------------------------------------------------------------------------------
 # Containers inside OCTET STRINGs (e.g. PDUSessionResourceSetupRequestTransfer)
 # ---------------------------------------------------------------------------------------------
@@ -796,3 +842,6 @@ def ie_names(message: str) -> dict[str, str]:
     """IEs of a message type: name -> presence (``mandatory``/``optional``/``conditional``)."""
     p, k = _MSG_INDEX[message]
     return {d.name: d.presence for d in p.messages[k].by_id.values()}
+
+
+_DL_NAS = _dl_nas_parts()
