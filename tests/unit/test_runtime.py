@@ -7,7 +7,7 @@ import gc
 
 import pytest
 
-from fivecore.runtime import await_within, settle_heap
+from fivecore.runtime import FULL_COLLECTION_THRESHOLD, await_within, settle_heap
 
 
 async def test_await_within_returns_the_result_and_leaves_no_timer():
@@ -31,3 +31,17 @@ def test_settle_heap_freezes_what_exists():
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_settle_heap_makes_full_collections_rarer_only():
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        settle_heap()
+        assert gc.get_threshold() == (700, 10, FULL_COLLECTION_THRESHOLD)
+        gc.set_threshold(700, 10, 500)  # a larger setting someone chose is kept
+        settle_heap()
+        assert gc.get_threshold()[2] == 500
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
