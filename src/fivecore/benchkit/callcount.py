@@ -24,7 +24,7 @@ import time
 from typing import Any
 
 STORE_METHODS = ("get", "auth_data", "next_sqn", "cas_sqn", "set_sqn", "put_context", "get_context",
-                 "list_context", "delete_context", "effective", "get_profile", "update", "exists")
+                 "list_context", "delete_context", "effective", "sections", "get_profile", "update", "exists")
 
 
 def fold(path: str) -> str:

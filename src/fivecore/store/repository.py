@@ -142,15 +142,53 @@ class SubscriberStore:
         # path keeps the engine; both see each other's commits (WAL, autocommit reads).
         self._fast: sqlite3.Connection | None = None
         self._fast_lock = threading.Lock()
-        self._row_cache: dict[str, tuple[tuple[Any, ...], Subscriber]] = {}
+        # Read cache of the fast path (see _sync): subscribers and profiles stamped with the
+        # provisioning generation they were read under, SQNs with the data_version.
+        self._subs: dict[str, _Entry] = {}
+        self._profiles: dict[str, tuple[int, str | None, dict[str, Any]]] = {}
+        self._dv = -1
+        self._gen = -1
+        self._has_gen = False
+        self._gen_known = False
         self._effective_cache: dict[tuple[str | None, str], tuple[dict[str, Any], str]] = {}
-        self._profile_text: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._section_cache: dict[tuple[str | None, str], tuple[dict[str, Any], dict[str, str]]] = {}
         db = self.engine.url.database if self.is_sqlite else None
         self._checkpointer: _Checkpointer | None = None
         if db and db != ":memory:" and not db.startswith("file:"):
             self._fast = sqlite3.connect(db, timeout=30, isolation_level=None, check_same_thread=False)
             _sqlite_pragmas(self._fast, None)
             self._db_path = db
+            self._has_gen = self._fast.execute(_SQL_HAS_GEN).fetchone() is not None
+        self._sql_get = _SQL_GET_GEN if self._has_gen else _SQL_GET_NOGEN
+
+    def _sync(self, fast: sqlite3.Connection) -> None:
+        """Bring the read cache's validity up to date; call with ``_fast_lock`` held, before reading.
+
+        ``PRAGMA data_version`` changes exactly when ANOTHER connection (another process, or
+        this store's SQLAlchemy engine) has committed since the last look; this connection's
+        own writes update the cache as they go. So while it stands still, every cached value
+        is what a read would return. When it moved, SQNs read earlier are stale; subscribers
+        and profiles are stale only if the provisioning generation (``store_gen``, bumped by
+        triggers on every change of provisioned data) moved too. Without that table (a store
+        opened with ``create=False`` on an older schema) every foreign commit invalidates all.
+        The counters are read before the rows they validate (a row read anew brings the
+        generation along, from its own snapshot), so a cached row is never older than its stamp.
+        """
+        dv = fast.execute("PRAGMA data_version").fetchone()[0]
+        if dv != self._dv:
+            self._dv = dv
+            self._gen_known = False  # read when a cached value needs it (:meth:`_cur_gen`)
+
+    def _cur_gen(self, fast: sqlite3.Connection) -> int:
+        """The provisioning generation as of the last :meth:`_sync` (or later); lock held."""
+        if not self._gen_known:
+            if self._has_gen:
+                row = fast.execute(_SQL_GEN).fetchone()
+                self._gen = row[0] if row is not None else -2 - self._dv
+            else:
+                self._gen = self._dv
+            self._gen_known = True
+        return self._gen
 
     def _wrote(self) -> None:
         """After the first write on the fast connection: its WAL is checkpointed by a thread.
@@ -171,12 +209,38 @@ class SubscriberStore:
     def migrate(self) -> list[int]:
         """Bring the schema to the latest version (idempotent, safe across processes)."""
         try:
+            if self.is_sqlite:
+                return self._migrate_sqlite()
             with self.engine.begin() as conn:
-                if self.is_sqlite:
-                    conn.exec_driver_sql("SELECT 1")
                 return migrate(conn)
         except OperationalError as exc:
             raise StoreError(f"cannot migrate store {self._safe_uri()}: {exc.orig}") from None
+
+    def _migrate_sqlite(self) -> list[int]:
+        """The migrations in ONE write transaction taken up front (``BEGIN IMMEDIATE``).
+
+        Python's sqlite3 runs DDL outside transactions and begins one only before DML, so two
+        processes opening a new file at once could both see an old version and both apply a
+        migration. Holding the write lock from the version check to the commit serialises
+        them: the second sees the first's versions and applies nothing; a failed migration
+        leaves the file as it was.
+        """
+        with self.engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            saved = raw.isolation_level  # type: ignore[union-attr]
+            raw.isolation_level = None  # type: ignore[union-attr]  # we issue BEGIN ourselves
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                try:
+                    done = migrate(conn)
+                except BaseException:
+                    raw.rollback()  # type: ignore[union-attr]
+                    raise
+                raw.commit()  # type: ignore[union-attr]
+                return done
+            finally:
+                raw.isolation_level = saved  # type: ignore[union-attr]
+                conn.rollback()  # SQLAlchemy's view of the connection: nothing pending
 
     def close(self) -> None:
         if self._checkpointer is not None:
@@ -241,34 +305,28 @@ class SubscriberStore:
     def get(self, supi: str) -> Subscriber:
         """The subscriber as stored now (SQN included); NotFound if absent.
 
-        On SQLite the row is read on every call (so a write by another process is seen at once)
-        and its decoded key material is reused when the stored columns are unchanged: the cache
-        is validated by content, never by time, and the SQN always comes from this read.
+        On SQLite the answer comes from the read cache when no other connection has changed
+        it since (:meth:`_sync`); otherwise the row (or, when only SQNs can have moved, just
+        the SQN) is read again. A write by another process is therefore seen at once.
         """
         supi = normalise_supi(supi)
         fast = self._fast
         if fast is not None:
             with self._fast_lock:
-                row = fast.execute(_SQL_GET, (supi,)).fetchone()
-            if row is None:
-                raise NotFound(f"no subscriber {supi}")
-            key = row[1:5] + row[6:]
-            hit = self._row_cache.get(supi)
-            if hit is not None and hit[0] == key:
-                base = hit[1]
-            else:
-                base = Subscriber(supi=row[0], k=bytes.fromhex(row[1]),
-                                  opc=bytes.fromhex(row[2]) if row[2] else None,
-                                  op=bytes.fromhex(row[3]) if row[3] else None,
-                                  amf=bytes.fromhex(row[4]), auth_method=row[6], profile=row[7],
-                                  version=row[9])
-                if len(self._row_cache) >= _ROW_CACHE_MAX:
-                    self._row_cache.clear()
-                self._row_cache[supi] = (key, base)
-            data = json.loads(row[8]) if row[8] else None
+                self._sync(fast)
+                e = self._entry(fast, supi)
+                if e.sqn_dv != self._dv:
+                    row = fast.execute(_SQL_SQN, (supi,)).fetchone()
+                    if row is None:
+                        del self._subs[supi]
+                        raise NotFound(f"no subscriber {supi}")
+                    e.sqn = int(row[0])
+                    e.sqn_dv = self._dv
+                base, text, sqn = e.base, e.data_text, e.sqn
+            data = json.loads(text) if text else None
             # A fresh record every time: callers may change ``data`` without touching the cache.
             return Subscriber(supi=base.supi, k=base.k, opc=base.opc, op=base.op, amf=base.amf,
-                              sqn=int(row[5]), auth_method=base.auth_method, profile=base.profile,
+                              sqn=sqn, auth_method=base.auth_method, profile=base.profile,
                               data=data if isinstance(data, dict) else {}, version=base.version)
         with self.engine.connect() as conn:
             row = conn.execute(self._q_get, {"supi": normalise_supi(supi)}).first()
@@ -276,10 +334,71 @@ class SubscriberStore:
             raise NotFound(f"no subscriber {supi}")
         return _sub(row)
 
+    def _entry(self, fast: sqlite3.Connection, supi: str) -> _Entry:
+        """The cached subscriber, read again unless its generation is current (after ``_sync``)."""
+        e = self._subs.get(supi)
+        if e is not None and e.gen == self._cur_gen(fast):
+            return e
+        # The generation comes with the row (same snapshot, no statement of its own); it is at
+        # least as new as the last _sync, so it may serve as the current one from now on.
+        row = fast.execute(self._sql_get, (supi,)).fetchone()
+        if row is None:
+            self._subs.pop(supi, None)
+            raise NotFound(f"no subscriber {supi}")
+        if self._has_gen and row[10] is not None:
+            gen = self._gen = row[10]
+            self._gen_known = True
+        else:
+            gen = self._cur_gen(fast)
+        e = _Entry(Subscriber(supi=row[0], k=bytes.fromhex(row[1]),
+                              opc=bytes.fromhex(row[2]) if row[2] else None,
+                              op=bytes.fromhex(row[3]) if row[3] else None,
+                              amf=bytes.fromhex(row[4]), auth_method=row[6], profile=row[7],
+                              version=row[9]),
+                   row[8], gen, int(row[5]), self._dv)
+        if len(self._subs) >= _ROW_CACHE_MAX:
+            self._subs.clear()
+        self._subs[supi] = e
+        return e
+
+    def sections(self, supi: str, names: tuple[str, ...]) -> dict[str, Any]:
+        """Sections ``names`` of :meth:`effective` for ``supi`` (private copies; absent ones
+        left out); NotFound if there is no such subscriber. One cache check on SQLite."""
+        fast = self._fast
+        if fast is None:
+            data = self.effective(self.get(supi))
+            return {n: data[n] for n in names if n in data}
+        supi = normalise_supi(supi)
+        with self._fast_lock:
+            self._sync(fast)
+            e = self._entry(fast, supi)
+            pname = e.base.profile
+            base = self._profile_locked(fast, pname) if pname else DEFAULT_PROFILE
+            ckey = (pname, e.data_text or "")
+            hit = self._section_cache.get(ckey)
+            if hit is None or hit[0] is not base:
+                own = json.loads(e.data_text) if e.data_text else None
+                own = own if isinstance(own, dict) else {}
+                merged = {k: v for k, v in base.items() if k not in ("op", "opc", "k")}
+                merged.update(own)
+                try:
+                    hit = (base, {k: json.dumps(v) for k, v in merged.items()})
+                except (TypeError, ValueError):
+                    return {n: copy.deepcopy(merged[n]) for n in names if n in merged}
+                if len(self._section_cache) >= _EFFECTIVE_CACHE_MAX:
+                    self._section_cache.clear()
+                self._section_cache[ckey] = hit
+        texts = hit[1]
+        return {n: json.loads(texts[n]) for n in names if n in texts}
+
     def exists(self, supi: str) -> bool:
         fast = self._fast
         if fast is not None:
             with self._fast_lock:
+                self._sync(fast)
+                e = self._subs.get(supi)
+                if e is not None and e.gen == self._cur_gen(fast):
+                    return True
                 return fast.execute(_SQL_EXISTS, (supi,)).fetchone() is not None
         with self.engine.connect() as conn:
             return conn.execute(select(subscribers.c.supi).where(subscribers.c.supi == supi)).first() is not None
@@ -415,8 +534,13 @@ class SubscriberStore:
             if self._checkpointer is None:
                 self._wrote()
             with self._fast_lock:
+                e = self._subs.get(supi)
                 if fast.execute(_SQL_CAS, (b_new, supi, b_old)).rowcount == 1:
+                    if e is not None:
+                        e.sqn = b_new  # our own write: data_version does not move for it
                     return True
+                if e is not None:
+                    e.sqn_dv = -1  # the cached SQN lost the race: read it again next time
         else:
             with self.engine.begin() as conn:
                 res = conn.execute(self._q_cas, {"b_supi": supi, "b_old": _sqn(old), "b_new": _sqn(new)})
@@ -448,22 +572,12 @@ class SubscriberStore:
             self._profile_cache.pop(name, None)
 
     def get_profile(self, name: str) -> dict[str, Any]:
+        """The profile (shared: callers must not change it); NotFound if absent."""
         fast = self._fast
         if fast is not None:
-            # Read the row every time (a profile changed by another process is seen at once);
-            # the decoded dict is reused while the stored text is unchanged.
             with self._fast_lock:
-                row = fast.execute(_SQL_PROFILE, (name,)).fetchone()
-            if row is None:
-                if name == "default":
-                    return DEFAULT_PROFILE
-                raise NotFound(f"no profile {name!r}")
-            hit = self._profile_text.get(name)
-            if hit is not None and hit[0] == row[0]:
-                return hit[1]
-            data = json.loads(row[0])
-            self._profile_text[name] = (row[0], data)
-            return data
+                self._sync(fast)
+                return self._profile_locked(fast, name)
         with self._lock:
             cached = self._profile_cache.get(name)
         if cached is not None:
@@ -482,6 +596,25 @@ class SubscriberStore:
             data = row.data
         with self._lock:
             self._profile_cache[name] = data
+        return data
+
+    def _profile_locked(self, fast: sqlite3.Connection, name: str) -> dict[str, Any]:
+        hit = self._profiles.get(name)
+        gen = self._cur_gen(fast)
+        if hit is not None and hit[0] == gen:
+            return hit[2]
+        row = fast.execute(_SQL_PROFILE, (name,)).fetchone()
+        text = None if row is None else row[0]
+        if text is None:
+            if name != "default":
+                self._profiles.pop(name, None)
+                raise NotFound(f"no profile {name!r}")
+            data: Any = DEFAULT_PROFILE
+        elif hit is not None and hit[1] == text:
+            data = hit[2]  # unchanged text, same object: the section caches stay valid
+        else:
+            data = json.loads(text)
+        self._profiles[name] = (gen, text, data)
         return data
 
     def list_profiles(self) -> dict[str, dict[str, Any]]:
@@ -536,12 +669,23 @@ class SubscriberStore:
             conn.execute(insert(context_data).values(supi=supi, kind=kind, key=key, data=data))
         return not existed
 
-    def get_context(self, supi: str, kind: str, key: str = "") -> dict[str, Any] | None:
+    def get_context(self, supi: str, kind: str, key: str = "", *,
+                    subscriber: bool = False) -> dict[str, Any] | None:
+        """The context document or None; with ``subscriber``, NotFound unless ``supi`` is a
+        provisioned subscriber (checked in the same statement that reads the document)."""
         fast = self._fast
         if fast is not None:
             with self._fast_lock:
-                row = fast.execute(_SQL_CTX_GET, (supi, kind, key)).fetchone()
-            return None if row is None or row[0] is None else json.loads(row[0])
+                if subscriber:
+                    text, known = fast.execute(_SQL_CTX_GET_SUB, (supi, kind, key, supi)).fetchone()
+                    if not known:
+                        raise NotFound(f"no subscriber {supi}")
+                else:
+                    row = fast.execute(_SQL_CTX_GET, (supi, kind, key)).fetchone()
+                    text = None if row is None else row[0]
+            return None if text is None else json.loads(text)
+        if subscriber and not self.exists(supi):
+            raise NotFound(f"no subscriber {supi}")
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(context_data.c.data).where(
@@ -588,12 +732,35 @@ _SQL_GET = ("SELECT supi, k, opc, op, amf, sqn, auth_method, profile, data, vers
 _SQL_PROFILE = "SELECT data FROM profiles WHERE name = ?"
 _SQL_CAS = "UPDATE subscribers SET sqn = ? WHERE supi = ? AND sqn = ?"
 _SQL_EXISTS = "SELECT 1 FROM subscribers WHERE supi = ?"
+_SQL_SQN = "SELECT sqn FROM subscribers WHERE supi = ?"
+_SQL_GEN = "SELECT gen FROM store_gen WHERE id = 0"
+_SQL_GET_GEN = ("SELECT supi, k, opc, op, amf, sqn, auth_method, profile, data, version, "
+                "(SELECT gen FROM store_gen WHERE id = 0) FROM subscribers WHERE supi = ?")
+_SQL_GET_NOGEN = ("SELECT supi, k, opc, op, amf, sqn, auth_method, profile, data, version, NULL "
+                  "FROM subscribers WHERE supi = ?")
+_SQL_HAS_GEN = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'store_gen'"
 _SQL_CTX_INS = "INSERT INTO context_data (supi, kind, key, data) VALUES (?, ?, ?, ?)"
 _SQL_CTX_INS_SUB = ("INSERT INTO context_data (supi, kind, key, data) SELECT ?, ?, ?, ? "
                     "WHERE EXISTS (SELECT 1 FROM subscribers WHERE supi = ?)")
 _SQL_CTX_UPD = "UPDATE context_data SET data = ? WHERE supi = ? AND kind = ? AND key = ?"
 _SQL_CTX_GET = "SELECT data FROM context_data WHERE supi = ? AND kind = ? AND key = ?"
+_SQL_CTX_GET_SUB = ("SELECT (SELECT data FROM context_data WHERE supi = ? AND kind = ? AND key = ?), "
+                    "EXISTS (SELECT 1 FROM subscribers WHERE supi = ?)")
 _ROW_CACHE_MAX = 100_000
+
+
+class _Entry:
+    """A cached subscriber: the decoded row with the generation it was read under, and its SQN
+    with the data_version it was read (or written) under."""
+
+    __slots__ = ("base", "data_text", "gen", "sqn", "sqn_dv")
+
+    def __init__(self, base: Subscriber, data_text: str | None, gen: int, sqn: int, sqn_dv: int) -> None:
+        self.base = base
+        self.data_text = data_text
+        self.gen = gen
+        self.sqn = sqn
+        self.sqn_dv = sqn_dv
 _EFFECTIVE_CACHE_MAX = 10_000
 
 

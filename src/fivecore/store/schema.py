@@ -65,11 +65,56 @@ context_data = Table(
 )
 
 
+store_gen = Table(
+    "store_gen",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("gen", BigInteger, nullable=False, server_default="0"),
+)
+
+#: What changes provisioned data (everything but the SQN, which every vector advances).
+_PROVISIONED_COLUMNS = "k, opc, op, amf, auth_method, profile, data, version"
+
+
 def _v1(conn: Connection) -> None:
     metadata.create_all(conn, tables=[subscribers, profiles, context_data])
 
 
-MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(1, _v1)]
+def _v2(conn: Connection) -> None:
+    """The provisioning generation, and context documents in a WITHOUT ROWID table.
+
+    The generation is one counter that every change of provisioned data bumps.
+    A process caching subscribers and profiles re-reads them only when this counter moved, not
+    on every commit of another process (those are mostly SQN updates and context documents).
+    On SQLite, triggers keep it: any writer of the file (this code, an older tool, the sqlite3
+    shell) bumps it in the same transaction as its change. The PostgreSQL path does not cache.
+    """
+    store_gen.create(conn)
+    conn.execute(insert(store_gen).values(id=0, gen=0))
+    if conn.dialect.name != "sqlite":
+        return
+    # context_data keyed by its primary key alone (WITHOUT ROWID): one B-tree instead of a
+    # table plus its primary-key index, so a UDR context PUT commits one page, not two.
+    conn.exec_driver_sql(
+        "CREATE TABLE context_data_v2 (supi VARCHAR(64) NOT NULL, kind VARCHAR(48) NOT NULL, "
+        '"key" VARCHAR(64) NOT NULL, data JSON NOT NULL, PRIMARY KEY (supi, kind, "key")) WITHOUT ROWID')
+    conn.exec_driver_sql('INSERT INTO context_data_v2 (supi, kind, "key", data) '
+                         'SELECT supi, kind, "key", data FROM context_data')
+    conn.exec_driver_sql("DROP TABLE context_data")
+    conn.exec_driver_sql("ALTER TABLE context_data_v2 RENAME TO context_data")
+    bump = "BEGIN UPDATE store_gen SET gen = gen + 1 WHERE id = 0; END"
+    for name, when in (
+        ("subscribers_ins", "AFTER INSERT ON subscribers"),
+        ("subscribers_del", "AFTER DELETE ON subscribers"),
+        ("subscribers_upd", f"AFTER UPDATE OF {_PROVISIONED_COLUMNS} ON subscribers"),
+        ("profiles_ins", "AFTER INSERT ON profiles"),
+        ("profiles_del", "AFTER DELETE ON profiles"),
+        ("profiles_upd", "AFTER UPDATE ON profiles"),
+    ):
+        conn.exec_driver_sql(f"CREATE TRIGGER store_gen_{name} {when} FOR EACH ROW {bump}")
+
+
+MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(1, _v1), (2, _v2)]
 LATEST = MIGRATIONS[-1][0]
 
 

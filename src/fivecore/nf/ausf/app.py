@@ -34,12 +34,12 @@ class AusfApp(NfApp):
         self.context = AusfContext()
         return build_router(self.context, self.client, self.instance_id, lambda: self.uri, self.report)
 
-    def report(self, supi: str, event: dict[str, Any]) -> None:
+    def report(self, supi: str, event: Any) -> None:
         """TS 33.501 §6.1.3.2 step 12 / TS 29.503 §5.4.2.3: tell the UDM the result."""
         t = asyncio.get_running_loop().create_task(self._post(supi, event))
         self._tasks_report.add(t)
         t.add_done_callback(self._tasks_report.discard)
 
-    async def _post(self, supi: str, event: dict[str, Any]) -> None:
+    async def _post(self, supi: str, event: Any) -> None:
         with contextlib.suppress(TransportError, OSError, ValueError, Exception):
             await self.client.call("POST", f"{UEAU}/{supi}/auth-events", body=event, target_nf_type="UDM", timeout=2.0)

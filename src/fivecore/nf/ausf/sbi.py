@@ -6,6 +6,7 @@ import base64
 import binascii
 import hmac
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +26,7 @@ from fivecore.wire.sbi import (
     AuthenticationInfo,
     AuthenticationInfoRequest,
     AuthenticationInfoResult,
+    AuthEvent,
     ConfirmationData,
     ResynchronizationInfo,
 )
@@ -38,7 +40,7 @@ UEAU = "/nudm-ueau/v1"
 
 
 def build_router(ctx: AusfContext, client: SbiClient, instance_id: str, self_uri: Callable[[], str],
-                 report: Callable[[str, dict[str, Any]], None]) -> Router:
+                 report: Callable[[str, Any], None]) -> Router:
     """``report(supi, AuthEvent)`` tells the UDM the result (TS 33.501 §6.1.3.2 step 12)."""
     r = Router("ausf")
 
@@ -75,19 +77,21 @@ def build_router(ctx: AusfContext, client: SbiClient, instance_id: str, self_uri
             hxres = kdf.hxres_star(rand, xres_star)  # TS 33.501 Annex A.5
             cid = ctx.new(AuthCtx(supi, snn, "5G_AKA", rand, now, xres_star=xres_star,
                                   kausf=bytes.fromhex(av.kausf), supi_or_suci=info.supiOrSuci))
-            link = f"{self_uri()}{AUTH}/ue-authentications/{cid}/5g-aka-confirmation"
+            base = self_uri()
+            link = f"{base}{AUTH}/ue-authentications/{cid}/5g-aka-confirmation"
             body = {"authType": "5G_AKA",
                     "5gAuthData": {"rand": av.rand, "autn": av.autn, "hxresStar": hxres.hex()},
                     "_links": {"5g-aka": {"href": link}}, "servingNetworkName": snn}
         elif result.authType == "EAP_AKA_PRIME" and av is not None and av.avType == "EAP_AKA_PRIME":
             cid, pkt = _eap_challenge(supi, snn, av, info.supiOrSuci, now, 1)
-            link = f"{self_uri()}{AUTH}/ue-authentications/{cid}/eap-session"
+            base = self_uri()
+            link = f"{base}{AUTH}/ue-authentications/{cid}/eap-session"
             body = {"authType": "EAP_AKA_PRIME", "5gAuthData": base64.b64encode(pkt).decode(),
                     "_links": {"eap-session": {"href": link}}, "servingNetworkName": snn}
         else:
             raise HttpError(403, "AUTHENTICATION_REJECTED", f"authentication type {result.authType} not supported")
         # TS 29.509 §6.1.7: UEAuthenticationCtx is a HAL document (application/3gppHal+json).
-        return json_response(body, 201, {"location": f"{self_uri()}{AUTH}/ue-authentications/{cid}",
+        return json_response(body, 201, {"location": f"{base}{AUTH}/ue-authentications/{cid}",
                                          "content-type": "application/3gppHal+json"})
 
     def _eap_challenge(supi: str, snn: str, av: Any, supi_or_suci: str, now: float, ident: int) -> tuple[str, bytes]:
@@ -184,7 +188,19 @@ def build_router(ctx: AusfContext, client: SbiClient, instance_id: str, self_uri
     return r
 
 
-def _event(instance_id: str, ok: bool, a: AuthCtx) -> dict[str, Any]:
-    return {"nfInstanceId": instance_id, "success": ok,
-            "timeStamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-            "authType": a.auth_type, "servingNetworkName": a.snn}
+def _event(instance_id: str, ok: bool, a: AuthCtx) -> AuthEvent:
+    """TS 29.503 §6.3.6.2.6 AuthEvent: a model, so an in-process UDM need not validate it again."""
+    return AuthEvent(nfInstanceId=instance_id, success=ok, timeStamp=_now_stamp(), authType=a.auth_type,
+                     servingNetworkName=a.snn)
+
+
+_stamp: list[Any] = [0, ""]
+
+
+def _now_stamp() -> str:
+    """DateTime (TS 29.571 §5.2.2) of now in whole seconds, formatted once per second."""
+    sec = int(time.time())
+    if _stamp[0] != sec:
+        _stamp[0] = sec
+        _stamp[1] = datetime.fromtimestamp(sec, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return _stamp[1]

@@ -9,6 +9,7 @@ one is configured, otherwise the subscribed values, otherwise the PCF defaults.
 from __future__ import annotations
 
 import secrets
+from functools import lru_cache
 from typing import Any
 
 from fivecore.config import PcfConfig
@@ -31,8 +32,13 @@ class PcfContext:
 
 
 def _bitrate_ok(v: Any) -> bool:
-    if not isinstance(v, str):
-        return False
+    """A BitRate (TS 29.571 §5.5.2): ``<number> <bps|Kbps|Mbps|Gbps|Tbps>``."""
+    return isinstance(v, str) and _bitrate_text_ok(v)
+
+
+@lru_cache(maxsize=256)
+def _bitrate_text_ok(v: str) -> bool:
+    # a handful of distinct values (the subscribed AMBRs) arrive over and over
     parts = v.split()
     if len(parts) != 2 or parts[1] not in ("bps", "Kbps", "Mbps", "Gbps", "Tbps"):
         return False

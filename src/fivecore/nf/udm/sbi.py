@@ -7,13 +7,14 @@ import asyncio
 import json
 import logging
 import os
-import uuid
+import secrets
 from collections.abc import Callable
 from typing import Any
 
 from fivecore.store import SEQ_STEP, SQN_MAX
 from fivecore.transport.http2 import HttpError, Request, Response, Router, json_response
 from fivecore.wire.sbi import (
+    ANY_SNSSAI,
     Amf3GppAccessRegistration,
     Amf3GppAccessRegistrationModification,
     AuthenticationInfoRequest,
@@ -23,6 +24,7 @@ from fivecore.wire.sbi import (
     AvEapAkaPrime,
     SdmSubscription,
     SmfRegistration,
+    select_sm_data,
 )
 
 from .clients import UdrClient
@@ -108,7 +110,7 @@ def build_router(ctx: UdmContext, udr: UdrClient, plmn: str, notify: Notify,
         supi = _supi(req)
         ev: AuthEvent = req.model(AuthEvent)
         await udr.ok("PUT", f"/subscription-data/{supi}/authentication-data/authentication-status", ev)
-        eid = uuid.uuid4().hex
+        eid = secrets.token_hex(16)
         return json_response(ev, 201, {"location": f"{self_uri()}{UEAU}/{supi}/auth-events/{eid}"})
 
     # -- Nudm_UECM (TS 29.503 §5.3) -----------------------------------------------------------------
@@ -210,17 +212,22 @@ def build_router(ctx: UdmContext, udr: UdrClient, plmn: str, notify: Notify,
     async def sm_data(req: Request) -> Response:
         """TS 29.503 §5.2.2.2.7 Session management subscription data retrieval."""
         supi = _supi(req)
-        q = {k: v for k, v in (("single-nssai", req.q1("single-nssai")), ("dnn", req.q1("dnn"))) if v}
-        if "single-nssai" in q:
+        raw, dnn = req.q1("single-nssai"), req.q1("dnn")
+        snssai: Any = ANY_SNSSAI
+        if raw:
             try:
-                s = json.loads(q["single-nssai"])
+                snssai = json.loads(raw)
             except ValueError:
                 raise HttpError(400, "INVALID_QUERY_PARAM", "single-nssai is not JSON",
                                 invalid_params=[{"param": "single-nssai"}]) from None
-            if not isinstance(s, dict) or not isinstance(s.get("sst"), int):
+            if not isinstance(snssai, dict) or not isinstance(snssai.get("sst"), int):
                 raise HttpError(400, "INVALID_QUERY_PARAM", "single-nssai needs an integer sst",
                                 invalid_params=[{"param": "single-nssai"}])
-        data = (await udr.ok("GET", f"/subscription-data/{supi}/{plmn}/provisioned-data/sm-data", query=q)).json()
+        # The UDR's whole sm-data, filtered here exactly as the UDR would filter it: a query
+        # string less to build and parse per PDU session.
+        data = (await udr.ok("GET", f"/subscription-data/{supi}/{plmn}/provisioned-data/sm-data")).json()
+        if snssai is not ANY_SNSSAI or dnn:
+            data = select_sm_data(data if isinstance(data, list) else [], snssai, dnn or None)
         return json_response(data)
 
     async def ue_ctx_in_smf(req: Request) -> Response:

@@ -17,6 +17,8 @@ from fivecore.transport.http2 import HttpError
 Notification = tuple[str, dict[str, Any]]
 
 SUBS_TO_NOTIFY = "subs-to-notify"
+#: the effective-data sections each provisioned resource is built from
+_SECTIONS_OF = {"am": ("am", "msisdn")}
 
 
 def ue_id(raw: str) -> str:
@@ -78,6 +80,15 @@ class UdrContext:
         """
         if not isinstance(patch, list) or not patch:
             raise HttpError(400, "INVALID_MSG_FORMAT", "body must be a non-empty JSON Patch array")
+        if len(patch) == 2:
+            # What every UDM sends (test, then replace, of /sequenceNumber/sqn): the swap
+            # needs no patch document; anything else takes the general path below.
+            t, r = patch
+            if (isinstance(t, dict) and isinstance(r, dict) and t.get("op") == "test"
+                    and r.get("op") == "replace" and t.get("path") == r.get("path") == "/sequenceNumber/sqn"
+                    and len(t) == len(r) == 3 and _is_sqn(t.get("value")) and _is_sqn(r.get("value"))):
+                self._swap(supi, int(t["value"], 16), int(r["value"], 16))
+                return
         expected = None
         for op in patch:
             if not isinstance(op, dict) or not str(op.get("path", "")).startswith("/sequenceNumber"):
@@ -93,25 +104,37 @@ class UdrContext:
             new_sqn = int(str(new["sequenceNumber"]["sqn"]), 16)
         except (KeyError, TypeError, ValueError):
             raise HttpError(400, "MANDATORY_IE_INCORRECT", "sequenceNumber.sqn must be 12 hex digits") from None
+        if expected is not None:
+            try:
+                old = int(str(expected), 16)
+            except ValueError:
+                raise HttpError(400, "MANDATORY_IE_INCORRECT", "test value must be 12 hex digits") from None
+            self._swap(supi, old, new_sqn)
+            return
         try:
-            if expected is not None:
-                try:
-                    old = int(str(expected), 16)
-                except ValueError:
-                    raise HttpError(400, "MANDATORY_IE_INCORRECT", "test value must be 12 hex digits") from None
-                if not self.store.cas_sqn(supi, old, new_sqn):
-                    raise HttpError(409, "MODIFICATION_NOT_ALLOWED", "sequence number changed meanwhile")
-            else:
-                self.store.set_sqn(supi, new_sqn)
+            self.store.set_sqn(supi, new_sqn)
         except NotFound:
             raise HttpError(404, "USER_NOT_FOUND", "no such subscriber") from None
         except StoreError as exc:
             raise HttpError(400, "MANDATORY_IE_INCORRECT", str(exc)) from None
 
+    def _swap(self, supi: str, old: int, new: int) -> None:
+        """The SQN compare-and-swap; 409 when another UDM took ``old`` first."""
+        try:
+            ok = self.store.cas_sqn(supi, old, new)
+        except NotFound:
+            raise HttpError(404, "USER_NOT_FOUND", "no such subscriber") from None
+        except StoreError as exc:
+            raise HttpError(400, "MANDATORY_IE_INCORRECT", str(exc)) from None
+        if not ok:
+            raise HttpError(409, "MODIFICATION_NOT_ALLOWED", "sequence number changed meanwhile")
+
     # -- provisioned data (TS 29.505 §5.2.?) ----------------------------------------------------------
     def provisioned(self, supi: str, section: str) -> Any:
-        sub = self._sub(supi)
-        data = self.store.effective(sub)
+        try:
+            data = self.store.sections(supi, _SECTIONS_OF.get(section, (section,)))
+        except NotFound:
+            raise HttpError(404, "USER_NOT_FOUND", "no such subscriber") from None
         value = data.get(section)
         if section == "am":
             am = dict(value or {})
@@ -131,9 +154,15 @@ class UdrContext:
         except NotFound:
             raise HttpError(404, "USER_NOT_FOUND", "no such subscriber") from None
 
+    def find_context(self, supi: str, kind: str, key: str = "") -> dict[str, Any] | None:
+        """The context document, None if there is none; 404 USER_NOT_FOUND for an unknown UE."""
+        try:
+            return self.store.get_context(supi, kind, key, subscriber=True)
+        except NotFound:
+            raise HttpError(404, "USER_NOT_FOUND", "no such subscriber") from None
+
     def get_context(self, supi: str, kind: str, key: str = "") -> dict[str, Any]:
-        self._known(supi)
-        data = self.store.get_context(supi, kind, key)
+        data = self.find_context(supi, kind, key)
         if data is None:
             raise HttpError(404, "CONTEXT_NOT_FOUND", f"no {kind} data")
         return data
@@ -191,6 +220,14 @@ class UdrContext:
                 out.append((sub["callbackReference"], {"ueId": supi, "notifyItems": items,
                                                        "originalCallbackReference": [sub["callbackReference"]]}))
         return out
+
+
+def _is_sqn(v: Any) -> bool:
+    """12 hex digits (TS 29.505 SequenceNumber.sqn)."""
+    return isinstance(v, str) and len(v) == 12 and all(c in _HEX for c in v)
+
+
+_HEX = frozenset("0123456789abcdefABCDEF")
 
 
 def _covers(monitored: str, rid: str) -> bool:

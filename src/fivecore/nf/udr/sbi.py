@@ -5,8 +5,22 @@ from __future__ import annotations
 import json
 import uuid
 
-from fivecore.transport.http2 import HttpError, Request, Response, Router, json_response
-from fivecore.wire.sbi import Amf3GppAccessRegistration, AuthEvent, SdmSubscription, SmfRegistration
+from fivecore.transport.http2 import (
+    PROBLEM_JSON,
+    HttpError,
+    Request,
+    Response,
+    Router,
+    json_response,
+)
+from fivecore.wire.sbi import (
+    ANY_SNSSAI,
+    Amf3GppAccessRegistration,
+    AuthEvent,
+    SdmSubscription,
+    SmfRegistration,
+    select_sm_data,
+)
 
 from .context import UdrContext, ue_id
 
@@ -60,16 +74,13 @@ def build_router(ctx: UdrContext) -> Router:
             if section == "sm":
                 nssai = req.q1("single-nssai")
                 dnn = req.q1("dnn")
+                want = ANY_SNSSAI
                 if nssai:
                     try:
                         want = json.loads(nssai)
                     except ValueError:
                         raise HttpError(400, "INVALID_QUERY_PARAM", "single-nssai is not JSON") from None
-                    data = [d for d in data if isinstance(want, dict) and d.get("singleNssai", {}).get("sst") == want.get("sst")
-                            and (d.get("singleNssai", {}).get("sd") or "").lower() == (want.get("sd") or "").lower()]
-                if dnn:
-                    data = [{**d, "dnnConfigurations": {k: v for k, v in (d.get("dnnConfigurations") or {}).items() if k == dnn}}
-                            for d in data if dnn in (d.get("dnnConfigurations") or {})]
+                data = select_sm_data(data, want, dnn)
             return json_response(data)
 
         return handler
@@ -82,7 +93,13 @@ def build_router(ctx: UdrContext) -> Router:
         return json_response(reg, 201) if created else Response(204)
 
     def get_amf(req: Request) -> Response:
-        return json_response(ctx.get_context(ue_id(req.path_params["ueId"]), "amf-3gpp-access"))
+        """TS 29.505 context-data/amf-3gpp-access read; the UDM asks at every registration,
+        usually for a UE that has none, so the 404 is built without raising and encoding it."""
+        doc = ctx.find_context(ue_id(req.path_params["ueId"]), "amf-3gpp-access")
+        if doc is None:
+            prob = HttpError(404, "CONTEXT_NOT_FOUND", "no amf-3gpp-access data").problem()
+            return json_response(prob, 404, {"content-type": PROBLEM_JSON})
+        return json_response(doc)
 
     def patch_amf(req: Request) -> Response:
         ctx.patch_context(ue_id(req.path_params["ueId"]), "amf-3gpp-access", "", req.json())

@@ -25,6 +25,7 @@ from .nrf import (
     SupiRange,
 )
 from .udm import (
+    ANY_SNSSAI,
     AccessAndMobilitySubscriptionData,
     Amf3GppAccessRegistration,
     Amf3GppAccessRegistrationModification,
@@ -37,6 +38,7 @@ from .udm import (
     SmfRegistration,
     SmfSelectionSubscriptionData,
     UeContextInSmfData,
+    select_sm_data,
 )
 from .udr import AuthenticationSubscription, SequenceNumber
 from .ueauth import (
@@ -55,6 +57,7 @@ from .ueauth import (
 )
 
 __all__ = [
+    "ANY_SNSSAI",
     "AccessAndMobilitySubscriptionData",
     "Ambr",
     "Amf3GppAccessRegistration",
@@ -99,4 +102,5 @@ __all__ = [
     "SupiRange",
     "UEAuthenticationCtx",
     "UeContextInSmfData",
+    "select_sm_data",
 ]

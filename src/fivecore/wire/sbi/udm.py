@@ -129,3 +129,22 @@ class ModificationNotification(SbiModel):
 
     notifyItems: list[NotifyItem] = Field(min_length=1)
     subscriptionId: str | None = None
+
+
+ANY_SNSSAI: Any = object()
+
+
+def select_sm_data(data: list[Any], snssai: Any = ANY_SNSSAI, dnn: str | None = None) -> list[Any]:
+    """SessionManagementSubscriptionData entries for one S-NSSAI and/or DNN (the
+    ``single-nssai`` and ``dnn`` query parameters of TS 29.503 §6.1.3.6.3.1 / TS 29.505
+    sm-data): entries of other slices are left out, and with ``dnn`` only that DNN's
+    configuration is kept (entries without it are left out); an ``snssai`` that is not an
+    object matches nothing. Never changes ``data``."""
+    if snssai is not ANY_SNSSAI:
+        want_sd = (snssai.get("sd") or "").lower() if isinstance(snssai, dict) else ""
+        data = [d for d in data if isinstance(snssai, dict) and d.get("singleNssai", {}).get("sst") == snssai.get("sst")
+                and (d.get("singleNssai", {}).get("sd") or "").lower() == want_sd]
+    if dnn:
+        data = [{**d, "dnnConfigurations": {k: v for k, v in (d.get("dnnConfigurations") or {}).items() if k == dnn}}
+                for d in data if dnn in (d.get("dnnConfigurations") or {})]
+    return data
