@@ -31,7 +31,7 @@ from fivecore.wire.nas.ies import (
     TaiList,
     UeSecurityCapability,
 )
-from fivecore.wire.nas.template import TemplateCache
+from fivecore.wire.template import TemplateCache
 
 EPD_5GMM = 0x7E
 
@@ -252,7 +252,7 @@ def authentication_request(ngksi: int, abba: bytes, rand: bytes | None, autn: by
     """TS 24.501 §8.2.1: Authentication Request (RAND/AUTN for 5G-AKA, EAP message for EAP-AKA').
 
     The 5G-AKA one is RAND and AUTN written into a template per ngKSI and ABBA (see
-    :mod:`fivecore.wire.nas.template`; the IE-by-IE encoding is the reference)."""
+    :mod:`fivecore.wire.template`; the IE-by-IE encoding is the reference)."""
     if eap is not None:
         return _enc(NasMessage("AuthenticationRequest", ngksi=NgKsi(0, ngksi), abba=abba, eap_message=eap))
     if type(rand) is bytes and type(autn) is bytes and type(abba) is bytes:
@@ -335,7 +335,7 @@ def registration_accept(
     """TS 24.501 §8.2.7: result (3GPP access), 5G-GUTI, TAI list, allowed NSSAI, T3512.
 
     Per UE only the 5G-TMSI differs: it is written into a template of the rest (see
-    :mod:`fivecore.wire.nas.template`; :func:`_registration_accept` is the reference)."""
+    :mod:`fivecore.wire.template`; :func:`_registration_accept` is the reference)."""
     try:
         key = ("accept", guti.mcc, guti.mnc, guti.region_id, guti.set_id, guti.pointer, tuple(tais),
                tuple(allowed_nssai), t3512)

@@ -23,7 +23,7 @@ from typing import Any
 from fivecore.nf.smf.context import SmContext, SmState
 from fivecore.wire import nas
 from fivecore.wire.errors import DecodeError, EncodeError
-from fivecore.wire.nas.template import TemplateCache
+from fivecore.wire.template import TemplateCache
 
 # --- 5GSM causes, TS 24.501 §9.11.4.2 ----------------------------------------------------------
 CAUSE_INSUFFICIENT_RESOURCES = 26
@@ -246,7 +246,7 @@ def establishment_accept(sm: SmContext, decision: EstablishmentDecision,
 
     An IPv4 session's accept differs from the next one's only in PSI, PTI and address: it is
     written into a template of the session's shape (the octets :func:`_establishment_accept`
-    gives, see :mod:`fivecore.wire.nas.template`)."""
+    gives, see :mod:`fivecore.wire.template`)."""
     if sm.pdu_type == PDU_IPV4 and sm.ue_ipv4 is not None:
         shape = _AcceptShape(sm, decision, dns, mtu)
         t = _TEMPLATES.get(shape.key(), shape.build, _ACCEPT_FIELDS)

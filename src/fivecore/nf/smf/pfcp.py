@@ -31,7 +31,6 @@ from typing import Any
 from fivecore.nf.smf.context import SmContext
 from fivecore.wire import pfcp
 from fivecore.wire.errors import DecodeError, EncodeError
-from fivecore.wire.nas.template import TemplateCache
 from fivecore.wire.pfcp import (
     APPLY_BUFF,
     APPLY_FORW,
@@ -55,6 +54,7 @@ from fivecore.wire.pfcp import (
     UeIpAddress,
     Volume,
 )
+from fivecore.wire.template import TemplateCache
 
 log = logging.getLogger("fivecore.smf.n4")
 

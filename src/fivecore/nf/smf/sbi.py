@@ -35,8 +35,8 @@ from fivecore.nf.smf.pfcp import N4, PfcpFailure, UpfPeer
 from fivecore.transport.http2 import HttpError, Request, Response, Router, json_response
 from fivecore.wire import ngap
 from fivecore.wire.errors import DecodeError, EncodeError
-from fivecore.wire.nas.template import TemplateCache
 from fivecore.wire.sbi import multipart
+from fivecore.wire.template import TemplateCache
 
 log = logging.getLogger("fivecore.smf")
 
@@ -449,7 +449,7 @@ class SmfService:
     def setup_request_transfer(self, sm: SmContext) -> bytes:
         """TS 38.413 §9.3.4.1 PDU Session Resource Setup Request Transfer.
 
-        Written into a template of the session's QoS and AMBR (:mod:`fivecore.wire.nas.template`):
+        Written into a template of the session's QoS and AMBR (:mod:`fivecore.wire.template`):
         only the UPF's N3 address and TEID differ from one session to the next."""
         ul_ip, ul_teid = sm.ul_ip or "0.0.0.0", sm.ul_teid or 0
         ambr_dl, ambr_ul, pdu_type, qfi, five_qi, arp = sm.ambr_dl, sm.ambr_ul, sm.pdu_type, sm.qfi, sm.five_qi, sm.arp

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fivecore.wire.errors import EncodeError
-from fivecore.wire.nas.template import TemplateCache, octet_template
+from fivecore.wire.template import TemplateCache, octet_template
 
 
 def _msg(v: dict) -> bytes:
