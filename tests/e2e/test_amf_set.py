@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import os
+import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -56,6 +59,15 @@ def test_two_member_amf_set_attaches(tmp_path: Path) -> None:
 
         rows = asyncio.run(run())
         member_pid = net.pids["core-cp2"]
+        # a member that dies is reported (state file, status), and status still answers
+        os.kill(member_pid, signal.SIGKILL)
+        state_file = tmp_path / "data" / "run" / "up.json"
+        deadline = time.monotonic() + 10
+        while json.loads(state_file.read_text())["amf_set"][1]["status"] != "exited":
+            assert time.monotonic() < deadline, "the member's exit was not noticed"
+            time.sleep(0.2)
+        st = collect_status(tmp_path / "bench-up.yaml")
+        assert [e["status"] for e in st["amf_set"]] == ["running", "exited"]
 
     finally:
         net.stop()

@@ -58,10 +58,11 @@ def collect_status(config_path: Path | None) -> dict[str, Any]:
     state = read_state(load_config(config_path))
     nfs = state["nfs"]
     out: dict[str, Any] = {"nfs": {n: v.get("status") for n, v in nfs.items()}, "gnbs": [], "ues": [], "pdu_sessions": [],
-                           "amf_set": [{k: e.get(k) for k in ("member", "pid", "ngap", "amf_pointer", "ue_pools")}
+                           "amf_set": [{k: e.get(k) for k in ("member", "pid", "status", "ngap", "amf_pointer",
+                                                              "ue_pools")}
                                        for e in state.get("amf_set") or []]}
     # every member of the AMF Set (up.amf_set_size), up's own first
-    members = [e.get("metrics") or {} for e in state.get("amf_set") or []] or [
+    members = [e.get("metrics") or {} for e in state.get("amf_set") or [] if e.get("status") != "exited"] or [
         {nf: nfs.get(nf, {}).get("metrics") for nf in ("amf", "smf")}]
     for m in members:
         if m.get("amf"):
@@ -102,11 +103,11 @@ def register(app: typer.Typer) -> None:
         con.print(t)
         if len(st["amf_set"]) > 1:
             a = Table(title=f"AMF Set ({len(st['amf_set'])} control-plane processes)")
-            for col in ("member", "pid", "NGAP", "AMF Pointer", "UE pool"):
+            for col in ("member", "pid", "status", "NGAP", "AMF Pointer", "UE pool"):
                 a.add_column(col)
             for e in st["amf_set"]:
-                a.add_row(str(e["member"]), str(e["pid"]), str(e["ngap"]), str(e["amf_pointer"]),
-                          ", ".join(e.get("ue_pools") or []))
+                a.add_row(str(e["member"]), str(e["pid"]), str(e.get("status")), str(e["ngap"]),
+                          str(e["amf_pointer"]), ", ".join(e.get("ue_pools") or []))
             con.print(a)
         g = Table(title=f"gNBs ({len(st['gnbs'])})")
         for col in ("gNB id", "name", "state", "SCTP peer", "UEs"):

@@ -361,6 +361,7 @@ class Network:
         self.capture: Any = None
         self._started: list[str] = []
         self._tun_created: str | None = None
+        self._watch: asyncio.Task[None] | None = None
         self.ready_at: float | None = None
 
     @property
@@ -402,6 +403,8 @@ class Network:
             raise
         self.ready_at = time.monotonic()
         self.write_state()
+        if self.members:
+            self._watch = asyncio.create_task(self._watch_members(), name="amf-set-watch")
         log.info("event=network_ready nfs=%s seconds=%.2f", ",".join(self._started), self.ready_at - t0)
 
     def _create_tun(self) -> None:
@@ -521,6 +524,20 @@ class Network:
             await asyncio.sleep(0.2)
         log.info("event=amf_set_ready members=%d", cfg.up.amf_set_size)
 
+    async def _watch_members(self, period: float = 1.0) -> None:
+        """Say so (log, state file, ``fivecore status``) when an AMF Set member exits: its gNBs
+        lose their AMF and its UEs must register again through another member."""
+        reported: set[int] = set()
+        while True:
+            await asyncio.sleep(period)
+            gone = [mb for mb in self.members if mb.m not in reported and not mb.alive()]
+            for mb in gone:
+                reported.add(mb.m)
+                log.error("event=amf_set_member_exited member=%d status=%s log=%s last=%r", mb.m,
+                          mb.proc.returncode if mb.proc else None, mb.log_path, mb.tail(200))
+            if gone:
+                self.write_state()
+
     def state(self) -> dict[str, Any]:
         cfg = self.config
         from fivecore.netup.observe import metrics_endpoint
@@ -556,9 +573,11 @@ class Network:
             "nat": {"kind": self.nat.kind, "table": self.nat.table} if self.nat is not None else None,
             "nfs": nfs,
             "amf_set": [{"member": 0, "pid": os.getpid(), "ngap": f"{cfg.amf.ngap.address}:{cfg.amf.ngap.port}",
+                         "status": "running",
                          "amf_pointer": cfg.amf.guami.pointer, "ue_pools": [d.ipv4_pool for d in cfg.smf.dnns],
                          "metrics": {nf: nfs.get(nf, {}).get("metrics") for nf in ("amf", "smf")}}]
             + [{"member": mb.m, "pid": mb.proc.pid if mb.proc else None, "ngap": mb.ngap,
+                "status": "running" if mb.alive() else "exited",
                 "amf_pointer": mb.doc["amf"]["guami"]["pointer"],
                 "ue_pools": [d["ipv4_pool"] for d in mb.doc["smf"]["dnns"]], "log": str(mb.log_path),
                 "metrics": {nf: mb.metrics_uri(nf) for nf in ("amf", "smf")}}
@@ -576,6 +595,9 @@ class Network:
             self.plan.state_file.unlink()
         if self.nat is not None:
             self.nat.remove()
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
         members, self.members = self.members, []
         for mb in members:  # before the NRF they deregister from
             mb.terminate()
