@@ -109,8 +109,8 @@ def run_nf(name: str | list[str], config: Path | None, pcap: Path | None = None)
     try:
         asyncio.run(run_forever(apps))
     except OSError as exc:
-        where = ", ".join(f"{n} {cfg.section(n).sbi.address}:{cfg.section(n).sbi.port}" for n in names
-                          if n != "upf")
+        where = ", ".join(f"upf {cfg.upf.pfcp_address}:{cfg.upf.pfcp_port}" if n == "upf"
+                          else f"{n} {cfg.section(n).sbi.address}:{cfg.section(n).sbi.port}" for n in names)
         raise ConfigError(f"{'/'.join(names)}: cannot listen ({where}): {exc.strerror or exc}") from None
 
 
