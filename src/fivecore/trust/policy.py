@@ -566,17 +566,16 @@ class TrustPolicy:
         detail: dict[str, Any] = {}
         if name is not None:
             detail["ran_node_name"] = name
-        by_id = self.resolve_gnb_vendor(str(plmn), int(gnb_id), int(bits)) if valid else None
+        rng = self._range_of(str(plmn), int(gnb_id), int(bits)) if valid else None
         # The name is the peer's choice: match the clipped text so a hint regex sees bounded input.
         hint = self.name_hint(name)
 
         if peer is not None:
             detail["peer"] = _clip(peer)
-        if by_id is not None:
-            vendor, id_rule = by_id
-            rng = self._range_of(str(plmn), int(gnb_id), int(bits))
+        if rng is not None:
+            vendor, id_rule = self._vendors[rng.vendor], rng.rule_id
             addr = peer_address(peer)
-            if rng is not None and rng.peers and (addr is None or not any(addr in n for n in rng.peers
+            if rng.peers and (addr is None or not any(addr in n for n in rng.peers
                                                                           if n.version == addr.version)):
                 detail["resolved_by"] = id_rule
                 detail["peer_mismatch"] = [str(n) for n in rng.peers]
