@@ -79,12 +79,12 @@ def check(cfg: Config) -> None:
         pool_shares(d.ipv4_pool, size)
 
 
-def first_member(cfg: Config) -> Config:
-    """``up``'s own configuration as member 0: its SMF keeps the first share of each pool."""
-    size = cfg.up.amf_set_size
-    if size == 1:
+def first_member(cfg: Config, pools: list[list[str]]) -> Config:
+    """``up``'s own configuration as member 0: its SMF keeps the first share of each pool
+    (``pools[i]``: the shares of DNN ``i``'s pool, :func:`pool_shares`; empty for one member)."""
+    if not pools:
         return cfg
-    dnns = [d.model_copy(update={"ipv4_pool": pool_shares(d.ipv4_pool, size)[0]}) for d in cfg.smf.dnns]
+    dnns = [d.model_copy(update={"ipv4_pool": shares[0]}) for d, shares in zip(cfg.smf.dnns, pools, strict=True)]
     return cfg.model_copy(update={"smf": cfg.smf.model_copy(update={"dnns": dnns})})
 
 

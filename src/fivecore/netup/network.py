@@ -346,7 +346,7 @@ class Network:
         size = plan.config.up.amf_set_size
         #: each DNN's pool cut into one share per AMF Set member; ``up``'s SMF keeps share 0
         self.member_pools = [amf_set.pool_shares(d.ipv4_pool, size) for d in plan.config.smf.dnns] if size > 1 else []
-        self.config = amf_set.first_member(plan.config)
+        self.config = amf_set.first_member(plan.config, self.member_pools)
         self.members: list[amf_set.Member] = []
         self.pcap = pcap
         self.cp_names, self.unavailable = available_cp(self.config)

@@ -43,7 +43,7 @@ def test_member_config_is_a_complete_member_of_the_same_set(tmp_path: Path) -> N
     cfg = load_config({"up": {"amf_set_size": 2}, "amf": {"guami": {"pointer": 4}, "nf_instance_id":
                                                           "8e0ff7b4-1d53-4f53-9d8c-5b5b5e7c1a11"}})
     pools = [amf_set.pool_shares(d.ipv4_pool, 2) for d in cfg.smf.dnns]
-    first = amf_set.first_member(cfg)
+    first = amf_set.first_member(cfg, pools)
     assert first.smf.dnns[0].ipv4_pool == "10.45.0.0/17"
     doc = amf_set.member_config(dump_config(first), pools, 1, "http://127.0.0.10:7777", tmp_path / "m1")
     member = load_config(doc)  # a valid configuration as it stands
