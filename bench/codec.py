@@ -10,16 +10,10 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
-import timeit
 from collections.abc import Callable
 
+from fivecore.benchkit.stats import median_us
 from fivecore.wire import gtpu, nas, ngap, pfcp, samples
-
-
-def _median_us(fn: Callable[[], object], number: int, repeat: int) -> float:
-    times = timeit.repeat(fn, number=number, repeat=repeat)
-    return statistics.median(times) / number * 1e6
 
 
 def main() -> None:
@@ -50,7 +44,7 @@ def main() -> None:
     rows: list[tuple[str, float, str]] = []
 
     def add(name: str, fn: Callable[[], object], target: str = "", number: int = n) -> float:
-        us = _median_us(fn, number, r)
+        us = median_us(fn, number, r)
         rows.append((name, us, target))
         return us
 

@@ -13,12 +13,11 @@ import argparse
 import asyncio
 import os
 import platform
-import statistics
-import timeit
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
+from fivecore.benchkit.stats import median_us
 from fivecore.nf.amf import nas_io
 from fivecore.nf.amf.gmm import Gmm, GmmConfig
 from fivecore.nf.amf.nas_io import Guti
@@ -28,13 +27,10 @@ from fivecore.nf.smf import gsm
 from fivecore.nf.smf import pfcp as n4
 from fivecore.nf.smf import sbi as smf_sbi
 from fivecore.nf.smf.context import SmfContext
+from fivecore.runtime import install_fast_loop
 from fivecore.wire import nas, ngap, pfcp
 from fivecore.wire.nas.codec import NasMessage
 from fivecore.wire.nas.ies import NgKsi, UeSecurityCapability
-
-
-def _us(fn: Callable[[], object], number: int, repeat: int) -> float:
-    return statistics.median(timeit.repeat(fn, number=number, repeat=repeat)) / number * 1e6
 
 
 def pieces() -> list[tuple[str, Callable[[], object], Callable[[], object]]]:
@@ -138,13 +134,8 @@ def main() -> None:
     rows = []
     for name, ref, fast in pieces():
         assert ref() == fast() or name.startswith(("NGAP Initial", "in-process")), name
-        rows.append((name, _us(ref, args.number, args.repeat), _us(fast, args.number, args.repeat)))
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
+        rows.append((name, median_us(ref, args.number, args.repeat), median_us(fast, args.number, args.repeat)))
+    install_fast_loop()
     task, eager = asyncio.run(_task_vs_eager(args.number * 10))
     rows.append(("SBI call that never waits: task vs run_until_wait (incl. one loop turn)", task, eager))
     print(f"Python {platform.python_version()}; µs per call, median of {args.repeat} runs\n")

@@ -31,6 +31,7 @@ from typing import Any
 from fivecore.nf.amf.launch import FIRST_IMSI, AmfCore
 from fivecore.ran.app import RanSim
 from fivecore.ran.config import load_ran_config
+from fivecore.runtime import install_fast_loop
 
 CLK = os.sysconf("SC_CLK_TCK")
 
@@ -109,12 +110,7 @@ def main() -> int:
     if os.geteuid() != 0:
         print("bench/registration.py needs root (userspace SCTP over raw sockets)", file=sys.stderr)
         return 2
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
+    install_fast_loop()
     work = Path(args.workdir or tempfile.mkdtemp(prefix="fivecore-bench-reg-"))
     core = AmfCore.launch(work)
     try:

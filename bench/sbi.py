@@ -23,18 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from fivecore.runtime import install_fast_loop
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT / ".." / "shared"
 SNN = "5G:mnc001.mcc001.3gppnetwork.org"
-
-
-def _loop() -> None:
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
 
 
 async def _hammer(fn, total: int, concurrency: int) -> float:
@@ -76,7 +69,7 @@ def bench_nrf_discovery(work: Path, n: int, runs: int, harness: bool) -> dict:
                 await _hammer(one, 2000, 64)  # warm-up
                 return [await _hammer(one, n, 64) for _ in range(runs)]
 
-        _loop()
+        install_fast_loop()
         rates = asyncio.run(run())
         out["nrf_disc_rps"] = statistics.median(rates)
         if harness:
@@ -124,7 +117,7 @@ def bench_aka_inprocess(work: Path, n: int) -> float:
             await a.stop()
         return rate
 
-    _loop()
+    install_fast_loop()
     return asyncio.run(run())
 
 
@@ -150,7 +143,7 @@ def bench_aka_http2(work: Path, n: int) -> float:
                 await _hammer(one, 200, 16)
                 return await _hammer(one, n, 16)
 
-        _loop()
+        install_fast_loop()
         return asyncio.run(run())
     finally:
         core.stop()

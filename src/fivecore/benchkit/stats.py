@@ -7,7 +7,9 @@ Hyndman & Fan, numpy's default), so p50 of an even-sized sample is the mean of t
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+import statistics
+import timeit
+from collections.abc import Callable, Iterable, Sequence
 
 DEFAULT_QUANTILES = (50.0, 90.0, 99.0)
 
@@ -39,3 +41,8 @@ def summarize_ms(seconds: Iterable[float], quantiles: Sequence[float] = DEFAULT_
     out["max"] = round(xs[-1] * 1000.0, digits) if xs else None
     out["mean"] = round(sum(xs) / len(xs) * 1000.0, digits) if xs else None
     return out
+
+
+def median_us(fn: Callable[[], object], number: int, repeat: int) -> float:
+    """Micro-benchmark: µs per call of ``fn``, the median of ``repeat`` runs of ``number`` calls."""
+    return statistics.median(timeit.repeat(fn, number=number, repeat=repeat)) / number * 1e6

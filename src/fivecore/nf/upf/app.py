@@ -28,6 +28,7 @@ from fivecore.nf.upf.context import UpfContext
 from fivecore.nf.upf.datapath import Datapath
 from fivecore.nf.upf.gtpu_control import N3Control
 from fivecore.nf.upf.pfcp_server import PfcpNode
+from fivecore.runtime import install_fast_loop
 from fivecore.transport.tun import Tun, TunError
 
 log = logging.getLogger("fivecore.upf")
@@ -257,12 +258,7 @@ def main(argv: list[str] | None = None) -> int:
 def serve(cfg: UpfConfig) -> int:
     """Run one UPF in this process until SIGINT/SIGTERM; returns the exit status."""
     if cfg.uvloop:
-        try:
-            import uvloop
-
-            uvloop.install()
-        except ImportError:  # pragma: no cover - uvloop is a dependency, but optional here
-            pass
+        install_fast_loop()
 
     async def _main() -> int:
         app = UpfApp(cfg)
