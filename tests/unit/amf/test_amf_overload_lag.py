@@ -2,31 +2,13 @@
 
 from __future__ import annotations
 
-from fivecore.config import load_config
-from fivecore.nf.amf.app import AmfApp
-from fivecore.nf.amf.context import GnbState
+from amf_app import app_with_gnb
+
 from fivecore.wire import ngap
 
 
-def _app(**amf: object) -> tuple[AmfApp, list[bytes]]:
-    app = AmfApp(load_config({"amf": {"nrf_uri": None, **amf}}))
-    sent: list[bytes] = []
-    gnb = app.ngap.association_up(1, "test")
-    gnb.state = GnbState.READY
-
-    class Assoc:  # records what the AMF sends to the gNB
-        is_closed = False
-        out_streams = 2
-
-        def send_nowait(self, data: bytes, stream: int = 0, ppid: int = 60) -> None:
-            sent.append(data)
-
-    app._assocs[1] = Assoc()  # type: ignore[assignment]
-    return app, sent
-
-
 def test_lag_starts_and_stops_overload_with_hysteresis() -> None:
-    app, sent = _app(overload_loop_lag_ms=100)
+    app, sent = app_with_gnb(overload_loop_lag_ms=100)
     app.loop_lag = 0.05
     app._check_overload()
     assert not app.overloaded and not sent
@@ -44,7 +26,7 @@ def test_lag_starts_and_stops_overload_with_hysteresis() -> None:
 
 
 def test_lag_off_leaves_only_the_waiting_call_signal() -> None:
-    app, sent = _app(overload_loop_lag_ms=0, overload_threshold=4)
+    app, sent = app_with_gnb(overload_loop_lag_ms=0, overload_threshold=4)
     app.loop_lag = 5.0
     app._check_overload()
     assert not app.overloaded and not sent

@@ -6,28 +6,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fivecore.config import load_config
+from amf_app import app_with_gnb
+
 from fivecore.nf.amf.app import AmfApp
-from fivecore.nf.amf.context import GnbState, UeContext
+from fivecore.nf.amf.context import UeContext
 from fivecore.nf.amf.gmm import SbiCall
 from fivecore.wire import ngap
-
-
-def _app(**amf: object) -> tuple[AmfApp, list[bytes]]:
-    app = AmfApp(load_config({"amf": {"nrf_uri": None, **amf}}))
-    sent: list[bytes] = []
-    gnb = app.ngap.association_up(1, "test")
-    gnb.state = GnbState.READY
-
-    class Assoc:
-        is_closed = False
-        out_streams = 2
-
-        def send_nowait(self, data: bytes, stream: int = 0, ppid: int = 60) -> None:
-            sent.append(data)
-
-    app._assocs[1] = Assoc()  # type: ignore[assignment]
-    return app, sent
 
 
 def _calls(app: AmfApp, n: int) -> list[SbiCall]:
@@ -35,7 +19,7 @@ def _calls(app: AmfApp, n: int) -> list[SbiCall]:
 
 
 async def test_a_call_answered_at_once_needs_no_task_and_its_result_is_used() -> None:
-    app, _ = _app()
+    app, _ = app_with_gnb()
     results: list[Any] = []
 
     async def execute(op: str, args: dict[str, Any]) -> Any:
@@ -51,7 +35,7 @@ async def test_a_call_answered_at_once_needs_no_task_and_its_result_is_used() ->
 
 
 async def test_a_waiting_call_becomes_a_task_and_counts_towards_overload() -> None:
-    app, sent = _app(overload_threshold=4, overload_loop_lag_ms=0)
+    app, sent = app_with_gnb(overload_threshold=4, overload_loop_lag_ms=0)
     gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     results: list[Any] = []
 
@@ -75,7 +59,7 @@ async def test_a_waiting_call_becomes_a_task_and_counts_towards_overload() -> No
 
 
 async def test_calls_scheduled_before_stop_do_not_start() -> None:
-    app, _ = _app()
+    app, _ = app_with_gnb()
     started: list[str] = []
 
     async def execute(op: str, args: dict[str, Any]) -> Any:
