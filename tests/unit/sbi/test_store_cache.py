@@ -152,12 +152,11 @@ def test_context_read_checks_the_subscriber_in_the_same_statement(stores, path):
         a.get_context(SUPI, "amf-3gpp-access", subscriber=True)
 
 
-def test_store_on_an_unmigrated_v1_file_stays_coherent(path):
-    """Opened with create=False on a schema without ``store_gen``: every foreign commit
-    invalidates everything (no generation to tell provisioning from SQN updates)."""
+def _v1_file(path) -> None:
+    """A store file as the first schema version left it (no ``store_gen``, rowid contexts)."""
     from sqlalchemy import create_engine
 
-    from fivecore.store.schema import MIGRATIONS, current_version, metadata, schema_version
+    from fivecore.store.schema import MIGRATIONS, current_version, schema_version
 
     engine = create_engine(f"sqlite:///{path}")
     with engine.begin() as conn:
@@ -165,7 +164,12 @@ def test_store_on_an_unmigrated_v1_file_stays_coherent(path):
         MIGRATIONS[0][1](conn)
         conn.execute(schema_version.insert().values(version=1))
     engine.dispose()
-    assert metadata is not None
+
+
+def test_store_on_an_unmigrated_v1_file_stays_coherent(path):
+    """Opened with create=False on a schema without ``store_gen``: every foreign commit
+    invalidates everything (no generation to tell provisioning from SQN updates)."""
+    _v1_file(path)
     a = SubscriberStore(f"sqlite:///{path}", create=False)
     assert not a._has_gen
     with sqlite3.connect(path) as db:
@@ -234,16 +238,7 @@ def test_interleaved_writes_always_seen(tmp_path_factory, ops):
 
 
 def test_upgrade_from_v1_keeps_context_documents_and_sees_raw_writes(path):
-    from sqlalchemy import create_engine
-
-    from fivecore.store.schema import MIGRATIONS, current_version, schema_version
-
-    engine = create_engine(f"sqlite:///{path}")
-    with engine.begin() as conn:
-        current_version(conn)
-        MIGRATIONS[0][1](conn)
-        conn.execute(schema_version.insert().values(version=1))
-    engine.dispose()
+    _v1_file(path)
     with sqlite3.connect(path) as db:
         db.execute("INSERT INTO subscribers (supi, k, opc, amf, sqn, auth_method, version) "
                    "VALUES (?, ?, ?, '8000', 32, '5G_AKA', 0)", (SUPI, K.hex(), OPC.hex()))
