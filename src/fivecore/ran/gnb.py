@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fivecore.errors import FivecoreError
-from fivecore.ran.splice import Splices
 from fivecore.ran.ue import Ue, UeState
 from fivecore.transport import sctp
 from fivecore.wire import ngap
 from fivecore.wire.errors import DecodeError, EncodeError
 from fivecore.wire.ngap import NgapPdu
+from fivecore.wire.template import TemplateCache
 
 log = logging.getLogger("fivecore.ran.gnb")
 
@@ -92,7 +92,6 @@ class RanUe:
 UeListener = Callable[[RanUe, UeState, UeState], None]
 
 _UL = ("UplinkNASTransport", "initiating")
-_NO_TEMPLATE: Any = object()
 #: TS 38.413 §9.3.3.1 / §9.3.3.2: the IE ids of the two NGAP IDs (from the codec's table)
 _AMF_ID_IE = ngap.pre_encoded(*_UL, "AMF-UE-NGAP-ID", 0).id
 _RAN_ID_IE = ngap.pre_encoded(*_UL, "RAN-UE-NGAP-ID", 0).id
@@ -162,7 +161,7 @@ class Gnb:
         self._uli: tuple[tuple[str, int, int], ngap.RawIe] | None = None
         #: message templates by (message, its constant values, the lengths of the others);
         #: see :meth:`templated`
-        self._splices: dict[tuple[Any, ...], Splices | None] = {}
+        self._templates = TemplateCache(limit=512)
 
     # --- N2 -----------------------------------------------------------------------------------
 
@@ -678,15 +677,9 @@ class Gnb:
 
     def templated(self, key: tuple[Any, ...], values: tuple[bytes, ...], build: Callable[..., bytes]) -> bytes:
         """``build(*values)``, the encoding of a message whose other contents ``key`` fixes,
-        from a :class:`~fivecore.ran.splice.Splices` template per (``key``, lengths of
-        ``values``) when the encoder's probes allow one (else ``build`` itself)."""
-        full = (*key, *(len(v) for v in values))
-        sp = self._splices.get(full, _NO_TEMPLATE)
-        if sp is _NO_TEMPLATE:
-            if len(self._splices) >= 512:
-                self._splices.clear()
-            sp = self._splices[full] = Splices.of(build, tuple(len(v) for v in values))
-        return sp(*values) if sp is not None else build(*values)
+        from an encoder-verified octet template per (``key``, lengths of ``values``) when the
+        encoder's probes allow one (else ``build`` itself); see :mod:`fivecore.wire.template`."""
+        return self._templates.join(key, values, build)
 
     def release_request(self, ru: RanUe, cause: tuple[str, str] = ("radioNetwork", "user-inactivity")) -> None:
         """TS 38.413 §8.3.2: gNB-initiated UE Context Release Request."""

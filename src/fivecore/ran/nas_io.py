@@ -11,7 +11,6 @@ from dataclasses import replace
 from functools import cache, lru_cache
 from typing import Any
 
-from fivecore.ran.splice import Splice
 from fivecore.security import kdf
 from fivecore.security.nas_algorithms import nea
 from fivecore.security.nas_context import NasSecurityContext, Role, SecurityHeaderType
@@ -28,6 +27,7 @@ from fivecore.wire.nas.ies import (
     SNssai,
     UeSecurityCapability,
 )
+from fivecore.wire.template import TemplateCache
 
 EPD_5GMM = 0x7E
 
@@ -281,37 +281,29 @@ def registration_request_pair(
     calls (with and without ``requested_nssai``) but with the IEs built once.
 
     For a SUCI (the initial registration of every simulated UE) the octets around the
-    scheme output are the same for all UEs of a profile: they come from a cached
-    :class:`~fivecore.ran.splice.Splice` and only the fresh scheme output is joined in."""
+    scheme output are the same for all UEs of a profile: they come from cached octet
+    templates (:mod:`fivecore.wire.template`) and only the fresh scheme output is joined in."""
     if isinstance(identity, MobileIdentity) and identity.type == "suci":
         out = identity.scheme_output
         key = (reg_type, follow_on, ngksi, nea, nia, tuple(requested_nssai or ()), identity.plmn,
                identity.supi_format, identity.routing_indicator, identity.protection_scheme,
-               identity.hn_key_id, len(out))
-        pair = _REG_SPLICES.get(key)
-        if pair is None:
-            pair = _REG_SPLICES[key] = _registration_splices(reg_type, follow_on, ngksi, identity, nea, nia,
-                                                             requested_nssai)
-        if pair is not None:
-            return pair[0](out), pair[1](out)
+               identity.hn_key_id)
+        widths = (len(out),)
+
+        def enc(i: int) -> Callable[[bytes], bytes]:
+            return lambda o: _registration_request_pair(reg_type, follow_on, ngksi, replace(identity, scheme_output=o),
+                                                        nea, nia, requested_nssai)[i]
+
+        full = _TEMPLATES.octets_template((key, 0), widths, enc(0))
+        clear = full if not requested_nssai else _TEMPLATES.octets_template((key, 1), widths, enc(1))
+        if full is not None and clear is not None:
+            return full.join(out), clear.join(out)
     return _registration_request_pair(reg_type, follow_on, ngksi, identity, nea, nia, requested_nssai)
 
 
-#: registration_request_pair's templates per (everything but the SUCI scheme output); a
-#: simulator has a handful of UE profiles, so this stays small
-_REG_SPLICES: dict[tuple[Any, ...], tuple[Splice, Splice] | None] = {}
-
-
-def _registration_splices(reg_type: int, follow_on: bool, ngksi: int, identity: MobileIdentity,
-                          nea: tuple[int, ...], nia: tuple[int, ...],
-                          requested_nssai: list[tuple[int, int | None]] | None) -> tuple[Splice, Splice] | None:
-    def enc(i: int) -> Callable[[bytes], bytes]:
-        return lambda out: _registration_request_pair(
-            reg_type, follow_on, ngksi, replace(identity, scheme_output=out), nea, nia, requested_nssai)[i]
-
-    n = len(identity.scheme_output)
-    full, clear = Splice.of(enc(0), n), Splice.of(enc(1), n)
-    return (full, clear) if full is not None and clear is not None else None
+#: the Registration Request, Authentication Response and Security Mode Complete templates; a
+#: simulator has a handful of UE profiles, so few shapes
+_TEMPLATES = TemplateCache(limit=256)
 
 
 def _registration_request_pair(
@@ -359,7 +351,11 @@ def service_request(ngksi: int, service_type: int, guti: MobileIdentity,
 
 
 def authentication_response(res_star: bytes) -> bytes:
-    """TS 24.501 §8.2.2."""
+    """TS 24.501 §8.2.2, the RES* (§9.11.3.17) joined into a cached octet template."""
+    return _TEMPLATES.join("auth_response", (res_star,), _authentication_response)
+
+
+def _authentication_response(res_star: bytes) -> bytes:
     return codec.encode(NasMessage("AuthenticationResponse", res_star=res_star))
 
 
@@ -385,19 +381,10 @@ def security_mode_complete(container: bytes | None, imeisv: str | None) -> bytes
     """TS 24.501 §8.2.26 (NAS message container with the whole initial message, §4.4.6).
 
     With a container the octets around it depend only on its length and the IMEISV: a
-    cached :class:`~fivecore.ran.splice.Splice` per (length, IMEISV) joins it in."""
+    cached octet template per (IMEISV, length) joins it in (:mod:`fivecore.wire.template`)."""
     if container is not None:
-        key = (len(container), imeisv)
-        sp = _SMC_SPLICES.get(key, _MISSING)
-        if sp is _MISSING:
-            sp = _SMC_SPLICES[key] = Splice.of(lambda c: _security_mode_complete(c, imeisv), len(container))
-        if sp is not None:
-            return sp(container)  # type: ignore[operator]
+        return _TEMPLATES.join(("smc", imeisv), (container,), lambda c: _security_mode_complete(c, imeisv))
     return _security_mode_complete(container, imeisv)
-
-
-_MISSING = object()
-_SMC_SPLICES: dict[tuple[int, str | None], Splice | None | object] = {}
 
 
 def _security_mode_complete(container: bytes | None, imeisv: str | None) -> bytes:

@@ -31,14 +31,13 @@ from functools import lru_cache
 from typing import Any
 
 from fivecore.errors import FivecoreError
-from fivecore.ran.splice import Splice
 from fivecore.wire import gtpu, nas, ngap
 from fivecore.wire.errors import DecodeError, EncodeError
 from fivecore.wire.ngap import NgapPdu
+from fivecore.wire.template import TemplateCache
 
 log = logging.getLogger("fivecore.ran.userplane")
 
-_NO_SPLICE = object()
 #: TS 38.413 §9.3.3.1 / §9.3.3.2: the IE ids of the NGAP IDs (from the codec's table)
 _AMF_ID_IE = ngap.pre_encoded("UplinkNASTransport", "initiating", "AMF-UE-NGAP-ID", 0).id
 _RAN_ID_IE = ngap.pre_encoded("UplinkNASTransport", "initiating", "RAN-UE-NGAP-ID", 0).id
@@ -287,7 +286,7 @@ class GnbUserPlane:
         self.on_tunnel_down: Callable[[Tunnel], None] | None = None
         self.stats: dict[str, int] = {}
         self.tap: Callable[[bytes, tuple[str, int], tuple[str, int]], None] | None = None
-        self._transfer_splices: dict[tuple[str, tuple[int, ...]], Splice | None | object] = {}
+        self._transfer_templates = TemplateCache(limit=64)
         gnb.raw_listeners.append(self.on_ngap)
         gnb.ics_sessions = self.setup_items
         if hasattr(gnb, "lost_listeners"):
@@ -441,19 +440,14 @@ class GnbUserPlane:
     def _response_transfer(self, teid: int, qfis: list[int]) -> bytes:
         """TS 38.413 §9.3.4.2 PDU Session Resource Setup Response Transfer: this gNB's N3
         address and the new tunnel's TEID for the accepted QoS flows. Only the TEID differs
-        between sessions with the same flows: a :class:`~fivecore.ran.splice.Splice` per flow
-        list joins it in."""
+        between sessions with the same flows: an octet template per flow list
+        (:mod:`fivecore.wire.template`) joins it in."""
         def enc(teid_octets: bytes) -> bytes:
             return ngap.encode_ie("PDUSessionResourceSetupResponseTransfer", {"dLQosFlowPerTNLInformation": {
                 "uPTransportLayerInformation": ngap.gtp_tunnel(self.n3_address, int.from_bytes(teid_octets, "big")),
                 "associatedQosFlowList": [{"qosFlowIdentifier": q} for q in qfis]}})
 
-        key = (self.n3_address, tuple(qfis))
-        sp = self._transfer_splices.get(key, _NO_SPLICE)
-        if sp is _NO_SPLICE:
-            sp = self._transfer_splices[key] = Splice.of(enc, 4)
-        teid_octets = teid.to_bytes(4, "big")
-        return sp(teid_octets) if isinstance(sp, Splice) else enc(teid_octets)
+        return self._transfer_templates.join((self.n3_address, tuple(qfis)), (teid.to_bytes(4, "big"),), enc)
 
     def _release(self, pdu: NgapPdu) -> None:
         """TS 38.413 §8.2.2.2: drop the tunnels, deliver the NAS PDU, answer."""

@@ -3,9 +3,11 @@
 - UE-side SUCI Profile A (:func:`fivecore.ran.usim.conceal_profile_a`) against the TS 33.501
   Annex C.4.3.1 test data (../shared/vectors/suci.json, read at test time) and against
   :func:`fivecore.security.suci.conceal_raw`, and recovered by the home network's deconceal;
-- :class:`fivecore.ran.splice.Splice` templates (Registration Request around the SUCI, Security
+- octet templates (:mod:`fivecore.wire.template`: Registration Request around the SUCI, Security
   Mode Complete around its container, the PDU Session Resource Setup Response Transfer around
-  the TEID) equal to what the NAS / NGAP codecs encode for the same values;
+  the TEID, the gNB's NGAP messages around pre-encoded IDs and NAS-PDUs) equal to what the
+  NAS / NGAP codecs encode for the same values, and actually used (a template that the probes
+  refused would also give equal octets, from the codec);
 - the cached 5GSM Establishment Request and UL NAS Transport equal to fresh encodings.
 """
 
@@ -20,7 +22,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fivecore.ran import nas_io
-from fivecore.ran.splice import Splice
 from fivecore.ran.ue import Ue, UeProfile
 from fivecore.ran.userplane import UeSm, _establishment_request
 from fivecore.ran.usim import Usim, conceal_profile_a
@@ -28,6 +29,7 @@ from fivecore.security import suci
 from fivecore.wire import nas, ngap
 from fivecore.wire.nas import codec
 from fivecore.wire.nas.ies import MobileIdentity
+from fivecore.wire.template import TemplateCache
 
 SHARED = Path(__file__).resolve().parents[3] / ".." / "shared"
 SUCI_SETS = {e["id"]: e for e in json.loads((SHARED / "vectors" / "suci.json").read_text())["entries"]}
@@ -82,21 +84,6 @@ def test_usim_with_a_bad_routing_indicator_fails_at_its_first_suci() -> None:
         usim.scheme_output()
 
 
-# --- Splice ------------------------------------------------------------------------------------
-
-
-def test_splice_refuses_encoders_that_do_not_copy_the_value() -> None:
-    assert Splice.of(lambda v: b"\x01" + bytes(b ^ 0x55 for b in v), 4) is None  # transformed
-    assert Splice.of(lambda v: v[:2] + b"--" + v[2:], 4) is None  # split
-    assert Splice.of(lambda v: bytes((len(v),)) + v + bytes((sum(v) & 0xFF,)), 4) is None  # checksum
-    assert Splice.of(lambda v: v * 2, 4) is None  # twice
-    assert Splice.of(lambda v: b"x" + v, 0) is None
-    sp = Splice.of(lambda v: b"<" + bytes((len(v),)) + v + b">", 3)
-    assert sp is not None and sp(b"abc") == b"<\x03abc>"
-    with pytest.raises(ValueError):
-        sp(b"abcd")
-
-
 @given(out=st.binary(min_size=1, max_size=120), follow_on=st.booleans(), ngksi=st.integers(0, 7),
        nea=st.sampled_from([(0, 1, 2, 3), (0, 2), (1,)]), nia=st.sampled_from([(1, 2, 3), (2,)]),
        slices=st.sampled_from([[(1, None)], [(1, 0x010203), (2, None)], []]), scheme=st.integers(0, 2),
@@ -112,6 +99,7 @@ def test_registration_request_template_equals_the_codec(out: bytes, follow_on: b
     assert got == nas_io._registration_request_pair(1, follow_on, ngksi, mi, nea, nia, slices)
     full = codec.decode(got[0])
     assert full.mobile_identity.scheme_output == out
+    assert _templated(nas_io._TEMPLATES)
 
 
 @given(container=st.one_of(st.none(), st.binary(min_size=1, max_size=300)),
@@ -122,6 +110,16 @@ def test_security_mode_complete_template_equals_the_codec(container: bytes | Non
     assert got == nas_io._security_mode_complete(container, imeisv)
     msg = codec.decode(got)
     assert msg.nas_message_container == container
+    assert _templated(nas_io._TEMPLATES)
+
+
+@given(res_star=st.binary(min_size=1, max_size=40))
+@settings(max_examples=100, deadline=None)
+def test_authentication_response_template_equals_the_codec(res_star: bytes) -> None:
+    got = nas_io.authentication_response(res_star)
+    assert got == nas_io._authentication_response(res_star)
+    assert codec.decode(got).res_star == res_star
+    assert _templated(nas_io._TEMPLATES)
 
 
 @given(teid=st.integers(0, 2**32 - 1), qfis=st.lists(st.integers(1, 63), min_size=1, max_size=4),
@@ -141,8 +139,14 @@ def test_response_transfer_template_equals_the_codec(teid: int, qfis: list[int],
         "associatedQosFlowList": [{"qosFlowIdentifier": q} for q in qfis]}})
     assert got == want
     assert up._response_transfer(teid, qfis) == want  # the second call comes from the template
+    assert _templated(up._transfer_templates)
     dec = ngap.decode_ie("PDUSessionResourceSetupResponseTransfer", got)
     assert ngap.gtp_tunnel_from(dec["dLQosFlowPerTNLInformation"]["uPTransportLayerInformation"]) == (address, teid)
+
+
+def _templated(cache: TemplateCache) -> bool:
+    """Every shape asked of ``cache`` so far got a template (none fell back to the codec)."""
+    return bool(cache._t) and None not in cache._t.values()
 
 
 # --- cached 5GSM / UL NAS Transport --------------------------------------------------------------
@@ -214,19 +218,7 @@ def test_uplink_nas_transport_template_equals_the_codec(amf_id: int, ran_id: int
         assert gnb._uplink_nas_transport(amf_id, ran_id, nas_pdu, ru) == want
     pdu = ngap.decode(want)
     assert (pdu["AMF-UE-NGAP-ID"], pdu["RAN-UE-NGAP-ID"], pdu["NAS-PDU"]) == (amf_id, ran_id, nas_pdu)
-
-
-def test_multi_span_template_refuses_what_it_cannot_splice() -> None:
-    from fivecore.ran.splice import Splices
-
-    sp = Splices.of(lambda a, b: b"<" + a + b"|" + b + b">", (2, 3))
-    assert sp is not None and sp(b"ab", b"cde") == b"<ab|cde>"
-    assert Splices.of(lambda a, b: b + a, (2, 2)) is None  # out of order
-    assert Splices.of(lambda a, b: a + bytes(x ^ 1 for x in b), (2, 2)) is None  # transformed
-    assert Splices.of(lambda a, b: a + a + b, (2, 2)) is None  # twice
-    assert Splices.of(lambda a: a, (0,)) is None
-    with pytest.raises(ValueError):
-        sp(b"abc", b"cde")
+    assert _templated(gnb._templates)
 
 
 class _Tap:
@@ -278,6 +270,7 @@ def test_initial_ue_message_and_context_setup_response_templates_equal_the_codec
         assert tap.sent[-1] == ngap.encode(ngap.NgapPdu("InitialContextSetup", "successful", {
             "AMF-UE-NGAP-ID": amf_id, "RAN-UE-NGAP-ID": ru.ran_id}))
         gnb._drop(ru)
+    assert _templated(gnb._templates)
 
 
 _SETUP_TRANSFER = bytes.fromhex(
@@ -314,3 +307,4 @@ def test_pdu_session_resource_setup_response_template_equals_the_codec(amf_id: i
                  "pDUSessionResourceSetupResponseTransfer": items[0]["pDUSessionResourceSetupResponseTransfer"]}]}))
         gnb._drop(ru)
         up.drop_ue(ru)
+    assert _templated(gnb._templates) and _templated(up._transfer_templates)
