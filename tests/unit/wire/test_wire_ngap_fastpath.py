@@ -158,3 +158,21 @@ def test_transfer_decode_never_raises_anything_but_decode_error(raw: bytes) -> N
         ngap.decode_ie("PDUSessionResourceSetupRequestTransfer", raw)
     except DecodeError:
         pass
+
+
+def _outcome(f: object, data: bytes, pos: int) -> object:
+    try:
+        return f(data, pos)  # type: ignore[operator]
+    except DecodeError as exc:
+        return ("DecodeError", exc.reason)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.binary(max_size=40) | st.builds(lambda n, b: bytes([0x80 | (n >> 8), n & 0xFF]) + b,
+                                          st.integers(0, 0x3FFF), st.binary(max_size=300)),
+       st.integers(0, 45))
+def test_open_type_short_forms_read_as_the_general_reader(data: bytes, pos: int) -> None:
+    """X.691 §11.9.3.6-8: the one/two-octet length fast path gives the general reader's value,
+    end position or error for any octets (including short and overrunning ones)."""
+    pos = min(pos, len(data))
+    assert _outcome(codec._read_open, data, pos) == _outcome(codec._read_open_fragments, data, pos)

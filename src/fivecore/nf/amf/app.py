@@ -198,18 +198,24 @@ class AmfApp(NfApp):
         gnb = self.ngap.association_up(assoc_id, peer, assoc.out_streams or 2)
         self._assocs[assoc_id] = assoc
         log.info("event=gnb_association_up peer=%s", peer)
+        def on_message(msg: sctp.Message) -> None:
+            stream, ppid, data = msg
+            if ppid != NGAP_PPID:
+                self.gmm.ctx.count("sctp_wrong_ppid")
+                return
+            try:
+                outs = self.ngap.on_message(gnb, stream, data)
+            except Exception:  # never let one gNB's message take the AMF down
+                self.gmm.ctx.count("ngap_internal_error")
+                log.exception("event=ngap_internal_error peer=%s", peer)
+                return
+            self._execute(outs)
+
         try:
-            async for stream, ppid, data in assoc:
-                if ppid != NGAP_PPID:
-                    self.gmm.ctx.count("sctp_wrong_ppid")
-                    continue
-                try:
-                    outs = self.ngap.on_message(gnb, stream, data)
-                except Exception:  # never let one gNB's message take the AMF down
-                    self.gmm.ctx.count("ngap_internal_error")
-                    log.exception("event=ngap_internal_error peer=%s", peer)
-                    continue
-                self._execute(outs)
+            # Each message is handled as the transport delivers it, answers bundled into the
+            # same SCTP packet where they fit: one event-loop turn less per message than recv().
+            assoc.set_message_handler(on_message)
+            await assoc.wait_closed()
         except sctp.SctpError as exc:
             log.warning("event=gnb_association_error peer=%s err=%s", peer, exc)
         finally:
@@ -221,7 +227,8 @@ class AmfApp(NfApp):
 
     def _execute(self, outs: list[Any]) -> None:
         for a in outs:
-            if isinstance(a, NgapSend):
+            t = type(a)  # actions are NamedTuples: one identity test per kind
+            if t is NgapSend:
                 assoc = self._assocs.get(a.gnb.assoc_id)
                 if assoc is None or assoc.is_closed:
                     continue
@@ -229,12 +236,12 @@ class AmfApp(NfApp):
                     assoc.send_nowait(a.data, stream=min(a.stream, max(0, assoc.out_streams - 1)), ppid=NGAP_PPID)
                 except sctp.SctpError as exc:
                     log.info("event=ngap_send_failed err=%s", exc)
-            elif isinstance(a, SbiCall):
+            elif t is SbiCall:
                 # started where a task's first step would run; a task only if it has to wait
                 self._starting += 1
                 (self._loop or asyncio.get_running_loop()).call_soon(self._start_sbi, a)
                 self._check_overload()
-            elif isinstance(a, SetTimer):
+            elif t is SetTimer:
                 key = (a.ue.amf_ue_ngap_id, a.name)
                 old = self._timers.pop(key, None)
                 if old is not None:
@@ -242,11 +249,11 @@ class AmfApp(NfApp):
                 self._timers[key] = (self._loop or asyncio.get_running_loop()).call_later(
                     a.seconds, self._on_timer, a.ue, a.name, a.token
                 )
-            elif isinstance(a, StopTimer):
+            elif t is StopTimer:
                 old = self._timers.pop((a.ue.amf_ue_ngap_id, a.name), None)
                 if old is not None:
                     old.cancel()
-            elif isinstance(a, CloseAssociation):
+            elif t is CloseAssociation:
                 assoc = self._assocs.get(a.gnb.assoc_id)
                 if assoc is not None:
                     assoc.abort(a.reason)

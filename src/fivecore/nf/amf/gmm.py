@@ -35,8 +35,10 @@ from fivecore.nf.amf.nas_io import Guti, NasInvalid, STmsi
 from fivecore.security import kdf
 from fivecore.security.errors import IntegrityError, NasSecurityError, ReplayError
 from fivecore.security.suci import SuciIdentity
+from fivecore.wire.nas.ies import UeSecurityCapability
 
 log = logging.getLogger("fivecore.amf.gmm")
+_MISS: Any = object()
 
 #: 5GS registration types of an initial registration (TS 24.501 §9.11.3.7: initial, emergency)
 REG_TYPES_INITIAL = (1, 4)
@@ -234,6 +236,8 @@ class Gmm:
     """The AMF's 5GMM entity for all UEs (TS 24.501 §5); see the module docstring."""
 
     def __init__(self, cfg: GmmConfig, ctx: AmfContext | None = None) -> None:
+        #: TS 33.501 §6.7.2 choices by (NEA, NIA octets, NEA0 forbidden, orders): _select_algorithms
+        self._alg_memo: dict[tuple[Any, ...], tuple[int, int] | None] = {}
         self.cfg = cfg
         self.ctx = ctx if ctx is not None else AmfContext()
         self.guami_plmn = cfg.plmn
@@ -967,6 +971,19 @@ class Gmm:
         Returns (enc, int) or None when no acceptable pair exists (NIA0 is never acceptable;
         NEA0 not through a gNB whose restricted profile forbids it).
         """
+        no_nea0 = ue is not None and getattr(self._profile(ue), "forbid_nea0", False)
+        if type(cap_raw) is UeSecurityCapability:
+            # twice per registration (request, then SMC) and the same few capabilities for all UEs
+            key = (cap_raw.nea, cap_raw.nia, no_nea0, self.cfg.integrity_order, self.cfg.ciphering_order)
+            hit = self._alg_memo.get(key, _MISS)
+            if hit is _MISS:
+                if len(self._alg_memo) >= 256:
+                    self._alg_memo.clear()
+                hit = self._alg_memo[key] = self._pick_algorithms(cap_raw, no_nea0)
+            return hit
+        return self._pick_algorithms(cap_raw, no_nea0)
+
+    def _pick_algorithms(self, cap_raw: Any, no_nea0: bool) -> tuple[int, int] | None:
         try:
             ea, ia = nas_io.ue_security_capability_sets(cap_raw)
         except NasInvalid:
@@ -974,7 +991,6 @@ class Gmm:
         integ = next((a for a in self.cfg.integrity_order if a != 0 and a in ia), None)
         if integ is None:
             return None
-        no_nea0 = ue is not None and getattr(self._profile(ue), "forbid_nea0", False)
         enc = next((a for a in self.cfg.ciphering_order if a in ea and not (a == 0 and no_nea0)), None)
         if enc is None:
             return None

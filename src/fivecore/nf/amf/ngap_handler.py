@@ -551,21 +551,22 @@ class AmfNgap:
         """5GMM actions -> NGAP PDUs (the rest pass through to the application)."""
         out: list[Any] = []
         for a in actions:
-            if isinstance(a, SendNas):
+            t = type(a)  # actions are NamedTuples: one identity test per kind
+            if t is SendNas:
                 ue = a.ue
                 if ue.gnb is None or ue.ran_ue_ngap_id is None:
                     self.ctx.count("nas_dropped_no_connection")
                     continue
                 data = ngap.downlink_nas_transport(ue.amf_ue_ngap_id, ue.ran_ue_ngap_id, a.pdu)
                 out.append(NgapSend(ue.gnb, self.stream_for(ue.gnb, ue), data))
-            elif isinstance(a, SendIcs):
+            elif t is SendIcs:
                 ue = a.ue
                 if ue.gnb is None or ue.ran_ue_ngap_id is None:
                     continue
                 if a.reactivate is not None and self.on_service_ics is not None and self.on_service_ics(a):
                     continue
                 out.append(NgapSend(ue.gnb, self.stream_for(ue.gnb, ue), self._ics_request(ue, a.pdu, a.kgnb)))
-            elif isinstance(a, ReleaseUe):
+            elif t is ReleaseUe:
                 ue = a.ue
                 if ue.gnb is None or ue.ran_ue_ngap_id is None:
                     continue
@@ -576,9 +577,9 @@ class AmfNgap:
                 })
                 self.ctx.count("release_command")
                 out.append(NgapSend(ue.gnb, self.stream_for(ue.gnb, ue), ngap.encode(p)))
-            elif isinstance(a, Page):
+            elif t is Page:
                 out.extend(self._paging(a.ue))
-            elif isinstance(a, Congested):
+            elif t is Congested:
                 g = a.gnb
                 g.errors += 1
                 out.append(self._error_indication_pdu(g, None, a.ran_ue_ngap_id, ("misc", "control-processing-overload")))

@@ -490,6 +490,22 @@ def pre_encoded(procedure: str, kind: str, name: str, value: Any) -> RawIe:
 
 def _read_open(data: bytes, pos: int) -> tuple[bytes, int]:
     """An open type / octet string with an unconstrained length, X.691 §11.9.3.6-8."""
+    # the one- and two-octet length forms (< 16K, X.691 §11.9.3.6/7) are every NGAP IE seen in
+    # practice: read them without the fragment loop
+    b = data[pos] if pos < len(data) else 0xFF
+    if b < 0x80:
+        end = pos + 1 + b
+        if end <= len(data):
+            return data[pos + 1:end], end
+    elif b < 0xC0 and pos + 2 <= len(data):
+        end = pos + 2 + (((b & 0x3F) << 8) | data[pos + 1])
+        if end <= len(data):
+            return data[pos + 2:end], end
+    return _read_open_fragments(data, pos)
+
+
+def _read_open_fragments(data: bytes, pos: int) -> tuple[bytes, int]:
+    """:func:`_read_open` for fragmented values (X.691 §11.9.3.8) and every error case."""
     n = len(data)
     parts: list[bytes] = []
     while True:
