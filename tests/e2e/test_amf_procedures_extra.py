@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -223,6 +224,13 @@ async def test_hostile_flood_of_initial_ue_messages_keeps_the_amf_bounded(core: 
         assert await honest.register(ru) == UeState.DEREGISTERED
         honest.gnbs[0].tap = None
         assert ru.ue.last_cause == 22 and ru.ue.t3346 == 60
+        # TS 24.501 §5.3.9: while T3346 runs the UE does not try again (nothing goes uplink)
+        sent = sum(1 for d, _, _ in frames if d == "ul")
+        honest.gnbs[0].tap = lambda d, data, stream: frames.append((d, data, stream))
+        assert await honest.register(ru, timeout=5) == UeState.DEREGISTERED
+        honest.gnbs[0].tap = None
+        assert sum(1 for d, _, _ in frames if d == "ul") == sent
+        assert honest.stats["t3346_held"] == 1 and 55 < honest.ue_view(ru)["t3346_left_s"] <= 60
         await flood(3000)
         mid = await core.acounters_full()
         # nothing of the flood survives one setup timeout (and a sweep) after it stops
@@ -243,8 +251,10 @@ async def test_hostile_flood_of_initial_ue_messages_keeps_the_amf_bounded(core: 
         assert c.get("ue_reaped_sweep", 0) >= 1 and c.get("ue_reaped_timer", 0) >= 1
         # memory follows the cap, not the 3,500 messages (generous: allocator noise, caches)
         assert after["rss_kb"] - before["rss_kb"] < 64 * 1024
-        # and the AMF serves honest UEs as before
+        # and the AMF serves honest UEs as before, once T3346 has run out (here: made to)
+        ru.t3346_until = time.monotonic()
         assert await honest.register(ru) == UeState.REGISTERED
+        assert ru.t3346_until is None
         assert await honest.register(honest.ues[1]) == UeState.REGISTERED
     finally:
         stop.set()

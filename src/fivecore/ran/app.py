@@ -159,8 +159,35 @@ class RanSim:
         finally:
             self._waiters.pop(id(ru), None)
 
+    async def _backoff_over(self, ru: RanUe, timeout: float) -> bool:
+        """TS 24.501 §5.3.9: no registration or service request while T3346 runs. Waits for it
+        when it runs out within ``timeout``; False (and counted) when it does not."""
+        until = ru.t3346_until
+        if until is None:
+            return True
+        left = until - time.monotonic()
+        if left > timeout:
+            self.stats["t3346_held"] = self.stats.get("t3346_held", 0) + 1
+            return False
+        if left > 0:
+            await asyncio.sleep(left)
+        ru.t3346_until = None
+        return True
+
+    @staticmethod
+    def _note_backoff(ru: RanUe) -> None:
+        """TS 24.501 §5.5.1.2.5, §5.6.1.5: a #22 reject with a T3346 value starts T3346."""
+        ue = ru.ue
+        if ue.last_cause == 22 and ue.t3346:
+            ru.t3346_until = time.monotonic() + ue.t3346
+
     async def register(self, ru: RanUe, timeout: float = 30.0, follow_on: bool = False) -> UeState:
-        """Register one UE; returns its state when done (REGISTERED, or DEREGISTERED if rejected)."""
+        """Register one UE; returns its state when done (REGISTERED, or DEREGISTERED if rejected).
+
+        While T3346 from an earlier congestion reject runs past ``timeout`` nothing is sent and
+        the UE's state is returned as it is (``stats["t3346_held"]`` counts these)."""
+        if not await self._backoff_over(ru, timeout):
+            return ru.ue.state
         if ru.ue.state == UeState.DEREGISTERED and ru.ran_id is not None:
             # the network releases the connection right after a de-registration: like a real
             # UE, start the next registration once RRC is idle, not on the dying connection
@@ -181,6 +208,8 @@ class RanSim:
         )
         if state == UeState.REGISTERED:
             self.latencies.append(time.perf_counter() - t0)
+        else:
+            self._note_backoff(ru)
         return state
 
     async def deregister(self, ru: RanUe, timeout: float = 30.0, switch_off: bool = False) -> UeState:
@@ -190,9 +219,14 @@ class RanSim:
         )
 
     async def service_request(self, ru: RanUe, timeout: float = 30.0) -> UeState:
-        return await self._run(
+        """TS 24.501 §5.6.1: Service Request; held like :meth:`register` while T3346 runs."""
+        if not await self._backoff_over(ru, timeout):
+            return ru.ue.state
+        state = await self._run(
             ru, lambda: ru.gnb.service_request(ru), frozenset({UeState.REGISTERED, UeState.DEREGISTERED}), timeout
         )
+        self._note_backoff(ru)
+        return state
 
     async def register_all(
         self, ues: Iterable[RanUe] | None = None, concurrency: int = 200, timeout: float = 30.0,
@@ -253,6 +287,8 @@ class RanSim:
             "gnb": ru.gnb.cfg.gnb_id,
             "connected": ue.connected,
             "last_cause": ue.last_cause,
+            "t3346_left_s": (round(max(0.0, ru.t3346_until - time.monotonic()), 1)
+                             if ru.t3346_until is not None else None),
             "suci_scheme": ue.usim.protection_scheme,
             "allowed_nssai": [list(s) for s in ue.allowed_nssai],
         }

@@ -74,7 +74,7 @@ class GnbConfig:
 class RanUe:
     """A UE camped on a gNB: its NAS entity plus the NGAP IDs of its current connection."""
 
-    __slots__ = ("ue", "ran_id", "amf_id", "gnb", "kgnb_ok", "ue_ambr", "rfsp", "ids")
+    __slots__ = ("ue", "ran_id", "amf_id", "gnb", "kgnb_ok", "ue_ambr", "rfsp", "ids", "t3346_until")
 
     def __init__(self, ue: Ue, gnb: Gnb) -> None:
         self.ue = ue
@@ -87,6 +87,8 @@ class RanUe:
         self.rfsp: int | None = None
         #: (AMF UE NGAP ID, RAN UE NGAP ID, their IE values encoded) of this connection
         self.ids: tuple[int, int, bytes, bytes] | None = None
+        #: TS 24.501 §5.3.9: monotonic time T3346 (the back-off of a #22 reject) runs out
+        self.t3346_until: float | None = None
 
 
 UeListener = Callable[[RanUe, UeState, UeState], None]
