@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fivecore.errors import ConfigError
 from fivecore.nf.upf.config import UpfConfig
@@ -462,6 +462,23 @@ class UpConfig(_Section):
     #: SMF, AUSF, UDM, UDR, PCF and NSSF on loopback addresses 10*m above ``up``'s third octet;
     #: one NRF, store and UPF (fivecore.netup.amf_set). 1 = everything in ``up``'s process.
     amf_set_size: int = Field(default=1, ge=1, le=8)
+    #: what ``up`` does when a process it started (the UPF, an AMF Set member) exits on its own
+    #: (fivecore.netup.supervise): ``on-failure`` restarts it after a non-zero status or a
+    #: signal, ``always`` after any exit, ``never`` only reports it
+    restart: Literal["on-failure", "always", "never"] = "on-failure"
+    #: at most this many restarts of one process within ``restart_window_s``; then ``up`` gives up
+    restart_max: int = Field(default=5, ge=1, le=1000)
+    restart_window_s: float = Field(default=60.0, gt=0, le=86400)
+    #: wait before the first restart of a window, doubling per restart up to ``restart_backoff_max_s``
+    restart_backoff_s: float = Field(default=0.5, ge=0, le=3600)
+    restart_backoff_max_s: float = Field(default=10.0, ge=0, le=3600)
+
+    @model_validator(mode="after")
+    def _backoff(self) -> UpConfig:
+        if self.restart_backoff_max_s < self.restart_backoff_s:
+            raise ValueError(f"restart_backoff_max_s ({self.restart_backoff_max_s}) is below "
+                             f"restart_backoff_s ({self.restart_backoff_s})")
+        return self
 
     @field_validator("control_plane")
     @classmethod

@@ -30,7 +30,9 @@ def test_two_member_amf_set_attaches(tmp_path: Path) -> None:
     from fivecore.benchkit.network import FIRST_IMSI, AmfSetNetwork, NetPlan
 
     n = 12
-    net = AmfSetNetwork(NetPlan.slot(6), members=2, workdir=tmp_path)
+    # up.restart: never -- a dead member is reported and left down (test_up_restart.py has
+    # the default, on-failure, which starts it again)
+    net = AmfSetNetwork(NetPlan.slot(6, extra={"up": {"restart": "never"}}), members=2, workdir=tmp_path)
     net.start()
     try:
         assert len(net.pids) == 3 and {"core-cp", "core-cp2", "upf"} == set(net.pids)
@@ -68,11 +70,16 @@ def test_two_member_amf_set_attaches(tmp_path: Path) -> None:
             time.sleep(0.2)
         st = collect_status(tmp_path / "bench-up.yaml")
         assert [e["status"] for e in st["amf_set"]] == ["running", "exited"]
+        assert (st["amf_set"][1]["restarts"], st["amf_set"][1]["last_exit"]) == (0, -signal.SIGKILL)
+        time.sleep(1.5)  # three supervision rounds: still nobody restarts it
+        assert json.loads(state_file.read_text())["amf_set"][1]["status"] == "exited"
 
     finally:
         net.stop()
     # ``up`` stopped its member with itself
     assert not Path(f"/proc/{member_pid}").exists()
+    log = (tmp_path / "up.log").read_text(errors="replace")
+    assert "event=amf_set_member_not_restarted member=1" in log and "event=amf_set_member_restarted" not in log
     # the two gNBs went to the two AMFs: each gNB's UEs carry one AMF Pointer, the gNBs differ
     by_gnb: dict[int, set[int]] = {}
     for gnb, pointer, _set_id, _ip in rows:

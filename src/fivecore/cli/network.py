@@ -58,19 +58,43 @@ def collect_status(config_path: Path | None) -> dict[str, Any]:
     state = read_state(load_config(config_path))
     nfs = state["nfs"]
     out: dict[str, Any] = {"nfs": {n: v.get("status") for n, v in nfs.items()}, "gnbs": [], "ues": [], "pdu_sessions": [],
+                           # processes `up` supervises (up.restart): restarts and last exit status
+                           "restarts": {n: {"restarts": v.get("restarts", 0), "last_exit": v.get("last_exit")}
+                                        for n, v in nfs.items() if "restarts" in v},
                            "amf_set": [{k: e.get(k) for k in ("member", "pid", "status", "ngap", "amf_pointer",
-                                                              "ue_pools")}
+                                                              "ue_pools", "restarts", "last_exit")}
                                        for e in state.get("amf_set") or []]}
     # every member of the AMF Set (up.amf_set_size), up's own first
-    members = [e.get("metrics") or {} for e in state.get("amf_set") or [] if e.get("status") != "exited"] or [
-        {nf: nfs.get(nf, {}).get("metrics") for nf in ("amf", "smf")}]
-    for m in members:
-        if m.get("amf"):
-            out["gnbs"] += _get_json(f"{m['amf']}/gnb-info?page=-1")["items"]
-            out["ues"] += _get_json(f"{m['amf']}/ue-info?page=-1")["items"]
-        if m.get("smf"):
-            out["pdu_sessions"] += _get_json(f"{m['smf']}/pdu-info?page=-1")["items"]
+    entries = [e for e in state.get("amf_set") or [] if e.get("status") == "running"] or [
+        {"member": 0, "metrics": {nf: nfs.get(nf, {}).get("metrics") for nf in ("amf", "smf")}}]
+    for e in entries:
+        m = e.get("metrics") or {}
+        try:
+            gnbs = _get_json(f"{m['amf']}/gnb-info?page=-1")["items"] if m.get("amf") else []
+            ues = _get_json(f"{m['amf']}/ue-info?page=-1")["items"] if m.get("amf") else []
+            pdus = _get_json(f"{m['smf']}/pdu-info?page=-1")["items"] if m.get("smf") else []
+        except FivecoreError as exc:
+            if not e.get("member"):
+                raise  # up's own NFs: the network itself does not answer
+            # a member that `up` just restarted may not listen yet: say so, show the others
+            for row in out["amf_set"]:
+                if row["member"] == e["member"]:
+                    row["status"] = "not answering"
+                    row["error"] = str(exc)
+            continue
+        out["gnbs"] += gnbs
+        out["ues"] += ues
+        out["pdu_sessions"] += pdus
     return out
+
+
+def _exit_text(status: Any) -> str:
+    """A Popen return code for a table cell: ``-9`` is ``SIGKILL``, ``2`` is ``status 2``."""
+    from fivecore.netup.supervise import describe_status
+
+    if status is None:
+        return "-"
+    return describe_status(int(status)).replace("killed by ", "").replace("exit status", "status")
 
 
 def register(app: typer.Typer) -> None:
@@ -98,16 +122,21 @@ def register(app: typer.Typer) -> None:
         t = Table(title="network functions")
         t.add_column("NF")
         t.add_column("status")
+        t.add_column("restarts")
+        t.add_column("last exit")
         for n, s in st["nfs"].items():
-            t.add_row(n, s or "-")
+            r = st.get("restarts", {}).get(n)
+            t.add_row(n, s or "-", str(r["restarts"]) if r else "-", _exit_text(r["last_exit"]) if r else "-")
         con.print(t)
         if len(st["amf_set"]) > 1:
             a = Table(title=f"AMF Set ({len(st['amf_set'])} control-plane processes)")
-            for col in ("member", "pid", "status", "NGAP", "AMF Pointer", "UE pool"):
+            for col in ("member", "pid", "status", "NGAP", "AMF Pointer", "UE pool", "restarts", "last exit"):
                 a.add_column(col)
             for e in st["amf_set"]:
+                own = not e["member"]  # up's own process: supervised by whoever started up
                 a.add_row(str(e["member"]), str(e["pid"]), str(e.get("status")), str(e["ngap"]),
-                          str(e["amf_pointer"]), ", ".join(e.get("ue_pools") or []))
+                          str(e["amf_pointer"]), ", ".join(e.get("ue_pools") or []),
+                          "-" if own else str(e.get("restarts") or 0), "-" if own else _exit_text(e.get("last_exit")))
             con.print(a)
         g = Table(title=f"gNBs ({len(st['gnbs'])})")
         for col in ("gNB id", "name", "state", "SCTP peer", "UEs"):

@@ -7,7 +7,9 @@ each gNB keeping NG connections to the AMFs of the set it uses. Member ``m`` (1 
 one more process, ``fivecore nf udr udm ausf pcf nssf amf smf``, whose NFs call each other
 in-process exactly as ``up``'s own do; it registers with ``up``'s NRF, shares the subscriber
 store (SQLite in WAL mode, or PostgreSQL) and the UPF, and its SMF hands out addresses from its
-own share of every DNN's pool. Nothing crosses between members on a UE's path.
+own share of every DNN's pool. Nothing crosses between members on a UE's path. A member that
+dies is started again with the same configuration (``up.restart``, :mod:`.supervise`); its NF
+instance ids are fixed in that configuration, so its NRF profiles are replaced, not doubled.
 
 Addresses: member ``m`` uses ``up``'s loopback addresses with the third octet raised by
 ``10 * m`` (AMF 127.0.0.5 -> 127.0.10.5 -> 127.0.20.5; NGAP on the AMF's address), so the
@@ -24,6 +26,7 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,7 @@ import yaml
 
 from fivecore.config import Config
 from fivecore.errors import ConfigError
+from fivecore.netup.supervise import RestartPolicy, RestartTracker
 
 log = logging.getLogger("fivecore.up")
 
@@ -99,7 +103,10 @@ def member_config(doc: dict[str, Any], pools: list[list[str]], m: int, nrf_uri: 
         sec = d.setdefault(n, {})
         sec.setdefault("sbi", {})["address"] = member_address(sec["sbi"]["address"], m)
         sec["nrf_uri"] = nrf_uri
-        sec["nf_instance_id"] = None  # each member registers as an NF instance of its own
+        # each member registers as NF instances of its own, fixed here so that a restarted
+        # member's NFRegister (a PUT on the same nfInstanceId, TS 29.510 §5.2.2.2.2) replaces
+        # its old profiles in the NRF instead of adding a second set beside them
+        sec["nf_instance_id"] = str(uuid.uuid4())
     amf, smf = d["amf"], d["smf"]
     amf["ngap"]["address"] = member_address(amf["ngap"]["address"], m)
     amf["guami"]["pointer"] = int(amf["guami"]["pointer"]) + m
@@ -118,14 +125,20 @@ def member_config(doc: dict[str, Any], pools: list[list[str]], m: int, nrf_uri: 
 
 
 class Member:
-    """One further member process (``fivecore nf udr ... smf``); its config and log in ``run_dir``."""
+    """One further member process (``fivecore nf udr ... smf``); its config and log in ``run_dir``.
 
-    def __init__(self, m: int, doc: dict[str, Any], run_dir: Path) -> None:
+    ``status``: ``running``; ``restarting`` (exited, a restart is pending, :mod:`.supervise`);
+    ``exited`` (not restarted: ``up.restart``); ``failed`` (``up.restart_max`` reached).
+    """
+
+    def __init__(self, m: int, doc: dict[str, Any], run_dir: Path, policy: RestartPolicy | None = None) -> None:
         self.m = m
         self.doc = doc
         self.cfg_path = run_dir / f"member{m}.yaml"
         self.log_path = run_dir / f"member{m}.log"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.tracker = RestartTracker(policy or RestartPolicy())
+        self.status = "running"
 
     @property
     def ngap(self) -> str:
@@ -147,6 +160,7 @@ class Member:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "fivecore.cli.main", "nf", *MEMBER_NFS, "--config", str(self.cfg_path)],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.status = "running"
         log.info("event=amf_set_member_started member=%d pid=%d ngap=%s", self.m, self.proc.pid, self.ngap)
 
     def alive(self) -> bool:

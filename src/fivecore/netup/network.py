@@ -17,8 +17,14 @@ same data directory. Each failure is one :class:`~fivecore.errors.FivecoreError`
 ``up`` creates (the UPF process and with it the TUN, NAT rules, the state file) it removes on
 SIGINT/SIGTERM or on a start-up failure.
 
+While it runs, ``up`` supervises the processes it started (``up.restart``,
+:mod:`fivecore.netup.supervise`): an AMF Set member or the UPF that exits on its own is started
+again with the same configuration after a back-off, the rest of the core serving meanwhile; the
+restarted UPF re-opens the N6 device ``up`` owns (created again if it went away). The SMFs see
+the UPF's new Recovery Time Stamp and associate again (TS 29.244 §6.2.2, §6.2.6).
+
 The state file ``<data_dir>/run/up.json`` tells ``fivecore status`` and ``fivecore demo``
-where everything is.
+where everything is, and how often each supervised process was restarted.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ import yaml
 from fivecore.config import Config, HomeNetworkKey, load_config
 from fivecore.errors import ConfigError, FivecoreError
 from fivecore.netup import amf_set
+from fivecore.netup.supervise import Decision, RestartPolicy, RestartTracker, describe_status
 from fivecore.runtime import install_fast_loop, settle_heap
 
 log = logging.getLogger("fivecore.up")
@@ -361,8 +368,17 @@ class Network:
         self.capture: Any = None
         self._started: list[str] = []
         self._tun_created: str | None = None
+        #: the N6 device ``up`` created at start; a restarted UPF gets it back (_ensure_tun)
+        self._tun_owned: str | None = None
         self._watch: asyncio.Task[None] | None = None
         self.ready_at: float | None = None
+        self.policy = RestartPolicy.from_config(plan.config.up)
+        self.upf_tracker = RestartTracker(self.policy)
+        #: the UPF as the state file shows it: running, restarting, exited or failed
+        self.upf_status = "running"
+        #: set first thing in stop(): from then on an exit is expected, never restarted
+        self._stopping = False
+        self._restarts: set[asyncio.Task[None]] = set()
 
     @property
     def with_upf(self) -> bool:
@@ -403,8 +419,8 @@ class Network:
             raise
         self.ready_at = time.monotonic()
         self.write_state()
-        if self.members:
-            self._watch = asyncio.create_task(self._watch_members(), name="amf-set-watch")
+        if self.members or self.upf is not None:
+            self._watch = asyncio.create_task(self._supervise(), name="up-supervise")
         log.info("event=network_ready nfs=%s seconds=%.2f", ",".join(self._started), self.ready_at - t0)
 
     def _create_tun(self) -> None:
@@ -419,7 +435,7 @@ class Network:
             if r.returncode != 0:
                 raise NetworkError(f"upf.tun_name: cannot create N6 device {name}: {r.stderr.strip()}")
             if i == 0:
-                self._tun_created = name
+                self._tun_created = self._tun_owned = name
         log.info("event=n6_tun_created name=%s address=%s", name, u.tun_address)
 
     def _capture_addresses(self) -> set[str]:
@@ -431,6 +447,8 @@ class Network:
     async def _start_upf(self) -> None:
         cmd = [sys.executable, "-m", "fivecore.netup.upf_proc", "--config", str(self.plan.config_file)]
         log_path = self.plan.run_dir / "upf.log"
+        # Popen from the loop's (main) thread: the UPF's PR_SET_PDEATHSIG fires when the thread
+        # that forked it ends, so a worker thread would take the UPF down with it
         with open(log_path, "ab") as errf:
             self.upf = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errf, start_new_session=True)
         assert self.upf.stdout is not None
@@ -455,7 +473,8 @@ class Network:
                 raise NetworkError(f"upf: {doc.get('error')}")
             if doc.get("event") == "upf_ready":
                 self.upf_info = doc
-                self._started.append("upf")
+                if "upf" not in self._started:
+                    self._started.append("upf")
                 log.info("event=nf_ready nf=upf pid=%d pfcp=%s gtpu=%s tun=%s", self.upf.pid, doc.get("pfcp"),
                          doc.get("gtpu"), doc.get("tun"))
                 return
@@ -505,7 +524,7 @@ class Network:
         for m in range(1, cfg.up.amf_set_size):
             member = amf_set.Member(m, amf_set.member_config(doc, self.member_pools, m, nrf_uri,
                                                              self.plan.data_dir / f"member{m}"),
-                                    self.plan.run_dir)
+                                    self.plan.run_dir, self.policy)
             self.members.append(member)
             member.start()
         types = ("UDR", "UDM", "AUSF", "PCF", "NSSF", "AMF", "SMF")
@@ -524,19 +543,147 @@ class Network:
             await asyncio.sleep(0.2)
         log.info("event=amf_set_ready members=%d", cfg.up.amf_set_size)
 
-    async def _watch_members(self, period: float = 1.0) -> None:
-        """Say so (log, state file, ``fivecore status``) when an AMF Set member exits: its gNBs
-        lose their AMF and its UEs must register again through another member."""
-        reported: set[int] = set()
-        while True:
+    # --- supervision (up.restart, fivecore.netup.supervise) --------------------------------------
+
+    async def _supervise(self, period: float = 0.5) -> None:
+        """Notice AMF Set members and the UPF exiting while ``up`` runs, and restart them as
+        ``up.restart`` says (a member's gNBs lose their AMF and its UEs must register again
+        through another member meanwhile; a UPF's sessions are lost until its SMFs restore them)."""
+        while not self._stopping:
             await asyncio.sleep(period)
-            gone = [mb for mb in self.members if mb.m not in reported and not mb.alive()]
-            for mb in gone:
-                reported.add(mb.m)
-                log.error("event=amf_set_member_exited member=%d status=%s log=%s last=%r", mb.m,
-                          mb.proc.returncode if mb.proc else None, mb.log_path, mb.tail(200))
-            if gone:
+            try:
+                changed = False
+                for mb in self.members:
+                    if mb.status == "running" and not mb.alive():
+                        self._member_exited(mb)
+                        changed = True
+                if self.upf is not None and self.upf_status == "running" and self.upf.poll() is not None:
+                    self._upf_exited()
+                    changed = True
+                if changed and not self._stopping:
+                    self.write_state()
+            except Exception:  # e.g. a full disk for the state file: keep supervising
+                log.exception("event=supervise_error")
+
+    def _spawn_restart(self, coro: Any, name: str) -> None:
+        t: asyncio.Task[None] = asyncio.create_task(coro, name=name)
+        self._restarts.add(t)
+        t.add_done_callback(self._restarts.discard)
+
+    def _member_exited(self, mb: amf_set.Member) -> None:
+        status = mb.proc.returncode if mb.proc else None
+        d = mb.tracker.on_exit(status, time.monotonic())
+        log.error("event=amf_set_member_exited member=%d status=%s (%s) log=%s last=%r", mb.m, status,
+                  describe_status(status), mb.log_path, mb.tail(200))
+        if d.restart:
+            mb.status = "restarting"
+            self._spawn_restart(self._restart_member(mb, d), f"restart-member{mb.m}")
+            return
+        mb.status = "failed" if d.gave_up else "exited"
+        if d.gave_up:
+            log.critical("event=amf_set_member_restart_gave_up member=%d restarts=%d reason=%r log=%s "
+                         "-- this member stays down; its gNBs must use another member", mb.m, mb.tracker.restarts,
+                         d.reason, mb.log_path)
+        else:
+            log.warning("event=amf_set_member_not_restarted member=%d reason=%r", mb.m, d.reason)
+
+    async def _restart_member(self, mb: amf_set.Member, d: Decision) -> None:
+        """Start member ``mb`` again with the configuration it had: the same addresses, AMF
+        Pointer, pool share and NF instance ids (the NRF replaces its profiles)."""
+        await asyncio.sleep(d.delay)
+        if self._stopping:
+            return
+        try:
+            mb.start()
+        except OSError as exc:  # cannot even fork: counts as one more failed try
+            log.error("event=amf_set_member_restart_failed member=%d try=%d err=%s", mb.m, d.attempt, exc)
+            mb.proc = None
+            self._member_exited(mb)
+            self.write_state()
+            return
+        assert mb.proc is not None
+        log.warning("event=amf_set_member_restarted member=%d try=%d restarts=%d pid=%d backoff_s=%.1f", mb.m,
+                    d.attempt, mb.tracker.restarts, mb.proc.pid, d.delay)
+        self.write_state()
+
+    def _upf_exited(self) -> None:
+        assert self.upf is not None
+        status = self.upf.returncode
+        log.error("event=upf_exited pid=%d status=%s (%s) log=%s last=%r", self.upf.pid, status,
+                  describe_status(status), self.plan.run_dir / "upf.log", _tail(self.plan.run_dir / "upf.log", 200))
+        self._upf_decide(self.upf_tracker.on_exit(status, time.monotonic()))
+
+    def _upf_decide(self, d: Decision) -> None:
+        if d.restart:
+            self.upf_status = "restarting"
+            self._spawn_restart(self._restart_upf(d), "restart-upf")
+            return
+        self.upf_status = "failed" if d.gave_up else "exited"
+        if d.gave_up:
+            log.critical("event=upf_restart_gave_up restarts=%d reason=%r log=%s -- no user plane: PDU sessions "
+                         "cannot be established", self.upf_tracker.restarts, d.reason, self.plan.run_dir / "upf.log")
+        else:
+            log.warning("event=upf_not_restarted reason=%r", d.reason)
+
+    async def _restart_upf(self, d: Decision) -> None:
+        """Start the UPF again (same configuration file, same N6 device). It comes up with a
+        new Recovery Time Stamp and no PFCP association or session; each SMF notices the new
+        stamp in its next Heartbeat exchange, associates again and restores or releases its
+        sessions (TS 29.244 §6.2.2, §6.2.6, §19A; fivecore.nf.smf.pfcp)."""
+        await asyncio.sleep(d.delay)
+        if self._stopping:
+            return
+        old = self.upf
+        if old is not None and old.stdout is not None:
+            old.stdout.close()
+        try:
+            self._ensure_tun()
+            await self._start_upf()
+        except (NetworkError, OSError) as exc:
+            status = await self._reap_upf()
+            log.error("event=upf_restart_failed try=%d status=%s err=%s", d.attempt, status, exc)
+            if not self._stopping:
+                self._upf_decide(self.upf_tracker.on_exit(status, time.monotonic()))
                 self.write_state()
+            return
+        self.upf_status = "running"
+        assert self.upf is not None
+        log.warning("event=upf_restarted try=%d restarts=%d pid=%d backoff_s=%.1f", d.attempt,
+                    self.upf_tracker.restarts, self.upf.pid, d.delay)
+        self.write_state()
+
+    async def _reap_upf(self) -> int | None:
+        """A UPF start that failed: make sure that process is gone; its exit status."""
+        p = self.upf
+        if p is None:
+            return None
+        loop = asyncio.get_running_loop()
+        try:  # one that said upf_failed exits by itself (status 2): keep that status
+            rc = await loop.run_in_executor(None, p.wait, 5.0)
+        except subprocess.TimeoutExpired:  # not ready in time and still running
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGKILL)
+            rc = await loop.run_in_executor(None, p.wait)
+        if p.stdout is not None:
+            p.stdout.close()
+        return rc
+
+    def _ensure_tun(self) -> None:
+        """Before a UPF restart: the N6 device ``up`` created is persistent, so it normally
+        outlived the dead UPF and the new one simply opens it again; if it went away (deleted
+        by hand, or with a UPF that created a non-persistent one), create it again. A device
+        ``up`` did not create (``upf.tun_create: false``) is the operator's: left alone."""
+        name = self._tun_owned
+        if name is None:
+            return
+        if Path(f"/sys/class/net/{name}").exists():
+            subprocess.run(["ip", "link", "set", name, "up"], capture_output=True)
+            self._tun_created = name  # still ours to remove at stop
+            log.info("event=n6_tun_reused name=%s", name)
+            return
+        log.warning("event=n6_tun_gone name=%s -- creating it again", name)
+        self._tun_created = None
+        self._create_tun()
 
     def state(self) -> dict[str, Any]:
         cfg = self.config
@@ -546,8 +693,10 @@ class Network:
         for name in self._started:
             entry: dict[str, Any] = {"status": "running"}
             if name == "upf":
-                entry.update(pid=self.upf.pid if self.upf else None, pfcp=self.upf_info.get("pfcp"),
-                             gtpu=self.upf_info.get("gtpu"), tun=self.upf_info.get("tun"))
+                entry.update(status=self.upf_status, pid=self.upf.pid if self.upf else None,
+                             pfcp=self.upf_info.get("pfcp"), gtpu=self.upf_info.get("gtpu"),
+                             tun=self.upf_info.get("tun"), restarts=self.upf_tracker.restarts,
+                             last_exit=self.upf_tracker.last_exit)
             else:
                 entry["sbi"] = cfg.section(name).sbi.uri
             if cfg.metrics.enabled:
@@ -577,7 +726,7 @@ class Network:
                          "amf_pointer": cfg.amf.guami.pointer, "ue_pools": [d.ipv4_pool for d in cfg.smf.dnns],
                          "metrics": {nf: nfs.get(nf, {}).get("metrics") for nf in ("amf", "smf")}}]
             + [{"member": mb.m, "pid": mb.proc.pid if mb.proc else None, "ngap": mb.ngap,
-                "status": "running" if mb.alive() else "exited",
+                "status": mb.status, "restarts": mb.tracker.restarts, "last_exit": mb.tracker.last_exit,
                 "amf_pointer": mb.doc["amf"]["guami"]["pointer"],
                 "ue_pools": [d["ipv4_pool"] for d in mb.doc["smf"]["dnns"]], "log": str(mb.log_path),
                 "metrics": {nf: mb.metrics_uri(nf) for nf in ("amf", "smf")}}
@@ -591,13 +740,19 @@ class Network:
 
     async def stop(self) -> None:
         """Undo everything ``start`` did, in reverse; never raises."""
+        # first of all: what exits from here on is being stopped, not restarted
+        self._stopping = True
+        pending = [t for t in (self._watch, *self._restarts) if t is not None]
+        self._watch = None
+        for t in pending:
+            t.cancel()
+        for t in pending:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
         with contextlib.suppress(OSError):
             self.plan.state_file.unlink()
         if self.nat is not None:
             self.nat.remove()
-        if self._watch is not None:
-            self._watch.cancel()
-            self._watch = None
         members, self.members = self.members, []
         for mb in members:  # before the NRF they deregister from
             mb.terminate()

@@ -49,7 +49,12 @@ def test_member_config_is_a_complete_member_of_the_same_set(tmp_path: Path) -> N
     member = load_config(doc)  # a valid configuration as it stands
     assert member.amf.guami.pointer == 5
     assert (member.amf.guami.region_id, member.amf.guami.set_id) == (cfg.amf.guami.region_id, cfg.amf.guami.set_id)
-    assert member.amf.nf_instance_id is None  # its own NF instance, not a copy of up's AMF
+    # NF instances of its own (not copies of up's), fixed in its configuration so that a
+    # restarted member replaces its NRF registrations instead of adding new ones
+    ids = [member.section(n).nf_instance_id for n in amf_set.MEMBER_NFS]
+    assert all(ids) and len(set(ids)) == len(ids) and cfg.amf.nf_instance_id not in ids
+    other = load_config(amf_set.member_config(dump_config(first), pools, 1, "http://127.0.0.10:7777", tmp_path))
+    assert not set(ids) & {other.section(n).nf_instance_id for n in amf_set.MEMBER_NFS}
     assert member.amf.ngap.address == "127.0.10.5" and member.smf.pfcp.address == "127.0.10.4"
     for n in amf_set.MEMBER_NFS:
         assert member.section(n).sbi.address.startswith("127.0.10.")
