@@ -323,6 +323,9 @@ class _Proto(asyncio.DatagramProtocol):
         log.debug("n4 socket error: %s", exc)
 
 
+_NO_ASSOCIATION = pfcp.CAUSE_NO_ESTABLISHED_ASSOCIATION
+
+
 def _t1_expired(fut: asyncio.Future[PfcpMessage | None]) -> None:
     """TS 29.244 §6.4: T1 ran out; the requester retransmits or gives up."""
     if not fut.done():
@@ -436,6 +439,11 @@ class N4:
                 rsp = await fut
                 timer.cancel()
                 if rsp is not None:
+                    if rsp.cause == _NO_ASSOCIATION and peer.associated:
+                        # §6.2.6.1: the UPF holds no association with us, so none of our
+                        # sessions either: it restarted before a heartbeat could tell. Set
+                        # the association up again now and restore or release the sessions.
+                        self._restarted(peer, None)
                     return rsp
             raise PfcpFailure(f"no answer to {what} from {peer.address}")
         finally:
