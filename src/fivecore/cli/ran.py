@@ -4,6 +4,7 @@
     fivecore ran ue list                                    # ask the running simulator
     fivecore ran ue deregister imsi-001010000000001
     fivecore ran gnb status
+    fivecore ran --amf-set --ues 8                          # each gNB connects to every AMF of `fivecore up`'s AMF Set
 """
 
 from __future__ import annotations
@@ -61,6 +62,10 @@ def ran_main(
     no_register: bool = typer.Option(False, "--no-register", help="Bring gNBs up, register nobody."),
     exit_after: bool = typer.Option(False, "--exit", help="Deregister everyone and exit instead of staying up."),
     log_level: str = typer.Option("warning", "--log-level"),
+    amf_set: bool = typer.Option(False, "--amf-set", help="Connect each gNB to every AMF of the running "
+                                 "`fivecore up`'s AMF Set (its state file), instead of the configured AMF(s)."),
+    up_config: Path = typer.Option(None, "--up-config", help="The running `fivecore up`'s configuration "
+                                   "(for --amf-set; default: built-in defaults, as `fivecore status`)."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Start gNBs, register the UEs, then serve control commands until Ctrl-C."""
@@ -71,8 +76,34 @@ def ran_main(
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     cfg = load_ran_config(config)
+    if amf_set:
+        cfg.gnb.amfs = amfs_of_running_up(up_config)
+        cfg.gnb.amf_host, cfg.gnb.amf_port = cfg.gnb.amfs[0]
     install_fast_loop()
     asyncio.run(_run(RanSim(cfg, gnbs, ues), control, concurrency, rate or None, no_register, exit_after, as_json))
+
+
+def amfs_from_state(state: dict[str, Any]) -> tuple[tuple[str, int], ...]:
+    """Every AMF Set member's NGAP endpoint (host, port) from ``fivecore up``'s state file
+    (section ``amf_set``, member 0 -- ``up`` itself -- first), as ``fivecore status`` reads it."""
+    out: list[tuple[str, int]] = []
+    for e in sorted(state.get("amf_set") or [], key=lambda e: int(e.get("member", 0))):
+        ngap = str(e.get("ngap") or "")
+        host, _, port = ngap.rpartition(":")
+        if not host or not port.isdigit():
+            raise FivecoreError(f"the network's state names no NGAP address for AMF Set member {e.get('member')}")
+        out.append((host, int(port)))
+    if not out:
+        raise FivecoreError("the running network's state lists no AMF Set members")
+    return tuple(out)
+
+
+def amfs_of_running_up(up_config: Path | None) -> tuple[tuple[str, int], ...]:
+    """:func:`amfs_from_state` of the network ``fivecore up`` (with ``up_config``) runs."""
+    from fivecore.config import load_config
+    from fivecore.netup.network import read_state
+
+    return amfs_from_state(read_state(load_config(up_config)))
 
 
 async def _run(sim: Any, control: str, concurrency: int, rate: float | None, no_register: bool,
@@ -144,11 +175,11 @@ def ue_list(control: str = ControlOpt, as_json: bool = JsonOpt) -> None:
         typer.echo(json.dumps(resp["ues"]))
         return
     t = Table()
-    for col in ("SUPI", "state", "5G-GUTI", "gNB", "connected", "last cause"):
+    for col in ("SUPI", "state", "5G-GUTI", "gNB", "AMF", "connected", "last cause"):
         t.add_column(col)
     for u in resp["ues"]:
-        t.add_row(u["supi"], u["state"], u["guti"] or "-", str(u["gnb"]), "yes" if u["connected"] else "no",
-                  "-" if u["last_cause"] is None else str(u["last_cause"]))
+        t.add_row(u["supi"], u["state"], u["guti"] or "-", str(u["gnb"]), u.get("amf") or "-",
+                  "yes" if u["connected"] else "no", "-" if u["last_cause"] is None else str(u["last_cause"]))
     Console().print(t)
 
 
@@ -198,6 +229,17 @@ def gnb_status(control: str = ControlOpt, as_json: bool = JsonOpt) -> None:
         t.add_row(str(g["id"]), g["name"], "yes" if g["ready"] else "no", g["amf"] or "-", str(g["connected_ues"]),
                   f"{g['ngap_rx']}/{g['ngap_tx']}", str(g["error_indications_rx"]))
     Console().print(t)
+    if any(len(g.get("amfs") or ()) > 1 for g in resp["gnbs"]):
+        # TS 23.501 §5.21.2: a gNB with an NG connection to each AMF of a set
+        a = Table(title="NG connections per AMF")
+        for col in ("gNB", "AMF address", "AMF name", "NG ready", "UEs", "capacity", "GUAMIs"):
+            a.add_column(col)
+        for g in resp["gnbs"]:
+            for c in g.get("amfs") or ():
+                a.add_row(str(g["id"]), c["address"], c["amf"] or "-", "yes" if c["ready"] else "no", str(c["ues"]),
+                          "-" if c["relative_capacity"] is None else str(c["relative_capacity"]),
+                          ", ".join(c["guamis"]) or "-")
+        Console().print(a)
 
 
 def register(app: typer.Typer) -> None:

@@ -4,6 +4,12 @@
 (NG Setup), registers UEs with bounded concurrency and records per-UE latency. The control
 socket (a Unix socket speaking one JSON object per line, like UERANSIM's nr-cli speaks to its
 UEs) answers ``ue list``, ``ue register``, ``ue deregister``, ``gnb status`` and ``stats``.
+
+Each simulated gNB is a :class:`~fivecore.ran.gnb.GnbNode`: with ``gnb.amfs`` in the
+configuration it holds one NG association per AMF (same Global RAN Node ID) and every new
+UE-associated connection goes to the AMF NAS node selection picks (GUAMI of the UE's 5G-GUTI,
+else Relative AMF Capacity); a connected UE's messages stay on its connection's association.
+``gnbs`` lists every N2 endpoint (one per gNB with one AMF, as before), ``nodes`` the gNBs.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from typing import Any
 
 from fivecore.errors import FivecoreError
 from fivecore.ran.config import RanConfig
-from fivecore.ran.gnb import Gnb, GnbConfig, RanUe
+from fivecore.ran.gnb import Gnb, GnbConfig, GnbNode, RanUe
 from fivecore.ran.ue import Ue, UeState
 from fivecore.runtime import await_within
 from fivecore.transport import sctp
@@ -41,17 +47,23 @@ class RanSim:
             raise FivecoreError("need at least one gNB and a non-negative number of UEs")
         self.cfg = cfg
         g = cfg.gnb
-        self.gnbs = [
-            Gnb(
-                GnbConfig(
-                    gnb_id=g.id_base + i, name=f"{g.name}-{i}", mcc=g.mcc, mnc=g.mnc, tac=g.tac,
-                    slices=g.slices, nci=(g.nci_base + i) & ((1 << 36) - 1), amf_host=g.amf_host,
-                    amf_port=g.amf_port, local_host=g.local_host,
-                ),
-                sctp_config,
-            )
+        # one N2 endpoint per (gNB, AMF); a gNB's endpoints share its identity (TS 38.413
+        # §9.3.1.5 Global RAN Node ID is the node's, not the association's)
+        self.nodes = [
+            GnbNode([
+                Gnb(
+                    GnbConfig(
+                        gnb_id=g.id_base + i, name=f"{g.name}-{i}", mcc=g.mcc, mnc=g.mnc, tac=g.tac,
+                        slices=g.slices, nci=(g.nci_base + i) & ((1 << 36) - 1), amf_host=host,
+                        amf_port=port, local_host=g.local_host,
+                    ),
+                    sctp_config,
+                )
+                for host, port in g.amf_list()
+            ])
             for i in range(n_gnbs)
         ]
+        self.gnbs = [link for node in self.nodes for link in node.links]
         self.ues: list[RanUe] = []
         self.by_supi: dict[str, RanUe] = {}
         self.stats: dict[str, int] = {}
@@ -60,7 +72,7 @@ class RanSim:
             tmpl = cfg.ues[i % n_t]
             ue = Ue(tmpl.usim(i // n_t), tmpl.profile)
             ue.stats = self.stats
-            ru = RanUe(ue, self.gnbs[i % n_gnbs])
+            ru = RanUe(ue, self.nodes[i % n_gnbs].links[0])
             self.ues.append(ru)
             self.by_supi[ue.supi] = ru
         self._waiters: dict[int, tuple[asyncio.Future[UeState], frozenset[UeState]]] = {}
@@ -77,7 +89,7 @@ class RanSim:
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        await asyncio.gather(*(g.start() for g in self.gnbs))
+        await asyncio.gather(*(n.start() for n in self.nodes))
 
     async def stop(self) -> None:
         if self._server is not None:
@@ -87,7 +99,7 @@ class RanSim:
             if self.control_path:
                 with contextlib.suppress(OSError):
                     os.unlink(self.control_path)
-        await asyncio.gather(*(g.stop() for g in self.gnbs), return_exceptions=True)
+        await asyncio.gather(*(n.stop() for n in self.nodes), return_exceptions=True)
 
     # --- waiting for outcomes --------------------------------------------------------------------
 
@@ -102,10 +114,11 @@ class RanSim:
         tmsi = int.from_bytes(ident["fiveG-TMSI"], "big")
         for ru in self.ues:
             g = ru.ue.guti
-            if g is not None and g.tmsi == tmsi and ru.gnb is gnb:
+            # the UE camps on the gNB, whichever of its AMFs pages it
+            if g is not None and g.tmsi == tmsi and ru.gnb.node is gnb.node:
                 if ru.ran_id is None and ru.ue.state == UeState.REGISTERED and ru.ue.sec is not None:
                     self.stats["paged"] = self.stats.get("paged", 0) + 1
-                    gnb.service_request(ru, service_type=2)
+                    self.serving(ru).service_request(ru, service_type=2)
                 return
 
     def _on_gnb_lost(self, gnb: Gnb, reason: str) -> None:
@@ -181,6 +194,14 @@ class RanSim:
         if ue.last_cause == 22 and ue.t3346:
             ru.t3346_until = time.monotonic() + ue.t3346
 
+    @staticmethod
+    def serving(ru: RanUe, peek: bool = False) -> Gnb:
+        """The N2 endpoint for ``ru``'s next message: its connection's, or the AMF its gNB picks
+        for a new one (TS 23.501 §6.3.5 NAS node selection, :func:`fivecore.ran.gnb.choose_amf`);
+        ``peek``: only look (the weighted round-robin moves on when a message is sent)."""
+        node = ru.gnb.node
+        return ru.gnb if node is None else node.choose(ru, peek)
+
     async def register(self, ru: RanUe, timeout: float = 30.0, follow_on: bool = False) -> UeState:
         """Register one UE; returns its state when done (REGISTERED, or DEREGISTERED if rejected).
 
@@ -196,15 +217,17 @@ class RanSim:
                     break
                 await asyncio.sleep(0.02)
         hold_until = time.monotonic() + timeout
-        while ru.gnb.overloaded and ru.gnb.ready and ru.ran_id is None and time.monotonic() < hold_until:
+        while ((g := self.serving(ru, True)).overloaded and g.ready and ru.ran_id is None
+               and time.monotonic() < hold_until):
             # RRC connection requests for signalling are held back while the AMF is overloaded
             await asyncio.sleep(0.05)
-        while not ru.gnb.ready and ru.gnb.reconnecting and time.monotonic() < hold_until:
+        while not (g := self.serving(ru, True)).ready and g.reconnecting and time.monotonic() < hold_until:
             # the cell is barred while its gNB has no N2 (it is re-running NG Setup)
             await asyncio.sleep(0.05)
         t0 = time.perf_counter()
         state = await self._run(
-            ru, lambda: ru.gnb.register(ru, follow_on), frozenset({UeState.REGISTERED, UeState.DEREGISTERED}), timeout
+            ru, lambda: self.serving(ru).register(ru, follow_on), frozenset({UeState.REGISTERED, UeState.DEREGISTERED}),
+            timeout,
         )
         if state == UeState.REGISTERED:
             self.latencies.append(time.perf_counter() - t0)
@@ -214,7 +237,7 @@ class RanSim:
 
     async def deregister(self, ru: RanUe, timeout: float = 30.0, switch_off: bool = False) -> UeState:
         return await self._run(
-            ru, lambda: ru.gnb.deregister(ru, switch_off), frozenset({UeState.DEREGISTERED}), timeout,
+            ru, lambda: self.serving(ru).deregister(ru, switch_off), frozenset({UeState.DEREGISTERED}), timeout,
             retransmit=self.t3521,
         )
 
@@ -223,7 +246,8 @@ class RanSim:
         if not await self._backoff_over(ru, timeout):
             return ru.ue.state
         state = await self._run(
-            ru, lambda: ru.gnb.service_request(ru), frozenset({UeState.REGISTERED, UeState.DEREGISTERED}), timeout
+            ru, lambda: self.serving(ru).service_request(ru), frozenset({UeState.REGISTERED, UeState.DEREGISTERED}),
+            timeout
         )
         self._note_backoff(ru)
         return state
@@ -285,6 +309,8 @@ class RanSim:
             "state": ue.state.name,
             "guti": g.guti_string() if g is not None else None,
             "gnb": ru.gnb.cfg.gnb_id,
+            # the AMF of the UE's current (or last) NG connection
+            "amf": f"{ru.gnb.cfg.amf_host}:{ru.gnb.cfg.amf_port}",
             "connected": ue.connected,
             "last_cause": ue.last_cause,
             "t3346_left_s": (round(max(0.0, ru.t3346_until - time.monotonic()), 1)
@@ -293,7 +319,41 @@ class RanSim:
             "allowed_nssai": [list(s) for s in ue.allowed_nssai],
         }
 
-    def gnb_view(self, gnb: Gnb) -> dict[str, Any]:
+    def gnb_view(self, gnb: Gnb | GnbNode) -> dict[str, Any]:
+        """One gNB's status: for a :class:`GnbNode` with its NG connection to each AMF under
+        ``amfs`` (address, AMF name, ready, UEs, capacity, GUAMIs), counters summed over them."""
+        if isinstance(gnb, Gnb):
+            return self._link_view(gnb)
+        links = [self._link_view(g) for g in gnb.links]
+        if len(links) == 1:
+            return {**links[0], "amfs": [self._amf_view(gnb.links[0])]}
+        out = dict(links[0])
+        out["ready"] = gnb.ready
+        out["amf"] = ", ".join(str(g.amf_name or "-") for g in gnb.links)
+        for k in ("connected_ues", "ngap_rx", "ngap_tx", "ngap_tx_dropped", "associations_lost", "reconnects",
+                  "error_indications_rx", "kgnb_mismatch"):
+            out[k] = sum(v[k] for v in links)
+        out["amfs"] = [{**self._amf_view(g), "sctp": v["sctp"]} for g, v in zip(gnb.links, links, strict=True)]
+        return out
+
+    @staticmethod
+    def _amf_view(gnb: Gnb) -> dict[str, Any]:
+        s = gnb.stats
+        return {
+            "address": f"{gnb.cfg.amf_host}:{gnb.cfg.amf_port}",
+            "amf": gnb.amf_name,
+            "ready": gnb.ready,
+            "reconnecting": gnb.reconnecting,
+            "ues": len(gnb.connected),
+            "relative_capacity": gnb.amf_relative_capacity,
+            "guamis": [f"{p}:{r}:{st}:{ptr}" for p, r, st, ptr in gnb.amf_served_guamis],
+            "overloaded": gnb.overloaded,
+            "ngap_rx": s.ngap_rx,
+            "ngap_tx": s.ngap_tx,
+        }
+
+    @staticmethod
+    def _link_view(gnb: Gnb) -> dict[str, Any]:
         s = gnb.stats
         return {
             "id": gnb.cfg.gnb_id,
@@ -317,7 +377,7 @@ class RanSim:
             states[ru.ue.state.name] = states.get(ru.ue.state.name, 0) + 1
         lat = sorted(self.latencies)
         return {
-            "gnbs": len(self.gnbs),
+            "gnbs": len(self.nodes),
             "ues": len(self.ues),
             "states": states,
             "counters": dict(self.stats),
@@ -376,7 +436,7 @@ class RanSim:
                 await self.service_request(ru, float(req.get("timeout", 10)))
             return {"ok": True, "ue": self.ue_view(ru)}
         if cmd == "gnb status":
-            return {"ok": True, "gnbs": [self.gnb_view(g) for g in self.gnbs]}
+            return {"ok": True, "gnbs": [self.gnb_view(n) for n in self.nodes]}
         if cmd == "stats":
             return {"ok": True, **self.summary()}
         return {"ok": False, "error": f"unknown command {cmd!r}"}

@@ -23,8 +23,20 @@ fivecore additions (all optional): ``sqn`` (the USIM's highest accepted SQN, hex
 gives generated UEs (``--ues M``, IMSIs counting up from ``supi``) the schemes in turn.
 
 A simulator file (``fivecore ran --config FILE``) has ``gnb:`` (mcc, mnc, tac, idBase, name,
-slices, amfAddress, amfPort, nciBase) and ``ue:`` (a UE as above, inline or a path) or ``ues:``
-(a list of them).
+slices, amfAddress, amfPort, nciBase, localAddress, amfs) and ``ue:`` (a UE as above, inline or a
+path) or ``ues:`` (a list of them).
+
+Each gNB connects to one AMF, ``amfAddress``/``amfPort`` (default 127.0.0.5:38412), or to every
+AMF of a list (an AMF Set, TS 23.501 §5.21.2), one NG Setup each, choosing the AMF per UE
+(:func:`fivecore.ran.gnb.choose_amf`)::
+
+    gnb:
+      amfs:
+        - {address: 127.0.0.5, port: 38412}    # port defaults to 38412
+        - {address: 127.0.10.5}
+
+``amfs`` replaces ``amfAddress``/``amfPort``; giving both is an error. ``fivecore ran --amf-set``
+fills it from a running ``fivecore up``'s AMF Set members.
 """
 
 from __future__ import annotations
@@ -188,6 +200,36 @@ class GnbTemplate:
     amf_port: int = 38412
     nci_base: int = 0x10
     local_host: str | None = None
+    #: every AMF each gNB connects to (host, port); empty: the one ``amf_host``/``amf_port``
+    amfs: tuple[tuple[str, int], ...] = ()
+
+    def amf_list(self) -> tuple[tuple[str, int], ...]:
+        """The AMFs (host, port) each gNB runs NG Setup with, in order."""
+        return self.amfs or ((self.amf_host, self.amf_port),)
+
+
+def _amfs(v: Any, where: str = "gnb.amfs") -> tuple[tuple[str, int], ...]:
+    """``[{address, port}, ...]`` -> ((host, port), ...); ConfigError names the bad entry."""
+    if not isinstance(v, list) or not v:
+        raise ConfigError(f"{where}: must be a non-empty list of {{address, port}}")
+    out: list[tuple[str, int]] = []
+    for i, item in enumerate(v):
+        if not isinstance(item, dict) or not item.get("address"):
+            raise ConfigError(f"{where}[{i}]: needs address")
+        unknown = set(item) - {"address", "port"}
+        if unknown:
+            raise ConfigError(f"{where}[{i}].{sorted(unknown)[0]}: unknown key")
+        try:
+            port = int(item.get("port", 38412))
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}[{i}].port: not a number") from None
+        if not 0 < port < 65536:
+            raise ConfigError(f"{where}[{i}].port: must be 1..65535")
+        ep = (str(item["address"]), port)
+        if ep in out:
+            raise ConfigError(f"{where}[{i}]: {ep[0]}:{ep[1]} listed twice")
+        out.append(ep)
+    return tuple(out)
 
 
 @dataclass
@@ -224,16 +266,23 @@ def load_ran_config(source: str | Path | dict[str, Any] | None) -> RanConfig:
     g = data.get("gnb") or {}
     if not isinstance(g, dict):
         raise ConfigError("gnb: must be a mapping")
-    known = {"mcc", "mnc", "tac", "idBase", "name", "slices", "amfAddress", "amfPort", "nciBase", "localAddress"}
+    known = {"mcc", "mnc", "tac", "idBase", "name", "slices", "amfAddress", "amfPort", "nciBase", "localAddress",
+             "amfs"}
     for k in g:
         if k not in known:
             raise ConfigError(f"gnb.{k}: unknown key")
+    amfs: tuple[tuple[str, int], ...] = ()
+    if g.get("amfs") is not None:
+        if "amfAddress" in g or "amfPort" in g:
+            raise ConfigError("gnb.amfs: give either amfs or amfAddress/amfPort, not both")
+        amfs = _amfs(g["amfs"])
     gnb = GnbTemplate(
         mcc=str(g.get("mcc", "001")), mnc=str(g.get("mnc", "01")), tac=int(g.get("tac", 1)),
         id_base=int(g.get("idBase", 1)), name=str(g.get("name", "fivecore-gnb")),
         slices=_slices(g.get("slices"), "gnb.slices") or ((1, None),),
-        amf_host=str(g.get("amfAddress", "127.0.0.5")), amf_port=int(g.get("amfPort", 38412)),
-        nci_base=int(g.get("nciBase", 0x10)), local_host=g.get("localAddress"),
+        amf_host=amfs[0][0] if amfs else str(g.get("amfAddress", "127.0.0.5")),
+        amf_port=amfs[0][1] if amfs else int(g.get("amfPort", 38412)),
+        nci_base=int(g.get("nciBase", 0x10)), local_host=g.get("localAddress"), amfs=amfs,
     )
     ue_items: list[Any] = []
     if "ue" in data:

@@ -6,6 +6,12 @@ wraps a :class:`fivecore.ran.ue.Ue` with its NGAP IDs), so ten thousand UEs cost
 UE answers uplink. The AS security check is real: the KgNB the AMF sends in Initial Context
 Setup must equal the one the UE derives (TS 33.501 §6.9.2.1.1), otherwise the gNB fails the
 context setup.
+
+A gNB with NG connections to several AMFs (an AMF Set, TS 23.501 §5.21.2) is a
+:class:`GnbNode`: one :class:`Gnb` N2 endpoint per AMF, all with the same Global RAN Node ID
+and one RAN UE NGAP ID space, as a real gNB runs one NG Setup per AMF (TS 38.413 §8.7.1). Each
+UE-associated connection lives on one endpoint (``RanUe.gnb``); a new one goes to the AMF
+:func:`choose_amf` picks (TS 23.501 §6.3.5, TS 38.300 §9.2.1 NAS node selection).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,6 +170,11 @@ class Gnb:
         #: message templates by (message, its constant values, the lengths of the others);
         #: see :meth:`templated`
         self._templates = TemplateCache(limit=512)
+        #: the gNB (one or more AMFs) this N2 endpoint belongs to (set by :class:`GnbNode`)
+        self.node: GnbNode | None = None
+        #: the endpoints sharing this gNB's RAN UE NGAP ID space (TS 38.413 §9.3.3.2: unique
+        #: within the NG-RAN node, not per association); None: this endpoint alone
+        self._id_space: _RanIdSpace | None = None
 
     # --- N2 -----------------------------------------------------------------------------------
 
@@ -204,8 +215,31 @@ class Gnb:
             exc.time_to_wait = _time_to_wait(pdu.get("TimeToWait"))
             raise exc
         self.amf_name = pdu.get("AMFName")
+        self._learn_amf(pdu)
         self.ready = True
         log.info("event=ng_setup_ok gnb_id=%d amf=%s", c.gnb_id, self.amf_name)
+
+    def _learn_amf(self, pdu: NgapPdu) -> None:
+        """TS 38.413 §9.2.6.2 NG Setup Response: keep the AMF's Served GUAMI List, Relative AMF
+        Capacity and PLMN Support List, which NAS node selection (:func:`choose_amf`) uses."""
+        try:
+            guamis = tuple(ngap.guami_from(i["gUAMI"]) for i in pdu.get("ServedGUAMIList") or ())
+            plmns = tuple((ngap.plmn_str(i["pLMNIdentity"]),
+                           tuple(ngap.s_nssai_from(s["s-NSSAI"]) for s in i["sliceSupportList"]))
+                          for i in pdu.get("PLMNSupportList") or ())
+        except (DecodeError, KeyError, TypeError, IndexError) as exc:
+            log.info("event=ng_setup_response_bad_ies gnb_id=%d err=%s", self.cfg.gnb_id, exc)
+            guamis, plmns = (), ()
+        self.amf_served_guamis = guamis
+        self.amf_plmn_support = plmns
+        cap = pdu.get("RelativeAMFCapacity")
+        self.amf_relative_capacity = cap if isinstance(cap, int) else None
+
+    def retry_in_background(self) -> None:
+        """Keep trying NG Setup (TS 38.413 §8.7.1) with the reconnect backoff, for an AMF that
+        did not answer at start while the gNB's other AMFs did."""
+        if self.reconnect and not self._stopping and (self._supervisor is None or self._supervisor.done()):
+            self._supervisor = asyncio.create_task(self._reconnect_loop(), name=f"gnb-{self.cfg.gnb_id}-retry")
 
     async def stop(self) -> None:
         self._stopping = True
@@ -613,12 +647,16 @@ class Gnb:
         """RRC Setup (simulated): the UE gets a RAN UE NGAP ID on this gNB."""
         if ru.ran_id is not None:
             return
-        ran_id = self._next_ran_id
-        # TS 38.413 §9.3.3.2: 0..2^32-1, unique within the gNB; after the wrap skip IDs of
-        # connections still open, or a second UE would overwrite the first one's entry
-        while ran_id in self.connected:
-            ran_id = (ran_id + 1) & 0xFFFFFFFF
-        self._next_ran_id = (ran_id + 1) & 0xFFFFFFFF
+        space = self._id_space
+        if space is not None:
+            ran_id = space.take()
+        else:
+            ran_id = self._next_ran_id
+            # TS 38.413 §9.3.3.2: 0..2^32-1, unique within the gNB; after the wrap skip IDs of
+            # connections still open, or a second UE would overwrite the first one's entry
+            while ran_id in self.connected:
+                ran_id = (ran_id + 1) & 0xFFFFFFFF
+            self._next_ran_id = (ran_id + 1) & 0xFFFFFFFF
         ru.ran_id = ran_id
         ru.amf_id = None
         ru.gnb = self
@@ -720,3 +758,133 @@ class Gnb:
         if ru.ue.state != before:
             for cb in self.listeners:
                 cb(ru, before, ru.ue.state)
+
+
+class _RanIdSpace:
+    """The RAN UE NGAP IDs of one gNB, shared by its N2 endpoints (TS 38.413 §9.3.3.2)."""
+
+    __slots__ = ("members", "next_id")
+
+    def __init__(self, members: Sequence[Gnb]) -> None:
+        self.members = tuple(members)
+        self.next_id = 1
+
+    def take(self) -> int:
+        ran_id = self.next_id
+        # after the 2^32 wrap skip IDs still held by an open connection on any endpoint
+        while any(ran_id in g.connected for g in self.members):
+            ran_id = (ran_id + 1) & 0xFFFFFFFF
+        self.next_id = (ran_id + 1) & 0xFFFFFFFF
+        return ran_id
+
+
+def guami_of(guti: Any) -> tuple[str, int, int, int]:
+    """The GUAMI inside a 5G-GUTI (TS 23.003 §2.10.1: PLMN, AMF Region, AMF Set, AMF Pointer)."""
+    return (guti.plmn, guti.amf_region_id, guti.amf_set_id, guti.amf_pointer)
+
+
+def choose_amf(links: Sequence[Gnb], guti: Any, credit: dict[int, int]) -> Gnb:
+    """TS 23.501 §6.3.5 / TS 38.300 §9.2.1 NAS node selection for a new UE-associated NG
+    connection, among the N2 endpoints (one per AMF) of one gNB.
+
+    A UE with a 5G-GUTI goes to the AMF whose Served GUAMI List (NG Setup Response, or AMF
+    Configuration Update) holds the GUTI's GUAMI; if that AMF's association is down, to
+    another AMF of the same AMF Set (TS 23.501 §5.21.2.1), chosen by weight. A UE without one
+    (initial registration with a SUCI) goes to an AMF chosen by Relative AMF Capacity
+    (TS 38.413 §9.3.1.10) by smooth weighted round-robin; ``credit`` (id(endpoint) -> credit)
+    is its running state, so equal capacities alternate. Endpoints whose association is down
+    are skipped, and AMFs that sent Overload Start (TS 38.413 §8.7.6) are avoided while
+    another one is free. With no endpoint up the GUTI's own AMF (or the first) is returned, so
+    the caller sees a down link (held, or counted as dropped) exactly as with one AMF.
+    """
+    if len(links) == 1:
+        return links[0]
+    up = [g for g in links if g.ready]
+    guami = guami_of(guti) if guti is not None else None
+    if guami is not None:
+        for g in up:
+            if guami in g.amf_served_guamis:
+                return g
+        same_set = [g for g in up if any(x[:3] == guami[:3] for x in g.amf_served_guamis)]
+        if same_set:
+            up = same_set
+    if not up:
+        if guami is not None:
+            for g in links:
+                if guami in g.amf_served_guamis:
+                    return g
+        return links[0]
+    pool = [g for g in up if not g.overloaded] or up
+    weights = [g.amf_relative_capacity if g.amf_relative_capacity is not None else 1 for g in pool]
+    if not any(weights):
+        weights = [1] * len(pool)  # every AMF at capacity 0: share equally rather than refuse
+    total = sum(weights)
+    best: Gnb | None = None
+    best_credit = 0
+    for g, w in zip(pool, weights, strict=True):
+        c = credit.get(id(g), 0) + w
+        credit[id(g)] = c
+        if best is None or c > best_credit:
+            best, best_credit = g, c
+    assert best is not None
+    credit[id(best)] = best_credit - total
+    return best
+
+
+class GnbNode:
+    """One simulated gNB with an NG connection per AMF (TS 23.501 §5.21.2, TS 38.413 §8.7.1).
+
+    The endpoints (``links``) share the Global RAN Node ID, the cell and the RAN UE NGAP ID
+    space; a UE camps on the node and its current NG connection is on ``RanUe.gnb``. With one
+    AMF the node is a thin shell around its one :class:`Gnb` and nothing changes on the wire.
+    """
+
+    def __init__(self, links: Sequence[Gnb]) -> None:
+        if not links:
+            raise FivecoreError("a gNB needs at least one AMF")
+        self.links = list(links)
+        #: smooth weighted round-robin state of :func:`choose_amf`
+        self._credit: dict[int, int] = {}
+        space = _RanIdSpace(self.links) if len(self.links) > 1 else None
+        for g in self.links:
+            g.node = self
+            g._id_space = space
+
+    @property
+    def cfg(self) -> GnbConfig:
+        return self.links[0].cfg
+
+    @property
+    def ready(self) -> bool:
+        """NG-set-up with at least one AMF: the cell can take UEs."""
+        return any(g.ready for g in self.links)
+
+    def choose(self, ru: RanUe, peek: bool = False) -> Gnb:
+        """The endpoint for ``ru``'s next NAS message: its open connection's, else a new
+        choice (:func:`choose_amf`); ``peek`` looks without moving the round-robin on."""
+        if ru.ran_id is not None and ru.gnb.node is self:
+            return ru.gnb
+        return choose_amf(self.links, ru.ue.guti, dict(self._credit) if peek else self._credit)
+
+    async def start(self, timeout: float = 10.0) -> None:
+        """NG Setup with every AMF (TS 38.413 §8.7.1). With one AMF its failure is raised; with
+        several the gNB is up once one AMF accepted it and the others are retried in the
+        background (raised only when all fail)."""
+        if len(self.links) == 1:
+            await self.links[0].start(timeout)
+            return
+        results = await asyncio.gather(*(g.start(timeout) for g in self.links), return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        for r in errors:
+            if not isinstance(r, Exception):
+                raise r
+        if len(errors) == len(self.links):
+            raise errors[0]
+        for g, r in zip(self.links, results, strict=True):
+            if isinstance(r, Exception):
+                log.warning("event=gnb_amf_unavailable gnb_id=%d amf=%s:%d err=%s", g.cfg.gnb_id,
+                            g.cfg.amf_host, g.cfg.amf_port, r)
+                g.retry_in_background()
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(g.stop() for g in self.links), return_exceptions=True)
