@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import struct
 from dataclasses import dataclass
 from typing import Final
 
-from fivecore.security._util import check_bytes, check_uint
+from fivecore.security._util import check_bytes, check_uint, fixed_bytes, hmac_sha256
 from fivecore.security.errors import InvalidParameterError
 
 __all__ = [
@@ -82,6 +83,35 @@ def _param(name: str, value: bytes | bytearray | memoryview | str) -> bytes:
     raise InvalidParameterError(f"{name} must be bytes or str, got {type(value).__name__}")
 
 
+def _pl(name: str, value: object) -> bytes:
+    """``Pi || Li`` of TS 33.220 B.2.0 for one parameter (UTF-8 for ``str``, B.2.1.2)."""
+    b = _param(name, value)  # type: ignore[arg-type]
+    if len(b) > 0xFFFF:
+        raise InvalidParameterError(f"{name} is {len(b)} octets; L{name[1:]} has only 16 bits")
+    return b + len(b).to_bytes(2, "big")
+
+
+# ``P || L`` of the few strings used again and again (serving network names): one attach
+# derives three keys from the same name, so its encoding is kept instead of redone.
+_PL_CACHE: dict[str, bytes] = {}
+_PL_CACHE_MAX = 64
+
+
+def _pl_cached(name: str, value: object) -> bytes:
+    if type(value) is str:
+        pl = _PL_CACHE.get(value)
+        if pl is None:
+            pl = _pl(name, value)
+            if len(_PL_CACHE) >= _PL_CACHE_MAX:
+                _PL_CACHE.clear()
+            _PL_CACHE[value] = pl
+        return pl
+    return _pl(name, value)
+
+
+_FC_OCTET = tuple(bytes((i,)) for i in range(256))
+
+
 def kdf(key: bytes, fc: int, *params: bytes | str) -> bytes:
     """Generic 3GPP key derivation function, TS 33.220 Annex B.2.0.
 
@@ -89,17 +119,15 @@ def kdf(key: bytes, fc: int, *params: bytes | str) -> bytes:
     of ``Pi``; the result is ``HMAC-SHA-256(key, S)`` (32 bytes). ``fc`` is the FC octet as an
     int; ``str`` parameters are UTF-8 encoded (TS 33.220 B.2.1.2).
     """
-    if not isinstance(key, bytes | bytearray | memoryview):
-        raise InvalidParameterError(f"key must be bytes, got {type(key).__name__}")
+    if type(key) is not bytes:
+        if not isinstance(key, bytes | bytearray | memoryview):
+            raise InvalidParameterError(f"key must be bytes, got {type(key).__name__}")
+        key = bytes(key)
     check_uint("FC", fc, 8)
-    parts = [bytes((fc,))]
+    parts = [_FC_OCTET[fc]]
     for i, p in enumerate(params):
-        b = _param(f"P{i}", p)
-        if len(b) > 0xFFFF:
-            raise InvalidParameterError(f"P{i} is {len(b)} octets; L{i} has only 16 bits")
-        parts.append(b)
-        parts.append(len(b).to_bytes(2, "big"))
-    return hmac.digest(bytes(key), b"".join(parts), "sha256")
+        parts.append(_pl(f"P{i}", p))
+    return hmac_sha256(key, b"".join(parts))
 
 
 def serving_network_name(mcc: str, mnc: str) -> str:
@@ -129,32 +157,47 @@ def res_star(
     ck: bytes, ik: bytes, serving_network_name: str | bytes, rand: bytes, res: bytes
 ) -> bytes:
     """RES* / XRES* (16 bytes), TS 33.501 Annex A.4: FC=0x6B, key CK‖IK, last 128 bits."""
-    ck = check_bytes("CK", ck, 16)
-    ik = check_bytes("IK", ik, 16)
-    rand = check_bytes("RAND", rand, 16)
-    res = check_bytes("RES", res, (4, 6, 8, 10, 12, 14, 16))
-    return kdf(ck + ik, FC_RES_STAR, serving_network_name, rand, res)[16:]
+    ck = fixed_bytes("CK", ck, 16)
+    ik = fixed_bytes("IK", ik, 16)
+    rand = fixed_bytes("RAND", rand, 16)
+    if type(res) is not bytes or len(res) not in _RES_LENGTHS:
+        res = check_bytes("RES", res, _RES_LENGTHS)
+    s = (
+        b"\x6b"  # FC_RES_STAR
+        + _pl_cached("P0", serving_network_name)
+        + rand
+        + b"\x00\x10"
+        + res
+        + _L2[len(res)]
+    )
+    return hmac_sha256(ck + ik, s)[16:]
+
+
+_RES_LENGTHS = (4, 6, 8, 10, 12, 14, 16)
+_L2 = tuple(n.to_bytes(2, "big") for n in range(256))  # Li of short parameters
+_sha256 = hashlib.sha256
 
 
 def hxres_star(rand: bytes, xres_star: bytes) -> bytes:
     """HRES* / HXRES* (16 bytes), TS 33.501 Annex A.5: last 128 bits of SHA-256(RAND‖XRES*)."""
-    rand = check_bytes("RAND", rand, 16)
-    xres_star = check_bytes("XRES*", xres_star, 16)
-    return hashlib.sha256(rand + xres_star).digest()[16:]
+    rand = fixed_bytes("RAND", rand, 16)
+    xres_star = fixed_bytes("XRES*", xres_star, 16)
+    return _sha256(rand + xres_star).digest()[16:]
 
 
 def kausf(ck: bytes, ik: bytes, serving_network_name: str | bytes, sqn_xor_ak: bytes) -> bytes:
     """KAUSF for 5G AKA (32 bytes), TS 33.501 Annex A.2: FC=0x6A, key CK‖IK."""
-    ck = check_bytes("CK", ck, 16)
-    ik = check_bytes("IK", ik, 16)
-    sqn_xor_ak = check_bytes("SQN xor AK", sqn_xor_ak, 6)
-    return kdf(ck + ik, FC_KAUSF, serving_network_name, sqn_xor_ak)
+    ck = fixed_bytes("CK", ck, 16)
+    ik = fixed_bytes("IK", ik, 16)
+    sqn_xor_ak = fixed_bytes("SQN xor AK", sqn_xor_ak, 6)
+    s = b"\x6a" + _pl_cached("P0", serving_network_name) + sqn_xor_ak + b"\x00\x06"
+    return hmac_sha256(ck + ik, s)
 
 
 def kseaf(kausf: bytes, serving_network_name: str | bytes) -> bytes:
     """KSEAF (32 bytes), TS 33.501 Annex A.6: FC=0x6C, key KAUSF."""
-    kausf = check_bytes("KAUSF", kausf, 32)
-    return kdf(kausf, FC_KSEAF, serving_network_name)
+    kausf = fixed_bytes("KAUSF", kausf, 32)
+    return hmac_sha256(kausf, b"\x6c" + _pl_cached("P0", serving_network_name))
 
 
 def kamf(kseaf: bytes, supi: str | bytes, abba: bytes = b"\x00\x00") -> bytes:
@@ -163,11 +206,16 @@ def kamf(kseaf: bytes, supi: str | bytes, abba: bytes = b"\x00\x00") -> bytes:
     ``supi`` may carry its TS 29.571 type prefix (``imsi-...``); it is stripped so P0 is the
     bare IMSI digits or NAI as A.7.0 requires (see :func:`supi_kdf_string`).
     """
-    kseaf = check_bytes("KSEAF", kseaf, 32)
+    kseaf = fixed_bytes("KSEAF", kseaf, 32)
     if not isinstance(abba, bytes | bytearray) or len(abba) < 2:
         raise InvalidParameterError("ABBA must be bytes of at least 2 octets (TS 33.501 A.7.1)")
+    if type(supi) is str and supi.startswith("imsi-") and type(abba) is bytes:
+        p0 = supi[5:].encode("utf-8")
+        if len(p0) < 256 and len(abba) < 256:  # the usual case: S written directly
+            return hmac_sha256(kseaf, b"\x6d" + p0 + _L2[len(p0)] + abba + _L2[len(abba)])
     p0 = supi_kdf_string(supi) if isinstance(supi, str) else _param("SUPI", supi)
-    return kdf(kseaf, FC_KAMF, p0, bytes(abba))
+    s = b"\x6d" + _pl("P0", p0) + _pl("P1", bytes(abba))
+    return hmac_sha256(kseaf, s)
 
 
 def algorithm_key(key: bytes, alg_type: int, alg_id: int) -> bytes:
@@ -176,18 +224,38 @@ def algorithm_key(key: bytes, alg_type: int, alg_id: int) -> bytes:
     ``key`` is KAMF (NAS keys) or KgNB (RRC/UP keys); ``alg_type`` a distinguisher of Table
     A.8-1 (``ALG_TYPE_*``); ``alg_id`` the 4-bit algorithm identity.
     """
-    key = check_bytes("KAMF/KgNB", key, 32)
-    check_uint("algorithm type distinguisher", alg_type, 8)
-    check_uint("algorithm identity", alg_id, 4)
-    return kdf(key, FC_ALGORITHM_KEY, bytes((alg_type,)), bytes((alg_id,)))[16:]
+    key = fixed_bytes("KAMF/KgNB", key, 32)
+    s = _ALG_KEY_S.get((alg_type, alg_id)) if type(alg_type) is int and type(alg_id) is int else None
+    if s is None:
+        check_uint("algorithm type distinguisher", alg_type, 8)
+        check_uint("algorithm identity", alg_id, 4)
+        s = b"\x69" + bytes((alg_type,)) + b"\x00\x01" + bytes((alg_id,)) + b"\x00\x01"
+    return hmac_sha256(key, s)[16:]
+
+
+# S of A.8 for every (distinguisher, algorithm identity) pair: FC || P0 || L0 || P1 || L1.
+_ALG_KEY_S = {
+    (t, a): bytes((FC_ALGORITHM_KEY, t, 0, 1, a, 0, 1)) for t in range(256) for a in range(16)
+}
 
 
 def nas_keys(kamf: bytes, enc_alg_id: int, int_alg_id: int) -> tuple[bytes, bytes]:
     """``(K_NASenc, K_NASint)``, 16 bytes each, TS 33.501 Annex A.8 from KAMF."""
+    kamf = fixed_bytes("KAMF/KgNB", kamf, 32)
+    s_enc = _ALG_KEY_S.get((ALG_TYPE_N_NAS_ENC, enc_alg_id)) if type(enc_alg_id) is int else None
+    s_int = _ALG_KEY_S.get((ALG_TYPE_N_NAS_INT, int_alg_id)) if type(int_alg_id) is int else None
+    if s_enc is None or s_int is None:
+        return (
+            algorithm_key(kamf, ALG_TYPE_N_NAS_ENC, enc_alg_id),
+            algorithm_key(kamf, ALG_TYPE_N_NAS_INT, int_alg_id),
+        )
     return (
-        algorithm_key(kamf, ALG_TYPE_N_NAS_ENC, enc_alg_id),
-        algorithm_key(kamf, ALG_TYPE_N_NAS_INT, int_alg_id),
+        hmac_sha256(kamf, s_enc)[16:],
+        hmac_sha256(kamf, s_int)[16:],
     )
+
+
+_KGNB = struct.Struct(">BIHBH")
 
 
 def kgnb(kamf: bytes, uplink_nas_count: int, access_type: int = ACCESS_TYPE_3GPP) -> bytes:
@@ -195,10 +263,13 @@ def kgnb(kamf: bytes, uplink_nas_count: int, access_type: int = ACCESS_TYPE_3GPP
 
     ``access_type`` is 0x01 for 3GPP access (KgNB) or 0x02 for non-3GPP (KN3IWF), Table A.9-1.
     """
-    kamf = check_bytes("KAMF", kamf, 32)
-    check_uint("uplink NAS COUNT", uplink_nas_count, 32)
-    check_uint("access type distinguisher", access_type, 8)
-    return kdf(kamf, FC_KGNB, uplink_nas_count.to_bytes(4, "big"), bytes((access_type,)))
+    kamf = fixed_bytes("KAMF", kamf, 32)
+    if not (type(uplink_nas_count) is int and 0 <= uplink_nas_count <= 0xFFFFFFFF):
+        check_uint("uplink NAS COUNT", uplink_nas_count, 32)
+    if not (type(access_type) is int and 0 <= access_type <= 0xFF):
+        check_uint("access type distinguisher", access_type, 8)
+    s = _KGNB.pack(FC_KGNB, uplink_nas_count, 4, access_type, 1)
+    return hmac_sha256(kamf, s)
 
 
 def nh(kamf: bytes, sync_input: bytes) -> bytes:

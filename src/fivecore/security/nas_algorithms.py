@@ -20,6 +20,7 @@ provides them); AES comes from ``cryptography``.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from enum import IntEnum
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -29,7 +30,17 @@ from fivecore.security import _snow3g, _zuc
 from fivecore.security._util import check_bytes, check_uint
 from fivecore.security.errors import InvalidParameterError, UnknownAlgorithmError
 
-__all__ = ["CipheringAlgorithm", "IntegrityAlgorithm", "nea", "nia", "uia2"]
+__all__ = [
+    "CipheringAlgorithm",
+    "IntegrityAlgorithm",
+    "Nea2Keystream",
+    "Nia2Mac",
+    "nea",
+    "nea_for_key",
+    "nia",
+    "nia_for_key",
+    "uia2",
+]
 
 
 class CipheringAlgorithm(IntEnum):
@@ -302,3 +313,105 @@ def nia(
 def nia_octets(alg_id: int, key: bytes, count: int, bearer: int, direction: int, message: bytes) -> bytes:
     """:func:`nia` on whole octets, arguments validated by the caller (see :func:`nea_octets`)."""
     return bytes(4) if alg_id == 0 else _NIA[alg_id](key, count, bearer, direction, message, 8 * len(message))
+
+
+# --- per-key objects for a NAS security context (one key, many messages) -------------------
+
+# Low 64 bits of the NEA2 counter blocks T1, T2, ... (TS 33.401 B.1.3: the counter starts at
+# zero below COUNT||BEARER||DIRECTION||0^26); the leading b"" lets ``head.join`` interleave.
+_CTR_LOW = [b""] + [i.to_bytes(8, "big") for i in range(64)]
+_HEAD = struct.Struct(">II")  # COUNT, BEARER||DIRECTION||0^26
+
+
+class Nea2Keystream:
+    """128-NEA2 (AES-128-CTR, TS 33.401 B.1.3) with one AES key schedule kept for a key.
+
+    Building a ``Cipher`` costs more than ciphering a NAS message, so the context builds
+    this once: the counter blocks ``COUNT||BEARER||DIRECTION||0^26||i`` are encrypted with
+    a cached AES-ECB context, which is CTR mode exactly (the 64-bit block counter ``i``
+    never carries into the upper half for messages shorter than 2^68 octets).
+    """
+
+    __slots__ = ("_ecb", "_key")
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+        self._ecb = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+
+    def __call__(self, count: int, bearer: int, direction: int, data: bytes) -> bytes:
+        """Cipher or decipher ``data`` (whole octets); arguments are the caller's, checked once."""
+        n = len(data)
+        nblocks = (n + 15) >> 4
+        if nblocks > 64:  # long messages: OpenSSL's CTR mode builds its own counter blocks
+            return _nea2(self._key, count, bearer, direction, data)
+        if n == 0:
+            return b""
+        head = _HEAD.pack(count, (bearer << 27) | (direction << 26))
+        ks = self._ecb.update(head.join(_CTR_LOW[: nblocks + 1]))
+        ks_i = int.from_bytes(ks, "big") >> (128 * nblocks - 8 * n)  # the first n octets
+        return (int.from_bytes(data, "big") ^ ks_i).to_bytes(n, "big")
+
+
+class Nia2Mac:
+    """128-NIA2 (AES-CMAC, TS 33.401 B.2.3; NIST SP 800-38B) with one key schedule kept.
+
+    A keyed, unused ``CMAC`` object is kept and copied per message: copying it costs a
+    fraction of building one (which runs the AES key schedule and derives K1/K2).
+    """
+
+    __slots__ = ("_cmac",)
+
+    def __init__(self, key: bytes) -> None:
+        self._cmac = CMAC(algorithms.AES(key))
+
+    def __call__(self, count: int, bearer: int, direction: int, message: bytes) -> bytes:
+        """The 32-bit MAC of a whole-octet ``message``; arguments checked once by the caller."""
+        c = self._cmac.copy()
+        c.update(_HEAD.pack(count, (bearer << 27) | (direction << 26)))
+        c.update(message)
+        return c.finalize()[:4]
+
+
+def nea_for_key(alg_id: int, key: bytes) -> Callable[[int, int, int, bytes], bytes]:
+    """A ``(count, bearer, direction, data) -> bytes`` NEA for one key, whole octets only.
+
+    For a caller that checked the algorithm id (0-3), the 16-byte key, BEARER and DIRECTION
+    once and keeps COUNT within 32 bits (:class:`NasSecurityContext`). NEA2 keeps its AES key
+    schedule (:class:`Nea2Keystream`); the output equals :func:`nea`'s.
+    """
+    if alg_id == 0:
+        return _identity
+    if alg_id == 2:
+        return Nea2Keystream(key)
+    f = _NEA[alg_id]
+
+    def run(count: int, bearer: int, direction: int, data: bytes) -> bytes:
+        return f(key, count, bearer, direction, data)
+
+    return run
+
+
+def _identity(count: int, bearer: int, direction: int, data: bytes) -> bytes:
+    return data
+
+
+def _zero_mac(count: int, bearer: int, direction: int, message: bytes) -> bytes:
+    return b"\x00\x00\x00\x00"
+
+
+def nia_for_key(alg_id: int, key: bytes) -> Callable[[int, int, int, bytes], bytes]:
+    """A ``(count, bearer, direction, message) -> MAC`` NIA for one key, whole octets only.
+
+    Same contract as :func:`nea_for_key`; NIA2 keeps its key schedule (:class:`Nia2Mac`), NIA0
+    returns four zero octets (TS 33.501 §D.1).
+    """
+    if alg_id == 0:
+        return _zero_mac
+    if alg_id == 2:
+        return Nia2Mac(key)
+    f = _NIA[alg_id]
+
+    def run(count: int, bearer: int, direction: int, message: bytes) -> bytes:
+        return f(key, count, bearer, direction, message, 8 * len(message))
+
+    return run

@@ -27,6 +27,7 @@ context exists (e.g. to read a Security Mode Command), use :func:`parse_header_u
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum, IntEnum
 
@@ -40,7 +41,7 @@ from fivecore.security.errors import (
     ReplayError,
     UnknownAlgorithmError,
 )
-from fivecore.security.nas_algorithms import nea_octets, nia_octets
+from fivecore.security.nas_algorithms import nea_for_key, nia_for_key
 
 __all__ = [
     "EPD_5GMM",
@@ -179,8 +180,8 @@ class NasSecurityContext:
     __slots__ = (
         "_k_int",
         "_k_enc",
-        "int_alg",
-        "enc_alg",
+        "_int_alg",
+        "_enc_alg",
         "role",
         "nas_connection_id",
         "_tx_count",
@@ -190,6 +191,8 @@ class NasSecurityContext:
         "_tx_dir",
         "_rx_dir",
         "ciphering_in_use",
+        "_nea",
+        "_nia",
     )
 
     def __init__(
@@ -220,13 +223,20 @@ class NasSecurityContext:
                 "NIA0 refused: null integrity is only for unauthenticated emergency sessions "
                 "(TS 33.501 §5.5.2); pass allow_null_integrity=True to use it"
             )
-        check_uint("NAS connection identifier", nas_connection_id, 5)
-        check_uint("UL NAS COUNT", ul_count, 24)
-        check_uint("DL NAS COUNT", dl_count, 24)
-        self._k_int = check_bytes("K_NASint", k_nas_int, 16)
-        self._k_enc = check_bytes("K_NASenc", k_nas_enc, 16)
-        self.int_alg = int_alg
-        self.enc_alg = enc_alg
+        if not (type(nas_connection_id) is int and 0 <= nas_connection_id < 32):
+            check_uint("NAS connection identifier", nas_connection_id, 5)
+        if not (type(ul_count) is int and type(dl_count) is int and 0 <= ul_count < _COUNT_LIMIT
+                and 0 <= dl_count < _COUNT_LIMIT):  # fmt: skip
+            check_uint("UL NAS COUNT", ul_count, 24)
+            check_uint("DL NAS COUNT", dl_count, 24)
+        if not (type(k_nas_int) is bytes and len(k_nas_int) == 16):
+            k_nas_int = check_bytes("K_NASint", k_nas_int, 16)
+        if not (type(k_nas_enc) is bytes and len(k_nas_enc) == 16):
+            k_nas_enc = check_bytes("K_NASenc", k_nas_enc, 16)
+        self._k_int = k_nas_int
+        self._k_enc = k_nas_enc
+        self._int_alg = int_alg
+        self._enc_alg = enc_alg
         self.role = role
         self.nas_connection_id = nas_connection_id
         if role is Role.UE:
@@ -236,6 +246,31 @@ class NasSecurityContext:
         self._last_rx_count: int | None = None
         self._last_tx_count: int | None = None
         self.ciphering_in_use = False
+        # per-key cipher objects, built once for the messages of this context (the keys,
+        # algorithms, BEARER and DIRECTIONs were checked just above)
+        self._nea = nea_for_key(enc_alg, self._k_enc)
+        self._nia = nia_for_key(int_alg, self._k_int)
+
+    @property
+    def int_alg(self) -> int:
+        """The NIA algorithm identity (0-3) of this context."""
+        return self._int_alg
+
+    @int_alg.setter
+    def int_alg(self, value: int) -> None:
+        # the per-key MAC object follows the algorithm
+        self._int_alg = value
+        self._nia = nia_for_key(value, self._k_int)
+
+    @property
+    def enc_alg(self) -> int:
+        """The NEA algorithm identity (0-3) of this context."""
+        return self._enc_alg
+
+    @enc_alg.setter
+    def enc_alg(self, value: int) -> None:
+        self._enc_alg = value
+        self._nea = nea_for_key(value, self._k_enc)
 
     def new_signalling_connection(self) -> None:
         """A new N1 NAS signalling connection starts: unciphered messages are acceptable again."""
@@ -309,33 +344,37 @@ class NasSecurityContext:
         initial Registration Request with type 1); 2 and 4 also cipher. Raises
         :class:`NasCountExhaustedError` when the 24-bit COUNT is used up.
         """
-        sht = SecurityHeaderType(security_header_type)
+        sht = security_header_type
+        if sht.__class__ is not SecurityHeaderType:
+            sht = SecurityHeaderType(sht)
         if sht is SecurityHeaderType.PLAIN:
             raise InvalidParameterError("protect() needs a security header type 1-4")
-        if not isinstance(message, bytes | bytearray | memoryview) or not message:
+        if type(message) is not bytes:
+            if not isinstance(message, bytes | bytearray | memoryview) or not message:
+                raise InvalidParameterError("NAS message must be non-empty bytes")
+            message = bytes(message)
+        elif not message:
             raise InvalidParameterError("NAS message must be non-empty bytes")
         count = self._tx_count
         if count >= _COUNT_LIMIT:
             raise NasCountExhaustedError(
                 "sending NAS COUNT exhausted; a new security context is needed"
             )
-        body = bytes(message)
         # the algorithms, keys and identifiers were checked in __init__; COUNT just above
-        if sht.ciphered:
-            body = nea_octets(self.enc_alg, self._k_enc, count, self.nas_connection_id, self._tx_dir, body)
-        signed = bytes((count & 0xFF,)) + body
-        mac = nia_octets(self.int_alg, self._k_int, count, self.nas_connection_id, self._tx_dir, signed)
+        ciphered = sht is _SHT_CIPHERED or sht is _SHT_CIPHERED_NEW
+        body = self._nea(count, self.nas_connection_id, self._tx_dir, message) if ciphered else message
+        signed = _OCTET[count & 0xFF] + body
+        mac = self._nia(count, self.nas_connection_id, self._tx_dir, signed)
         self._tx_count = count + 1
         self._last_tx_count = count
-        if sht.ciphered:
+        if ciphered:
             self.ciphering_in_use = True
-        return bytes((EPD_5GMM, int(sht))) + mac + signed
+        return _OUTER[sht] + mac + signed
 
     # -- receiving --
 
     def _mac_ok(self, count: int, signed: bytes, mac: bytes) -> bool:
-        expected = nia_octets(self.int_alg, self._k_int, count, self.nas_connection_id, self._rx_dir, signed)
-        return hmac.compare_digest(expected, mac)
+        return hmac.compare_digest(self._nia(count, self.nas_connection_id, self._rx_dir, signed), mac)
 
     def unprotect(self, data: bytes) -> UnprotectedNas:
         """Verify, replay-check and decipher a received security-protected NAS message.
@@ -344,42 +383,74 @@ class NasSecurityContext:
         Raises :class:`NasDecodeError` (truncated/malformed header), :class:`IntegrityError`
         (plain message, or MAC mismatch) or :class:`ReplayError` (COUNT already accepted).
         """
-        hdr = parse_header_unverified(data)
-        if hdr.security_header_type is SecurityHeaderType.PLAIN:
-            raise IntegrityError("NAS message is not integrity protected")
-        if self.ciphering_in_use and not hdr.security_header_type.ciphered:
+        if type(data) is bytes and len(data) > _HEADER_LEN and data[0] == EPD_5GMM and 0 < data[1] & 0x0F < 5:
+            # the common case, read in place; anything else goes through the full parser
+            sht = _SHT_BY_VALUE[data[1] & 0x0F]
+            mac = data[2:6]
+            sqn = data[6]
+            payload = data[_HEADER_LEN:]
+        else:
+            hdr = parse_header_unverified(data)
+            sht = hdr.security_header_type
+            if sht is SecurityHeaderType.PLAIN:
+                raise IntegrityError("NAS message is not integrity protected")
+            mac, sqn, payload = hdr.mac, hdr.sequence_number, hdr.unverified_payload
+            data = bytes(data)
+        ciphered = sht is _SHT_CIPHERED or sht is _SHT_CIPHERED_NEW
+        if self.ciphering_in_use and not ciphered:
             raise IntegrityError("unciphered NAS message while ciphering is in use")
-        sqn = hdr.sequence_number
-        signed = bytes(data)[6:]
+        signed = data[6:]
         nxt = self._rx_next
         count = ((nxt >> 8) << 8) | sqn
         wrapped = count < nxt
         if wrapped:
             count += 256  # the sender's overflow counter moved on (TS 24.501 §4.4.3.1)
-        if self.int_alg == 0:
+        if self._int_alg == 0:
             # NIA0: no MAC and no replay protection (TS 33.501 §6.4.3.2); allowed explicitly.
             verified = False
         else:
             verified = True
-            if count >= _COUNT_LIMIT or not self._mac_ok(count, signed, hdr.mac):
-                if wrapped and self._mac_ok(count - 256, signed, hdr.mac):
+            if count >= _COUNT_LIMIT or not self._mac_ok(count, signed, mac):
+                if wrapped and self._mac_ok(count - 256, signed, mac):
                     raise ReplayError(
                         f"NAS COUNT {count - 256} was already used (replayed message)"
                     )
                 raise IntegrityError("NAS MAC verification failed")
-        body = hdr.unverified_payload
-        if hdr.security_header_type.ciphered:
-            body = nea_octets(self.enc_alg, self._k_enc, count, self.nas_connection_id, self._rx_dir, body)
+        body = self._nea(count, self.nas_connection_id, self._rx_dir, payload) if ciphered else payload
         if count < _COUNT_LIMIT:
             self._rx_next = count + 1
         self._last_rx_count = count
-        if hdr.security_header_type.ciphered:
+        if ciphered:
             self.ciphering_in_use = True
-        return UnprotectedNas(
-            message=body,
-            security_header_type=hdr.security_header_type,
-            sequence_number=sqn,
-            count=count,
-            integrity_verified=verified,
-            ciphered=hdr.security_header_type.ciphered,
-        )
+        return _unprotected(body, sht, sqn, count, verified, ciphered)
+
+
+def _slot_setters(cls: type, names: tuple[str, ...]) -> tuple[Callable[[object, object], None], ...]:
+    return tuple(cls.__dict__[n].__set__ for n in names)
+
+
+_U_SET = _slot_setters(UnprotectedNas, tuple(UnprotectedNas.__dataclass_fields__))
+
+
+def _unprotected(
+    message: bytes, sht: SecurityHeaderType, sqn: int, count: int, verified: bool, ciphered: bool
+) -> UnprotectedNas:
+    """``UnprotectedNas(...)`` through its slot descriptors: the frozen dataclass ``__init__``
+    (one ``object.__setattr__`` per field) costs ~2.5x as much, once per received message."""
+    u = object.__new__(UnprotectedNas)
+    s0, s1, s2, s3, s4, s5 = _U_SET
+    s0(u, message)
+    s1(u, sht)
+    s2(u, sqn)
+    s3(u, count)
+    s4(u, verified)
+    s5(u, ciphered)
+    return u
+
+
+_SHT_BY_VALUE = tuple(SecurityHeaderType)
+_SHT_CIPHERED = SecurityHeaderType.INTEGRITY_PROTECTED_AND_CIPHERED
+_SHT_CIPHERED_NEW = SecurityHeaderType.INTEGRITY_PROTECTED_AND_CIPHERED_WITH_NEW_CONTEXT
+# octets 1-2 of a protected message per security header type (TS 24.501 §9.1.1)
+_OUTER = {sht: bytes((EPD_5GMM, sht)) for sht in SecurityHeaderType}
+_OCTET = tuple(bytes((i,)) for i in range(256))

@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, x25519
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from fivecore.security._util import hmac_sha256
 from fivecore.security.errors import (
     SuciError,
     SuciMacError,
@@ -64,6 +65,9 @@ class ProtectionScheme(IntEnum):
     PROFILE_B = 2
 
 
+_SCHEMES: dict[object, ProtectionScheme] = {m.value: m for m in ProtectionScheme}
+
+
 class SupiFormat(IntEnum):
     """SUPI format field of the SUCI, TS 24.501 §9.11.3.4 (bits 7-5 of octet 4)."""
 
@@ -73,8 +77,8 @@ class SupiFormat(IntEnum):
 
 def _scheme(value: int) -> ProtectionScheme:
     try:
-        return ProtectionScheme(value)
-    except ValueError:
+        return _SCHEMES[value]
+    except (KeyError, TypeError):
         raise UnknownProtectionSchemeError(
             f"protection scheme {value!r} is not supported (0 null, 1 Profile A, 2 Profile B)"
         ) from None
@@ -114,6 +118,13 @@ def decode_msin_bcd(data: bytes) -> str:
         raise SuciError("BCD MSIN is empty")
     if len(data) > 10:  # an MSIN has at most 20 digits here too (encode_msin_bcd's limit)
         raise SuciError(f"BCD MSIN of {len(data)} octets is longer than 20 digits")
+    # Swapping the nibbles of each octet makes the hex text the digit string (plus an "f"
+    # filler at the end); anything that is not then all digits gets the exact error below.
+    text = data.translate(_SWAP_NIBBLES).hex()
+    if text[-1] == "f":
+        text = text[:-1]
+    if text.isdigit():
+        return text
     out = []
     last = len(data) - 1
     for i, b in enumerate(data):
@@ -127,6 +138,9 @@ def decode_msin_bcd(data: bytes) -> str:
             raise SuciError(f"BCD MSIN octet {i} has non-digit nibble {hi:#x}")
         out.append(chr(0x30 + hi))
     return "".join(out)
+
+
+_SWAP_NIBBLES = bytes(((b & 0xF) << 4) | (b >> 4) for b in range(256))
 
 
 # --- keys --------------------------------------------------------------------------------
@@ -174,7 +188,20 @@ def _x25519_private_cached(raw: bytes) -> x25519.X25519PrivateKey:
     return x25519.X25519PrivateKey.from_private_bytes(raw)
 
 
+_X25519_PRIVATE: dict[bytes, x25519.X25519PrivateKey] = {}
+
+
 def _x25519_private(raw: object) -> x25519.X25519PrivateKey:
+    if type(raw) is bytes:  # the home-network key: one dict look-up per SUCI
+        key = _X25519_PRIVATE.get(raw)
+        if key is not None:
+            return key
+        if len(raw) == 32:
+            key = _x25519_private_cached(raw)
+            if len(_X25519_PRIVATE) >= 64:
+                _X25519_PRIVATE.clear()
+            _X25519_PRIVATE[raw] = key
+            return key
     raw = _as_bytes("Profile A private key", raw)
     if len(raw) != 32:
         raise SuciError(f"Profile A private key must be 32 bytes, got {len(raw)}")
@@ -212,15 +239,18 @@ def _p256_public(raw: bytes, what: str) -> ec.EllipticCurvePublicKey:
 def _x963_kdf(z: bytes, shared_info: bytes) -> tuple[bytes, bytes, bytes]:
     """ANSI X9.63 KDF with SHA-256 (SECG SEC 1 §3.6.1) -> (EK, ICB, MK), TS 33.501 C.3.2."""
     sha = hashlib.sha256
-    k = (
-        sha(z + b"\x00\x00\x00\x01" + shared_info).digest()
-        + sha(z + b"\x00\x00\x00\x02" + shared_info).digest()
-    )
-    return k[:_ENC_KEY_LEN], k[_ENC_KEY_LEN : _ENC_KEY_LEN + _ICB_LEN], k[32:64]
+    k1 = sha(z + b"\x00\x00\x00\x01" + shared_info).digest()
+    return k1[:_ENC_KEY_LEN], k1[_ENC_KEY_LEN:], sha(z + b"\x00\x00\x00\x02" + shared_info).digest()
 
 
 def _aes_ctr(key: bytes, icb: bytes, data: bytes) -> bytes:
     """AES-128-CTR with the NIST SP 800-38A B.1 incrementing function, m = 32 (TS 33.501 C.3.4.0)."""
+    n = len(data)
+    if n <= 16:  # one block (an IMSI's MSIN): the key stream is E(ICB) itself
+        ks = Cipher(algorithms.AES(key), modes.ECB()).encryptor().update(icb)
+        if n == 0:
+            return b""
+        return (int.from_bytes(data, "big") ^ (int.from_bytes(ks, "big") >> (128 - 8 * n))).to_bytes(n, "big")
     nblocks = (len(data) + 15) // 16
     prefix = icb[:12]
     ctr = int.from_bytes(icb[12:], "big")
@@ -231,7 +261,7 @@ def _aes_ctr(key: bytes, icb: bytes, data: bytes) -> bytes:
 
 
 def _mac(mac_key: bytes, ciphertext: bytes) -> bytes:
-    return hmac.digest(mac_key, ciphertext, "sha256")[:_MAC_LEN]
+    return hmac_sha256(mac_key, ciphertext)[:_MAC_LEN]
 
 
 def conceal_raw(
@@ -305,6 +335,8 @@ def deconceal_raw(
     :class:`SuciError` for a truncated output or an invalid ephemeral key and
     :class:`SuciMacError` when the tag does not verify.
     """
+    if protection_scheme == 1 and type(scheme_output) is bytes and type(protection_scheme) is not bool:
+        return _deconceal_a(scheme_output, hn_private_key)
     scheme = _scheme(protection_scheme)
     out = _as_bytes("scheme output", scheme_output)
     if scheme is ProtectionScheme.NULL:
@@ -333,6 +365,26 @@ def deconceal_raw(
     if not hmac.compare_digest(_mac(mk, ct), out[-_MAC_LEN:]):
         raise SuciMacError("SUCI MAC tag does not verify (tampered or wrong home-network key)")
     return _aes_ctr(ek, icb, ct)
+
+
+def _deconceal_a(out: bytes, hn_private_key: object) -> bytes:
+    """:func:`deconceal_raw` for Profile A (TS 33.501 C.3.3, C.3.4.1), the SIDF's usual case."""
+    priv = _x25519_private(hn_private_key)
+    if len(out) < 32 + 1 + _MAC_LEN:
+        raise SuciError(f"Profile A scheme output too short ({len(out)} octets)")
+    eph_pub = out[:32]
+    try:
+        z = priv.exchange(_x25519_public_from_bytes(eph_pub))
+    except ValueError:
+        raise SuciError("Profile A ephemeral public key is a low-order point") from None
+    ct = out[32:-_MAC_LEN]
+    ek, icb, mk = _x963_kdf(z, eph_pub)
+    if not hmac.compare_digest(hmac_sha256(mk, ct)[:_MAC_LEN], out[-_MAC_LEN:]):
+        raise SuciMacError("SUCI MAC tag does not verify (tampered or wrong home-network key)")
+    return _aes_ctr(ek, icb, ct)
+
+
+_x25519_public_from_bytes = x25519.X25519PublicKey.from_public_bytes
 
 
 def conceal(
@@ -406,6 +458,11 @@ def _nibbles_to_digits(octets: bytes, what: str) -> str:
     return "".join(digits)
 
 
+def _digits_ok(value: object, lo: int, hi: int) -> bool:
+    """True for a ``str`` of ``lo``..``hi`` ASCII decimal digits (what ``_DIGITS`` accepts)."""
+    return type(value) is str and lo <= len(value) <= hi and value.isascii() and value.isdigit()
+
+
 @dataclass(frozen=True, slots=True)
 class SuciIdentity:
     """A SUCI: the SUCI variant of the 5GS mobile identity, TS 24.501 §9.11.3.4.
@@ -427,6 +484,19 @@ class SuciIdentity:
     nai: str = field(default="")
 
     def __post_init__(self) -> None:
+        if (
+            self.supi_format == SupiFormat.IMSI
+            and _digits_ok(self.mcc, 3, 3)
+            and _digits_ok(self.mnc, 2, 3)
+            and _digits_ok(self.routing_indicator, 1, 4)
+            and type(self.protection_scheme) is int
+            and 0 < self.protection_scheme <= 15
+            and type(self.hn_public_key_id) is int
+            and 0 <= self.hn_public_key_id <= 255
+            and type(self.scheme_output) is bytes
+            and self.scheme_output
+        ):
+            return  # a well-formed protected SUCI, checked without the regular expressions
         if self.supi_format == SupiFormat.NAI:
             if not self.nai:
                 raise SuciError("NAI-format SUCI needs a non-empty nai")
@@ -595,11 +665,14 @@ class SuciIdentity:
 
         ``hn_private_keys`` is a key, or a mapping from home-network public key id to key.
         """
-        if isinstance(hn_private_keys, Mapping):
+        key: bytes | None
+        if type(hn_private_keys) is bytes or hn_private_keys is None:
+            key = hn_private_keys
+        elif isinstance(hn_private_keys, Mapping):
             if self.protection_scheme != ProtectionScheme.NULL:
                 if self.hn_public_key_id not in hn_private_keys:
                     raise SuciError(f"no home-network private key with id {self.hn_public_key_id}")
-                key: bytes | None = hn_private_keys[self.hn_public_key_id]
+                key = hn_private_keys[self.hn_public_key_id]
             else:
                 key = None
         else:
