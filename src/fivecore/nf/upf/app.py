@@ -160,7 +160,7 @@ class UpfApp:
     def _apply_user_plane_effects(self) -> None:
         """Send end markers and flush buffers the PFCP procedures asked for."""
         node, dp, n3c = self.node, self.datapath, self.n3control
-        if node is None or dp is None or n3c is None:
+        if node is None or dp is None or n3c is None or not node.has_effects:
             return
         for teid, peer in node.take_end_markers():
             dp.send_n3(n3c.end_marker(teid), peer)

@@ -463,16 +463,23 @@ class UpfContext:
         """
         ul: dict[int, UlPath] = {}
         dl: dict[int, DlPath] = {}
-        s_qers, s_urrs = session.qers, session.urrs
-        for pdr in sorted(session.pdrs.values(), key=_BY_PRECEDENCE):
-            far = session.fars.get(pdr.far_id) if pdr.far_id is not None else None
-            qers = [s_qers[q] for q in pdr.qer_ids if q in s_qers]
-            urrs = tuple([s_urrs[u] for u in pdr.urr_ids if u in s_urrs])
+        s_qers, s_urrs, s_fars = session.qers, session.urrs, session.fars
+        pdrs = session.pdrs
+        # one PDR per direction is the usual session: no sort needed for fewer than two
+        ordered = pdrs.values() if len(pdrs) < 2 else sorted(pdrs.values(), key=_BY_PRECEDENCE)
+        for pdr in ordered:
+            far = s_fars.get(pdr.far_id) if pdr.far_id is not None else None
+            # rules are objects (always true), so filter(None, map(get, ids)) keeps exactly
+            # the IDs the session has, in order, without a Python-level loop
+            qers = [*_filter(None, _map(s_qers.get, pdr.qer_ids))]
+            urrs = tuple(_filter(None, _map(s_urrs.get, pdr.urr_ids)))
             if pdr.source_interface == IF_ACCESS and pdr.teid is not None:
                 path = UlPath(session, pdr)
                 path.urrs = urrs
-                path.buckets = tuple([q.bucket_ul for q in qers if q.bucket_ul is not None])
-                gate_closed = GATE_CLOSED in [q.gate_ul for q in qers]
+                gate_closed = False
+                if qers:
+                    path.buckets = tuple(_filter(None, _map(_BUCKET_UL, qers)))
+                    gate_closed = GATE_CLOSED in _map(_GATE_UL, qers)
                 path.action = _far_action(far, gate_closed)
                 first = ul.get(pdr.teid)
                 if first is None:
@@ -484,39 +491,54 @@ class UpfContext:
                         if first.qfi is not None:
                             first.by_qfi[first.qfi] = first
                     first.by_qfi.setdefault(pdr.qfi, path)
-            elif pdr.source_interface in (IF_CORE, IF_SGI_LAN) and pdr.ue_ipv4 is not None:
+            elif pdr.source_interface in _DL_SOURCES and pdr.ue_ipv4 is not None:
                 if pdr.ue_ipv4 in dl:
                     continue
                 dpath = DlPath(session, pdr)
                 dpath.urrs = urrs
-                dpath.buckets = tuple([q.bucket_dl for q in qers if q.bucket_dl is not None])
-                gate_closed = GATE_CLOSED in [q.gate_dl for q in qers]
-                dpath.action = _far_action(far, gate_closed)
-                dpath.notify_cp = far is not None and bool(far.apply_action & AA_NOCP)
-                if far is not None and far.ohc_teid is not None and far.ohc_ipv4 is not None:
-                    qfi = next((q.qfi for q in qers if q.qfi is not None), pdr.qfi)
-                    dpath.peer = (far.ohc_ipv4, far.ohc_port or 2152)
-                    dpath.teid = far.ohc_teid
-                    dpath.hdr = gtpu_dl_header(far.ohc_teid, qfi)
-                elif dpath.action == ACT_FORWARD:
-                    dpath.action = ACT_DROP  # forward to Access without a tunnel: nowhere to go
+                gate_closed = False
+                if qers:
+                    dpath.buckets = tuple(_filter(None, _map(_BUCKET_DL, qers)))
+                    gate_closed = GATE_CLOSED in _map(_GATE_DL, qers)
+                action = _far_action(far, gate_closed)
+                if far is not None:
+                    dpath.notify_cp = bool(far.apply_action & AA_NOCP)
+                    if far.ohc_teid is not None and far.ohc_ipv4 is not None:
+                        qfi = pdr.qfi
+                        for q in qers:
+                            if q.qfi is not None:
+                                qfi = q.qfi
+                                break
+                        dpath.peer = (far.ohc_ipv4, far.ohc_port or 2152)
+                        dpath.teid = far.ohc_teid
+                        dpath.hdr = gtpu_dl_header(far.ohc_teid, qfi)
+                    elif action == ACT_FORWARD:
+                        action = ACT_DROP  # forward to Access without a tunnel: nowhere to go
+                elif action == ACT_FORWARD:
+                    action = ACT_DROP
+                dpath.action = action
                 dl[pdr.ue_ipv4] = dpath
+        ul_by_teid, dl_by_ue = self.ul_by_teid, self.dl_by_ue
         for teid in session.ul_teids:
             if teid not in ul:
-                old = self.ul_by_teid.get(teid)
+                old = ul_by_teid.get(teid)
                 if old is not None and old.session is session:
-                    del self.ul_by_teid[teid]
+                    del ul_by_teid[teid]
         for ue in session.dl_ues:
             if ue not in dl:
-                old_dl = self.dl_by_ue.get(ue)
+                old_dl = dl_by_ue.get(ue)
                 if old_dl is not None and old_dl.session is session:
-                    del self.dl_by_ue[ue]
-        self.ul_by_teid.update(ul)
-        self.dl_by_ue.update(dl)
+                    del dl_by_ue[ue]
+        ul_by_teid.update(ul)
+        dl_by_ue.update(dl)
         session.ul_teids = tuple(ul)
         session.dl_ues = tuple(dl)
 
 
+_DL_SOURCES = (IF_CORE, IF_SGI_LAN)
+_filter, _map = filter, map
+_BUCKET_UL, _BUCKET_DL = attrgetter("bucket_ul"), attrgetter("bucket_dl")
+_GATE_UL, _GATE_DL = attrgetter("gate_ul"), attrgetter("gate_dl")
 _BY_PRECEDENCE = attrgetter("precedence")
 
 

@@ -36,6 +36,15 @@ from fivecore.nf.upf.context import (
     UsageSnapshot,
     ipv4_to_int,
 )
+from fivecore.nf.upf.fastpath import (
+    MSG_ESTABLISHMENT,
+    MSG_MODIFICATION,
+    RequestShape,
+    ResponseTemplates,
+    ShapeBook,
+    establishment_response,
+    modification_response,
+)
 from fivecore.wire import DecodeError, EncodeError, pfcp
 from fivecore.wire.pfcp import Ies, PfcpMessage
 
@@ -68,6 +77,7 @@ _RESPONSE_OF = {
 }
 _REQUEST_CODES = {pfcp.MESSAGE_CODES[k]: k for k in _RESPONSE_OF}
 RESPONSE_CACHE = 4096
+_LEARNABLE = frozenset((MSG_ESTABLISHMENT, MSG_MODIFICATION))
 
 
 class _MissingIe(Exception):
@@ -96,7 +106,10 @@ class PfcpNode:
     def __init__(self, ctx: UpfContext, node_id: str, *, recovery_ts: int | None = None,
                  heartbeat_interval: float = 10.0, heartbeat_retries: int = 3,
                  t1: float = 3.0, n1: int = 3, wall_clock: Any = time.time,
-                 now: float | None = None) -> None:
+                 now: float | None = None, fast_path: bool = True) -> None:
+        """``fast_path``: answer the SMF's recurring Session Establishment / Modification
+        shapes from learned templates (:mod:`fivecore.nf.upf.fastpath`); the answers are
+        the same octets either way."""
         self.ctx = ctx
         self.node_id = pfcp.NodeId.ipv4(node_id)
         self.recovery_ts = recovery_ts if recovery_ts is not None else pfcp.ntp_now()
@@ -123,8 +136,15 @@ class PfcpNode:
             "SessionModificationRequest": self._session_modification,
             "SessionDeletionRequest": self._session_deletion,
         }
+        self.shapes = ShapeBook(self._changes) if fast_path else None
+        self._responses = ResponseTemplates()
 
     # -- effects on the user plane, collected by the app ---------------------------------------
+
+    @property
+    def has_effects(self) -> bool:
+        """True when end markers or buffer flushes wait to be taken."""
+        return bool(self._end_markers or self._flushes)
 
     def take_end_markers(self) -> list[tuple[int, Addr]]:
         out, self._end_markers = self._end_markers, []
@@ -145,6 +165,19 @@ class PfcpNode:
             seq = int.from_bytes(data[4:7] if not data[0] & 1 else data[12:15], "big")
             rsp = PfcpMessage.build("VersionNotSupportedResponse", seq=seq & 0xFFFFFF)
             return [(pfcp.encode(rsp), addr)]
+        shapes = self.shapes
+        if shapes is not None and type(data) is bytes:
+            hit = shapes.find(data)
+            if hit is not None:
+                key = (addr, data)
+                cached = self._cache.get(key)
+                if cached is not None:
+                    return [(cached, addr)]
+                out = self._fast(hit[0], hit[1], data, addr, now)
+                self._cache[key] = out
+                if len(self._cache) > RESPONSE_CACHE:
+                    self._cache.popitem(last=False)
+                return [(out, addr)]
         try:
             msg = pfcp.decode(data)
         except DecodeError as exc:
@@ -166,9 +199,60 @@ class PfcpNode:
             self._cache[key] = out
             if len(self._cache) > RESPONSE_CACHE:
                 self._cache.popitem(last=False)
+            if shapes is not None and data[1] in _LEARNABLE:
+                shapes.consider(msg, data)
             return [(out, addr)]
         self._response(msg, addr, now)
         return []
+
+    def _fast(self, shape: RequestShape, raw: dict[str, bytes], data: bytes, addr: Addr,
+              now: float) -> bytes:
+        """A request of a learned shape (:mod:`fivecore.nf.upf.fastpath`): the same
+        procedure and answer as :meth:`_session_establishment` / :meth:`_session_modification`
+        on its decoded form, whose rules the shape already holds."""
+        seq = int.from_bytes(raw["seq"], "big")
+        ctx = self.ctx
+        try:
+            if shape.msg_type == MSG_ESTABLISHMENT:
+                assert shape.node_key is not None
+                if shape.lean:
+                    pdrs, fars, qers, urrs, cp_seid, cp_ip = shape.rules(raw)
+                    result = P.establish_checked(ctx, shape.node_key, cp_seid, cp_ip, pdrs, fars,
+                                                 qers, urrs, now)
+                else:
+                    ch, cp_seid, cp_ip = shape.changes(raw)
+                    result = P.establish_session(ctx, shape.node_key, cp_seid, cp_ip, ch, now)
+                created = result.created_pdrs
+                up_seid = result.session.seid
+                out = self._responses.establishment(seq, cp_seid, self.node_id, up_seid, created)
+                if out is None:
+                    out = pfcp.encode(establishment_response(seq, cp_seid, self.node_id, up_seid,
+                                                             created))
+                return out
+            session = ctx.sessions.get(int.from_bytes(raw["seid"], "big"))
+            if session is None:
+                raise P.ProcedureError(P.CAUSE_SESSION_NOT_FOUND,
+                                       f"no session {int.from_bytes(raw['seid'], 'big')}")
+            if shape.lean:
+                result = P.modify_fars(ctx, session.seid, shape.far_updates(raw),
+                                       shape.send_end_marker, now)
+            else:
+                result = P.modify_session(ctx, session.seid, shape.changes(raw)[0], now)
+            for em in result.end_markers:
+                self._end_markers.append((em.teid, em.peer))
+            if result.flush_buffer:
+                self._flushes.append(session)
+            if not result.created_pdrs and not result.usage_reports:
+                out = self._responses.modification(seq, session.cp_seid)
+                if out is not None:
+                    return out
+            return pfcp.encode(modification_response(
+                seq, session.cp_seid, result.created_pdrs,
+                [self._usage_ies(u) for u in result.usage_reports]))
+        except (_MissingIe, P.ProcedureError, EncodeError, ValueError, TypeError,
+                AttributeError) as exc:
+            msg = pfcp.decode(data)
+            return pfcp.encode(self._refused(msg, addr, exc))
 
     def _dispatch(self, msg: PfcpMessage, addr: Addr, now: float) -> PfcpMessage | None:
         handler = self._handlers.get(msg.msg_type)
@@ -177,17 +261,23 @@ class PfcpNode:
             if handler is None:
                 return self._reject(msg, rsp_name, P.CAUSE_SERVICE_NOT_SUPPORTED)
             return handler(msg, addr, now)
-        except _MissingIe as exc:
+        except (_MissingIe, P.ProcedureError, EncodeError, ValueError, TypeError,
+                AttributeError) as exc:
+            return self._refused(msg, addr, exc)
+
+    def _refused(self, msg: PfcpMessage, addr: Addr, exc: Exception) -> PfcpMessage:
+        """TS 29.244 §7.6 — the response carrying the cause of a refused request."""
+        rsp_name = _RESPONSE_OF[msg.msg_type]
+        if isinstance(exc, _MissingIe):
             log.info("pfcp %s from %s: missing IE %d", msg.msg_type, addr, exc.ie_type)
             return self._reject(msg, rsp_name, exc.cause, exc.ie_type)
-        except P.ProcedureError as exc:
+        if isinstance(exc, P.ProcedureError):
             log.info("pfcp %s from %s refused: cause=%d %s", msg.msg_type, addr, exc.cause,
                      exc.reason)
             return self._reject(msg, rsp_name, exc.cause, exc.offending_ie)
-        except (EncodeError, ValueError, TypeError, AttributeError) as exc:
-            # Values that decode but make no sense (e.g. an IPv6-only F-SEID we cannot use).
-            log.info("pfcp %s from %s: incorrect IE: %s", msg.msg_type, addr, exc)
-            return self._reject(msg, rsp_name, P.CAUSE_MANDATORY_IE_INCORRECT)
+        # Values that decode but make no sense (e.g. an IPv6-only F-SEID we cannot use).
+        log.info("pfcp %s from %s: incorrect IE: %s", msg.msg_type, addr, exc)
+        return self._reject(msg, rsp_name, P.CAUSE_MANDATORY_IE_INCORRECT)
 
     def _reject(self, msg: PfcpMessage, rsp_name: str, cause: int,
                 offending: int | None = None) -> PfcpMessage:

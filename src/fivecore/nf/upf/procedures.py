@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from fivecore.nf.upf.context import (
@@ -210,10 +211,10 @@ def modify_session(ctx: UpfContext, seid: int, changes: SessionChanges,
     session = ctx.sessions.get(seid)
     if session is None:
         raise ProcedureError(CAUSE_SESSION_NOT_FOUND, f"no session {seid:#x}")
-    old_tunnels = {
-        far_id: (far.ohc_teid, far.ohc_ipv4, far.ohc_port or ctx.gtpu_port)
-        for far_id, far in session.fars.items() if far.ohc_teid is not None and far.ohc_ipv4
-    }
+    old_tunnels = {}
+    for far_id, far in session.fars.items():
+        if far.ohc_teid is not None and far.ohc_ipv4:
+            old_tunnels[far_id] = (far.ohc_teid, far.ohc_ipv4, far.ohc_port or ctx.gtpu_port)
     had_buffering = session.has_buffered or session.dl_data_reported
     result = SessionResult(session)
     reports: list[UsageSnapshot] = []
@@ -224,10 +225,9 @@ def modify_session(ctx: UpfContext, seid: int, changes: SessionChanges,
             reports.append(urr.take("TERMR", now))
     _apply_changes(ctx, session, changes, now)
     _derive_ue_ip(session)
-    result.created_pdrs = [
-        c for c in _created_pdrs(ctx, session)
-        if c.pdr_id in {p.pdr_id for p in changes.create_pdrs}
-    ]
+    if changes.create_pdrs:
+        created_ids = {p.pdr_id for p in changes.create_pdrs}
+        result.created_pdrs = [c for c in _created_pdrs(ctx, session) if c.pdr_id in created_ids]
     ctx.compile(session)
     # TS 29.244 §5.2.2.3.2 / §7.5.4 — Query URR: report the usage so far.
     query = list(session.urrs) if changes.query_all_urrs else changes.query_urrs
@@ -247,6 +247,96 @@ def modify_session(ctx: UpfContext, seid: int, changes: SessionChanges,
     # Looked at again after compile(): the datapath thread may have buffered a packet on
     # the old BUFF path after had_buffering was taken; left there it would wait for a
     # modification that never comes (a new session's first downlink packets, lost).
+    if had_buffering or session.has_buffered:
+        result.flush_buffer = any(p.action == 1 for p in _dl_paths(ctx, session))
+    return result
+
+
+def establish_checked(ctx: UpfContext, node_id: str, cp_seid: int, cp_ipv4: str,
+                      pdrs: list[Pdr], fars: list[Far], qers: list[Qer], urrs: list[Urr],
+                      now: float) -> SessionResult:
+    """:func:`establish_session` for fresh rules whose references to each other (PDR -> FAR,
+    QER, URR) are known to hold — the rules of a request shape whose copy already passed
+    :func:`_apply_changes` (:mod:`fivecore.nf.upf.fastpath`). The same session, TEIDs,
+    datapath entries and refusals as :func:`establish_session`; only the reference checks,
+    which cannot fail for such rules, are left out."""
+    assoc = ctx.associations.get(node_id)
+    if assoc is None:
+        raise ProcedureError(CAUSE_NO_ASSOCIATION, f"no association with {node_id}", IE_NODE_ID)
+    if not pdrs:
+        raise ProcedureError(CAUSE_MANDATORY_IE_MISSING, "no Create PDR", IE_CREATE_PDR)
+    if not fars:
+        raise ProcedureError(CAUSE_MANDATORY_IE_MISSING, "no Create FAR", IE_CREATE_FAR)
+    existing = ctx.sessions.get(ctx.by_cp_fseid.get((cp_ipv4, cp_seid), 0))
+    if existing is not None and existing.node_id == node_id:
+        return SessionResult(existing, created_pdrs=_created_pdrs(ctx, existing))
+    session = Session(ctx.allocate_seid(), cp_seid, cp_ipv4, node_id)
+    # as _apply_changes: a later rule with the same ID replaces an earlier one
+    s_pdrs = {p.pdr_id: p for p in pdrs}
+    s_fars = {f.far_id: f for f in fars}
+    s_qers = {q.qer_id: q for q in qers}
+    for urr in urrs:
+        urr.start_time = now
+        urr.rearm()
+    s_urrs = {u.urr_id: u for u in urrs}
+    chosen: dict[int, int] | None = None
+    taken: set[int] | None = None
+    for pdr in s_pdrs.values():
+        if pdr.source_interface == IF_ACCESS and pdr.teid is None and pdr.choose:
+            if chosen is None or taken is None:
+                chosen, taken = {}, set()
+            if pdr.choose_id is not None and pdr.choose_id in chosen:
+                pdr.teid = chosen[pdr.choose_id]
+            else:
+                pdr.teid = ctx.allocate_teid(exclude=taken)
+                if pdr.choose_id is not None:
+                    chosen[pdr.choose_id] = pdr.teid
+            taken.add(pdr.teid)
+            pdr.up_chosen = True
+        elif pdr.teid is not None:
+            owner = ctx.teid_owner(pdr.teid)
+            if owner is not None and owner is not session:
+                raise ProcedureError(CAUSE_INVALID_FTEID_ALLOCATION,
+                                     f"TEID {pdr.teid:#x} is in use by another session", IE_F_TEID)
+    for qer in qers:
+        qer.sync_buckets(now)
+    session.pdrs, session.fars, session.qers, session.urrs = s_pdrs, s_fars, s_qers, s_urrs
+    _derive_ue_ip(session)
+    created = _created_pdrs(ctx, session)
+    ctx.add_session(session)
+    ctx.compile(session)
+    return SessionResult(session, created_pdrs=created)
+
+
+def modify_fars(ctx: UpfContext, seid: int, updates: list[tuple[int, dict[str, Any]]],
+                send_end_marker: set[int] | frozenset[int], now: float) -> SessionResult:
+    """:func:`modify_session` for a request that only updates FARs (TS 29.244 §7.5.4.3),
+    as the SMF's downlink activation and deactivation do. The rules a committed session holds
+    always passed :func:`_apply_changes`, and FAR updates add and remove none, so its checks
+    cannot fail here and are left out; the result is the one :func:`modify_session` gives."""
+    session = ctx.sessions.get(seid)
+    if session is None:
+        raise ProcedureError(CAUSE_SESSION_NOT_FOUND, f"no session {seid:#x}")
+    gtpu_port = ctx.gtpu_port
+    old_tunnels = {}
+    fars = dict(session.fars)
+    for far_id, far in fars.items():
+        if far.ohc_teid is not None and far.ohc_ipv4:
+            old_tunnels[far_id] = (far.ohc_teid, far.ohc_ipv4, far.ohc_port or gtpu_port)
+    had_buffering = session.has_buffered or session.dl_data_reported
+    for far_id, upd in updates:
+        if far_id not in fars:
+            raise ProcedureError(CAUSE_RULE_FAILURE, f"Update FAR {far_id}: unknown", IE_FAR_ID)
+        fars[far_id] = _updated(fars[far_id], upd, _FAR_FIELDS)
+    session.fars = fars
+    ctx.compile(session)
+    result = SessionResult(session)
+    for far_id, (teid, ip, port) in old_tunnels.items():
+        far = fars.get(far_id)
+        moved = far is None or (far.ohc_teid, far.ohc_ipv4, far.ohc_port or gtpu_port) != (
+            teid, ip, port)
+        if far_id in send_end_marker or (moved and far is not None):
+            result.end_markers.append(EndMarker(teid, (ip, port)))
     if had_buffering or session.has_buffered:
         result.flush_buffer = any(p.action == 1 for p in _dl_paths(ctx, session))
     return result
@@ -293,6 +383,9 @@ def _derive_ue_ip(session: Session) -> None:
                 return
 
 
+_RULE_FIELDS: dict[type, tuple[tuple[str, ...], Any]] = {
+    cls: (names, attrgetter(*names))
+    for cls in (Pdr, Far, Qer) for names in [tuple(cls.__dataclass_fields__)]}
 _PDR_FIELDS = {f for f in Pdr.__dataclass_fields__ if f != "pdr_id"}
 _FAR_FIELDS = {f for f in Far.__dataclass_fields__ if f != "far_id"}
 _QER_FIELDS = {"gate_ul", "gate_dl", "mbr_ul_kbps", "mbr_dl_kbps", "qfi"}
@@ -307,12 +400,15 @@ def _apply_changes(ctx: UpfContext, session: Session, ch: SessionChanges, now: f
     qers = dict(session.qers)
     urrs = dict(session.urrs)
 
+    # Most requests carry one or two kinds of change: the empty ones cost one test each.
     for far in ch.create_fars:
         fars[far.far_id] = far
-    for far_id, upd in ch.update_fars:
-        if far_id not in fars:
-            raise ProcedureError(CAUSE_RULE_FAILURE, f"Update FAR {far_id}: unknown", IE_FAR_ID)
-        fars[far_id] = _updated(fars[far_id], upd, _FAR_FIELDS)
+    if ch.update_fars:
+        for far_id, upd in ch.update_fars:
+            if far_id not in fars:
+                raise ProcedureError(CAUSE_RULE_FAILURE, f"Update FAR {far_id}: unknown",
+                                     IE_FAR_ID)
+            fars[far_id] = _updated(fars[far_id], upd, _FAR_FIELDS)
     for far_id in ch.remove_fars:
         fars.pop(far_id, None)
 
@@ -320,12 +416,14 @@ def _apply_changes(ctx: UpfContext, session: Session, ch: SessionChanges, now: f
     for qer in ch.create_qers:
         qers[qer.qer_id] = qer
         new_qers.append(qer)
-    for qer_id, upd in ch.update_qers:
-        if qer_id not in qers:
-            raise ProcedureError(CAUSE_RULE_FAILURE, f"Update QER {qer_id}: unknown", IE_QER_ID)
-        # The copy shares the live token buckets, which sync_buckets re-rates on commit.
-        qers[qer_id] = _updated(qers[qer_id], upd, _QER_FIELDS)
-        new_qers.append(qers[qer_id])
+    if ch.update_qers:
+        for qer_id, upd in ch.update_qers:
+            if qer_id not in qers:
+                raise ProcedureError(CAUSE_RULE_FAILURE, f"Update QER {qer_id}: unknown",
+                                     IE_QER_ID)
+            # The copy shares the live token buckets, which sync_buckets re-rates on commit.
+            qers[qer_id] = _updated(qers[qer_id], upd, _QER_FIELDS)
+            new_qers.append(qers[qer_id])
     for qer_id in ch.remove_qers:
         qers.pop(qer_id, None)
 
@@ -333,24 +431,28 @@ def _apply_changes(ctx: UpfContext, session: Session, ch: SessionChanges, now: f
         urr.start_time = now
         urr.rearm()
         urrs[urr.urr_id] = urr
-    for urr_id, upd in ch.update_urrs:
-        if urr_id not in urrs:
-            raise ProcedureError(CAUSE_RULE_FAILURE, f"Update URR {urr_id}: unknown", IE_URR_ID)
-        for k, v in upd.items():
-            if k in _URR_FIELDS:
-                setattr(urrs[urr_id], k, v)
-        urrs[urr_id].rearm()
+    if ch.update_urrs:
+        for urr_id, upd in ch.update_urrs:
+            if urr_id not in urrs:
+                raise ProcedureError(CAUSE_RULE_FAILURE, f"Update URR {urr_id}: unknown",
+                                     IE_URR_ID)
+            for k, v in upd.items():
+                if k in _URR_FIELDS:
+                    setattr(urrs[urr_id], k, v)
+            urrs[urr_id].rearm()
     for urr_id in ch.remove_urrs:
         urrs.pop(urr_id, None)
 
-    chosen: dict[int, int] = {}
-    taken: set[int] = set()
+    chosen: dict[int, int] | None = None
+    taken: set[int] | None = None
     for pdr in ch.create_pdrs:
         pdrs[pdr.pdr_id] = pdr
-    for pdr_id, upd in ch.update_pdrs:
-        if pdr_id not in pdrs:
-            raise ProcedureError(CAUSE_RULE_FAILURE, f"Update PDR {pdr_id}: unknown", IE_PDR_ID)
-        pdrs[pdr_id] = _updated(pdrs[pdr_id], upd, _PDR_FIELDS)
+    if ch.update_pdrs:
+        for pdr_id, upd in ch.update_pdrs:
+            if pdr_id not in pdrs:
+                raise ProcedureError(CAUSE_RULE_FAILURE, f"Update PDR {pdr_id}: unknown",
+                                     IE_PDR_ID)
+            pdrs[pdr_id] = _updated(pdrs[pdr_id], upd, _PDR_FIELDS)
     for pdr_id in ch.remove_pdrs:
         pdrs.pop(pdr_id, None)
 
@@ -369,6 +471,8 @@ def _apply_changes(ctx: UpfContext, session: Session, ch: SessionChanges, now: f
                                      f"PDR {pdr.pdr_id} refers to unknown URR {u}", IE_CREATE_PDR)
         if pdr.source_interface == IF_ACCESS and pdr.teid is None and pdr.choose:
             # TS 29.244 §5.5.3: CH set; the same CHOOSE ID shares one TEID in a session.
+            if chosen is None or taken is None:
+                chosen, taken = {}, set()
             if pdr.choose_id is not None and pdr.choose_id in chosen:
                 pdr.teid = chosen[pdr.choose_id]
             else:
@@ -391,6 +495,13 @@ def _apply_changes(ctx: UpfContext, session: Session, ch: SessionChanges, now: f
 def _updated(obj: Any, upd: dict[str, Any], allowed: set[str]) -> Any:
     """A copy of a rule with the present fields of an Update IE applied."""
     cls = type(obj)
+    fields = _RULE_FIELDS.get(cls)
+    if fields is not None and allowed.issuperset(upd):
+        # the rule classes are slotted dataclasses whose slots are their fields: read them
+        # all in one C call and build the copy with the updates in through the constructor
+        vals = dict(zip(fields[0], fields[1](obj), strict=True))
+        vals.update(upd)
+        return cls(**vals)
     slots = cls.__dict__.get("__slots__")
     if slots is None:
         import copy
