@@ -72,6 +72,23 @@ def test_sqn_changed_by_another_process_is_seen_without_dropping_the_subscriber(
     assert a.get(SUPI).sqn == 0x80
 
 
+def test_an_uncached_subscriber_read_without_a_version_look_stays_coherent(stores):
+    """A subscriber not in the cache is read at once (no ``PRAGMA data_version`` first): the
+    read and everything cached before or after it still see foreign writes."""
+    a, b = stores
+    a.get(SUPI)  # a knows the data_version as of now
+    b.add(Subscriber(SUPI2, K, OPC, sqn=0x20))  # foreign commits a has not looked for
+    assert b.cas_sqn(SUPI, 0x20, 0x40)
+    got = a.get(SUPI2)
+    assert (got.k, got.sqn) == (K, 0x20)
+    assert a.get(SUPI).sqn == 0x40
+    assert b.cas_sqn(SUPI2, 0x20, 0x60)
+    assert a.get(SUPI2).sqn == 0x60
+    b.update(SUPI2, k=K2)
+    assert a.get(SUPI2).k == K2
+    assert a.cas_sqn(SUPI2, 0x60, 0x80) and b.get(SUPI2).sqn == 0x80
+
+
 def test_keys_and_data_changed_by_another_process_are_seen(stores, path):
     a, _ = stores
     a.get(SUPI)

@@ -3,6 +3,7 @@ checked against the MILENAGE known-answer vectors; EAP-AKA' packet codec."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from pathlib import Path
@@ -83,6 +84,13 @@ async def test_5g_aka_in_process(chain):
     r = await ausf.client.call("PUT", "/" + href.split("/", 3)[3], body={"resStar": res_star.hex()})
     assert r.json()["authResult"] == "AUTHENTICATION_SUCCESS"
     assert udr.store.get("imsi-001010000000001").sqn == int(v["sqn"], 16)
+    # the AuthEvent (TS 29.503 §5.4.2.3) reaches the UDR once the loop has run the report
+    assert ausf._tasks_report == set()  # in-process: answered without waiting, no task
+    for _ in range(3):
+        await asyncio.sleep(0)
+    ev = udr.store.get_context("imsi-001010000000001", "auth-status")
+    assert ev is not None and ev["success"] is True and ev["authType"] == "5G_AKA"
+    assert ev["servingNetworkName"] == SNN and ev["nfInstanceId"] == ausf.instance_id
     # unknown subscriber: the UDR's USER_NOT_FOUND travels back through UDM and AUSF
     r = await ausf.client.call("POST", "/nausf-auth/v1/ue-authentications",
                                body={"supiOrSuci": "imsi-001019999999999", "servingNetworkName": SNN})
@@ -90,8 +98,6 @@ async def test_5g_aka_in_process(chain):
 
 
 async def test_sqn_unique_under_concurrency_in_process(chain):
-    import asyncio
-
     _, udr, udm, _ = chain
     v = VECTORS[0]
     udr.store.add(Subscriber("imsi-001010000000009", k=b(v["k"]), opc=b(v["opc"])))

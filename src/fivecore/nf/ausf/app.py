@@ -8,6 +8,7 @@ from typing import Any
 
 from fivecore.config import AusfConfig
 from fivecore.nf.common import NfApp
+from fivecore.nf.common.client import run_until_wait
 from fivecore.transport.http2 import Router, TransportError
 
 from .context import AusfContext
@@ -35,10 +36,18 @@ class AusfApp(NfApp):
         return build_router(self.context, self.client, self.instance_id, lambda: self.uri, self.report)
 
     def report(self, supi: str, event: Any) -> None:
-        """TS 33.501 §6.1.3.2 step 12 / TS 29.503 §5.4.2.3: tell the UDM the result."""
-        t = asyncio.get_running_loop().create_task(self._post(supi, event))
-        self._tasks_report.add(t)
-        t.add_done_callback(self._tasks_report.discard)
+        """TS 33.501 §6.1.3.2 step 12 / TS 29.503 §5.4.2.3: tell the UDM the result.
+
+        Sent after the current handler has answered, as a task's first step would be; an
+        in-process UDM answers without waiting, and then no task is made at all.
+        """
+        asyncio.get_running_loop().call_soon(self._start_report, supi, event)
+
+    def _start_report(self, supi: str, event: Any) -> None:
+        t = run_until_wait(self._post(supi, event))
+        if t is not None:
+            self._tasks_report.add(t)
+            t.add_done_callback(self._tasks_report.discard)
 
     async def _post(self, supi: str, event: Any) -> None:
         with contextlib.suppress(TransportError, OSError, ValueError, Exception):

@@ -101,9 +101,13 @@ class SbiClient:
 
         ``base_uri`` forces the HTTP/2 binding to one producer (e.g. a callback URI's origin).
         """
-        service = path.split("/", 2)[1] if path.startswith("/") else path.split("/", 1)[0]
+        if path[:1] == "/":
+            end = path.find("/", 1)
+            service = path[1:end] if end > 0 else path[1:]
+        else:
+            service = path.split("/", 1)[0]
         if base_uri is None and self.local is not None:
-            router = self.local.get(service)
+            router = self.local.routers.get(service)
             if router is not None:
                 if query:
                     qs, parsed = _encode_query_parsed(query)
@@ -112,7 +116,14 @@ class SbiClient:
                         req._query = {k: list(v) for k, v in parsed.items()}
                 else:
                     req = Request(method.upper(), path, "", dict(headers) if headers else {}, b"", body)
-                return await router.dispatch(req)
+                # a plain handler (the UDR's, the PCF's) answers here and now: no coroutine
+                resp = router.begin(req)
+                if not isinstance(resp, Response):
+                    try:
+                        resp = await resp
+                    except Exception as exc:
+                        return router.failed(exc, req)
+                return resp
         uri = base_uri or self.static.get(service) or (self.static.get(target_nf_type) if target_nf_type else None)
         if uri is None:
             if target_nf_type is None:

@@ -21,20 +21,30 @@ class UdrClient:
         try:
             return await self.client.call(method, DR + path, body=body, query=query, headers=headers,
                                           target_nf_type="UDR")
-        except TransportError as exc:
-            # TS 29.500 §5.2.7.2: TIMED_OUT_REQUEST (504) when the upstream NF does not answer.
-            raise HttpError(504, "TIMED_OUT_REQUEST", f"UDR unreachable: {exc}") from None
-        except Exception as exc:  # NoProducer and friends: the UDR cannot be found
-            if isinstance(exc, HttpError):
-                raise
-            raise HttpError(504, "UPSTREAM_SERVER_ERROR", f"UDR not available: {exc}") from None
+        except Exception as exc:
+            raise _unreachable(exc) from None
 
     async def ok(self, method: str, path: str, body: Any = None, query: dict[str, Any] | None = None,
                  headers: dict[str, str] | None = None) -> Response:
         """Like :meth:`call`, but an error answer becomes the same ProblemDetails for our caller."""
-        resp = await self.call(method, path, body, query, headers)
+        try:
+            # straight to the client, not through :meth:`call`: one coroutine less per UDR read
+            resp = await self.client.call(method, DR + path, body=body, query=query, headers=headers,
+                                          target_nf_type="UDR")
+        except Exception as exc:
+            raise _unreachable(exc) from None
         if resp.status >= 400:
             prob = resp.problem() or {}
             status = resp.status if resp.status < 500 else 502
             raise HttpError(status, prob.get("cause"), prob.get("detail") or f"UDR answered {resp.status}")
         return resp
+
+
+def _unreachable(exc: Exception) -> HttpError:
+    """The answer for a UDR that cannot be reached (TS 29.500 §5.2.7.2)."""
+    if isinstance(exc, HttpError):
+        return exc
+    if isinstance(exc, TransportError):
+        return HttpError(504, "TIMED_OUT_REQUEST", f"UDR unreachable: {exc}")
+    # NoProducer and friends: the UDR cannot be found
+    return HttpError(504, "UPSTREAM_SERVER_ERROR", f"UDR not available: {exc}")

@@ -148,9 +148,12 @@ class UdrContext:
         return value or {}
 
     # -- context data (TS 29.505 §5.2.?) --------------------------------------------------------------
-    def put_context(self, supi: str, kind: str, key: str, data: dict[str, Any]) -> bool:
+    def put_context(self, supi: str, kind: str, key: str, data: dict[str, Any] | None, *,
+                    text: str | None = None) -> bool:
+        """Store a context document of a provisioned UE (``text``: the same as JSON, when the
+        caller has it already); True when it was created."""
         try:
-            return self.store.put_context(supi, kind, key, data, subscriber=True)
+            return self.store.put_context(supi, kind, key, data, subscriber=True, text=text)
         except NotFound:
             raise HttpError(404, "USER_NOT_FOUND", "no such subscriber") from None
 

@@ -17,6 +17,7 @@ from fivecore.wire.sbi import (
     ANY_SNSSAI,
     Amf3GppAccessRegistration,
     AuthEvent,
+    SbiModel,
     SdmSubscription,
     SmfRegistration,
     select_sm_data,
@@ -44,6 +45,12 @@ def _json_obj(req: Request) -> dict:
     return data
 
 
+def _text(model: SbiModel) -> str:
+    """A validated body as stored JSON text: what ``model.dump()`` holds, serialised by
+    pydantic's core in one step instead of a dict and then ``json.dumps``."""
+    return model.model_dump_json(by_alias=True, exclude_none=True)
+
+
 def build_router(ctx: UdrContext) -> Router:
     r = Router("udr")
 
@@ -60,7 +67,7 @@ def build_router(ctx: UdrContext) -> Router:
         """TS 29.505 authentication-status: store the AuthEvent sent by the UDM."""
         supi = ue_id(req.path_params["ueId"])
         ev = req.model(AuthEvent)
-        ctx.put_context(supi, "auth-status", "", ev.dump())
+        ctx.put_context(supi, "auth-status", "", None, text=_text(ev))
         return Response(204)
 
     def get_auth_status(req: Request) -> Response:
@@ -89,7 +96,7 @@ def build_router(ctx: UdrContext) -> Router:
         """TS 29.505 context-data/amf-3gpp-access (stored by the UDM's UECM)."""
         supi = ue_id(req.path_params["ueId"])
         reg = req.model(Amf3GppAccessRegistration)
-        created = ctx.put_context(supi, "amf-3gpp-access", "", reg.dump())
+        created = ctx.put_context(supi, "amf-3gpp-access", "", None, text=_text(reg))
         return json_response(reg, 201) if created else Response(204)
 
     def get_amf(req: Request) -> Response:
@@ -120,7 +127,7 @@ def build_router(ctx: UdrContext) -> Router:
         supi = ue_id(req.path_params["ueId"])
         psi = _psi(req)
         reg = req.model(SmfRegistration)
-        created = ctx.put_context(supi, "smf-registrations", psi, reg.dump())
+        created = ctx.put_context(supi, "smf-registrations", psi, None, text=_text(reg))
         return json_response(reg, 201) if created else Response(204)
 
     def get_smf(req: Request) -> Response:

@@ -109,6 +109,8 @@ class Request:
     body_obj: Any = None
     path_params: dict[str, str] = field(default_factory=dict)
     _query: dict[str, list[str]] | None = None
+    #: the route :meth:`Router.dispatch_sync` found but left to :meth:`Router.dispatch`
+    route: Any = None
 
     @property
     def query(self) -> dict[str, list[str]]:
@@ -137,13 +139,16 @@ class Request:
         """The body validated as pydantic model ``cls`` (TS 29.500 §5.2.7.2: 400 on bad IEs)."""
         if isinstance(self.body_obj, cls):
             return self.body_obj
-        from pydantic import ValidationError
-
         data = self.json()
         try:
             return cls.model_validate(data)
-        except ValidationError as exc:
-            raise validation_problem(exc) from None
+        except Exception as exc:
+            # pydantic is imported only on this (error) path: the transport does not need it
+            from pydantic import ValidationError
+
+            if isinstance(exc, ValidationError):
+                raise validation_problem(exc) from None
+            raise
 
 
 def validation_problem(exc: Any) -> HttpError:
@@ -211,6 +216,8 @@ def dumps(obj: Any) -> bytes:
 
 
 def _plain(obj: Any) -> Any:
+    if type(obj) is dict or type(obj) is list:  # what handlers mostly answer with
+        return obj
     dump = getattr(obj, "model_dump", None)
     if dump is not None:
         return dump(mode="json", by_alias=True, exclude_none=True)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from .message import HttpError, Request, Response
@@ -34,32 +35,28 @@ class Route:
         self.params = tuple((i, p[1:-1]) for i, p in enumerate(self.parts) if p.startswith("{"))
 
     def bind(self, segments: list[str]) -> dict[str, str]:
-        return {name: segments[i] for i, name in self.params}
+        params = self.params
+        if len(params) == 1:  # most SBI resources have one variable (the UE id)
+            i, name = params[0]
+            return {name: segments[i]}
+        return {name: segments[i] for i, name in params}
 
 
-class _Node:
-    """One path segment of the dynamic routes: literal children, one ``{name}`` child, and the
-    routes (by method) that end here."""
+class _Shape:
+    """The dynamic routes of one shape: a path length and the positions of its ``{name}``
+    segments. Routes are found by the tuple of their literal segments in one dict lookup
+    (``itemgetter`` picks the literals out of a split path in C), not segment by segment."""
 
-    __slots__ = ("lit", "var", "routes")
+    __slots__ = ("order", "pick", "table")
 
-    def __init__(self) -> None:
-        self.lit: dict[str, _Node] = {}
-        self.var: _Node | None = None
-        self.routes: dict[str, Route] = {}
-
-
-def _leaves(node: _Node, parts: list[str], i: int) -> Iterator[_Node]:
-    """Nodes where ``parts`` ends, literal segments tried before ``{name}`` ones."""
-    if i == len(parts):
-        if node.routes:
-            yield node
-        return
-    child = node.lit.get(parts[i])
-    if child is not None:
-        yield from _leaves(child, parts, i + 1)
-    if node.var is not None:
-        yield from _leaves(node.var, parts, i + 1)
+    def __init__(self, parts: tuple[str, ...]) -> None:
+        variable = tuple(p.startswith("{") for p in parts)
+        #: sorts shapes of one length the way a segment-by-segment search with literal
+        #: segments tried before ``{name}`` ones would reach them
+        self.order = variable
+        literal = [i for i, v in enumerate(variable) if not v]
+        self.pick: Callable[[Any], Any] = itemgetter(*literal) if literal else (lambda _parts: ())
+        self.table: dict[Any, dict[str, Route]] = {}
 
 
 class Router:
@@ -67,26 +64,28 @@ class Router:
 
     def __init__(self, name: str = "sbi") -> None:
         self.name = name
-        self._static: dict[tuple[str, str], Route] = {}
+        #: path -> method -> route, for paths without ``{name}`` segments
+        self._static: dict[str, dict[str, Route]] = {}
         #: routes with ``{name}`` segments, in the order added (:meth:`mount` copies them)
         self._dynamic: list[Route] = []
-        self._tree = _Node()
+        #: number of segments -> the shapes of that length, in search order
+        self._shapes: dict[int, list[_Shape]] = {}
 
     def add(self, method: str, path: str, handler: Handler) -> None:
         parts = tuple(p for p in path.split("/") if p)
         route = Route(method.upper(), parts, handler, inspect.iscoroutinefunction(handler))
         if any(p.startswith("{") for p in parts):
             self._dynamic.append(route)
-            node = self._tree
-            for p in parts:
-                if p.startswith("{"):
-                    node.var = node.var or _Node()
-                    node = node.var
-                else:
-                    node = node.lit.setdefault(p, _Node())
-            node.routes.setdefault(route.method, route)
+            shapes = self._shapes.setdefault(len(parts), [])
+            order = tuple(p.startswith("{") for p in parts)
+            shape = next((sh for sh in shapes if sh.order == order), None)
+            if shape is None:
+                shape = _Shape(parts)
+                shapes.append(shape)
+                shapes.sort(key=lambda sh: sh.order)
+            shape.table.setdefault(shape.pick(parts), {}).setdefault(route.method, route)
         else:
-            self._static[(route.method, "/" + "/".join(parts))] = route
+            self._static.setdefault("/" + "/".join(parts), {})[route.method] = route
 
     def route(self, method: str, path: str) -> Callable[[Handler], Handler]:
         """Decorator form of :meth:`add`."""
@@ -99,73 +98,98 @@ class Router:
 
     def mount(self, other: Router) -> None:
         """Add every route of ``other`` (one NF process serving several services)."""
-        for r in other._static.values():
-            self.add(r.method, "/" + "/".join(r.parts), r.handler)
+        for by_method in other._static.values():
+            for r in by_method.values():
+                self.add(r.method, "/" + "/".join(r.parts), r.handler)
         for r in other._dynamic:
             self.add(r.method, "/" + "/".join(r.parts), r.handler)
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
         """Find the route; 404 for an unknown path, 405 for a known path with another method."""
-        route = self._static.get((method, path))
-        if route is not None:
-            return route, {}
-        key_path = path.rstrip("/") or "/"
-        route = self._static.get((method, key_path))
-        if route is not None:
-            return route, {}
-        trimmed = path.strip("/")
-        parts = trimmed.split("/") if trimmed and "//" not in trimmed else [p for p in trimmed.split("/") if p]
-        # the usual case: following literal segments first (a variable where none matches)
-        # reaches the route; only an unusual path needs the backtracking search below
-        node: _Node | None = self._tree
-        for seg in parts:
-            node = node.lit.get(seg) or node.var  # type: ignore[union-attr]
-            if node is None:
-                break
+        static = self._static.get(path)
+        if static is None and path[-1:] == "/":
+            static = self._static.get(path.rstrip("/") or "/")
+        if static is not None:
+            route = static.get(method)
+            if route is not None:
+                return route, {}
+        if path[:1] == "/":
+            parts = path[1:].split("/")
+            if "" in parts:  # not the usual shape: empty segments do not count
+                parts = [p for p in parts if p]
         else:
-            cand = node.routes.get(method)
-            if cand is not None:
-                return cand, cand.bind(parts)
-        path_known = False
-        for leaf in _leaves(self._tree, parts, 0):
-            cand = leaf.routes.get(method)
-            if cand is not None:
-                return cand, cand.bind(parts)
-            path_known = True
-        if not path_known:
-            for (m, p) in self._static:
-                if p == key_path and m != method:
-                    path_known = True
-                    break
+            parts = [p for p in path.split("/") if p]
+        path_known = static is not None
+        # Shapes in the order a segment-by-segment search trying literal segments before
+        # ``{name}`` ones would meet them: the first with a route for the method wins.
+        for shape in self._shapes.get(len(parts), ()):
+            by_method = shape.table.get(shape.pick(parts))
+            if by_method is not None:
+                cand = by_method.get(method)
+                if cand is not None:
+                    return cand, cand.bind(parts)
+                path_known = True
         if path_known:
             raise HttpError(405, None, f"method {method} not allowed on {path}")
         raise HttpError(404, "RESOURCE_URI_STRUCTURE_NOT_FOUND", f"no resource at {path}")
 
-    async def dispatch(self, req: Request) -> Response:
-        """Run the handler for ``req``; always returns a Response (errors become ProblemDetails)."""
+    def begin(self, req: Request) -> Response | Coroutine[Any, Any, Response]:
+        """Run a plain-function handler to its Response now (errors as ProblemDetails), or
+        return the coroutine of a coroutine handler, not yet started.
+
+        That coroutine may raise: await it under ``except Exception as exc`` and answer
+        ``router.failed(exc, req)``, as :meth:`dispatch` does. The in-process binding calls
+        this: a handler then costs no coroutine of the router's own.
+        """
         try:
             route, params = self.match(req.method, req.path)
             req.path_params = params
             result: Any = route.handler(req)
-            if route.is_async:
-                result = await result
-            return result
-        except HttpError as exc:
+        except Exception as exc:  # a bug must not take the NF down: answer 500 and log it
+            return self.failed(exc, req)
+        return result  # type: ignore[no-any-return]
+
+    def failed(self, exc: Exception, req: Request) -> Response:
+        """The answer for a handler that raised: its ProblemDetails for an :class:`HttpError`,
+        else 500 SYSTEM_FAILURE and a log line."""
+        if isinstance(exc, HttpError):
             return exc.to_response()
-        except Exception:  # a bug must not take the NF down: answer 500 and log it
-            log.exception("sbi handler failed method=%s path=%s", req.method, req.path)
-            return HttpError(500, "SYSTEM_FAILURE", "internal error").to_response()
+        log.error("sbi handler failed method=%s path=%s", req.method, req.path, exc_info=exc)
+        return _internal_error()
+
+    async def dispatch(self, req: Request) -> Response:
+        """Run the handler for ``req``; always returns a Response (errors become ProblemDetails)."""
+        route = req.route
+        if route is not None:  # matched already by :meth:`dispatch_sync`, which left it to us
+            req.route = None
+            try:
+                return await route.handler(req)  # type: ignore[no-any-return, misc]
+            except Exception as exc:
+                return self.failed(exc, req)
+        result = self.begin(req)
+        if not isinstance(result, Response):
+            try:
+                result = await result
+            except Exception as exc:
+                return self.failed(exc, req)
+        return result
 
     def dispatch_sync(self, req: Request) -> Response | None:
-        """Run a plain-function handler inline; None when the route needs the event loop."""
+        """Run a plain-function handler inline; None when the route needs the event loop
+        (the request then remembers its route, so :meth:`dispatch` does not match it again)."""
         try:
             route, params = self.match(req.method, req.path)
-            if route.is_async:
-                return None
             req.path_params = params
+            if route.is_async:
+                req.route = route
+                return None
             return route.handler(req)  # type: ignore[return-value]
         except HttpError as exc:
             return exc.to_response()
         except Exception:
             log.exception("sbi handler failed method=%s path=%s", req.method, req.path)
-            return HttpError(500, "SYSTEM_FAILURE", "internal error").to_response()
+            return _internal_error()
+
+
+def _internal_error() -> Response:
+    return HttpError(500, "SYSTEM_FAILURE", "internal error").to_response()
