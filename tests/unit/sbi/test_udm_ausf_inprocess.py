@@ -139,3 +139,14 @@ def test_eap_parse_never_crashes(data):
             fn(msg)
         except eap.EapError:
             pass
+
+
+async def test_sdm_unsubscribe_keeps_a_decoded_id_inside_its_segment(chain):
+    """TS 29.503 §5.2.2.4.2: an unknown subscription id is SUBSCRIPTION_NOT_FOUND even when it
+    holds a "?" (percent-encoded by the consumer): the UDM encodes it again towards the UDR,
+    where it would otherwise end the path early (405 there, 502 here)."""
+    _, udr, udm, _ = chain
+    udr.store.add(Subscriber("imsi-001010000000007", k=bytes(16), opc=bytes(16)))
+    for sid in ("a%3Fb", "%3F", "%3Fx%3D1", "a%23b"):
+        r = await udm.client.call("DELETE", f"/nudm-sdm/v2/imsi-001010000000007/sdm-subscriptions/{sid}")
+        assert r.status == 404 and r.json()["cause"] == "SUBSCRIPTION_NOT_FOUND", (sid, r.status, r.json())

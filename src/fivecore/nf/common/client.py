@@ -34,6 +34,7 @@ from urllib.parse import parse_qs, urlencode
 
 from fivecore.errors import FivecoreError
 from fivecore.transport.http2 import Http2Client, Request, Response, Router, TransportError
+from fivecore.transport.http2.message import split_target
 
 
 class NoProducer(FivecoreError):
@@ -109,13 +110,18 @@ class SbiClient:
         if base_uri is None and self.local is not None:
             router = self.local.routers.get(service)
             if router is not None:
+                raw_qs = ""
+                if "%" in path or "?" in path:
+                    # what the HTTP/2 server hands a handler: the query split off, the path decoded
+                    path, raw_qs = split_target(path)
                 if query:
                     qs, parsed = _encode_query_parsed(query)
-                    req = Request(method.upper(), path, qs, dict(headers or {}), b"", body)
-                    if parsed is not None:
+                    req = Request(method.upper(), path, f"{raw_qs}&{qs}" if raw_qs else qs, dict(headers or {}), b"",
+                                  body)
+                    if parsed is not None and not raw_qs:
                         req._query = {k: list(v) for k, v in parsed.items()}
                 else:
-                    req = Request(method.upper(), path, "", dict(headers) if headers else {}, b"", body)
+                    req = Request(method.upper(), path, raw_qs, dict(headers) if headers else {}, b"", body)
                 # a plain handler (the UDR's, the PCF's) answers here and now: no coroutine
                 resp = router.begin(req)
                 if not isinstance(resp, Response):

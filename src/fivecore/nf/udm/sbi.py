@@ -10,6 +10,7 @@ import os
 import secrets
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from fivecore.store import SEQ_STEP, SQN_MAX
 from fivecore.transport.http2 import HttpError, Request, Response, Router, json_response
@@ -256,7 +257,9 @@ def build_router(ctx: UdmContext, udr: UdrClient, plmn: str, notify: Notify,
     async def sdm_unsubscribe(req: Request) -> Response:
         """TS 29.503 §5.2.2.4.2 Unsubscribe."""
         supi = _supi(req, "ueId")
-        resp = await udr.call("DELETE", f"/subscription-data/{supi}/context-data/sdm-subscriptions/{req.path_params['subscriptionId']}")
+        # the id came percent-decoded: encoded again, a "/" or "?" in it stays inside the segment
+        sid = quote(req.path_params["subscriptionId"], safe="")
+        resp = await udr.call("DELETE", f"/subscription-data/{supi}/context-data/sdm-subscriptions/{sid}")
         if resp.status == 404:
             raise HttpError(404, "SUBSCRIPTION_NOT_FOUND", "no such subscription")
         if resp.status >= 300:
