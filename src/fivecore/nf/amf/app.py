@@ -114,7 +114,7 @@ class AmfApp(NfApp):
             amf_id_hex=amf_id,
             callback_uri=a.sbi.uri,
         )
-        self.sctp_config = sctp_config or sctp.SctpConfig()
+        self.sctp_config = sctp_config or sctp.SctpConfig(rx_batch=config.amf.ngap.rx_batch_ms / 1000)
         self.sctp_server: sctp.SctpServer | None = None
         self._assocs: dict[int, sctp.SctpAssociation] = {}
         self._next_assoc = 1

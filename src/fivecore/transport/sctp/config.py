@@ -36,6 +36,11 @@ class SctpConfig:
     ootb_abort: bool = True  # ABORT out-of-the-blue packets sent to a port we listen on (§8.4)
     ootb_abort_rate: float = 100.0  # per second, so we never amplify a flood
     max_message_size: int = 1 << 20  # larger inbound messages abort the association
+    #: userspace backend: after a wake-up for a packet, let the packets of the next ``rx_batch``
+    #: seconds queue in the socket and take them in one pass (like a NIC's interrupt
+    #: moderation): fewer, warmer wake-ups and bundled answers, for up to that much latency.
+    #: The largest value among a process's endpoints applies; 0 reads each wake-up at once.
+    rx_batch: float = 0.0
 
     def __post_init__(self) -> None:
         if self.backend not in ("auto", "kernel", "userspace"):
@@ -50,5 +55,7 @@ class SctpConfig:
             raise ConfigError("sctp.receive_window must be at least 1500 (RFC 9260 §3.3.2)")
         if self.max_init_retransmits < 0 or self.max_retransmissions < 0:
             raise ConfigError("sctp: retransmission limits must be >= 0")
+        if not 0 <= self.rx_batch <= 0.05:
+            raise ConfigError("sctp.rx_batch must be 0..0.05 s")
         if self.heartbeat_interval < 0 or self.sack_delay < 0 or self.sack_delay > 0.5:
             raise ConfigError("sctp: heartbeat_interval >= 0 and 0 <= sack_delay <= 0.5")

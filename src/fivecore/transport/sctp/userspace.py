@@ -166,12 +166,16 @@ class _RawIO:
         self.dirty: set[UserspaceAssociation] = set()
         self._hdrs: dict[tuple[bytes, bytes], tuple[bytes, tuple[str, int]]] = {}
         self._bound = WILDCARD
-        loop.add_reader(rx.fileno(), self._on_readable)
+        #: SctpConfig.rx_batch in force (the largest of the endpoints'), and the pending pass
+        self._batch = 0.0
+        self._batch_timer: asyncio.TimerHandle | None = None
+        loop.add_reader(rx.fileno(), self._on_wake)
         log.info("sctp userspace raw sockets open (protocol 132)")
 
     def add(self, ep: _UEndpoint) -> None:
         self.endpoints.setdefault(ep.ep.local_port, []).append(ep)
         self._update_filter()
+        self._batch = max(self._batch, ep.ep.config.rx_batch)
 
     def remove(self, ep: _UEndpoint) -> None:
         lst = self.endpoints.get(ep.ep.local_port)
@@ -183,6 +187,7 @@ class _RawIO:
             self.close()
         else:
             self._update_filter()
+            self._batch = max(e.ep.config.rx_batch for eps in self.endpoints.values() for e in eps)
 
     def _update_filter(self) -> None:
         """Let the kernel drop SCTP packets for ports we do not own before they wake us.
@@ -222,6 +227,9 @@ class _RawIO:
     def close(self) -> None:
         if self._by_loop.get(self.loop) is self:
             del self._by_loop[self.loop]
+        if self._batch_timer is not None:
+            self._batch_timer.cancel()
+            self._batch_timer = None
         try:
             self.loop.remove_reader(self.rx.fileno())
         except Exception:
@@ -241,6 +249,20 @@ class _RawIO:
             self.stats["tx_dropped"] += 1
             if e.errno not in (errno.EAGAIN, errno.ENOBUFS):
                 log.debug("sctp raw send failed errno=%s", e.errno)
+
+    def _on_wake(self) -> None:
+        """The raw socket is readable: read now, or with ``rx_batch`` once that has passed
+        (meanwhile the socket is not watched, so the packets arriving queue up in it)."""
+        if not self._batch:
+            self._on_readable()
+            return
+        self.loop.remove_reader(self.rx.fileno())
+        self._batch_timer = self.loop.call_later(self._batch, self._batch_due)
+
+    def _batch_due(self) -> None:
+        self._batch_timer = None
+        self.loop.add_reader(self.rx.fileno(), self._on_wake)
+        self._on_readable()
 
     def _on_readable(self) -> None:
         recv = self.rx.recv
