@@ -178,27 +178,60 @@ def establish_session(ctx: UpfContext, node_id: str, cp_seid: int, cp_ipv4: str,
                       changes: SessionChanges, now: float,
                       ue_ipv4: int | None = None) -> SessionResult:
     """TS 29.244 §6.3.2 / §7.5.2 — Session Establishment."""
-    assoc = ctx.associations.get(node_id)
-    if assoc is None:
+    begun = _begin_establishment(ctx, node_id, cp_seid, cp_ipv4, changes.create_pdrs, changes.create_fars)
+    if isinstance(begun, SessionResult):
+        return begun
+    _apply_changes(ctx, begun, changes, now)
+    if ue_ipv4 is not None:
+        begun.ue_ipv4 = ue_ipv4
+    return _finish_establishment(ctx, begun)
+
+
+def _begin_establishment(ctx: UpfContext, node_id: str, cp_seid: int, cp_ipv4: str, pdrs: list[Pdr],
+                         fars: list[Far]) -> Session | SessionResult:
+    """§6.3.2: the checks before a new session, and the session (or, for a CP SEID already
+    served, the answer that session gives)."""
+    if ctx.associations.get(node_id) is None:
         raise ProcedureError(CAUSE_NO_ASSOCIATION, f"no association with {node_id}", IE_NODE_ID)
-    if not changes.create_pdrs:
+    if not pdrs:
         raise ProcedureError(CAUSE_MANDATORY_IE_MISSING, "no Create PDR", IE_CREATE_PDR)
-    if not changes.create_fars:
+    if not fars:
         raise ProcedureError(CAUSE_MANDATORY_IE_MISSING, "no Create FAR", IE_CREATE_FAR)
     # A repeated request for a CP SEID we already serve replaces nothing: the same session
     # answers (the SMF retransmitted after losing our response, §6.4).
     existing = ctx.sessions.get(ctx.by_cp_fseid.get((cp_ipv4, cp_seid), 0))
     if existing is not None and existing.node_id == node_id:
         return SessionResult(existing, created_pdrs=_created_pdrs(ctx, existing))
-    session = Session(ctx.allocate_seid(), cp_seid, cp_ipv4, node_id)
-    _apply_changes(ctx, session, changes, now)
-    if ue_ipv4 is not None:
-        session.ue_ipv4 = ue_ipv4
+    return Session(ctx.allocate_seid(), cp_seid, cp_ipv4, node_id)
+
+
+def _finish_establishment(ctx: UpfContext, session: Session) -> SessionResult:
+    """The new session's UE address, Created PDRs, and its entries in the datapath tables."""
     _derive_ue_ip(session)
     created = _created_pdrs(ctx, session)
     ctx.add_session(session)
     ctx.compile(session)
     return SessionResult(session, created_pdrs=created)
+
+
+def _take_teid(ctx: UpfContext, session: Session, pdr: Pdr, chosen: dict[int, int], taken: set[int],
+               check_owner: bool) -> None:
+    """TS 29.244 §5.5.3: an access PDR with CH set gets a TEID of ours (one per CHOOSE ID in a
+    session); a TEID the CP chose must not belong to another session."""
+    if pdr.source_interface == IF_ACCESS and pdr.teid is None and pdr.choose:
+        if pdr.choose_id is not None and pdr.choose_id in chosen:
+            pdr.teid = chosen[pdr.choose_id]
+        else:
+            pdr.teid = ctx.allocate_teid(exclude=taken)
+            if pdr.choose_id is not None:
+                chosen[pdr.choose_id] = pdr.teid
+        taken.add(pdr.teid)
+        pdr.up_chosen = True
+    elif pdr.teid is not None and check_owner:
+        owner = ctx.teid_owner(pdr.teid)
+        if owner is not None and owner is not session:
+            raise ProcedureError(CAUSE_INVALID_FTEID_ALLOCATION,
+                                 f"TEID {pdr.teid:#x} is in use by another session", IE_F_TEID)
 
 
 def modify_session(ctx: UpfContext, seid: int, changes: SessionChanges,
@@ -260,17 +293,9 @@ def establish_checked(ctx: UpfContext, node_id: str, cp_seid: int, cp_ipv4: str,
     :func:`_apply_changes` (:mod:`fivecore.nf.upf.fastpath`). The same session, TEIDs,
     datapath entries and refusals as :func:`establish_session`; only the reference checks,
     which cannot fail for such rules, are left out."""
-    assoc = ctx.associations.get(node_id)
-    if assoc is None:
-        raise ProcedureError(CAUSE_NO_ASSOCIATION, f"no association with {node_id}", IE_NODE_ID)
-    if not pdrs:
-        raise ProcedureError(CAUSE_MANDATORY_IE_MISSING, "no Create PDR", IE_CREATE_PDR)
-    if not fars:
-        raise ProcedureError(CAUSE_MANDATORY_IE_MISSING, "no Create FAR", IE_CREATE_FAR)
-    existing = ctx.sessions.get(ctx.by_cp_fseid.get((cp_ipv4, cp_seid), 0))
-    if existing is not None and existing.node_id == node_id:
-        return SessionResult(existing, created_pdrs=_created_pdrs(ctx, existing))
-    session = Session(ctx.allocate_seid(), cp_seid, cp_ipv4, node_id)
+    session = _begin_establishment(ctx, node_id, cp_seid, cp_ipv4, pdrs, fars)
+    if isinstance(session, SessionResult):
+        return session
     # as _apply_changes: a later rule with the same ID replaces an earlier one
     s_pdrs = {p.pdr_id: p for p in pdrs}
     s_fars = {f.far_id: f for f in fars}
@@ -279,33 +304,14 @@ def establish_checked(ctx: UpfContext, node_id: str, cp_seid: int, cp_ipv4: str,
         urr.start_time = now
         urr.rearm()
     s_urrs = {u.urr_id: u for u in urrs}
-    chosen: dict[int, int] | None = None
-    taken: set[int] | None = None
+    chosen: dict[int, int] = {}
+    taken: set[int] = set()
     for pdr in s_pdrs.values():
-        if pdr.source_interface == IF_ACCESS and pdr.teid is None and pdr.choose:
-            if chosen is None or taken is None:
-                chosen, taken = {}, set()
-            if pdr.choose_id is not None and pdr.choose_id in chosen:
-                pdr.teid = chosen[pdr.choose_id]
-            else:
-                pdr.teid = ctx.allocate_teid(exclude=taken)
-                if pdr.choose_id is not None:
-                    chosen[pdr.choose_id] = pdr.teid
-            taken.add(pdr.teid)
-            pdr.up_chosen = True
-        elif pdr.teid is not None:
-            owner = ctx.teid_owner(pdr.teid)
-            if owner is not None and owner is not session:
-                raise ProcedureError(CAUSE_INVALID_FTEID_ALLOCATION,
-                                     f"TEID {pdr.teid:#x} is in use by another session", IE_F_TEID)
+        _take_teid(ctx, session, pdr, chosen, taken, True)
     for qer in qers:
         qer.sync_buckets(now)
     session.pdrs, session.fars, session.qers, session.urrs = s_pdrs, s_fars, s_qers, s_urrs
-    _derive_ue_ip(session)
-    created = _created_pdrs(ctx, session)
-    ctx.add_session(session)
-    ctx.compile(session)
-    return SessionResult(session, created_pdrs=created)
+    return _finish_establishment(ctx, session)
 
 
 def modify_fars(ctx: UpfContext, seid: int, updates: list[tuple[int, dict[str, Any]]],
@@ -443,8 +449,8 @@ def _apply_changes(ctx: UpfContext, session: Session, ch: SessionChanges, now: f
     for urr_id in ch.remove_urrs:
         urrs.pop(urr_id, None)
 
-    chosen: dict[int, int] | None = None
-    taken: set[int] | None = None
+    chosen: dict[int, int] = {}
+    taken: set[int] = set()
     for pdr in ch.create_pdrs:
         pdrs[pdr.pdr_id] = pdr
     if ch.update_pdrs:
@@ -469,23 +475,8 @@ def _apply_changes(ctx: UpfContext, session: Session, ch: SessionChanges, now: f
             if u not in urrs:
                 raise ProcedureError(CAUSE_RULE_FAILURE,
                                      f"PDR {pdr.pdr_id} refers to unknown URR {u}", IE_CREATE_PDR)
-        if pdr.source_interface == IF_ACCESS and pdr.teid is None and pdr.choose:
-            # TS 29.244 §5.5.3: CH set; the same CHOOSE ID shares one TEID in a session.
-            if chosen is None or taken is None:
-                chosen, taken = {}, set()
-            if pdr.choose_id is not None and pdr.choose_id in chosen:
-                pdr.teid = chosen[pdr.choose_id]
-            else:
-                pdr.teid = ctx.allocate_teid(exclude=taken)
-                if pdr.choose_id is not None:
-                    chosen[pdr.choose_id] = pdr.teid
-            taken.add(pdr.teid)
-            pdr.up_chosen = True
-        elif pdr.teid is not None and pdr in ch.create_pdrs:
-            owner = ctx.teid_owner(pdr.teid)
-            if owner is not None and owner is not session:
-                raise ProcedureError(CAUSE_INVALID_FTEID_ALLOCATION,
-                                     f"TEID {pdr.teid:#x} is in use by another session", IE_F_TEID)
+        # a CP-chosen TEID is checked for PDRs this request creates (an updated one was checked)
+        _take_teid(ctx, session, pdr, chosen, taken, pdr.teid is not None and pdr in ch.create_pdrs)
 
     for qer in new_qers:
         qer.sync_buckets(now)
