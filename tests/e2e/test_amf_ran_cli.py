@@ -3,19 +3,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 import yaml
+from ran_control import wait_registered
 
-from fivecore.errors import FivecoreError
 from fivecore.nf.amf.launch import AmfCore
-from fivecore.ran.app import control_request
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -46,18 +43,7 @@ def test_simulator_process_and_control_commands(core: AmfCore, tmp_path) -> None
     proc = subprocess.Popen([sys.executable, "-m", "fivecore.cli.main", "ran", "--gnbs", "2", "--ues", str(N),
                              "--config", str(cfg), "--control", sock, "--json"], stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 60
-        ues: list[dict] = []
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                pytest.fail((tmp_path / "ran.log").read_text())
-            try:
-                ues = asyncio.run(control_request(sock, {"cmd": "ue list"}))["ues"]
-            except FivecoreError:
-                ues = []
-            if ues and all(u["state"] == "REGISTERED" for u in ues):
-                break
-            time.sleep(0.2)
+        ues = wait_registered(proc, sock, tmp_path / "ran.log")
         r = fivecore("ran", "ue", "list", "--control", sock, "--json")
         assert r.returncode == 0, r.stderr
         ues = json.loads(r.stdout)

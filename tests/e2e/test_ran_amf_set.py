@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 import yaml
+from ran_control import wait_registered
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -140,20 +141,7 @@ def test_gnb_with_both_amfs_of_the_set(tmp_path: Path) -> None:
                                  str(cfg), "--amf-set", "--up-config", str(tmp_path / "bench-up.yaml"),
                                  "--control", sock, "--json"], stdout=log, stderr=subprocess.STDOUT)
         try:
-            from fivecore.errors import FivecoreError
-
-            deadline = time.monotonic() + 60
-            ues: list[dict[str, Any]] = []
-            while time.monotonic() < deadline:
-                if proc.poll() is not None:
-                    pytest.fail((tmp_path / "ran.log").read_text())
-                try:
-                    ues = asyncio.run(control_request(sock, {"cmd": "ue list"}))["ues"]
-                except FivecoreError:
-                    ues = []
-                if ues and all(u["state"] == "REGISTERED" for u in ues):
-                    break
-                time.sleep(0.2)
+            ues = wait_registered(proc, sock, tmp_path / "ran.log")
             assert len(ues) == N_CLI and all(u["state"] == "REGISTERED" for u in ues), ues
             # GUTI string ...-<set>-<pointer>-<tmsi>: both AMFs issued some
             assert {int(u["guti"].split("-")[-2], 16) for u in ues} == {0, 1}
