@@ -39,6 +39,8 @@ def test_priorities_and_slices() -> None:
         ({"tacs": []}, "amf.tacs"),
         ({"guami": {"set_id": 4096}}, "amf.guami.set_id"),
         ({"ngap": {"address": "not-an-ip"}}, "amf.ngap.address"),
+        ({"ngap": {"rx_batch_ms": 51}}, "amf.ngap.rx_batch_ms"),
+        ({"ngap": {"rx_batch_ms": -1}}, "amf.ngap.rx_batch_ms"),
         ({"slices": [{"sst": 1, "sd": "xyz"}]}, "amf.slices"),
         ({"bogus": 1}, "amf.bogus"),
     ],
@@ -47,3 +49,12 @@ def test_bad_values_name_the_key(amf: dict, key: str) -> None:
     with pytest.raises(ConfigError) as ei:
         load_config({"amf": amf})
     assert str(ei.value).startswith(key)
+
+
+def test_n2_receive_batching_reaches_the_sctp_endpoint() -> None:
+    """amf.ngap.rx_batch_ms (milliseconds) becomes the N2 endpoint's SctpConfig.rx_batch (s)."""
+    from fivecore.nf.amf.app import AmfApp
+
+    assert AmfApp(load_config({})).sctp_config.rx_batch == 0.001
+    assert AmfApp(load_config({"amf": {"ngap": {"rx_batch_ms": 0}}})).sctp_config.rx_batch == 0
+    assert AmfApp(load_config({"amf": {"ngap": {"rx_batch_ms": 3}}})).sctp_config.rx_batch == 0.003
