@@ -114,11 +114,21 @@ def targets_md(attach: dict[str, Any] | None, scale: dict[str, Any] | None,
     else:
         rows.append(("p99 ≤ 50 ms at 250 attaches/s", _f(p99) + " ms" if p99 is not None else "–",
                      verdict(p99, 50, False)))
-    cpus = [r["core_cpu_ms_per_attach"] for r in [*runs, *set_runs]
-            if r.get("core_cpu_ms_per_attach") and not r["failed"]]
-    cpu = min(cpus) if cpus else None
-    rows.append(("≤ 2 ms core CPU per attach", _f(cpu, "{:.2f}") + " ms (lowest over the sweep)",
-                 verdict(cpu, 2.0, False)))
+    ok = [r for r in [*runs, *set_runs] if r.get("core_cpu_ms_per_attach") and not r["failed"]]
+    best = min(ok, key=lambda r: r["core_cpu_ms_per_attach"]) if ok else None
+    cpu = best["core_cpu_ms_per_attach"] if best else None
+    # CPU per attach falls as the rate rises (fuller batches): say what it is at the 500/s the
+    # rate target names, too, and do not call the target met on the best rate alone
+    at500 = next((r["core_cpu_ms_per_attach"] for r in runs if abs(r["offered_rate"] - 500) < 1e-9
+                  and r.get("core_cpu_ms_per_attach") and not r["failed"]), None)
+    text = _f(cpu, "{:.2f}") + " ms (lowest over the sweep"
+    text += f", at {best['offered_rate']:g}/s offered)" if best else ")"
+    v = verdict(cpu, 2.0, False)
+    if at500 is not None and best is not None and best["offered_rate"] != 500:
+        text += f"; {at500:.2f} ms at 500/s"
+        if cpu is not None and cpu <= 2.0 < at500:
+            v = f"**holds at {best['offered_rate']:g}/s, not at 500/s**"
+    rows.append(("≤ 2 ms core CPU per attach", text, v))
     if scale:
         gb = scale.get("core_rss_gb")
         extra = scale.get("extrapolated_core_rss_gb_at_100k")
