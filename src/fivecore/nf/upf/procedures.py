@@ -244,10 +244,7 @@ def modify_session(ctx: UpfContext, seid: int, changes: SessionChanges,
     session = ctx.sessions.get(seid)
     if session is None:
         raise ProcedureError(CAUSE_SESSION_NOT_FOUND, f"no session {seid:#x}")
-    old_tunnels = {}
-    for far_id, far in session.fars.items():
-        if far.ohc_teid is not None and far.ohc_ipv4:
-            old_tunnels[far_id] = (far.ohc_teid, far.ohc_ipv4, far.ohc_port or ctx.gtpu_port)
+    old_tunnels = _tunnels(ctx, session.fars)
     had_buffering = session.has_buffered or session.dl_data_reported
     result = SessionResult(session)
     reports: list[UsageSnapshot] = []
@@ -269,20 +266,35 @@ def modify_session(ctx: UpfContext, seid: int, changes: SessionChanges,
         if urr is not None:
             reports.append(urr.take("IMMER", now))
     result.usage_reports = reports
+    _after_far_changes(ctx, session, result, old_tunnels, changes.send_end_marker, had_buffering)
+    return result
+
+
+def _tunnels(ctx: UpfContext, fars: dict[int, Far]) -> dict[int, tuple[int, str, int]]:
+    """The downlink GTP-U tunnel (TEID, peer, port) of each FAR that has one."""
+    gtpu_port = ctx.gtpu_port
+    return {far_id: (far.ohc_teid, far.ohc_ipv4, far.ohc_port or gtpu_port)
+            for far_id, far in fars.items() if far.ohc_teid is not None and far.ohc_ipv4}
+
+
+def _after_far_changes(ctx: UpfContext, session: Session, result: SessionResult,
+                       old_tunnels: dict[int, tuple[int, str, int]], send_end_marker: Any,
+                       had_buffering: bool) -> None:
+    """End markers and the buffer flush a committed modification calls for."""
     # TS 23.501 §5.8.2.9 / TS 29.281 §7.3.2 — path switch: end marker on the old tunnel
     # when the SMF asks (SNDEM) or when a downlink tunnel moved to another TEID/peer.
+    gtpu_port = ctx.gtpu_port
     for far_id, (teid, ip, port) in old_tunnels.items():
         far = session.fars.get(far_id)
-        moved = far is None or (far.ohc_teid, far.ohc_ipv4, far.ohc_port or ctx.gtpu_port) != (
+        moved = far is None or (far.ohc_teid, far.ohc_ipv4, far.ohc_port or gtpu_port) != (
             teid, ip, port)
-        if far_id in changes.send_end_marker or (moved and far is not None):
+        if far_id in send_end_marker or (moved and far is not None):
             result.end_markers.append(EndMarker(teid, (ip, port)))
     # Looked at again after compile(): the datapath thread may have buffered a packet on
     # the old BUFF path after had_buffering was taken; left there it would wait for a
     # modification that never comes (a new session's first downlink packets, lost).
     if had_buffering or session.has_buffered:
         result.flush_buffer = any(p.action == 1 for p in _dl_paths(ctx, session))
-    return result
 
 
 def establish_checked(ctx: UpfContext, node_id: str, cp_seid: int, cp_ipv4: str,
@@ -323,12 +335,8 @@ def modify_fars(ctx: UpfContext, seid: int, updates: list[tuple[int, dict[str, A
     session = ctx.sessions.get(seid)
     if session is None:
         raise ProcedureError(CAUSE_SESSION_NOT_FOUND, f"no session {seid:#x}")
-    gtpu_port = ctx.gtpu_port
-    old_tunnels = {}
     fars = dict(session.fars)
-    for far_id, far in fars.items():
-        if far.ohc_teid is not None and far.ohc_ipv4:
-            old_tunnels[far_id] = (far.ohc_teid, far.ohc_ipv4, far.ohc_port or gtpu_port)
+    old_tunnels = _tunnels(ctx, fars)
     had_buffering = session.has_buffered or session.dl_data_reported
     for far_id, upd in updates:
         if far_id not in fars:
@@ -337,14 +345,7 @@ def modify_fars(ctx: UpfContext, seid: int, updates: list[tuple[int, dict[str, A
     session.fars = fars
     ctx.compile(session)
     result = SessionResult(session)
-    for far_id, (teid, ip, port) in old_tunnels.items():
-        far = fars.get(far_id)
-        moved = far is None or (far.ohc_teid, far.ohc_ipv4, far.ohc_port or gtpu_port) != (
-            teid, ip, port)
-        if far_id in send_end_marker or (moved and far is not None):
-            result.end_markers.append(EndMarker(teid, (ip, port)))
-    if had_buffering or session.has_buffered:
-        result.flush_buffer = any(p.action == 1 for p in _dl_paths(ctx, session))
+    _after_far_changes(ctx, session, result, old_tunnels, send_end_marker, had_buffering)
     return result
 
 
