@@ -144,7 +144,11 @@ async def test_network_initiated_deregistration_via_udm_notification(core: AmfCo
     await sim.start()
     try:
         ru = sim.ues[0]
+        registered = (await core.acounters()).get("registered", 0)
         assert await sim.register(ru, follow_on=connected) == UeState.REGISTERED
+        # the UE is REGISTERED once it sends Registration Complete; the AMF once that arrives
+        # (TS 24.501 §5.5.1.2.4: it waits for it when it assigned a new 5G-GUTI)
+        assert await core.wait_counter("registered", registered + 1) == registered + 1
         if not connected:
             for _ in range(100):
                 if ru.ran_id is None:
