@@ -90,6 +90,9 @@ async def test_procedures_over_sctp_decode_in_tshark(core: AmfCore, tmp_path) ->
         await core.wait_counter("release_complete", 1)
         # from CM-IDLE with a NAS security context: cleartext IEs + the whole message inside
         assert await sim.register(ru, follow_on=True) == UeState.REGISTERED
+        # the new KgNB comes from the AMF's latest uplink NAS COUNT: Registration Complete's,
+        # once the AMF has it (the UE counts it as sent before the AMF has read it)
+        await core.wait_counter("registered", 2)
         c = await core.acounters()
         assert c.get("initial_nas_container", 0) >= 1 and c.get("registration_without_auth", 0) >= 1
 

@@ -73,6 +73,8 @@ async def test_many_ues_register_and_deregister(core: AmfCore) -> None:
         assert states == {UeState.REGISTERED}
         assert all(ru.ue.guti is not None for ru in sim.ues)
         assert all(ru.kgnb_ok for ru in sim.ues), "the AMF's KgNB must match the UE's derivation"
+        # each UE is REGISTERED once it sends Registration Complete; the AMF once that arrives
+        await core.wait_counter("registered", before.get("registered", 0) + N_UES)
         after = await core.acounters()
         for scheme in (0, 1, 2):
             got = after.get(f"suci_scheme_{scheme}", 0) - before.get(f"suci_scheme_{scheme}", 0)

@@ -99,8 +99,14 @@ def test_gnb_with_both_amfs_of_the_set(tmp_path: Path) -> None:
                 # both AMFs see this one gNB (one Global RAN Node ID) and their own half of the UEs
                 gnb_views = await asyncio.to_thread(_member_views, net.state, "gnb-info")
                 assert [[g.get("gnb_id") for g in v] for v in gnb_views] == [[61], [61]]
-                ue_views = await asyncio.to_thread(_member_views, net.state, "ue-info")
-                assert [sum(1 for u in v if u["gmm_state"] == "REGISTERED") for v in ue_views] == [N // 2, N // 2]
+                # a UE is REGISTERED once it sends Registration Complete; its AMF once that arrives
+                for _ in range(100):
+                    ue_views = await asyncio.to_thread(_member_views, net.state, "ue-info")
+                    registered = [sum(1 for u in v if u["gmm_state"] == "REGISTERED") for v in ue_views]
+                    if registered == [N // 2, N // 2]:
+                        break
+                    await asyncio.sleep(0.05)
+                assert registered == [N // 2, N // 2]
 
                 view = (await sim.command({"cmd": "gnb status"}))["gnbs"]
                 assert len(view) == 1 and view[0]["ready"]

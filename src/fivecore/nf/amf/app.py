@@ -222,7 +222,7 @@ class AmfApp(NfApp):
             self._assocs.pop(assoc_id, None)
             if self.trust is not None:
                 self.trust.gnb_policy.removed(gnb)
-            self.ngap.association_lost(gnb)
+            self._execute(self.ngap.association_lost(gnb))
             log.info("event=gnb_association_down peer=%s reason=%s", peer, assoc.close_reason)
 
     def _execute(self, outs: list[Any]) -> None:

@@ -161,6 +161,8 @@ class UeContext:
         "cm_connected",
         "kgnb_sent",
         "ue_ambr",
+        "releasing",
+        "after_release",
     )
 
     def __init__(self, amf_ue_ngap_id: int) -> None:
@@ -187,6 +189,11 @@ class UeContext:
         self.kgnb_sent = False
         #: subscribed UE-AMBR (uplink, downlink) in bit/s from am-data (TS 23.501 §5.7.2.6)
         self.ue_ambr: tuple[int, int] | None = None
+        #: UE Context Release Command sent, Complete not yet received: the NG connection is
+        #: going, so nothing more is sent on it (TS 23.502 §4.2.6)
+        self.releasing = False
+        #: what waits for the release to end, then is done by paging (``Gmm.page``'s ``then``)
+        self.after_release: tuple[Any, ...] | None = None
 
     def new_procedure(self, name: str) -> Procedure:
         """Start a procedure; the token lets late SBI answers for an older one be ignored."""
@@ -277,6 +284,7 @@ class AmfContext:
         ue.gnb = gnb
         ue.ran_ue_ngap_id = ran_ue_ngap_id
         ue.cm_connected = True
+        ue.releasing = False
         gnb.ues[ran_ue_ngap_id] = ue
 
     def detach_ran(self, ue: UeContext) -> None:
@@ -288,6 +296,7 @@ class AmfContext:
         ue.ran_ue_ngap_id = None
         ue.cm_connected = False
         ue.kgnb_sent = False
+        ue.releasing = False
 
     def set_tmsi(self, ue: UeContext, tmsi: int | None) -> None:
         if ue.tmsi is not None and self.by_tmsi.get(ue.tmsi) is ue:

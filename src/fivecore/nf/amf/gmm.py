@@ -586,6 +586,9 @@ class Gmm:
         """TS 24.501 §5.5.2.3: network-initiated de-registration (T3522)."""
         if ue.state != GmmState.REGISTERED:
             return []
+        if ue.releasing:
+            # the NG connection is going: page once it has gone (see after_release)
+            return self.defer_until_released(ue, ("deregister", cause, reregister))
         if ue.gnb is None:
             # CM-IDLE: page it; the de-registration follows its Service Request
             return self.page(ue, then=("deregister", cause, reregister))
@@ -606,6 +609,36 @@ class Gmm:
         proc.timer = "T3513"
         self.ctx.count("paging")
         return [Page(ue), SetTimer(ue, "T3513", self.cfg.t3513, proc.token)]
+
+    def defer_until_released(self, ue: UeContext, then: tuple[Any, ...]) -> list[Action]:
+        """Network-triggered work for a UE whose NG connection is being released (UE Context
+        Release Command sent, Complete not yet back): what is sent on that connection now is
+        lost, so ``then`` waits and the UE is paged once it is CM-IDLE (TS 23.502 §4.2.6, then
+        §4.2.3.3). A de-registration outranks waiting downlink data."""
+        if ue.after_release is None or then[0] == "deregister":
+            ue.after_release = then
+        self.ctx.count("deferred_until_released")
+        return []
+
+    def after_release(self, ue: UeContext) -> list[Action]:
+        """The UE is CM-IDLE (Release Complete, NG Reset, association loss): page it for what
+        :meth:`defer_until_released` kept; if it cannot be paged, waiting transfers fail as
+        for unanswered paging (TS 29.518 §5.2.2.3.2)."""
+        then, ue.after_release = ue.after_release, None
+        if then is None:
+            return []
+        acts = self.page(ue, then)
+        if not acts and then[0] == "n1n2" and self.on_paging_failed is not None:
+            self.on_paging_failed(ue)
+        return acts
+
+    def _take_deferred(self, ue: UeContext) -> list[Action]:
+        """The UE came back (Service Request) before its old connection's release ended: do
+        what waited for it now (a waiting N1N2 transfer rides on the Service Request's ICS)."""
+        then, ue.after_release = ue.after_release, None
+        if then is not None and then[0] == "deregister":
+            return self.deregister(ue, then[1], then[2])
+        return []
 
     def _paging_done(self, ue: UeContext, proc: Procedure) -> list[Action]:
         then = proc.request
@@ -1191,6 +1224,8 @@ class Gmm:
         if ue.proc is not None and ue.proc.name == "paging":
             self.ctx.count("paging_answered")
             acts += self._paging_done(ue, ue.proc)
+        elif ue.after_release is not None:
+            acts += self._take_deferred(ue)
         return acts
 
     # ======================================================================================

@@ -117,11 +117,16 @@ class AmfNgap:
         gnb.out_streams = max(1, out_streams)
         return gnb
 
-    def association_lost(self, gnb: GnbContext) -> None:
+    def association_lost(self, gnb: GnbContext) -> list[Any]:
         """SCTP association gone: every UE on it is CM-IDLE (TS 23.502 §4.2.6)."""
+        waiting = []
         for ue in list(gnb.ues.values()):
             self.gmm.ran_released(ue)
+            if ue.after_release is not None:
+                waiting.append(ue)
         self.ctx.remove_gnb(gnb)
+        # paged through the gNBs still there
+        return [out for ue in waiting for out in self.translate(self.gmm.after_release(ue))]
 
     # --- receive -----------------------------------------------------------------------------
 
@@ -350,9 +355,10 @@ class AmfNgap:
         alt, val = pdu["ResetType"]
         self.ctx.count("ng_reset")
         ack_ies: dict[str, Any] = {}
+        out: list[Any] = []
         if alt == "nG-Interface":
             for ue in list(gnb.ues.values()):
-                self.gmm.ran_released(ue)
+                out += self._idle(ue)
         else:
             items = []
             for item in val:
@@ -364,11 +370,11 @@ class AmfNgap:
                 elif ran_id is not None:
                     ue = gnb.ues.get(ran_id)
                 if ue is not None:
-                    self.gmm.ran_released(ue)
+                    out += self._idle(ue)
                 items.append({k: v for k, v in item.items() if k in ("aMF-UE-NGAP-ID", "rAN-UE-NGAP-ID")})
             if items:
                 ack_ies["UE-associatedLogicalNG-connectionList"] = items
-        return [NgapSend(gnb, 0, ngap.encode(NgapPdu("NGReset", "successful", ack_ies)))]
+        return [NgapSend(gnb, 0, ngap.encode(NgapPdu("NGReset", "successful", ack_ies))), *out]
 
     def _ignore(self, gnb: GnbContext, pdu: NgapPdu) -> list[Any]:
         return []
@@ -455,8 +461,12 @@ class AmfNgap:
         if ue is None:
             return err
         self.ctx.count("release_complete")
+        return self._idle(ue)
+
+    def _idle(self, ue: UeContext) -> list[Any]:
+        """The UE's NG connection is gone (CM-IDLE); page it if something waited for that."""
         self.gmm.ran_released(ue)
-        return []
+        return self.translate(self.gmm.after_release(ue)) if ue.after_release is not None else []
 
     def ue_context_modification(
         self,
@@ -475,7 +485,7 @@ class AmfNgap:
         Returns nothing when the UE has no NG connection or nothing is asked.
         """
         gnb = ue.gnb
-        if gnb is None or ue.ran_ue_ngap_id is None or gnb.state != GnbState.READY:
+        if gnb is None or ue.ran_ue_ngap_id is None or gnb.state != GnbState.READY or ue.releasing:
             return []
         ies: dict[str, Any] = {"AMF-UE-NGAP-ID": ue.amf_ue_ngap_id, "RAN-UE-NGAP-ID": ue.ran_ue_ngap_id}
         if security_key:
@@ -576,6 +586,7 @@ class AmfNgap:
                     "Cause": ngap.cause(*a.cause),
                 })
                 self.ctx.count("release_command")
+                ue.releasing = True
                 out.append(NgapSend(ue.gnb, self.stream_for(ue.gnb, ue), ngap.encode(p)))
             elif t is Page:
                 out.extend(self._paging(a.ue))

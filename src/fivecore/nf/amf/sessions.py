@@ -528,7 +528,7 @@ class AmfSessions:
         ue = self._ue(supi)
         if ue is None:
             raise HttpError(404, "CONTEXT_NOT_FOUND", "no registered UE with that SUPI")
-        if ue.gnb is None:
+        if ue.gnb is None or ue.releasing:
             fail_uri = data.get("n1n2FailureTxfNotifURI")
             return self._page_for(ue, supi, psi, n1, n2, n2_type, sm_info,
                                   fail_uri if isinstance(fail_uri, str) else None)
@@ -547,9 +547,14 @@ class AmfSessions:
     def _page_for(self, ue: UeContext, supi: str, psi: int, n1: bytes | None, n2: bytes | None,
                   n2_type: str | None, sm_info: Any, failure_uri: str | None = None) -> Response:
         """TS 23.502 §4.2.3.3 steps 3-4 / TS 29.518 §5.2.2.3.1.2: a CM-IDLE UE is paged; the
-        message waits for its Service Request and the answer is 202 ATTEMPTING_TO_REACH_UE."""
+        message waits for its Service Request and the answer is 202 ATTEMPTING_TO_REACH_UE.
+        A UE whose NG connection is being released is paged once the release ends."""
         paging = ue.proc is not None and ue.proc.name == "paging"
-        acts = [] if paging else self.gmm.page(ue, then=("n1n2",))
+        if ue.releasing:
+            acts = self.gmm.defer_until_released(ue, ("n1n2",))
+            paging = True  # as good as paging: the message waits, the page follows
+        else:
+            acts = [] if paging else self.gmm.page(ue, then=("n1n2",))
         if not paging and not acts:
             self.count("n1n2_ue_unreachable")
             raise HttpError(409, "UE_IN_CM_IDLE_STATE", "UE is CM-IDLE and cannot be paged now")
