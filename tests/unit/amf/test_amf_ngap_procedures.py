@@ -298,22 +298,59 @@ def test_retransmissions_run_out_context_removed_at_once() -> None:
     assert w.sent("UEContextRelease")
 
 
-def test_abort_after_registration_accept_frees_the_reserved_tmsi() -> None:
-    w = Wire()
-    ctx = w.gmm.ctx
-    # lose the Registration Complete: the AMF retransmits the accept until T3550 runs out
+def _lose_registration_complete(w: Wire) -> None:
     orig = w.gnb.uplink_nas
     w.gnb.uplink_nas = (  # type: ignore[method-assign]
         lambda ru, pdu: None if ru.ue.state == UeState.REGISTERED else orig(ru, pdu))
-    w.gnb.register(w.rus[0])
+
+
+def test_unanswered_registration_accept_leaves_the_ue_registered_with_the_new_guti() -> None:
+    """TS 24.501 §5.5.1.2.8 c: on the fifth T3550 expiry the initial registration is aborted
+    and the AMF enters 5GMM-REGISTERED; the UE, which took the Accept, is served with its GUTI."""
+    w = Wire()
+    ctx = w.gmm.ctx
+    ru = w.rus[0]
+    _lose_registration_complete(w)
+    w.gnb.register(ru)
     w.pump()
     (amf_ue,) = ctx.ues.values()
     assert amf_ue.proc.name == "registration_accept" and len(ctx.by_tmsi) == 1
     for _ in range(5):
         w.fire_all()
-    assert not ctx.ues and not ctx.by_tmsi and not ctx.by_supi
-    assert ctx.stats["ue_reaped_timer"] == 1
-    assert w.hn.calls[-1] == "udm_deregister" and not w.hn.uecm, "the UDM forgets this AMF too"
+    assert amf_ue.state == GmmState.REGISTERED and amf_ue.proc is None
+    assert amf_ue.tmsi == ru.ue.guti.tmsi and ctx.by_tmsi == {amf_ue.tmsi: amf_ue}
+    assert not ctx.embryonic and not ctx.old_tmsi and ctx.stats["registration_accept_aborted"] == 1
+    assert ru.ran_id is None, "the NG connection was released"
+    w.gnb.uplink_nas = Gnb.uplink_nas.__get__(w.gnb)  # type: ignore[method-assign]
+    w.gnb.service_request(ru)
+    w.pump()
+    assert ctx.stats["service_request"] == 1 and ru.ue.state == UeState.REGISTERED
+
+
+def test_unanswered_mobility_registration_keeps_both_gutis_until_the_new_one_is_heard() -> None:
+    """TS 24.501 §5.5.1.2.8 c: the old and the new 5G-GUTI both stay valid (paging names both)
+    until the AMF hears the UE with the new one."""
+    w = Wire()
+    ctx = w.gmm.ctx
+    ru = w.rus[0]
+    amf_ue = w.register(ru)
+    old = amf_ue.tmsi
+    _lose_registration_complete(w)
+    w.gnb.register(ru, reg_type=2)  # mobility registration update with the 5G-GUTI
+    w.pump()
+    for _ in range(5):
+        w.fire_all()
+    new = ru.ue.guti.tmsi
+    assert new != old and amf_ue.tmsi == new and ctx.old_tmsi == {amf_ue.amf_ue_ngap_id: old}
+    assert ctx.by_tmsi == {old: amf_ue, new: amf_ue}
+    n = len(w.sent("Paging"))
+    w.run(w.amf.translate(w.gmm.page(amf_ue, then=("deregister", None, False))))
+    paged = [p["UEPagingIdentity"][1]["fiveG-TMSI"] for p in w.sent("Paging")[n:]]
+    assert sorted(int.from_bytes(t, "big") for t in paged) == sorted((old, new))
+    w.gnb.uplink_nas = Gnb.uplink_nas.__get__(w.gnb)  # type: ignore[method-assign]
+    w.gnb.service_request(ru)  # with the new 5G-S-TMSI
+    w.pump()
+    assert not ctx.old_tmsi and old not in ctx.by_tmsi and ctx.by_tmsi[new] is amf_ue
 
 
 def test_ue_context_cap_rejects_new_ues_with_congestion_and_t3346() -> None:

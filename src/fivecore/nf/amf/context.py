@@ -220,6 +220,7 @@ class AmfContext:
         "gnbs",
         "ues",
         "by_tmsi",
+        "old_tmsi",
         "by_supi",
         "_next_amf_ue_ngap_id",
         "stats",
@@ -232,6 +233,9 @@ class AmfContext:
         self.gnbs: dict[int, GnbContext] = {}
         self.ues: dict[int, UeContext] = {}
         self.by_tmsi: dict[int, UeContext] = {}
+        #: AMF UE NGAP ID -> a second valid 5G-TMSI (the old one after an unanswered Registration
+        #: Accept, TS 24.501 §5.5.1.2.8 c); rare, so kept here rather than on every context
+        self.old_tmsi: dict[int, int] = {}
         self.by_supi: dict[str, UeContext] = {}
         self._next_amf_ue_ngap_id = secrets.randbelow(1 << 20) + 1
         self.stats: dict[str, int] = {}
@@ -299,11 +303,28 @@ class AmfContext:
         ue.releasing = False
 
     def set_tmsi(self, ue: UeContext, tmsi: int | None) -> None:
+        if self.old_tmsi:
+            self.drop_old_tmsi(ue)
         if ue.tmsi is not None and self.by_tmsi.get(ue.tmsi) is ue:
             del self.by_tmsi[ue.tmsi]
         ue.tmsi = tmsi
         if tmsi is not None:
             self.by_tmsi[tmsi] = ue
+
+    def keep_old_tmsi(self, ue: UeContext, new_tmsi: int) -> None:
+        """TS 24.501 §5.5.1.2.8 c: ``new_tmsi`` becomes the UE's 5G-TMSI while the one it had
+        stays valid too, until the UE is heard with the new one (:meth:`drop_old_tmsi`)."""
+        old = ue.tmsi
+        ue.tmsi = new_tmsi
+        self.by_tmsi[new_tmsi] = ue
+        if old is not None and old != new_tmsi and self.by_tmsi.get(old) is ue:
+            self.old_tmsi[ue.amf_ue_ngap_id] = old
+
+    def drop_old_tmsi(self, ue: UeContext) -> None:
+        """The UE's second 5G-TMSI (see :meth:`keep_old_tmsi`) is no longer valid."""
+        old = self.old_tmsi.pop(ue.amf_ue_ngap_id, None)
+        if old is not None and self.by_tmsi.get(old) is ue:
+            del self.by_tmsi[old]
 
     def new_tmsi(self) -> int:
         """TS 23.003 §2.10.1: a 5G-TMSI not in use (fresh and unpredictable, TS 33.501 §6.12.3)."""
@@ -335,6 +356,8 @@ class AmfContext:
             del self.ues[ue.amf_ue_ngap_id]
         if ue.tmsi is not None and self.by_tmsi.get(ue.tmsi) is ue:
             del self.by_tmsi[ue.tmsi]
+        if self.old_tmsi:
+            self.drop_old_tmsi(ue)
         if ue.supi is not None and self.by_supi.get(ue.supi) is ue:
             del self.by_supi[ue.supi]
         proc = ue.proc

@@ -556,6 +556,8 @@ class Gmm:
             self.ctx.count(f"{proc.name}_aborted")
             log.info("event=procedure_aborted proc=%s amf_ue_ngap_id=%d", proc.name, ue.amf_ue_ngap_id)
             ue.proc = None
+            if proc.name == "registration_accept":
+                return self._accept_unanswered(ue, proc)
             if ue.amf_ue_ngap_id in self.ctx.embryonic and ue.state != GmmState.REGISTERED:
                 # TS 24.501 §5.4.1.3.7 c / §5.4.2.7 c / §5.5.1.2.8: the procedure is aborted
                 # and so is the registration the context was made for: drop it now
@@ -563,11 +565,7 @@ class Gmm:
                 proc.timer = None
                 return self._reap(ue, "timer")
             acts: list[Action] = []
-            if proc.name == "deregistration_nw":
-                ue.state = GmmState.DEREGISTERED
-            elif proc.name == "registration_accept" and ue.state == GmmState.REGISTERED:
-                pass
-            elif ue.state != GmmState.REGISTERED:
+            if proc.name == "deregistration_nw" or ue.state != GmmState.REGISTERED:
                 ue.state = GmmState.DEREGISTERED
             if ue.gnb is not None:
                 acts.append(self._release(ue))
@@ -581,6 +579,17 @@ class Gmm:
             elif proc.last_sec_mode == "new" and proc.new_sec is not None:
                 pdu = nas_io.protect(proc.new_sec, proc.last_plain, new_context=True)
         return [SendNas(ue, pdu), SetTimer(ue, name, self._timer_value(name), proc.token)]
+
+    def _accept_unanswered(self, ue: UeContext, proc: Procedure) -> list[Action]:
+        """TS 24.501 §5.5.1.2.8 c: fifth expiry of T3550 — the procedure is aborted and the AMF
+        enters 5GMM-REGISTERED (the UE most likely took one of the Accepts and only its Complete
+        was lost). The new 5G-GUTI and the old one are both valid until the UE is heard with the
+        new one; paging names both."""
+        if proc.new_tmsi is not None:
+            self.ctx.keep_old_tmsi(ue, proc.new_tmsi)
+        ue.state = GmmState.REGISTERED
+        self.ctx.embryonic.pop(ue.amf_ue_ngap_id, None)
+        return [self._release(ue)] if ue.gnb is not None else []
 
     def deregister(self, ue: UeContext, cause: int | None = None, reregister: bool = False) -> list[Action]:
         """TS 24.501 §5.5.2.3: network-initiated de-registration (T3522)."""
@@ -670,9 +679,7 @@ class Gmm:
         if proc is None or proc.name != "configuration_update":
             return []
         if proc.new_tmsi is not None:
-            if ue.tmsi is not None and ue.tmsi != proc.new_tmsi and self.ctx.by_tmsi.get(ue.tmsi) is ue:
-                del self.ctx.by_tmsi[ue.tmsi]
-            ue.tmsi = proc.new_tmsi
+            self.ctx.set_tmsi(ue, proc.new_tmsi)
         ue.proc = None
         self.ctx.count("configuration_update")
         return [StopTimer(ue, "T3555")]
@@ -1136,10 +1143,7 @@ class Gmm:
         acts: list[Action] = [StopTimer(ue, "T3550")]
         new_tmsi = proc.new_tmsi
         if new_tmsi is not None:
-            if ue.tmsi is not None and ue.tmsi != new_tmsi and self.ctx.by_tmsi.get(ue.tmsi) is ue:
-                del self.ctx.by_tmsi[ue.tmsi]
-            ue.tmsi = new_tmsi
-            self.ctx.by_tmsi[new_tmsi] = ue
+            self.ctx.set_tmsi(ue, new_tmsi)
         follow_on = proc.follow_on
         ue.proc = None
         ue.state = GmmState.REGISTERED
@@ -1242,7 +1246,10 @@ class Gmm:
             return None
         if ident.set_id != cfg.set_id or ident.pointer != cfg.pointer:
             return None
-        return self.ctx.by_tmsi.get(ident.tmsi)
+        ue = self.ctx.by_tmsi.get(ident.tmsi)
+        if ue is not None and self.ctx.old_tmsi and ident.tmsi == ue.tmsi:
+            self.ctx.drop_old_tmsi(ue)  # heard with the new 5G-TMSI: the old one is invalid now
+        return ue
 
     def _protect(self, ue: UeContext, plain: bytes) -> bytes:
         """Integrity protect and cipher with the current context, if there is one."""

@@ -604,14 +604,20 @@ class AmfNgap:
         if ue.tmsi is None:
             return []
         tac = ue.tac if ue.tac is not None else cfg.tacs[0]
-        pdu = ngap.encode(NgapPdu("Paging", "initiating", {
-            "UEPagingIdentity": ("fiveG-S-TMSI", ngap.five_g_s_tmsi(cfg.set_id, cfg.pointer, ue.tmsi)),
-            "TAIListForPaging": [{"tAI": ngap.tai(cfg.plmn, tac)}],
-        }))
+        # TS 24.501 §5.5.1.2.8 c: while two 5G-GUTIs are valid the UE may hold either
+        tmsis = [ue.tmsi]
+        old = self.ctx.old_tmsi.get(ue.amf_ue_ngap_id) if self.ctx.old_tmsi else None
+        if old is not None:
+            tmsis.append(old)
+        gnbs = [g for g in self.ctx.gnbs.values()
+                if g.state == GnbState.READY and (not g.supported_tas or any(t[0] == tac for t in g.supported_tas))]
         out = []
-        for gnb in self.ctx.gnbs.values():
-            if gnb.state == GnbState.READY and (not gnb.supported_tas or any(t[0] == tac for t in gnb.supported_tas)):
-                out.append(NgapSend(gnb, 0, pdu))
+        for tmsi in tmsis:
+            pdu = ngap.encode(NgapPdu("Paging", "initiating", {
+                "UEPagingIdentity": ("fiveG-S-TMSI", ngap.five_g_s_tmsi(cfg.set_id, cfg.pointer, tmsi)),
+                "TAIListForPaging": [{"tAI": ngap.tai(cfg.plmn, tac)}],
+            }))
+            out += [NgapSend(g, 0, pdu) for g in gnbs]
         self.ctx.count("paging_sent")
         return out
 
