@@ -79,7 +79,9 @@ def ue_modify(
         body["rfsp"] = rfsp
     if not security_key and rfsp is None and ambr_ul is None:
         raise AmfRequestError("nothing to modify: give --security-key, --ambr-ul/--ambr-dl or --rfsp")
-    _post(_amf_uri(config, amf_uri), f"/fivecore-amf/v1/ue-contexts/{supi}/modify", body)
+    from fivecore.transport.http2.message import path_segment  # the transport only when sending
+
+    _post(_amf_uri(config, amf_uri), f"/fivecore-amf/v1/ue-contexts/{path_segment(supi)}/modify", body)
     if json_out:
         typer.echo(json.dumps({"supi": supi, "sent": True}))
     else:

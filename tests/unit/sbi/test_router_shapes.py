@@ -14,11 +14,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fivecore.transport.http2 import HttpError, Request, Response, Router
+from fivecore.transport.http2.message import path_segment
 
 
-def _reference(routes: list[tuple[str, str]], method: str, path: str) -> tuple[Any, ...]:
-    """(index of the route, params) or ("error", status) by a backtracking segment search."""
-    parts = [p for p in path.split("/") if p]
+def _reference(routes: list[tuple[str, str]], method: str, path: str,
+               segs: list[str] | None = None) -> tuple[Any, ...]:
+    """(index of the route, params) or ("error", status) by a backtracking segment search.
+
+    ``segs`` are the path's segments already percent-decoded (RFC 3986 §3.3): the search then
+    runs on them, and a segment holding '/' never equals a static route's path."""
+    if segs is not None:
+        parts = [p for p in segs if p]
+        path = "\x00" if any("/" in p for p in segs) else "/".join(segs)
+    else:
+        parts = [p for p in path.split("/") if p]
     static = {}
     dynamic = []
     for i, (m, p) in enumerate(routes):
@@ -37,7 +46,7 @@ def _reference(routes: list[tuple[str, str]], method: str, path: str) -> tuple[A
             if group:
                 yield group
             return
-        lit = [g for g in group if g[2][depth] == parts[depth]]
+        lit = [g for g in group if g[2][depth] == parts[depth] and not g[2][depth].startswith("{")]
         if lit:
             yield from _walk_group(lit, depth + 1)
         var = [g for g in group if g[2][depth].startswith("{")]
@@ -88,6 +97,40 @@ def test_shape_lookup_matches_a_segment_search(routes: list[tuple[str, str]], me
     assert want[0] != "error", (routes, method, path)
     got = route.handler(Request(method, path)).body.decode()
     assert (int(got), params) == want, (routes, method, path)
+
+
+#: decoded segments: literals of the routes, other text, and text holding '/', '?', '%'
+DECODED = st.sampled_from(["a", "b", "c", "d", "", "a/b", "/", "a?b", "%", "%2F", "é", "{x}"])
+
+
+def _encode(seg: str, how: int) -> str:
+    """``seg`` as a client may send it: minimally encoded, or every octet as %XX."""
+    if how == 0:
+        return path_segment(seg)
+    return "".join(f"%{o:02X}" for o in seg.encode())
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(ROUTE, min_size=1, max_size=8), st.sampled_from(["GET", "PUT"]),
+       st.lists(st.tuples(DECODED, st.integers(0, 1)), min_size=0, max_size=5))
+def test_shape_lookup_on_encoded_segments_matches_a_segment_search(
+        routes: list[tuple[str, str]], method: str, segs: list[tuple[str, int]]) -> None:
+    """The raw path is split first and each segment decoded: the result is the segment search
+    on the decoded segments, a decoded '/' staying inside its segment."""
+    routes = [r for r in routes if _names_consistent(r[1])]
+    r = Router()
+    for i, (m, p) in enumerate(routes):
+        r.add(m, p, _answer(i))
+    raw = "/" + "/".join(_encode(seg, how) for seg, how in segs)
+    want = _reference(routes, method, raw, ["", *(seg for seg, _ in segs)])
+    try:
+        route, params = r.match(method, raw)
+    except HttpError as exc:
+        assert want == ("error", exc.status), (routes, method, raw)
+        return
+    assert want[0] != "error", (routes, method, raw)
+    got = route.handler(Request(method, raw)).body.decode()
+    assert (int(got), params) == want, (routes, method, raw)
 
 
 def test_literal_segments_win_over_names_and_405_for_other_methods() -> None:

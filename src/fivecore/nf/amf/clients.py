@@ -22,6 +22,7 @@ from fivecore.errors import FivecoreError
 from fivecore.nf.amf.gmm import SbiFailure
 from fivecore.nf.common.client import SbiClient, gather_eager
 from fivecore.transport.http2 import TransportError
+from fivecore.transport.http2.message import path_segment
 
 log = logging.getLogger("fivecore.amf.sbi")
 
@@ -145,7 +146,7 @@ class AmfSbi:
         supi = args["supi"]
         reg = {
             "amfInstanceId": self.amf_instance_id,
-            "deregCallbackUri": f"{self.callback_uri}/namf-callback/v1/{supi}/dereg-notify",
+            "deregCallbackUri": f"{self.callback_uri}/namf-callback/v1/{path_segment(supi)}/dereg-notify",
             "guami": self.guami,
             "ratType": "NR",
             "initialRegistrationInd": bool(args.get("initial", True)),
@@ -153,11 +154,11 @@ class AmfSbi:
         # UECM registration and the am-data read are independent: one round trip, not two
         put, get = await gather_eager(
             self.client.call(
-                "PUT", f"/nudm-uecm/v1/{supi}/registrations/amf-3gpp-access", body=reg,
+                "PUT", f"/nudm-uecm/v1/{path_segment(supi)}/registrations/amf-3gpp-access", body=reg,
                 target_nf_type="UDM", timeout=self.timeout,
             ),
             self.client.call(
-                "GET", f"/nudm-sdm/v2/{supi}/am-data", query=self._plmn_q,
+                "GET", f"/nudm-sdm/v2/{path_segment(supi)}/am-data", query=self._plmn_q,
                 target_nf_type="UDM", timeout=self.timeout,
             ),
         )
@@ -181,7 +182,7 @@ class AmfSbi:
         if not supi:
             return {}
         resp = await self.client.call(
-            "PATCH", f"/nudm-uecm/v1/{supi}/registrations/amf-3gpp-access",
+            "PATCH", f"/nudm-uecm/v1/{path_segment(supi)}/registrations/amf-3gpp-access",
             body={"guami": self.guami, "purgeFlag": True},
             headers={"content-type": "application/merge-patch+json"},
             target_nf_type="UDM", timeout=self.timeout,

@@ -41,6 +41,7 @@ from fivecore.nf.amf.context import GmmState, GnbContext, UeContext
 from fivecore.nf.amf.ngap_handler import NgapSend
 from fivecore.nf.common.client import NoProducer, SbiClient
 from fivecore.transport.http2 import HttpError, Request, Response, TransportError, json_response
+from fivecore.transport.http2.message import path_segment
 from fivecore.wire import nas, ngap
 from fivecore.wire.errors import DecodeError, EncodeError
 from fivecore.wire.ngap import NgapPdu
@@ -311,7 +312,7 @@ class AmfSessions:
             "servingNfId": self.app.instance_id, "guami": self.guami, "servingNetwork": self.plmn,
             "requestType": "INITIAL_REQUEST", "n1SmMsg": {"contentId": "n1msg"},
             "anType": "3GPP_ACCESS", "ratType": "NR",
-            "smContextStatusUri": f"{self.amf_uri}/namf-callback/v1/{supi}/sm-context-status/{psi}{token}",
+            "smContextStatusUri": f"{self.amf_uri}/namf-callback/v1/{path_segment(supi)}/sm-context-status/{psi}{token}",
         }
         if dnn:
             data["dnn"] = dnn
@@ -567,7 +568,7 @@ class AmfSessions:
         if acts:
             self.app._execute(self.ngap.translate(acts))
         self.count("n1n2_paging")
-        loc = f"{self.amf_uri}/namf-comm/v1/ue-contexts/{supi}/n1-n2-messages/{psi}"
+        loc = f"{self.amf_uri}/namf-comm/v1/ue-contexts/{path_segment(supi)}/n1-n2-messages/{psi}"
         return json_response({"cause": "ATTEMPTING_TO_REACH_UE"}, status=202, headers={"location": loc})
 
     # --- Service Request: user plane reactivation (TS 23.502 §4.2.3.2) -------------------------
@@ -718,7 +719,7 @@ class AmfSessions:
         for psi, w in self.pending.pop(ue.supi, {}).items():
             self.count("n1n2_paging_failed")
             if w.failure_uri:
-                loc = f"{self.amf_uri}/namf-comm/v1/ue-contexts/{ue.supi}/n1-n2-messages/{psi}"
+                loc = f"{self.amf_uri}/namf-comm/v1/ue-contexts/{path_segment(ue.supi)}/n1-n2-messages/{psi}"
                 self._spawn(self._notify_failure(w.failure_uri, {"cause": "UE_NOT_RESPONDING", "n1n2MsgDataUri": loc}))
 
     async def _notify_failure(self, uri: str, body: dict[str, Any]) -> None:

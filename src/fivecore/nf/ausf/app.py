@@ -10,6 +10,7 @@ from fivecore.config import AusfConfig
 from fivecore.nf.common import NfApp
 from fivecore.nf.common.client import run_until_wait
 from fivecore.transport.http2 import Router, TransportError
+from fivecore.transport.http2.message import path_segment
 
 from .context import AusfContext
 from .sbi import UEAU, build_router
@@ -51,4 +52,4 @@ class AusfApp(NfApp):
 
     async def _post(self, supi: str, event: Any) -> None:
         with contextlib.suppress(TransportError, OSError, ValueError, Exception):
-            await self.client.call("POST", f"{UEAU}/{supi}/auth-events", body=event, target_nf_type="UDM", timeout=2.0)
+            await self.client.call("POST", f"{UEAU}/{path_segment(supi)}/auth-events", body=event, target_nf_type="UDM", timeout=2.0)

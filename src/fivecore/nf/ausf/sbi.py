@@ -21,6 +21,7 @@ from fivecore.transport.http2 import (
     TransportError,
     json_response,
 )
+from fivecore.transport.http2.message import path_segment
 from fivecore.wire import eap
 from fivecore.wire.sbi import (
     AuthenticationInfo,
@@ -49,7 +50,7 @@ def build_router(ctx: AusfContext, client: SbiClient, instance_id: str, self_uri
         body = AuthenticationInfoRequest(servingNetworkName=snn, ausfInstanceId=instance_id,
                                          resynchronizationInfo=resync)
         try:
-            resp = await client.call("POST", f"{UEAU}/{supi_or_suci}/security-information/generate-auth-data",
+            resp = await client.call("POST", f"{UEAU}/{path_segment(supi_or_suci)}/security-information/generate-auth-data",
                                      body=body, target_nf_type="UDM")
         except TransportError as exc:
             raise HttpError(504, "UPSTREAM_SERVER_ERROR", f"UDM unreachable: {exc}") from None

@@ -25,6 +25,7 @@ from fivecore.transport.http2 import (
     TransportError,
     server_ssl_context,
 )
+from fivecore.transport.http2.message import path_segment
 
 from .client import LocalRegistry, SbiClient
 
@@ -145,7 +146,7 @@ class NfApp:
         return None if self._nrf_local() else self.cfg.nrf_uri
 
     async def _nrf_loop(self) -> None:
-        path = f"/nnrf-nfm/v1/nf-instances/{self.instance_id}"
+        path = f"/nnrf-nfm/v1/nf-instances/{path_segment(self.instance_id)}"
         delay = 0.2
         while True:
             try:
@@ -183,7 +184,7 @@ class NfApp:
         self._tasks.clear()
         if self.registered.is_set() and self.nf_type != "NRF":
             with contextlib.suppress(Exception):
-                await self.client.call("DELETE", f"/nnrf-nfm/v1/nf-instances/{self.instance_id}",
+                await self.client.call("DELETE", f"/nnrf-nfm/v1/nf-instances/{path_segment(self.instance_id)}",
                                        base_uri=self._nrf_base(), timeout=1.0)
         await self.on_stop()
         if self.local is not None:

@@ -18,6 +18,9 @@ The first path segment is the service name (``nudm-ueau``). The producer is foun
 
 Both bindings give the same :class:`~fivecore.transport.http2.Response`; use ``resp.model(Cls)``
 to read it either way. Conformance tests always use the HTTP/2 binding (no ``local``).
+``path`` is a URI path as it goes on the wire: build each path parameter with
+:func:`~fivecore.transport.http2.message.path_segment` (RFC 3986 §3.3) and both bindings hand
+the producer's handler exactly that value, '/' and '?' included.
 A transport failure raises :class:`~fivecore.transport.http2.TransportError`; when the NRF finds
 no producer the call raises :class:`NoProducer`.
 """
@@ -111,9 +114,11 @@ class SbiClient:
             router = self.local.routers.get(service)
             if router is not None:
                 raw_qs = ""
-                if "%" in path or "?" in path:
-                    # what the HTTP/2 server hands a handler: the query split off, the path decoded
-                    path, raw_qs = split_target(path)
+                if "?" in path or "#" in path:
+                    # what the HTTP/2 server hands a handler: no fragment (RFC 3986 §3.5: never
+                    # sent), the query split off, the path still percent-encoded (the router
+                    # decodes it segment by segment, for both bindings)
+                    path, raw_qs = split_target(path.partition("#")[0])
                 if query:
                     qs, parsed = _encode_query_parsed(query)
                     req = Request(method.upper(), path, f"{raw_qs}&{qs}" if raw_qs else qs, dict(headers or {}), b"",

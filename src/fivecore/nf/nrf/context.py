@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from fivecore.nf.common.jsonpatch import PatchError, apply_patch
 from fivecore.transport.http2 import HttpError
-from fivecore.transport.http2.message import validation_problem
+from fivecore.transport.http2.message import path_segment, validation_problem
 from fivecore.wire.sbi import NFProfile, SubscriptionData
 
 Notification = tuple[str, dict[str, Any]]
@@ -84,7 +84,7 @@ class NrfContext:
 
     # -- NFManagement (TS 29.510 §5.2.2) ----------------------------------------------------------
     def instance_uri(self, nf_id: str) -> str:
-        return f"{self.nrf_uri}/nnrf-nfm/v1/nf-instances/{nf_id}"
+        return f"{self.nrf_uri}/nnrf-nfm/v1/nf-instances/{path_segment(nf_id)}"
 
     def register(self, nf_id: str, body: Any) -> tuple[bool, dict[str, Any], list[Notification]]:
         """NFRegister / complete replacement (§5.2.2.2): returns (created, profile, notifications)."""

@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
+from urllib.parse import unquote
 
 from fivecore.nf.common.client import NoProducer, SbiClient
 from fivecore.transport.http2 import Request, Response, TransportError
+from fivecore.transport.http2.message import path_segment
 from fivecore.wire.errors import DecodeError
 from fivecore.wire.sbi import multipart
 
@@ -93,12 +95,12 @@ class SmfClients:
     async def sm_data(self, supi: str, snssai: dict[str, Any], dnn: str) -> Any:
         """TS 29.503 §5.2.2.2.7: SessionManagementSubscriptionData for one slice and DNN."""
         return await self._json(
-            "nudm-sdm sm-data", "GET", f"/nudm-sdm/v2/{supi}/sm-data", target="UDM",
+            "nudm-sdm sm-data", "GET", f"/nudm-sdm/v2/{path_segment(supi)}/sm-data", target="UDM",
             query={"single-nssai": _compact_json(snssai), "dnn": dnn})
 
     async def smf_select_data(self, supi: str) -> Any:
         """TS 29.503 §5.2.2.2.5: SMF selection subscription data (subscribed DNNs per slice)."""
-        return await self._json("nudm-sdm smf-select-data", "GET", f"/nudm-sdm/v2/{supi}/smf-select-data",
+        return await self._json("nudm-sdm smf-select-data", "GET", f"/nudm-sdm/v2/{path_segment(supi)}/smf-select-data",
                                 target="UDM")
 
     async def uecm_register(self, supi: str, psi: int, dnn: str, snssai: dict[str, Any]) -> None:
@@ -106,12 +108,12 @@ class SmfClients:
         body = {"smfInstanceId": self.smf_instance_id, "pduSessionId": psi, "singleNssai": snssai,
                 "plmnId": self.plmn, "dnn": dnn}
         await self._json("nudm-uecm smf-registration", "PUT",
-                         f"/nudm-uecm/v1/{supi}/registrations/smf-registrations/{psi}", target="UDM", body=body)
+                         f"/nudm-uecm/v1/{path_segment(supi)}/registrations/smf-registrations/{psi}", target="UDM", body=body)
 
     async def uecm_deregister(self, supi: str, psi: int) -> None:
         """TS 29.503 §5.3.2.4.3: deregistration of the SMF for the PDU session."""
         await self._json("nudm-uecm smf-deregistration", "DELETE",
-                         f"/nudm-uecm/v1/{supi}/registrations/smf-registrations/{psi}", target="UDM",
+                         f"/nudm-uecm/v1/{path_segment(supi)}/registrations/smf-registrations/{psi}", target="UDM",
                          ok=(204, 200, 404))
 
     # --- PCF (TS 29.512) ----------------------------------------------------------------------
@@ -126,13 +128,14 @@ class SmfClients:
         if resp.status != 201:
             raise SbiCallFailed("npcf sm-policy create", resp.status, resp.problem())
         loc = resp.headers.get("location", "")
-        policy_id = loc.rstrip("/").rsplit("/", 1)[-1] if loc else None
+        # the id as the PCF means it: its Location's last segment, decoded (RFC 3986 §2.1)
+        policy_id = unquote(loc.rstrip("/").rsplit("/", 1)[-1]) if loc else None
         return policy_id, resp.json() or {}
 
     async def sm_policy_delete(self, policy_id: str) -> None:
         """TS 29.512 §4.2.5: delete the SM policy association."""
         await self._json("npcf sm-policy delete", "POST",
-                         f"/npcf-smpolicycontrol/v1/sm-policies/{policy_id}/delete", target="PCF",
+                         f"/npcf-smpolicycontrol/v1/sm-policies/{path_segment(policy_id)}/delete", target="PCF",
                          body={}, ok=(204, 200, 404))
 
     # --- AMF (TS 29.518) ----------------------------------------------------------------------
@@ -148,7 +151,7 @@ class SmfClients:
             data["n1n2FailureTxfNotifURI"] = failure_uri
         discovery = {"target-nf-instance-id": amf_instance_id} if amf_instance_id else None
         try:
-            resp = await call_multipart(self.client, "POST", f"/namf-comm/v1/ue-contexts/{supi}/n1-n2-messages",
+            resp = await call_multipart(self.client, "POST", f"/namf-comm/v1/ue-contexts/{path_segment(supi)}/n1-n2-messages",
                                         data, binaries, target_nf_type="AMF", discovery=discovery,
                                         base_uri=amf_uri)
         except (TransportError, NoProducer) as exc:

@@ -10,10 +10,10 @@ import os
 import secrets
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
 
 from fivecore.store import SEQ_STEP, SQN_MAX
 from fivecore.transport.http2 import HttpError, Request, Response, Router, json_response
+from fivecore.transport.http2.message import path_segment
 from fivecore.wire.sbi import (
     ANY_SNSSAI,
     Amf3GppAccessRegistration,
@@ -59,7 +59,7 @@ def build_router(ctx: UdmContext, udr: UdrClient, plmn: str, notify: Notify,
         """TS 29.503 §5.4.2.2 Get (generate-auth-data); TS 33.501 §6.1.3.1/§6.1.3.2 step 2."""
         body: AuthenticationInfoRequest = req.model(AuthenticationInfoRequest)
         supi = ctx.resolve(req.path_params["supiOrSuci"])
-        path = f"/subscription-data/{supi}/authentication-data/authentication-subscription"
+        path = f"/subscription-data/{path_segment(supi)}/authentication-data/authentication-subscription"
         resync = body.resynchronizationInfo
         for _ in range(MAX_SQN_RETRIES):
             auth = (await udr.ok("GET", path)).json()
@@ -111,16 +111,16 @@ def build_router(ctx: UdmContext, udr: UdrClient, plmn: str, notify: Notify,
         """TS 29.503 §5.4.2.3 ConfirmAuth: the AUSF reports the result; stored in the UDR."""
         supi = _supi(req)
         ev: AuthEvent = req.model(AuthEvent)
-        await udr.ok("PUT", f"/subscription-data/{supi}/authentication-data/authentication-status", ev)
+        await udr.ok("PUT", f"/subscription-data/{path_segment(supi)}/authentication-data/authentication-status", ev)
         eid = secrets.token_hex(16)
-        return json_response(ev, 201, {"location": f"{self_uri()}{UEAU}/{supi}/auth-events/{eid}"})
+        return json_response(ev, 201, {"location": f"{self_uri()}{UEAU}/{path_segment(supi)}/auth-events/{eid}"})
 
     # -- Nudm_UECM (TS 29.503 §5.3) -----------------------------------------------------------------
     async def amf_register(req: Request) -> Response:
         """TS 29.503 §5.3.2.2.2 Registration of the serving AMF for 3GPP access."""
         supi = _supi(req, "ueId")
         reg: Amf3GppAccessRegistration = req.model(Amf3GppAccessRegistration)
-        ctx_path = f"/subscription-data/{supi}/context-data/amf-3gpp-access"
+        ctx_path = f"/subscription-data/{path_segment(supi)}/context-data/amf-3gpp-access"
         old = await udr.call("GET", ctx_path)
         if old.status == 404 and (old.problem() or {}).get("cause") == "USER_NOT_FOUND":
             raise HttpError(404, "USER_NOT_FOUND", "no such subscriber")
@@ -132,17 +132,17 @@ def build_router(ctx: UdmContext, udr: UdrClient, plmn: str, notify: Notify,
                 reason = "UE_INITIAL_REGISTRATION" if reg.initialRegistrationInd else "UE_REGISTRATION_AREA_CHANGE"
                 notify(prev["deregCallbackUri"], {"deregReason": reason, "accessType": "3GPP_ACCESS"})
             return json_response(reg, 200)
-        return json_response(reg, 201, {"location": f"{self_uri()}{UECM}/{supi}/registrations/amf-3gpp-access"})
+        return json_response(reg, 201, {"location": f"{self_uri()}{UECM}/{path_segment(supi)}/registrations/amf-3gpp-access"})
 
     async def amf_get(req: Request) -> Response:
         supi = _supi(req, "ueId")
-        return json_response((await udr.ok("GET", f"/subscription-data/{supi}/context-data/amf-3gpp-access")).json())
+        return json_response((await udr.ok("GET", f"/subscription-data/{path_segment(supi)}/context-data/amf-3gpp-access")).json())
 
     async def amf_update(req: Request) -> Response:
         """TS 29.503 §5.3.2.4.2 Update (PATCH) of the AMF registration; the GUAMI must match."""
         supi = _supi(req, "ueId")
         mod: Amf3GppAccessRegistrationModification = req.model(Amf3GppAccessRegistrationModification)
-        ctx_path = f"/subscription-data/{supi}/context-data/amf-3gpp-access"
+        ctx_path = f"/subscription-data/{path_segment(supi)}/context-data/amf-3gpp-access"
         cur = (await udr.ok("GET", ctx_path)).json()
         if cur.get("guami") != mod.guami.dump():
             raise HttpError(403, "INVALID_GUAMI", "the GUAMI differs from the registered AMF's")
@@ -170,23 +170,23 @@ def build_router(ctx: UdmContext, udr: UdrClient, plmn: str, notify: Notify,
         if reg.pduSessionId != psi:
             raise HttpError(400, "MANDATORY_IE_INCORRECT", "pduSessionId differs from the URI",
                             invalid_params=[{"param": "/pduSessionId"}])
-        resp = await udr.ok("PUT", f"/subscription-data/{supi}/context-data/smf-registrations/{psi}", reg)
+        resp = await udr.ok("PUT", f"/subscription-data/{path_segment(supi)}/context-data/smf-registrations/{psi}", reg)
         if resp.status == 201:
-            return json_response(reg, 201, {"location": f"{self_uri()}{UECM}/{supi}/registrations/smf-registrations/{psi}"})
+            return json_response(reg, 201, {"location": f"{self_uri()}{UECM}/{path_segment(supi)}/registrations/smf-registrations/{psi}"})
         return json_response(reg, 200)
 
     async def smf_deregister(req: Request) -> Response:
         supi = _supi(req, "ueId")
-        await udr.ok("DELETE", f"/subscription-data/{supi}/context-data/smf-registrations/{_psi(req)}")
+        await udr.ok("DELETE", f"/subscription-data/{path_segment(supi)}/context-data/smf-registrations/{_psi(req)}")
         return Response(204)
 
     async def smf_get(req: Request) -> Response:
         supi = _supi(req, "ueId")
-        return json_response((await udr.ok("GET", f"/subscription-data/{supi}/context-data/smf-registrations/{_psi(req)}")).json())
+        return json_response((await udr.ok("GET", f"/subscription-data/{path_segment(supi)}/context-data/smf-registrations/{_psi(req)}")).json())
 
     async def smf_list(req: Request) -> Response:
         supi = _supi(req, "ueId")
-        regs = (await udr.ok("GET", f"/subscription-data/{supi}/context-data/smf-registrations")).json()
+        regs = (await udr.ok("GET", f"/subscription-data/{path_segment(supi)}/context-data/smf-registrations")).json()
         if not regs:
             raise HttpError(404, "CONTEXT_NOT_FOUND", "no SMF registration")
         return json_response({"smfRegistrationList": regs})
@@ -195,12 +195,12 @@ def build_router(ctx: UdmContext, udr: UdrClient, plmn: str, notify: Notify,
     async def am_data(req: Request) -> Response:
         """TS 29.503 §5.2.2.2.3 Access and mobility subscription data retrieval."""
         supi = _supi(req)
-        return json_response((await udr.ok("GET", f"/subscription-data/{supi}/{plmn}/provisioned-data/am-data")).json())
+        return json_response((await udr.ok("GET", f"/subscription-data/{path_segment(supi)}/{plmn}/provisioned-data/am-data")).json())
 
     async def nssai(req: Request) -> Response:
         """TS 29.503 §5.2.2.2.2 Slice selection subscription data retrieval."""
         supi = _supi(req)
-        am = (await udr.ok("GET", f"/subscription-data/{supi}/{plmn}/provisioned-data/am-data")).json()
+        am = (await udr.ok("GET", f"/subscription-data/{path_segment(supi)}/{plmn}/provisioned-data/am-data")).json()
         if not am.get("nssai"):
             raise HttpError(404, "DATA_NOT_FOUND", "no NSSAI provisioned")
         return json_response(am["nssai"])
@@ -208,7 +208,7 @@ def build_router(ctx: UdmContext, udr: UdrClient, plmn: str, notify: Notify,
     async def smf_select(req: Request) -> Response:
         """TS 29.503 §5.2.2.2.5 SMF selection subscription data retrieval."""
         supi = _supi(req)
-        data = (await udr.ok("GET", f"/subscription-data/{supi}/{plmn}/provisioned-data/smf-selection-subscription-data")).json()
+        data = (await udr.ok("GET", f"/subscription-data/{path_segment(supi)}/{plmn}/provisioned-data/smf-selection-subscription-data")).json()
         return json_response(data)
 
     async def sm_data(req: Request) -> Response:
@@ -227,7 +227,7 @@ def build_router(ctx: UdmContext, udr: UdrClient, plmn: str, notify: Notify,
                                 invalid_params=[{"param": "single-nssai"}])
         # The UDR's whole sm-data, filtered here exactly as the UDR would filter it: a query
         # string less to build and parse per PDU session.
-        data = (await udr.ok("GET", f"/subscription-data/{supi}/{plmn}/provisioned-data/sm-data")).json()
+        data = (await udr.ok("GET", f"/subscription-data/{path_segment(supi)}/{plmn}/provisioned-data/sm-data")).json()
         if snssai is not ANY_SNSSAI or dnn:
             data = select_sm_data(data if isinstance(data, list) else [], snssai, dnn or None)
         return json_response(data)
@@ -235,7 +235,7 @@ def build_router(ctx: UdmContext, udr: UdrClient, plmn: str, notify: Notify,
     async def ue_ctx_in_smf(req: Request) -> Response:
         """TS 29.503 §5.2.2.2.6 UE context in SMF data retrieval (from the SMF registrations)."""
         supi = _supi(req)
-        regs = (await udr.ok("GET", f"/subscription-data/{supi}/context-data/smf-registrations")).json() or []
+        regs = (await udr.ok("GET", f"/subscription-data/{path_segment(supi)}/context-data/smf-registrations")).json() or []
         sessions = {}
         for reg in regs:
             s = {"dnn": reg.get("dnn") or "", "smfInstanceId": reg["smfInstanceId"], "plmnId": reg["plmnId"]}
@@ -249,17 +249,17 @@ def build_router(ctx: UdmContext, udr: UdrClient, plmn: str, notify: Notify,
         supi = _supi(req, "ueId")
         sub: SdmSubscription = req.model(SdmSubscription)
         await _ensure_udr_subscription()
-        resp = await udr.ok("POST", f"/subscription-data/{supi}/context-data/sdm-subscriptions", sub)
+        resp = await udr.ok("POST", f"/subscription-data/{path_segment(supi)}/context-data/sdm-subscriptions", sub)
         data = resp.json()
         sid = data["subscriptionId"]
-        return json_response(data, 201, {"location": f"{self_uri()}{SDM}/{supi}/sdm-subscriptions/{sid}"})
+        return json_response(data, 201, {"location": f"{self_uri()}{SDM}/{path_segment(supi)}/sdm-subscriptions/{path_segment(sid)}"})
 
     async def sdm_unsubscribe(req: Request) -> Response:
         """TS 29.503 §5.2.2.4.2 Unsubscribe."""
         supi = _supi(req, "ueId")
         # the id came percent-decoded: encoded again, a "/" or "?" in it stays inside the segment
-        sid = quote(req.path_params["subscriptionId"], safe="")
-        resp = await udr.call("DELETE", f"/subscription-data/{supi}/context-data/sdm-subscriptions/{sid}")
+        sid = path_segment(req.path_params["subscriptionId"])
+        resp = await udr.call("DELETE", f"/subscription-data/{path_segment(supi)}/context-data/sdm-subscriptions/{sid}")
         if resp.status == 404:
             raise HttpError(404, "SUBSCRIPTION_NOT_FOUND", "no such subscription")
         if resp.status >= 300:
@@ -283,13 +283,13 @@ def build_router(ctx: UdmContext, udr: UdrClient, plmn: str, notify: Notify,
         if not isinstance(note, dict) or not SUPI_RE.match(str(note.get("ueId", ""))):
             raise HttpError(400, "MANDATORY_IE_INCORRECT", "DataChangeNotify needs ueId")
         supi = note["ueId"]
-        subs = (await udr.ok("GET", f"/subscription-data/{supi}/context-data/sdm-subscriptions")).json() or []
+        subs = (await udr.ok("GET", f"/subscription-data/{path_segment(supi)}/context-data/sdm-subscriptions")).json() or []
         names = {"am-data": "am-data", "sm-data": "sm-data", "smf-selection-subscription-data": "smf-select-data"}
         for sub in subs:
             items = []
             for item in note.get("notifyItems") or []:
                 leaf = str(item.get("resourceId", "")).rsplit("/", 1)[-1]
-                res = f"{self_uri()}{SDM}/{supi}/{names.get(leaf, leaf)}"
+                res = f"{self_uri()}{SDM}/{path_segment(supi)}/{names.get(leaf, leaf)}"
                 monitored = sub.get("monitoredResourceUris") or []
                 if any(m.rstrip("/").endswith(names.get(leaf, leaf)) or m.rstrip("/").endswith(supi) for m in monitored):
                     items.append({"resourceId": res, "changes": item.get("changes") or []})

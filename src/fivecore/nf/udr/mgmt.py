@@ -15,6 +15,7 @@ from importlib import resources
 from fivecore.store import AlreadyExists, NotFound, StoreError, SubscriberStore
 from fivecore.store.provision import changes_from_dict, subscriber_from_dict
 from fivecore.transport.http2 import HttpError, Request, Response, Router, json_response
+from fivecore.transport.http2.message import path_segment
 
 BASE = "/mgmt/v1"
 MAX_BULK = 100_000
@@ -70,7 +71,7 @@ def build_mgmt_router(store: SubscriberStore, token: str, on_change: Callable[[s
     def add(req: Request) -> Response:
         sub = subscriber_from_dict(_obj(req))
         store.add(sub)
-        return json_response(store.get(sub.supi).public(), 201, {"location": f"{BASE}/subscribers/{sub.supi}"})
+        return json_response(store.get(sub.supi).public(), 201, {"location": f"{BASE}/subscribers/{path_segment(sub.supi)}"})
 
     @auth
     def bulk(req: Request) -> Response:

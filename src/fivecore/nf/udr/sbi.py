@@ -13,6 +13,7 @@ from fivecore.transport.http2 import (
     Router,
     json_response,
 )
+from fivecore.transport.http2.message import path_segment
 from fivecore.wire.sbi import (
     ANY_SNSSAI,
     Amf3GppAccessRegistration,
@@ -147,7 +148,7 @@ def build_router(ctx: UdrContext) -> Router:
         sid = sub.subscriptionId or uuid.uuid4().hex
         data = {**sub.dump(), "subscriptionId": sid}
         ctx.put_context(supi, "sdm-subscriptions", sid, data)
-        return json_response(data, 201, {"location": f"{DR}/subscription-data/{supi}/context-data/sdm-subscriptions/{sid}"})
+        return json_response(data, 201, {"location": f"{DR}/subscription-data/{path_segment(supi)}/context-data/sdm-subscriptions/{path_segment(sid)}"})
 
     def list_sdm_subs(req: Request) -> Response:
         return json_response(list(ctx.list_context(ue_id(req.path_params["ueId"]), "sdm-subscriptions").values()))

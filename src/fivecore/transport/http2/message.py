@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, quote, unquote
 
 from fivecore.errors import FivecoreError
 
@@ -99,6 +99,12 @@ class Request:
 
     ``body_obj`` carries an already-built object when the in-process binding delivers the
     request: handlers read the payload through :meth:`model`, which then skips JSON entirely.
+
+    ``path`` is the path exactly as the client sent it, still percent-encoded (RFC 3986 §3.3),
+    without the query: the router splits it at its '/' characters and only then decodes each
+    segment, so a ``%2F`` inside an id stays inside its segment. Log and label with ``path``
+    (unambiguous); read ids from ``path_params``, which hold the decoded segments
+    (see :func:`decode_segments`). Both SBI bindings hand a handler the same two fields.
     """
 
     method: str
@@ -233,6 +239,64 @@ def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = 
 
 
 def split_target(target: str) -> tuple[str, str]:
-    """Split a request target into (percent-decoded path, raw query string)."""
+    """Split a request target (RFC 9112 §3.2 origin-form, RFC 9113 §8.3.1 ``:path``) into its
+    raw path and raw query string.
+
+    Neither is decoded here: RFC 3986 §2.2 makes a percent-encoded reserved character data,
+    so the path must be split into segments before any decoding (:func:`decode_segments`).
+    """
     path, _, query = target.partition("?")
-    return unquote(path), query
+    return path, query
+
+
+class PathError(HttpError):
+    """A request path that is not an RFC 3986 §3.3 path: 400 INVALID_MSG_FORMAT (TS 29.500 §5.2.7.2)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(400, "INVALID_MSG_FORMAT", detail)
+
+
+def decode_segments(path: str) -> list[str]:
+    """The segments of a raw request path (``path.split("/")``, empty ones kept), each
+    percent-decoded.
+
+    RFC 3986 §3.3 / §2.2 and TS 29.501 §4.4.1: the path is split at its literal '/' first and
+    each segment decoded afterwards, so ``imsi-1%2Fx`` is the one segment ``imsi-1/x``.
+    Non-ASCII characters (which must travel percent-encoded) and escapes that do not decode
+    as UTF-8 raise :class:`PathError`: a handler never sees U+FFFD in place of what was sent.
+    A '%' not followed by two hex digits stays as it is (``unquote``), as a lenient reader.
+    """
+    if not path.isascii():
+        raise PathError("request path holds characters that must be percent-encoded (RFC 3986 §2.1)")
+    segs = path.split("/")
+    for i, seg in enumerate(segs):
+        if "%" in seg:
+            try:
+                segs[i] = unquote(seg, errors="strict")
+            except UnicodeDecodeError:
+                raise PathError("a percent-encoded path segment is not UTF-8 (RFC 3986 §2.5)") from None
+    return segs
+
+
+#: path parameter -> its encoded segment, for the short ids that recur (one SUPI, many calls)
+_SEGMENTS: dict[str, str] = {}
+
+
+def path_segment(value: object) -> str:
+    """``value`` percent-encoded as one path segment (RFC 3986 §2.1, §3.3; TS 29.501 §4.4.1).
+
+    Everything but the unreserved characters is encoded ('/', '?', '#', '%', ';', non-ASCII as
+    UTF-8), so whatever a consumer puts into a resource URI's ``{param}`` is exactly what the
+    producer's handler finds in ``path_params``, whichever binding carries the request.
+    Every client building an SBI path from an id uses this, e.g.
+    ``f"/nudm-sdm/v2/{path_segment(supi)}/am-data"``; ints (a PDU session id) pass as digits.
+    """
+    text = value if type(value) is str else str(value)
+    hit = _SEGMENTS.get(text)
+    if hit is None:
+        hit = quote(text, safe="")
+        if len(text) <= 64:  # short ids recur; a hostile long one is not kept
+            if len(_SEGMENTS) >= 4096:
+                _SEGMENTS.clear()
+            _SEGMENTS[text] = hit
+    return hit

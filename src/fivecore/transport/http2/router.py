@@ -1,9 +1,12 @@
 """A small path router: ``/nudm-ueau/v1/{supiOrSuci}/security-information/generate-auth-data``.
 
-Routes are matched segment by segment; a ``{name}`` segment captures one path segment. A handler
-is either a plain function (run inline, no task: the fast path for cheap lookups such as NRF
-discovery) or a coroutine function. Any exception other than :class:`HttpError` becomes a 500
-ProblemDetails and a log line, never a dropped connection.
+Routes are matched segment by segment; a ``{name}`` segment captures one path segment. The
+request's raw path is split at its '/' characters before any percent-decoding (RFC 3986 §2.2,
+§3.3): each segment is then decoded on its own, so a ``%2F`` in an id is part of that id, never a
+segment boundary, and a ``{name}`` gets the decoded value. A handler is either a plain function
+(run inline, no task: the fast path for cheap lookups such as NRF discovery) or a coroutine
+function. Any exception other than :class:`HttpError` becomes a 500 ProblemDetails and a log
+line, never a dropped connection.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
-from .message import HttpError, Request, Response
+from .message import HttpError, PathError, Request, Response, decode_segments
 
 log = logging.getLogger("fivecore.sbi")
 
@@ -105,20 +108,44 @@ class Router:
             self.add(r.method, "/" + "/".join(r.parts), r.handler)
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
-        """Find the route; 404 for an unknown path, 405 for a known path with another method."""
-        static = self._static.get(path)
-        if static is None and path[-1:] == "/":
-            static = self._static.get(path.rstrip("/") or "/")
-        if static is not None:
-            route = static.get(method)
-            if route is not None:
-                return route, {}
-        if path[:1] == "/":
-            parts = path[1:].split("/")
-            if "" in parts:  # not the usual shape: empty segments do not count
-                parts = [p for p in parts if p]
+        """Find the route for a raw (percent-encoded) path; path parameters come decoded.
+
+        404 for an unknown path, 405 for a known path with another method, 400 for a path that
+        does not decode (:func:`~fivecore.transport.http2.message.decode_segments`).
+        """
+        static: dict[str, Route] | None
+        if "%" not in path:  # the usual request: nothing to decode, the segments are the raw ones
+            static = self._static.get(path)
+            if static is None and path[-1:] == "/":
+                static = self._static.get(path.rstrip("/") or "/")
+            if static is not None:
+                route = static.get(method)
+                if route is not None:
+                    return route, {}
+            if not path.isascii():  # no route has it, and it must travel percent-encoded
+                raise PathError("request path holds characters that must be percent-encoded (RFC 3986 §2.1)")
+            if path[:1] == "/":
+                parts = path[1:].split("/")
+                if "" in parts:  # not the usual shape: empty segments do not count
+                    parts = [p for p in parts if p]
+            else:
+                parts = [p for p in path.split("/") if p]
         else:
-            parts = [p for p in path.split("/") if p]
+            # RFC 3986 §2.2: split first, then decode each segment; from here on the same
+            # search as for the path of those decoded segments, but a '/' decoded inside a
+            # segment stays in it (and so can only fill a ``{name}``: no static route has it)
+            segs = decode_segments(path)
+            static = None
+            if not any("/" in p for p in segs):
+                plain = "/".join(segs)
+                static = self._static.get(plain)
+                if static is None and plain[-1:] == "/":
+                    static = self._static.get(plain.rstrip("/") or "/")
+                if static is not None:
+                    route = static.get(method)
+                    if route is not None:
+                        return route, {}
+            parts = [p for p in segs if p]
         path_known = static is not None
         # Shapes in the order a segment-by-segment search trying literal segments before
         # ``{name}`` ones would meet them: the first with a route for the method wins.

@@ -112,7 +112,7 @@ class SbiProtocol(asyncio.Protocol):
         if r.too_big:
             self._h2_respond(r.stream_id, HttpError(413, None, "request body too large").to_response())
             return
-        p, q = split_target(path)
+        p, q = split_target(path)  # the path stays encoded: the router splits, then decodes
         req = Request(method, p, q, headers, r.body)
         resp = self.router.dispatch_sync(req)
         if resp is not None:
