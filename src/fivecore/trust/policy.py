@@ -43,8 +43,8 @@ BUILTIN_RISK_CLASSES: tuple[str, ...] = ("trusted", "high-risk")
 #: Longest peer-supplied string kept in a decision (peers choose names; logs must stay small).
 _MAX_PEER_TEXT = 150
 
-_VENDOR_ID_RE = re.compile(r"^[0-9]{6}$")
-_PLMN_RE = re.compile(r"^([0-9]{3})[-/.]?([0-9]{2,3})$")
+_VENDOR_ID_RE = re.compile(r"[0-9]{6}\Z")
+_PLMN_RE = re.compile(r"([0-9]{3})[-/.]?([0-9]{2,3})\Z")
 
 
 # --------------------------------------------------------------------------------------------

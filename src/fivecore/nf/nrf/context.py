@@ -341,7 +341,7 @@ def _only_status(patch: Any) -> bool:
     return isinstance(patch, list) and all(isinstance(o, dict) and o.get("path") in ("/nfStatus", "/load") for o in patch)
 
 
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")  # match() + \Z, not "$"
 
 
 def _subscr_cond(raw: Any) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from fivecore.security.errors import SuciError, SuciMacError
 from fivecore.security.suci import ProtectionScheme, SuciIdentity
 from fivecore.transport.http2 import HttpError
 
-SUPI_RE = re.compile(r"^imsi-[0-9]{5,15}$")
+SUPI_RE = re.compile(r"imsi-[0-9]{5,15}\Z")  # \Z: "$" would let a trailing newline through
 _SCHEME_OF = {"A": ProtectionScheme.PROFILE_A, "B": ProtectionScheme.PROFILE_B}
 
 
