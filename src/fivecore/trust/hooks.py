@@ -86,7 +86,9 @@ class AmfGnbPolicy:
         self.audit = audit
         self.recorder = recorder
         self.actor = actor
-        self.decisions: dict[tuple[str, int, int], Decision] = {}
+        #: per N2 association (the gNB context object), never per Global RAN Node ID: two
+        #: associations may claim one ID, and the end of one must not lift the other's profile
+        self.decisions: dict[int, Decision] = {}
 
     def __call__(self, gnb: Any) -> tuple[str, str] | None:
         """TS 38.413 §8.7.1.2: decide the NG Setup of ``gnb`` (its Global RAN Node ID is decoded)."""
@@ -99,15 +101,15 @@ class AmfGnbPolicy:
         #: the NG Setup Failure's Time to Wait for the decision just made (None: omit the IE)
         self.time_to_wait = d.ngap_time_to_wait
         if not d.admitted:
-            self.decisions.pop(grid, None)
+            self.decisions.pop(id(gnb), None)
             return d.ngap_cause
-        self.decisions[grid] = d
+        self.decisions[id(gnb)] = d
         if self.recorder is not None:
             self.recorder.gnb_admitted(d)
         return None
 
     def decision_for(self, gnb: Any) -> Decision | None:
-        return self.decisions.get(gnb.global_ran_node_id) if gnb.global_ran_node_id else None
+        return self.decisions.get(id(gnb))
 
     def profile_for(self, gnb: Any) -> RestrictedProfile | None:
         """The restricted profile the AMF must enforce for UEs behind ``gnb`` (None: none)."""
@@ -116,10 +118,11 @@ class AmfGnbPolicy:
 
     def removed(self, gnb: Any, reason: str = "N2 association lost") -> None:
         """Call when the gNB's association ends, so diversity and the ledger stay current."""
-        grid = gnb.global_ran_node_id
-        d = self.decisions.pop(grid, None) if grid else None
+        d = self.decisions.pop(id(gnb), None)
         if d is None:
             return
+        if any(o.subject == d.subject for o in self.decisions.values()):
+            return  # another association still holds this gNB identity: it has not gone
         if self.recorder is not None:
             self.recorder.gnb_removed(d.subject)
         if self.audit is not None:

@@ -66,3 +66,22 @@ def test_amf_gnb_policy(policy: TrustPolicy, tmp_path: Path) -> None:
     recs = read_audit_log(log).records
     assert [r.get("decision") for r in recs] == ["allow-restricted", "refuse", "quarantine", None]
     assert recs[-1]["event"] == "removed" and recs[-1]["subject"] == "gnb:00101:0x150/22"
+
+
+def test_amf_gnb_policy_is_per_association(policy: TrustPolicy, tmp_path: Path) -> None:
+    """Two N2 associations claiming one Global RAN Node ID: the end of one must not lift the
+    restricted profile of the other (nor mark the gNB removed in the audit log)."""
+    log = tmp_path / "audit.jsonl"
+    hook = AmfGnbPolicy(policy, AuditLog(log, fsync=False), ExposureRecorder())
+    first, second = GnbContext(1, "127.0.0.1:1"), GnbContext(2, "127.0.0.1:2")
+    for g in (first, second):
+        g.global_ran_node_id, g.name = ("00101", 0x150, 22), "DRGF-7"
+        assert hook(g) is None
+    hook.removed(first)
+    assert hook.decision_for(first) is None
+    prof = hook.profile_for(second)
+    assert prof is not None and prof.name == "untrusted-ran"
+    assert [r["event"] for r in read_audit_log(log).records].count("removed") == 0
+    hook.removed(second)
+    assert hook.profile_for(second) is None
+    assert [r["event"] for r in read_audit_log(log).records].count("removed") == 1
