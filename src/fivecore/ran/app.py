@@ -81,6 +81,12 @@ class RanSim:
         self.t3521 = 3.0
         self._server: asyncio.AbstractServer | None = None
         self.control_path: str | None = None
+        #: TS 24.501 §5.6.1.5 / §5.5.1.3.5: after a #9 / #10 reject (an AMF that lost the UE,
+        #: e.g. a restarted AMF Set member) the UE registers again at once, as a real UE does
+        self.reregister_after_reject = True
+        self.reregister_timeout = 30.0
+        #: id(RanUe) -> that UE's re-registration under way
+        self._reregistering: dict[int, asyncio.Task[UeState]] = {}
         for gnb in self.gnbs:
             gnb.listeners.append(self._on_state)
             gnb.lost_listeners.append(self._on_gnb_lost)
@@ -92,6 +98,8 @@ class RanSim:
         await asyncio.gather(*(n.start() for n in self.nodes))
 
     async def stop(self) -> None:
+        for task in list(self._reregistering.values()):
+            task.cancel()
         if self._server is not None:
             self._server.close()
             with contextlib.suppress(Exception):
@@ -140,6 +148,33 @@ class RanSim:
         w = self._waiters.get(id(ru))
         if w is not None and after in w[1] and not w[0].done():
             w[0].set_result(after)
+        if after == UeState.DEREGISTERED and ru.ue.reregister:
+            ru.ue.reregister = False
+            if self.reregister_after_reject and id(ru) not in self._reregistering:
+                self.stats["reregistrations"] = self.stats.get("reregistrations", 0) + 1
+                task = asyncio.get_running_loop().create_task(self._reregister(ru), name="ue-reregister")
+                self._reregistering[id(ru)] = task
+                task.add_done_callback(lambda _t, k=id(ru): self._reregistering.pop(k, None))
+
+    async def _reregister(self, ru: RanUe) -> UeState:
+        """TS 24.501 §5.6.1.5 / §5.5.1.3.5 (#9, #10): "subsequently, automatically initiate the
+        initial registration procedure" -- with the SUCI, the 5G-GUTI being deleted. A follow-on
+        request keeps the NG connection for the PDU sessions the UE wants back."""
+        sm = ru.ue.sm
+        follow_on = bool(sm is not None and sm.to_restore)
+        state = await self.register(ru, self.reregister_timeout, follow_on=follow_on)
+        key = "reregistered" if state == UeState.REGISTERED else "reregistration_failed"
+        self.stats[key] = self.stats.get(key, 0) + 1
+        log.info("event=ue_reregistered gnb_id=%d state=%s cause=%s", ru.gnb.cfg.gnb_id, state.name,
+                 ru.ue.last_cause)
+        return state
+
+    async def recovered(self, ru: RanUe) -> UeState:
+        """The UE's state once a re-registration after a #9 / #10 reject (if one runs) is done."""
+        task = self._reregistering.get(id(ru))
+        if task is None or task is asyncio.current_task():
+            return ru.ue.state
+        return await asyncio.shield(task)
 
     async def _run(self, ru: RanUe, start: Any, until: frozenset[UeState], timeout: float,
                    retransmit: float | None = None) -> UeState:
@@ -170,7 +205,11 @@ class RanSim:
             self.stats["timeouts"] = self.stats.get("timeouts", 0) + 1
             return ru.ue.state
         finally:
-            self._waiters.pop(id(ru), None)
+            # only our own wait: a procedure this one's outcome started (the registration after
+            # a #9 reject) may already have put its own in
+            w = self._waiters.get(id(ru))
+            if w is not None and w[0] is fut:
+                del self._waiters[id(ru)]
 
     async def _backoff_over(self, ru: RanUe, timeout: float) -> bool:
         """TS 24.501 §5.3.9: no registration or service request while T3346 runs. Waits for it
@@ -202,8 +241,11 @@ class RanSim:
         node = ru.gnb.node
         return ru.gnb if node is None else node.choose(ru, peek)
 
-    async def register(self, ru: RanUe, timeout: float = 30.0, follow_on: bool = False) -> UeState:
+    async def register(self, ru: RanUe, timeout: float = 30.0, follow_on: bool = False,
+                       reg_type: int = 1) -> UeState:
         """Register one UE; returns its state when done (REGISTERED, or DEREGISTERED if rejected).
+        ``reg_type``: 1 initial, 2 mobility and 3 periodic registration updating (TS 24.501
+        §9.11.3.7; the UE's 5G-GUTI identifies it in all three once it has one).
 
         While T3346 from an earlier congestion reject runs past ``timeout`` nothing is sent and
         the UE's state is returned as it is (``stats["t3346_held"]`` counts these)."""
@@ -226,13 +268,18 @@ class RanSim:
             await asyncio.sleep(0.05)
         t0 = time.perf_counter()
         state = await self._run(
-            ru, lambda: self.serving(ru).register(ru, follow_on), frozenset({UeState.REGISTERED, UeState.DEREGISTERED}),
+            ru, lambda: self.serving(ru).register(ru, follow_on, reg_type),
+            frozenset({UeState.REGISTERED, UeState.DEREGISTERED}),
             timeout,
         )
         if state == UeState.REGISTERED:
             self.latencies.append(time.perf_counter() - t0)
         else:
             self._note_backoff(ru)
+            if state == UeState.DEREGISTERED and self._reregistering:
+                # a mobility / periodic registration rejected with #9 / #10: the new initial
+                # registration it started is this call's outcome
+                state = await self.recovered(ru)
         return state
 
     async def deregister(self, ru: RanUe, timeout: float = 30.0, switch_off: bool = False) -> UeState:
@@ -242,7 +289,11 @@ class RanSim:
         )
 
     async def service_request(self, ru: RanUe, timeout: float = 30.0) -> UeState:
-        """TS 24.501 §5.6.1: Service Request; held like :meth:`register` while T3346 runs."""
+        """TS 24.501 §5.6.1: Service Request; held like :meth:`register` while T3346 runs.
+
+        Rejected with #9 / #10 (the AMF does not know the UE, e.g. it restarted), the UE
+        registers again at once (``reregister_after_reject``); the state returned is then that
+        registration's outcome (``stats["reregistered"]`` counts them)."""
         if not await self._backoff_over(ru, timeout):
             return ru.ue.state
         state = await self._run(
@@ -250,6 +301,8 @@ class RanSim:
             timeout
         )
         self._note_backoff(ru)
+        if state == UeState.DEREGISTERED:
+            state = await self.recovered(ru)
         return state
 
     async def register_all(

@@ -729,9 +729,11 @@ class Gnb:
             "AMF-UE-NGAP-ID": ru.amf_id, "RAN-UE-NGAP-ID": ru.ran_id, "Cause": ngap.cause(*cause)})),
             self._stream(ru))
 
-    def register(self, ru: RanUe, follow_on: bool = False) -> None:
+    def register(self, ru: RanUe, follow_on: bool = False, reg_type: int = 1) -> None:
+        """TS 24.501 §5.5.1: a Registration Request (``reg_type`` 1 initial, 2 mobility
+        updating, 3 periodic updating; §9.11.3.7)."""
         before = ru.ue.state
-        pdu = ru.ue.register(follow_on=follow_on)
+        pdu = ru.ue.register(reg_type, follow_on)
         if ru.ran_id is not None and ru.amf_id is not None:
             self.uplink_nas(ru, pdu)  # still RRC-connected: the existing NG connection carries it
         else:

@@ -80,6 +80,8 @@ class Downlink:
         "payload_container_type",
         "payload_container",
         "pdu_session_id",
+        # Registration Accept, Service Accept: TS 24.501 §9.11.3.44 PDU session status
+        "pdu_session_status",
     )
 
     def __init__(self, message_type: str) -> None:
@@ -107,6 +109,8 @@ class Downlink:
         self.payload_container_type = 0
         self.payload_container: bytes | None = None
         self.pdu_session_id: int | None = None
+        #: the PSIs the network holds as active, None when the IE is absent
+        self.pdu_session_status: frozenset[int] | None = None
 
 
 def split_security_header(pdu: bytes) -> tuple[int, bytes | None]:
@@ -190,6 +194,11 @@ def _decode_downlink(plain: bytes) -> Downlink:
             d.t3512 = t3512.seconds if t3512 is not None else None
             cui = ies.get("configuration_update_indication")
             d.ack_requested = bool(cui and cui & 1)
+            pss = ies.get("pdu_session_status")
+            d.pdu_session_status = pss.psis if pss is not None else None
+        elif t == "ServiceAccept":
+            pss = ies.get("pdu_session_status")
+            d.pdu_session_status = pss.psis if pss is not None else None
         elif t in ("RegistrationReject", "ServiceReject", "5GMMStatus"):
             d.cause = ies["cause"]
             t3346 = ies.get("t3346_value")

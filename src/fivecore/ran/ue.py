@@ -90,6 +90,8 @@ class Ue:
         "nas_status_received",
         "suci_scheme_sent",
         "sm",
+        "reregister",
+        "identity_asked",
     )
 
     def __init__(self, usim: Usim, profile: UeProfile) -> None:
@@ -125,6 +127,13 @@ class Ue:
         self.suci_scheme_sent: int | None = None
         #: the UE's 5GSM entity (issue 7: fivecore.ran.userplane.UeSm), None = no sessions
         self.sm: Any = None
+        #: TS 24.501 §5.6.1.5 / §5.5.1.3.5 (#9, #10): the network lost this UE; it is in
+        #: 5GMM-DEREGISTERED without a 5G-GUTI and must "subsequently, automatically initiate
+        #: the initial registration procedure" -- the application (RanSim) does, and clears it
+        self.reregister = False
+        #: this registration used a 5G-GUTI the network could not resolve: it asked for the
+        #: SUCI (TS 24.501 §5.4.3), so it holds no context, and no PDU sessions, of this UE
+        self.identity_asked = False
 
     @property
     def supi(self) -> str:
@@ -142,6 +151,7 @@ class Ue:
         p = self.profile
         self.state = UeState.REGISTERED_INITIATED
         self.last_cause = None
+        self.identity_asked = False
         have_ctx = self.sec is not None and self.guti is not None
         if self.guti is not None:
             identity: Any = self.guti
@@ -382,6 +392,8 @@ class Ue:
             suci = nas_io.suci_identity(self.usim)
             self.suci_scheme_sent = self.usim.protection_scheme
             # a 5G-GUTI the network no longer knows is useless from now on
+            if self.guti is not None and self.state == UeState.REGISTERED_INITIATED:
+                self.identity_asked = True
             self.guti = None
             return [self._maybe_protect(nas_io.identity_response_suci(suci))]
         return [self._maybe_protect(nas_io.gmm_status(CAUSE_MESSAGE_NOT_COMPATIBLE))]
@@ -398,19 +410,53 @@ class Ue:
         self.t3512 = msg.t3512
         self.state = UeState.REGISTERED
         self.full_request = None
+        sm = self.sm
+        if sm is not None and sm.sessions:
+            self._sync_sessions(msg.pdu_session_status)
         self._count("registered")
         return [self._protect(nas_io.registration_complete())]
 
+    def _sync_sessions(self, status: frozenset[int] | None) -> None:
+        """TS 24.501 §5.5.1.3.4: release locally the PDU sessions the Registration Accept's
+        PDU session status shows inactive in the network. Without the IE, a registration the
+        network could only complete after asking for the SUCI (it had lost the UE, e.g. a
+        restarted AMF) leaves the UE no session either: the simulator releases them locally and
+        asks for them again (``UeSm.to_restore``), since the UE's sessions lived in a context
+        the network no longer has."""
+        lost = self.identity_asked
+        if status is None and not lost:
+            return
+        self.identity_asked = False
+        self.sm.local_release(0, status or frozenset(), restore=lost)
+        if lost:
+            self._count("network_lost_context")
+
     def _on_registration_reject(self, msg: Any) -> list[bytes]:
+        """TS 24.501 §5.5.1.2.5 (initial) / §5.5.1.3.5 (mobility and periodic update)."""
         self.state = UeState.DEREGISTERED
         self.last_cause = msg.cause
         self.t3346 = msg.t3346 if msg.cause == 22 else None
         self.full_request = None
+        had_guti = self.guti is not None
         if msg.cause in (3, 6, 7, 9, 10):
             # TS 24.501 §5.5.1.2.5: these causes invalidate the 5G-GUTI and the NAS context
             self.forget_security()
+        if msg.cause in (9, 10) and had_guti:
+            # §5.5.1.3.5: the network cannot derive (or has dropped) the UE's identity: local
+            # release of the PDU sessions, then a new initial registration with the SUCI.
+            # Only after a request with a 5G-GUTI: a SUCI registration rejected so is final.
+            self._network_lost_context(msg.cause)
         self._count("registration_reject")
         return []
+
+    def _network_lost_context(self, cause: int) -> None:
+        """TS 24.501 §5.6.1.5 / §5.5.1.3.5 causes #9 and #10: 5GMM-DEREGISTERED, PDU sessions
+        released locally (the 5GSM entity remembers which, see ``UeSm.local_release``), and a
+        new initial registration owed (``reregister``)."""
+        self.reregister = True
+        self._count("network_lost_context")
+        if self.sm is not None:
+            self.sm.local_release(cause)
 
     # --- de-registration and service (TS 24.501 §5.5.2, §5.6.1) ---------------------------------
 
@@ -426,18 +472,29 @@ class Ue:
         return [self._protect(nas_io.deregistration_accept_nw())]
 
     def _on_service_accept(self, msg: Any) -> list[bytes]:
+        """TS 24.501 §5.6.1.4: accepted; sessions the PDU session status IE shows inactive in
+        the network are released locally."""
         self.state = UeState.REGISTERED
         self.full_request = None
+        status = msg.pdu_session_status
+        if status is not None and self.sm is not None and self.sm.sessions:
+            self.sm.local_release(0, status, restore=False)
         self._count("service_accept")
         return []
 
     def _on_service_reject(self, msg: Any) -> list[bytes]:
+        """TS 24.501 §5.6.1.5: #9 "UE identity cannot be derived by the network" and #10
+        "implicitly de-registered": delete the 5G-GUTI and the NAS security context, enter
+        5GMM-DEREGISTERED, release the PDU sessions locally and register again (initial
+        registration, with the SUCI). Other causes leave the UE registered."""
         self.full_request = None
         self.last_cause = msg.cause
         self.t3346 = msg.t3346 if msg.cause == 22 else None
         self.state = UeState.DEREGISTERED if msg.cause in (9, 10) else UeState.REGISTERED
         if msg.cause in (9, 10):
             self.forget_security()
+            self._network_lost_context(msg.cause)
+        self._count("service_reject")
         return []
 
     def _on_gmm_status(self, msg: Any) -> list[bytes]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import secrets
@@ -87,6 +88,9 @@ class UeSm:
         self.listener = listener
         self._pti = secrets.randbelow(200) + 1
         self.stats: dict[str, int] = {}
+        #: (PSI, DNN, S-NSSAI) of sessions released locally because the network lost the UE
+        #: (:meth:`local_release`), for the application to establish again once registered
+        self.to_restore: list[tuple[int, str | None, tuple[int, int | None] | None]] = []
 
     def _count(self, key: str) -> None:
         self.stats[key] = self.stats.get(key, 0) + 1
@@ -126,6 +130,25 @@ class UeSm:
         s.pti = self._next_pti()
         s.state = "MODIFICATION_PENDING"
         return nas.encode(nas.PDUSessionModificationRequest(pdu_session_id=psi, pti=s.pti))
+
+    def local_release(self, mm_cause: int, keep: frozenset[int] = frozenset(), restore: bool = True) -> None:
+        """Release PDU sessions locally, without signalling.
+
+        TS 24.501 §5.6.1.5 / §5.5.1.3.5 (5GMM causes #9, #10): the UE enters
+        5GMM-DEREGISTERED and releases them all (the network has no context to signal with).
+        §5.5.1.3.4 / §5.6.1.4: a PDU session status IE in Registration Accept or Service Accept
+        names the sessions the network holds (``keep``); the others go. With ``restore``
+        sessions that were up are remembered in ``to_restore`` so the application can ask for
+        them again once registered, as an always-on application on a real UE does."""
+        for psi, s in list(self.sessions.items()):
+            if psi in keep:
+                continue
+            del self.sessions[psi]
+            if restore and s.state in ("ACTIVE", "MODIFICATION_PENDING", "ACTIVE_PENDING"):
+                self.to_restore.append((psi, s.dnn, s.snssai))
+            s.state, s.cause = "INACTIVE", mm_cause
+            self._count("released_locally")
+            self._tell(EV_RELEASED, s)
 
     def on_downlink(self, psi: int | None, data: bytes, mm_cause: int = 0) -> list[tuple[int, bytes]]:
         """A 5GSM message from DL NAS Transport; returns (PSI, 5GSM bytes) pairs to send."""
@@ -273,10 +296,20 @@ class _N3(asyncio.DatagramProtocol):
 
 
 class GnbUserPlane:
-    """The user-plane half of one simulated gNB (see module docstring)."""
+    """The user-plane half of one simulated gNB (see module docstring).
+
+    ``gnb`` is one N2 endpoint (:class:`fivecore.ran.gnb.Gnb`) or a gNB with an NG connection
+    per AMF of an AMF Set (:class:`fivecore.ran.gnb.GnbNode`). A node has one N3 address and
+    one TEID space whichever AMF a UE's connection is on (TS 38.413 §9.3.2.2: the gNB's own
+    transport address and TEID; the AMF only relays them to the SMF), so the sessions of UEs
+    served by any member of the set get their tunnels here, and losing one AMF's association
+    drops only the tunnels of the UEs whose NG connection was on it.
+    """
 
     def __init__(self, gnb: Any, n3_address: str = "127.0.0.1", n3_port: int = gtpu.GTPU_PORT) -> None:
         self.gnb = gnb
+        #: the N2 endpoints whose PDU Session Resource procedures this user plane serves
+        self.links: list[Any] = list(getattr(gnb, "links", None) or [gnb])
         self.n3_address = n3_address
         self.n3_port = n3_port
         self.tunnels: dict[int, Tunnel] = {}
@@ -287,10 +320,18 @@ class GnbUserPlane:
         self.stats: dict[str, int] = {}
         self.tap: Callable[[bytes, tuple[str, int], tuple[str, int]], None] | None = None
         self._transfer_templates = TemplateCache(limit=64)
-        gnb.raw_listeners.append(self.on_ngap)
-        gnb.ics_sessions = self.setup_items
-        if hasattr(gnb, "lost_listeners"):
-            gnb.lost_listeners.append(self.n2_lost)
+        if len(self.links) == 1:
+            # one AMF: the listener is the bound method itself, as before (no per-PDU closure)
+            link = self.links[0]
+            link.raw_listeners.append(self.on_ngap)
+            link.ics_sessions = self.setup_items
+            if hasattr(link, "lost_listeners"):
+                link.lost_listeners.append(self.n2_lost)
+            return
+        for link in self.links:
+            link.raw_listeners.append(functools.partial(self.on_ngap, link=link))
+            link.ics_sessions = self.setup_items
+            link.lost_listeners.append(self.n2_lost)
 
     def count(self, key: str, n: int = 1) -> None:
         self.stats[key] = self.stats.get(key, 0) + n
@@ -318,9 +359,12 @@ class GnbUserPlane:
 
     # --- NGAP (TS 38.413 §8.2) -------------------------------------------------------------
 
-    def on_ngap(self, pdu: NgapPdu) -> None:
+    def on_ngap(self, pdu: NgapPdu, link: Any = None) -> None:
+        """One NGAP PDU received on ``link`` (the N2 endpoint; None: this gNB's only one)."""
         if pdu.kind != "initiating":
             return
+        if link is None:
+            link = self.links[0]
         if pdu.procedure == "UEContextRelease":
             # TS 38.413 §8.3.3: the UE's radio connection and its DRBs go; so do its tunnels
             try:
@@ -328,24 +372,25 @@ class GnbUserPlane:
                 ran_id = ids["rAN-UE-NGAP-ID"] if alt == "uE-NGAP-ID-pair" else None
             except (KeyError, TypeError, ValueError):
                 return
-            ru = self.gnb.connected.get(ran_id) if isinstance(ran_id, int) else None
+            ru = link.connected.get(ran_id) if isinstance(ran_id, int) else None
             if ru is not None:
                 self.drop_ue(ru)
             return
         try:
             if pdu.procedure == "PDUSessionResourceSetup":
-                self._setup(pdu)
+                self._setup(pdu, link)
             elif pdu.procedure == "PDUSessionResourceRelease":
-                self._release(pdu)
+                self._release(pdu, link)
             elif pdu.procedure == "PDUSessionResourceModify":
-                self._modify(pdu)
+                self._modify(pdu, link)
         except (DecodeError, EncodeError, KeyError, TypeError, ValueError) as exc:
             self.count("ngap_bad_request")
             log.info("event=gnb_pdu_session_request_bad proc=%s err=%s", pdu.procedure, exc)
 
-    def _ru(self, pdu: NgapPdu) -> Any:
+    @staticmethod
+    def _ru(pdu: NgapPdu, link: Any) -> Any:
         ran_id = pdu.get("RAN-UE-NGAP-ID")
-        ru = self.gnb.connected.get(ran_id) if isinstance(ran_id, int) else None
+        ru = link.connected.get(ran_id) if isinstance(ran_id, int) else None
         if ru is not None:
             amf_id = pdu.get("AMF-UE-NGAP-ID")
             if isinstance(amf_id, int):
@@ -361,9 +406,9 @@ class GnbUserPlane:
             return ngap.decode_ie(type_name, ngap.encode_ie(type_name, v[1]))
         raise DecodeError(f"unusable {type_name}", -1, "NGAP")
 
-    def _setup(self, pdu: NgapPdu) -> None:
+    def _setup(self, pdu: NgapPdu, link: Any) -> None:
         """TS 38.413 §8.2.1.2: set up the tunnels, hand the NAS PDU to the UE, answer."""
-        ru = self._ru(pdu)
+        ru = self._ru(pdu, link)
         if ru is None:
             self.count("setup_unknown_ue")
             return
@@ -378,19 +423,19 @@ class GnbUserPlane:
             ies["PDUSessionResourceFailedToSetupListSURes"] = failed
         # the NAS PDU first (RRC Reconfiguration carries it), then the response to the AMF
         for nas_pdu in nas_pdus:
-            self.gnb._deliver(ru, nas_pdu)
-        self.gnb.send(self._setup_response(ru, ies, ok, failed), self.gnb._stream(ru))
+            link._deliver(ru, nas_pdu)
+        link.send(self._setup_response(link, ru, ies, ok, failed), link._stream(ru))
 
-    def _setup_response(self, ru: Any, ies: dict[str, Any], ok: list[dict[str, Any]],
+    def _setup_response(self, link: Any, ru: Any, ies: dict[str, Any], ok: list[dict[str, Any]],
                         failed: list[dict[str, Any]]) -> bytes:
         """TS 38.413 §9.2.1.2 PDU Session Resource Setup Response. With one session set up
         (the usual case) only the NGAP IDs and the response transfer differ between UEs: a
         template of the gNB's (:meth:`fivecore.ran.gnb.Gnb.templated`) joins them in."""
-        templated = getattr(self.gnb, "templated", None)
+        templated = getattr(link, "templated", None)
         if templated is None or failed or len(ok) != 1 or ru.amf_id is None or ru.ran_id is None:
             return ngap.encode(NgapPdu("PDUSessionResourceSetup", "successful", ies))
         psi = ok[0]["pDUSessionID"]
-        amf_raw, ran_raw = self.gnb.encoded_ids(ru.amf_id, ru.ran_id, ru)
+        amf_raw, ran_raw = link.encoded_ids(ru.amf_id, ru.ran_id, ru)
 
         def build(a: bytes, r: bytes, t: bytes) -> bytes:
             return ngap.encode(NgapPdu("PDUSessionResourceSetup", "successful", {
@@ -449,9 +494,9 @@ class GnbUserPlane:
 
         return self._transfer_templates.join((self.n3_address, tuple(qfis)), (teid.to_bytes(4, "big"),), enc)
 
-    def _release(self, pdu: NgapPdu) -> None:
+    def _release(self, pdu: NgapPdu, link: Any) -> None:
         """TS 38.413 §8.2.2.2: drop the tunnels, deliver the NAS PDU, answer."""
-        ru = self._ru(pdu)
+        ru = self._ru(pdu, link)
         if ru is None:
             self.count("release_unknown_ue")
             return
@@ -465,14 +510,14 @@ class GnbUserPlane:
                          ngap.encode_ie("PDUSessionResourceReleaseResponseTransfer", {})})
         n = pdu.get("NAS-PDU")
         if isinstance(n, bytes | bytearray):
-            self.gnb._deliver(ru, bytes(n))
-        self.gnb.send(ngap.encode(NgapPdu("PDUSessionResourceRelease", "successful", {
+            link._deliver(ru, bytes(n))
+        link.send(ngap.encode(NgapPdu("PDUSessionResourceRelease", "successful", {
             "AMF-UE-NGAP-ID": ru.amf_id, "RAN-UE-NGAP-ID": ru.ran_id,
-            "PDUSessionResourceReleasedListRelRes": done})), self.gnb._stream(ru))
+            "PDUSessionResourceReleasedListRelRes": done})), link._stream(ru))
 
-    def _modify(self, pdu: NgapPdu) -> None:
+    def _modify(self, pdu: NgapPdu, link: Any) -> None:
         """TS 38.413 §8.2.3.2: accept the new parameters, deliver the NAS PDU, answer."""
-        ru = self._ru(pdu)
+        ru = self._ru(pdu, link)
         if ru is None:
             return
         done = []
@@ -482,10 +527,10 @@ class GnbUserPlane:
                          ngap.encode_ie("PDUSessionResourceModifyResponseTransfer", {})})
             n = item.get("nAS-PDU")
             if isinstance(n, bytes | bytearray):
-                self.gnb._deliver(ru, bytes(n))
-        self.gnb.send(ngap.encode(NgapPdu("PDUSessionResourceModify", "successful", {
+                link._deliver(ru, bytes(n))
+        link.send(ngap.encode(NgapPdu("PDUSessionResourceModify", "successful", {
             "AMF-UE-NGAP-ID": ru.amf_id, "RAN-UE-NGAP-ID": ru.ran_id,
-            "PDUSessionResourceModifyListModRes": done})), self.gnb._stream(ru))
+            "PDUSessionResourceModifyListModRes": done})), link._stream(ru))
 
     def _remove(self, t: Tunnel) -> None:
         self.tunnels.pop(t.dl_teid, None)
@@ -496,12 +541,18 @@ class GnbUserPlane:
             self.on_tunnel_down(t)
 
     def n2_lost(self, gnb: Any, reason: str) -> None:
-        """N2 association lost: the AMF has released every UE of this gNB (TS 23.502 §4.2.6),
-        so every tunnel goes; UEs that register again get new ones."""
-        n = len(self.tunnels)
-        for t in list(self.tunnels.values()):
+        """N2 association lost: that AMF has released every UE whose NG connection was on it
+        (TS 23.502 §4.2.6), so their tunnels go; UEs that register again get new ones. With
+        several AMFs the UEs on the other associations keep theirs."""
+        if len(self.links) == 1:
+            gone = list(self.tunnels.values())
+        else:
+            # the gNB dropped these UEs' connections before telling us, but a RanUe keeps
+            # the endpoint its last connection was on
+            gone = [t for t in self.tunnels.values() if getattr(t.ru, "gnb", None) is gnb]
+        for t in gone:
             self._remove(t)
-        self.count("tunnels_dropped_on_n2_loss", n)
+        self.count("tunnels_dropped_on_n2_loss", len(gone))
 
     def drop_ue(self, ru: Any) -> None:
         """The UE's RRC connection is gone: its tunnels go with it."""
@@ -606,6 +657,10 @@ class UserPlane:
         self._counter = 0
         self._bg: set[asyncio.Task[Any]] = set()
         self.stats: dict[str, int] = {}
+        #: establish again, once the UE is registered anew, the sessions it released locally
+        #: when the network had forgotten it (5GMM #9 / #10, :meth:`UeSm.local_release`)
+        self.restore_sessions = True
+        self.restore_timeout = 30.0
 
     def count(self, key: str) -> None:
         self.stats[key] = self.stats.get(key, 0) + 1
@@ -616,18 +671,49 @@ class UserPlane:
         t.add_done_callback(self._bg.discard)
 
     async def add_gnb(self, gnb: Any, n3_address: str = "127.0.0.1", n3_port: int = gtpu.GTPU_PORT) -> GnbUserPlane:
+        """A user plane for ``gnb``: one N2 endpoint, or a :class:`fivecore.ran.gnb.GnbNode`
+        with an NG connection per AMF of a set (one N3 address for all of them)."""
         up = GnbUserPlane(gnb, n3_address, n3_port)
         up.on_tunnel_up = self._tunnel_up
         up.on_tunnel_down = self._tunnel_down
         await up.start()
         self.gnbs.append(up)
+        for link in up.links:
+            if hasattr(link, "listeners"):
+                link.listeners.append(self._on_ue_state)
         return up
 
     def _gnb_up(self, ru: Any) -> GnbUserPlane:
         for up in self.gnbs:
-            if up.gnb is ru.gnb:
+            if up.gnb is ru.gnb or ru.gnb in up.links:
                 return up
         raise SessionError("the UE's gNB has no user plane")
+
+    @staticmethod
+    def _serving(ru: Any) -> Any:
+        """The N2 endpoint for a new NG connection of ``ru``: its gNB's NAS node selection
+        (TS 23.501 §6.3.5, :func:`fivecore.ran.gnb.choose_amf`) when it has several AMFs."""
+        node = getattr(ru.gnb, "node", None)
+        return node.choose(ru) if node is not None else ru.gnb
+
+    def _on_ue_state(self, ru: Any, before: Any, after: Any) -> None:
+        """A UE registered anew after the network forgot it: ask for its sessions again."""
+        sm = ru.ue.sm
+        if (sm is not None and sm.to_restore and after.name == "REGISTERED" and self.restore_sessions
+                and id(ru) in self.ues):
+            todo, sm.to_restore = sm.to_restore, []
+            self._spawn(self._restore(ru, todo))
+
+    async def _restore(self, ru: Any, todo: list[tuple[int, str | None, tuple[int, int | None] | None]]) -> None:
+        """TS 24.501 §6.4.1: one PDU Session Establishment per session the UE had."""
+        for psi, dnn, snssai in todo:
+            try:
+                await self.establish(ru, psi, dnn, snssai, self.restore_timeout)
+            except SessionError as exc:
+                self.count("restore_failed")
+                log.info("event=ue_session_restore_failed psi=%d err=%s", psi, exc)
+            else:
+                self.count("restored")
 
     def namespace(self, ru: Any) -> str | None:
         if not self.use_namespace:
@@ -660,7 +746,11 @@ class UserPlane:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[UeSession] = loop.create_future()
         self._waiters[key] = fut
-        self._tun_ready[key] = loop.create_future()
+        ready = self._tun_ready.get(key)
+        if ready is None or ready.done():
+            # a pending one belongs to resume() waiting for this session's interface: the
+            # session established again (after a #9 reject) answers it too
+            self._tun_ready[key] = loop.create_future()
         sm_pdu = ru.ue.sm.establish(psi, dnn, snssai)
         ru.gnb.uplink_nas(ru, ru.ue.ul_sm(sm_pdu, psi, 1, dnn, snssai))
         try:
@@ -678,7 +768,7 @@ class UserPlane:
         """TS 24.501 §5.6.1: a CM-IDLE UE sends a Service Request to get an NG connection."""
         if ru.ue.guti is None or ru.ue.sec is None:
             raise SessionError("the UE is not registered")
-        ru.gnb.service_request(ru)
+        self._serving(ru).service_request(ru)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while ru.amf_id is None or ru.ue.state.name != "REGISTERED":
@@ -689,7 +779,10 @@ class UserPlane:
     async def resume(self, ru: Any, psis: frozenset[int] | None = None, timeout: float = 15.0) -> None:
         """TS 24.501 §5.6.1.2 b / TS 23.502 §4.2.3.2: a CM-IDLE UE with uplink data sends a
         Service Request naming its PDU sessions in Uplink data status; returns once their
-        tunnels and interfaces are back (same addresses)."""
+        tunnels and interfaces are back (same addresses). When the AMF no longer knows the UE
+        (Service Reject #9, TS 24.501 §5.6.1.5) the sessions are released locally and come
+        back, with new addresses, after the new initial registration (the simulator's
+        :class:`fivecore.ran.app.RanSim` starts it) -- within the same ``timeout``."""
         if ru.ue.guti is None or ru.ue.sec is None or ru.ue.sm is None:
             raise SessionError("the UE is not registered")
         psis = frozenset(ru.ue.sm.sessions) if psis is None else psis
@@ -699,7 +792,7 @@ class UserPlane:
             fut: asyncio.Future[str] = loop.create_future()
             self._tun_ready[(id(ru), psi)] = fut
             waits.append(fut)
-        ru.gnb.service_request(ru, service_type=1, uplink_data=psis)
+        self._serving(ru).service_request(ru, service_type=1, uplink_data=psis)
         try:
             await asyncio.wait_for(asyncio.gather(*waits), timeout)
         except TimeoutError:
