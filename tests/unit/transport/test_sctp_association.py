@@ -388,6 +388,24 @@ def test_heartbeat_and_loss_of_peer() -> None:
     assert "HEARTBEAT" in net.events["c"][-1].reason
 
 
+def test_on_demand_heartbeat_answered_or_not() -> None:
+    """RFC 9260 §8.3 / §11.1 REQUESTHEARTBEAT: one HEARTBEAT at once (heartbeats otherwise
+    off); its ACK counts in ``heartbeat_acks``; a second request while one is out sends none."""
+    net = Net()
+    net.connect()
+    sent = len(net.wire)
+    net.sa.request_heartbeat(net.now)
+    net.sa.request_heartbeat(net.now)
+    net.pump()
+    new = net.wire[sent:]
+    assert [(d, chunk_types(pk)) for d, pk in new] == [("s2c", [p.HEARTBEAT]), ("c2s", [p.HEARTBEAT_ACK])]
+    assert net.sa.heartbeat_acks == 1
+    net.drop = lambda d, pk: d == "c2s"  # the peer is gone
+    net.sa.request_heartbeat(net.now)
+    net.pump()
+    assert net.sa.heartbeat_acks == 1 and net.sa.state == State.ESTABLISHED
+
+
 def test_init_retransmission_limit() -> None:
     net = Net(SctpConfig(heartbeat_interval=0, rto_initial=1, rto_min=1, rto_max=4, max_init_retransmits=2))
     net.drop = lambda d, pk: True

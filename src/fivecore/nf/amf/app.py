@@ -20,7 +20,14 @@ from fivecore.config import Config
 from fivecore.nf.amf.clients import AmfSbi
 from fivecore.nf.amf.context import GmmState
 from fivecore.nf.amf.gmm import Gmm, GmmConfig, SbiCall, SetTimer, StopTimer
-from fivecore.nf.amf.ngap_handler import AmfNgap, CloseAssociation, GnbPolicy, NgapConfig, NgapSend
+from fivecore.nf.amf.ngap_handler import (
+    AmfNgap,
+    CloseAssociation,
+    GnbPolicy,
+    NgapConfig,
+    NgapSend,
+    ProbeAssociation,
+)
 from fivecore.nf.common.app import NfApp
 from fivecore.nf.common.client import LocalRegistry, run_until_wait
 from fivecore.runtime import install_fast_loop
@@ -38,6 +45,8 @@ from fivecore.wire.errors import EncodeError
 log = logging.getLogger("fivecore.amf")
 
 NGAP_PPID = 60
+#: how long the peer of an association whose gNB ID came back elsewhere has to answer
+PROBE_TIMEOUT = 2.0
 
 
 def gmm_config(config: Config) -> GmmConfig:
@@ -257,6 +266,25 @@ class AmfApp(NfApp):
                 assoc = self._assocs.get(a.gnb.assoc_id)
                 if assoc is not None:
                     assoc.abort(a.reason)
+            elif t is ProbeAssociation:
+                assoc = self._assocs.get(a.gnb.assoc_id)
+                if assoc is not None:
+                    # not in _bg (what Overload Start counts); cancelled with the other tasks
+                    task = asyncio.get_running_loop().create_task(self._abort_if_dead(a.gnb, assoc))
+                    self._tasks.append(task)
+                    task.add_done_callback(lambda t: t in self._tasks and self._tasks.remove(t))
+
+    async def _abort_if_dead(self, gnb: Any, assoc: sctp.SctpAssociation) -> None:
+        """A gNB's ID turned up on a new association: if the old one's peer is gone (the node
+        restarted), abort it so its UEs are CM-IDLE now rather than at the heartbeat timeout."""
+        if await assoc.probe(PROBE_TIMEOUT):
+            self.gmm.ctx.count("gnb_duplicate_id_alive")  # two live nodes share one ID
+            return
+        if assoc.is_closed:
+            return
+        self.gmm.ctx.count("gnb_stale_association_aborted")
+        log.warning("event=gnb_stale_association_aborted peer=%s ues=%d", gnb.peer, len(gnb.ues))
+        assoc.abort("the gNB's ID came back on a new association and this one's peer is gone")
 
     def _start_sbi(self, call: SbiCall) -> None:
         if self._stopped:

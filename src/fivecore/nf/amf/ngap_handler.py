@@ -44,6 +44,12 @@ class CloseAssociation(NamedTuple):
     reason: str
 
 
+class ProbeAssociation(NamedTuple):
+    """Check that ``gnb``'s peer still answers (RFC 9260 §8.3); abort the association if not."""
+
+    gnb: GnbContext
+
+
 @dataclass(slots=True)
 class NgapConfig:
     """What NGAP needs from the AMF configuration (TS 38.413 §9.2.6.2 NG Setup Response)."""
@@ -226,13 +232,7 @@ class AmfNgap:
                 ies["TimeToWait"] = time_to_wait
             fail = NgapPdu("NGSetup", "unsuccessful", ies)
             return [NgapSend(gnb, 0, ngap.encode(fail))]
-        # The same Global RAN Node ID on two associations is counted and logged, not acted on:
-        # a restarted gNB's old association dies by itself (SCTP), and labs run several
-        # simulators with the same gNB ID; aborting the older one would make them fight.
-        if any(g is not gnb and g.state == GnbState.READY and g.global_ran_node_id == gnb.global_ran_node_id
-               for g in self.ctx.gnbs.values()):
-            self.ctx.count("ng_setup_duplicate_gnb_id")
-            log.warning("event=ng_setup_duplicate_gnb_id gnb=%s plmn=%s gnb_id=%d", gnb.peer, plmn_id, gnb_id)
+        out = self._same_node_id(gnb)
         gnb.state = GnbState.READY
         self.ctx.count("ng_setup")
         log.info("event=ng_setup gnb=%s plmn=%s gnb_id=%d name=%s", gnb.peer, plmn_id, gnb_id, gnb.name)
@@ -245,7 +245,23 @@ class AmfNgap:
                 "PLMNSupportList": ngap.plmn_support_list([(cfg.plmn, list(cfg.slices))]),
             },
         )
-        return [NgapSend(gnb, 0, ngap.encode(rsp))]
+        return [*out, NgapSend(gnb, 0, ngap.encode(rsp))]
+
+    def _same_node_id(self, gnb: GnbContext) -> list[Any]:
+        """An NG Setup whose Global RAN Node ID another ready association already has: the
+        node restarted before its old association timed out (RFC 9260 heartbeats take tens of
+        seconds), or two nodes share one ID (a lab's simulators). The older association is
+        probed (an on-demand HEARTBEAT, RFC 9260 §8.3) and aborted only if nobody answers, so
+        a restarted node's UEs go CM-IDLE now (TS 23.502 §4.2.6) while a live node, whoever
+        sends an NG Setup with its ID, is never cut off."""
+        out: list[Any] = []
+        for g in self.ctx.gnbs.values():
+            if g is not gnb and g.state == GnbState.READY and g.global_ran_node_id == gnb.global_ran_node_id:
+                self.ctx.count("ng_setup_duplicate_gnb_id")
+                log.warning("event=ng_setup_duplicate_gnb_id gnb=%s other=%s gnb_id=%d",
+                            gnb.peer, g.peer, gnb.global_ran_node_id[1])
+                out.append(ProbeAssociation(g))
+        return out
 
     def _ran_configuration_update(self, gnb: GnbContext, pdu: NgapPdu) -> list[Any]:
         """TS 38.413 §8.7.2: take the gNB's new name, TAs and paging DRX, or refuse them all.

@@ -125,6 +125,12 @@ class SctpAssociation:
     async def wait_closed(self) -> None:
         await asyncio.shield(self._closed_fut)
 
+    async def probe(self, timeout: float) -> bool:
+        """RFC 9260 §8.3 / §11.1 REQUESTHEARTBEAT: is the peer still there? A HEARTBEAT goes
+        out now; True once it is acknowledged, False if not within ``timeout`` or closed.
+        A backend that cannot ask (the kernel one) answers True while the association is open."""
+        return not self._closed
+
     # --- for backends -------------------------------------------------------------------
 
     def _send_blocked(self) -> bool:

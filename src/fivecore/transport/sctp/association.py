@@ -192,6 +192,8 @@ class Association:
         self._tsack: float | None = None
         self._hb_nonce = 0
         self._hb_pending = False
+        #: HEARTBEAT ACKs that answered our HEARTBEAT (RFC 9260 §8.3): the peer is alive
+        self.heartbeat_acks = 0
         self._my_initial_tsn = 0
         self._setup(0, 0, 1500, 1, 1)
 
@@ -451,6 +453,18 @@ class Association:
         self._ctrl.append(p.encode_chunk(p.HEARTBEAT, 0, info))
         self._hb_pending = True
         self._schedule_heartbeat(now)
+
+    def request_heartbeat(self, now: float) -> None:
+        """RFC 9260 §8.3 / §11.1 (REQUESTHEARTBEAT): a HEARTBEAT now, on demand of the upper
+        layer; its acknowledgement bumps ``heartbeat_acks``. One already outstanding serves."""
+        if self.state not in (State.ESTABLISHED, State.SHUTDOWN_PENDING, State.SHUTDOWN_RECEIVED):
+            return
+        if self._hb_pending:
+            return
+        self._hb_nonce = self._rng.getrandbits(64)
+        info = p.encode_param(p.PARAM_HEARTBEAT_INFO, _HB_INFO.pack(now, self._hb_nonce))
+        self._ctrl.append(p.encode_chunk(p.HEARTBEAT, 0, info))
+        self._hb_pending = True
 
     def _schedule_heartbeat(self, now: float) -> None:
         hb = self.config.heartbeat_interval
@@ -823,6 +837,7 @@ class Association:
                 sent_at, nonce = _HB_INFO.unpack(pv)
                 if self._hb_pending and nonce == self._hb_nonce:
                     self._hb_pending = False
+                    self.heartbeat_acks += 1
                     self.error_count = 0
                     self._update_rto(now - sent_at)
                     return

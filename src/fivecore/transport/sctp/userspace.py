@@ -443,6 +443,18 @@ class UserspaceAssociation(SctpAssociation):
         self._a.abort(reason, self._loop.time())
         self._service()
 
+    async def probe(self, timeout: float) -> bool:
+        a = self._a
+        if self._closed:
+            return False
+        before = a.heartbeat_acks
+        a.request_heartbeat(self._loop.time())
+        self._service()
+        deadline = self._loop.time() + timeout
+        while a.heartbeat_acks == before and not self._closed and self._loop.time() < deadline:
+            await asyncio.sleep(0.01)  # rare (a duplicate gNB ID): polling beats a waiter per ack
+        return a.heartbeat_acks != before and not self._closed
+
     def _on_timer(self) -> None:
         self._timer = None
         now = self._loop.time()
