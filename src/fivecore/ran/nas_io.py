@@ -265,12 +265,16 @@ def registration_request(
     nia: tuple[int, ...],
     requested_nssai: list[tuple[int, int | None]] | None = None,
     nas_message_container: bytes | None = None,
+    pdu_session_status: frozenset[int] | None = None,
 ) -> bytes:
     """TS 24.501 §8.2.6. Without ``requested_nssai`` this is the cleartext-IE form (§4.4.6),
-    with ``nas_message_container`` the (ciphered) whole message riding in it."""
+    with ``nas_message_container`` the (ciphered) whole message riding in it;
+    ``pdu_session_status``: the PDU sessions active in the UE (§5.5.1.3.2)."""
     ies = _cleartext_ies(reg_type, follow_on, ngksi, identity, nea, nia)
     if requested_nssai:
         ies["requested_nssai"] = tuple(SNssai(sst, sd) for sst, sd in requested_nssai)
+    if pdu_session_status is not None:
+        ies["pdu_session_status"] = PsiBitmap(pdu_session_status)
     if nas_message_container is not None:
         ies["nas_message_container"] = nas_message_container
     return codec.encode(NasMessage("RegistrationRequest", ies))

@@ -160,8 +160,12 @@ class Ue:
             self.suci_scheme_sent = self.usim.protection_scheme
         ngksi = self.ngksi if have_ctx else 7
         if have_ctx:
+            # TS 24.501 §5.5.1.3.2: a mobility / periodic update says which PDU sessions the
+            # UE has; the AMF answers with its own and releases what the UE no longer has
+            status = frozenset(self.sm.sessions) if reg_type in (2, 3) and self.sm is not None else None
             full = nas_io.registration_request(
-                reg_type, follow_on, ngksi, identity, p.nea, p.nia, requested_nssai=list(p.slices)
+                reg_type, follow_on, ngksi, identity, p.nea, p.nia, requested_nssai=list(p.slices),
+                pdu_session_status=status,
             )
             cleartext = None
         else:

@@ -278,6 +278,10 @@ class _Member:
         self.gmm = Gmm(GmmConfig(pointer=self.pointer, region_id=REGION, set_id=SET))
         self.ngap = AmfNgap(NgapConfig(pointer=self.pointer, region_id=REGION, set_id=SET), self.gmm)
         self.assoc = self.ngap.association_up(1, "sim", 16)
+        #: SUPI -> PSIs this AMF holds SM contexts for (what its session relay would know);
+        #: a restart forgets them with everything else
+        self.sessions: dict[str, frozenset[int]] = {}
+        self.gmm.session_psis = lambda ue: self.sessions.get(ue.supi or "", frozenset())
 
 
 class _Wire:
@@ -388,6 +392,7 @@ async def test_real_amf_restarted_member_service_reject_9_then_new_registration(
         for ru in w.sim.ues:
             ru.ue.sm = UeSm()
             _active_session(ru.ue.sm)
+            w.members[ru.ue.guti.amf_pointer].sessions[ru.ue.supi] = frozenset({1})
         _restart_member_1(w)
         for ru in by[1]:
             old = ru.ue.guti.guti_string()
@@ -418,6 +423,7 @@ async def test_real_amf_restarted_member_mobility_registration_runs_identity() -
         ru = by[1][0]
         ru.ue.sm = UeSm()
         _active_session(ru.ue.sm)
+        w.members[1].sessions[ru.ue.supi] = frozenset({1})
         _restart_member_1(w)
         assert await w.sim.register(ru, timeout=10, reg_type=2) == UeState.REGISTERED, ru.ue.last_cause
         assert ru.ue.sm.sessions == {} and ru.ue.sm.to_restore == [(1, "internet", (1, None))]
@@ -427,6 +433,7 @@ async def test_real_amf_restarted_member_mobility_registration_runs_identity() -
         other = by[0][0]
         other.ue.sm = UeSm()
         _active_session(other.ue.sm)
+        w.members[0].sessions[other.ue.supi] = frozenset({1})
         assert await w.sim.register(other, timeout=10, reg_type=2) == UeState.REGISTERED
         assert 1 in other.ue.sm.sessions and w.sim.stats["network_lost_context"] == 1
     finally:

@@ -249,11 +249,32 @@ class Gmm:
         #: called when paging for a waiting N1N2MessageTransfer gives up (the session relay
         #: tells the SMF, TS 29.518 §5.2.2.3.2)
         self.on_paging_failed: Callable[[UeContext], None] | None = None
+        #: the PDU session IDs the AMF holds SM contexts for (the session relay), and the one
+        #: that releases those the UE says it no longer has (TS 24.501 §5.5.1.3.4, §5.6.1.4.1)
+        self.session_psis: Callable[[UeContext], frozenset[int]] | None = None
+        self.on_sessions_gone: Callable[[UeContext, frozenset[int]], None] | None = None
 
     def _profile(self, ue: UeContext) -> Any:
         if self.restrictions is None or ue.gnb is None:
             return None
         return self.restrictions(ue.gnb)
+
+    def _session_status(self, ue: UeContext, request: Any) -> frozenset[int] | None:
+        """TS 24.501 §5.5.1.3.4 / §5.6.1.4.1: if the UE's request carried a PDU session status,
+        the answer carries the AMF's, and the sessions active in the AMF that the UE no longer
+        has are released (Nsmf_PDUSession_ReleaseSMContext, by the session relay). None when
+        the UE sent none."""
+        raw = getattr(request, "raw", None) or request
+        ue_status = getattr(raw, "pdu_session_status", None)
+        if ue_status is None:
+            return None
+        active = self.session_psis(ue) if self.session_psis is not None else frozenset()
+        gone = active - ue_status.psis
+        if gone:
+            self.ctx.count("pdu_sessions_released_by_status")
+            if self.on_sessions_gone is not None:
+                self.on_sessions_gone(ue, gone)
+        return active - gone
 
     def _suci_refused(self, ue: UeContext, ident: SuciIdentity) -> bool:
         """A null-scheme SUCI through a gNB whose vendor must not see permanent identities."""
@@ -1116,6 +1137,7 @@ class Gmm:
             tais=[(cfg.mcc, cfg.mnc, tac) for tac in cfg.tacs],
             allowed_nssai=list(allowed),
             t3512=cfg.t3512,
+            pdu_session_status=self._session_status(ue, proc.request),
         )
         # reserve the new 5G-TMSI now so no other UE can be given it meanwhile
         self.ctx.by_tmsi[tmsi] = ue
@@ -1216,7 +1238,7 @@ class Gmm:
             return [SendNas(ue, self._protect(ue, nas_io.service_reject(CAUSE_IMPLICITLY_DEREGISTERED))),
                     self._release(ue)]
         self.ctx.count("service_request")
-        plain = nas_io.service_accept()
+        plain = nas_io.service_accept(self._session_status(ue, msg))
         pdu = self._protect(ue, plain)
         acts: list[Action]
         if not ue.kgnb_sent and ue.kamf is not None and ue.sec is not None:

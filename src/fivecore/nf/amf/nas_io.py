@@ -25,6 +25,7 @@ from fivecore.wire.nas.ies import (
     MobileIdentity,
     NasSecurityAlgorithms,
     NgKsi,
+    PsiBitmap,
     RegistrationResult,
     SNssai,
     Tai,
@@ -330,12 +331,17 @@ def security_mode_command(
 
 
 def registration_accept(
-    *, guti: Guti, tais: list[tuple[str, str, int]], allowed_nssai: list[tuple[int, int | None]], t3512: int
+    *, guti: Guti, tais: list[tuple[str, str, int]], allowed_nssai: list[tuple[int, int | None]], t3512: int,
+    pdu_session_status: frozenset[int] | None = None,
 ) -> bytes:
-    """TS 24.501 §8.2.7: result (3GPP access), 5G-GUTI, TAI list, allowed NSSAI, T3512.
+    """TS 24.501 §8.2.7: result (3GPP access), 5G-GUTI, TAI list, allowed NSSAI, T3512, and the
+    PDU session status when the UE sent its own (§5.5.1.3.4).
 
     Per UE only the 5G-TMSI differs: it is written into a template of the rest (see
     :mod:`fivecore.wire.template`; :func:`_registration_accept` is the reference)."""
+    if pdu_session_status is not None:  # mobility / periodic updates only: not worth a template
+        return _registration_accept(guti=guti, tais=tais, allowed_nssai=allowed_nssai, t3512=t3512,
+                                    pdu_session_status=pdu_session_status)
     try:
         key = ("accept", guti.mcc, guti.mnc, guti.region_id, guti.set_id, guti.pointer, tuple(tais),
                tuple(allowed_nssai), t3512)
@@ -357,18 +363,19 @@ def registration_accept(
 
 
 def _registration_accept(
-    *, guti: Guti, tais: list[tuple[str, str, int]], allowed_nssai: list[tuple[int, int | None]], t3512: int
+    *, guti: Guti, tais: list[tuple[str, str, int]], allowed_nssai: list[tuple[int, int | None]], t3512: int,
+    pdu_session_status: frozenset[int] | None = None,
 ) -> bytes:
-    return _enc(
-        NasMessage(
-            "RegistrationAccept",
-            registration_result=RegistrationResult(1),
-            guti=identity_to_wire(guti),
-            tai_list=TaiList.of(*(Tai(mcc + mnc, tac) for mcc, mnc, tac in tais)),
-            allowed_nssai=tuple(SNssai(sst, sd) for sst, sd in allowed_nssai),
-            t3512_value=GprsTimer3.from_seconds(t3512),
-        )
-    )
+    ies: dict[str, Any] = {
+        "registration_result": RegistrationResult(1),
+        "guti": identity_to_wire(guti),
+        "tai_list": TaiList.of(*(Tai(mcc + mnc, tac) for mcc, mnc, tac in tais)),
+        "allowed_nssai": tuple(SNssai(sst, sd) for sst, sd in allowed_nssai),
+        "t3512_value": GprsTimer3.from_seconds(t3512),
+    }
+    if pdu_session_status is not None:
+        ies["pdu_session_status"] = PsiBitmap(pdu_session_status)
+    return _enc(NasMessage("RegistrationAccept", ies))
 
 
 def configuration_update_command(guti: Guti | None, ack_requested: bool = True) -> bytes:
@@ -409,8 +416,10 @@ def deregistration_request_nw(reregistration_required: bool, cause: int | None) 
     return _enc(NasMessage("DeregistrationRequestUETerminated", ies))
 
 
-def service_accept() -> bytes:
-    """TS 24.501 §8.2.18."""
+def service_accept(pdu_session_status: frozenset[int] | None = None) -> bytes:
+    """TS 24.501 §8.2.18, with the PDU session status when the UE sent its own (§5.6.1.4.1)."""
+    if pdu_session_status is not None:
+        return _enc(NasMessage("ServiceAccept", pdu_session_status=PsiBitmap(pdu_session_status)))
     return _enc(NasMessage("ServiceAccept"))
 
 

@@ -414,14 +414,32 @@ class AmfSessions:
         if released:
             self._forget(supi, sess)
 
-    async def _release_context(self, sess: AmfSmSession) -> None:
+    async def _release_context(self, sess: AmfSmSession, cause: str = "REL_DUE_TO_DUPLICATE_SESSION_ID") -> None:
         if sess.sm_ref is None:
             return
         try:
             await self._sbi(sess.smf_uri, f"/nsmf-pdusession/v1/sm-contexts/{sess.sm_ref}/release",
-                            {"cause": "REL_DUE_TO_DUPLICATE_SESSION_ID"}, {})
+                            {"cause": cause}, {})
         except (TransportError, NoProducer) as exc:
             log.info("event=release_sm_context_failed psi=%d err=%s", sess.psi, exc)
+
+    def session_psis(self, ue: UeContext) -> frozenset[int]:
+        """The PDU session IDs this AMF holds an SM context for (the PDU session status)."""
+        if ue.supi is None:
+            return frozenset()
+        return frozenset(self.by_supi.get(ue.supi, ()))
+
+    def release_gone(self, ue: UeContext, psis: frozenset[int]) -> None:
+        """TS 24.501 §5.5.1.3.4 / §5.6.1.4.1: sessions the UE's PDU session status says it no
+        longer has are released at their SMF (TS 29.502 cause PDU_SESSION_STATUS_MISMATCH)."""
+        d = self.by_supi.get(ue.supi or "")
+        if not d:
+            return
+        for psi in psis:
+            sess = d.pop(psi, None)
+            if sess is not None:
+                self.count("released_status_mismatch")
+                self._spawn(self._release_context(sess, "PDU_SESSION_STATUS_MISMATCH"))
 
     async def release_all(self, supi: str) -> None:
         """TS 23.502 §4.2.2.3.2 step 2: de-registration releases every SM context."""
@@ -741,6 +759,8 @@ def attach(app: Any) -> AmfSessions:
     s = AmfSessions(app)
     app.gmm.on_ul_nas_transport = s.ul_nas_transport
     app.gmm.on_paging_failed = s.paging_failed
+    app.gmm.session_psis = s.session_psis
+    app.gmm.on_sessions_gone = s.release_gone
     h = app.ngap._handlers
     h[("PDUSessionResourceSetup", "successful")] = s.setup_response
     h[("PDUSessionResourceRelease", "successful")] = s.release_response
