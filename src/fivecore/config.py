@@ -370,6 +370,9 @@ class SmfConfig(NfSection):
     pfcp: PfcpEndpoint = Field(default_factory=PfcpEndpoint)
     dnns: list[DnnPoolConfig] = Field(default_factory=lambda: [DnnPoolConfig()])
     upfs: list[UpfPeerConfig] = Field(default_factory=lambda: [UpfPeerConfig()])
+    #: where the UPFs come from (TS 23.501 §6.3.3): ``config`` = ``upfs`` above; ``nrf`` = NRF
+    #: discovery (target-nf-type UPF, dnn, snssais; TS 29.510 §5.3.2.2), ``upfs`` unused
+    upf_selection: Literal["config", "nrf"] = "config"
     #: what a UPF restart does to its sessions: "release" (tell the UE, cause #39) or "restore"
     upf_restart: Literal["release", "restore"] = "release"
     #: URR volume threshold (octets) after which the UPF reports usage (TS 29.244 §5.2.2.2)

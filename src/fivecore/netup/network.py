@@ -146,6 +146,28 @@ def dump_config(config: Config) -> dict[str, Any]:
     return config.model_dump(mode="json")
 
 
+def upf_nrf_settings(cfg: Config, runs_nrf: bool) -> dict[str, Any]:
+    """What ``up`` hands the UPF it starts for its NRF registration (TS 23.501 §6.3.3.3),
+    where the file leaves it open: the URI of the NRF ``up`` runs (a restarted UPF reads the
+    same file and keeps its derived nfInstanceId, fivecore.nf.upf.nrf), and as the slices and
+    DNNs its ``upfInfo`` advertises, those of ``up``'s SMF, which uses this one UPF for all."""
+    out: dict[str, Any] = {}
+    if runs_nrf and "nrf_uri" not in cfg.upf.model_fields_set:
+        out["nrf_uri"] = cfg.nrf.sbi.uri
+    if "slices" not in cfg.upf.model_fields_set:
+        from fivecore.nf.upf.config import UpfSliceConfig
+
+        per_slice: dict[tuple[int, str | None], list[str]] = {}
+        for d in cfg.smf.dnns:
+            for sl in d.slices:
+                dnns = per_slice.setdefault((sl.sst, sl.sd.lower() if sl.sd else None), [])
+                if d.dnn not in dnns:
+                    dnns.append(d.dnn)
+        if per_slice:
+            out["slices"] = [UpfSliceConfig(sst=sst, sd=sd, dnns=dnns) for (sst, sd), dnns in per_slice.items()]
+    return out
+
+
 def redacted(doc: Any) -> Any:
     """``doc`` with secrets (private keys, tokens, K/OPc) replaced by ``<redacted>``."""
     secret = {"private_key", "token", "k", "opc", "op"}
@@ -392,11 +414,15 @@ class Network:
         t0 = time.monotonic()
         try:
             upf_cfg = cfg
+            upf_update: dict[str, Any] = {}
             if self.with_upf and cfg.upf.tun_create:
                 # ``up`` owns the N6 device: created here with iproute2, handed to the UPF to
                 # open, deleted in stop() even if the UPF process dies
                 self._create_tun()
-                upf_cfg = cfg.model_copy(update={"upf": cfg.upf.model_copy(update={"tun_create": False})})
+                upf_update["tun_create"] = False
+            upf_update.update(upf_nrf_settings(cfg, "nrf" in self.cp_names))
+            if upf_update:
+                upf_cfg = cfg.model_copy(update={"upf": cfg.upf.model_copy(update=upf_update)})
             plan.config_file.write_text(yaml.safe_dump(dump_config(upf_cfg), sort_keys=False))
             os.chmod(plan.config_file, 0o600)
             if self.pcap is not None:

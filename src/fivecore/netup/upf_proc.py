@@ -33,7 +33,7 @@ async def _main(config_path: str) -> int:
     from fivecore.nf.upf.app import UpfApp
 
     cfg = load_config(config_path)
-    app = UpfApp(cfg.upf)
+    app = UpfApp(cfg)  # the whole config: the NRF registration needs the PLMN too
     metrics = server_for("upf", app, cfg) if cfg.metrics.enabled else None
     try:
         await app.start()

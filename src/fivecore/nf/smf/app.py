@@ -7,6 +7,7 @@ listing its slices and DNNs, heartbeats, in-process binding under ``fivecore up`
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -17,6 +18,7 @@ from fivecore.nf.smf.clients import SmfClients
 from fivecore.nf.smf.context import Ipv4Pool, Ipv6PrefixPool, SmfContext
 from fivecore.nf.smf.pfcp import N4, UpfPeer
 from fivecore.nf.smf.sbi import SmfService
+from fivecore.nf.smf.upf_nrf import UpfDiscovery
 from fivecore.transport.http2 import Http2Client, Router
 
 log = logging.getLogger("fivecore.smf")
@@ -40,8 +42,9 @@ class SmfApp(NfApp):
             self.ctx.pools[d.dnn] = Ipv4Pool(d.ipv4_pool, d.reserved)
             if d.ipv6_prefix_pool:
                 self.ctx.v6pools[d.dnn] = Ipv6PrefixPool(d.ipv6_prefix_pool)
+        # ``upf_selection: nrf``: no configured UPFs; NRF discovery adds them (upf_nrf.py)
         self.peers = [UpfPeer(u.address, u.port, tuple(u.dnns), tuple(s.as_tuple() for s in u.slices))
-                      for u in cfg.upfs]
+                      for u in cfg.upfs] if cfg.upf_selection == "config" else []
         self.n4 = N4(cfg.pfcp.address, cfg.pfcp.port, self.peers,
                      heartbeat_interval=cfg.pfcp.heartbeat_interval, t1=cfg.pfcp.t1, n1=cfg.pfcp.n1)
         self.clients = SmfClients(self.client, smf_instance_id=self.instance_id,
@@ -51,6 +54,11 @@ class SmfApp(NfApp):
             ctx=self.ctx, clients=self.clients, n4=self.n4, peers=self.peers,
             dnns={d.dnn: d for d in cfg.dnns}, node_id=cfg.pfcp.address, base_uri=cfg.sbi.uri,
             usage_volume=cfg.usage_report_volume, restart_mode=cfg.upf_restart)
+        self.upf_discovery: UpfDiscovery | None = None
+        if cfg.upf_selection == "nrf":
+            wanted = [(d.dnn, s.as_tuple()) for d in cfg.dnns for s in d.slices]
+            self.upf_discovery = UpfDiscovery(self.client, self.n4, wanted)
+            self.service.upf_finder = self.upf_discovery.find_quietly
         return self.service.router()
 
     def static_routes(self) -> dict[str, str]:
@@ -72,6 +80,8 @@ class SmfApp(NfApp):
 
     async def on_start(self) -> None:
         await self.n4.start()
+        if self.upf_discovery is not None:
+            self._tasks.append(asyncio.create_task(self.upf_discovery.run(), name="smf-upf-discovery"))
         log.info("event=smf_n4_listening address=%s port=%d upfs=%s", self.n4.address, self.n4.port,
                  ",".join(p.address for p in self.peers))
 

@@ -381,6 +381,13 @@ class N4:
         for peer in self.peers:
             self._tasks.append(asyncio.create_task(self._peer_loop(peer), name=f"n4-{peer.address}"))
 
+    def add_peer(self, peer: UpfPeer) -> None:
+        """A UPF found after start (NRF discovery, TS 23.501 §6.3.3.3): keep it and, once the
+        endpoint runs, associate with it and heartbeat it like the configured ones."""
+        self.peers.append(peer)
+        if self._loop is not None:
+            self._tasks.append(asyncio.create_task(self._peer_loop(peer), name=f"n4-{peer.address}"))
+
     async def stop(self) -> None:
         for t in self._tasks + list(self._bg):
             t.cancel()

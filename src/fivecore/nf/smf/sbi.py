@@ -25,6 +25,7 @@ import asyncio
 import ipaddress
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fivecore.nf.common.client import run_until_wait
@@ -97,6 +98,9 @@ class SmfService:
         self.restart_mode = restart_mode
         self._bg: set[asyncio.Task[Any]] = set()
         self._stopped = False
+        #: ``smf.upf_selection: nrf``: look for UPFs serving (dnn, (sst, sd)) through the NRF
+        #: when none is known (fivecore.nf.smf.upf_nrf, TS 23.502 §4.3.2.2.1 step 8)
+        self.upf_finder: Callable[[str, tuple[int, int | None]], Awaitable[None]] | None = None
         n4.on_restart = self.on_upf_restart
         n4.on_report = self.on_report
         n4.upf_seid_lookup = self._upf_seid
@@ -325,6 +329,8 @@ class SmfService:
         try:
             await self._policy(sm)
             upf = self.select_upf(sm)
+            if upf is None and self.upf_finder is not None:
+                await self.upf_finder(sm.dnn, _snssai_tuple(sm.snssai))
             if upf is None:
                 # give an association in progress a moment (e.g. right after start-up)
                 for p in self.peers:

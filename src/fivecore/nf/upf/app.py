@@ -4,6 +4,9 @@
 other code starts a UPF with ``await run_upf(config)`` (until cancelled) or with
 :class:`UpfApp` when it needs the context (tests, benchmarks).
 
+With ``upf.nrf_uri`` set (the default, like every NF) the UPF registers its NFProfile with
+the NRF once N4 is up, heartbeats, and deregisters when it stops (:mod:`fivecore.nf.upf.nrf`).
+
 The user plane must not share a GIL with signalling of other NFs (ARCHITECTURE.md,
 "Process model"): run it as its own process. Inside it, PFCP is rare and cheap and the
 datapath thread sleeps in epoll when idle, so the two share the GIL comfortably.
@@ -20,6 +23,7 @@ import signal
 import socket
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from fivecore.errors import ConfigError
@@ -61,12 +65,21 @@ class _PfcpProtocol(asyncio.DatagramProtocol):
 class UpfApp:
     """One running UPF: context, TUN, N3 socket, datapath thread and PFCP endpoint."""
 
-    def __init__(self, config: UpfConfig | Any) -> None:
+    def __init__(self, config: UpfConfig | Any, *, plmn: tuple[str, str] | None = None,
+                 http: Any = None) -> None:
         """``config``: the UPF's section, or a whole :class:`fivecore.config.Config`
-        (as ``fivecore nf upf`` passes it); only its ``upf`` section is used."""
+        (as ``fivecore nf upf`` passes it: its ``upf`` section and its PLMN are used).
+        ``plmn`` (MCC, MNC) and ``http`` (an SBI HTTP/2 client, e.g. a validating one in
+        tests) serve the NRF registration (:mod:`fivecore.nf.upf.nrf`)."""
         if not isinstance(config, UpfConfig):
+            if plmn is None:
+                plmn = (config.plmn.mcc, config.plmn.mnc)
             config = config.upf
         self.config: UpfConfig = config
+        self.plmn: tuple[str, str] = plmn or ("001", "01")
+        self._http = http
+        #: NFRegister/heartbeat/NFDeregister (fivecore.nf.upf.nrf.UpfNrfAgent); None without nrf_uri
+        self.nrf: Any = None
         self.ctx = UpfContext(config.gtpu_address, config.gtpu_port)
         self.tun: Tun | None = None
         self.n3: socket.socket | None = None
@@ -128,6 +141,13 @@ class UpfApp:
                 pass
         self.datapath.start()
         self._tick = asyncio.create_task(self._ticker(), name="upf-pfcp-timers")
+        if cfg.nrf_uri:
+            # Registration runs in the background and retries until the NRF answers: N4 is
+            # served from here on whether or not the NRF is reachable (TS 23.501 §6.3.3.3).
+            from fivecore.nf.upf.nrf import UpfNrfAgent
+
+            self.nrf = UpfNrfAgent(cfg, mcc=self.plmn[0], mnc=self.plmn[1], http=self._http)
+            await self.nrf.start()
         log.info("upf started pfcp=%s:%d gtpu=%s:%d tun=%s", cfg.pfcp_address, cfg.pfcp_port,
                  cfg.gtpu_address, cfg.gtpu_port, cfg.tun_name)
 
@@ -196,6 +216,13 @@ class UpfApp:
             log.warning("cannot write stats file %s: %s", path, exc)
 
     async def stop(self) -> None:
+        if self.nrf is not None:
+            # NFDeregister first (TS 29.510 §5.2.2.4): no SMF should select a UPF that is going
+            nrf, self.nrf = self.nrf, None
+            try:
+                await nrf.stop()
+            except Exception:  # the NRF's trouble must not keep the user plane from stopping
+                log.exception("nrf deregistration failed")
         if self._tick is not None:
             self._tick.cancel()
             try:
@@ -249,19 +276,40 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         cfg = load_upf_config(args.config)
+        plmn = _file_plmn(args.config)
     except ConfigError as exc:
         print(f"fivecore-upf: error: {exc}", file=sys.stderr)
         return 2
-    return serve(cfg)
+    return serve(cfg, plmn)
 
 
-def serve(cfg: UpfConfig) -> int:
+def _file_plmn(path: str | None) -> tuple[str, str] | None:
+    """The ``plmn:`` section of the YAML file beside ``upf:`` (the PLMN the UPF registers
+    in, TS 29.510 plmnList), validated as fivecore.config does; None when absent."""
+    if path is None:
+        return None
+    import yaml
+
+    from fivecore.config import PlmnConfig
+
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        raw = data.get("plmn") if isinstance(data, dict) else None
+        if raw is None:
+            return None
+        p = PlmnConfig.model_validate(raw)
+    except (OSError, yaml.YAMLError, ValueError) as exc:
+        raise ConfigError(f"plmn: {exc}") from None
+    return (p.mcc, p.mnc)
+
+
+def serve(cfg: UpfConfig, plmn: tuple[str, str] | None = None) -> int:
     """Run one UPF in this process until SIGINT/SIGTERM; returns the exit status."""
     if cfg.uvloop:
         install_fast_loop()
 
     async def _main() -> int:
-        app = UpfApp(cfg)
+        app = UpfApp(cfg, plmn=plmn)
         try:
             await app.start()
         except ConfigError as exc:

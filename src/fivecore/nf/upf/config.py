@@ -12,6 +12,9 @@ Example (the layout of the shared upf-bench harness)::
       tun_name: ogstun
       tun_create: false        # open the existing TUN, leave its address alone
       subnet: 10.45.0.0/16
+      nrf_uri: http://127.0.0.10:7777   # register an NFProfile (null: do not register)
+      slices:                  # what upfInfo advertises (TS 29.510 §6.1.6.2.13)
+        - {sst: 1, dnns: [internet]}
 """
 
 from __future__ import annotations
@@ -19,11 +22,36 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from fivecore.errors import ConfigError
+
+#: the NRF every NF registers with by default (fivecore.config.DEFAULT_NRF_URI, which cannot be
+#: imported here: fivecore.config imports this module)
+DEFAULT_NRF_URI = "http://127.0.0.10:7777"
+
+
+class UpfSliceConfig(BaseModel):
+    """One S-NSSAI the UPF serves and the DNNs it serves in it (TS 29.510 SnssaiUpfInfoItem
+    with its DnnUpfInfoItems, inside UpfInfo §6.1.6.2.13)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sst: int = Field(1, ge=0, le=255)
+    sd: str | None = Field(None, pattern=r"^[0-9a-fA-F]{6}$")
+    dnns: list[str] = Field(default_factory=lambda: ["internet"], min_length=1)
+
+    @field_validator("dnns")
+    @classmethod
+    def _dnns(cls, v: list[str]) -> list[str]:
+        for d in v:
+            # TS 23.003 §9.1: an APN/DNN label sequence; at least non-empty and printable
+            if not d or len(d) > 100 or not d.isprintable() or " " in d:
+                raise ValueError(f"{d!r} is not a DNN")
+        return v
 
 
 class UpfConfig(BaseModel):
@@ -51,12 +79,32 @@ class UpfConfig(BaseModel):
     stats_file: str | None = Field(
         None, description="write the counters as JSON to this file every stats_interval s")
     stats_interval: float = Field(1.0, gt=0)
+    #: NRF registration (TS 23.501 §6.3.3.3, TS 29.510 §5.2.2.2): the NRF's URI, or None to
+    #: serve N4 without registering (fivecore.nf.upf.nrf)
+    nrf_uri: str | None = DEFAULT_NRF_URI
+    nf_instance_id: str | None = Field(
+        None, pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+        description="NF instance id; default a UUID derived from node_id and pfcp_port")
+    vendor_id: str | None = Field(None, pattern=r"^[0-9]{6}$")
+    slices: list[UpfSliceConfig] = Field(default_factory=lambda: [UpfSliceConfig()], min_length=1)
 
     @field_validator("pfcp_address", "gtpu_address")
     @classmethod
     def _ipv4(cls, v: str) -> str:
         ipaddress.IPv4Address(v)
         return v
+
+    @field_validator("nrf_uri")
+    @classmethod
+    def _nrf_uri(cls, v: str | None) -> str | None:
+        # checked here: a URI the SBI client cannot use would only show up later, in the
+        # background registration task, while the UPF looks healthy
+        if v is None:
+            return v
+        u = urlsplit(v)
+        if u.scheme not in ("http", "https") or not u.hostname:
+            raise ValueError("must be an http:// or https:// URI with a host")
+        return v.rstrip("/")
 
     @field_validator("subnet")
     @classmethod
