@@ -17,7 +17,6 @@ import json
 import os
 import re
 import signal
-import struct
 import subprocess
 import time
 import urllib.request
@@ -25,30 +24,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from icmp_echo import echo_request
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 SLOT = 6
 TUN = f"fcbench{SLOT}"
-
-
-def _checksum(b: bytes) -> int:
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack(f"!{len(b) // 2}H", b))
-    s = (s >> 16) + (s & 0xFFFF)
-    s += s >> 16
-    return ~s & 0xFFFF
-
-
-def _echo_request(src: str, dst: str, ident: int, seq: int) -> bytes:
-    """An IPv4 ICMP Echo Request (RFC 792) from a UE's address."""
-    icmp = struct.pack("!BBHHH", 8, 0, 0, ident, seq) + b"fivecore-restart"
-    icmp = icmp[:2] + struct.pack("!H", _checksum(icmp)) + icmp[4:]
-    hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(icmp), ident, 0, 64, 1, 0,
-                      ipaddress.IPv4Address(src).packed, ipaddress.IPv4Address(dst).packed)
-    hdr = hdr[:10] + struct.pack("!H", _checksum(hdr)) + hdr[12:]
-    return hdr + icmp
 
 
 def _state(state_file: Path) -> dict[str, Any]:
@@ -144,7 +125,7 @@ def test_up_restarts_a_killed_member_and_upf(tmp_path: Path) -> None:
             assert len(tunnels) == len(att.sim.ues)
             rx = [t.rx for _up, t in tunnels]
             for up, t in tunnels:
-                up.uplink(t, _echo_request(t.ru.ue.sm.sessions[1].ipv4, tun_address, 77, seq))
+                up.uplink(t, echo_request(t.ru.ue.sm.sessions[1].ipv4, tun_address, 77, seq))
             deadline = time.monotonic() + 20
             while not all(t.rx > r for (_up, t), r in zip(tunnels, rx, strict=True)):
                 assert time.monotonic() < deadline, f"no echo reply through the UPF (seq {seq})"

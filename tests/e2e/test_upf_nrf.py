@@ -23,7 +23,6 @@ import random
 import re
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import time
@@ -34,6 +33,7 @@ from typing import Any
 
 import pytest
 import yaml
+from icmp_echo import echo_request
 
 from fivecore.nf.common.launch import NfProcess, discover_sync, free_port
 from fivecore.nf.upf.config import load_upf_config
@@ -245,24 +245,6 @@ async def test_nfmanagement_and_discovery_exchanges_conform_to_ts29510(tmp_path:
     assert [(m, st) for m, _p, st in smf_http.seen] == [("GET", 200)]
 
 
-def _checksum(b: bytes) -> int:
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack(f"!{len(b) // 2}H", b))
-    s = (s >> 16) + (s & 0xFFFF)
-    s += s >> 16
-    return ~s & 0xFFFF
-
-
-def _echo_request(src: str, dst: str, ident: int, seq: int) -> bytes:
-    """An IPv4 ICMP Echo Request (RFC 792) from the UE's address."""
-    icmp = struct.pack("!BBHHH", 8, 0, 0, ident, seq) + b"fivecore-upf-nrf"
-    icmp = icmp[:2] + struct.pack("!H", _checksum(icmp)) + icmp[4:]
-    hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(icmp), ident, 0, 64, 1, 0,
-                      ipaddress.IPv4Address(src).packed, ipaddress.IPv4Address(dst).packed)
-    return hdr[:10] + struct.pack("!H", _checksum(hdr)) + hdr[12:] + icmp
-
-
 def _metric(url: str, name: str) -> float:
     try:
         with urllib.request.urlopen(f"{url}/metrics", timeout=3) as r:  # noqa: S310 - our own core
@@ -310,7 +292,7 @@ def test_smf_selects_the_upf_it_discovers_in_the_nrf(tmp_path: Path) -> None:
                 while t.rx <= rx:  # gNB -> N3 -> UPF -> N6 TUN -> host -> back
                     assert time.monotonic() < deadline, "no echo reply through the discovered UPF"
                     seq += 1
-                    up.uplink(t, _echo_request(ue_ip, gw, 91, seq))
+                    up.uplink(t, echo_request(ue_ip, gw, 91, seq))
                     await asyncio.sleep(0.5)
             finally:
                 await att.close()
