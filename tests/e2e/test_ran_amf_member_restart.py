@@ -28,11 +28,11 @@ import re
 import shutil
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from polling import await_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -81,17 +81,6 @@ async def _ping(ns: str, host: str, count: int = 3) -> tuple[int, str]:
     out = (await proc.communicate())[0].decode()
     m = re.search(r"(\d+(?:\.\d+)?)% packet loss", out)
     return (int(float(m.group(1))) if m else 100), out
-
-
-async def _wait(what: str, cond: Any, timeout: float = 90.0) -> Any:
-    """Poll ``cond()`` until true (a generous deadline, nothing measured)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        assert time.monotonic() < deadline, f"not within {timeout:.0f}s: {what}"
-        await asyncio.sleep(0.2)
 
 
 def test_ues_of_a_restarted_member_come_back_and_the_others_are_untouched(aset: Any) -> None:
@@ -147,7 +136,7 @@ def test_ues_of_a_restarted_member_come_back_and_the_others_are_untouched(aset: 
 
             # --- member 1 dies -------------------------------------------------------------------
             os.kill(killed_pid, signal.SIGKILL)
-            await _wait("the gNB noticed N2 to member 1 is gone", lambda: link1.stats.associations_lost >= 1)
+            await await_until("the gNB noticed N2 to member 1 is gone", lambda: link1.stats.associations_lost >= 1)
             assert link0.ready and link0.stats.associations_lost == 0
             assert all(ru.ran_id is None and up.tunnel(ru) is None for ru in by_member[1])
             # member 0's UEs keep going while member 1 is away
@@ -159,9 +148,9 @@ def test_ues_of_a_restarted_member_come_back_and_the_others_are_untouched(aset: 
                 e = _state(net)["amf_set"][1]
                 return e if e["status"] == "running" and e.get("restarts") == 1 and e["pid"] != killed_pid else None
 
-            entry = await _wait("up restarted member 1", restarted)
+            entry = await await_until("up restarted member 1", restarted)
             assert entry["amf_pointer"] == 1
-            await _wait("the gNB set N2 up with the restarted member (NG Setup)", lambda: link1.ready)
+            await await_until("the gNB set N2 up with the restarted member (NG Setup)", lambda: link1.ready)
             assert link1.stats.reconnects >= 1 and link1.amf_served_guamis[0][3] == 1
 
             # --- member 1's UEs have uplink data: Service Request -> #9 -> register anew -------
@@ -175,7 +164,7 @@ def test_ues_of_a_restarted_member_come_back_and_the_others_are_untouched(aset: 
             # --- and one does a mobility registration with its 5G-GUTI: identity procedure ------
             for ru in by_reg:
                 assert await sim.register(ru, timeout=60, reg_type=2, follow_on=True) == UeState.REGISTERED
-            await _wait("the sessions are back", lambda: up.stats.get("restored", 0) == len(by_member[1]))
+            await await_until("the sessions are back", lambda: up.stats.get("restored", 0) == len(by_member[1]))
             assert sim.stats.get("network_lost_context", 0) == len(by_member[1])
             assert up.stats.get("restore_failed", 0) == 0
             for ru in by_member[1]:

@@ -19,12 +19,12 @@ import re
 import signal
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 from icmp_echo import echo_request
+from polling import metric, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -34,27 +34,6 @@ TUN = f"fcbench{SLOT}"
 
 def _state(state_file: Path) -> dict[str, Any]:
     return json.loads(state_file.read_text())  # up replaces it atomically (os.replace)
-
-
-def _wait(what: str, cond: Any, timeout: float = 60.0, period: float = 0.2) -> Any:
-    """Poll ``cond()`` until it returns something true (a generous deadline, nothing measured)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        assert time.monotonic() < deadline, f"not within {timeout:.0f}s: {what}"
-        time.sleep(period)
-
-
-def _metric(url: str, name: str) -> float:
-    try:
-        with urllib.request.urlopen(f"{url}/metrics", timeout=3) as r:  # noqa: S310 - our own core
-            text = r.read().decode()
-    except OSError:
-        return -1.0
-    m = re.search(rf"^{name}(?:{{[^}}]*}})? ([0-9.e+]+)$", text, re.M)
-    return float(m.group(1)) if m else 0.0
 
 
 def _gone(pid: int) -> bool:
@@ -105,13 +84,13 @@ def test_up_restarts_a_killed_member_and_upf(tmp_path: Path) -> None:
             e = _state(state_file)["amf_set"][1]
             return e if e["status"] == "running" and e["restarts"] == 1 and e["pid"] != member_pid else None
 
-        entry = _wait("the killed member restarted", member_back)
+        entry = wait_until("the killed member restarted", member_back)
         pids.append(entry["pid"])
         assert entry["last_exit"] == -signal.SIGKILL
         assert entry["ngap"] == first["amf_set"][1]["ngap"] and entry["amf_pointer"] == 1
         assert entry["ue_pools"] == first["amf_set"][1]["ue_pools"]
         # `fivecore status` shows it running again, once restarted, with its restart count
-        st = _wait("status reads the restarted member",
+        st = wait_until("status reads the restarted member",
                    lambda: (s := collect_status(cfg_file))["amf_set"][1]["status"] == "running" and s)
         assert (st["amf_set"][1]["restarts"], st["amf_set"][1]["last_exit"]) == (1, -signal.SIGKILL)
         assert st["restarts"]["upf"] == {"restarts": 0, "last_exit": None}
@@ -156,20 +135,20 @@ def test_up_restarts_a_killed_member_and_upf(tmp_path: Path) -> None:
                 assert after == before
 
                 # --- the UPF dies; its N6 device outlives it and is used again -------------------
-                assoc0 = [_metric(u, "fivecore_smf_n4_associations_total") for u in smf_metrics]
+                assoc0 = [metric(u, "fivecore_smf_n4_associations_total") for u in smf_metrics]
                 assert all(a >= 1 for a in assoc0), assoc0
                 upf_pid = first["nfs"]["upf"]["pid"]
                 pids.append(upf_pid)
                 os.kill(upf_pid, signal.SIGKILL)
-                upf = await asyncio.to_thread(_wait, "the killed UPF restarted",
+                upf = await asyncio.to_thread(wait_until, "the killed UPF restarted",
                                               lambda: _upf_back(state_file, upf_pid, 1))
                 pids.append(upf["pid"])
                 assert upf["last_exit"] == -signal.SIGKILL and upf["tun"] == TUN
                 # every SMF saw the new Recovery Time Stamp, set its association up again and
                 # (smf.upf_restart: restore) re-created its sessions in the new UPF
-                await asyncio.to_thread(_wait, "both SMFs associated again and restored their sessions", lambda: all(
-                    _metric(u, "fivecore_smf_n4_associations_total") > a
-                    and _metric(u, "fivecore_smf_restored_total") >= 2 for u, a in zip(smf_metrics, assoc0, strict=True)))
+                await asyncio.to_thread(wait_until, "both SMFs associated again and restored their sessions", lambda: all(
+                    metric(u, "fivecore_smf_n4_associations_total") > a
+                    and metric(u, "fivecore_smf_restored_total") >= 2 for u, a in zip(smf_metrics, assoc0, strict=True)))
                 await ping(att, 2)  # the UEs attached before the UPF died still reach N6
             finally:
                 await att.close()
@@ -182,15 +161,15 @@ def test_up_restarts_a_killed_member_and_upf(tmp_path: Path) -> None:
         asyncio.run(member_then_upf())
 
         # --- the UPF dies after its N6 device was deleted: up creates the device again -----------
-        assoc1 = [_metric(u, "fivecore_smf_n4_associations_total") for u in smf_metrics]
+        assoc1 = [metric(u, "fivecore_smf_n4_associations_total") for u in smf_metrics]
         subprocess.run(["ip", "link", "del", TUN], check=True)
         upf_pid = pids[-1]
         os.kill(upf_pid, signal.SIGKILL)
-        upf = _wait("the UPF restarted a second time", lambda: _upf_back(state_file, upf_pid, 2))
+        upf = wait_until("the UPF restarted a second time", lambda: _upf_back(state_file, upf_pid, 2))
         pids.append(upf["pid"])
         assert Path(f"/sys/class/net/{TUN}").exists()
-        _wait("both SMFs associated again", lambda: all(
-            _metric(u, "fivecore_smf_n4_associations_total") > a for u, a in zip(smf_metrics, assoc1, strict=True)))
+        wait_until("both SMFs associated again", lambda: all(
+            metric(u, "fivecore_smf_n4_associations_total") > a for u, a in zip(smf_metrics, assoc1, strict=True)))
 
         async def new_sessions() -> None:
             att = await attach(8, 4, 5)
@@ -235,10 +214,10 @@ def test_up_gives_up_after_restart_max_and_stop_cancels_a_pending_restart(tmp_pa
         upf_pid = net.pids["upf"]
         pids.append(upf_pid)
         os.kill(upf_pid, signal.SIGKILL)
-        upf = _wait("the UPF restarted", lambda: _upf_back(state_file, upf_pid, 1))
+        upf = wait_until("the UPF restarted", lambda: _upf_back(state_file, upf_pid, 1))
         pids.append(upf["pid"])
         os.kill(upf["pid"], signal.SIGKILL)
-        upf = _wait("up gave the UPF up", lambda: (u := _state(state_file)["nfs"]["upf"])["status"] == "failed" and u)
+        upf = wait_until("up gave the UPF up", lambda: (u := _state(state_file)["nfs"]["upf"])["status"] == "failed" and u)
         assert (upf["restarts"], upf["last_exit"]) == (1, -signal.SIGKILL)
         st = collect_status(tmp_path / "a" / "bench-up.yaml")  # the control plane still answers
         assert st["nfs"]["upf"] == "failed" and st["nfs"]["amf"] == "running"
@@ -258,7 +237,7 @@ def test_up_gives_up_after_restart_max_and_stop_cancels_a_pending_restart(tmp_pa
     try:
         upf_pid = net.pids["upf"]
         os.kill(upf_pid, signal.SIGKILL)
-        _wait("a UPF restart pending", lambda: _state(state_file)["nfs"]["upf"]["status"] == "restarting")
+        wait_until("a UPF restart pending", lambda: _state(state_file)["nfs"]["upf"]["status"] == "restarting")
         assert net.proc is not None
         proc = net.proc
         proc.send_signal(signal.SIGTERM)

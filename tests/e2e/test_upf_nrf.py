@@ -34,6 +34,7 @@ from typing import Any
 import pytest
 import yaml
 from icmp_echo import echo_request
+from polling import metric, wait_until
 
 from fivecore.nf.common.launch import NfProcess, discover_sync, free_port
 from fivecore.nf.upf.config import load_upf_config
@@ -52,17 +53,6 @@ UPF_ADDR, GTPU_ADDR = NET + "7", NET + "8"
 TUN = f"fcnrf{TAG}"
 POOL = f"10.{60 + TAG % 40}.0.0/16"
 SLOT = 5
-
-
-def _wait(what: str, cond: Any, timeout: float = 30.0, period: float = 0.1) -> Any:
-    """Poll ``cond()`` until it returns something true (a generous deadline, nothing measured)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        assert time.monotonic() < deadline, f"not within {timeout:.0f}s: {what}"
-        time.sleep(period)
 
 
 def _discover(nrf: str, target: str = "UPF") -> list[dict[str, Any]]:
@@ -144,7 +134,7 @@ def test_upf_registers_heartbeats_survives_the_nrf_and_deregisters(tmp_path: Pat
     upf = Upf(cfg, tmp_path).start()
     try:
         # --- NFRegister with the UpfInfo the configuration describes --------------------------
-        profiles = _wait("the UPF is discoverable", lambda: _discover(nrf_uri))
+        profiles = wait_until("the UPF is discoverable", lambda: _discover(nrf_uri))
         assert len(profiles) == 1, profiles
         prof = profiles[0]
         assert prof["nfInstanceId"] == upf_id and prof["nfType"] == "UPF"
@@ -167,7 +157,7 @@ def test_upf_registers_heartbeats_survives_the_nrf_and_deregisters(tmp_path: Pat
         # --- heartbeats: without them the NRF suspends a silent NF after 1.5 timers (1 s) and
         # removes it after 10; after several timers the profile is REGISTERED --------------------
         time.sleep(4.0)
-        _wait("the UPF's profile REGISTERED after several heartbeat timers",
+        wait_until("the UPF's profile REGISTERED after several heartbeat timers",
               lambda: (_get_profile(nrf_uri, upf_id)[1] or {}).get("nfStatus") == "REGISTERED", timeout=10)
 
         # --- the NRF goes away: N4 is still served; the new NRF learns the UPF again ----------
@@ -175,15 +165,15 @@ def test_upf_registers_heartbeats_survives_the_nrf_and_deregisters(tmp_path: Pat
         hb = _pfcp_heartbeat(UPF_ADDR)
         assert hb is not None and hb.msg_type == "HeartbeatResponse"
         nrf = NfProcess("nrf", cfg, tmp_path).start()
-        _wait("the UPF registered with the restarted NRF", lambda: _discover(nrf_uri), timeout=60)
+        wait_until("the UPF registered with the restarted NRF", lambda: _discover(nrf_uri), timeout=60)
         assert upf.proc is not None and upf.proc.poll() is None
 
         # --- a crash: the restarted UPF registers under the same nfInstanceId ---------------
         upf.stop(signal.SIGKILL)
-        _wait("the killed UPF's TUN is gone", lambda: not Path(f"/sys/class/net/{TUN}").exists(), timeout=10)
+        wait_until("the killed UPF's TUN is gone", lambda: not Path(f"/sys/class/net/{TUN}").exists(), timeout=10)
         upf.start()
-        _wait("the restarted UPF is serving N4", lambda: _pfcp_heartbeat(UPF_ADDR), timeout=30)
-        _wait("the restarted UPF re-registered", lambda: _get_profile(nrf_uri, upf_id)[0] == 200, timeout=30)
+        wait_until("the restarted UPF is serving N4", lambda: _pfcp_heartbeat(UPF_ADDR), timeout=30)
+        wait_until("the restarted UPF re-registered", lambda: _get_profile(nrf_uri, upf_id)[0] == 200, timeout=30)
         assert [p["nfInstanceId"] for p in _discover(nrf_uri)] == [upf_id]  # replaced, not doubled
 
         # --- clean stop: NFDeregister before the process exits ------------------------------
@@ -245,16 +235,6 @@ async def test_nfmanagement_and_discovery_exchanges_conform_to_ts29510(tmp_path:
     assert [(m, st) for m, _p, st in smf_http.seen] == [("GET", 200)]
 
 
-def _metric(url: str, name: str) -> float:
-    try:
-        with urllib.request.urlopen(f"{url}/metrics", timeout=3) as r:  # noqa: S310 - our own core
-            text = r.read().decode()
-    except OSError:
-        return -1.0
-    m = re.search(rf"^{name}(?:{{[^}}]*}})? ([0-9.e+]+)$", text, re.M)
-    return float(m.group(1)) if m else 0.0
-
-
 def test_smf_selects_the_upf_it_discovers_in_the_nrf(tmp_path: Path) -> None:
     from fivecore.benchkit.attach import Attacher
     from fivecore.benchkit.network import FIRST_IMSI, BenchNetwork, NetPlan
@@ -269,12 +249,12 @@ def test_smf_selects_the_upf_it_discovers_in_the_nrf(tmp_path: Path) -> None:
     try:
         net.provision(1)
         # `up` handed its NRF to the UPF it started
-        profiles = _wait("the UPF registered with up's NRF", lambda: _discover(nrf), timeout=60)
+        profiles = wait_until("the UPF registered with up's NRF", lambda: _discover(nrf), timeout=60)
         assert [p["ipv4Addresses"] for p in profiles] == [[plan.address("upf")]]
         smf_metrics = net.state["nfs"]["smf"].get("metrics")
         if smf_metrics:
-            _wait("the SMF associated with the discovered UPF",
-                  lambda: _metric(smf_metrics, "fivecore_smf_n4_associations_total") >= 1, timeout=60)
+            wait_until("the SMF associated with the discovered UPF",
+                  lambda: metric(smf_metrics, "fivecore_smf_n4_associations_total") >= 1, timeout=60)
 
         async def attach_and_ping() -> None:
             att = await Attacher.create(net, 1, FIRST_IMSI)
