@@ -33,6 +33,7 @@ import asyncio
 import contextlib
 import errno
 import importlib
+import ipaddress
 import json
 import logging
 import os
@@ -58,6 +59,13 @@ log = logging.getLogger("fivecore.up")
 
 #: start order: the NRF first, the data layer before its users, the AMF and SMF last
 CP_ORDER = ("nrf", "udr", "udm", "ausf", "pcf", "nssf", "smf", "amf")
+
+
+def n6_ipv6_address(pool: str) -> str:
+    """``<pool>::1/<pool length>``: the N6 side's address in an IPv6 prefix pool; its first
+    /64 is never a session's (:class:`fivecore.nf.smf.context.Ipv6PrefixPool`)."""
+    net = ipaddress.IPv6Network(pool, strict=False)
+    return f"{net.network_address + 1}/{net.prefixlen}"
 
 
 class NetworkError(FivecoreError):
@@ -456,6 +464,10 @@ class Network:
         if u.tun_mtu:
             cmds.append(["link", "set", name, "mtu", str(u.tun_mtu)])
         cmds.append(["link", "set", name, "up"])
+        # IPv6 PDU sessions (TS 23.501 §5.8.2.2.3): the pool's first /64 (which the SMF never
+        # hands out) gives N6 its address, and the pool's route points into the TUN
+        cmds += [["-6", "addr", "add", n6_ipv6_address(d.ipv6_prefix_pool), "dev", name, "nodad"]
+                 for d in self.config.smf.dnns if d.ipv6_prefix_pool]
         for i, args in enumerate(cmds):
             r = subprocess.run(["ip", *args], capture_output=True, text=True)
             if r.returncode != 0:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import ipaddress
 import logging
 import os
 import secrets
@@ -32,7 +33,7 @@ from functools import lru_cache
 from typing import Any
 
 from fivecore.errors import FivecoreError
-from fivecore.wire import gtpu, nas, ngap
+from fivecore.wire import gtpu, icmpv6, nas, ngap
 from fivecore.wire.errors import DecodeError, EncodeError
 from fivecore.wire.ngap import NgapPdu
 from fivecore.wire.template import TemplateCache
@@ -68,6 +69,10 @@ class UeSession:
     pti: int = 0
     pdu_type: int = 1
     ipv4: str | None = None
+    #: TS 24.501 §9.11.4.10: the interface identifier the network gave (IPv6, IPv4v6)
+    ipv6_iid: bytes | None = None
+    #: prefix + interface identifier once a Router Advertisement gave the /64 (RFC 4862 §5.5.3)
+    ipv6: str | None = None
     ambr_ul: int = 0
     ambr_dl: int = 0
     qfi: int = 1
@@ -106,7 +111,8 @@ class UeSm:
 
     def establish(self, psi: int, dnn: str | None, snssai: tuple[int, int | None] | None,
                   pdu_type: int = 1) -> bytes:
-        """TS 24.501 §6.4.1.2: PDU Session Establishment Request (IPv4, SSC mode 1)."""
+        """TS 24.501 §6.4.1.2: PDU Session Establishment Request (SSC mode 1; ``pdu_type``
+        1 IPv4, 2 IPv6, 3 IPv4v6, §9.11.4.11)."""
         if not 1 <= psi <= 15:
             raise SessionError(f"PDU session ID {psi} out of range")
         s = UeSession(psi, dnn, snssai, "ACTIVE_PENDING", self._next_pti(), pdu_type)
@@ -177,6 +183,8 @@ class UeSm:
                 return [(p, nas.encode(nas.FiveGSMStatus(pdu_session_id=p, pti=msg.pti, cause=47)))]
             addr = msg.pdu_address
             s.ipv4 = addr.ipv4_address if addr is not None else None
+            s.ipv6_iid = addr.ipv6_interface_id if addr is not None else None
+            s.ipv6 = None
             s.pdu_type = msg.selected_pdu_session_type
             ambr = msg.session_ambr
             s.ambr_ul, s.ambr_dl = ambr.ul_bps, ambr.dl_bps
@@ -270,7 +278,7 @@ class Tunnel:
     """One PDU session's N3 tunnel at the gNB (TS 38.413 §9.3.4.1 / §9.3.4.2)."""
 
     __slots__ = ("ru", "psi", "dl_teid", "ul_teid", "upf", "qfi", "tun_fd", "tun_name", "rx", "tx",
-                 "rx_bytes", "tx_bytes")
+                 "rx_bytes", "tx_bytes", "ra", "ra_event")
 
     def __init__(self, ru: Any, psi: int, dl_teid: int, ul_teid: int, upf: tuple[str, int], qfi: int) -> None:
         self.ru = ru
@@ -282,6 +290,9 @@ class Tunnel:
         self.tun_fd = -1
         self.tun_name: str | None = None
         self.rx = self.tx = self.rx_bytes = self.tx_bytes = 0
+        #: the last Router Advertisement on this session (RFC 4861 §4.2), and who waits for it
+        self.ra: icmpv6.RouterAdvertisement | None = None
+        self.ra_event: asyncio.Event | None = None
 
 
 class _N3(asyncio.DatagramProtocol):
@@ -578,6 +589,10 @@ class GnbUserPlane:
             return
         t.rx += 1
         t.rx_bytes += len(data) - off
+        if len(data) >= off + 48 and data[off] >> 4 == 6 and data[off + 6] == icmpv6.NEXT_HEADER_ICMPV6 \
+                and data[off + 40] == icmpv6.ROUTER_ADVERTISEMENT:
+            self._router_advertisement(t, data[off:])
+            return
         if t.tun_fd >= 0:
             try:
                 os.write(t.tun_fd, data[off:])
@@ -585,6 +600,18 @@ class GnbUserPlane:
                 self.count("tun_write_error")
         else:
             self.count("dl_no_tun")
+
+    def _router_advertisement(self, t: Tunnel, packet: bytes) -> None:
+        """RFC 4861 §6.1.2 / TS 23.501 §5.8.2.2.3: the network's advertisement of the
+        session's /64; the UE side (:class:`UserPlane`) configures its address from it."""
+        try:
+            t.ra = icmpv6.decode_router_advertisement(packet)
+        except DecodeError:
+            self.count("ra_malformed")
+            return
+        self.count("ra_rx")
+        if t.ra_event is not None:
+            t.ra_event.set()
 
     def _n3_signalling(self, data: bytes, addr: tuple[str, int]) -> None:
         try:
@@ -736,8 +763,11 @@ class UserPlane:
     # --- sessions ---------------------------------------------------------------------------
 
     async def establish(self, ru: Any, psi: int = 1, dnn: str | None = "internet",
-                        snssai: tuple[int, int | None] | None = (1, None), timeout: float = 15.0) -> UeSession:
-        """TS 24.501 §6.4.1: establish a session and wait until its interface is up."""
+                        snssai: tuple[int, int | None] | None = (1, None), timeout: float = 15.0,
+                        pdu_type: int = 1) -> UeSession:
+        """TS 24.501 §6.4.1: establish a session and wait until its interface is up (for
+        IPv6 and IPv4v6, ``pdu_type`` 2 and 3, until the Router Advertisement gave the
+        interface its global address, TS 23.501 §5.8.2.2.3)."""
         if ru.ue.sm is None:
             self.enable(ru)
         if ru.ran_id is None or ru.amf_id is None:
@@ -751,7 +781,7 @@ class UserPlane:
             # a pending one belongs to resume() waiting for this session's interface: the
             # session established again (after a #9 reject) answers it too
             self._tun_ready[key] = loop.create_future()
-        sm_pdu = ru.ue.sm.establish(psi, dnn, snssai)
+        sm_pdu = ru.ue.sm.establish(psi, dnn, snssai, pdu_type)
         ru.gnb.uplink_nas(ru, ru.ue.ul_sm(sm_pdu, psi, 1, dnn, snssai))
         try:
             s = await asyncio.wait_for(fut, timeout)
@@ -888,7 +918,7 @@ class UserPlane:
 
         key = (id(ru), s.psi)
         ready = self._tun_ready.get(key)
-        if t.tun_fd >= 0 or s.ipv4 is None:
+        if t.tun_fd >= 0 or (s.ipv4 is None and s.ipv6_iid is None):
             return
         self._counter += 1
         name = f"fcs{self.index.get(id(ru), 0)}p{s.psi}"
@@ -901,12 +931,22 @@ class UserPlane:
             t.tun_fd, t.tun_name = fd, name
             ns = self.namespace(ru)
             pre: tuple[str, ...] = ()
-            cmds = [f"link set {name} mtu {self.mtu} up", f"addr add {s.ipv4}/32 dev {name}"]
+            cmds = [f"link set {name} mtu {max(self.mtu, 1280) if s.ipv6_iid else self.mtu} up"]
+            if s.ipv4 is not None:
+                cmds.append(f"addr add {s.ipv4}/32 dev {name}")
+            if s.ipv6_iid is not None:
+                # RFC 4291 §2.5.6 / TS 23.501 §5.8.2.2.3: the link-local address is built from
+                # the interface identifier in the PDU address; the kernel makes none of its own
+                ll = ipaddress.IPv6Address(icmpv6.link_local(s.ipv6_iid))
+                cmds[0:0] = [f"link set {name} addrgenmode none"]
+                cmds.append(f"addr add {ll}/64 dev {name} nodad")
             if ns is not None:
                 await self._ensure_ns(ns)
                 await _ip("link", "set", name, "netns", ns)
                 pre = ("-n", ns)
-                cmds = ["link set lo up", *cmds, f"route replace default dev {name}"]
+                cmds = ["link set lo up", *cmds]
+                if s.ipv4 is not None:
+                    cmds.append(f"route replace default dev {name}")
             await _ip(*pre, batch=cmds)
             if self._tunnels.get(key) is not t:  # released meanwhile
                 self._close_tun(t)
@@ -914,6 +954,8 @@ class UserPlane:
             loop = asyncio.get_running_loop()
             up = self._gnb_up(ru)
             loop.add_reader(fd, self._tun_readable, up, t)
+            if s.ipv6_iid is not None:
+                await self._ipv6_autoconf(up, t, s, pre)
             self.count("tun_up")
             if ready is not None and not ready.done():
                 ready.set_result(name)
@@ -922,6 +964,42 @@ class UserPlane:
             self._close_tun(t)
             if ready is not None and not ready.done():
                 ready.set_exception(SessionError(f"TUN for session {s.psi}: {exc}"))
+
+    async def _ipv6_autoconf(self, up: GnbUserPlane, t: Tunnel, s: UeSession, pre: tuple[str, ...],
+                             tries: int = 8, interval: float = 1.0) -> None:
+        """TS 23.501 §5.8.2.2.3, RFC 4862 §5.5.3: wait for the network's Router
+        Advertisement (soliciting one, RFC 4861 §6.3.7, when it is not there yet), then give
+        the TUN prefix + interface identifier and an IPv6 default route."""
+        assert s.ipv6_iid is not None
+        if t.ra_event is None:
+            t.ra_event = asyncio.Event()
+        rs = icmpv6.router_solicitation(icmpv6.link_local(s.ipv6_iid))
+
+        def prefix() -> ipaddress.IPv6Network | None:
+            # RFC 4862 §5.5.3: an autonomous prefix of the interface identifier's length
+            ra = t.ra
+            return next((p.prefix for p in ra.prefixes if p.autonomous and p.prefix.prefixlen == 64),
+                        None) if ra is not None else None
+
+        for _ in range(tries):
+            if prefix() is not None:
+                break
+            t.ra_event.clear()
+            up.uplink(t, rs)
+            self.count("rs_tx")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(t.ra_event.wait(), interval)
+        net = prefix()
+        if net is None:
+            raise SessionError(f"PDU session {s.psi}: no Router Advertisement with a /64 prefix")
+        addr = ipaddress.IPv6Address(int(net.network_address) | int.from_bytes(s.ipv6_iid, "big"))
+        name = t.tun_name
+        cmds = [f"addr add {addr}/64 dev {name} nodad"]
+        if pre:
+            cmds.append(f"route replace ::/0 dev {name}")
+        await _ip(*pre, batch=cmds)
+        s.ipv6 = str(addr)
+        self.count("ipv6_configured")
 
     def _tun_readable(self, up: GnbUserPlane, t: Tunnel) -> None:
         fd = t.tun_fd

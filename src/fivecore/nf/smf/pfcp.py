@@ -98,8 +98,12 @@ def session_establishment(sm: SmContext, *, seq: int, node_id: str, cp_ip: str,
         fteid = FTeid(ul_teid, ul_ip)
     else:
         fteid = FTeid.choose(v4=True, choose_id=1)
-    ue_src = UeIpAddress(ipv4=sm.ue_ipv4, destination=False)
-    ue_dst = UeIpAddress(ipv4=sm.ue_ipv4, destination=True)
+    # TS 29.244 §8.2.62: V6 with the /64 prefix in the IPv6 address field and neither IPv6D
+    # nor IP6PL, which the UPF reads as "the default /64" (TS 23.501 §5.8.2.2.3)
+    prefix = getattr(sm, "ue_ipv6_prefix", None)
+    v6 = str(prefix.network_address) if prefix is not None else None
+    ue_src = UeIpAddress(ipv4=sm.ue_ipv4, ipv6=v6, destination=False)
+    ue_dst = UeIpAddress(ipv4=sm.ue_ipv4, ipv6=v6, destination=True)
     pdrs = [
         Ies(pdr_id=PDR_UL, precedence=255,
             pdi=Ies(source_interface=IF_ACCESS, f_teid=fteid, network_instance=ni,
@@ -184,7 +188,8 @@ def establishment_request(sm: SmContext, *, seq: int, node_id: str, cp_ip: str,
     number, CP F-SEID, UE address) are written into a template of the session's shape (DNN,
     QFI, PDU type, Session-AMBR, ...) instead of building and encoding some 40 IEs each time.
     """
-    if sm.ue_ipv4 is None or sm.dl_teid is not None or sm.dl_ip is not None:
+    if sm.ue_ipv4 is None or sm.dl_teid is not None or sm.dl_ip is not None \
+            or sm.ue_ipv6_prefix is not None:  # IPv4v6: the prefix is not a template field
         return None
     dnn, qfi, pdu_type, ul, dl = sm.dnn, sm.qfi, sm.pdu_type, sm.ambr_ul, sm.ambr_dl
 

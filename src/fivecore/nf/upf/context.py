@@ -6,7 +6,9 @@ Action Rules (FAR, §5.2.3), QoS Enforcement Rules (QER, §5.4) and Usage Report
 *compiled* into two flat lookup tables the datapath reads with one dict access per packet:
 
 - ``ul_by_teid``: local N3 TEID -> :class:`UlPath` (uplink, GTP-U from the gNB),
-- ``dl_by_ue``:   UE IPv4 address as an int -> :class:`DlPath` (downlink, from the N6 TUN).
+- ``dl_by_ue``:   UE IPv4 address as an int -> :class:`DlPath` (downlink, from the N6 TUN);
+  an IPv6 session's /64 prefix (TS 23.501 §5.8.2.2.3) is there too, as its top 64 bits
+  with bit 64 set (:func:`v6_key`), so one dict serves both and the two never collide.
 
 The datapath thread only reads these dicts and bumps counters; the PFCP side replaces whole
 entries (a single dict store, atomic under the GIL), so no lock is taken per packet.
@@ -70,6 +72,37 @@ def int_to_ipv4(value: int) -> str:
     return str(ipaddress.IPv4Address(value))
 
 
+#: marks an IPv6 /64 key in ``dl_by_ue`` (IPv4 keys are below 2**32)
+V6_KEY = 1 << 64
+_U64 = struct.Struct("!Q")
+
+
+def prefix64(addr: str | bytes) -> int:
+    """The top 64 bits of an IPv6 address: the /64 prefix a session owns (TS 23.501
+    §5.8.2.2.3) as an int. Raises ValueError for a malformed address."""
+    if isinstance(addr, str):
+        addr = ipaddress.IPv6Address(addr).packed
+    if len(addr) < 8:
+        raise ValueError("IPv6 address too short")
+    return _U64.unpack_from(addr, 0)[0]
+
+
+def v6_key(prefix: int) -> int:
+    """The ``dl_by_ue`` key of a /64 prefix."""
+    return V6_KEY | prefix
+
+
+def dl_key(packet: bytes | bytearray | memoryview, off: int = 0) -> int | None:
+    """The ``dl_by_ue`` key of a downlink IP packet at ``off``: the IPv4 destination, or the
+    IPv6 destination's /64; None for a runt or another IP version."""
+    n = len(packet) - off
+    if n >= 20 and packet[off] >> 4 == 4:
+        return int.from_bytes(packet[off + 16:off + 20], "big")
+    if n >= 40 and packet[off] >> 4 == 6:
+        return V6_KEY | _U64.unpack_from(packet, off + 24)[0]
+    return None
+
+
 # ---------------------------------------------------------------------------------------------
 # Rules as received over N4
 # ---------------------------------------------------------------------------------------------
@@ -88,6 +121,8 @@ class Pdr:
     choose_id: int | None = None
     up_chosen: bool = False  # this TEID was picked here, so it goes in Created PDR
     ue_ipv4: int | None = None
+    #: the top 64 bits of the UE's IPv6 prefix (UE IP Address V6, §8.2.62: /64 by default)
+    ue_ipv6_prefix: int | None = None
     network_instance: str | None = None
     qfi: int | None = None
     outer_header_removal: int | None = None
@@ -221,12 +256,16 @@ class Urr:
 class UlPath:
     """Uplink: what to do with a G-PDU arriving on one local TEID."""
 
-    __slots__ = ("session", "pdr_id", "ue_ip", "action", "buckets", "urrs", "by_qfi", "qfi")
+    __slots__ = ("session", "pdr_id", "ue_ip", "ue_prefix6", "action", "buckets", "urrs", "by_qfi",
+                 "qfi")
 
     def __init__(self, session: Session, pdr: Pdr) -> None:
         self.session = session
         self.pdr_id = pdr.pdr_id
         self.ue_ip = pdr.ue_ipv4 if pdr.ue_ipv4 is not None else session.ue_ipv4
+        # an IPv6 source must lie in this /64 (anti-spoofing, as ue_ip for IPv4)
+        self.ue_prefix6 = pdr.ue_ipv6_prefix if pdr.ue_ipv6_prefix is not None \
+            else session.ue_ipv6_prefix
         self.qfi = pdr.qfi
         self.action = ACT_DROP
         self.buckets: tuple[TokenBucket, ...] = ()
@@ -276,7 +315,8 @@ class Session:
     """One PFCP session (TS 29.244 §5.2): its rules and its compiled paths."""
 
     __slots__ = ("seid", "cp_seid", "cp_ipv4", "node_id", "pdrs", "fars", "qers", "urrs",
-                 "ue_ipv4", "ul_teids", "dl_ues", "_buffer", "dl_data_reported", "spoofed")
+                 "ue_ipv4", "ue_ipv6_prefix", "ul_teids", "dl_ues", "_buffer", "dl_data_reported",
+                 "spoofed", "ra_sent", "ra_answered_at")
 
     def __init__(self, seid: int, cp_seid: int, cp_ipv4: str, node_id: str) -> None:
         self.seid = seid
@@ -288,6 +328,11 @@ class Session:
         self.qers: dict[int, Qer] = {}
         self.urrs: dict[int, Urr] = {}
         self.ue_ipv4: int | None = None
+        self.ue_ipv6_prefix: int | None = None
+        # Router Advertisements sent for the prefix (TS 23.501 §5.8.2.2.3)
+        self.ra_sent = 0
+        # when a Router Solicitation was last answered (answers are rate-limited)
+        self.ra_answered_at = -1e9
         # Tuples, not sets: usually one entry each, and a set costs 216 octets.
         self.ul_teids: tuple[int, ...] = ()
         self.dl_ues: tuple[int, ...] = ()
@@ -328,6 +373,7 @@ class UpfMetrics:
         "drop_unknown_teid", "drop_spoofed", "drop_qos", "drop_no_session", "drop_far",
         "drop_malformed", "drop_buffer_full", "buffered", "shaped", "error_indication_tx",
         "echo_rx", "end_marker_tx", "pfcp_rx", "pfcp_tx", "pfcp_malformed", "sessions",
+        "ra_tx", "rs_rx", "drop_link_local",
     )
 
     def __init__(self) -> None:
@@ -358,6 +404,9 @@ class UpfMetrics:
             "fivecore_upf_pfcp_rx_total": self.pfcp_rx,
             "fivecore_upf_pfcp_tx_total": self.pfcp_tx,
             "fivecore_upf_pfcp_malformed_total": self.pfcp_malformed,
+            "fivecore_upf_ipv6_router_advertisement_tx_total": self.ra_tx,
+            "fivecore_upf_ipv6_router_solicitation_rx_total": self.rs_rx,
+            "fivecore_upf_drop_link_local_total": self.drop_link_local,
         }
 
 
@@ -491,9 +540,18 @@ class UpfContext:
                         if first.qfi is not None:
                             first.by_qfi[first.qfi] = first
                     first.by_qfi.setdefault(pdr.qfi, path)
-            elif pdr.source_interface in _DL_SOURCES and pdr.ue_ipv4 is not None:
-                if pdr.ue_ipv4 in dl:
-                    continue
+            elif pdr.source_interface in _DL_SOURCES and (pdr.ue_ipv4 is not None
+                                                           or pdr.ue_ipv6_prefix is not None):
+                if pdr.ue_ipv6_prefix is None:
+                    if pdr.ue_ipv4 in dl:
+                        continue
+                    keys: tuple[int, ...] = (pdr.ue_ipv4,)  # type: ignore[assignment]
+                else:
+                    # an IPv4v6 PDR matches both the address and the /64 (TS 29.244 §8.2.62)
+                    keys = tuple(k for k in (pdr.ue_ipv4, V6_KEY | pdr.ue_ipv6_prefix)
+                                 if k is not None and k not in dl)
+                    if not keys:
+                        continue
                 dpath = DlPath(session, pdr)
                 dpath.urrs = urrs
                 gate_closed = False
@@ -517,7 +575,8 @@ class UpfContext:
                 elif action == ACT_FORWARD:
                     action = ACT_DROP
                 dpath.action = action
-                dl[pdr.ue_ipv4] = dpath
+                for k in keys:
+                    dl[k] = dpath
         ul_by_teid, dl_by_ue = self.ul_by_teid, self.dl_by_ue
         for teid in session.ul_teids:
             if teid not in ul:

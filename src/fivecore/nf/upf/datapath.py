@@ -41,8 +41,19 @@ import threading
 import time
 from collections.abc import Callable
 
-from fivecore.nf.upf.context import ACT_BUFFER, ACT_FORWARD, DlPath, UpfContext
+from fivecore.nf.upf.context import (
+    ACT_BUFFER,
+    ACT_FORWARD,
+    V6_KEY,
+    DlPath,
+    Session,
+    UlPath,
+    UpfContext,
+    dl_key,
+)
 from fivecore.nf.upf.qos import TokenBucket
+from fivecore.wire import icmpv6
+from fivecore.wire.errors import DecodeError, EncodeError
 
 log = logging.getLogger("fivecore.upf.datapath")
 
@@ -50,6 +61,13 @@ HEADROOM = 16  # the largest header we prepend: 8 + 4 (seq/N-PDU/next) + 4 (PDU 
 _HDR = struct.Struct("!BBHI")
 _U32 = struct.Struct("!I")
 _U16 = struct.Struct("!H")
+_U64 = struct.Struct("!Q")
+#: the UPF's link-local address on every PDU session (each is a point-to-point link of its
+#: own, so one address serves all): the source of its Router Advertisements (RFC 4861 §4.2)
+UPF_LINK_LOCAL = icmpv6.link_local(bytes(7) + b"\x01")
+#: at most one answered Router Solicitation per session in this many seconds (RFC 4861
+#: §6.2.6 leaves the rate of solicited answers to the router; a host sends one every 4 s)
+RS_ANSWER_INTERVAL = 0.5
 # Extension header types this UPF understands (TS 29.281 §5.2.1): PDU Session Container,
 # UDP Port, PDCP PDU Number, Service Class Indicator.
 _KNOWN_EXT = frozenset((0x85, 0x40, 0xC0, 0x20))
@@ -179,6 +197,7 @@ class Datapath:
         ul_get = self.ctx.ul_by_teid.get
         unpack_hdr = _HDR.unpack_from
         unpack_u32 = _U32.unpack_from
+        unpack_u64 = _U64.unpack_from
         now = self.clock()
         pkts = nbytes = out = spoofed = unknown = qos_drop = far_drop = bad = held = 0
         for _ in range(self.batch):
@@ -237,12 +256,20 @@ class Datapath:
             if path.by_qfi is not None:
                 path = path.by_qfi.get(qfi, path)
             size = n - off
-            if size < 20 or (buf[off] >> 4) != 4:
+            if size >= 20 and (buf[off] >> 4) == 4:
+                if unpack_u32(buf, off + 12)[0] != path.ue_ip:
+                    spoofed += 1
+                    path.session.spoofed += 1
+                    continue
+            elif size >= 40 and (buf[off] >> 4) == 6:
+                # TS 23.501 §5.8.2.2.3: the source must lie in the session's /64
+                if unpack_u64(buf, off + 8)[0] != path.ue_prefix6:
+                    if not self._ul_link_local(path, mv[off:n]):
+                        spoofed += 1
+                        path.session.spoofed += 1
+                    continue
+            else:
                 bad += 1
-                continue
-            if unpack_u32(buf, off + 12)[0] != path.ue_ip:
-                spoofed += 1
-                path.session.spoofed += 1
                 continue
             if path.action != ACT_FORWARD:
                 far_drop += 1
@@ -301,6 +328,7 @@ class Datapath:
         sendto = self.n3.sendto
         dl_get = self.ctx.dl_by_ue.get
         unpack_u32 = _U32.unpack_from
+        unpack_u64 = _U64.unpack_from
         pack_u16 = _U16.pack_into
         now = self.clock()
         pkts = nbytes = out = no_sess = qos_drop = far_drop = bad = buffered = held = 0
@@ -312,11 +340,14 @@ class Datapath:
             if n is None:  # EAGAIN on a non-blocking descriptor
                 break
             pkts += 1
-            if n < 20 or (buf[HEADROOM] >> 4) != 4:
-                # IPv6 (router solicitations of the TUN itself) or runts: no session to use.
-                no_sess += 1
-                continue
-            path = dl_get(unpack_u32(buf, HEADROOM + 16)[0])
+            if n >= 20 and (buf[HEADROOM] >> 4) == 4:
+                path = dl_get(unpack_u32(buf, HEADROOM + 16)[0])
+            elif n >= 40 and (buf[HEADROOM] >> 4) == 6:
+                # by the destination's /64 (TS 23.501 §5.8.2.2.3); the TUN's own link-local
+                # and multicast packets (router solicitations, MLD) find no session
+                path = dl_get(V6_KEY | unpack_u64(buf, HEADROOM + 24)[0])
+            else:
+                path = None
             if path is None:
                 no_sess += 1
                 continue
@@ -460,7 +491,8 @@ class Datapath:
         if len(buf) == buf.maxlen:
             self.ctx.metrics.drop_buffer_full += 1
         buf.append(packet)
-        if self.ctx.superseded_by_forward(path, _U32.unpack_from(packet, 16)[0]):
+        key = dl_key(packet)
+        if key is not None and self.ctx.superseded_by_forward(path, key):
             # The FAR said FORW before this packet got into the buffer and the PFCP side
             # has flushed already: send it (and anything else held) now.
             self.flush_buffer(session)
@@ -486,9 +518,8 @@ class Datapath:
                 pkt = s.buffer.popleft()  # type: ignore[attr-defined]
             except IndexError:  # the other thread (PFCP side or datapath) emptied it
                 break
-            if len(pkt) < 20:
-                continue
-            path = self.ctx.dl_by_ue.get(_U32.unpack_from(pkt, 16)[0])
+            key = dl_key(pkt)
+            path = self.ctx.dl_by_ue.get(key) if key is not None else None
             if path is None or path.action != ACT_FORWARD or path.peer is None:
                 continue
             hdr = bytearray(path.hdr)
@@ -496,4 +527,62 @@ class Datapath:
             self.send_n3(bytes(hdr) + pkt, path.peer)
             sent += 1
         s.dl_data_reported = False  # type: ignore[attr-defined]
+        if getattr(s, "ue_ipv6_prefix", None) is not None and not s.ra_sent:  # type: ignore[attr-defined]
+            # TS 23.501 §5.8.2.2.3: the downlink tunnel is up for the first time, tell the UE
+            # its prefix without waiting for its Router Solicitation
+            self.send_router_advertisement(s)  # type: ignore[arg-type]
         return sent
+
+    # -- IPv6 neighbour discovery on the PDU session (RFC 4861, TS 23.501 §5.8.2.2.3) ---------
+
+    def _ul_link_local(self, path: UlPath, packet: memoryview) -> bool:
+        """An uplink IPv6 packet whose source is not in the session's /64: True when it is
+        link-scope traffic of the session's link (from fe80::/64 or ::), which never leaves
+        the link (RFC 4291 §2.5.6) -- a Router Solicitation is answered, the rest (MLD
+        reports, DAD) dropped; False for a spoofed source."""
+        src64 = _U64.unpack_from(packet, 8)[0]
+        if src64 != icmpv6.LINK_LOCAL_PREFIX64 and bytes(packet[8:24]) != icmpv6.UNSPECIFIED:
+            return False
+        m = self.ctx.metrics
+        if len(packet) >= 48 and packet[6] == icmpv6.NEXT_HEADER_ICMPV6 \
+                and packet[40] == icmpv6.ROUTER_SOLICITATION:
+            m.rs_rx += 1
+            try:
+                src = icmpv6.decode_router_solicitation(bytes(packet))
+            except DecodeError:
+                m.drop_malformed += 1
+                return True
+            session = path.session
+            now = self.clock()
+            if now - session.ra_answered_at < RS_ANSWER_INTERVAL:
+                # a UE soliciting in a loop gets no stream of advertisements down its tunnel
+                m.drop_link_local += 1
+                return True
+            session.ra_answered_at = now
+            # RFC 4861 §6.2.6: unicast to the soliciting address, all-nodes from ::
+            self.send_router_advertisement(session, icmpv6.ALL_NODES if src == icmpv6.UNSPECIFIED else src)
+            return True
+        m.drop_link_local += 1
+        return True
+
+    def send_router_advertisement(self, session: Session, dst: bytes = icmpv6.ALL_NODES) -> bool:
+        """RFC 4861 §4.2 with the session's /64 (:func:`fivecore.wire.icmpv6.router_advertisement`),
+        sent down the session's tunnel; False when the session has no prefix or no downlink
+        tunnel yet (the UE solicits again, RFC 4861 §6.3.7)."""
+        prefix = session.ue_ipv6_prefix
+        if prefix is None:
+            return False
+        path = self.ctx.dl_by_ue.get(V6_KEY | prefix)
+        if path is None or path.session is not session or path.action != ACT_FORWARD \
+                or path.peer is None:
+            return False
+        try:
+            pkt = icmpv6.router_advertisement(UPF_LINK_LOCAL, dst, prefix)
+        except EncodeError:
+            return False
+        hdr = bytearray(path.hdr)
+        _U16.pack_into(hdr, 2, len(pkt) + len(hdr) - 8)
+        self.send_n3(bytes(hdr) + pkt, path.peer)
+        session.ra_sent += 1
+        self.ctx.metrics.ra_tx += 1
+        return True

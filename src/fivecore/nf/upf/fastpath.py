@@ -367,6 +367,10 @@ class ShapeBook:
                     u = _first(pdi, _T_UEIP)
                     if u is not None:
                         ue = pdi.items[u][1]
+                        if type(ue) is pfcp.UeIpAddress and ue.ipv6:
+                            # an IPv6 prefix is no template field: each session's would sit
+                            # in the constant octets and the shape never match another
+                            return None
                         if type(ue) is pfcp.UeIpAddress and ue.ipv4:
                             name = f"ue{k_pdr}"
                             leaves.append(_Leaf((i, j, u), "ueip", k_pdr, (name,)))

@@ -35,6 +35,7 @@ from fivecore.nf.upf.context import (
     Urr,
     UsageSnapshot,
     ipv4_to_int,
+    prefix64,
 )
 from fivecore.nf.upf.fastpath import (
     MSG_ESTABLISHMENT,
@@ -693,9 +694,14 @@ def _pdi_fields(pdi: Ies, out: dict[str, Any]) -> None:
         else:
             out["teid"] = fteid.teid
             out["local_ipv4"] = fteid.ipv4
-    ue = _ue_ip(v.get("ue_ip_address"))
+    ueip = v.get("ue_ip_address")
+    ue = _ue_ip(ueip)
     if ue is not None:
         out["ue_ipv4"] = ue
+    if ueip is not None and ueip.ipv6:
+        # TS 29.244 §8.2.62: without IPv6D / IP6PL the address field carries a /64 prefix;
+        # the datapath routes by /64, so that is what is kept (prefix delegation not served)
+        out["ue_ipv6_prefix"] = prefix64(ueip.ipv6)
     ni = v.get("network_instance")
     if ni is not None:
         out["network_instance"] = _ni(ni)

@@ -295,6 +295,10 @@ def _after_far_changes(ctx: UpfContext, session: Session, result: SessionResult,
     # modification that never comes (a new session's first downlink packets, lost).
     if had_buffering or session.has_buffered:
         result.flush_buffer = any(p.action == 1 for p in _dl_paths(ctx, session))
+    elif session.ue_ipv6_prefix is not None and not session.ra_sent:
+        # TS 23.501 §5.8.2.2.3: the flush also sends the session's first Router
+        # Advertisement, once its downlink tunnel is there
+        result.flush_buffer = any(p.action == 1 and p.peer is not None for p in _dl_paths(ctx, session))
 
 
 def establish_checked(ctx: UpfContext, node_id: str, cp_seid: int, cp_ipv4: str,
@@ -387,6 +391,11 @@ def _derive_ue_ip(session: Session) -> None:
         for p in session.pdrs.values():
             if p.ue_ipv4 is not None:
                 session.ue_ipv4 = p.ue_ipv4
+                break
+    if session.ue_ipv6_prefix is None:
+        for p in session.pdrs.values():
+            if p.ue_ipv6_prefix is not None:
+                session.ue_ipv6_prefix = p.ue_ipv6_prefix
                 return
 
 
