@@ -42,12 +42,12 @@ def test_default_profile_is_schema_valid_and_says_what_the_upf_serves(validator:
     assert "nfServiceList" not in prof and "nfServices" not in prof
     info = prof["upfInfo"]
     assert info["sNssaiUpfInfoList"] == [
-        {"sNssai": {"sst": 1}, "dnnUpfInfoList": [{"dnn": "internet", "pduSessionTypes": ["IPV4"]}]}]
+        {"sNssai": {"sst": 1}, "dnnUpfInfoList": [{"dnn": "internet", "pduSessionTypes": ["IPV4", "IPV6", "IPV4V6"]}]}]
     assert info["interfaceUpfInfoList"] == [
         {"interfaceType": "N3", "ipv4EndpointAddresses": ["127.0.0.8"]},
         {"interfaceType": "N6", "ipv4EndpointAddresses": ["10.45.0.1"]},
     ]
-    assert info["pduSessionTypes"] == ["IPV4"] and "atsssCapability" not in info
+    assert info["pduSessionTypes"] == ["IPV4", "IPV6", "IPV4V6"] and "atsssCapability" not in info
 
 
 def test_slices_merge_per_snssai_and_sd_is_kept(validator: OpenApiValidator) -> None:

@@ -29,8 +29,8 @@ from fivecore.transport.http2 import Http2Client, Router
 #: (TS 29.510 §5.2.2.2.2) instead of leaving a stale one beside it until it expires
 _ID_NAMESPACE = uuid.UUID("6f1c3a52-5a0e-4f7e-9b1e-8c5d1f0a7c01")
 
-#: the PDU session types the datapath forwards (IPv4 only: datapath.py drops other versions)
-PDU_SESSION_TYPES = ["IPV4"]
+#: the PDU session types the datapath forwards (IPv6 by the /64 of each session, TS 23.501 §5.8.2.2.3)
+PDU_SESSION_TYPES = ["IPV4", "IPV6", "IPV4V6"]
 
 
 def upf_instance_id(cfg: UpfConfig) -> str:
