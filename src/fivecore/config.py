@@ -179,7 +179,7 @@ class NgapEndpoint(_Section):
     #: N2 receive batching (userspace SCTP, fivecore.transport.sctp SctpConfig.rx_batch):
     #: after a wake-up for a packet, take the packets of the next this-many milliseconds in
     #: one pass; fewer and warmer wake-ups for up to this much added latency. 0 = off.
-    rx_batch_ms: float = Field(default=0.0, ge=0, le=50)
+    rx_batch_ms: float = Field(default=1.0, ge=0, le=50)
 
     @field_validator("address")
     @classmethod

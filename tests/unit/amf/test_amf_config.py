@@ -55,6 +55,6 @@ def test_n2_receive_batching_reaches_the_sctp_endpoint() -> None:
     """amf.ngap.rx_batch_ms (milliseconds) becomes the N2 endpoint's SctpConfig.rx_batch (s)."""
     from fivecore.nf.amf.app import AmfApp
 
-    assert AmfApp(load_config({})).sctp_config.rx_batch == 0  # off unless asked for
+    assert AmfApp(load_config({})).sctp_config.rx_batch == 0.001  # on by default: 1 ms
     assert AmfApp(load_config({"amf": {"ngap": {"rx_batch_ms": 0}}})).sctp_config.rx_batch == 0
     assert AmfApp(load_config({"amf": {"ngap": {"rx_batch_ms": 3}}})).sctp_config.rx_batch == 0.003
