@@ -248,6 +248,24 @@ class SplitNetwork(BenchNetwork):
         self.nfs: dict[str, Any] = {}
         self.upf: subprocess.Popen[bytes] | None = None
 
+    def split_config(self) -> dict[str, Any]:
+        """The configuration every process of the split network reads. Its ``upf`` section gets
+        what ``fivecore up`` hands its UPF (:func:`fivecore.netup.network.upf_nrf_settings`):
+        this network's NRF URI, so the UPF registers its NFProfile (TS 23.501 §6.3.3.3), and
+        the SMF's slices and DNNs as what its ``upfInfo`` advertises."""
+        from fivecore.config import load_config
+        from fivecore.netup.network import upf_nrf_settings
+
+        cfg = self.plan.config(self.workdir / "data", self.hn_private.hex())
+        cfg["db_uri"] = f"sqlite:///{self.workdir / 'subscribers.db'}"
+        cfg.pop("up", None)
+        cfg["logging"] = {"level": self.plan.log_level}
+        settings = upf_nrf_settings(load_config(cfg), runs_nrf=True)
+        if "slices" in settings:
+            settings["slices"] = [sl.model_dump(mode="json", exclude_none=True) for sl in settings["slices"]]
+        cfg["upf"] = {**cfg["upf"], **settings}
+        return cfg
+
     def start(self) -> SplitNetwork:
         from fivecore.config import load_config
         from fivecore.nf.common.launch import NfProcess, discover_sync
@@ -255,10 +273,7 @@ class SplitNetwork(BenchNetwork):
         if os.geteuid() != 0:
             raise BenchError("root rights needed: the UPF creates a TUN device and the AMF speaks SCTP over raw IP")
         self.workdir.mkdir(parents=True, exist_ok=True)
-        cfg = self.plan.config(self.workdir / "data", self.hn_private.hex())
-        cfg["db_uri"] = f"sqlite:///{self.workdir / 'subscribers.db'}"
-        cfg.pop("up", None)
-        cfg["logging"] = {"level": self.plan.log_level}
+        cfg = self.split_config()
         cfg_path = self.workdir / "bench-split.yaml"
         cfg_path.write_text(yaml.safe_dump(cfg))
         eff = load_config(cfg)
@@ -277,7 +292,8 @@ class SplitNetwork(BenchNetwork):
             missing: list[str] = []
             while time.monotonic() < deadline:
                 missing = []
-                for t in ("UDR", "UDM", "AUSF", "PCF", "NSSF", "SMF", "AMF"):
+                # the UPF too: it started before the NRF and registers once the NRF answers
+                for t in ("UDR", "UDM", "AUSF", "PCF", "NSSF", "SMF", "AMF", "UPF"):
                     try:
                         if not discover_sync(nrf, t):
                             missing.append(t)

@@ -5,6 +5,11 @@
     fivecore ran ue deregister imsi-001010000000001
     fivecore ran gnb status
     fivecore ran --amf-set --ues 8                          # each gNB connects to every AMF of `fivecore up`'s AMF Set
+    sudo fivecore ran --ues 2 --config ue.yaml --sessions   # then each UE's `sessions:` (IPv4 / IPv6 / IPv4v6)
+
+With ``--sessions`` each registered UE asks for the PDU sessions its UE file lists, with their
+PDU session types (``type: IPv4 | IPv6 | IPv4v6``, :mod:`fivecore.ran.config`); each session
+gets a TUN in the UE's own network namespace (``fcran<index>``), as UERANSIM's ``uesimtun``.
 """
 
 from __future__ import annotations
@@ -66,6 +71,11 @@ def ran_main(
                                  "`fivecore up`'s AMF Set (its state file), instead of the configured AMF(s)."),
     up_config: Path = typer.Option(None, "--up-config", help="The running `fivecore up`'s configuration "
                                    "(for --amf-set; default: built-in defaults, as `fivecore status`)."),
+    sessions: bool = typer.Option(False, "--sessions", help="After registering, establish the PDU sessions of each "
+                                  "UE file's `sessions:` list (type IPv4, IPv6 or IPv4v6); needs root."),
+    n3_address: str = typer.Option(None, "--n3-address", help="N3 (GTP-U) address of the first gNB, the next "
+                                   "gNBs count up from it (with --sessions; default the gNB's localAddress or "
+                                   "127.0.0.1)."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Start gNBs, register the UEs, then serve control commands until Ctrl-C."""
@@ -79,8 +89,49 @@ def ran_main(
     if amf_set:
         cfg.gnb.amfs = amfs_of_running_up(up_config)
         cfg.gnb.amf_host, cfg.gnb.amf_port = cfg.gnb.amfs[0]
+    n3_first = None
+    if sessions:
+        n3_first = n3_addresses(n3_address or cfg.gnb.local_host or "127.0.0.1", gnbs)[0]
     install_fast_loop()
-    asyncio.run(_run(RanSim(cfg, gnbs, ues), control, concurrency, rate or None, no_register, exit_after, as_json))
+    asyncio.run(_run(RanSim(cfg, gnbs, ues), control, concurrency, rate or None, no_register, exit_after, as_json,
+                     n3_first))
+
+
+def n3_addresses(first: str, n: int) -> list[str]:
+    """The N3 addresses of ``n`` gNBs counting up from ``first`` (each gNB binds GTP-U port 2152)."""
+    import ipaddress
+
+    try:
+        base = ipaddress.ip_address(first)
+    except ValueError:
+        raise FivecoreError(f"--n3-address: {first!r} is not an IP address") from None
+    try:
+        return [str(base + i) for i in range(n)]
+    except ipaddress.AddressValueError:
+        raise FivecoreError(f"--n3-address: no room for {n} gNB addresses after {first}") from None
+
+
+async def _start_sessions(sim: Any, n3_first: str) -> Any:
+    """A user plane for every gNB (N3 addresses from ``n3_first``) with every UE enabled."""
+    import os
+
+    from fivecore.ran.userplane import UserPlane
+
+    if os.geteuid() != 0:
+        raise FivecoreError("--sessions needs root: each session is a TUN in a network namespace")
+    up = UserPlane(use_namespace=True, ns_prefix="fcran")
+    try:
+        for node, addr in zip(sim.nodes, n3_addresses(n3_first, len(sim.nodes)), strict=True):
+            await up.add_gnb(node, addr)
+    except BaseException:
+        await up.close()
+        raise
+    # interfaces are named after the UE index and a same-named one is replaced: a per-process
+    # offset keeps another simulator on the host (a demo, a test) from losing its interfaces
+    base = 1000 * (os.getpid() % 90 + 10)
+    for i, ru in enumerate(sim.ues):
+        up.enable(ru, base + i)
+    return up
 
 
 def amfs_from_state(state: dict[str, Any]) -> tuple[tuple[str, int], ...]:
@@ -107,13 +158,20 @@ def amfs_of_running_up(up_config: Path | None) -> tuple[tuple[str, int], ...]:
 
 
 async def _run(sim: Any, control: str, concurrency: int, rate: float | None, no_register: bool,
-               exit_after: bool, as_json: bool) -> None:
+               exit_after: bool, as_json: bool, n3_first: str | None = None) -> None:
     console = Console(stderr=True)
     try:
         await sim.start()
     except (FivecoreError, OSError) as exc:
         await sim.stop()
         raise FivecoreError(f"gNB start failed: {exc}") from None
+    up = None
+    if n3_first is not None:
+        try:
+            up = await _start_sessions(sim, n3_first)
+        except (FivecoreError, OSError) as exc:
+            await sim.stop()
+            raise FivecoreError(f"user plane start failed: {exc}") from None
     await sim.serve_control(control)
     settle_heap()
     stop = asyncio.Event()
@@ -127,13 +185,20 @@ async def _run(sim: Any, control: str, concurrency: int, rate: float | None, no_
             with Progress(TextColumn("registering"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                           console=console, disable=as_json) as prog:
                 task = prog.add_task("reg", total=len(sim.ues))
+                # follow-on request (TS 24.501 §5.5.1.2.2) when sessions come next: the NG
+                # connection stays for them
                 result = await sim.register_all(concurrency=concurrency, rate=rate,
-                                                progress=lambda: prog.advance(task))
+                                                progress=lambda: prog.advance(task), follow_on=up is not None)
+        sess = None
+        if up is not None and not no_register:
+            sess = await sim.establish_sessions(up, concurrency=min(concurrency, 50))
         summary = sim.summary()
         if result is not None:
             summary["registration"] = {k: v for k, v in result.items() if k != "failed"}
             summary["registration"]["failed"] = len(result["failed"])
             summary["registration"]["per_second"] = result["total"] / result["seconds"] if result["seconds"] else None
+        if sess is not None:
+            summary["pdu_sessions"] = sess
         if exit_after:
             summary["deregistration"] = {k: v for k, v in (await sim.deregister_all(concurrency=concurrency)).items()
                                          if k != "failed"}
@@ -142,6 +207,8 @@ async def _run(sim: Any, control: str, concurrency: int, rate: float | None, no_
             console.print(f"simulator running; control socket {control} (Ctrl-C to stop)")
             await stop.wait()
     finally:
+        if up is not None:
+            await up.close()
         await sim.stop()
 
 
@@ -164,7 +231,20 @@ def _print_summary(summary: dict[str, Any], as_json: bool, console: Console) -> 
     lat = summary["latency_ms"]
     if lat["p50"] is not None:
         t.add_row("latency p50 / p99", f"{lat['p50']:.1f} / {lat['p99']:.1f} ms")
+    sess = summary.get("pdu_sessions")
+    if sess is not None:
+        t.add_row("PDU sessions ok", f"{sess['ok']}/{sess['total']}")
     Console().print(t)
+    if sess:
+        p = Table(title="PDU sessions")
+        for col in ("SUPI", "PSI", "type", "DNN", "IPv4", "IPv6", "netns", "interface"):
+            p.add_column(col)
+        for x in sess["sessions"][:50]:
+            p.add_row(x["supi"], str(x["psi"]), x["type"], x["dnn"], x["ipv4"] or "-", x["ipv6"] or "-",
+                      x["netns"] or "-", x["interface"] or "-")
+        Console().print(p)
+        for f in sess["failed"][:5]:
+            Console(stderr=True).print(f"session failed: {f}")
 
 
 @ue_app.command("list")

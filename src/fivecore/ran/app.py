@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -24,7 +25,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from fivecore.errors import FivecoreError
-from fivecore.ran.config import RanConfig
+from fivecore.ran.config import RanConfig, SessionTemplate
 from fivecore.ran.gnb import Gnb, GnbConfig, GnbNode, RanUe
 from fivecore.ran.ue import Ue, UeState
 from fivecore.runtime import await_within
@@ -65,6 +66,8 @@ class RanSim:
         ]
         self.gnbs = [link for node in self.nodes for link in node.links]
         self.ues: list[RanUe] = []
+        #: id(UeProfile) -> its UE file: a profile is shared by the UEs made from one file
+        self._templates = {id(t.profile): t for t in cfg.ues}
         self.by_supi: dict[str, RanUe] = {}
         self.stats: dict[str, int] = {}
         n_t = len(cfg.ues)
@@ -307,10 +310,12 @@ class RanSim:
 
     async def register_all(
         self, ues: Iterable[RanUe] | None = None, concurrency: int = 200, timeout: float = 30.0,
-        rate: float | None = None, progress: Any = None,
+        rate: float | None = None, progress: Any = None, follow_on: bool = False,
     ) -> dict[str, Any]:
-        """Register many UEs, at most ``concurrency`` at once (and at most ``rate`` starts/s)."""
-        return await self._many(self.register, ues, concurrency, timeout, rate, progress, UeState.REGISTERED)
+        """Register many UEs, at most ``concurrency`` at once (and at most ``rate`` starts/s);
+        ``follow_on``: with the follow-on request (the UEs have sessions to establish next)."""
+        fn: Any = functools.partial(self.register, follow_on=True) if follow_on else self.register
+        return await self._many(fn, ues, concurrency, timeout, rate, progress, UeState.REGISTERED)
 
     async def deregister_all(
         self, ues: Iterable[RanUe] | None = None, concurrency: int = 200, timeout: float = 30.0,
@@ -350,6 +355,47 @@ class RanSim:
             tasks.append(asyncio.create_task(one(i, ru)))
         await asyncio.gather(*tasks)
         return {"ok": ok, "failed": failed, "seconds": time.perf_counter() - t0, "total": len(todo)}
+
+    # --- PDU sessions of the UE files ---------------------------------------------------------------
+
+    def session_plan(self, ru: RanUe) -> tuple[SessionTemplate, ...]:
+        """The PDU sessions ``ru``'s UE file lists (its ``sessions``), in order."""
+        tmpl = self._templates.get(id(ru.ue.profile))
+        return tmpl.sessions if tmpl is not None else ()
+
+    async def establish_sessions(self, up: Any, ues: Iterable[RanUe] | None = None, concurrency: int = 50,
+                                 timeout: float = 30.0) -> dict[str, Any]:
+        """Establish every UE's configured sessions through ``up`` (a
+        :class:`fivecore.ran.userplane.UserPlane`), each with its PDU session type (TS 24.501
+        §6.4.1.2, §9.11.4.11): the ``sessions`` of the UE file, as UERANSIM's nr-ue does once
+        registered. UEs not registered are skipped; a UE's sessions go one after the other.
+
+        Returns ``{"ok", "total", "failed": [..], "seconds", "sessions": [..]}``; each of
+        ``sessions`` names the UE, PSI, type, DNN, its addresses and interface."""
+        todo = [ru for ru in (self.ues if ues is None else ues)
+                if ru.ue.state == UeState.REGISTERED and self.session_plan(ru)]
+        sem = asyncio.Semaphore(max(1, concurrency))
+        done: list[dict[str, Any]] = []
+        failed: list[str] = []
+        t0 = time.perf_counter()
+
+        async def one(ru: RanUe) -> None:
+            async with sem:
+                for st in self.session_plan(ru):
+                    where = f"{ru.ue.supi}/{st.psi}"
+                    try:
+                        sess = await up.establish(ru, st.psi, st.dnn, st.snssai, timeout, pdu_type=st.pdu_type)
+                    except (TimeoutError, FivecoreError, OSError) as exc:
+                        failed.append(f"{where}: {type(exc).__name__}: {exc}"[:200])
+                        continue
+                    done.append({"supi": ru.ue.supi, "psi": st.psi, "type": st.type_name, "dnn": st.dnn,
+                                 "ipv4": sess.ipv4, "ipv6": sess.ipv6, "netns": up.namespace(ru),
+                                 "interface": up.interface(ru, st.psi)})
+
+        await asyncio.gather(*(one(ru) for ru in todo))
+        total = sum(len(self.session_plan(ru)) for ru in todo)
+        return {"ok": len(done), "total": total, "failed": failed, "seconds": time.perf_counter() - t0,
+                "sessions": sorted(done, key=lambda d: (d["supi"], d["psi"]))}
 
     # --- views ------------------------------------------------------------------------------------
 

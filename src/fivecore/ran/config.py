@@ -18,6 +18,15 @@ A UE file as UERANSIM users write it works as is::
     integrity: {IA1: true, IA2: true, IA3: true}
     ciphering: {EA1: true, EA2: true, EA3: true}
 
+``sessions`` are the PDU sessions the UE asks for once registered (``fivecore ran --sessions``),
+in order, PDU session IDs 1, 2, ...: ``type`` ``IPv4`` (the default), ``IPv6`` or ``IPv4v6``
+(TS 24.501 §9.11.4.11 PDU session type 1, 2, 3), ``apn`` (or ``dnn``, default ``internet``)
+and ``slice`` (default the first of ``default-nssai``)::
+
+    sessions:
+      - {type: IPv4, apn: internet, slice: {sst: 1}}
+      - {type: IPv6, apn: internet}
+
 fivecore additions (all optional): ``sqn`` (the USIM's highest accepted SQN, hex), ``IA0`` /
 ``EA0`` keys in ``integrity`` / ``ciphering``, and ``protectionSchemeCycle: [0, 1, 2]`` which
 gives generated UEs (``--ues M``, IMSIs counting up from ``supi``) the schemes in turn.
@@ -96,6 +105,70 @@ def _algs(v: Any, prefix: str, default: tuple[int, ...], where: str) -> tuple[in
     return tuple(sorted(out))
 
 
+#: UERANSIM's session ``type`` names -> TS 24.501 §9.11.4.11 PDU session type values
+PDU_SESSION_TYPES = {"IPV4": 1, "IPV6": 2, "IPV4V6": 3}
+#: and back, spelled as UERANSIM users write them
+PDU_SESSION_TYPE_NAMES = {1: "IPv4", 2: "IPv6", 3: "IPv4v6"}
+
+
+@dataclass(frozen=True)
+class SessionTemplate:
+    """One entry of a UE's ``sessions`` list: what :meth:`fivecore.ran.userplane.UserPlane.establish`
+    is asked for (TS 24.501 §6.4.1.2 PDU Session Establishment Request)."""
+
+    psi: int
+    pdu_type: int = 1
+    dnn: str = "internet"
+    snssai: tuple[int, int | None] | None = None
+
+    @property
+    def type_name(self) -> str:
+        return PDU_SESSION_TYPE_NAMES[self.pdu_type]
+
+
+def _sessions(v: Any, default_slice: tuple[int, int | None], where: str) -> tuple[SessionTemplate, ...]:
+    """The UERANSIM ``sessions`` list -> :class:`SessionTemplate` s; ConfigError names the bad entry."""
+    if v is None:
+        return ()
+    if not isinstance(v, list):
+        raise ConfigError(f"{where}: must be a list of {{type, apn, slice}}")
+    if len(v) > 15:
+        # TS 24.007 §11.2.3.1b: PDU session identity values 1..15
+        raise ConfigError(f"{where}: at most 15 PDU sessions")
+    out = []
+    for i, item in enumerate(v):
+        at = f"{where}[{i}]"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{at}: must be a mapping like {{type: IPv4, apn: internet}}")
+        unknown = set(item) - {"type", "apn", "dnn", "slice", "emergency"}
+        if unknown:
+            raise ConfigError(f"{at}.{sorted(map(str, unknown))[0]}: unknown key")
+        if item.get("emergency"):
+            raise ConfigError(f"{at}.emergency: emergency PDU sessions are not simulated")
+        kind = item.get("type", "IPv4")
+        pdu_type = PDU_SESSION_TYPES.get(str(kind).upper()) if isinstance(kind, str) else None
+        if pdu_type is None:
+            raise ConfigError(f"{at}.type: must be IPv4, IPv6 or IPv4v6")
+        dnn = item.get("apn", item.get("dnn", "internet"))
+        if not isinstance(dnn, str) or not dnn or len(dnn) > 100 or not dnn.isprintable() or " " in dnn:
+            raise ConfigError(f"{at}.apn: not a DNN")
+        sl = item.get("slice")
+        snssai = _session_slice(sl, f"{at}.slice") if sl is not None else default_slice
+        out.append(SessionTemplate(psi=i + 1, pdu_type=pdu_type, dnn=dnn, snssai=snssai))
+    return tuple(out)
+
+
+def _session_slice(v: Any, where: str) -> tuple[int, int | None]:
+    """``{sst, sd}`` of one session -> S-NSSAI (TS 23.003 §28.4.2: SST 8 bits, SD 24 bits)."""
+    try:
+        ((sst, sd),) = _slices([v], where)
+    except (ValueError, TypeError):
+        raise ConfigError(f"{where}: sst and sd must be numbers (sd also 6 hex digits)") from None
+    if not 0 <= sst <= 0xFF or (sd is not None and not 0 <= sd <= 0xFFFFFF):
+        raise ConfigError(f"{where}: sst must be 0..255 and sd 0..0xFFFFFF")
+    return sst, sd
+
+
 @dataclass
 class UeTemplate:
     """One UE description; ``make(i)`` builds the i-th UE (IMSI + i)."""
@@ -113,6 +186,8 @@ class UeTemplate:
     routing_indicator: str
     sqn: int
     profile: UeProfile
+    #: the PDU sessions the UE asks for once registered (the ``sessions`` list), in order
+    sessions: tuple[SessionTemplate, ...] = ()
 
     def usim(self, i: int) -> Usim:
         width = len(self.imsi)
@@ -170,10 +245,9 @@ def parse_ue(d: dict[str, Any], where: str = "ue") -> UeTemplate:
     sqn_v = d.get("sqn", 0)
     sqn = int(str(sqn_v), 16) if isinstance(sqn_v, str) else int(sqn_v)
     slices = _slices(d.get("default-nssai") or d.get("configured-nssai"), f"{where}.default-nssai") or ((1, None),)
-    dnn = "internet"
-    sessions = d.get("sessions") or []
-    if sessions and isinstance(sessions[0], dict):
-        dnn = str(sessions[0].get("apn") or sessions[0].get("dnn") or dnn)
+    sessions = _sessions(d.get("sessions"), slices[0], f"{where}.sessions")
+    # the registration's DNN (the AMF's SMF selection hint) is the first session's
+    dnn = sessions[0].dnn if sessions else "internet"
     nea = _algs(d.get("ciphering"), "EA", (1, 2, 3), f"{where}.ciphering")
     if 0 not in nea and not (isinstance(d.get("ciphering"), dict) and d["ciphering"].get("EA0") is False):
         nea = (0, *nea)  # NEA0 support is mandatory for a UE (TS 33.501 §5.11.1.1)
@@ -184,7 +258,7 @@ def parse_ue(d: dict[str, Any], where: str = "ue") -> UeTemplate:
         imsi=imsi, mcc=mcc, mnc=mnc, k=k, opc=opv if op_type == "OPC" else None,
         op=opv if op_type == "OP" else None, protection_scheme=scheme, scheme_cycle=cycle,
         hn_public_keys=keys, hn_key_id=hn_key_id, routing_indicator=str(d.get("routingIndicator", "0000")),
-        sqn=sqn, profile=profile,
+        sqn=sqn, profile=profile, sessions=sessions,
     )
 
 

@@ -319,7 +319,7 @@ class NrfContext:
                     continue
             if snssais and not _snssai_match(p, snssais):
                 continue
-            if dnn and not _dnn_match(p, dnn):
+            if dnn and not _dnn_match(p, dnn, snssais):
                 continue
             if supi_digits is not None and not _supi_match(p, supi_digits):
                 continue
@@ -440,13 +440,44 @@ def _snssai_match(p: dict[str, Any], wanted: list[dict[str, Any]]) -> bool:
     return any(_same_snssai(w, o) for w in wanted for o in offered)
 
 
-def _dnn_match(p: dict[str, Any], dnn: str) -> bool:
+def _dnn_match(p: dict[str, Any], dnn: str, snssais: list[dict[str, Any]] | None = None) -> bool:
+    """TS 29.510 Table 6.2.3.2.3.1-1 ``dnn``: "Dnn supported by the BSF, SMF or UPF".
+
+    An SMF matches through ``smfInfo.sNssaiSmfInfoList[].dnnSmfInfoList[].dnn``, a UPF through
+    ``upfInfo.sNssaiUpfInfoList[].dnnUpfInfoList[].dnn`` (UpfInfo, §6.1.6.2.13); an SMF or UPF
+    that advertises no such list serves no DNN it can be selected for. For a UPF the DNN must
+    be offered in one of the queried ``snssais`` when they are given, since a UPF serves a DNN
+    per slice (TS 23.501 §6.3.3.2). Other NF types are not restricted by ``dnn``.
+    """
+    nf_type = p.get("nfType")
+    if nf_type == "UPF":
+        return _upf_dnn_match(p.get("upfInfo"), dnn, snssais or [])
     smf = p.get("smfInfo")
     if not smf:
-        return p.get("nfType") != "SMF"
+        return nf_type != "SMF"
     for item in smf.get("sNssaiSmfInfoList") or []:
         for d in item.get("dnnSmfInfoList") or []:
             if d.get("dnn") in (dnn, "*"):
+                return True
+    return False
+
+
+def _upf_dnn_match(info: Any, dnn: str, snssais: list[dict[str, Any]]) -> bool:
+    # the stored profile passed NFProfile validation, but the checks stay defensive: a
+    # discovery must never raise on what some NF chose to register
+    if not isinstance(info, dict):
+        return False
+    items = info.get("sNssaiUpfInfoList")
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        slice_ = item.get("sNssai")
+        if snssais and not (isinstance(slice_, dict) and any(_same_snssai(w, slice_) for w in snssais)):
+            continue
+        dnn_items = item.get("dnnUpfInfoList")
+        for d in dnn_items if isinstance(dnn_items, list) else []:
+            # "*" as the SMF side (nf/smf/upf_nrf.py) reads it: a UPF that serves any DNN
+            if isinstance(d, dict) and isinstance(d.get("dnn"), str) and d["dnn"] in (dnn, "*"):
                 return True
     return False
 

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import json
 import logging
 import os
 import signal
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -62,6 +64,27 @@ class _PfcpProtocol(asyncio.DatagramProtocol):
         log.debug("pfcp socket error: %s", exc)
 
 
+def add_n6_ipv6(name: str, addresses: list[str]) -> None:
+    """Give the N6 TUN ``name`` its IPv6 addresses (CIDR), so that the kernel routes each pool
+    into the TUN by the prefix route that comes with the address (TS 23.501 §5.8.2.2.3: a
+    session's /64 is reached on N6 through the UPF).
+
+    ``nodad``: the TUN is a point-to-point link the UPF alone writes to, so Duplicate Address
+    Detection (RFC 4862 §5.4) has nobody to ask and would only keep the address tentative
+    for a second, during which the kernel will not source packets from it. ``replace`` keeps
+    a restart of the UPF on a persistent TUN from failing on the address it added before.
+    """
+    for addr in addresses:
+        iface = ipaddress.IPv6Interface(addr)
+        cmd = ["ip", "-6", "addr", "replace", iface.with_prefixlen, "dev", name, "nodad"]
+        try:
+            res = subprocess.run(cmd, capture_output=True, text=True, timeout=10, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise TunError(f"{' '.join(cmd)}: {exc}") from exc
+        if res.returncode != 0:
+            raise TunError(f"{' '.join(cmd)}: {res.stderr.strip()}")
+
+
 class UpfApp:
     """One running UPF: context, TUN, N3 socket, datapath thread and PFCP endpoint."""
 
@@ -100,6 +123,12 @@ class UpfApp:
                            mtu=cfg.tun_mtu)
         except TunError as exc:
             raise ConfigError(f"upf.tun_name: {exc}") from exc
+        if cfg.tun_create and cfg.ipv6_subnet:
+            try:
+                add_n6_ipv6(cfg.tun_name, cfg.tun_ipv6_addresses)
+            except TunError as exc:
+                self.tun.close()
+                raise ConfigError(f"upf.ipv6_subnet: {exc}") from exc
         n3 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             n3.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, cfg.rcvbuf)

@@ -12,6 +12,7 @@ Example (the layout of the shared upf-bench harness)::
       tun_name: ogstun
       tun_create: false        # open the existing TUN, leave its address alone
       subnet: 10.45.0.0/16
+      ipv6_subnet: 2001:db8:cafe::/48   # IPv6 prefix pool(s) routed to the TUN (none: no IPv6)
       nrf_uri: http://127.0.0.10:7777   # register an NFProfile (null: do not register)
       slices:                  # what upfInfo advertises (TS 29.510 §6.1.6.2.13)
         - {sst: 1, dnns: [internet]}
@@ -69,6 +70,11 @@ class UpfConfig(BaseModel):
     tun_mtu: int | None = Field(None, ge=576, le=65535)
     subnet: str = "10.45.0.0/16"
     gateway: str | None = Field(None, description="TUN address; default first host of subnet")
+    #: IPv6 prefix pool(s) whose sessions' /64s N6 carries (TS 23.501 §5.8.2.2.3), Open5GS's
+    #: ``upf.session[].subnet: 2001:db8:cafe::/48``: the same pool(s) as the SMF's DNNs'
+    #: ``ipv6_prefix_pool``. With ``tun_create`` the TUN gets ``<pool>::1/<len>`` in each,
+    #: which also routes the pool into the TUN. One prefix or a list; empty: IPv4 only.
+    ipv6_subnet: list[str] = Field(default_factory=list)
     heartbeat_interval: float = Field(10.0, gt=0, description="s between Heartbeats to CP nodes")
     heartbeat_retries: int = Field(3, ge=1)
     t1: float = Field(3.0, gt=0, description="PFCP request retransmission timer, s")
@@ -112,6 +118,29 @@ class UpfConfig(BaseModel):
         ipaddress.IPv4Network(v, strict=False)
         return v
 
+    @field_validator("ipv6_subnet", mode="before")
+    @classmethod
+    def _ipv6_subnet(cls, v: Any) -> Any:
+        if v is None:
+            return []
+        items = [v] if isinstance(v, str) else v
+        if not isinstance(items, list):
+            return v  # pydantic reports the type
+        out = []
+        for item in items:
+            if not isinstance(item, str):
+                raise ValueError("must be IPv6 prefixes such as 2001:db8:cafe::/48")
+            net = ipaddress.IPv6Network(item, strict=False)
+            # the SMF cuts /64s out of the pool (nf/smf/context.py Ipv6PrefixPool)
+            if net.prefixlen > 64:
+                raise ValueError(f"{item}: the IPv6 pool must be /64 or larger")
+            out.append(str(net))
+        for i, a in enumerate(out):
+            for b in out[i + 1:]:
+                if ipaddress.IPv6Network(a).overlaps(ipaddress.IPv6Network(b)):
+                    raise ValueError(f"{a} and {b} overlap")
+        return out
+
     @property
     def pfcp_node_id(self) -> str:
         return self.node_id or self.pfcp_address
@@ -122,6 +151,17 @@ class UpfConfig(BaseModel):
         net = ipaddress.IPv4Network(self.subnet, strict=False)
         gw = self.gateway or str(next(net.hosts()))
         return f"{gw}/{net.prefixlen}"
+
+    @property
+    def tun_ipv6_addresses(self) -> list[str]:
+        """CIDR IPv6 addresses given to the TUN when the UPF creates it: ``<pool>::1/<len>``
+        per ``ipv6_subnet`` pool, in the pool's first /64, which the SMF never hands to a
+        session (the rule of ``fivecore up``, fivecore.netup.network.n6_ipv6_address)."""
+        out = []
+        for pool in self.ipv6_subnet:
+            net = ipaddress.IPv6Network(pool)
+            out.append(f"{net.network_address + 1}/{net.prefixlen}")
+        return out
 
 
 def load_upf_config(path: str | Path | None = None, data: dict[str, Any] | None = None) -> UpfConfig:
