@@ -156,3 +156,12 @@ def test_any_valid_config_gives_a_schema_valid_profile(validator: OpenApiValidat
                   for i in prof["upfInfo"]["sNssaiUpfInfoList"] for d in i["dnnUpfInfoList"]}
     wanted = {(s["sst"], str(s["sd"]).lower() if "sd" in s else None, d) for s in slices for d in s["dnns"]}
     assert advertised == wanted
+
+
+def test_n6_advertises_its_ipv6_addresses(validator: OpenApiValidator) -> None:
+    """TS 29.510 §6.1.6.2.21 InterfaceUpfInfoItem: with ``upf.ipv6_subnet`` the N6 interface
+    names the TUN's IPv6 addresses too."""
+    prof = upf_profile(_cfg(ipv6_subnet=["2001:db8:cafe::/48"]))
+    assert validator.schema_errors(NFM, "NFProfile", prof) == []
+    n6 = prof["upfInfo"]["interfaceUpfInfoList"][1]
+    assert n6["interfaceType"] == "N6" and n6["ipv6EndpointAddresses"] == ["2001:db8:cafe::1"]

@@ -75,13 +75,12 @@ def upf_info(cfg: UpfConfig) -> dict[str, Any]:
         items.append({"sNssai": snssai,
                       "dnnUpfInfoList": [{"dnn": d, "pduSessionTypes": list(PDU_SESSION_TYPES)} for d in dnns]})
     n3 = _usable(cfg.gtpu_address, n4_address(cfg))
-    n6 = cfg.tun_address.split("/", 1)[0]
+    n6: dict[str, Any] = {"interfaceType": "N6", "ipv4EndpointAddresses": [cfg.tun_address.split("/", 1)[0]]}
+    if cfg.ipv6_subnet:
+        n6["ipv6EndpointAddresses"] = [a.split("/", 1)[0] for a in cfg.tun_ipv6_addresses]
     return {
         "sNssaiUpfInfoList": items,
-        "interfaceUpfInfoList": [
-            {"interfaceType": "N3", "ipv4EndpointAddresses": [n3]},
-            {"interfaceType": "N6", "ipv4EndpointAddresses": [n6]},
-        ],
+        "interfaceUpfInfoList": [{"interfaceType": "N3", "ipv4EndpointAddresses": [n3]}, n6],
         "pduSessionTypes": list(PDU_SESSION_TYPES),
     }
 
