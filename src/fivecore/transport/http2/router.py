@@ -113,15 +113,26 @@ class Router:
         404 for an unknown path, 405 for a known path with another method, 400 for a path that
         does not decode (:func:`~fivecore.transport.http2.message.decode_segments`).
         """
-        static: dict[str, Route] | None
-        if "%" not in path:  # the usual request: nothing to decode, the segments are the raw ones
-            static = self._static.get(path)
-            if static is None and path[-1:] == "/":
-                static = self._static.get(path.rstrip("/") or "/")
+        segs: list[str] | None = None
+        plain: str | None = path  # the path a static route is looked up by
+        if "%" in path:
+            # RFC 3986 §2.2: split first, then decode each segment; from here on the same
+            # search as for the path of those decoded segments, but a '/' decoded inside a
+            # segment stays in it (and so can only fill a ``{name}``: no static route has it)
+            segs = decode_segments(path)
+            plain = None if any("/" in p for p in segs) else "/".join(segs)
+        static: dict[str, Route] | None = None
+        if plain is not None:
+            static = self._static.get(plain)
+            if static is None and plain[-1:] == "/":
+                static = self._static.get(plain.rstrip("/") or "/")
             if static is not None:
                 route = static.get(method)
                 if route is not None:
                     return route, {}
+        if segs is not None:
+            parts = [p for p in segs if p]
+        else:  # the usual request: nothing to decode, the segments are the raw ones
             if not path.isascii():  # no route has it, and it must travel percent-encoded
                 raise PathError("request path holds characters that must be percent-encoded (RFC 3986 §2.1)")
             if path[:1] == "/":
@@ -130,22 +141,6 @@ class Router:
                     parts = [p for p in parts if p]
             else:
                 parts = [p for p in path.split("/") if p]
-        else:
-            # RFC 3986 §2.2: split first, then decode each segment; from here on the same
-            # search as for the path of those decoded segments, but a '/' decoded inside a
-            # segment stays in it (and so can only fill a ``{name}``: no static route has it)
-            segs = decode_segments(path)
-            static = None
-            if not any("/" in p for p in segs):
-                plain = "/".join(segs)
-                static = self._static.get(plain)
-                if static is None and plain[-1:] == "/":
-                    static = self._static.get(plain.rstrip("/") or "/")
-                if static is not None:
-                    route = static.get(method)
-                    if route is not None:
-                        return route, {}
-            parts = [p for p in segs if p]
         path_known = static is not None
         # Shapes in the order a segment-by-segment search trying literal segments before
         # ``{name}`` ones would meet them: the first with a route for the method wins.
