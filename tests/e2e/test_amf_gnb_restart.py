@@ -59,7 +59,7 @@ def test_restarted_gnb_replaces_its_dead_association(core: AmfCore, tmp_path) ->
         first.wait(10)
         second, _ = _simulator(core, tmp_path, "second")  # same gNB ID, same address
         try:
-            for _ in range(300):  # the probe's answer is awaited 2 s; generous on a busy host
+            for _ in range(300):  # the probe's answer is awaited up to PROBE_DEADLINE (15 s); generous on a busy host
                 if core.counters().get("gnb_stale_association_aborted"):
                     break
                 time.sleep(0.1)

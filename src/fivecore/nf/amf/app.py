@@ -45,8 +45,11 @@ from fivecore.wire.errors import EncodeError
 log = logging.getLogger("fivecore.amf")
 
 NGAP_PPID = 60
-#: how long the peer of an association whose gNB ID came back elsewhere has to answer
-PROBE_TIMEOUT = 2.0
+#: the bound on the whole probe of an association whose gNB ID came back elsewhere: with
+#: RTO.Min 1 s its HEARTBEATs go out at 0, 1, 3 and 7 s, each given twice the last one's wait
+#: (RFC 9260 §6.3.3 E2), so a live but loaded node has four chances over 15 s and a dead one's
+#: UEs wait at most that long before they go CM-IDLE
+PROBE_DEADLINE = 15.0
 
 
 def gmm_config(config: Config) -> GmmConfig:
@@ -277,7 +280,7 @@ class AmfApp(NfApp):
     async def _abort_if_dead(self, gnb: Any, assoc: sctp.SctpAssociation) -> None:
         """A gNB's ID turned up on a new association: if the old one's peer is gone (the node
         restarted), abort it so its UEs are CM-IDLE now rather than at the heartbeat timeout."""
-        if await assoc.probe(PROBE_TIMEOUT):
+        if await assoc.probe(PROBE_DEADLINE):
             self.gmm.ctx.count("gnb_duplicate_id_alive")  # two live nodes share one ID
             return
         if assoc.is_closed:

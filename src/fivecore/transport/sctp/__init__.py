@@ -66,7 +66,8 @@ State Cookie (no state before a valid COOKIE ECHO); DATA/SACK with delayed SACK 
 second packet, or ``sack_delay``), gap ack blocks and duplicate TSNs; T3-rtx with
 SRTT/RTTVAR RTO and backoff; fast retransmit; slow start / congestion avoidance; receive
 window; fragmentation to ``mtu`` (1500 by default, loopback included) and reassembly;
-ordered (per-stream SSN) and unordered delivery; HEARTBEAT; SHUTDOWN; ABORT; restart
+ordered (per-stream SSN) and unordered delivery; HEARTBEAT, and on-demand probes that
+retransmit at the RTO up to Path.Max.Retrans (``probe``); SHUTDOWN; ABORT; restart
 detection (§5.2.4 A). Several stacks per host: packets for ports we do not own are dropped
 unanswered (a BPF filter keeps them out of the process), client ports never answer
 strangers, listening ports answer out-of-the-blue packets with a rate-limited ABORT.

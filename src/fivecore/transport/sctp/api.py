@@ -125,10 +125,19 @@ class SctpAssociation:
     async def wait_closed(self) -> None:
         await asyncio.shield(self._closed_fut)
 
-    async def probe(self, timeout: float) -> bool:
-        """RFC 9260 §8.3 / §11.1 REQUESTHEARTBEAT: is the peer still there? A HEARTBEAT goes
-        out now; True once it is acknowledged, False if not within ``timeout`` or closed.
-        A backend that cannot ask (the kernel one) answers True while the association is open."""
+    async def probe(self, timeout: float, retransmissions: int | None = None) -> bool:
+        """RFC 9260 §8.3 / §11.1 REQUESTHEARTBEAT: is the peer still there?
+
+        A HEARTBEAT goes out now; one unanswered for an RTO is retransmitted with the RTO
+        doubled (§6.3.3 E2, up to RTO.Max), at most ``retransmissions`` times (None:
+        Path.Max.Retrans, §16 default 5). True as soon as the peer answers one of them;
+        False once all went unanswered, after ``timeout`` seconds in all (the caller's bound
+        on the whole series, whichever comes first), or when the association closes.
+
+        The kernel backend cannot ask the kernel for this and always answers True while the
+        association is open (the kernel's own heartbeats end a dead one, §8.3 / §8.1); that
+        is this default implementation.
+        """
         return not self._closed
 
     # --- for backends -------------------------------------------------------------------

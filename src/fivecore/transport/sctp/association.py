@@ -14,7 +14,7 @@ import enum
 import random
 import struct
 from collections import Counter, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from . import packet as p
@@ -29,6 +29,12 @@ _MAX_DUPS = 32
 _MAX_GAPS = 64
 _MAX_TSN_AHEAD = 4096  # out-of-order span we accept (gap offsets must stay < 65536 anyway)
 _CLOCK_GRANULARITY = 0.001
+#: RFC 9260 §16 Path.Max.Retrans: unanswered HEARTBEAT retransmissions before a path (for
+#: us, single-homed, the peer) counts as unreachable
+PATH_MAX_RETRANS = 5
+#: a caller may ask for more, but not for a probe that outlives any sane deadline or holds
+#: an unbounded set of nonces
+_PROBE_MAX_RETRANS_LIMIT = 32
 
 
 class State(enum.IntEnum):
@@ -86,6 +92,30 @@ class AssociationLost:
 @dataclass(slots=True)
 class ShutdownComplete:
     """RFC 9260 §9.2 — the graceful SHUTDOWN sequence finished (SCTP_SHUTDOWN_COMP)."""
+
+
+@dataclass(slots=True)
+class Probe:
+    """One on-demand reachability probe (RFC 9260 §8.3 HEARTBEATs, asked for through the
+    §11.1 REQUESTHEARTBEAT primitive), made by :meth:`Association.start_probe`.
+
+    ``alive`` is None while the probe runs, True once the peer answered one of its
+    HEARTBEATs (or acknowledged new DATA), False once ``max_retransmissions`` retransmissions
+    went unanswered, the ``deadline`` passed or the association closed. ``waits`` is the RTO
+    each HEARTBEAT was given in turn: the §6.3.3 E2 backoff schedule.
+    """
+
+    started: float
+    max_retransmissions: int
+    deadline: float | None
+    alive: bool | None = None
+    reason: str = ""
+    waits: list[float] = field(default_factory=list)
+
+    @property
+    def heartbeats(self) -> int:
+        """HEARTBEATs sent so far (the first and its retransmissions)."""
+        return len(self.waits)
 
 
 Event = DataReceived | AssociationUp | AssociationRestarted | AssociationLost | ShutdownComplete
@@ -192,6 +222,11 @@ class Association:
         self._tsack: float | None = None
         self._hb_nonce = 0
         self._hb_pending = False
+        self._hb_sent_at = 0.0
+        #: the running probe, the HEARTBEATs it sent (nonce -> our send time) and its timer
+        self._probe: Probe | None = None
+        self._probe_hbs: dict[int, float] = {}
+        self._tprobe: float | None = None
         #: HEARTBEAT ACKs that answered our HEARTBEAT (RFC 9260 §8.3): the peer is alive
         self.heartbeat_acks = 0
         self._my_initial_tsn = 0
@@ -351,7 +386,7 @@ class Association:
     def get_timer(self) -> float | None:
         """The earliest pending timer deadline, or None."""
         t = None
-        for x in (self._t1, self._t2, self._t3, self._t5, self._thb, self._tsack):
+        for x in (self._t1, self._t2, self._t3, self._t5, self._thb, self._tsack, self._tprobe):
             if x is not None and (t is None or x < t):
                 t = x
         return t
@@ -374,6 +409,8 @@ class Association:
             self.abort("T5-shutdown-guard expired", now)
         if self._thb is not None and self._thb <= now:
             self._on_heartbeat_timer(now)
+        if self._tprobe is not None and self._tprobe <= now:
+            self._on_probe_timer(now)
 
     def _on_t1(self, now: float) -> None:
         """RFC 9260 §5.1 — T1-init / T1-cookie expiry: retransmit with backoff."""
@@ -441,6 +478,11 @@ class Association:
         self._thb = None
         if self.state not in (State.ESTABLISHED, State.SHUTDOWN_PENDING, State.SHUTDOWN_RECEIVED):
             return
+        if self._probe is not None:
+            # The probe heartbeats this path already and counts its errors; a second series
+            # would back the RTO off twice for one silence.
+            self._schedule_heartbeat(now)
+            return
         if self._hb_pending:
             self.error_count += 1
             self.rto = min(self.rto * 2, self.config.rto_max)
@@ -452,6 +494,7 @@ class Association:
         info = p.encode_param(p.PARAM_HEARTBEAT_INFO, _HB_INFO.pack(now, self._hb_nonce))
         self._ctrl.append(p.encode_chunk(p.HEARTBEAT, 0, info))
         self._hb_pending = True
+        self._hb_sent_at = now
         self._schedule_heartbeat(now)
 
     def request_heartbeat(self, now: float) -> None:
@@ -465,6 +508,96 @@ class Association:
         info = p.encode_param(p.PARAM_HEARTBEAT_INFO, _HB_INFO.pack(now, self._hb_nonce))
         self._ctrl.append(p.encode_chunk(p.HEARTBEAT, 0, info))
         self._hb_pending = True
+        self._hb_sent_at = now
+
+    def start_probe(self, now: float, max_retransmissions: int | None = None,
+                    deadline: float | None = None) -> Probe:
+        """RFC 9260 §8.3, §11.1 REQUESTHEARTBEAT — is the peer still reachable?
+
+        A HEARTBEAT goes out now and waits one RTO (the path's current one, within RTO.Min ..
+        RTO.Max). Each one unanswered that long counts in the error counter (§8.3), doubles
+        the RTO (§6.3.3 rule E2, capped at RTO.Max) and is followed by a new HEARTBEAT, up to
+        ``max_retransmissions`` retransmissions (Path.Max.Retrans, §16 default 5). The probe
+        ends alive on a HEARTBEAT ACK for any of its HEARTBEATs, or a SACK acknowledging new
+        DATA (what also clears the error counter, §8.3 / §6.3.3); it ends dead once the last
+        HEARTBEAT's RTO expired unanswered (the §8.2 "unreachable" verdict for our single
+        path), at ``deadline`` (absolute, same clock as ``now``) if that comes first, or when
+        the association closes. An ACK for a HEARTBEAT the probe did not send never counts.
+
+        A probe already running is returned as it is (its limits stand); in a state where
+        HEARTBEATs cannot be sent the probe ends dead at once.
+        """
+        pr = self._probe
+        if pr is not None:
+            return pr
+        n = PATH_MAX_RETRANS if max_retransmissions is None else max_retransmissions
+        if not 0 <= n <= _PROBE_MAX_RETRANS_LIMIT:
+            raise ValueError(f"max_retransmissions {n} outside 0..{_PROBE_MAX_RETRANS_LIMIT}")
+        pr = Probe(now, n, deadline)
+        if self.state not in _SENDING_STATES:
+            pr.alive = False
+            pr.reason = f"association {self.state.name}"
+            return pr
+        self._probe = pr
+        self.stats["probes"] += 1
+        self._probe_heartbeat(pr, now)
+        return pr
+
+    def _probe_heartbeat(self, pr: Probe, now: float) -> None:
+        """RFC 9260 §8.3 — one HEARTBEAT of the probe, timed by one RTO."""
+        nonce = self._rng.getrandbits(64)
+        self._probe_hbs[nonce] = now
+        info = p.encode_param(p.PARAM_HEARTBEAT_INFO, _HB_INFO.pack(now, nonce))
+        self._ctrl.append(p.encode_chunk(p.HEARTBEAT, 0, info))
+        cfg = self.config
+        rto = cfg.rto_min if self.rto < cfg.rto_min else cfg.rto_max if self.rto > cfg.rto_max else self.rto
+        pr.waits.append(rto)
+        self.stats["probe_heartbeats"] += 1
+        t = now + rto
+        if pr.deadline is not None and pr.deadline < t:
+            t = pr.deadline
+        self._tprobe = t
+
+    def _on_probe_timer(self, now: float) -> None:
+        """RFC 9260 §8.3, §6.3.3 E2 — the probe's HEARTBEAT went unanswered for one RTO."""
+        self._tprobe = None
+        pr = self._probe
+        if pr is None:
+            return
+        sent = pr.heartbeats
+        if pr.deadline is not None and now >= pr.deadline:
+            self._finish_probe(False, f"{sent} HEARTBEAT(s) unanswered by the deadline")
+            return
+        if self.state not in _SENDING_STATES:
+            self._finish_probe(False, f"association {self.state.name}")
+            return
+        cfg = self.config
+        self.error_count += 1
+        self.rto = min(self.rto * 2, cfg.rto_max)
+        self.stats["probe_heartbeat_timeouts"] += 1
+        if self.error_count > cfg.max_retransmissions:
+            # §8.1: Association.Max.Retrans exceeded; _close ends the probe dead.
+            self.abort("peer unreachable: HEARTBEAT not acknowledged", now)
+            self._events[-1] = AssociationLost("peer unreachable: HEARTBEAT not acknowledged")
+            return
+        if sent > pr.max_retransmissions:
+            self._finish_probe(False, f"{sent} HEARTBEATs unanswered (Path.Max.Retrans {pr.max_retransmissions})")
+            return
+        self._probe_heartbeat(pr, now)
+
+    def _finish_probe(self, alive: bool, reason: str) -> None:
+        """The probe's verdict (RFC 9260 §8.3 peer reachable, or §8.2 unreachable)."""
+        pr = self._probe
+        if pr is None:
+            return
+        self._probe = None
+        self._tprobe = None
+        self._probe_hbs.clear()  # a late ACK for one of them proves nothing to a later probe
+        pr.alive = alive
+        pr.reason = reason
+        self.stats["probe_alive" if alive else "probe_dead"] += 1
+        if alive:
+            self._hb_pending = False  # the path answered: an older routine HEARTBEAT is moot
 
     def _schedule_heartbeat(self, now: float) -> None:
         hb = self.config.heartbeat_interval
@@ -770,6 +903,10 @@ class Association:
         mtu = self.config.mtu
         if acked_total:
             self.error_count = 0
+            if self._probe is not None:
+                # §8.3 / §6.3.3: new DATA acknowledged proves the peer as well as a HEARTBEAT
+                # ACK would, and cannot be a replay (acknowledged TSNs are never counted twice).
+                self._finish_probe(True, "SACK acknowledged new DATA")
         if self._fast_recovery and cum >= self._fr_exit:
             self._fast_recovery = False
         if progressed and not self._fast_recovery:
@@ -826,7 +963,12 @@ class Association:
         self.rto = cfg.rto_min if rto < cfg.rto_min else cfg.rto_max if rto > cfg.rto_max else rto
 
     def _on_heartbeat_ack(self, value: bytes, now: float) -> None:
-        """RFC 9260 §8.3 — a HEARTBEAT ACK clears the error counter and gives an RTT sample."""
+        """RFC 9260 §8.3 — a HEARTBEAT ACK for one of our outstanding HEARTBEATs clears the
+        error counter, gives an RTT sample and answers a running probe.
+
+        The RTT is timed from our own record of the send time, not from the echoed
+        Heartbeat Info: the peer can write anything there (a NaN would poison the RTO).
+        """
         try:
             params = p.parse_params(value)
         except p.SctpDecodeError:
@@ -834,12 +976,19 @@ class Association:
             return
         for ptype, pv in params:
             if ptype == p.PARAM_HEARTBEAT_INFO and len(pv) == _HB_INFO.size:
-                sent_at, nonce = _HB_INFO.unpack(pv)
+                nonce = _HB_INFO.unpack(pv)[1]
+                sent_at = self._probe_hbs.pop(nonce, None)
+                if sent_at is not None:
+                    self.heartbeat_acks += 1
+                    self.error_count = 0
+                    self._update_rto(now - sent_at)
+                    self._finish_probe(True, "HEARTBEAT ACK")
+                    return
                 if self._hb_pending and nonce == self._hb_nonce:
                     self._hb_pending = False
                     self.heartbeat_acks += 1
                     self.error_count = 0
-                    self._update_rto(now - sent_at)
+                    self._update_rto(now - self._hb_sent_at)
                     return
         self.stats["rx_heartbeat_ack_unknown"] += 1
 
@@ -1133,6 +1282,8 @@ class Association:
     def _close(self, event: Event) -> None:
         self.state = State.CLOSED
         self._t1 = self._t2 = self._t3 = self._t5 = self._thb = self._tsack = None
+        if self._probe is not None:
+            self._finish_probe(False, f"association closed: {getattr(event, 'reason', 'shutdown complete')}")
         self._ctrl = []
         self._sack_needed = False
         self._queue.clear()

@@ -443,17 +443,26 @@ class UserspaceAssociation(SctpAssociation):
         self._a.abort(reason, self._loop.time())
         self._service()
 
-    async def probe(self, timeout: float) -> bool:
-        a = self._a
+    async def probe(self, timeout: float, retransmissions: int | None = None) -> bool:
+        """RFC 9260 §8.3 / §11.1: :meth:`Association.start_probe` decides (HEARTBEAT, RTO,
+        backoff, retransmissions); this only starts it and waits for its verdict."""
         if self._closed:
             return False
-        before = a.heartbeat_acks
-        a.request_heartbeat(self._loop.time())
-        self._service()
-        deadline = self._loop.time() + timeout
-        while a.heartbeat_acks == before and not self._closed and self._loop.time() < deadline:
-            await asyncio.sleep(0.01)  # rare (a duplicate gNB ID): polling beats a waiter per ack
-        return a.heartbeat_acks != before and not self._closed
+        a = self._a
+        now = self._loop.time()
+        deadline = now + timeout
+        pr = a.start_probe(now, retransmissions, deadline)
+        self._service()  # sends the HEARTBEAT and arms the timer that drives the retransmissions
+        while pr.alive is None and not self._closed:
+            if self._loop.time() >= deadline:
+                # The association's timer ends the probe there; this only guarantees we return
+                # (also when we joined a running probe that has a later deadline).
+                a.handle_timer(max(self._loop.time(), deadline))
+                self._service()
+                break
+            # rare (a duplicate gNB ID): polling beats a waiter per ack on the hot path
+            await asyncio.sleep(0.01)
+        return bool(pr.alive) and not self._closed
 
     def _on_timer(self) -> None:
         self._timer = None
