@@ -12,6 +12,8 @@ import secrets
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
+from fivecore import rng
+
 if TYPE_CHECKING:
     from fivecore.security.nas_context import NasSecurityContext
 
@@ -329,7 +331,7 @@ class AmfContext:
     def new_tmsi(self) -> int:
         """TS 23.003 §2.10.1: a 5G-TMSI not in use (fresh and unpredictable, TS 33.501 §6.12.3)."""
         while True:
-            tmsi = secrets.randbits(32)
+            tmsi = rng.randbits(32)
             if tmsi not in self.by_tmsi and tmsi != 0xFFFFFFFF:
                 return tmsi
 

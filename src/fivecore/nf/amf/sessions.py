@@ -32,11 +32,11 @@ import asyncio
 import dataclasses
 import json
 import logging
-import secrets
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
+from fivecore import rng
 from fivecore.nf.amf.context import GmmState, GnbContext, UeContext
 from fivecore.nf.amf.ngap_handler import NgapSend
 from fivecore.nf.common.client import NoProducer, SbiClient
@@ -88,7 +88,7 @@ class AmfSmSession:
     up_active: bool = False
     #: last segment of the smContextStatusUri given to the SMF for this SM context: a late
     #: RELEASED notification about an earlier context with the same PSI must not end this one
-    status_token: str = dataclasses.field(default_factory=lambda: secrets.token_hex(8))
+    status_token: str = dataclasses.field(default_factory=lambda: rng.token_hex(8))
 
 
 class AmfSessions:

@@ -8,10 +8,10 @@ one is configured, otherwise the subscribed values, otherwise the PCF defaults.
 
 from __future__ import annotations
 
-import secrets
 from functools import lru_cache
 from typing import Any
 
+from fivecore import rng
 from fivecore.config import PcfConfig
 from fivecore.transport.http2 import HttpError, Request, Response, Router, json_response
 
@@ -93,7 +93,7 @@ def build_router(cfg: PcfConfig, ctx: PcfContext, self_uri: Any) -> Router:
             raise HttpError(400, "MANDATORY_IE_INCORRECT", "pduSessionId out of range",
                             invalid_params=[{"param": "/pduSessionId"}])
         decision = decide(cfg, data)
-        pid = secrets.token_hex(8)
+        pid = rng.token_hex(8)
         ctx.sm[pid] = {"context": data, "policy": decision}
         ctx.count("sm_policy_create")
         return json_response(decision, 201, {"location": f"{self_uri()}{SM}/sm-policies/{pid}"})
@@ -131,7 +131,7 @@ def build_router(cfg: PcfConfig, ctx: PcfContext, self_uri: Any) -> Router:
         data = req.json()
         if not isinstance(data, dict) or "supi" not in data or "notificationUri" not in data:
             raise HttpError(400, "MANDATORY_IE_MISSING", "supi and notificationUri are required")
-        pid = secrets.token_hex(8)
+        pid = rng.token_hex(8)
         assoc = {"request": data, "rfsp": cfg.rfsp_index, "suppFeat": data.get("suppFeat", "")}
         ctx.am[pid] = assoc
         ctx.count("am_policy_create")

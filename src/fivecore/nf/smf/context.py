@@ -10,13 +10,13 @@ Plain objects, no I/O: the SBI and N4 adapters read and change them.
 from __future__ import annotations
 
 import ipaddress
-import secrets
 import socket
 from collections import deque
 from collections.abc import Iterable
 from enum import Enum
 from typing import Any
 
+from fivecore import rng
 from fivecore.errors import FivecoreError
 
 
@@ -229,16 +229,16 @@ class SmfContext:
         self.by_seid: dict[int, SmContext] = {}
         self.pools: dict[str, Ipv4Pool] = {}
         self.v6pools: dict[str, Ipv6PrefixPool] = {}
-        self._next_seid = secrets.randbits(32) | 1
+        self._next_seid = rng.randbits(32) | 1
         self.stats: dict[str, int] = {}
 
     def count(self, key: str, n: int = 1) -> None:
         self.stats[key] = self.stats.get(key, 0) + n
 
     def new(self, supi: str, psi: int, dnn: str, snssai: dict[str, Any]) -> SmContext:
-        ref = secrets.token_hex(8)
+        ref = rng.token_hex(8)
         while ref in self.by_ref:
-            ref = secrets.token_hex(8)
+            ref = rng.token_hex(8)
         sm = SmContext(ref, supi, psi, dnn, snssai)
         seid = self._next_seid
         while seid in self.by_seid or seid == 0:

@@ -6,11 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import secrets
 from collections.abc import Callable
 from typing import Any
 
+from fivecore import rng
 from fivecore.store import SEQ_STEP, SQN_MAX
 from fivecore.transport.http2 import HttpError, Request, Response, Router, json_response
 from fivecore.transport.http2.message import path_segment
@@ -90,7 +89,7 @@ def build_router(ctx: UdmContext, udr: UdrClient, plmn: str, notify: Notify,
             break
         else:
             raise HttpError(503, "NF_CONGESTION", "sequence number contention")
-        rand = ctx.test_rand or os.urandom(16)
+        rand = ctx.test_rand or rng.token_bytes(16)
         snn = body.servingNetworkName
         # The AuthenticationInfoResult (TS 29.503 §6.3.6.2.3) as plain JSON data: every member
         # is hex of a fixed length computed here, so validating our own answer (Av5GHeAka,
@@ -112,7 +111,7 @@ def build_router(ctx: UdmContext, udr: UdrClient, plmn: str, notify: Notify,
         supi = _supi(req)
         ev: AuthEvent = req.model(AuthEvent)
         await udr.ok("PUT", f"/subscription-data/{path_segment(supi)}/authentication-data/authentication-status", ev)
-        eid = secrets.token_hex(16)
+        eid = rng.token_hex(16)
         return json_response(ev, 201, {"location": f"{self_uri()}{UEAU}/{path_segment(supi)}/auth-events/{eid}"})
 
     # -- Nudm_UECM (TS 29.503 §5.3) -----------------------------------------------------------------

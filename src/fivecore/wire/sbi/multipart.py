@@ -15,10 +15,10 @@ the transport stays byte-oriented, so any NF can use it.
 from __future__ import annotations
 
 import json
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from fivecore import rng
 from fivecore.wire.errors import DecodeError
 
 NAS_5G = "application/vnd.3gpp.5gnas"
@@ -31,7 +31,7 @@ def encode(data: Any, binaries: dict[str, tuple[str, bytes]]) -> tuple[bytes, st
     """(body, content-type) with ``data`` as the JSON root part and one part per binary."""
     if not binaries:
         return json.dumps(data, separators=(",", ":")).encode(), "application/json"
-    boundary = "fivecore-" + secrets.token_hex(8)
+    boundary = "fivecore-" + rng.token_hex(8)
     out = bytearray()
     root = json.dumps(data, separators=(",", ":")).encode()
     out += f"--{boundary}\r\nContent-Type: application/json\r\n\r\n".encode() + root + b"\r\n"
