@@ -70,6 +70,18 @@ def _get_profile(nrf: str, nf_id: str) -> tuple[int, dict[str, Any] | None]:
         return exc.code, None
 
 
+def _upf_heartbeats(metrics: str) -> float:
+    """The NRF's count of UPF heartbeats (``fivegs_nrffunction_nfm_heartbeatrcvd{nftype="UPF"}``);
+    -1 when its metrics listener does not answer."""
+    try:
+        with urllib.request.urlopen(f"{metrics}/metrics", timeout=3) as r:  # noqa: S310 - our own NRF
+            text = r.read().decode()
+    except OSError:
+        return -1.0
+    m = re.search(r'^fivegs_nrffunction_nfm_heartbeatrcvd\{[^}]*nftype="UPF"[^}]*\} ([0-9.e+]+)$', text, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
 def _pfcp_heartbeat(addr: str, tries: int = 5) -> PfcpMessage | None:
     """A Heartbeat Request to the UPF's N4 (TS 29.244 §7.4.2.1); its answer, or None."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -155,10 +167,14 @@ def test_upf_registers_heartbeats_survives_the_nrf_and_deregisters(tmp_path: Pat
                 assert len(json.loads(r.read())["nfInstances"]) == n, snssai
 
         # --- heartbeats: without them the NRF suspends a silent NF after 1.5 timers (1 s) and
-        # removes it after 10; after several timers the profile is REGISTERED --------------------
-        time.sleep(4.0)
-        wait_until("the UPF's profile REGISTERED after several heartbeat timers",
-              lambda: (_get_profile(nrf_uri, upf_id)[1] or {}).get("nfStatus") == "REGISTERED", timeout=10)
+        # removes it after 10; the NRF counts the UPF's heartbeats (its Prometheus counter), and
+        # after two more of them the profile is still REGISTERED ----------------------------------
+        nrf_metrics = f"http://{NET}10:9090"
+        base = _upf_heartbeats(nrf_metrics)
+        assert base >= 0, "the NRF serves no /metrics"
+        wait_until("two more UPF heartbeats counted by the NRF",
+                   lambda: _upf_heartbeats(nrf_metrics) >= base + 2, timeout=30)
+        assert (_get_profile(nrf_uri, upf_id)[1] or {}).get("nfStatus") == "REGISTERED"
 
         # --- the NRF goes away: N4 is still served; the new NRF learns the UPF again ----------
         nrf.stop()

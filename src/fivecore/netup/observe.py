@@ -231,6 +231,10 @@ def attach(nf: str, app: Any, config: Config) -> tuple[MetricsRegistry, InfoApi]
         reg.add_collector(lambda: pcf_metrics(app))
     elif nf == "upf":
         reg.add_collector(lambda: upf_metrics(app))
+    elif nf == "nrf":  # fivecore.nf.nrf.metrics: heartbeats per NF type, instances, subscriptions
+        from fivecore.nf.nrf.metrics import register_metrics
+
+        register_metrics(reg, app)
     return reg, info
 
 

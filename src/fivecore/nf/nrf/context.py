@@ -81,6 +81,10 @@ class NrfContext:
         #: refuses the registration with 403 and that reason.
         self.admission: Admission = admission or _default_admission
         self._disc_cache: dict[str, bytes] = {}
+        #: heartbeats received per nfType (TS 29.510 §5.2.2.3.2), for the NRF's metrics
+        self.heartbeats: dict[str, int] = {}
+        #: NFStatusNotify requests handed to the SBI layer, per event (§5.2.2.6)
+        self.notified: dict[str, int] = {}
 
     # -- NFManagement (TS 29.510 §5.2.2) ----------------------------------------------------------
     def instance_uri(self, nf_id: str) -> str:
@@ -119,6 +123,9 @@ class NrfContext:
             raise HttpError(400, "INVALID_MSG_FORMAT" if not isinstance(patch, list) else "MANDATORY_IE_INCORRECT",
                             str(exc)) from None
         reg.last_seen = self.clock()
+        if _only_status(patch):
+            nf_type = str(reg.profile.get("nfType") or "UNKNOWN")
+            self.heartbeats[nf_type] = self.heartbeats.get(nf_type, 0) + 1
         if reg.forced_status is not None and isinstance(new, dict) and new.get("nfStatus") == "REGISTERED":
             new = {**new, "nfStatus": reg.forced_status}  # a quarantined NF's heartbeat
         if new == reg.profile:
@@ -220,22 +227,28 @@ class NrfContext:
         if req_id is not None and not (isinstance(req_id, str) and _UUID.match(req_id)):
             raise HttpError(400, "MANDATORY_IE_INCORRECT", "reqNfInstanceId is not a UUID",
                             invalid_params=[{"param": "/reqNfInstanceId"}])
-        data["subscriptionId"] = sid
-        expires = datetime.now(UTC) + timedelta(seconds=default_validity)
-        data["validityTime"] = expires.isoformat(timespec="seconds").replace("+00:00", "Z")
+        # TS 29.510 §6.1.6.2.16: the consumer's validityTime is a hint; the NRF always answers
+        # with the one it grants (never longer than its own default)
+        validity = _granted_validity(body.get("validityTime"), default_validity)
         cond = _subscr_cond(body.get("subscrCond"))
+        data["subscriptionId"] = sid
+        data["validityTime"] = _date_time(validity)
         if cond:
             data["subscrCond"] = cond
         else:
             data.pop("subscrCond", None)
-        self.subscriptions[sid] = Subscription(data, self.clock() + default_validity, cond)
+        self.subscriptions[sid] = Subscription(data, self.clock() + validity, cond)
         return sid, data
 
     def unsubscribe(self, sid: str) -> None:
         if self.subscriptions.pop(sid, None) is None:
             raise HttpError(404, "SUBSCRIPTION_NOT_FOUND", f"no subscription {sid}")
 
-    def renew(self, sid: str, patch: Any) -> dict[str, Any]:
+    def renew(self, sid: str, patch: Any, default_validity: float = 86400.0) -> dict[str, Any]:
+        """TS 29.510 §5.2.2.5.6 update of a subscription (JSON Patch, RFC 6902), in practice a
+        new ``validityTime``: the subscription lives on until the time granted in the answer
+        (the hint capped at ``default_validity`` from now). 404 when the NRF does not know
+        ``sid`` (e.g. it restarted): the consumer subscribes again."""
         sub = self.subscriptions.get(sid)
         if sub is None:
             raise HttpError(404, "SUBSCRIPTION_NOT_FOUND", f"no subscription {sid}")
@@ -245,7 +258,23 @@ class NrfContext:
             raise HttpError(400, "MANDATORY_IE_INCORRECT", str(exc)) from None
         if not isinstance(new, dict) or new.get("subscriptionId") != sid:
             raise HttpError(400, "MANDATORY_IE_INCORRECT", "subscriptionId cannot change")
-        sub.data = new
+        # what the patch leaves must still be a subscription this NRF can notify: a removed or
+        # mangled nfStatusNotificationUri would otherwise break every later notification
+        try:
+            SubscriptionData.model_validate(new)
+        except ValidationError as exc:
+            raise validation_problem(exc) from None
+        events = new.get("reqNotifEvents")
+        if events is not None and not set(events) <= NOTIF_EVENTS:
+            raise HttpError(400, "MANDATORY_IE_INCORRECT", "reqNotifEvents: unknown event",
+                            invalid_params=[{"param": "/reqNotifEvents"}])
+        cond = _subscr_cond(new.get("subscrCond"))
+        validity = _granted_validity(new.get("validityTime"), default_validity)
+        new = {k: new[k] for k in (*SUBSCRIPTION_MEMBERS, "subscriptionId") if k in new}
+        new["validityTime"] = _date_time(validity)
+        if cond:
+            new["subscrCond"] = cond
+        sub.data, sub.cond, sub.expires = new, cond, self.clock() + validity
         return new
 
     def _notify(self, event: str, nf_id: str, profile: dict[str, Any]) -> list[Notification]:
@@ -260,6 +289,7 @@ class NrfContext:
             if event != "NF_DEREGISTERED":
                 note["nfProfile"] = profile
             out.append((sub.data["nfStatusNotificationUri"], note))
+            self.notified[event] = self.notified.get(event, 0) + 1
         return out
 
     # -- NFDiscovery (TS 29.510 §5.3.2.2) ---------------------------------------------------------
@@ -335,6 +365,34 @@ class NrfContext:
         found.sort(key=lambda x: x[0])
         result = [p for _, p in found]
         return result[:limit] if limit is not None else result
+
+
+def _date_time(seconds: float) -> str:
+    """TS 29.571 DateTime (RFC 3339, UTC) ``seconds`` from now."""
+    at = datetime.now(UTC) + timedelta(seconds=seconds)
+    return at.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _granted_validity(hint: Any, default: float) -> float:
+    """Seconds the NRF grants a subscription: the consumer's ``validityTime`` hint when it is
+    sooner than ``default`` from now (TS 29.510 §6.1.6.2.16), else ``default``. A hint that is
+    not a date-time, or lies in the past, is refused with 400."""
+    if hint is None:
+        return default
+    bad = HttpError(400, "MANDATORY_IE_INCORRECT", "validityTime must be a future RFC 3339 date-time",
+                    invalid_params=[{"param": "/validityTime"}])
+    if not isinstance(hint, str):
+        raise bad
+    try:
+        at = datetime.fromisoformat(hint)
+    except ValueError:
+        raise bad from None
+    if at.tzinfo is None:
+        raise bad  # RFC 3339 requires an offset; guessing the zone would shift the expiry
+    left = (at - datetime.now(UTC)).total_seconds()
+    if left <= 0:
+        raise bad
+    return min(left, default)
 
 
 def _only_status(patch: Any) -> bool:

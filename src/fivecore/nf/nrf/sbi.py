@@ -72,7 +72,8 @@ def build_router(ctx: NrfContext, deliver: Callable[[list[Notification]], None])
         return Response(204)
 
     def renew(req: Request) -> Response:
-        """TS 29.510 §5.2.2.5.? update of a subscription (validityTime) with JSON Patch."""
+        """TS 29.510 §5.2.2.5.6 update of a subscription (validityTime) with JSON Patch: 200
+        with the SubscriptionData and the validityTime granted."""
         return json_response(ctx.renew(req.path_params["subscriptionID"], req.json()))
 
     def discover(req: Request) -> Response:

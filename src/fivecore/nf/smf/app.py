@@ -18,7 +18,7 @@ from fivecore.nf.smf.clients import SmfClients
 from fivecore.nf.smf.context import Ipv4Pool, Ipv6PrefixPool, SmfContext
 from fivecore.nf.smf.pfcp import N4, UpfPeer
 from fivecore.nf.smf.sbi import SmfService
-from fivecore.nf.smf.upf_nrf import UpfDiscovery
+from fivecore.nf.smf.upf_nrf import UpfDiscovery, UpfWatcher
 from fivecore.transport.http2 import Http2Client, Router
 
 log = logging.getLogger("fivecore.smf")
@@ -55,11 +55,18 @@ class SmfApp(NfApp):
             dnns={d.dnn: d for d in cfg.dnns}, node_id=cfg.pfcp.address, base_uri=cfg.sbi.uri,
             usage_volume=cfg.usage_report_volume, restart_mode=cfg.upf_restart)
         self.upf_discovery: UpfDiscovery | None = None
+        self.upf_watcher: UpfWatcher | None = None
+        router = self.service.router()
         if cfg.upf_selection == "nrf":
             wanted = [(d.dnn, s.as_tuple()) for d in cfg.dnns for s in d.slices]
             self.upf_discovery = UpfDiscovery(self.client, self.n4, wanted)
             self.service.upf_finder = self.upf_discovery.find_quietly
-        return self.service.router()
+            # TS 29.510 §5.2.2.5/§5.2.2.6: UPF status changes from the NRF, on our SBI
+            self.upf_watcher = UpfWatcher(self.client, self.n4, self.upf_discovery,
+                                          callback_uri=lambda: self.uri, nrf_base=self._nrf_base,
+                                          stats=self.ctx.stats)
+            self.upf_watcher.add_routes(router)
+        return router
 
     def static_routes(self) -> dict[str, str]:
         return dict(self.config.smf.routes)
@@ -82,9 +89,14 @@ class SmfApp(NfApp):
         await self.n4.start()
         if self.upf_discovery is not None:
             self._tasks.append(asyncio.create_task(self.upf_discovery.run(), name="smf-upf-discovery"))
+        if self.upf_watcher is not None and (self.cfg.nrf_uri or self._nrf_local()):
+            self.upf_watcher.registered = self.registered  # NfApp makes it after build_router()
+            self._tasks.append(asyncio.create_task(self.upf_watcher.run(), name="smf-upf-status"))
         log.info("event=smf_n4_listening address=%s port=%d upfs=%s", self.n4.address, self.n4.port,
                  ",".join(p.address for p in self.peers))
 
     async def on_stop(self) -> None:
+        if self.upf_watcher is not None:
+            await self.upf_watcher.unsubscribe()
         await self.service.stop()
         await self.n4.stop()
