@@ -510,12 +510,32 @@ class DemoConfig(_Section):
     gnb_n3_prefix: str = Field(default="127.0.1", pattern=r"^\d{1,3}\.\d{1,3}\.\d{1,3}$")
     ping_count: int = Field(default=3, ge=1, le=1000)
     tcp_bytes: int = Field(default=1 << 20, ge=1)
+    #: IPv4v6 PDU sessions and ping -6 to the DN host (fivecore.netup.demo): true, false, or
+    #: null = when the kernel can forward IPv6 between the demo's devices only
+    ipv6: bool | None = None
+    #: the DN host's IPv6 address (a /64 on the veth; the host end is ::1 of it)
+    dn_ipv6_address: str = "fd00:46::2"
+    #: the UEs' prefix pool when the demo's DNN has no ``ipv6_prefix_pool`` of its own
+    ipv6_prefix_pool: str = "2001:db8:cafe::/48"
 
     @field_validator("dn_address")
     @classmethod
     def _ip(cls, v: str) -> str:
         ipaddress.IPv4Address(v)
         return v
+
+    @field_validator("dn_ipv6_address")
+    @classmethod
+    def _ip6(cls, v: str) -> str:
+        return str(ipaddress.IPv6Address(v))
+
+    @field_validator("ipv6_prefix_pool")
+    @classmethod
+    def _pool6(cls, v: str) -> str:
+        net = ipaddress.IPv6Network(v, strict=False)
+        if net.prefixlen > 64:
+            raise ValueError("the IPv6 pool must be /64 or larger")
+        return str(net)
 
 
 class LoggingConfig(_Section):

@@ -169,11 +169,14 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JsonOpt,
         keep_data: bool = typer.Option(False, "--keep-data", help="Keep the demo's data directory and logs."),
         pcap: Path = typer.Option(None, "--pcap", help="Capture the core's N2/N3/N4 traffic to this pcap."),
+        ipv6: bool = typer.Option(None, "--ipv6/--no-ipv6",
+                                  help="IPv4v6 sessions and ping -6 to the DN (default: demo.ipv6, else when the "
+                                       "kernel can forward IPv6 per device)."),
     ) -> None:
         """Start the network, register UEs, open PDU sessions, ping and stream through the UPF, tear down."""
         from fivecore.netup.demo import print_report, run_demo
 
-        report = run_demo(config, ues, quiet=as_json, keep_data=keep_data, pcap=pcap)
+        report = run_demo(config, ues, quiet=as_json, keep_data=keep_data, pcap=pcap, ipv6=ipv6)
         if as_json:
             typer.echo(json.dumps(report, indent=2))
         else:

@@ -10,9 +10,18 @@ because a layer is missing or an earlier step failed — fails with the reason, 
 5. ``data_network`` a host in its own network namespace behind the UPF's N6
 6. ``pdu_session``  every UE opens a PDU session (DNN internet) and gets its interface
 7. ``ping``         every UE pings the data-network host through GTP-U and the UPF
-8. ``tcp``          one UE streams ``demo.tcp_bytes`` to the data-network host; SHA-256 compared
-9. ``metrics``      the AMF/SMF/UPF Prometheus counters equal the numbers of UEs and sessions
-10. ``teardown``    UEs deregister, the network stops; no TUN, netns or process is left
+8. ``ping6``        with IPv6, every UE pings the data-network host's IPv6 address (``ping -6``)
+9. ``tcp``          one UE streams ``demo.tcp_bytes`` to the data-network host; SHA-256 compared
+10. ``metrics``     the AMF/SMF/UPF Prometheus counters equal the numbers of UEs and sessions
+11. ``teardown``    UEs deregister, the network stops; no TUN, netns or process is left
+
+IPv6 (``demo.ipv6``, ``--ipv6/--no-ipv6``; default: on when the kernel can forward IPv6 between
+the demo's own devices only, fivecore.netup.dn): the demo's DNN gets ``demo.ipv6_prefix_pool``
+(and an IPv6 DNS server) unless it has a pool of its own, the UEs ask for IPv4v6 sessions
+(TS 24.501 §9.11.4.11), each configures prefix + interface identifier from the UPF's Router
+Advertisement (which also gives the link MTU and the DNS servers, shown in the
+``pdu_session`` step), and the data-network host gets ``demo.dn_ipv6_address``. Without IPv6
+there is no ``ping6`` step and the report says why.
 """
 
 from __future__ import annotations
@@ -81,6 +90,7 @@ TITLES = {
     "data_network": "data network namespace",
     "pdu_session": "PDU session establishment",
     "ping": "ping through the user plane",
+    "ping6": "ping -6 through the user plane",
     "tcp": "TCP stream through the user plane",
     "metrics": "Prometheus counters match",
     "teardown": "tear down, nothing left",
@@ -91,7 +101,8 @@ class Demo:
     """Runs the steps (see module docstring) and collects the report."""
 
     def __init__(self, config_path: Path | None, n_ues: int | None, *, quiet: bool = False,
-                 keep_data: bool = False, progress: Any = None, pcap: Path | None = None) -> None:
+                 keep_data: bool = False, progress: Any = None, pcap: Path | None = None,
+                 ipv6: bool | None = None) -> None:
         self.pcap = pcap.resolve() if pcap is not None else None
         self.user_config: dict[str, Any] = {}
         if config_path is not None:
@@ -102,7 +113,8 @@ class Demo:
         self.quiet = quiet
         self.keep_data = keep_data
         self.progress = progress
-        self.steps: dict[str, Step] = {k: Step(k, v) for k, v in TITLES.items()}
+        self.ipv6, self.ipv6_note = _want_ipv6(self.base.demo.ipv6 if ipv6 is None else ipv6)
+        self.steps: dict[str, Step] = {k: Step(k, v) for k, v in TITLES.items() if k != "ping6" or self.ipv6}
         self.workdir: Path | None = None
         self.up_proc: subprocess.Popen[bytes] | None = None
         self.state: dict[str, Any] = {}
@@ -112,6 +124,7 @@ class Demo:
         self.dn: Any = None
         self.sessions: dict[str, Any] = {}
         self.ping_loss: float | None = None
+        self.ping6_loss: float | None = None
         self.tcp_bytes = 0
         self.tcp_mbit_s: float | None = None
 
@@ -151,6 +164,8 @@ class Demo:
         cfg = dict(self.user_config)
         cfg["up"] = {**(cfg.get("up") or {}), "data_dir": str(self.workdir / "data")}
         cfg["logging"] = {**(cfg.get("logging") or {}), "file": str(self.workdir / "up.log")}
+        if self.ipv6:
+            cfg["smf"] = {**(cfg.get("smf") or {}), "dnns": self._dnns_with_ipv6()}
         cfg_path = self.workdir / "demo.yaml"
         cfg_path.write_text(yaml.safe_dump(cfg))
         self.config = load_config(cfg)
@@ -181,6 +196,18 @@ class Demo:
             step.reason = "; ".join(f"{n} {why}" for n, why in down.items())
         step.ok = 1
 
+    def _dnns_with_ipv6(self) -> list[dict[str, Any]]:
+        """The SMF's DNNs, the demo's (the first) with an IPv6 prefix pool (TS 23.501
+        §5.8.2.2.3) and an IPv6 DNS server (which the UPF's Router Advertisement carries,
+        RFC 8106) when the configuration gives it none."""
+        dnns = [d.model_dump(mode="json") for d in self.base.smf.dnns]
+        first = dnns[0]
+        if not first.get("ipv6_prefix_pool"):
+            first["ipv6_prefix_pool"] = self.base.demo.ipv6_prefix_pool
+            if not any(":" in a for a in first.get("dns") or []):
+                first["dns"] = [*(first.get("dns") or []), DEMO_DNS6]
+        return dnns
+
     async def _provision(self, step: Step) -> None:
         from fivecore.store import Subscriber, SubscriberStore
 
@@ -209,7 +236,7 @@ class Demo:
             "op": d.opc,
             "opType": "OPC",
             "protectionScheme": 1 if pub else 0,
-            "sessions": [{"type": "IPv4", "apn": self.state["dnn"], "slice": slices[0]}],
+            "sessions": [{"type": "IPv4v6" if self.ipv6 else "IPv4", "apn": self.state["dnn"], "slice": slices[0]}],
             "configured-nssai": slices,
             "default-nssai": slices,
         }
@@ -265,8 +292,14 @@ class Demo:
         from fivecore.netup.dn import DataNetwork
 
         step.count = 1
-        self.dn = DataNetwork(self.config.demo.dn_address, self.state["ue_pool"])
+        v6: dict[str, Any] = {}
+        if self.ipv6:
+            v6 = {"ipv6_address": self.config.demo.dn_ipv6_address,
+                  "ue_pools6": [d.ipv6_prefix_pool for d in self.config.smf.dnns if d.ipv6_prefix_pool],
+                  "n6_device": (self.state["nfs"].get("upf") or {}).get("tun") or self.config.upf.tun_name}
+        self.dn = DataNetwork(self.config.demo.dn_address, self.state["ue_pool"], **v6)
         self.dn.create()
+        step.detail = {"ipv4": self.dn.address, **({"ipv6": self.dn.address6} if self.dn.address6 else {})}
         step.ok = 1
 
     async def _pdu_session(self, step: Step) -> None:
@@ -284,31 +317,58 @@ class Demo:
             async with sem:
                 t0 = time.perf_counter()
                 try:
-                    s = await self.up.establish(ru, 1, dnn, (sst, sd), timeout=30)
+                    s = await self.up.establish(ru, 1, dnn, (sst, sd), timeout=30,
+                                                pdu_type=PDU_IPV4V6 if self.ipv6 else PDU_IPV4)
                 except Exception as exc:
                     step.detail.setdefault("errors", []).append(f"{type(exc).__name__}: {exc}"[:200])
                     return
                 self.sessions[ru.ue.supi] = {"netns": self.up.namespace(ru), "ifname": self.up.interface(ru),
-                                             "ipv4": s.ipv4, "ru": ru}
+                                             "ipv4": s.ipv4, "ipv6": s.ipv6, "ipv6_mtu": s.ipv6_mtu,
+                                             "ipv6_dns": list(s.ipv6_dns), "ru": ru}
+                if self.ipv6 and s.ipv6 is None:
+                    # the demo's DNN has a prefix pool: an IPv4v6 request must get a prefix
+                    step.detail.setdefault("errors", []).append(
+                        f"{ru.ue.supi}: IPv4v6 asked, session type {s.pdu_type} without an IPv6 address (cause {s.cause})")
+                    return
                 step.latencies.append(time.perf_counter() - t0)
                 step.ok += 1
 
         await asyncio.gather(*(one(ru) for ru in registered))
+        if self.ipv6:
+            # what the UPF's Router Advertisements said (RFC 4861 §4.6.4, RFC 8106 §5.1)
+            v6 = [x for x in self.sessions.values() if x["ipv6"]]
+            step.detail["ipv6_sessions"] = len(v6)
+            if v6:
+                step.detail["ra_mtu"] = sorted({x["ipv6_mtu"] for x in v6}, key=str)
+                step.detail["ra_dns"] = sorted({a for x in v6 for a in x["ipv6_dns"]})
         if "errors" in step.detail:
             step.detail["errors"] = step.detail["errors"][:5]
 
     async def _ping(self, step: Step) -> None:
+        self.ping_loss = await self._ping_all(step, self.sessions, [], self.config.demo.dn_address)
+
+    async def _ping6(self, step: Step) -> None:
+        """``ping -6`` from each UE's IPv6 address (prefix from the RA + interface identifier)
+        to the data-network host's IPv6 address, routed by the host between N6 and the DN."""
+        v6 = {k: x for k, x in self.sessions.items() if x.get("ipv6")}
+        if not v6:
+            raise StepFailed("no session has an IPv6 address")
+        assert self.dn is not None and self.dn.address6 is not None
+        self.ping6_loss = await self._ping_all(step, v6, ["-6"], self.dn.address6)
+
+    async def _ping_all(self, step: Step, sessions: dict[str, Any], family: list[str], target: str) -> float:
+        """Every session pings ``target``; the step counts those with no loss. Loss in %."""
         if shutil.which("ping") is None:
             raise StepFailed("ping is not installed (apt-get install iputils-ping)")
         count = self.config.demo.ping_count
-        step.count = len(self.sessions)
+        step.count = len(sessions)
         sent = received = 0
         sem = asyncio.Semaphore(20)
 
         async def one(supi: str, sess: Any) -> None:
             nonlocal sent, received
-            argv = _ue_command(sess, ["ping", "-n", "-q", "-c", str(count), "-i", "0.2", "-W", "5",
-                                      *_bind_args(sess), self.config.demo.dn_address])
+            argv = _ue_command(sess, ["ping", *family, "-n", "-q", "-c", str(count), "-i", "0.2", "-W", "5",
+                                      *(_bind_args(sess) if not family else []), target])
             async with sem:
                 proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE,
                                                             stderr=asyncio.subprocess.STDOUT)
@@ -325,11 +385,11 @@ class Demo:
             if rtt:
                 step.latencies.append(float(rtt.group(1)) / 1000)
 
-        await asyncio.gather(*(one(s, x) for s, x in self.sessions.items()))
-        self.ping_loss = 100.0 * (sent - received) / sent if sent else 100.0
+        await asyncio.gather(*(one(s, x) for s, x in sessions.items()))
         step.detail["sent"], step.detail["received"] = sent, received
         if "errors" in step.detail:
             step.detail["errors"] = step.detail["errors"][:3]
+        return 100.0 * (sent - received) / sent if sent else 100.0
 
     async def _tcp(self, step: Step) -> None:
         step.count = 1
@@ -466,6 +526,8 @@ class Demo:
             await self._step("data_network", self._data_network, needs=("provision",))
             await self._step("pdu_session", self._pdu_session, needs=("register", "data_network"))
             await self._step("ping", self._ping, needs=("pdu_session",))
+            if self.ipv6:
+                await self._step("ping6", self._ping6, needs=("pdu_session",))
             await self._step("tcp", self._tcp, needs=("pdu_session",))
             await self._step("metrics", self._metrics, needs=("register",))
         finally:
@@ -486,12 +548,35 @@ class Demo:
             "registered": self.steps["register"].ok,
             "pdu_sessions": len(self.sessions),
             "ping_loss_percent": self.ping_loss,
+            "ipv6": {"enabled": self.ipv6, "note": self.ipv6_note, "ping6_loss_percent": self.ping6_loss},
             "tcp_bytes": self.tcp_bytes,
             "tcp_mbit_s": round(self.tcp_mbit_s, 1) if self.tcp_mbit_s else None,
             "passed": all(s.passed for s in self.steps.values()),
             "workdir": str(self.workdir) if self.workdir and self.workdir.exists() else None,
             "steps": steps,
         }
+
+
+# --- IPv6 or not --------------------------------------------------------------------------------------
+
+#: TS 24.501 §9.11.4.11 PDU session types the demo asks for
+PDU_IPV4, PDU_IPV4V6 = 1, 3
+#: the IPv6 DNS server the demo's DNN gets when it has none (Google's, like the default 8.8.8.8)
+DEMO_DNS6 = "2001:4860:4860::8888"
+
+
+def _want_ipv6(wanted: bool | None) -> tuple[bool, str | None]:
+    """(IPv6 on, why not or None). ``None`` means on when the kernel has per-device IPv6
+    forwarding (fivecore.netup.dn); an explicit ``True`` stays on, and the data-network step
+    then fails with the reason on such a kernel."""
+    from fivecore.netup.dn import ipv6_forwarding_supported
+
+    if wanted is False:
+        return False, "off (demo.ipv6: false / --no-ipv6)"
+    if wanted is None and not ipv6_forwarding_supported():
+        return False, ("off: this kernel cannot forward IPv6 on chosen devices only "
+                       "(net.ipv6.conf.<dev>.force_forwarding, Linux 6.17+)")
+    return True, None
 
 
 # --- running commands as a UE ------------------------------------------------------------------------
@@ -578,7 +663,7 @@ print(json.dumps({"bytes": sent, "sha256": h.hexdigest()}), flush=True)
 
 
 def run_demo(config_path: Path | None, n_ues: int | None, *, quiet: bool = False,
-             keep_data: bool = False, pcap: Path | None = None) -> dict[str, Any]:
+             keep_data: bool = False, pcap: Path | None = None, ipv6: bool | None = None) -> dict[str, Any]:
     """Run the demo; returns the report (``passed`` says whether every step passed)."""
     import logging
 
@@ -590,7 +675,7 @@ def run_demo(config_path: Path | None, n_ues: int | None, *, quiet: bool = False
     logging.getLogger("fivecore").setLevel(logging.ERROR)
     console = Console(stderr=True)
     progress = None if quiet else (lambda text: console.print(f"[dim]…[/dim] {text}"))
-    demo = Demo(config_path, n_ues, quiet=quiet, keep_data=keep_data, progress=progress, pcap=pcap)
+    demo = Demo(config_path, n_ues, quiet=quiet, keep_data=keep_data, progress=progress, pcap=pcap, ipv6=ipv6)
 
     async def main() -> dict[str, Any]:
         loop = asyncio.get_running_loop()
@@ -626,6 +711,12 @@ def print_report(report: dict[str, Any]) -> None:
     con.print(f"registered {report['registered']}/{report['ues']}, PDU sessions {report['pdu_sessions']}, "
               f"ping loss {'-' if loss is None else f'{loss:.1f}%'}, TCP {report['tcp_bytes']} bytes"
               + (f" at {report['tcp_mbit_s']} Mbit/s" if report.get("tcp_mbit_s") else ""))
+    v6 = report.get("ipv6") or {}
+    if v6.get("enabled"):
+        loss6 = v6.get("ping6_loss_percent")
+        con.print(f"IPv6: IPv4v6 sessions, ping -6 loss {'-' if loss6 is None else f'{loss6:.1f}%'}")
+    elif v6.get("note"):
+        con.print(f"IPv6: {v6['note']}")
     if report.get("workdir"):
         con.print(f"logs kept in {report['workdir']}")
     con.print("[bold green]PASSED[/bold green]" if report["passed"] else "[bold red]FAILED[/bold red]")

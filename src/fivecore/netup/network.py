@@ -154,12 +154,38 @@ def dump_config(config: Config) -> dict[str, Any]:
     return config.model_dump(mode="json")
 
 
+def upf_ra_settings(cfg: Config) -> dict[str, Any]:
+    """``upf.ipv6_ra`` from ``up``'s SMF DNNs, unless the file sets it: each DNN with an IPv6
+    prefix pool advertises its MTU and the IPv6 entries of its ``dns`` list in the Router
+    Advertisements (RFC 4861 §4.6.4, RFC 8106 §5.1; why the UPF holds them:
+    fivecore.nf.upf.ndp). The SMF's IPv4 entries go in PCO as before."""
+    if "ipv6_ra" in cfg.upf.model_fields_set:
+        return {}
+    from fivecore.nf.upf.config import UpfRaConfig
+
+    entries = []
+    for d in cfg.smf.dnns:
+        if not d.ipv6_prefix_pool:
+            continue
+        dns = []
+        for a in d.dns:
+            with contextlib.suppress(ValueError):
+                addr = ipaddress.ip_address(a)
+                if addr.version == 6 and not (addr.is_multicast or addr.is_unspecified):
+                    dns.append(str(addr))
+        # an IPv6 link is never below 1280 (RFC 8200 §5), whatever the DNN's IPv4 MTU
+        entries.append(UpfRaConfig(dnn=d.dnn, mtu=max(d.mtu, 1280), dns=dns))
+    return {"ipv6_ra": entries} if entries else {}
+
+
 def upf_nrf_settings(cfg: Config, runs_nrf: bool) -> dict[str, Any]:
     """What ``up`` hands the UPF it starts for its NRF registration (TS 23.501 §6.3.3.3),
     where the file leaves it open: the URI of the NRF ``up`` runs (a restarted UPF reads the
     same file and keeps its derived nfInstanceId, fivecore.nf.upf.nrf), and as the slices and
-    DNNs its ``upfInfo`` advertises, those of ``up``'s SMF, which uses this one UPF for all."""
-    out: dict[str, Any] = {}
+    DNNs its ``upfInfo`` advertises, those of ``up``'s SMF, which uses this one UPF for all.
+    The per-DNN Router Advertisement options come along (:func:`upf_ra_settings`), so that
+    every caller that starts ``up``'s UPF hands it the same DNN settings."""
+    out: dict[str, Any] = upf_ra_settings(cfg)
     if runs_nrf and "nrf_uri" not in cfg.upf.model_fields_set:
         out["nrf_uri"] = cfg.nrf.sbi.uri
     if "slices" not in cfg.upf.model_fields_set:

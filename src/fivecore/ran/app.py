@@ -389,7 +389,8 @@ class RanSim:
                         failed.append(f"{where}: {type(exc).__name__}: {exc}"[:200])
                         continue
                     done.append({"supi": ru.ue.supi, "psi": st.psi, "type": st.type_name, "dnn": st.dnn,
-                                 "ipv4": sess.ipv4, "ipv6": sess.ipv6, "netns": up.namespace(ru),
+                                 "ipv4": sess.ipv4, "ipv6": sess.ipv6, "ipv6_mtu": sess.ipv6_mtu,
+                                 "ipv6_dns": list(sess.ipv6_dns), "netns": up.namespace(ru),
                                  "interface": up.interface(ru, st.psi)})
 
         await asyncio.gather(*(one(ru) for ru in todo))

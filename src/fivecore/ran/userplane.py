@@ -73,6 +73,10 @@ class UeSession:
     ipv6_iid: bytes | None = None
     #: prefix + interface identifier once a Router Advertisement gave the /64 (RFC 4862 §5.5.3)
     ipv6: str | None = None
+    #: the link MTU of that Router Advertisement's MTU option (RFC 4861 §4.6.4), if it had one
+    ipv6_mtu: int | None = None
+    #: its recursive DNS servers (RFC 8106 §5.1 RDNSS)
+    ipv6_dns: list[str] = field(default_factory=list)
     ambr_ul: int = 0
     ambr_dl: int = 0
     qfi: int = 1
@@ -185,6 +189,8 @@ class UeSm:
             s.ipv4 = addr.ipv4_address if addr is not None else None
             s.ipv6_iid = addr.ipv6_interface_id if addr is not None else None
             s.ipv6 = None
+            s.ipv6_mtu = None
+            s.ipv6_dns = []
             s.pdu_type = msg.selected_pdu_session_type
             ambr = msg.session_ambr
             s.ambr_ul, s.ambr_dl = ambr.ul_bps, ambr.dl_bps
@@ -994,12 +1000,43 @@ class UserPlane:
             raise SessionError(f"PDU session {s.psi}: no Router Advertisement with a /64 prefix")
         addr = ipaddress.IPv6Address(int(net.network_address) | int.from_bytes(s.ipv6_iid, "big"))
         name = t.tun_name
+        assert name is not None
         cmds = [f"addr add {addr}/64 dev {name} nodad"]
         if pre:
             cmds.append(f"route replace ::/0 dev {name}")
         await _ip(*pre, batch=cmds)
+        await self._ra_options(t, s, name, pre)
         s.ipv6 = str(addr)
         self.count("ipv6_configured")
+        log.info("event=ue_ipv6_configured psi=%d interface=%s address=%s mtu=%s dns=%s", s.psi, name, addr,
+                 s.ipv6_mtu, ",".join(s.ipv6_dns) or "-")
+
+    async def _ra_options(self, t: Tunnel, s: UeSession, name: str, pre: tuple[str, ...]) -> None:
+        """Record the Router Advertisement's MTU (RFC 4861 §4.6.4) and DNS servers (RFC 8106
+        §5.1) in the session, and use the MTU as a host does (RFC 4861 §6.3.4): a value below
+        1280 is ignored, one below the interface's own MTU becomes the interface's IPv6 MTU
+        (the per-device sysctl, so an IPv4v6 session's IPv4 MTU stays the one PCO gave)."""
+        ra = t.ra
+        if ra is None:
+            return
+        if ra.dns_lifetime != 0:  # RFC 8106 §5.1: lifetime 0 means "no longer use these"
+            s.ipv6_dns = [str(a) for a in ra.dns]
+        if ra.mtu is None:
+            return
+        if ra.mtu < icmpv6.MIN_MTU:
+            self.count("ra_mtu_ignored")
+            return
+        s.ipv6_mtu = ra.mtu
+        if ra.mtu >= max(self.mtu, icmpv6.MIN_MTU):  # never above the interface's own MTU
+            return
+        # /proc/sys as the namespace sees it; sh, not sysctl(8): procps is not always installed
+        write = ["sh", "-c", 'echo "$1" > "$2"', "sh", str(ra.mtu), f"/proc/sys/net/ipv6/conf/{name}/mtu"]
+        argv = ["ip", "netns", "exec", pre[1], *write] if pre else write
+        proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.DEVNULL,
+                                                    stderr=asyncio.subprocess.PIPE)
+        err = (await proc.communicate())[1]
+        if proc.returncode != 0:
+            raise SessionError(f"IPv6 MTU {ra.mtu} on {name}: {err.decode().strip()}")
 
     def _tun_readable(self, up: GnbUserPlane, t: Tunnel) -> None:
         fd = t.tun_fd

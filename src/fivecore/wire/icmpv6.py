@@ -5,7 +5,10 @@ A PDU session of type IPv6 or IPv4v6 is a point-to-point link between the UE and
 Advertisement (RFC 4861 §4.2) with one Prefix Information option (§4.6.2), sent by the
 network unsolicited after establishment and in answer to the UE's Router Solicitation
 (§4.1). The link has no link-layer addresses, so neither message carries a link-layer
-address option (§4.6.1: those are for links that have link-layer addresses).
+address option (§4.6.1: those are for links that have link-layer addresses). The
+advertisement may carry the link MTU (MTU option, §4.6.4; TS 23.501 §5.6.10.4: the IPv6 link
+MTU reaches the UE this way) and the DNN's DNS servers (Recursive DNS Server option,
+RFC 8106 §5.1).
 
 Sans-I/O: whole IPv6 packets (fixed header + ICMPv6) in and out; the decoders check what
 RFC 4861 §6.1.1 / §6.1.2 tell a node to check (hop limit 255, code 0, checksum, lengths,
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from fivecore.wire.errors import DecodeError, EncodeError
@@ -25,6 +29,12 @@ ROUTER_SOLICITATION = 133
 ROUTER_ADVERTISEMENT = 134
 OPT_PREFIX_INFORMATION = 3
 OPT_MTU = 5
+#: RFC 8106 §5.1 Recursive DNS Server option
+OPT_RDNSS = 25
+#: the smallest link MTU IPv6 allows (RFC 8200 §5)
+MIN_MTU = 1280
+#: RFC 8106 §5.1: the Length octet is 1 + 2 per address, so at most 127 addresses
+MAX_RDNSS = 127
 #: ff02::2, all-routers (RFC 4291 §2.7.1): where a host sends its solicitation
 ALL_ROUTERS = bytes.fromhex("ff020000000000000000000000000002")
 #: ff02::1, all-nodes: where an unsolicited advertisement goes
@@ -99,15 +109,44 @@ class RouterAdvertisement:
     prefixes: tuple[PrefixInfo, ...] = ()
     mtu: int | None = None
     options: tuple[tuple[int, bytes], ...] = field(default=())
+    #: RFC 8106 §5.1: the recursive DNS servers of every well-formed RDNSS option, in order
+    dns: tuple[ipaddress.IPv6Address, ...] = ()
+    #: the smallest Lifetime of those options (0xFFFFFFFF: infinity, 0: stop using them)
+    dns_lifetime: int | None = None
+
+
+def _ipv6(addr: bytes | str | ipaddress.IPv6Address) -> bytes:
+    if isinstance(addr, bytes):
+        if len(addr) != 16:
+            raise EncodeError("IPv6 addresses are 16 octets")
+        return addr
+    try:
+        return ipaddress.IPv6Address(addr).packed
+    except ValueError as exc:
+        raise EncodeError(f"not an IPv6 address: {addr!r}") from exc
+
+
+def rdnss_option(servers: Iterable[bytes | str | ipaddress.IPv6Address], lifetime: int = INFINITE) -> bytes:
+    """RFC 8106 §5.1 Recursive DNS Server option: type 25, Length 1 + 2 per address, two
+    reserved octets, Lifetime (s; all ones is infinity), the addresses."""
+    addrs = [_ipv6(a) for a in servers]
+    if not 1 <= len(addrs) <= MAX_RDNSS:
+        raise EncodeError(f"an RDNSS option holds 1..{MAX_RDNSS} addresses (RFC 8106 §5.1)")
+    if not 0 <= lifetime <= INFINITE:
+        raise EncodeError("RDNSS lifetime is 32 bits")
+    return struct.pack("!BBHI", OPT_RDNSS, 1 + 2 * len(addrs), 0, lifetime) + b"".join(addrs)
 
 
 def router_advertisement(src: bytes, dst: bytes, prefix64: int, *, mtu: int | None = None,
-                         router_lifetime: int = 9000) -> bytes:
+                         router_lifetime: int = 9000,
+                         dns: Iterable[bytes | str | ipaddress.IPv6Address] = (),
+                         dns_lifetime: int = INFINITE) -> bytes:
     """RFC 4861 §4.2 for one PDU session (TS 29.061 §11.2.1.3.4 / TS 23.501 §5.8.2.2.3):
     M = O = 0 (stateless autoconfiguration, nothing from DHCPv6), one Prefix Information
     option with the session's /64, L = 0 (the link is point-to-point: everything goes to the
     router), A = 1, infinite lifetimes (the prefix lives as long as the session); an MTU
-    option when ``mtu`` is given. ``router_lifetime`` at most 9000 s (§6.2.1)."""
+    option (§4.6.4) when ``mtu`` is given; one RDNSS option (RFC 8106 §5.1) with the ``dns``
+    servers when there are any. ``router_lifetime`` at most 9000 s (§6.2.1)."""
     if not 0 <= prefix64 < 1 << 64:
         raise EncodeError("prefix64 is the top 64 bits of the prefix")
     if not 0 <= router_lifetime <= 9000:
@@ -116,9 +155,12 @@ def router_advertisement(src: bytes, dst: bytes, prefix64: int, *, mtu: int | No
     icmp += _PIO.pack(OPT_PREFIX_INFORMATION, 4, 64, 0x40, INFINITE, INFINITE, 0,
                       prefix64.to_bytes(8, "big") + bytes(8))
     if mtu is not None:
-        if not 1280 <= mtu <= 0xFFFFFFFF:
+        if not MIN_MTU <= mtu <= 0xFFFFFFFF:
             raise EncodeError("IPv6 MTU below 1280 (RFC 8200 §5)")
         icmp += struct.pack("!BBHI", OPT_MTU, 1, 0, mtu)
+    servers = list(dns)
+    if servers:
+        icmp += rdnss_option(servers, dns_lifetime)
     return _packet(src, dst, icmp)
 
 
@@ -182,6 +224,8 @@ def decode_router_advertisement(pkt: bytes) -> RouterAdvertisement:
     _t, _c, _ck, hop, flags, lifetime, reachable, retrans = _RA.unpack_from(icmp, 0)
     prefixes: list[PrefixInfo] = []
     mtu = None
+    dns: list[ipaddress.IPv6Address] = []
+    dns_lifetime: int | None = None
     opts = _options(icmp, 16)
     for t, body in opts:
         if t == OPT_PREFIX_INFORMATION:
@@ -196,5 +240,15 @@ def decode_router_advertisement(pkt: bytes) -> RouterAdvertisement:
             if len(body) != 8:
                 raise DecodeError("MTU option is not 8 octets", -1, _PROTO)
             mtu = int.from_bytes(body[4:8], "big")
+        elif t == OPT_RDNSS:
+            # RFC 8106 §5.1: Length is 1 + 2 per address, at least 3. One that is not is an
+            # invalid option the host skips (§5.3.1 has it check the options' validity); the
+            # rest of the advertisement still counts (RFC 4861 §6.3.4)
+            if len(body) < 24 or (len(body) // 8) % 2 == 0:
+                continue
+            life = int.from_bytes(body[4:8], "big")
+            dns_lifetime = life if dns_lifetime is None else min(dns_lifetime, life)
+            dns += (ipaddress.IPv6Address(body[i:i + 16]) for i in range(8, len(body), 16))
     return RouterAdvertisement(src, dst, hop, bool(flags & 0x80), bool(flags & 0x40), lifetime,
-                               reachable, retrans, tuple(prefixes), mtu, tuple(opts))
+                               reachable, retrans, tuple(prefixes), mtu, tuple(opts), tuple(dns),
+                               dns_lifetime)

@@ -144,7 +144,7 @@ class UpfApp:
         self.datapath = Datapath(
             self.ctx, n3, self.tun.fd, batch=cfg.batch,
             on_n3_control=self._on_n3_control, on_unknown_teid=self._on_unknown_teid,
-            on_crash=self._on_datapath_crash,
+            on_crash=self._on_datapath_crash, ra_policy=cfg.ra_policy(),
         )
         self.node = PfcpNode(
             self.ctx, node_id=cfg.pfcp_node_id, heartbeat_interval=cfg.heartbeat_interval,

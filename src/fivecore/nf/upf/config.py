@@ -13,6 +13,9 @@ Example (the layout of the shared upf-bench harness)::
       tun_create: false        # open the existing TUN, leave its address alone
       subnet: 10.45.0.0/16
       ipv6_subnet: 2001:db8:cafe::/48   # IPv6 prefix pool(s) routed to the TUN (none: no IPv6)
+      n3_mtu: 1500             # N3 path MTU: an RA's default link MTU is this less 44 (GTP-U)
+      ipv6_ra:                 # per DNN: what the Router Advertisements carry besides the prefix
+        - {dnn: internet, mtu: 1400, dns: ["2001:4860:4860::8888"]}
       nrf_uri: http://127.0.0.10:7777   # register an NFProfile (null: do not register)
       slices:                  # what upfInfo advertises (TS 29.510 §6.1.6.2.13)
         - {sst: 1, dnns: [internet]}
@@ -29,6 +32,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from fivecore.errors import ConfigError
+from fivecore.nf.upf.ndp import RaPolicy
 
 #: the NRF every NF registers with by default (fivecore.config.DEFAULT_NRF_URI, which cannot be
 #: imported here: fivecore.config imports this module)
@@ -55,6 +59,29 @@ class UpfSliceConfig(BaseModel):
         return v
 
 
+class UpfRaConfig(BaseModel):
+    """One DNN's Router Advertisement options (fivecore.nf.upf.ndp): the IPv6 link MTU
+    (RFC 4861 §4.6.4; None: ``n3_mtu`` less the GTP-U overhead) and the IPv6 DNS servers
+    (RFC 8106 §5.1), both the DNN's configuration (TS 23.501 §5.6.10.4, TS 29.061 §11.2.1.3)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dnn: str = "internet"
+    mtu: int | None = Field(None, ge=1280, le=65535)
+    dns: list[str] = Field(default_factory=list, max_length=127)
+
+    @field_validator("dns")
+    @classmethod
+    def _dns(cls, v: list[str]) -> list[str]:
+        out = []
+        for a in v:
+            addr = ipaddress.IPv6Address(a)
+            if addr.is_multicast or addr.is_unspecified:
+                raise ValueError(f"{a} is not a unicast IPv6 address")
+            out.append(str(addr))
+        return out
+
+
 class UpfConfig(BaseModel):
     """Settings of one UPF process."""
 
@@ -75,6 +102,11 @@ class UpfConfig(BaseModel):
     #: ``ipv6_prefix_pool``. With ``tun_create`` the TUN gets ``<pool>::1/<len>`` in each,
     #: which also routes the pool into the TUN. One prefix or a list; empty: IPv4 only.
     ipv6_subnet: list[str] = Field(default_factory=list)
+    #: the N3 path MTU; an IPv6 session's Router Advertisement offers this less the GTP-U
+    #: encapsulation as link MTU unless its DNN's ``ipv6_ra`` entry names one
+    n3_mtu: int = Field(1500, ge=1280, le=65535)
+    #: per DNN, the MTU and DNS servers the Router Advertisements carry (fivecore.nf.upf.ndp)
+    ipv6_ra: list[UpfRaConfig] = Field(default_factory=list)
     heartbeat_interval: float = Field(10.0, gt=0, description="s between Heartbeats to CP nodes")
     heartbeat_retries: int = Field(3, ge=1)
     t1: float = Field(3.0, gt=0, description="PFCP request retransmission timer, s")
@@ -140,6 +172,20 @@ class UpfConfig(BaseModel):
                 if ipaddress.IPv6Network(a).overlaps(ipaddress.IPv6Network(b)):
                     raise ValueError(f"{a} and {b} overlap")
         return out
+
+    @field_validator("ipv6_ra")
+    @classmethod
+    def _ipv6_ra(cls, v: list[UpfRaConfig]) -> list[UpfRaConfig]:
+        seen = set()
+        for e in v:
+            if e.dnn in seen:
+                raise ValueError(f"DNN {e.dnn} listed twice")
+            seen.add(e.dnn)
+        return v
+
+    def ra_policy(self) -> RaPolicy:
+        """The Router Advertisement options per DNN (fivecore.nf.upf.ndp.RaPolicy)."""
+        return RaPolicy.from_config(self.n3_mtu, ((e.dnn, e.mtu, e.dns) for e in self.ipv6_ra))
 
     @property
     def pfcp_node_id(self) -> str:

@@ -51,6 +51,7 @@ from fivecore.nf.upf.context import (
     UpfContext,
     dl_key,
 )
+from fivecore.nf.upf.ndp import RaPolicy
 from fivecore.nf.upf.qos import TokenBucket
 from fivecore.wire import icmpv6
 from fivecore.wire.errors import DecodeError, EncodeError
@@ -89,6 +90,8 @@ class Datapath:
     (non-blocking). ``on_n3_control`` receives every N3 datagram that is not a G-PDU
     (echo, Error Indication, end marker, malformed), ``on_unknown_teid`` the TEID and
     source of a G-PDU nobody owns (the Error Indication of TS 29.281 §7.3.1 is sent there).
+    ``ra_policy`` says which link MTU and DNS servers a session's Router Advertisements carry
+    (:mod:`fivecore.nf.upf.ndp`; default: the MTU of an Ethernet N3, no DNS).
     """
 
     def __init__(
@@ -102,8 +105,10 @@ class Datapath:
         on_crash: Callable[[BaseException], None] | None = None,
         batch: int = 256,
         clock: Callable[[], float] = time.monotonic,
+        ra_policy: RaPolicy | None = None,
     ) -> None:
         self.ctx = ctx
+        self.ra_policy = ra_policy if ra_policy is not None else RaPolicy()
         self.n3 = n3
         self.tun_fd = tun_fd
         n3.setblocking(False)
@@ -567,7 +572,8 @@ class Datapath:
 
     def send_router_advertisement(self, session: Session, dst: bytes = icmpv6.ALL_NODES) -> bool:
         """RFC 4861 §4.2 with the session's /64 (:func:`fivecore.wire.icmpv6.router_advertisement`),
-        sent down the session's tunnel; False when the session has no prefix or no downlink
+        its DNN's link MTU (§4.6.4) and DNS servers (RFC 8106 §5.1) from ``ra_policy``, sent
+        down the session's tunnel; False when the session has no prefix or no downlink
         tunnel yet (the UE solicits again, RFC 4861 §6.3.7)."""
         prefix = session.ue_ipv6_prefix
         if prefix is None:
@@ -577,7 +583,8 @@ class Datapath:
                 or path.peer is None:
             return False
         try:
-            pkt = icmpv6.router_advertisement(UPF_LINK_LOCAL, dst, prefix)
+            opts = self.ra_policy.for_session(session)
+            pkt = icmpv6.router_advertisement(UPF_LINK_LOCAL, dst, prefix, mtu=opts.mtu, dns=opts.dns)
         except EncodeError:
             return False
         hdr = bytearray(path.hdr)
