@@ -261,8 +261,10 @@ class SplitNetwork(BenchNetwork):
         cfg.pop("up", None)
         cfg["logging"] = {"level": self.plan.log_level}
         settings = upf_nrf_settings(load_config(cfg), runs_nrf=True)
-        if "slices" in settings:
-            settings["slices"] = [sl.model_dump(mode="json", exclude_none=True) for sl in settings["slices"]]
+        for key, value in settings.items():  # config models (slices, ipv6_ra entries) as YAML
+            if isinstance(value, list):
+                settings[key] = [v.model_dump(mode="json", exclude_none=True) if hasattr(v, "model_dump") else v
+                                 for v in value]
         cfg["upf"] = {**cfg["upf"], **settings}
         return cfg
 

@@ -26,3 +26,17 @@ def test_split_keeps_an_nrf_uri_the_plan_sets(tmp_path: Path) -> None:
     plan = NetPlan.slot(6, extra={"upf": {"nrf_uri": None}})
     cfg = SplitNetwork(plan, workdir=tmp_path).split_config()
     assert load_upf_config(data=cfg).nrf_uri is None
+
+
+def test_split_config_is_yaml_with_an_ipv6_dnn(tmp_path: Path) -> None:
+    """A DNN with an IPv6 pool gives the UPF per-DNN Router Advertisement options: the file the
+    split network writes must hold them as plain YAML, not as config objects."""
+    import yaml
+
+    plan = NetPlan.slot(6, extra={"smf": {"dnns": [{"dnn": "internet", "ipv4_pool": "10.46.0.0/16",
+                                                   "ipv6_prefix_pool": "fd00:46::/48", "mtu": 1400,
+                                                   "dns": ["8.8.8.8", "2001:4860:4860::8888"]}]}})
+    cfg = SplitNetwork(plan, workdir=tmp_path).split_config()
+    again = yaml.safe_load(yaml.safe_dump(cfg))
+    ra = load_upf_config(data=again).ipv6_ra
+    assert [(e.dnn, e.mtu, list(e.dns)) for e in ra] == [("internet", 1400, ["2001:4860:4860::8888"])]
