@@ -40,7 +40,12 @@ from fivecore.nf.smf import gsm
 from fivecore.nf.smf import pfcp as smf_pfcp
 from fivecore.nf.smf.context import Ipv6PrefixPool, SmfContext
 from fivecore.nf.upf.context import UpfContext
-from fivecore.nf.upf.datapath import UPF_LINK_LOCAL, Datapath
+from fivecore.nf.upf.datapath import (
+    MAX_RTR_ADV_INTERVAL,
+    MIN_RTR_ADV_INTERVAL,
+    UPF_LINK_LOCAL,
+    Datapath,
+)
 from fivecore.nf.upf.ndp import RaOptions, RaPolicy
 from fivecore.nf.upf.pfcp_server import PfcpNode
 from fivecore.obs.pcap import PcapWriter
@@ -256,6 +261,47 @@ def test_datapath_ipv6_both_ways(upf: Upf) -> None:
     bad[-1] ^= 0xFF
     upf.uplink(sm.ul_teid, bytes(bad))
     assert m.drop_malformed == 1 and m.ra_tx == 3
+
+
+def test_datapath_repeats_the_advertisement_while_the_session_lives(upf: Upf) -> None:
+    """RFC 4861 §6.2.4: unsolicited advertisements every MIN..MAX_RTR_ADV_INTERVAL seconds, so a
+    UE that never solicits keeps its default route (each grants 9000 s); none while the session
+    is idle (it would page the UE), the missed one as the tunnel comes back; none once the
+    session is gone. The harness's clock is the test's."""
+    sm = _sm(gsm.PDU_IPV6)
+    session = upf.session(sm, dl_teid=0x79)
+    upf.at_gnb()  # the first one, as the tunnel came up
+    m, dp = upf.ctx.metrics, upf.dp
+    assert dp.advertise_due() == 0 and m.ra_tx == 1  # not yet
+    assert MIN_RTR_ADV_INTERVAL <= session.ra_due - upf.now <= MAX_RTR_ADV_INTERVAL
+    for n in (2, 3):  # each due one goes out, and the next is scheduled
+        upf.now = session.ra_due
+        assert dp.advertise_due() == 1 and m.ra_tx == n and session.ra_sent == n
+        teid, ra = upf.at_gnb()
+        assert teid == 0x79 and icmpv6.decode_router_advertisement(ra).router_lifetime == 9000
+    # CM-IDLE: the FAR buffers; the due advertisement is held back, then sent with the tunnel
+    upf.seq += 1
+    upf.pfcp(smf_pfcp.deactivate_downlink(sm, seq=upf.seq))
+    upf.now = session.ra_due + 1
+    assert dp.advertise_due() == 0 and m.ra_tx == 3
+    upf.seq += 1
+    upf.pfcp(smf_pfcp.activate_downlink(sm, seq=upf.seq))
+    for s in upf.node.take_flushes():
+        dp.flush_buffer(s)
+    assert m.ra_tx == 4 and upf.at_gnb()[0] == 0x79
+    # a service request soon after does not bring another one
+    upf.seq += 1
+    upf.pfcp(smf_pfcp.deactivate_downlink(sm, seq=upf.seq))
+    upf.seq += 1
+    upf.pfcp(smf_pfcp.activate_downlink(sm, seq=upf.seq))
+    for s in upf.node.take_flushes():
+        dp.flush_buffer(s)
+    assert m.ra_tx == 4
+    # the session is deleted: its pending advertisement is dropped, not sent
+    upf.seq += 1
+    upf.pfcp(smf_pfcp.session_deletion(sm, seq=upf.seq))
+    upf.now = 1e9
+    assert dp.advertise_due() == 0 and m.ra_tx == 4 and dp._ra_heap == []
 
 
 def test_datapath_ra_carries_the_dnns_mtu_and_dns() -> None:

@@ -227,6 +227,11 @@ class UpfApp:
                 self.send_pfcp(self.node.poll(now))
             except Exception:
                 log.exception("pfcp timer failed")
+            if self.datapath is not None:
+                try:
+                    self.datapath.advertise_due()  # periodic Router Advertisements (RFC 4861 §6.2.4)
+                except Exception:
+                    log.exception("router advertisement timer failed")
             if self.config.stats_file and now >= next_stats:
                 next_stats = now + self.config.stats_interval
                 self.write_stats()

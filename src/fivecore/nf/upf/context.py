@@ -316,7 +316,7 @@ class Session:
 
     __slots__ = ("seid", "cp_seid", "cp_ipv4", "node_id", "pdrs", "fars", "qers", "urrs",
                  "ue_ipv4", "ue_ipv6_prefix", "ul_teids", "dl_ues", "_buffer", "dl_data_reported",
-                 "spoofed", "ra_sent", "ra_answered_at")
+                 "spoofed", "ra_sent", "ra_answered_at", "ra_due")
 
     def __init__(self, seid: int, cp_seid: int, cp_ipv4: str, node_id: str) -> None:
         self.seid = seid
@@ -333,6 +333,8 @@ class Session:
         self.ra_sent = 0
         # when a Router Solicitation was last answered (answers are rate-limited)
         self.ra_answered_at = -1e9
+        # when the next unsolicited Router Advertisement is due (Datapath.advertise_due)
+        self.ra_due = 0.0
         # Tuples, not sets: usually one entry each, and a set costs 216 octets.
         self.ul_teids: tuple[int, ...] = ()
         self.dl_ues: tuple[int, ...] = ()

@@ -31,9 +31,12 @@ in locals that are added to :class:`~fivecore.nf.upf.context.UpfMetrics` once pe
 
 from __future__ import annotations
 
+import heapq
 import io
+import itertools
 import logging
 import os
+import random
 import select
 import socket
 import struct
@@ -69,6 +72,12 @@ UPF_LINK_LOCAL = icmpv6.link_local(bytes(7) + b"\x01")
 #: at most one answered Router Solicitation per session in this many seconds (RFC 4861
 #: §6.2.6 leaves the rate of solicited answers to the router; a host sends one every 4 s)
 RS_ANSWER_INTERVAL = 0.5
+#: unsolicited Router Advertisements on an active session come every MIN..MAX seconds (RFC 4861
+#: §6.2.1 MinRtrAdvInterval and MaxRtrAdvInterval at their largest, §6.2.4 a random time in
+#: between), well inside the 9000 s router lifetime each one grants: a UE that never solicits
+#: (a phone solicits only when the link comes up) keeps its default route
+MIN_RTR_ADV_INTERVAL = 600.0
+MAX_RTR_ADV_INTERVAL = 1800.0
 # Extension header types this UPF understands (TS 29.281 §5.2.1): PDU Session Container,
 # UDP Port, PDCP PDU Number, Service Class Indicator.
 _KNOWN_EXT = frozenset((0x85, 0x40, 0xC0, 0x20))
@@ -118,6 +127,10 @@ class Datapath:
         self.on_crash = on_crash
         self.batch = batch
         self.clock = clock
+        #: (due, tie-breaker, SEID) of the next unsolicited Router Advertisements; an entry
+        #: whose session re-advertised since, or is gone, is skipped (:meth:`advertise_due`)
+        self._ra_heap: list[tuple[float, int, int]] = []
+        self._ra_seq = itertools.count()
         self._n3_buf = bytearray(65536)
         self._tun_buf = bytearray(65536 + HEADROOM)
         self._tun_view = memoryview(self._tun_buf)
@@ -532,10 +545,34 @@ class Datapath:
             self.send_n3(bytes(hdr) + pkt, path.peer)
             sent += 1
         s.dl_data_reported = False  # type: ignore[attr-defined]
-        if getattr(s, "ue_ipv6_prefix", None) is not None and not s.ra_sent:  # type: ignore[attr-defined]
+        if getattr(s, "ue_ipv6_prefix", None) is not None and (
+                not s.ra_sent or self.clock() >= s.ra_due):  # type: ignore[attr-defined]
             # TS 23.501 §5.8.2.2.3: the downlink tunnel is up for the first time, tell the UE
-            # its prefix without waiting for its Router Solicitation
+            # its prefix without waiting for its Router Solicitation; or it is up again after
+            # an idle spell in which a periodic advertisement fell due (see advertise_due)
             self.send_router_advertisement(s)  # type: ignore[arg-type]
+        return sent
+
+    def advertise_due(self, now: float | None = None) -> int:
+        """RFC 4861 §6.2.4: the unsolicited Router Advertisements that fell due, one per
+        session every MIN_RTR_ADV_INTERVAL..MAX_RTR_ADV_INTERVAL s (the UPF app calls this
+        from its timer). A session whose downlink is not forwarding (CM-IDLE: the FAR buffers)
+        gets none, as an advertisement would page the UE for nothing; :meth:`flush_buffer`
+        sends the one it missed when its tunnel is back. Returns how many went out."""
+        now = self.clock() if now is None else now
+        heap, sessions, sent = self._ra_heap, self.ctx.sessions, 0
+        while heap and heap[0][0] <= now:
+            due, _, seid = heapq.heappop(heap)
+            session = sessions.get(seid)
+            if session is None or session.ra_due != due:
+                continue  # gone, or advertised again since (its newer entry is in the heap)
+            if self.send_router_advertisement(session):
+                sent += 1
+        if len(heap) > 2 * len(sessions) + 1024:
+            # sessions that come and go leave entries behind until they fall due: drop them
+            live = [e for e in heap if (x := sessions.get(e[2])) is not None and x.ra_due == e[0]]
+            heapq.heapify(live)
+            heap[:] = live
         return sent
 
     # -- IPv6 neighbour discovery on the PDU session (RFC 4861, TS 23.501 §5.8.2.2.3) ---------
@@ -592,4 +629,7 @@ class Datapath:
         self.send_n3(bytes(hdr) + pkt, path.peer)
         session.ra_sent += 1
         self.ctx.metrics.ra_tx += 1
+        due = session.ra_due = self.clock() + random.uniform(MIN_RTR_ADV_INTERVAL, MAX_RTR_ADV_INTERVAL)
+        # heappush runs under the GIL without calling back into Python: safe from either thread
+        heapq.heappush(self._ra_heap, (due, next(self._ra_seq), session.seid))
         return True

@@ -295,9 +295,10 @@ def _after_far_changes(ctx: UpfContext, session: Session, result: SessionResult,
     # modification that never comes (a new session's first downlink packets, lost).
     if had_buffering or session.has_buffered:
         result.flush_buffer = any(p.action == 1 for p in _dl_paths(ctx, session))
-    elif session.ue_ipv6_prefix is not None and not session.ra_sent:
+    elif session.ue_ipv6_prefix is not None:
         # TS 23.501 §5.8.2.2.3: the flush also sends the session's first Router
-        # Advertisement, once its downlink tunnel is there
+        # Advertisement once its downlink tunnel is there, and one that fell due while the
+        # session was idle (the datapath's clock decides: Datapath.flush_buffer)
         result.flush_buffer = any(p.action == 1 and p.peer is not None for p in _dl_paths(ctx, session))
 
 
