@@ -33,12 +33,14 @@ async def await_until(what: str, cond: Any, timeout: float = 90.0, period: float
         await asyncio.sleep(period)
 
 
-def metric(url: str, name: str) -> float:
-    """``name``'s value on ``url``/metrics (0 if absent, -1 if the endpoint does not answer)."""
+def metric(url: str, name: str, label: str | None = None) -> float:
+    """``name``'s value on ``url``/metrics (0 if absent, -1 if the endpoint does not answer);
+    with ``label`` (e.g. ``'nftype="UPF"'``), the first series whose labels contain it."""
     try:
         with urllib.request.urlopen(f"{url}/metrics", timeout=3) as r:  # noqa: S310 - our own core
             text = r.read().decode()
     except OSError:
         return -1.0
-    m = re.search(rf"^{name}(?:{{[^}}]*}})? ([0-9.e+]+)$", text, re.M)
+    labels = rf"\{{[^}}]*{re.escape(label)}[^}}]*\}}" if label else r"(?:\{[^}]*\})?"
+    m = re.search(rf"^{name}{labels} ([0-9.e+]+)$", text, re.M)
     return float(m.group(1)) if m else 0.0

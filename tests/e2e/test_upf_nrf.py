@@ -71,15 +71,8 @@ def _get_profile(nrf: str, nf_id: str) -> tuple[int, dict[str, Any] | None]:
 
 
 def _upf_heartbeats(metrics: str) -> float:
-    """The NRF's count of UPF heartbeats (``fivegs_nrffunction_nfm_heartbeatrcvd{nftype="UPF"}``);
-    -1 when its metrics listener does not answer."""
-    try:
-        with urllib.request.urlopen(f"{metrics}/metrics", timeout=3) as r:  # noqa: S310 - our own NRF
-            text = r.read().decode()
-    except OSError:
-        return -1.0
-    m = re.search(r'^fivegs_nrffunction_nfm_heartbeatrcvd\{[^}]*nftype="UPF"[^}]*\} ([0-9.e+]+)$', text, re.M)
-    return float(m.group(1)) if m else 0.0
+    """The NRF's count of UPF heartbeats (-1 when its metrics listener does not answer)."""
+    return metric(metrics, "fivegs_nrffunction_nfm_heartbeatrcvd", 'nftype="UPF"')
 
 
 def _pfcp_heartbeat(addr: str, tries: int = 5) -> PfcpMessage | None:
