@@ -287,6 +287,16 @@ class AmfConfig(NfSection):
     trust_policy: Path | None = None
     #: where the RAN exposure ledger is written (default $FIVECORE_DATA_DIR, else ``var``)
     data_dir: Path | None = None
+    #: keep registered UEs' 5GMM contexts (NAS security context, 5G-GUTI, PDU sessions) in a
+    #: SQLite file of the AMF's own so they survive a restart (fivecore.nf.amf.persist);
+    #: false: a stateless AMF whose UEs register afresh after a restart
+    persist: bool = True
+    #: that file; default beside the store's SQLite file (else in ``data_dir``), named by GUAMI
+    persist_file: Path | None = None
+    #: write-behind: changed UE contexts are written in one transaction this often
+    persist_flush_ms: float = Field(default=100.0, gt=0, le=10000)
+    #: fsync each write (survives power loss); off, writes survive a crash of the process only
+    persist_fsync: bool = False
 
     @field_validator("tacs")
     @classmethod

@@ -161,7 +161,7 @@ class SubscriberStore:
         self._effective_cache: dict[tuple[str | None, str], tuple[dict[str, Any], str]] = {}
         self._section_cache: dict[tuple[str | None, str], tuple[dict[str, Any], dict[str, str]]] = {}
         db = self.engine.url.database if self.is_sqlite else None
-        self._checkpointer: _Checkpointer | None = None
+        self._checkpointer: WalCheckpointer | None = None
         if db and db != ":memory:" and not db.startswith("file:"):
             self._fast = sqlite3.connect(db, timeout=30, isolation_level=None, check_same_thread=False)
             _sqlite_pragmas(self._fast, None)
@@ -208,7 +208,7 @@ class SubscriberStore:
         """
         if self._checkpointer is None and self._fast is not None:
             self._fast.execute("PRAGMA wal_autocheckpoint=0")
-            self._checkpointer = _Checkpointer(self._db_path)
+            self._checkpointer = WalCheckpointer(self._db_path)
 
     def _safe_uri(self) -> str:
         head, sep, tail = self.uri.partition("@")
@@ -809,7 +809,7 @@ def _sub(row: Any) -> Subscriber:
     )
 
 
-class _Checkpointer:
+class WalCheckpointer:
     """``PRAGMA wal_checkpoint(PASSIVE)`` every ``period`` seconds on a connection of its own."""
 
     def __init__(self, db: str, period: float = 1.0) -> None:

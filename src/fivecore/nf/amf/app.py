@@ -14,6 +14,7 @@ import logging
 import os
 import resource
 import time
+import uuid
 from typing import Any
 
 from fivecore.config import Config
@@ -106,8 +107,14 @@ class AmfApp(NfApp):
         sctp_config: sctp.SctpConfig | None = None,
         gnb_policy: GnbPolicy | None = None,
     ) -> None:
-        super().__init__(config, local=local, http=http)
         a = config.amf
+        if a.persist and a.nf_instance_id is None:
+            # the restarted AMF is the instance its stored UEs' UDM registrations name
+            from fivecore.nf.amf.persist import stored_instance_id
+
+            a = a.model_copy(update={"nf_instance_id": stored_instance_id(config) or str(uuid.uuid4())})
+            config = config.model_copy(update={"amf": a})
+        super().__init__(config, local=local, http=http)
         self.gmm = Gmm(gmm_config(config))
         self.gmm.cfg.amf_instance_id = self.instance_id
         self.trust: Any = None
@@ -148,6 +155,12 @@ class AmfApp(NfApp):
         from fivecore.nf.amf import sessions
 
         sessions.attach(self)
+        # UE contexts survive a restart (fivecore.nf.amf.persist); no disk access before on_start
+        self.persistence: Any = None
+        if a.persist:
+            from fivecore.nf.amf.persist import AmfPersistence
+
+            self.persistence = AmfPersistence.for_app(self)
 
     # --- NfApp hooks ------------------------------------------------------------------------
 
@@ -177,6 +190,10 @@ class AmfApp(NfApp):
 
     async def on_start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        if self.persistence is not None:
+            # before N2 is up: the restored UEs are there when their first message arrives
+            self.persistence.open()
+            self._tasks.append(asyncio.create_task(self._persist_loop(), name="amf-persist"))
         if self.trust is not None:
             t = asyncio.create_task(self.trust.flush_loop(), name="amf-exposure-ledger")
             self._bg.add(t)
@@ -200,6 +217,21 @@ class AmfApp(NfApp):
             t.cancel()
         if self.trust is not None:
             self.trust.flush()
+        if self.persistence is not None:
+            try:
+                self.persistence.close()  # the last batch is written on a clean stop
+            except Exception:  # noqa: BLE001 - stopping must go on
+                log.exception("event=amf_persist_close_failed")
+
+    async def _persist_loop(self) -> None:
+        """Write-behind of changed UE contexts: one transaction per ``amf.persist_flush_ms``."""
+        p = self.persistence
+        while True:
+            await asyncio.sleep(p.interval)
+            try:
+                p.flush()
+            except Exception:  # the writer must outlive any one bad context
+                log.exception("event=amf_persist_flush_error")
 
     # --- N2 -----------------------------------------------------------------------------------
 
@@ -426,6 +458,7 @@ class AmfApp(NfApp):
             "max_rss_kb": ru.ru_maxrss,
             "rss_kb": _current_rss_kb(),
             "uptime": time.monotonic() - self.started_at,
+            "persist": self.persistence.info() if self.persistence is not None else None,
         }
 
     def _modify_ue_context(self, req: Request) -> Response:

@@ -165,6 +165,7 @@ class UeContext:
         "ue_ambr",
         "releasing",
         "after_release",
+        "dl_ceiling",
     )
 
     def __init__(self, amf_ue_ngap_id: int) -> None:
@@ -196,6 +197,9 @@ class UeContext:
         self.releasing = False
         #: what waits for the release to end, then is done by paging (``Gmm.page``'s ``then``)
         self.after_release: tuple[Any, ...] | None = None
+        #: downlink NAS COUNT reserved on disk for the current NAS security context; 0 when
+        #: no stored record covers it (fivecore.nf.amf.persist, TS 33.501 §6.4.3.1)
+        self.dl_ceiling = 0
 
     def new_procedure(self, name: str) -> Procedure:
         """Start a procedure; the token lets late SBI answers for an older one be ignored."""
@@ -229,6 +233,7 @@ class AmfContext:
         "embryonic",
         "epoch",
         "recently_released",
+        "dirty",
     )
 
     def __init__(self) -> None:
@@ -244,6 +249,18 @@ class AmfContext:
         self.embryonic: dict[int, int] = {}
         self.epoch = 0
         self.recently_released: dict[int, None] = {}
+        #: SUPIs whose stored 5GMM context must be written again or deleted (write-behind by
+        #: fivecore.nf.amf.persist); None when the AMF keeps nothing on disk
+        self.dirty: set[str] | None = None
+
+    def touch(self, ue: UeContext) -> None:
+        """The UE's 5GMM context changed in a way a restart must not lose (or it is gone)."""
+        if self.dirty is not None and ue.supi is not None:
+            self.dirty.add(ue.supi)
+
+    def touch_supi(self, supi: str) -> None:
+        if self.dirty is not None:
+            self.dirty.add(supi)
 
     def count(self, key: str, n: int = 1) -> None:
         self.stats[key] = self.stats.get(key, 0) + n
@@ -362,6 +379,7 @@ class AmfContext:
             self.drop_old_tmsi(ue)
         if ue.supi is not None and self.by_supi.get(ue.supi) is ue:
             del self.by_supi[ue.supi]
+            self.touch(ue)
         proc = ue.proc
         if proc is not None and proc.new_tmsi is not None and self.by_tmsi.get(proc.new_tmsi) is ue:
             del self.by_tmsi[proc.new_tmsi]

@@ -197,6 +197,10 @@ class Congested(NamedTuple):
 
 Action = SendNas | SendIcs | ReleaseUe | SbiCall | Page | SetTimer | StopTimer | Congested
 
+#: when fewer downlink NAS COUNTs than this remain below ``UeContext.dl_ceiling`` the
+#: persistence hook is asked to reserve more (fivecore.nf.amf.persist)
+DL_RESERVE_LOW = 32
+
 #: sweeps per ``ue_setup_timeout``: a context is reaped between 1 and 1.25 timeouts after birth
 SWEEPS_PER_TIMEOUT = 4
 
@@ -253,6 +257,9 @@ class Gmm:
         #: that releases those the UE says it no longer has (TS 24.501 §5.5.1.3.4, §5.6.1.4.1)
         self.session_psis: Callable[[UeContext], frozenset[int]] | None = None
         self.on_sessions_gone: Callable[[UeContext, frozenset[int]], None] | None = None
+        #: called before a downlink message would use a NAS COUNT at or near the one reserved
+        #: on disk (``ue.dl_ceiling``): fivecore.nf.amf.persist reserves more counts
+        self.on_dl_ceiling: Callable[[UeContext], None] | None = None
 
     def _profile(self, ue: UeContext) -> Any:
         if self.restrictions is None or ue.gnb is None:
@@ -568,6 +575,7 @@ class Gmm:
                     self.on_paging_failed(ue)
                 if proc.request and proc.request[0] == "deregister":
                     ue.state = GmmState.DEREGISTERED
+                    self.ctx.touch(ue)
                     return [SbiCall(ue, ue.proc_seq, "udm_deregister", {"supi": ue.supi})]
                 return []
             return [Page(ue), SetTimer(ue, "T3513", self.cfg.t3513, proc.token)]
@@ -588,6 +596,7 @@ class Gmm:
             acts: list[Action] = []
             if proc.name == "deregistration_nw" or ue.state != GmmState.REGISTERED:
                 ue.state = GmmState.DEREGISTERED
+            self.ctx.touch(ue)
             if ue.gnb is not None:
                 acts.append(self._release(ue))
             return acts
@@ -596,7 +605,7 @@ class Gmm:
             # TS 24.501 §4.4.3.1: every transmission gets its own NAS COUNT, else the UE
             # would discard the retransmission as a replay
             if proc.last_sec_mode == "current" and ue.sec is not None:
-                pdu = nas_io.protect(ue.sec, proc.last_plain)
+                pdu = self._protect(ue, proc.last_plain)
             elif proc.last_sec_mode == "new" and proc.new_sec is not None:
                 pdu = nas_io.protect(proc.new_sec, proc.last_plain, new_context=True)
         return [SendNas(ue, pdu), SetTimer(ue, name, self._timer_value(name), proc.token)]
@@ -610,6 +619,7 @@ class Gmm:
             self.ctx.keep_old_tmsi(ue, proc.new_tmsi)
         ue.state = GmmState.REGISTERED
         self.ctx.embryonic.pop(ue.amf_ue_ngap_id, None)
+        self.ctx.touch(ue)
         return [self._release(ue)] if ue.gnb is not None else []
 
     def deregister(self, ue: UeContext, cause: int | None = None, reregister: bool = False) -> list[Action]:
@@ -702,6 +712,7 @@ class Gmm:
         if proc.new_tmsi is not None:
             self.ctx.set_tmsi(ue, proc.new_tmsi)
         ue.proc = None
+        self.ctx.touch(ue)
         self.ctx.count("configuration_update")
         return [StopTimer(ue, "T3555")]
 
@@ -721,6 +732,8 @@ class Gmm:
             ue.state = GmmState.DEREGISTERED
         if ue.state == GmmState.DEREGISTERED and (ue.sec is None or ue.supi is None or ue.tmsi is None):
             self.ctx.remove_ue(ue)
+        else:
+            self.ctx.touch(ue)  # CM-IDLE: UL/DL NAS COUNTs, or a de-registration, to store
 
     # ======================================================================================
     # dispatch
@@ -1078,6 +1091,7 @@ class Gmm:
         if proc is None or proc.name != "smc" or not verified:
             return self._not_compatible(ue) if verified else []
         ue.sec = proc.new_sec
+        ue.dl_ceiling = 0  # a new key: no COUNT of it is reserved on disk yet
         proc.new_sec = None
         ue.nr_enc_alg = proc.enc_alg
         ue.nr_int_alg = proc.int_alg
@@ -1170,6 +1184,7 @@ class Gmm:
         ue.proc = None
         ue.state = GmmState.REGISTERED
         self.ctx.embryonic.pop(ue.amf_ue_ngap_id, None)
+        self.ctx.touch(ue)
         self.ctx.count("registered")
         if proc.reg_type in REG_TYPES_INITIAL:
             self.ctx.count("registered_initial")
@@ -1209,6 +1224,7 @@ class Gmm:
         ue.proc = None
         was_registered = ue.state == GmmState.REGISTERED
         ue.state = GmmState.DEREGISTERED
+        self.ctx.touch(ue)
         if not msg.switch_off:
             acts.append(SendNas(ue, self._protect(ue, nas_io.deregistration_accept())))
         if was_registered and ue.supi is not None:
@@ -1222,6 +1238,7 @@ class Gmm:
             return []
         ue.proc = None
         ue.state = GmmState.DEREGISTERED
+        self.ctx.touch(ue)
         self.ctx.count("deregistration_nw")
         acts: list[Action] = [StopTimer(ue, "T3522")]
         if ue.supi is not None:
@@ -1274,10 +1291,18 @@ class Gmm:
         return ue
 
     def _protect(self, ue: UeContext, plain: bytes) -> bytes:
-        """Integrity protect and cipher with the current context, if there is one."""
-        if ue.sec is None:
+        """Integrity protect and cipher with the current context, if there is one.
+
+        When the context's downlink COUNT comes near the one reserved on disk, the persistence
+        hook reserves more first, so no COUNT is ever used twice under one key across a restart
+        (TS 33.501 §6.4.3.1; scheme in :mod:`fivecore.nf.amf.persist`).
+        """
+        sec = ue.sec
+        if sec is None:
             return plain
-        return nas_io.protect(ue.sec, plain)
+        if ue.dl_ceiling and sec.dl_count + DL_RESERVE_LOW >= ue.dl_ceiling and self.on_dl_ceiling is not None:
+            self.on_dl_ceiling(ue)
+        return nas_io.protect(sec, plain)
 
     def _send_with_timer(
         self, ue: UeContext, proc: Procedure, pdu: bytes, timer: str, plain: bytes | None = None, mode: str = "plain"

@@ -355,6 +355,7 @@ class AmfSessions:
             if loc and "/nsmf-pdusession/" in loc and not uri:
                 sess.smf_uri = None
             self.count("created")
+            self.gmm.ctx.touch_supi(supi)  # the SMF reference must survive an AMF restart
             return
         self._forget(supi, sess)
         self.count(f"create_refused_{resp.status}")
@@ -375,6 +376,7 @@ class AmfSessions:
         d = self.by_supi.get(supi)
         if d is not None and d.get(sess.psi) is sess:
             del d[sess.psi]
+            self.gmm.ctx.touch_supi(supi)
 
     async def _update(self, supi: str, sess: AmfSmSession, data: dict[str, Any],
                       binaries: dict[str, tuple[str, bytes]]) -> None:
@@ -438,6 +440,7 @@ class AmfSessions:
         for psi in psis:
             sess = d.pop(psi, None)
             if sess is not None:
+                self.gmm.ctx.touch_supi(ue.supi or "")
                 self.count("released_status_mismatch")
                 self._spawn(self._release_context(sess, "PDU_SESSION_STATUS_MISMATCH"))
 
