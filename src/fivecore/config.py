@@ -176,9 +176,10 @@ class NgapEndpoint(_Section):
 
     address: str = "127.0.0.5"
     port: int = Field(default=38412, ge=0, le=65535)
-    #: N2 receive batching (userspace SCTP, fivecore.transport.sctp SctpConfig.rx_batch):
-    #: after a wake-up for a packet, take the packets of the next this-many milliseconds in
-    #: one pass; fewer and warmer wake-ups for up to this much added latency. 0 = off.
+    #: N2 receive batching (userspace SCTP, fivecore.transport.sctp SctpConfig.rx_batch): a
+    #: wake-up within this many milliseconds of the last pass waits out the rest and takes
+    #: what came meanwhile in one pass (the first after a quiet spell is read at once); fewer
+    #: and warmer wake-ups under load for up to this much added latency. 0 = off.
     rx_batch_ms: float = Field(default=1.0, ge=0, le=50)
 
     @field_validator("address")

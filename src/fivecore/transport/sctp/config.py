@@ -36,9 +36,10 @@ class SctpConfig:
     ootb_abort: bool = True  # ABORT out-of-the-blue packets sent to a port we listen on (§8.4)
     ootb_abort_rate: float = 100.0  # per second, so we never amplify a flood
     max_message_size: int = 1 << 20  # larger inbound messages abort the association
-    #: userspace backend: after a wake-up for a packet, let the packets of the next ``rx_batch``
-    #: seconds queue in the socket and take them in one pass (like a NIC's interrupt
-    #: moderation): fewer, warmer wake-ups and bundled answers, for up to that much latency.
+    #: userspace backend: a wake-up within ``rx_batch`` seconds of the last pass lets the
+    #: packets queue in the socket until ``rx_batch`` has passed and takes them in one pass;
+    #: the first after a quiet spell is read at once (like a NIC's interrupt moderation):
+    #: under load fewer, warmer wake-ups and bundled answers, for up to that much latency.
     #: The largest value among a process's endpoints applies; 0 reads each wake-up at once.
     rx_batch: float = 0.0
 
