@@ -424,14 +424,14 @@ class Ue:
         """TS 24.501 §5.5.1.3.4: release locally the PDU sessions the Registration Accept's
         PDU session status shows inactive in the network. Without the IE, a registration the
         network could only complete after asking for the SUCI (it had lost the UE, e.g. a
-        restarted AMF) leaves the UE no session either: the simulator releases them locally and
-        asks for them again (``UeSm.to_restore``), since the UE's sessions lived in a context
-        the network no longer has."""
+        restarted AMF) leaves the UE no session either. Either way the simulated UE's
+        always-on applications ask for the sessions that were up again (``UeSm.to_restore``),
+        as after a Service Accept that names them inactive."""
         lost = self.identity_asked
         if status is None and not lost:
             return
         self.identity_asked = False
-        self.sm.local_release(0, status or frozenset(), restore=lost)
+        self.sm.local_release(0, status or frozenset(), restore=True)
         if lost:
             self._count("network_lost_context")
 
@@ -477,12 +477,15 @@ class Ue:
 
     def _on_service_accept(self, msg: Any) -> list[bytes]:
         """TS 24.501 §5.6.1.4: accepted; sessions the PDU session status IE shows inactive in
-        the network are released locally."""
+        the network are released locally. Those that were up are asked for again
+        (``UeSm.to_restore``), as after #9/#10: the simulated UE's applications are always-on,
+        and an AMF that kept the UE across a restart may answer for an SMF that did not keep
+        its sessions."""
         self.state = UeState.REGISTERED
         self.full_request = None
         status = msg.pdu_session_status
         if status is not None and self.sm is not None and self.sm.sessions:
-            self.sm.local_release(0, status, restore=False)
+            self.sm.local_release(0, status, restore=True)
         self._count("service_accept")
         return []
 

@@ -439,3 +439,25 @@ async def test_real_amf_restarted_member_mobility_registration_runs_identity() -
     finally:
         pump.cancel()
         await w.sim.stop()
+
+
+def test_service_accept_naming_a_session_inactive_has_the_ue_ask_for_it_again() -> None:
+    """TS 24.501 §5.6.1.4.1: a Service Accept whose PDU session status shows a session inactive
+    (an AMF that kept the UE across a restart, beside an SMF that lost its sessions) releases it
+    locally; the simulated UE's always-on application asks for it again (``to_restore``), the
+    session the network still has stays."""
+    sim = _sim(1)
+    ru = sim.ues[0]
+    _registered(ru, 1, 0x79)
+    kamf = ru.ue.kamf
+    events: list[tuple[str, int]] = []
+    ru.ue.sm = UeSm(lambda ev, s: events.append((ev, s.psi)))
+    _active_session(ru.ue.sm, 1)
+    _active_session(ru.ue.sm, 2)
+    ru.ue.service_request(1, frozenset({1, 2}))
+    amf_ctx = amf_nas.new_security_context(kamf, 1, 2, 2)  # the AMF's side of the same context
+    assert ru.ue.on_downlink(amf_nas.protect(amf_ctx, amf_nas.service_accept(frozenset({2})))) == []
+    ue = ru.ue
+    assert ue.state == UeState.REGISTERED and ue.guti is not None and ue.sec is not None
+    assert set(ue.sm.sessions) == {2} and events == [(EV_RELEASED, 1)]
+    assert ue.sm.to_restore == [(1, "internet", (1, None))]
