@@ -105,8 +105,12 @@ def member_config(doc: dict[str, Any], pools: list[list[str]], m: int, nrf_uri: 
         sec["nrf_uri"] = nrf_uri
         # each member registers as NF instances of its own, fixed here so that a restarted
         # member's NFRegister (a PUT on the same nfInstanceId, TS 29.510 §5.2.2.2.2) replaces
-        # its old profiles in the NRF instead of adding a second set beside them
-        sec["nf_instance_id"] = str(uuid.uuid4())
+        # its old profiles in the NRF instead of adding a second set beside them; name-based
+        # (RFC 9562 §5.5) on the member's data directory, so a whole `up` started again on the
+        # same data is the same instances: the UDM's registrations of the UEs an AMF kept on
+        # disk (fivecore.nf.amf.persist) still name their AMF
+        sec["nf_instance_id"] = str(uuid.uuid5(uuid.NAMESPACE_URL,
+                                               f"fivecore-amf-set/{Path(data_dir).resolve()}/{m}/{n}"))
     amf, smf = d["amf"], d["smf"]
     amf["ngap"]["address"] = member_address(amf["ngap"]["address"], m)
     amf["guami"]["pointer"] = int(amf["guami"]["pointer"]) + m

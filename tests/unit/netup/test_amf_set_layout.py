@@ -55,6 +55,10 @@ def test_member_config_is_a_complete_member_of_the_same_set(tmp_path: Path) -> N
     assert all(ids) and len(set(ids)) == len(ids) and cfg.amf.nf_instance_id not in ids
     other = load_config(amf_set.member_config(dump_config(first), pools, 1, "http://127.0.0.10:7777", tmp_path))
     assert not set(ids) & {other.section(n).nf_instance_id for n in amf_set.MEMBER_NFS}
+    # ...and the same ones when `up` starts again on the same data (the UDM's registrations of
+    # the UEs the member's AMF kept on disk name that AMF)
+    again = load_config(amf_set.member_config(dump_config(first), pools, 1, "http://127.0.0.10:7777", tmp_path / "m1"))
+    assert [again.section(n).nf_instance_id for n in amf_set.MEMBER_NFS] == ids
     assert member.amf.ngap.address == "127.0.10.5" and member.smf.pfcp.address == "127.0.10.4"
     for n in amf_set.MEMBER_NFS:
         assert member.section(n).sbi.address.startswith("127.0.10.")
