@@ -29,6 +29,7 @@ from test_session_e2e import (
     ping,
     remove_dn,
     remove_ue_namespaces,
+    start_core,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -43,18 +44,7 @@ def core(tmp_path_factory: pytest.TempPathFactory):
         pytest.skip("needs root: raw-socket SCTP, TUN devices, network namespaces")
     if shutil.which("ping") is None:
         pytest.skip("iputils-ping is not installed")
-    c: SessionCore | None = None
-    last: Exception | None = None
-    for i in range(3):
-        c = SessionCore(tmp_path_factory.mktemp(f"persist-sessions{i}"), amf={"persist_flush_ms": 50})
-        try:
-            c.start()
-            break
-        except (RuntimeError, TimeoutError) as exc:
-            c.stop()
-            last, c = exc, None
-    if c is None:
-        raise AssertionError(f"core did not start: {last}")
+    c = start_core(tmp_path_factory, "persist-sessions", amf={"persist_flush_ms": 50})
     try:
         c.provision(FIRST + N + 1)
         c.make_upf_tun()

@@ -189,6 +189,21 @@ def remove_dn() -> None:
     FORWARD_BEFORE.clear()
 
 
+def start_core(tmp_path_factory: pytest.TempPathFactory, name: str, **sections: Any) -> SessionCore:
+    """A started :class:`SessionCore` (``sections``: NF config overrides); three tries, since a
+    port another process took meanwhile fails a start."""
+    last: Exception | None = None
+    for i in range(3):
+        c = SessionCore(tmp_path_factory.mktemp(f"{name}{i}"), **sections)
+        try:
+            c.start()
+            return c
+        except (RuntimeError, TimeoutError) as exc:
+            c.stop()
+            last = exc
+    raise AssertionError(f"core did not start: {last}")
+
+
 def remove_ue_namespaces() -> None:
     for ns in sh("ip", "netns", "list", check=False).stdout.split("\n"):
         name = ns.split(" ", 1)[0]
@@ -202,18 +217,7 @@ def core(tmp_path_factory: pytest.TempPathFactory):
         pytest.skip("needs root: raw-socket SCTP, TUN devices, network namespaces")
     if shutil.which("ping") is None:
         pytest.skip("iputils-ping is not installed")
-    c: SessionCore | None = None
-    last: Exception | None = None
-    for i in range(3):
-        c = SessionCore(tmp_path_factory.mktemp(f"session{i}"))
-        try:
-            c.start()
-            break
-        except (RuntimeError, TimeoutError) as exc:
-            c.stop()
-            last, c = exc, None
-    if c is None:
-        raise AssertionError(f"core did not start: {last}")
+    c = start_core(tmp_path_factory, "session")
     try:
         c.provision(N_UES + 40)
         c.make_upf_tun()
