@@ -476,7 +476,7 @@ class Association:
     def _on_heartbeat_timer(self, now: float) -> None:
         """RFC 9260 §8.3 — send HEARTBEAT to the idle path; an unanswered one is an error."""
         self._thb = None
-        if self.state not in (State.ESTABLISHED, State.SHUTDOWN_PENDING, State.SHUTDOWN_RECEIVED):
+        if self.state not in _SENDING_STATES:
             return
         if self._probe is not None:
             # The probe heartbeats this path already and counts its errors; a second series
@@ -490,20 +490,18 @@ class Association:
                 self.abort("peer unreachable: HEARTBEAT not acknowledged", now)
                 self._events[-1] = AssociationLost("peer unreachable: HEARTBEAT not acknowledged")
                 return
-        self._hb_nonce = self._rng.getrandbits(64)
-        info = p.encode_param(p.PARAM_HEARTBEAT_INFO, _HB_INFO.pack(now, self._hb_nonce))
-        self._ctrl.append(p.encode_chunk(p.HEARTBEAT, 0, info))
-        self._hb_pending = True
-        self._hb_sent_at = now
+        self._send_heartbeat(now)
         self._schedule_heartbeat(now)
 
     def request_heartbeat(self, now: float) -> None:
         """RFC 9260 §8.3 / §11.1 (REQUESTHEARTBEAT): a HEARTBEAT now, on demand of the upper
         layer; its acknowledgement bumps ``heartbeat_acks``. One already outstanding serves."""
-        if self.state not in (State.ESTABLISHED, State.SHUTDOWN_PENDING, State.SHUTDOWN_RECEIVED):
-            return
-        if self._hb_pending:
-            return
+        if self.state in _SENDING_STATES and not self._hb_pending:
+            self._send_heartbeat(now)
+
+    def _send_heartbeat(self, now: float) -> None:
+        """RFC 9260 §8.3 — the routine (or requested) HEARTBEAT, with a fresh nonce; it is
+        outstanding until its ACK (:meth:`_on_heartbeat_ack`) or the next timer."""
         self._hb_nonce = self._rng.getrandbits(64)
         info = p.encode_param(p.PARAM_HEARTBEAT_INFO, _HB_INFO.pack(now, self._hb_nonce))
         self._ctrl.append(p.encode_chunk(p.HEARTBEAT, 0, info))
