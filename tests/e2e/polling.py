@@ -5,6 +5,7 @@ Deadlines here are generous bounds on something that must happen, never measurem
 from __future__ import annotations
 
 import asyncio
+import inspect
 import re
 import time
 import urllib.request
@@ -23,10 +24,13 @@ def wait_until(what: str, cond: Any, timeout: float = 60.0, period: float = 0.2)
 
 
 async def await_until(what: str, cond: Any, timeout: float = 90.0, period: float = 0.2) -> Any:
-    """:func:`wait_until` for a test running on the event loop (which must keep running)."""
+    """:func:`wait_until` for a test running on the event loop (which must keep running);
+    ``cond()`` may also return an awaitable (e.g. a read of a process's stats), whose result counts."""
     deadline = time.monotonic() + timeout
     while True:
         v = cond()
+        if inspect.isawaitable(v):
+            v = await v
         if v:
             return v
         assert time.monotonic() < deadline, f"not within {timeout:.0f}s: {what}"

@@ -24,10 +24,10 @@ import asyncio
 import os
 import shutil
 import subprocess
-import time
 from typing import Any
 
 import pytest
+from polling import await_until
 
 from fivecore.nf.amf.launch import AmfCore
 from fivecore.obs.pcap import PcapWriter
@@ -54,18 +54,6 @@ def core(tmp_path_factory: pytest.TempPathFactory):
     c.stop()
 
 
-async def _wait(what: str, cond: Any, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = cond()
-        if asyncio.iscoroutine(v):
-            v = await v
-        if v:
-            return v
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 async def _counter_at_least(core: AmfCore, name: str, n: int) -> bool:
     return (await core.acounters()).get(name, 0) >= n
 
@@ -76,8 +64,9 @@ async def _crash_and_restart(core: AmfCore, gnb: Any) -> None:
     lost = gnb.stats.associations_lost
     amf.kill()
     await asyncio.to_thread(amf.start)
-    await _wait("the gNB noticed the old association is gone", lambda: gnb.stats.associations_lost > lost, 60)
-    await _wait("NG Setup with the restarted AMF", lambda: gnb.ready, 60)
+    await await_until("the gNB noticed the old association is gone", lambda: gnb.stats.associations_lost > lost,
+                      timeout=60, period=0.05)
+    await await_until("NG Setup with the restarted AMF", lambda: gnb.ready, timeout=60, period=0.05)
 
 
 def test_ue_contexts_survive_an_amf_crash(core: AmfCore, tmp_path) -> None:
@@ -95,8 +84,10 @@ def test_ue_contexts_survive_an_amf_crash(core: AmfCore, tmp_path) -> None:
         try:
             for ru in sim.ues:
                 assert await sim.register(ru, timeout=30) == UeState.REGISTERED, ru.ue.last_cause
-            await _wait("every UE CM-IDLE", lambda: _counter_at_least(core, "release_complete", N))
-            await _wait("the contexts written", lambda: _counter_at_least(core, "persist_written", N))
+            await await_until("every UE CM-IDLE", lambda: _counter_at_least(core, "release_complete", N),
+                              timeout=30, period=0.05)
+            await await_until("the contexts written", lambda: _counter_at_least(core, "persist_written", N),
+                              timeout=30, period=0.05)
             before = {ru.ue.supi: ru.ue.sec.dl_count for ru in sim.ues}  # next DL COUNT each expects
             assert all(ru.ran_id is None for ru in sim.ues)
 
@@ -122,7 +113,8 @@ def test_ue_contexts_survive_an_amf_crash(core: AmfCore, tmp_path) -> None:
             # the gNB lets them go idle again (user inactivity, TS 38.413 §8.3.2)
             for ru in sim.ues:
                 gnb.release_request(ru)
-            await _wait("every UE CM-IDLE", lambda: all(r.ran_id is None for r in sim.ues), 30)
+            await await_until("every UE CM-IDLE", lambda: all(r.ran_id is None for r in sim.ues),
+                              timeout=30, period=0.05)
 
             # --- a periodic registration update: no authentication -----------------------------
             ru = sim.ues[0]
@@ -135,9 +127,11 @@ def test_ue_contexts_survive_an_amf_crash(core: AmfCore, tmp_path) -> None:
             # --- crash 2: a UE that de-registered is not resumed --------------------------------
             gone = sim.ues[1]
             assert await sim.deregister(gone, timeout=30) == UeState.DEREGISTERED
-            await _wait("its context deleted", lambda: _counter_at_least(core, "persist_deleted", 1))
-            await _wait("every UE CM-IDLE", lambda: all(r.ran_id is None for r in sim.ues), 30)
-            await asyncio.sleep(0.3)  # a few flush periods: the idle UEs' last COUNTs are written
+            await await_until("its context deleted", lambda: _counter_at_least(core, "persist_deleted", 1),
+                              timeout=30, period=0.05)
+            await await_until("every UE CM-IDLE", lambda: all(r.ran_id is None for r in sim.ues),
+                              timeout=30, period=0.05)
+            await await_until("the idle UEs' last COUNTs written", core.idle_and_stored, timeout=30, period=0.05)
             await _crash_and_restart(core, gnb)
             c = await core.acounters()
             assert c.get("persist_restored") == N - 1, c

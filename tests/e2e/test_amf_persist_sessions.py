@@ -15,22 +15,11 @@ Run under ``flock /tmp/fivecore-bench.lock``; needs root (raw-IP SCTP, TUN, name
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import time
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
-from test_session_e2e import (
-    DN_HOST,
-    SessionCore,
-    Sim,
-    make_dn,
-    ping,
-    remove_dn,
-    remove_ue_namespaces,
-    start_core,
-)
+from polling import await_until
+from test_session_e2e import DN_HOST, SessionCore, Sim, ping, session_network
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -39,31 +28,8 @@ FIRST = 70  # IMSI offset and UE namespace index of this test's UEs
 
 
 @pytest.fixture(scope="module")
-def core(tmp_path_factory: pytest.TempPathFactory):
-    if os.geteuid() != 0:
-        pytest.skip("needs root: raw-socket SCTP, TUN devices, network namespaces")
-    if shutil.which("ping") is None:
-        pytest.skip("iputils-ping is not installed")
-    c = start_core(tmp_path_factory, "persist-sessions", amf={"persist_flush_ms": 50})
-    try:
-        c.provision(FIRST + N + 1)
-        c.make_upf_tun()
-        c.start_upf()
-        make_dn()
-        yield c
-    finally:
-        c.stop()
-        remove_dn()
-        remove_ue_namespaces()
-
-
-async def _until(what: str, cond: Any, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+def core(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionCore]:
+    yield from session_network(tmp_path_factory, "persist-sessions", FIRST + N + 1, amf={"persist_flush_ms": 50})
 
 
 async def test_idle_ues_sessions_come_back_after_an_amf_crash(core: SessionCore) -> None:
@@ -79,16 +45,17 @@ async def test_idle_ues_sessions_come_back_after_an_amf_crash(core: SessionCore)
             assert loss == 0, out
         for ru in s.sim.ues:  # user inactivity: CM-IDLE, user plane deactivated at the SMF
             gnb.release_request(ru)
-        await _until("every UE CM-IDLE", lambda: all(ru.ran_id is None and s.up.tunnel(ru) is None
-                                                     for ru in s.sim.ues))
-        await asyncio.sleep(0.5)  # several flush periods: the idle UEs are on disk
+        await await_until("every UE CM-IDLE", lambda: all(ru.ran_id is None and s.up.tunnel(ru) is None
+                                                          for ru in s.sim.ues), timeout=30, period=0.05)
+        await await_until("the idle UEs on disk", core.idle_and_stored, timeout=30, period=0.05)
 
         amf = core.procs["amf"]
         lost = gnb.stats.associations_lost
         amf.kill()
         await asyncio.to_thread(amf.start)
-        await _until("the gNB noticed the old association is gone", lambda: gnb.stats.associations_lost > lost, 60)
-        await _until("NG Setup with the restarted AMF", lambda: gnb.ready, 60)
+        await await_until("the gNB noticed the old association is gone",
+                          lambda: gnb.stats.associations_lost > lost, timeout=60, period=0.05)
+        await await_until("NG Setup with the restarted AMF", lambda: gnb.ready, timeout=60, period=0.05)
         c = await core.acounters()
         assert c.get("persist_restored") == N, c
 

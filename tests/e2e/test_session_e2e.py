@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -211,15 +212,17 @@ def remove_ue_namespaces() -> None:
             sh("ip", "netns", "del", name, check=False)
 
 
-@pytest.fixture(scope="module")
-def core(tmp_path_factory: pytest.TempPathFactory):
+def session_network(tmp_path_factory: pytest.TempPathFactory, name: str, subscribers: int,
+                    **sections: Any) -> Iterator[SessionCore]:
+    """A module fixture's body: the started core with ``subscribers`` provisioned, its UPF
+    and the data-network namespace; everything removed afterwards (UE namespaces too)."""
     if os.geteuid() != 0:
         pytest.skip("needs root: raw-socket SCTP, TUN devices, network namespaces")
     if shutil.which("ping") is None:
         pytest.skip("iputils-ping is not installed")
-    c = start_core(tmp_path_factory, "session")
+    c = start_core(tmp_path_factory, name, **sections)
     try:
-        c.provision(N_UES + 40)
+        c.provision(subscribers)
         c.make_upf_tun()
         c.start_upf()
         make_dn()
@@ -228,6 +231,11 @@ def core(tmp_path_factory: pytest.TempPathFactory):
         c.stop()
         remove_dn()
         remove_ue_namespaces()
+
+
+@pytest.fixture(scope="module")
+def core(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionCore]:
+    yield from session_network(tmp_path_factory, "session", N_UES + 40)
 
 
 class Sim:

@@ -18,13 +18,12 @@ import os
 import re
 import signal
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from icmp_echo import echo_request
-from polling import metric, wait_until
+from polling import await_until, metric, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -105,10 +104,9 @@ def test_up_restarts_a_killed_member_and_upf(tmp_path: Path) -> None:
             rx = [t.rx for _up, t in tunnels]
             for up, t in tunnels:
                 up.uplink(t, echo_request(t.ru.ue.sm.sessions[1].ipv4, tun_address, 77, seq))
-            deadline = time.monotonic() + 20
-            while not all(t.rx > r for (_up, t), r in zip(tunnels, rx, strict=True)):
-                assert time.monotonic() < deadline, f"no echo reply through the UPF (seq {seq})"
-                await asyncio.sleep(0.1)
+            await await_until(f"echo replies through the UPF (seq {seq})",
+                              lambda: all(t.rx > r for (_up, t), r in zip(tunnels, rx, strict=True)),
+                              timeout=20, period=0.1)
 
         async def attach(first_index: int, n: int, gnb_id_base: int) -> Attacher:
             att = await Attacher.create(net, n, f"{int(FIRST_IMSI) + first_index:015d}", n_gnbs=2,

@@ -34,7 +34,7 @@ from typing import Any
 import pytest
 import yaml
 from icmp_echo import echo_request
-from polling import metric, wait_until
+from polling import await_until, metric, wait_until
 
 from fivecore.nf.common.launch import NfProcess, discover_sync, free_port
 from fivecore.nf.upf.config import load_upf_config
@@ -223,10 +223,8 @@ async def test_nfmanagement_and_discovery_exchanges_conform_to_ts29510(tmp_path:
         await agent.start()
         await asyncio.wait_for(agent.registered.wait(), 20)
         assert agent.heartbeat_timer == 1  # the NRF's timer, taken from its answer
-        deadline = time.monotonic() + 20
-        while not any(m == "PATCH" for m, _p, _s in upf_http.seen):
-            assert time.monotonic() < deadline, "no heartbeat sent"
-            await asyncio.sleep(0.1)
+        await await_until("a heartbeat sent", lambda: any(m == "PATCH" for m, _p, _s in upf_http.seen),
+                          timeout=20, period=0.1)
         n4 = N4(NET + "4", 0, [])
         found = await UpfDiscovery(smf, n4, []).find("internet", (1, 1))
         assert [p.addr for p in found] == [(UPF_ADDR, 8805)]

@@ -442,15 +442,18 @@ class AmfApp(NfApp):
     def stats(self) -> dict[str, Any]:
         ctx = self.gmm.ctx
         states: dict[str, int] = {}
+        connected = 0
         for ue in ctx.ues.values():
             k = ue.state.name
             states[k] = states.get(k, 0) + 1
+            connected += ue.gnb is not None
         ru = resource.getrusage(resource.RUSAGE_SELF)
         return {
             "pid": os.getpid(),
             "gnbs": len(ctx.gnbs),
             "ues": len(ctx.ues),
             "ue_states": states,
+            "cm_connected": connected,
             "counters": dict(ctx.stats),
             "overloaded": self.overloaded,
             "loop_lag_ms": round(1000 * self.loop_lag, 1),

@@ -135,6 +135,12 @@ class AmfCore(Core):
         """:meth:`amf_stats` without blocking the event loop."""
         return await asyncio.to_thread(self.amf_stats)
 
+    async def idle_and_stored(self) -> bool:
+        """Every UE the AMF holds is CM-IDLE and nothing waits for the next persistence flush
+        (fivecore.nf.amf.persist): what a restart now would find on disk is all there is."""
+        st = await self.acounters_full()
+        return st["cm_connected"] == 0 and not (st.get("persist") or {}).get("pending")
+
     async def wait_counter(self, name: str, at_least: int, timeout: float = 10.0) -> int:
         """Poll the AMF's counter ``name`` until it reaches ``at_least`` (or time runs out)."""
         deadline = time.monotonic() + timeout
