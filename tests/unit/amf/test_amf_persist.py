@@ -525,3 +525,21 @@ def test_fuzz_damaged_files_raise_only_persist_errors(tmp_path_factory: pytest.T
             pass
         finally:
             f.close()
+
+
+def test_text_that_is_not_utf8_in_a_damaged_file_is_a_persist_file_error(tmp_path: Path) -> None:
+    """A damaged schema whose table name is not UTF-8: SQLite's "malformed database schema"
+    message quotes the name, and Python's sqlite3 then raises UnicodeDecodeError instead of a
+    DatabaseError. That is damage like any other: PersistFileError (found by the fuzz test
+    above in CI)."""
+    path = tmp_path / "x.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE t\u00e9 (a)")  # 'é' is C3 A9 in UTF-8 ...
+    db.commit()
+    db.close()
+    raw = path.read_bytes()
+    assert b"t\xc3\xa9" in raw and b"CREATE TABLE" in raw
+    # ... 80 80 is no UTF-8, and the schema's SQL no longer parses
+    path.write_bytes(raw.replace(b"t\xc3\xa9", b"t\x80\x80").replace(b"CREATE TABLE", b"CREATE TABLX"))
+    with pytest.raises(PersistFileError):
+        UeContextFile(path, GUAMI)

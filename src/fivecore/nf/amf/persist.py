@@ -339,7 +339,8 @@ class UeContextFile:
         except sqlite3.OperationalError as exc:  # locked, read-only, I/O: not the file's content
             self.close()
             raise PersistError(f"{self.path}: {exc}") from None
-        except sqlite3.DatabaseError as exc:  # not a database, malformed
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:  # not a database, malformed (a
+            # damaged page can hold a table name or text that is not UTF-8)
             self.close()
             raise PersistFileError(f"{self.path}: {exc}", ours=True) from None
         except BaseException:
@@ -392,7 +393,7 @@ class UeContextFile:
                     log.warning("event=amf_persist_bad_record err=%s", exc)
                     continue
                 yield rec
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
             raise PersistFileError(f"{self.path}: {exc}", ours=True) from None
 
     def write(self, upserts: Iterable[UeRecord] = (), deletes: Iterable[str] = (),
@@ -466,7 +467,7 @@ def stored_instance_id(config: Config) -> str | None:
             meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
         finally:
             db.close()
-    except sqlite3.Error:
+    except (sqlite3.Error, UnicodeDecodeError):
         return None
     if meta.get("format") != FORMAT or meta.get("guami") != guami_key(config):
         return None
