@@ -9,11 +9,11 @@ simulator's, in this process; the first one's SCTP stack drops its first two HEA
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import os
 
 import pytest
+from polling import await_until
 
 from fivecore.nf.amf.launch import AmfCore
 from fivecore.ran.gnb import Gnb, GnbConfig
@@ -53,9 +53,10 @@ async def test_gnb_missing_two_heartbeats_is_not_cut_off(core: AmfCore, monkeypa
     monkeypatch.setattr(sctp, "connect", functools.partial(sctp.connect, packet_filter=busy))
     await a.start()
     monkeypatch.undo()  # only the first gNB is slow
-    # Its delayed SACK of the NG Setup Response (sack_delay 0.2 s, RFC 9260 §6.2) is long out
-    # by then: a SACK of new DATA would also prove it alive, and here the HEARTBEATs must.
-    await asyncio.sleep(1.0)
+    # Its delayed SACK of the NG Setup Response (sack_delay 0.2 s, RFC 9260 §6.2) must be out
+    # first: a SACK of new DATA would also prove it alive, and here the HEARTBEATs must. The AMF
+    # reads it before the second gNB's INIT (one raw socket, in order of arrival).
+    await await_until("the first gNB's delayed SACK is sent", lambda: not a.assoc.ack_pending, timeout=10)
     try:
         await b.start()
         try:

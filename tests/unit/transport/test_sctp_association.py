@@ -347,12 +347,28 @@ def test_delayed_sack_and_every_second_packet() -> None:
     for pk in net.ca.datagrams_to_send(net.now):
         net.to_srv(pk)
     assert net.sa.datagrams_to_send(net.now) == []  # SACK delayed
+    assert net.sa.ack_pending
     assert net.sa.get_timer() == pytest.approx(net.now + 0.2)
     net.ca.send(0, 60, b"two")
     for pk in net.ca.datagrams_to_send(net.now):
         net.to_srv(pk)
     out = net.sa.datagrams_to_send(net.now)
     assert [chunk_types(x) for x in out] == [[p.SACK]]  # second packet: SACK at once
+    assert not net.sa.ack_pending
+
+
+def test_delayed_sack_goes_out_when_its_timer_fires() -> None:
+    """RFC 9260 §6.2: a lone DATA packet is acknowledged within the delay, SACK alone."""
+    net = Net(SctpConfig(heartbeat_interval=0, sack_delay=0.2))
+    net.connect()
+    net.ca.send(0, 60, b"one")
+    for pk in net.ca.datagrams_to_send(net.now):
+        net.to_srv(pk)
+    assert net.sa.datagrams_to_send(net.now) == [] and net.sa.ack_pending
+    net.now += 0.2
+    net.sa.handle_timer(net.now)
+    assert [chunk_types(x) for x in net.sa.datagrams_to_send(net.now)] == [[p.SACK]]
+    assert not net.sa.ack_pending
 
 
 def test_receive_window_limits_sender() -> None:

@@ -375,6 +375,11 @@ class Association:
         return not self._queue and not self._sent
 
     @property
+    def ack_pending(self) -> bool:
+        """A SACK is owed to the peer: due now, or held back by the delayed-SACK timer (§6.2)."""
+        return self._sack_needed or self._tsack is not None
+
+    @property
     def wants_output(self) -> bool:
         return bool(self._packets or self._ctrl or self._sack_needed)
 

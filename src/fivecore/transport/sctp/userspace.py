@@ -413,6 +413,11 @@ class UserspaceAssociation(SctpAssociation):
     def rto(self) -> float:
         return self._a.rto
 
+    @property
+    def ack_pending(self) -> bool:
+        """A SACK is still owed to the peer (RFC 9260 §6.2): for tests that must know it is out."""
+        return self._a.ack_pending
+
     def send_nowait(self, data: bytes, stream: int = 0, ppid: int = 60, unordered: bool = False) -> None:
         if self._closed:
             raise p.SctpError(f"association closed: {self._close_reason}")
