@@ -4,13 +4,12 @@ with the values the UPF's per-DNN policy (fivecore.nf.upf.ndp) gives, inside GTP
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
+from tsharkjson import fields, packets
 
 from fivecore.nf.upf.config import load_upf_config
 from fivecore.nf.upf.datapath import UPF_LINK_LOCAL
@@ -21,25 +20,6 @@ pytestmark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark n
 
 UE_LL = icmpv6.link_local(bytes.fromhex("02000000c0a80001"))
 MANY = [f"2001:db8:53::{i:x}" for i in range(1, icmpv6.MAX_RDNSS + 1)]
-
-
-def _fields(layer: Any) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-
-    def walk(v: Any) -> None:
-        if isinstance(v, dict):
-            for k, x in v.items():
-                if isinstance(x, str):
-                    found.setdefault(k, []).append(x)
-                elif isinstance(x, list) and all(isinstance(i, str) for i in x):
-                    found.setdefault(k, []).extend(x)
-                walk(x)
-        elif isinstance(v, list):
-            for x in v:
-                walk(x)
-
-    walk(layer)
-    return found
 
 
 def test_tshark_reads_mtu_and_rdnss(tmp_path: Path) -> None:
@@ -64,7 +44,7 @@ def test_tshark_reads_mtu_and_rdnss(tmp_path: Path) -> None:
     # one option subtree per option: without this flag JSON keeps only the last of them
     out = subprocess.run(["tshark", "-r", str(path), "-T", "json", "--no-duplicate-keys", "-V"],
                          capture_output=True, text=True, timeout=120, check=True).stdout
-    f1, f2, f3 = (_fields(p["_source"]["layers"]["icmpv6"]) for p in json.loads(out))
+    f1, f2, f3 = (fields(layers["icmpv6"]) for layers in packets(out))
     for f in (f1, f2, f3):
         assert f["icmpv6.type"] == ["134"] and f["icmpv6.checksum.status"] == ["1"]
     assert f1["icmpv6.opt.mtu"] == ["1400"]

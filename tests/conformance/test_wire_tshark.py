@@ -8,13 +8,13 @@ code, NAS message types, SUCI, IMEISV, MAC/SQN, TEID, SEID, QFI) must read back 
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tsharkjson import expert_problems, fields, packets
 
 from fivecore.obs.pcap import PcapWriter
 from fivecore.wire import gtpu, nas, ngap, pfcp, samples
@@ -24,7 +24,6 @@ pytestmark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark n
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 GNB, AMF, SMF, UPF = "127.0.0.1", "127.0.0.5", "127.0.0.4", "127.0.0.7"
 PREFS = ["-o", "nas-5gs.null_decipher:TRUE", "-o", "sctp.checksum:CRC-32C"]
-SEV_WARN = 0x00600000
 
 
 def _nas_frame(w: PcapWriter, data: bytes, up: bool) -> None:
@@ -108,31 +107,6 @@ def _build(path: Path) -> list[dict[str, Any]]:
     return exp
 
 
-def _fields(layers: Any, names: set[str], out: dict[str, list[str]]) -> None:
-    if isinstance(layers, dict):
-        for k, v in layers.items():
-            if k in names and isinstance(v, str):
-                out.setdefault(k, []).append(v)
-            _fields(v, names, out)
-    elif isinstance(layers, list):
-        for v in layers:
-            _fields(v, names, out)
-
-
-def _experts(layers: Any, out: list[tuple[str, int]]) -> None:
-    if isinstance(layers, dict):
-        for k, v in layers.items():
-            if k == "_ws.malformed":
-                out.append(("malformed", 1 << 30))
-            elif k == "_ws.expert" and isinstance(v, dict):
-                sev = int(v.get("_ws.expert.severity", "0"))
-                out.append((str(v.get("_ws.expert.message", v)), sev))
-            _experts(v, out)
-    elif isinstance(layers, list):
-        for v in layers:
-            _experts(v, out)
-
-
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, Any]]]:
     try:
@@ -156,17 +130,12 @@ def test_fields_read_back(capture: tuple[Path, list[dict[str, Any]]]) -> None:
     path, exp = capture
     out = subprocess.run(["tshark", "-r", str(path), "-T", "json", "-V", *PREFS],
                          capture_output=True, text=True, timeout=300, check=True).stdout
-    packets = json.loads(out)
-    assert len(packets) == len(exp)
-    for i, (pkt, want) in enumerate(zip(packets, exp, strict=True), start=1):
-        layers = pkt["_source"]["layers"]
-        experts: list[tuple[str, int]] = []
-        _experts(layers, experts)
-        bad = [m for m, sev in experts if sev >= SEV_WARN]
+    frames = packets(out)
+    assert len(frames) == len(exp)
+    for i, (layers, want) in enumerate(zip(frames, exp, strict=True), start=1):
+        bad = expert_problems(layers)
         assert not bad, f"frame {i}: {bad}"
-        got: dict[str, list[str]] = {}
-        _fields(layers, set(want), got)
-        assert got == want, f"frame {i}"
+        assert fields(layers, set(want)) == want, f"frame {i}"
 
 
 def test_fragmented_ngap_over_16k(tmp_path: Path) -> None:
@@ -182,12 +151,9 @@ def test_fragmented_ngap_over_16k(tmp_path: Path) -> None:
     out = subprocess.run(["tshark", "-r", str(path), "-T", "json", "-V",
                           "-o", "sctp.checksum:CRC-32C"],
                          capture_output=True, text=True, timeout=300, check=True).stdout
-    layers = json.loads(out)[0]["_source"]["layers"]
-    got: dict[str, list[str]] = {}
-    _fields(layers, {"ngap.procedureCode", "ngap.AMF_UE_NGAP_ID", "ngap.RAN_UE_NGAP_ID",
-                     "nas_5gs.msg_auth_code"}, got)
+    layers = packets(out)[0]
+    got = fields(layers, {"ngap.procedureCode", "ngap.AMF_UE_NGAP_ID", "ngap.RAN_UE_NGAP_ID",
+                          "nas_5gs.msg_auth_code"})
     assert got == {"ngap.procedureCode": ["4"], "ngap.AMF_UE_NGAP_ID": ["77"],
                    "ngap.RAN_UE_NGAP_ID": ["5"], "nas_5gs.msg_auth_code": ["0x00000000"]}
-    experts: list[tuple[str, int]] = []
-    _experts(layers, experts)
-    assert not [m for m, sev in experts if sev >= SEV_WARN]
+    assert not expert_problems(layers)

@@ -11,18 +11,17 @@ import asyncio
 import json
 import os
 import shutil
-import subprocess
 import time
 import urllib.error
 import urllib.request
 from typing import Any
 
 import pytest
+from ngap_capture import tshark_clean
 from typer.testing import CliRunner
 
 from fivecore.cli.main import app as cli_app
 from fivecore.nf.amf.launch import AmfCore
-from fivecore.obs.pcap import PcapWriter
 from fivecore.ran import nas_io as ue_nas
 from fivecore.ran.app import RanSim
 from fivecore.ran.config import load_ran_config
@@ -141,34 +140,12 @@ async def test_procedures_over_sctp_decode_in_tshark(core: AmfCore, tmp_path) ->
 
     if shutil.which("tshark") is None:
         pytest.skip("tshark is not installed")
-    text = tshark_clean(core, frames, tmp_path / "procedures.pcap")
+    text = tshark_clean(frames, tmp_path / "procedures.pcap", core.ngap)
     for proc in ("id-UEContextModification", "id-AMFConfigurationUpdate", "id-RANConfigurationUpdate"):
         assert f"procedureCode: {proc} " in text, proc
     assert "NAS message container" in text
     assert text.count("Message type: Registration request") >= 4, "both registrations: outer and inner"
     assert text.count("Message type: Service request") >= 2, "outer and inner of the container form"
-
-
-def tshark_clean(core: AmfCore, frames: list[tuple[str, bytes, int]], path: Any) -> str:
-    """Write the gNB's NGAP frames to a pcap; tshark must read it with no malformed packet and
-    no expert error. Returns tshark's verbose text."""
-    amf_host, amf_port = core.ngap
-    with PcapWriter(path) as w:
-        for d, data, stream in frames:
-            if d == "ul":
-                w.write_ngap(data, src="127.0.0.1", dst=amf_host, sport=38412, dport=amf_port, stream=stream)
-            else:
-                w.write_ngap(data, src=amf_host, dst="127.0.0.1", sport=amf_port, dport=38412, stream=stream)
-    prefs = ["-o", "nas-5gs.null_decipher:TRUE", "-o", "sctp.checksum:TRUE", "-d", f"sctp.port=={amf_port},ngap"]
-    out = subprocess.run(["tshark", "-r", str(path), "-V", *prefs], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    text = out.stdout
-    assert "Malformed Packet" not in text
-    assert "[Expert Info (Error" not in text, [ln for ln in text.splitlines() if "Expert Info (Error" in ln][:5]
-    experts = subprocess.run(["tshark", "-r", str(path), "-q", "-z", "expert,error", *prefs],
-                             capture_output=True, text=True, timeout=120)
-    assert "Errors (" not in experts.stdout, experts.stdout
-    return text
 
 
 def initial_ue(ran_id: int, nas: bytes) -> bytes:
@@ -269,6 +246,6 @@ async def test_hostile_flood_of_initial_ue_messages_keeps_the_amf_bounded(core: 
         await honest.stop()
     if shutil.which("tshark") is not None:
         # the congestion reject as Wireshark reads it: cause #22 with the T3346 value
-        text = tshark_clean(core, frames, tmp_path / "congestion.pcap")
+        text = tshark_clean(frames, tmp_path / "congestion.pcap", core.ngap)
         assert "Message type: Registration reject" in text and "Congestion" in text
         assert "T3346" in text

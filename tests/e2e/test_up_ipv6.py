@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-import json
 import os
 import random
 import shutil
@@ -35,6 +34,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tsharkjson import fields, packets
 
 from fivecore.nf.smf import gsm
 from fivecore.nf.smf import pfcp as smf_pfcp
@@ -93,28 +93,15 @@ def test_tshark_reads_the_prefix_and_the_advertisement(tmp_path: Path) -> None:
     text = subprocess.run(["tshark", "-r", str(path), "-V"], capture_output=True, text=True,
                           timeout=120, check=True).stdout
     assert "Malformed" not in text and "[Expert Info (Error" not in text, text
-    f1, f2 = (p["_source"]["layers"] for p in json.loads(out))
-    found: dict[str, list[str]] = {}
-
-    def walk(v: Any) -> None:
-        if isinstance(v, dict):
-            for k, x in v.items():
-                if isinstance(x, str):
-                    found.setdefault(k, []).append(x)
-                walk(x)
-        elif isinstance(v, list):
-            for x in v:
-                walk(x)
-
-    walk(f1["pfcp"])
+    f1, f2 = packets(out)
+    found = fields(f1["pfcp"])
     assert found["pfcp.ue_ip_addr_ipv6"] == ["fd00:5c:7:1::"] * 2
     assert found["pfcp.ue_ip_addr_ipv4"] == [sm.ue_ipv4] * 2
     assert found["pfcp.ue_ip_address_flag.v6"] == ["1", "1"]
     assert found["pfcp.ue_ip_address_flag.v6d"] == ["0", "0"]  # default /64, §8.2.62
     assert found["pfcp.ue_ip_address_flag.v6pl"] == ["0", "0"]
     assert found["pfcp.ue_ip_address_flag.sd"] == ["0", "1"]
-    found.clear()
-    walk(f2["icmpv6"])
+    found = fields(f2["icmpv6"])
     assert found["icmpv6.type"] == ["134"]
     assert found["icmpv6.checksum.status"] == ["1"]  # Good (0 Bad, 2 Unverified)
     assert found["icmpv6.opt.prefix"] == ["fd00:5c:7:1::"]

@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
+import inspect
 import json
 import logging
+import os
+import pathlib
 import re
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Engine,
@@ -33,12 +37,12 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from fivecore.errors import FivecoreError
 
 from .models import SEQ_STEP, SQN_MAX, AuthData, Subscriber
-from .schema import context_data, migrate, profiles, subscribers
+from .schema import context_data, migrate, profiles, schema_version, subscribers
 
 log = logging.getLogger("fivecore.store")
 
@@ -47,12 +51,58 @@ class StoreError(FivecoreError):
     """The subscriber store failed or refused an operation."""
 
 
+class StoreDatabaseError(StoreError):
+    """The database under the store failed, or what it returned cannot be used: a damaged or
+    foreign SQLite file, a file that is not SQLite at all, the database server refusing. The
+    message is one line naming the store and the operation."""
+
+
 class NotFound(StoreError):
     """No such subscriber (or profile, or context record)."""
 
 
 class AlreadyExists(StoreError):
     """A subscriber (or profile) with that key exists already."""
+
+
+#: What a damaged, foreign or non-SQLite file (or a failing database server) raises from under
+#: the store: the driver's and SQLAlchemy's errors; ValueError for text or JSON that does not
+#: decode (Python's sqlite3 raises UnicodeDecodeError when SQLite's own error message quotes a
+#: schema name that is not UTF-8; SQLAlchemy ValueError for a damaged timestamp); TypeError for
+#: a NULL where the schema allows none.
+_DB_FAILURES = (sqlite3.Error, SQLAlchemyError, ValueError, TypeError)
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _guarded(fn: _F) -> _F:
+    """Turn a failure of the database underneath ``fn`` into :class:`StoreDatabaseError`; the
+    store's own errors (NotFound, bad input, ...) pass as they are. Generators are guarded
+    while they are iterated, where their queries run."""
+    op = fn.__name__
+
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def gen_wrapper(self: SubscriberStore, *args: Any, **kw: Any) -> Any:
+            try:
+                yield from fn(self, *args, **kw)
+            except StoreError:
+                raise
+            except _DB_FAILURES as exc:
+                raise self._failure(op, exc) from exc
+
+        return gen_wrapper  # type: ignore[return-value]
+
+    @functools.wraps(fn)
+    def wrapper(self: SubscriberStore, *args: Any, **kw: Any) -> Any:
+        try:
+            return fn(self, *args, **kw)
+        except StoreError:
+            raise
+        except _DB_FAILURES as exc:
+            raise self._failure(op, exc) from exc
+
+    return wrapper  # type: ignore[return-value]
 
 
 DEFAULT_PROFILE: dict[str, Any] = {
@@ -143,13 +193,27 @@ class SubscriberStore:
                                          else_=subscribers.c.sqn + SEQ_STEP))
                         .returning(*subscribers.c))
         self._lock = threading.Lock()
-        if create:
-            self.migrate()
         # The attach hot path (subscriber row, context documents) goes through one plain sqlite3
         # connection: SQLAlchemy's per-call overhead was most of the store's CPU. Every other
         # path keeps the engine; both see each other's commits (WAL, autocommit reads).
         self._fast: sqlite3.Connection | None = None
         self._fast_lock = threading.Lock()
+        self._checkpointer: WalCheckpointer | None = None
+        try:
+            self._open(create)
+        except BaseException as exc:
+            self.close()  # the engine's pool and the fast connection: no file left open
+            if isinstance(exc, _DB_FAILURES) and not isinstance(exc, StoreError):
+                raise self._failure("open", exc) from exc
+            raise
+
+    def _open(self, create: bool) -> None:
+        """Migrate (``create``), then the fast connection and its read cache."""
+        db = self.engine.url.database if self.is_sqlite else None
+        if create:
+            if db and db != ":memory:" and not db.startswith("file:"):
+                self._refuse_foreign(db)
+            self.migrate()
         # Read cache of the fast path (see _sync): subscribers and profiles stamped with the
         # provisioning generation they were read under, SQNs with the data_version.
         self._subs: dict[str, _Entry] = {}
@@ -160,8 +224,6 @@ class SubscriberStore:
         self._gen_known = False
         self._effective_cache: dict[tuple[str | None, str], tuple[dict[str, Any], str]] = {}
         self._section_cache: dict[tuple[str | None, str], tuple[dict[str, Any], dict[str, str]]] = {}
-        db = self.engine.url.database if self.is_sqlite else None
-        self._checkpointer: WalCheckpointer | None = None
         if db and db != ":memory:" and not db.startswith("file:"):
             self._fast = sqlite3.connect(db, timeout=30, isolation_level=None, check_same_thread=False)
             _sqlite_pragmas(self._fast, None)
@@ -214,15 +276,28 @@ class SubscriberStore:
         head, sep, tail = self.uri.partition("@")
         return ("***@" + tail) if sep else head
 
+    def _failure(self, op: str, exc: BaseException) -> StoreDatabaseError:
+        """One line that names the store, the operation and what the database said."""
+        orig = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
+        if isinstance(orig, UnicodeDecodeError):
+            why = "text in the database is not UTF-8"
+        else:
+            why = " ".join(str(orig).split())[:200] or type(orig).__name__
+        # A plain DatabaseError ("file is not a database", "database disk image is malformed"),
+        # a missing table or column, stored text or JSON that does not decode: the file, not the
+        # moment (a locked database) nor the caller's data (a value JSON cannot hold)
+        damaged = (type(orig) is sqlite3.DatabaseError or isinstance(orig, UnicodeDecodeError | json.JSONDecodeError)
+                   or why.startswith(("no such table", "no such column", "Could not decode")))
+        hint = " (the file is damaged or not a fivecore subscriber store)" if self.is_sqlite and damaged else ""
+        return StoreDatabaseError(f"subscriber store {self._safe_uri()}: {op} failed: {why}{hint}")
+
+    @_guarded
     def migrate(self) -> list[int]:
         """Bring the schema to the latest version (idempotent, safe across processes)."""
-        try:
-            if self.is_sqlite:
-                return self._migrate_sqlite()
-            with self.engine.begin() as conn:
-                return migrate(conn)
-        except OperationalError as exc:
-            raise StoreError(f"cannot migrate store {self._safe_uri()}: {exc.orig}") from None
+        if self.is_sqlite:
+            return self._migrate_sqlite()
+        with self.engine.begin() as conn:
+            return migrate(conn)
 
     def _migrate_sqlite(self) -> list[int]:
         """The migrations in ONE write transaction taken up front (``BEGIN IMMEDIATE``).
@@ -249,6 +324,25 @@ class SubscriberStore:
             finally:
                 raw.isolation_level = saved  # type: ignore[union-attr]
                 conn.rollback()  # SQLAlchemy's view of the connection: nothing pending
+
+    def _refuse_foreign(self, db: str) -> None:
+        """Another program's SQLite database (tables, but not ours) is not a store to migrate:
+        adding our tables to it would quietly turn, say, an NF's context file into a store.
+        Looked at read-only, before the engine's first connection switches the file to WAL.
+        Migrations run in one transaction, so a store being created by another process right
+        now shows either no tables or all of them."""
+        if not os.path.isfile(db) or os.path.getsize(db) == 0:
+            return
+        ro = sqlite3.connect(f"{pathlib.Path(db).resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+        try:
+            tables = [r[0] for r in ro.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                      if not r[0].startswith("sqlite_")]
+        finally:
+            ro.close()
+        if tables and schema_version.name not in tables:
+            shown = ", ".join(repr(t[:40]) for t in sorted(tables)[:4]) + (", ..." if len(tables) > 4 else "")
+            raise StoreDatabaseError(f"subscriber store {self._safe_uri()}: not a fivecore subscriber store "
+                                     f"(an SQLite database with other tables: {shown}); left untouched")
 
     def close(self) -> None:
         if self._checkpointer is not None:
@@ -279,6 +373,7 @@ class SubscriberStore:
         """Create one subscriber; AlreadyExists if the SUPI is taken."""
         self.add_many([sub])
 
+    @_guarded
     def add_many(self, subs: Iterable[Subscriber], batch: int = 5000, replace: bool = False) -> int:
         """Create subscribers in batches of ``batch`` per transaction; returns how many.
 
@@ -310,6 +405,7 @@ class SubscriberStore:
             raise AlreadyExists(f"a subscriber in this batch exists already (first: {rows[0]['supi']})") from None
         return len(rows)
 
+    @_guarded
     def get(self, supi: str) -> Subscriber:
         """The subscriber as stored now (SQN included); NotFound if absent.
 
@@ -379,6 +475,7 @@ class SubscriberStore:
         self._subs[supi] = e
         return e
 
+    @_guarded
     def sections(self, supi: str, names: tuple[str, ...]) -> dict[str, Any]:
         """Sections ``names`` of :meth:`effective` for ``supi`` (private copies; absent ones
         left out); NotFound if there is no such subscriber. One cache check on SQLite."""
@@ -409,6 +506,7 @@ class SubscriberStore:
         texts = hit[1]
         return {n: json.loads(texts[n]) for n in names if n in texts}
 
+    @_guarded
     def exists(self, supi: str) -> bool:
         fast = self._fast
         if fast is not None:
@@ -421,6 +519,7 @@ class SubscriberStore:
         with self.engine.connect() as conn:
             return conn.execute(select(subscribers.c.supi).where(subscribers.c.supi == supi)).first() is not None
 
+    @_guarded
     def list(self, offset: int = 0, limit: int | None = 100, prefix: str | None = None) -> list[Subscriber]:
         q = select(subscribers).order_by(subscribers.c.supi).offset(offset)
         if limit is not None:
@@ -430,6 +529,7 @@ class SubscriberStore:
         with self.engine.connect() as conn:
             return [_sub(r) for r in conn.execute(q)]
 
+    @_guarded
     def iter_all(self, chunk: int = 5000) -> Iterator[Subscriber]:
         last = ""
         while True:
@@ -440,12 +540,19 @@ class SubscriberStore:
                 return
             for r in rows:
                 yield _sub(r)
+            if not rows[-1].supi > last:
+                # only a damaged index answers "> last" with a row that is not: without this
+                # the loop would fetch the same chunk for ever
+                raise StoreDatabaseError(f"subscriber store {self._safe_uri()}: iter_all failed: rows out of "
+                                         "order (the file is damaged or not a fivecore subscriber store)")
             last = rows[-1].supi
 
+    @_guarded
     def count(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(subscribers)).scalar() or 0)
 
+    @_guarded
     def update(self, supi: str, **changes: Any) -> Subscriber:
         """Change fields (k, opc, op, amf, sqn, auth_method, profile, data); NotFound if absent.
 
@@ -485,6 +592,7 @@ class SubscriberStore:
             conn.execute(update(subscribers).where(subscribers.c.supi == supi).values(**values))
         return self.get(supi)
 
+    @_guarded
     def delete(self, supi: str) -> None:
         supi = normalise_supi(supi)
         with self.engine.begin() as conn:
@@ -493,6 +601,7 @@ class SubscriberStore:
                 raise NotFound(f"no subscriber {supi}")
             conn.execute(delete(context_data).where(context_data.c.supi == supi))
 
+    @_guarded
     def effective(self, sub: Subscriber) -> dict[str, Any]:
         """Profile sections overridden by the subscriber's own (what the UDR serves)."""
         base = self.get_profile(sub.profile) if sub.profile else DEFAULT_PROFILE
@@ -516,6 +625,7 @@ class SubscriberStore:
         return json.loads(text)
 
     # -- authentication data and SQN ----------------------------------------------------------
+    @_guarded
     def auth_data(self, supi: str) -> AuthData:
         """K, OPc/OP, AMF and the current SQN of ``supi`` (NotFound if absent)."""
         sub = self.get(supi)
@@ -528,6 +638,7 @@ class SubscriberStore:
             op = bytes.fromhex(prof_op) if prof_op else None
         return AuthData(sub.supi, sub.k, sub.opc, op, sub.amf, sub.sqn, sub.auth_method)
 
+    @_guarded
     def next_sqn(self, supi: str) -> AuthData:
         """Advance SEQ by one (TS 33.102 Annex C.3.2) atomically and return the new SQN with K/OPc.
 
@@ -541,6 +652,7 @@ class SubscriberStore:
             raise NotFound(f"no subscriber {supi}")
         return self._auth(_sub(row))
 
+    @_guarded
     def cas_sqn(self, supi: str, old: int, new: int) -> bool:
         """Set SQN to ``new`` only if it is still ``old`` (JSON Patch ``test`` + ``replace``)."""
         supi = normalise_supi(supi)
@@ -568,6 +680,7 @@ class SubscriberStore:
             raise NotFound(f"no subscriber {supi}")
         return False
 
+    @_guarded
     def set_sqn(self, supi: str, sqn: int) -> None:
         """Resynchronisation (TS 33.102 §6.3.5): SQN_HE := SQN_MS."""
         supi = normalise_supi(supi)
@@ -577,6 +690,7 @@ class SubscriberStore:
                 raise NotFound(f"no subscriber {supi}")
 
     # -- profiles ------------------------------------------------------------------------------
+    @_guarded
     def put_profile(self, name: str, data: dict[str, Any]) -> None:
         """Create or replace a profile (template): amf, auth_method, op, am, sm, smf_selection, policy."""
         if not name or len(name) > 64:
@@ -589,6 +703,7 @@ class SubscriberStore:
         with self._lock:
             self._profile_cache.pop(name, None)
 
+    @_guarded
     def get_profile(self, name: str) -> dict[str, Any]:
         """The profile (shared: callers must not change it); NotFound if absent."""
         fast = self._fast
@@ -635,12 +750,14 @@ class SubscriberStore:
         self._profiles[name] = (gen, text, data)
         return data
 
+    @_guarded
     def list_profiles(self) -> dict[str, dict[str, Any]]:
         with self.engine.connect() as conn:
             out = {r.name: r.data for r in conn.execute(select(profiles))}
         out.setdefault("default", DEFAULT_PROFILE)
         return out
 
+    @_guarded
     def delete_profile(self, name: str) -> None:
         with self.engine.begin() as conn:
             used = conn.execute(select(subscribers.c.supi).where(subscribers.c.profile == name).limit(1)).first()
@@ -652,6 +769,7 @@ class SubscriberStore:
             self._profile_cache.pop(name, None)
 
     # -- UDR context data (TS 29.505 §5.2.? context-data) -----------------------------------------
+    @_guarded
     def put_context(self, supi: str, kind: str, key: str, data: dict[str, Any] | None, *,
                     subscriber: bool = False, text: str | None = None) -> bool:
         """Create or replace; returns True when it was created.
@@ -691,6 +809,7 @@ class SubscriberStore:
             conn.execute(insert(context_data).values(supi=supi, kind=kind, key=key, data=data))
         return not existed
 
+    @_guarded
     def get_context(self, supi: str, kind: str, key: str = "", *,
                     subscriber: bool = False) -> dict[str, Any] | None:
         """The context document or None; with ``subscriber``, NotFound unless ``supi`` is a
@@ -716,6 +835,7 @@ class SubscriberStore:
             ).first()
         return None if row is None else row.data
 
+    @_guarded
     def list_context(self, supi: str, kind: str) -> dict[str, dict[str, Any]]:
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -725,6 +845,7 @@ class SubscriberStore:
             )
             return {r.key: r.data for r in rows}
 
+    @_guarded
     def delete_context(self, supi: str, kind: str, key: str = "") -> bool:
         with self.engine.begin() as conn:
             return conn.execute(
@@ -733,6 +854,7 @@ class SubscriberStore:
                 )
             ).rowcount > 0
 
+    @_guarded
     def check(self) -> list[str]:
         """Integrity check (used after a crash): problems found, empty when the store is sound."""
         problems: list[str] = []

@@ -10,32 +10,12 @@ import h2.connection
 import h2.events
 import hpack
 import pytest
+from buffertransport import BufferTransport
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fivecore.transport.http2.client import _ClientProtocol, _Lost
 from fivecore.transport.http2.frames import encode_headers
-
-
-class Pipe(asyncio.Transport):
-    def __init__(self) -> None:
-        super().__init__()
-        self.out = bytearray()
-        self.closed = False
-
-    def write(self, data) -> None:
-        self.out += data
-
-    def close(self) -> None:
-        self.closed = True
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def take(self) -> bytes:
-        data, self.out = bytes(self.out), bytearray()
-        return data
-
 
 names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz-", min_size=1, max_size=20).map(str.encode)
 values = st.binary(max_size=300)
@@ -54,9 +34,9 @@ def server() -> h2.connection.H2Connection:
     return s
 
 
-async def connect() -> tuple[_ClientProtocol, Pipe, h2.connection.H2Connection]:
+async def connect() -> tuple[_ClientProtocol, BufferTransport, h2.connection.H2Connection]:
     c = _ClientProtocol()
-    t = Pipe()
+    t = BufferTransport()
     c.connection_made(t)
     s = server()
     s.receive_data(t.take())
@@ -69,7 +49,7 @@ def req(method: bytes, path: bytes) -> list[tuple[bytes, bytes]]:
     return [(b":method", method), (b":scheme", b"http"), (b":authority", b"nf:7777"), (b":path", path)]
 
 
-async def pump(c: _ClientProtocol, t: Pipe, s: h2.connection.H2Connection) -> list:
+async def pump(c: _ClientProtocol, t: BufferTransport, s: h2.connection.H2Connection) -> list:
     await asyncio.sleep(0)  # the client flushes on the next loop iteration
     events = s.receive_data(t.take())
     return events
@@ -141,7 +121,7 @@ async def test_settings_ping_and_window_updates_are_answered():
 @given(st.binary(max_size=600))
 async def test_garbage_from_the_server_never_escapes(data):
     c = _ClientProtocol()
-    t = Pipe()
+    t = BufferTransport()
     c.connection_made(t)
     _, fut = c.send(req(b"GET", b"/x"), b"")
     for i in range(0, len(data), 50):

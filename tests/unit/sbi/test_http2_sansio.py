@@ -3,13 +3,13 @@ machine, HTTP/1.1, preface detection, and fuzzing with arbitrary bytes; router; 
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import h2.config
 import h2.connection
 import h2.events
 import pytest
+from buffertransport import BufferTransport
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,21 +20,7 @@ from fivecore.transport.http2 import HttpError, Request, Router, json_response
 from fivecore.transport.http2.server import SbiProtocol, SbiServer
 
 
-class FakeTransport(asyncio.Transport):
-    def __init__(self) -> None:
-        super().__init__()
-        self.out = bytearray()
-        self.closed = False
-
-    def write(self, data) -> None:
-        self.out += data
-
-    def close(self) -> None:
-        self.closed = True
-
-    def is_closing(self) -> bool:
-        return self.closed
-
+class FakeTransport(BufferTransport):
     def get_extra_info(self, name, default=None):
         return ("127.0.0.1", 1) if name == "peername" else default
 

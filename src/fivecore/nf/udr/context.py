@@ -11,7 +11,7 @@ from typing import Any
 
 from fivecore.nf.common.jsonpatch import PatchError, PatchTestFailed, apply_patch
 from fivecore.security.milenage import compute_opc
-from fivecore.store import NotFound, StoreError, SubscriberStore, normalise_supi
+from fivecore.store import NotFound, StoreDatabaseError, StoreError, SubscriberStore, normalise_supi
 from fivecore.transport.http2 import HttpError
 
 Notification = tuple[str, dict[str, Any]]
@@ -115,6 +115,8 @@ class UdrContext:
             self.store.set_sqn(supi, new_sqn)
         except NotFound:
             raise HttpError(404, "USER_NOT_FOUND", "no such subscriber") from None
+        except StoreDatabaseError:
+            raise  # the database failed, not the request: the router's 500 and a log line
         except StoreError as exc:
             raise HttpError(400, "MANDATORY_IE_INCORRECT", str(exc)) from None
 
@@ -124,6 +126,8 @@ class UdrContext:
             ok = self.store.cas_sqn(supi, old, new)
         except NotFound:
             raise HttpError(404, "USER_NOT_FOUND", "no such subscriber") from None
+        except StoreDatabaseError:
+            raise  # the database failed, not the request: the router's 500 and a log line
         except StoreError as exc:
             raise HttpError(400, "MANDATORY_IE_INCORRECT", str(exc)) from None
         if not ok:

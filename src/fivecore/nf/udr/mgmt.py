@@ -12,7 +12,7 @@ import hmac
 from collections.abc import Callable
 from importlib import resources
 
-from fivecore.store import AlreadyExists, NotFound, StoreError, SubscriberStore
+from fivecore.store import AlreadyExists, NotFound, StoreDatabaseError, StoreError, SubscriberStore
 from fivecore.store.provision import changes_from_dict, subscriber_from_dict
 from fivecore.transport.http2 import HttpError, Request, Response, Router, json_response
 from fivecore.transport.http2.message import path_segment
@@ -40,6 +40,8 @@ def build_mgmt_router(store: SubscriberStore, token: str, on_change: Callable[[s
                 raise HttpError(404, "USER_NOT_FOUND" if "subscriber" in str(exc) else "RESOURCE_NOT_FOUND", str(exc)) from None
             except AlreadyExists as exc:
                 raise HttpError(409, "RESOURCE_ALREADY_EXISTS", str(exc)) from None
+            except StoreDatabaseError:
+                raise  # the database failed, not the request: the router's 500 and a log line
             except StoreError as exc:
                 raise HttpError(400, "MANDATORY_IE_INCORRECT", str(exc)) from None
 
