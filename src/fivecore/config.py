@@ -255,6 +255,13 @@ class AmfTimers(_Section):
     t3522: float = Field(default=6.0, gt=0)
     #: back-off sent with a #22 congestion reject (TS 24.501 §5.3.9; GPRS timer 2, <= 186 min)
     t3346: int = Field(default=60, ge=2, le=11160)
+    #: TS 24.501 §5.3.7 mobile reachable timer, started when a UE goes CM-IDLE (or is read
+    #: back from disk); null: the spec's default, T3512 + 240 s
+    mobile_reachable: float | None = Field(default=None, gt=0)
+    #: TS 24.501 §5.3.7 implicit de-registration timer, started when the mobile reachable
+    #: timer expires; on expiry the UE is de-registered (sessions released, UDM told, context
+    #: dropped); null: T3512 + 240 s
+    implicit_deregistration: float | None = Field(default=None, gt=0)
 
 
 class AmfConfig(NfSection):

@@ -18,9 +18,14 @@ tunnel, same address, pinging before, during and after.
 That is the stateless AMF (``amf.persist: false``). The test runs a second time with the
 default, where the member keeps its UEs' 5GMM contexts on disk (fivecore.nf.amf.persist): the
 restarted member accepts the Service Requests and the mobility registration under the stored
-NAS security contexts (no #9, no identity procedure, same 5G-GUTI). Its SMF restarted with it
-and lost the sessions, so the Service Accept names them inactive (PDU session status, TS 24.501
-§5.6.1.4.1); the UE releases them locally and asks for them again -- ping with 0 % loss.
+NAS security contexts (no #9, no identity procedure, same 5G-GUTI). The registering UE has
+uplink data too: its Registration Request names the session in Uplink data status (TS 24.501
+§5.5.1.3.2) and the member answers for it in the Registration Accept (PDU session
+reactivation result, §5.5.1.3.4), without a Service Request. Its SMF restarted with it: when it
+kept its SM contexts (fivecore.nf.smf.persist) the user planes come back as they were, same
+address; when it lost them the Service Accept and the Registration Accept name them inactive
+(PDU session status, §5.6.1.4.1 / §5.5.1.3.4) and the UE releases them locally and asks for
+them again -- ping with 0 % loss either way.
 
 Run under ``flock /tmp/fivecore-bench.lock`` (slot 6, like the other AMF Set tests).
 """
@@ -172,26 +177,37 @@ def test_ues_of_a_restarted_member_come_back_and_the_others_are_untouched(aset: 
                 assert ru.ue.state == UeState.REGISTERED
             # --- and one does a mobility registration with its 5G-GUTI -------------------------
             # stateless: identity procedure (SUCI), the session asked again at once; persisted:
-            # accepted under the stored context, then its uplink data brings a Service Request
-            # (the AMF reactivates user planes on Service Request only, not on a registration's
-            # Uplink data status, TS 24.501 §5.5.1.3.4: not implemented)
+            # accepted under the stored context, with its uplink data in the Uplink data status
+            # (TS 24.501 §5.5.1.3.2): the Registration Accept answers for the session, no
+            # Service Request follows
             for ru in by_reg:
-                assert await sim.register(ru, timeout=60, reg_type=2, follow_on=not persisted) == UeState.REGISTERED
                 if persisted:
-                    await await_until("the AMF released the registration's connection", lambda r=ru: r.ran_id is None)
-                    await up.resume(ru, timeout=60)
-            await await_until("the sessions are back", lambda: up.stats.get("restored", 0) >= len(by_member[1])
+                    await up.resume(ru, timeout=60, reg_type=2)
+                    assert ru.ue.state == UeState.REGISTERED
+                else:
+                    assert await sim.register(ru, timeout=60, reg_type=2, follow_on=True) == UeState.REGISTERED
+            # sessions the network no longer had, released locally by the UEs (one per UE at most)
+            lost = up.stats.get("released", 0)
+            await await_until("the sessions are back", lambda: up.stats.get("restored", 0) >= lost
                               or up.stats.get("restore_failed", 0))
-            assert up.stats.get("restored", 0) == len(by_member[1]) and not up.stats.get("restore_failed"), \
+            assert up.stats.get("restored", 0) == lost and not up.stats.get("restore_failed"), \
                 (dict(up.stats), dict(sim.stats))
             if persisted:
+                # the member's SMF restarted with it: it kept every SM context on disk
+                # (fivecore.nf.smf.persist) and the user planes came back as they were, or it
+                # kept none and every UE asked for its session again
+                assert lost in (0, len(by_member[1])), (dict(up.stats), dict(sim.stats))
+                if lost == 0:
+                    assert all(up.session(ru).ipv4 == old_addr[id(ru)] for ru in by_member[1])
                 assert sim.stats.get("service_reject", 0) == rejects0
                 assert sim.stats.get("reregistered", 0) == 0
                 assert sim.stats.get("network_lost_context", 0) == 0
+                assert sim.stats.get("reactivation_requested", 0) == len(by_reg), dict(sim.stats)
                 # a Service Request keeps the 5G-GUTI; the registration may get a new one, of member 1
                 assert all(ru.ue.guti.guti_string() == gutis[id(ru)] for ru in by_sr)
                 assert all(ru.ue.guti.amf_pointer == 1 for ru in by_reg)
             else:
+                assert lost == len(by_member[1])
                 assert sim.stats.get("service_reject", 0) - rejects0 == len(by_sr)
                 assert sim.stats.get("reregistered", 0) == len(by_sr)
                 assert sim.stats.get("network_lost_context", 0) == len(by_member[1])

@@ -52,6 +52,9 @@ class NasInvalid(Exception):
     """A downlink NAS message the UE cannot use."""
 
 
+_NO_CAUSES: dict[int, int] = {}
+
+
 class Downlink:
     """A decoded downlink 5GMM message, reduced to what the UE's procedures read."""
 
@@ -82,6 +85,9 @@ class Downlink:
         "pdu_session_id",
         # Registration Accept, Service Accept: TS 24.501 §9.11.3.44 PDU session status
         "pdu_session_status",
+        # ... and §9.11.3.42 / §9.11.3.43 PDU session reactivation result (and error cause)
+        "reactivation_failed",
+        "reactivation_causes",
     )
 
     def __init__(self, message_type: str) -> None:
@@ -111,6 +117,21 @@ class Downlink:
         self.pdu_session_id: int | None = None
         #: the PSIs the network holds as active, None when the IE is absent
         self.pdu_session_status: frozenset[int] | None = None
+        #: PSIs whose user plane was asked for and does not come back (None: IE absent)
+        self.reactivation_failed: frozenset[int] | None = None
+        #: PSI -> 5GMM cause of the reactivation result error cause IE (shared when empty:
+        #: replaced, never mutated)
+        self.reactivation_causes: dict[int, int] = _NO_CAUSES
+
+
+def _reactivation(d: Downlink, ies: Any) -> None:
+    """TS 24.501 §9.11.3.42 / §9.11.3.43 into the view; a malformed error cause (odd length,
+    PSI 0) reads as no causes: the result bitmap alone says what failed."""
+    rr = ies.get("pdu_session_reactivation_result")
+    d.reactivation_failed = frozenset(p for p in rr.psis if p) if rr is not None else None
+    raw = ies.get("pdu_session_reactivation_result_error_cause")
+    if raw and len(raw) % 2 == 0 and all(1 <= raw[i] <= 15 for i in range(0, len(raw), 2)):
+        d.reactivation_causes = {raw[i]: raw[i + 1] for i in range(0, len(raw), 2)}
 
 
 def split_security_header(pdu: bytes) -> tuple[int, bytes | None]:
@@ -196,9 +217,11 @@ def _decode_downlink(plain: bytes) -> Downlink:
             d.ack_requested = bool(cui and cui & 1)
             pss = ies.get("pdu_session_status")
             d.pdu_session_status = pss.psis if pss is not None else None
+            _reactivation(d, ies)
         elif t == "ServiceAccept":
             pss = ies.get("pdu_session_status")
             d.pdu_session_status = pss.psis if pss is not None else None
+            _reactivation(d, ies)
         elif t in ("RegistrationReject", "ServiceReject", "5GMMStatus"):
             d.cause = ies["cause"]
             t3346 = ies.get("t3346_value")
@@ -266,13 +289,17 @@ def registration_request(
     requested_nssai: list[tuple[int, int | None]] | None = None,
     nas_message_container: bytes | None = None,
     pdu_session_status: frozenset[int] | None = None,
+    uplink_data_status: frozenset[int] | None = None,
 ) -> bytes:
     """TS 24.501 §8.2.6. Without ``requested_nssai`` this is the cleartext-IE form (§4.4.6),
     with ``nas_message_container`` the (ciphered) whole message riding in it;
-    ``pdu_session_status``: the PDU sessions active in the UE (§5.5.1.3.2)."""
+    ``pdu_session_status``: the PDU sessions active in the UE, ``uplink_data_status``: those
+    with uplink data waiting for their user plane (§5.5.1.3.2)."""
     ies = _cleartext_ies(reg_type, follow_on, ngksi, identity, nea, nia)
     if requested_nssai:
         ies["requested_nssai"] = tuple(SNssai(sst, sd) for sst, sd in requested_nssai)
+    if uplink_data_status:
+        ies["uplink_data_status"] = PsiBitmap(uplink_data_status)
     if pdu_session_status is not None:
         ies["pdu_session_status"] = PsiBitmap(pdu_session_status)
     if nas_message_container is not None:

@@ -28,6 +28,10 @@ CAUSE_SECURITY_MODE_REJECTED = 24
 CAUSE_NON_5G_AUTHENTICATION_UNACCEPTABLE = 26
 CAUSE_MESSAGE_NOT_COMPATIBLE = 98
 
+#: the reactivation result of a UE with no failure: one shared (never mutated) empty dict, so
+#: ten thousand simulated UEs do not carry one each
+_NO_FAILURES: dict[int, int] = {}
+
 
 class UeState(IntEnum):
     """TS 24.501 §5.1.3.2.1: the UE's main 5GMM states (sub-states folded in)."""
@@ -92,6 +96,8 @@ class Ue:
         "sm",
         "reregister",
         "identity_asked",
+        "uplink_pending",
+        "reactivation_failed",
     )
 
     def __init__(self, usim: Usim, profile: UeProfile) -> None:
@@ -134,6 +140,14 @@ class Ue:
         #: this registration used a 5G-GUTI the network could not resolve: it asked for the
         #: SUCI (TS 24.501 §5.4.3), so it holds no context, and no PDU sessions, of this UE
         self.identity_asked = False
+        #: PDU sessions with uplink user data waiting for their user plane (the application
+        #: says which): a mobility / periodic registration update names them in its Uplink data
+        #: status (TS 24.501 §5.5.1.3.2), the Registration Accept answers for them
+        self.uplink_pending: frozenset[int] = frozenset()
+        #: the last Registration / Service Accept's PDU session reactivation result: PSI -> the
+        #: 5GMM cause of its error cause IE (0 when it gave none) for each session whose user
+        #: plane did not come back
+        self.reactivation_failed: dict[int, int] = _NO_FAILURES
 
     @property
     def supi(self) -> str:
@@ -161,11 +175,14 @@ class Ue:
         ngksi = self.ngksi if have_ctx else 7
         if have_ctx:
             # TS 24.501 §5.5.1.3.2: a mobility / periodic update says which PDU sessions the
-            # UE has; the AMF answers with its own and releases what the UE no longer has
+            # UE has; the AMF answers with its own and releases what the UE no longer has. From
+            # CM-IDLE it also names those with uplink data pending (Uplink data status): their
+            # user planes come back with the Registration Accept, no Service Request needed
             status = frozenset(self.sm.sessions) if reg_type in (2, 3) and self.sm is not None else None
+            uplink = self.uplink_pending & status if status and not self.connected else None
             full = nas_io.registration_request(
                 reg_type, follow_on, ngksi, identity, p.nea, p.nia, requested_nssai=list(p.slices),
-                pdu_session_status=status,
+                pdu_session_status=status, uplink_data_status=uplink,
             )
             cleartext = None
         else:
@@ -414,11 +431,27 @@ class Ue:
         self.t3512 = msg.t3512
         self.state = UeState.REGISTERED
         self.full_request = None
+        self._reactivation_result(msg)
         sm = self.sm
         if sm is not None and sm.sessions:
             self._sync_sessions(msg.pdu_session_status)
         self._count("registered")
         return [self._protect(nas_io.registration_complete())]
+
+    def _reactivation_result(self, msg: Any) -> None:
+        """TS 24.501 §5.5.1.3.4 / §5.6.1.4.1: what came of the Uplink data status. The user
+        planes of the sessions not flagged are being set up with this very connection (the
+        gNB's Initial Context Setup); a flagged one that the network still holds stays in the
+        UE without a user plane (NOTE 14: when to ask again is up to the UE), one it does not
+        hold is released by the PDU session status."""
+        asked, self.uplink_pending = self.uplink_pending, frozenset()
+        failed = msg.reactivation_failed or frozenset()
+        self.reactivation_failed = {p: msg.reactivation_causes.get(p, 0) for p in failed} if failed else _NO_FAILURES
+        if not asked:
+            return
+        self._count("reactivation_requested")
+        if failed & asked:
+            self._count("reactivation_failed")
 
     def _sync_sessions(self, status: frozenset[int] | None) -> None:
         """TS 24.501 §5.5.1.3.4: release locally the PDU sessions the Registration Accept's
@@ -441,6 +474,7 @@ class Ue:
         self.last_cause = msg.cause
         self.t3346 = msg.t3346 if msg.cause == 22 else None
         self.full_request = None
+        self.uplink_pending = frozenset()
         had_guti = self.guti is not None
         if msg.cause in (3, 6, 7, 9, 10):
             # TS 24.501 §5.5.1.2.5: these causes invalidate the 5G-GUTI and the NAS context
@@ -483,6 +517,8 @@ class Ue:
         its sessions."""
         self.state = UeState.REGISTERED
         self.full_request = None
+        failed = msg.reactivation_failed or frozenset()
+        self.reactivation_failed = {p: msg.reactivation_causes.get(p, 0) for p in failed} if failed else _NO_FAILURES
         status = msg.pdu_session_status
         if status is not None and self.sm is not None and self.sm.sessions:
             self.sm.local_release(0, status, restore=True)

@@ -812,15 +812,25 @@ class UserPlane:
                 raise SessionError("Service Request not accepted")
             await asyncio.sleep(0.02)
 
-    async def resume(self, ru: Any, psis: frozenset[int] | None = None, timeout: float = 15.0) -> None:
+    async def resume(self, ru: Any, psis: frozenset[int] | None = None, timeout: float = 15.0,
+                     reg_type: int | None = None) -> None:
         """TS 24.501 §5.6.1.2 b / TS 23.502 §4.2.3.2: a CM-IDLE UE with uplink data sends a
         Service Request naming its PDU sessions in Uplink data status; returns once their
         tunnels and interfaces are back (same addresses). When the AMF no longer knows the UE
         (Service Reject #9, TS 24.501 §5.6.1.5) the sessions are released locally and come
         back, with new addresses, after the new initial registration (the simulator's
-        :class:`fivecore.ran.app.RanSim` starts it) -- within the same ``timeout``."""
+        :class:`fivecore.ran.app.RanSim` starts it) -- within the same ``timeout``.
+
+        ``reg_type`` 2 or 3: the UE has a mobility or periodic registration update to do
+        anyway (it left its registration area, T3512 ran out), so the Registration Request
+        carries the Uplink data status instead (TS 24.501 §5.5.1.3.2) and the user planes
+        come back with the Registration Accept (TS 23.502 §4.2.2.2.2), no Service Request.
+        A session the network no longer holds is released by the Accept's PDU session status
+        and established again (as after a Service Accept that names it inactive)."""
         if ru.ue.guti is None or ru.ue.sec is None or ru.ue.sm is None:
             raise SessionError("the UE is not registered")
+        if reg_type is not None and reg_type not in (2, 3):
+            raise SessionError("only a mobility (2) or periodic (3) registration update carries uplink data status")
         psis = frozenset(ru.ue.sm.sessions) if psis is None else psis
         loop = asyncio.get_running_loop()
         waits = []
@@ -828,7 +838,11 @@ class UserPlane:
             fut: asyncio.Future[str] = loop.create_future()
             self._tun_ready[(id(ru), psi)] = fut
             waits.append(fut)
-        self._serving(ru).service_request(ru, service_type=1, uplink_data=psis)
+        if reg_type is not None:
+            ru.ue.uplink_pending = psis
+            self._serving(ru).register(ru, False, reg_type)
+        else:
+            self._serving(ru).service_request(ru, service_type=1, uplink_data=psis)
         try:
             await asyncio.wait_for(asyncio.gather(*waits), timeout)
         except TimeoutError:

@@ -73,6 +73,8 @@ def gmm_config(config: Config) -> GmmConfig:
         t3346=a.timers.t3346,
         max_ue_contexts=a.max_ue_contexts,
         ue_setup_timeout=a.ue_setup_timeout,
+        mobile_reachable=a.timers.mobile_reachable,
+        implicit_deregistration=a.timers.implicit_deregistration,
     )
 
 
@@ -199,6 +201,7 @@ class AmfApp(NfApp):
             self._bg.add(t)
         # not in _bg: that set is what Overload Start counts (waiting SBI calls)
         self._tasks.append(asyncio.create_task(self._sweep_loop(), name="amf-ue-sweep"))
+        self._tasks.append(asyncio.create_task(self._reachability_loop(), name="amf-reachability"))
         if self.config.amf.overload_loop_lag_ms:
             self._tasks.append(asyncio.create_task(self._lag_loop(), name="amf-loop-lag"))
         ep = self.config.amf.ngap
@@ -394,6 +397,20 @@ class AmfApp(NfApp):
                     self._execute(self.ngap.translate(gmm.reap_due()))
             except Exception:  # the sweeper must outlive any one bad context
                 log.exception("event=amf_sweep_error")
+
+    async def _reachability_loop(self) -> None:
+        """One task for all CM-IDLE UEs: their mobile reachable and implicit de-registration
+        timers (TS 24.501 §5.3.7, ``Gmm.reachability_due``), in batches."""
+        gmm = self.gmm
+        while True:
+            await asyncio.sleep(gmm.reachability_interval)
+            try:
+                self._execute(self.ngap.translate(gmm.reachability_due()))
+                while gmm.reachability_pending:
+                    await asyncio.sleep(0)
+                    self._execute(self.ngap.translate(gmm.reachability_due()))
+            except Exception:  # the timers must outlive any one bad context
+                log.exception("event=amf_reachability_error")
 
     def modify_ue_context(
         self, supi: str, *, security_key: bool = False, ue_ambr: tuple[int, int] | None = None,

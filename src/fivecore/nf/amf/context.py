@@ -9,6 +9,7 @@ asyncio task. Timers are kept by the application in one heap, not per UE.
 from __future__ import annotations
 
 import secrets
+from collections import OrderedDict
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
@@ -234,6 +235,8 @@ class AmfContext:
         "epoch",
         "recently_released",
         "dirty",
+        "reachable",
+        "implicit",
     )
 
     def __init__(self) -> None:
@@ -252,6 +255,12 @@ class AmfContext:
         #: SUPIs whose stored 5GMM context must be written again or deleted (write-behind by
         #: fivecore.nf.amf.persist); None when the AMF keeps nothing on disk
         self.dirty: set[str] | None = None
+        #: TS 24.501 §5.3.7: AMF UE NGAP ID -> deadline of the UE's mobile reachable timer,
+        #: and of its implicit de-registration timer; in deadline order (see
+        #: ``Gmm.start_mobile_reachable``). OrderedDicts: reading the front of a plain dict
+        #: after many deletions there walks over the holes they leave (quadratic for a crowd)
+        self.reachable: OrderedDict[int, float] = OrderedDict()
+        self.implicit: OrderedDict[int, float] = OrderedDict()
 
     def touch(self, ue: UeContext) -> None:
         """The UE's 5GMM context changed in a way a restart must not lose (or it is gone)."""
@@ -309,6 +318,11 @@ class AmfContext:
         ue.cm_connected = True
         ue.releasing = False
         gnb.ues[ran_ue_ngap_id] = ue
+        # TS 24.501 §5.3.7: a NAS signalling connection for the UE stops both timers
+        if self.reachable:
+            self.reachable.pop(ue.amf_ue_ngap_id, None)
+        if self.implicit:
+            self.implicit.pop(ue.amf_ue_ngap_id, None)
 
     def detach_ran(self, ue: UeContext) -> None:
         """TS 38.413 §8.3.3: the UE-associated logical NG connection is gone (CM-IDLE)."""
@@ -373,6 +387,8 @@ class AmfContext:
         self.embryonic.pop(ue.amf_ue_ngap_id, None)
         if self.ues.get(ue.amf_ue_ngap_id) is ue:
             del self.ues[ue.amf_ue_ngap_id]
+            self.reachable.pop(ue.amf_ue_ngap_id, None)
+            self.implicit.pop(ue.amf_ue_ngap_id, None)
         if ue.tmsi is not None and self.by_tmsi.get(ue.tmsi) is ue:
             del self.by_tmsi[ue.tmsi]
         if self.old_tmsi:

@@ -6,12 +6,16 @@ Reject, synch failure -> resynchronisation), security mode control, UE- and netw
 de-registration (paging an idle UE first), service request, generic UE configuration update
 (5G-GUTI reallocation), with the T3513/T3522/T3550/T3555/T3560/T3570 supervision; initial
 messages with the whole message in a NAS message container (TS 24.501 §4.4.6); an AMF-wide cap
-on UE contexts (#22 + T3346) and a periodic sweep that reaps contexts never registered.
+on UE contexts (#22 + T3346) and a periodic sweep that reaps contexts never registered; user
+planes brought back by a Service Request's or a registration update's Uplink data status
+(§5.6.1.4.1, §5.5.1.3.4, with the session relay); the mobile reachable and implicit
+de-registration timers of CM-IDLE UEs (§5.3.7).
 
 :class:`Gmm` takes uplink NAS PDUs, SBI results and timer expiries and returns *actions*
-(:class:`SendNas`, :class:`SendIcs`, :class:`ReleaseUe`, :class:`SbiCall`, :class:`SetTimer`,
-:class:`StopTimer`). It never touches a socket, a clock or a task: the AMF application carries
-the actions out, and unit tests drive it with plain calls.
+(:class:`SendNas`, :class:`SendIcs`, :class:`Reactivate`, :class:`ReleaseUe`, :class:`SbiCall`,
+:class:`SetTimer`, :class:`StopTimer`). It never touches a socket or a task and reads time
+only through its injected ``clock``: the AMF application carries the actions out, and unit
+tests drive it with plain calls (and a fake clock).
 
 Security rules it enforces (TS 33.501, TS 33.512 SCAS):
 
@@ -25,6 +29,7 @@ Security rules it enforces (TS 33.501, TS 33.512 SCAS):
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -112,12 +117,28 @@ class GmmConfig:
     #: a context created by an Initial UE Message that is not 5GMM-REGISTERED this many seconds
     #: later is reaped (UE Context Release Command, context removed), whatever it waits for
     ue_setup_timeout: float = 120.0
+    #: TS 24.501 §5.3.7 mobile reachable timer (s) of a CM-IDLE UE; None: T3512 + 4 min
+    mobile_reachable: float | None = None
+    #: TS 24.501 §5.3.7 implicit de-registration timer (s), started when the mobile reachable
+    #: timer expires; None: T3512 + 4 min
+    implicit_deregistration: float | None = None
     amf_instance_id: str = "00000000-0000-4000-8000-000000000005"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def serving_network_name(self) -> str:
         return kdf.serving_network_name(self.mcc, self.mnc)
+
+    @property
+    def mobile_reachable_s(self) -> float:
+        """TS 24.501 §5.3.7: by default 4 minutes longer than T3512."""
+        return float(self.mobile_reachable if self.mobile_reachable is not None else self.t3512 + 240)
+
+    @property
+    def implicit_deregistration_s(self) -> float:
+        """TS 24.501 §5.3.7: by default 4 minutes longer than T3512."""
+        return float(self.implicit_deregistration if self.implicit_deregistration is not None
+                     else self.t3512 + 240)
 
     @property
     def plmn(self) -> str:
@@ -137,14 +158,18 @@ class SendNas(NamedTuple):
 class SendIcs(NamedTuple):
     """NGAP Initial Context Setup Request with KgNB and the NAS PDU (TS 38.413 §8.3.1).
 
-    ``reactivate``: the PDU sessions a Service Request asked to bring back (TS 23.502
-    §4.2.3.2 step 4); ``None`` when the ICS does not answer a Service Request.
+    ``reactivate``: the PDU sessions a Service Request (TS 23.502 §4.2.3.2 step 4) or a
+    mobility / periodic registration update (§4.2.2.2.2, "PDU Session(s) to be
+    re-activated") asked to bring back in its Uplink data status; ``None`` when there was no
+    such request. ``registration``: the NAS PDU is a Registration Accept (else a Service
+    Accept), to be rebuilt with the reactivation result (:meth:`Gmm.reactivation_accept`).
     """
 
     ue: UeContext
     pdu: bytes
     kgnb: bytes
     reactivate: frozenset[int] | None = None
+    registration: bool = False
 
 
 class ReleaseUe(NamedTuple):
@@ -195,7 +220,19 @@ class Congested(NamedTuple):
     ran_ue_ngap_id: int
 
 
-Action = SendNas | SendIcs | ReleaseUe | SbiCall | Page | SetTimer | StopTimer | Congested
+class Reactivate(NamedTuple):
+    """A Registration Accept for a UE whose NG connection already has its AS context (no
+    Initial Context Setup to come), answering an update with Uplink data status: the session
+    relay asks the SMFs, rebuilds the Accept with the result (:meth:`Gmm.reactivation_accept`)
+    and sends it, then a PDU Session Resource Setup Request (TS 38.413 §8.2.1) for each
+    session that comes back. Without a relay it is sent as it is."""
+
+    ue: UeContext
+    pdu: bytes
+    reactivate: frozenset[int]
+
+
+Action = SendNas | SendIcs | ReleaseUe | SbiCall | Page | SetTimer | StopTimer | Congested | Reactivate
 
 #: when fewer downlink NAS COUNTs than this remain below ``UeContext.dl_ceiling`` the
 #: persistence hook is asked to reserve more (fivecore.nf.amf.persist)
@@ -206,8 +243,8 @@ SWEEPS_PER_TIMEOUT = 4
 
 
 def service_request_psis(msg: Any) -> frozenset[int]:
-    """TS 24.501 §5.6.1.4.1: the PDU sessions whose user plane a Service Request asks for —
-    those in its Uplink data status IE (PSI 1..15)."""
+    """TS 24.501 §5.6.1.4.1 / §5.5.1.3.4: the PDU sessions whose user plane a Service Request
+    or a registration update asks for — those in its Uplink data status IE (PSI 1..15)."""
     raw = getattr(msg, "raw", None) or msg
     up = getattr(raw, "uplink_data_status", None)
     psis = getattr(up, "psis", None) or frozenset()
@@ -260,6 +297,9 @@ class Gmm:
         #: called before a downlink message would use a NAS COUNT at or near the one reserved
         #: on disk (``ue.dl_ceiling``): fivecore.nf.amf.persist reserves more counts
         self.on_dl_ceiling: Callable[[UeContext], None] | None = None
+        #: seconds, monotonic: the mobile reachable / implicit de-registration deadlines are
+        #: read against it (tests give a fake one)
+        self.clock: Callable[[], float] = time.monotonic
 
     def _profile(self, ue: UeContext) -> Any:
         if self.restrictions is None or ue.gnb is None:
@@ -734,6 +774,105 @@ class Gmm:
             self.ctx.remove_ue(ue)
         else:
             self.ctx.touch(ue)  # CM-IDLE: UL/DL NAS COUNTs, or a de-registration, to store
+            self.start_mobile_reachable(ue)
+
+    # ======================================================================================
+    # mobile reachable and implicit de-registration timers (TS 24.501 §5.3.7)
+    # ======================================================================================
+    #
+    # Every CM-IDLE UE has one of the two running. Both have one duration for all UEs, so the
+    # order in which they start is the order in which they expire: each is an OrderedDict (AMF
+    # UE NGAP ID -> deadline) read from the front. No task, handle or heap entry per UE;
+    # starting, stopping and expiring are O(1) (about 130 bytes per idle UE).
+
+    def start_mobile_reachable(self, ue: UeContext) -> None:
+        """TS 24.501 §5.3.7: the UE is CM-IDLE (its NG connection was released, or the AMF read
+        it back from disk after a restart): start the mobile reachable timer, stopping the
+        implicit de-registration timer if it ran. :meth:`AmfContext.attach_ran` stops both when
+        a NAS signalling connection is established for the UE."""
+        ctx = self.ctx
+        key = ue.amf_ue_ngap_id
+        ctx.implicit.pop(key, None)
+        ctx.reachable.pop(key, None)  # to the back: the queue stays in deadline order
+        ctx.reachable[key] = self.clock() + self.cfg.mobile_reachable_s
+
+    @property
+    def reachability_interval(self) -> float:
+        """How often the application calls :meth:`reachability_due` (seconds): a timer fires
+        at most this late."""
+        c = self.cfg
+        return max(0.05, min(1.0, min(c.mobile_reachable_s, c.implicit_deregistration_s) / 8))
+
+    @property
+    def reachability_pending(self) -> bool:
+        """A timer is due (a batch limit stopped the last :meth:`reachability_due`)."""
+        now = self.clock()
+        return any(q and q[next(iter(q))] <= now for q in (self.ctx.reachable, self.ctx.implicit))
+
+    def reachability_due(self, limit: int = 512) -> list[Action]:
+        """Expire due timers, at most ``limit`` UEs per call (a crowd that went idle together
+        must not stall N2). TS 24.501 §5.3.7: on expiry of the mobile reachable timer the
+        implicit de-registration timer starts; on its expiry the UE is de-registered
+        implicitly (:meth:`_implicit_deregister`)."""
+        ctx = self.ctx
+        now = self.clock()
+        extra = self.cfg.implicit_deregistration_s
+        acts: list[Action] = []
+        n = 0
+        reach, implicit = ctx.reachable, ctx.implicit
+        while reach and n < limit:
+            key = next(iter(reach))
+            deadline = reach[key]
+            if deadline > now:
+                break
+            del reach[key]
+            ue = ctx.ues.get(key)
+            if ue is None or ue.gnb is not None:
+                continue
+            n += 1
+            ctx.count("mobile_reachable_expiry")
+            # from the deadline, not from now: a late tick keeps the queue in order
+            implicit[key] = deadline + extra
+        while implicit and n < limit:
+            key = next(iter(implicit))
+            if implicit[key] > now:
+                break
+            del implicit[key]
+            ue = ctx.ues.get(key)
+            if ue is None or ue.gnb is not None:
+                continue
+            n += 1
+            acts += self._implicit_deregister(ue)
+        return acts
+
+    def _implicit_deregister(self, ue: UeContext) -> list[Action]:
+        """TS 24.501 §5.3.7 / TS 23.502 §4.2.2.3.3: the implicit de-registration timer expired.
+        A registered UE is de-registered without signalling to it: its PDU sessions are
+        released at their SMFs and the UDM is told (one ``udm_deregister`` call, which the
+        session relay precedes with Nsmf_PDUSession_ReleaseSMContext for each), waiting
+        paged-for transfers fail, and the context goes -- with its stored copy. A context
+        kept after a de-registration (5G-GUTI and NAS context, §5.5.2.2.2) just goes."""
+        ctx = self.ctx
+        acts: list[Action] = []
+        proc = ue.proc
+        if proc is not None and proc.timer is not None:
+            acts.append(StopTimer(ue, proc.timer))
+        if (proc is not None and proc.name == "paging" and proc.request and proc.request[0] == "n1n2"
+                and self.on_paging_failed is not None):
+            self.on_paging_failed(ue)
+        registered = ue.state == GmmState.REGISTERED
+        ue.state = GmmState.DEREGISTERED
+        ue.after_release = None
+        if registered:
+            ctx.count("implicit_deregistration")
+            log.info("event=implicit_deregistration amf_ue_ngap_id=%d", ue.amf_ue_ngap_id)
+            if ue.supi is not None:
+                ue.registered_with_udm = False
+                acts.append(SbiCall(ue, ue.proc_seq, "udm_deregister", {"supi": ue.supi}))
+        else:
+            ctx.count("idle_context_expired")
+        ctx.remove_ue(ue)
+        return acts
 
     # ======================================================================================
     # dispatch
@@ -1146,18 +1285,69 @@ class Gmm:
         proc.new_tmsi = tmsi
         cfg = self.cfg
         guti = Guti(cfg.mcc, cfg.mnc, cfg.region_id, cfg.set_id, cfg.pointer, tmsi)
+        status = self._session_status(ue, proc.request)
+        asked = self._reactivation_asked(proc)
+        reactivate, failed = asked, None
+        if asked is not None:
+            # TS 24.501 §5.5.1.3.4 b: the result covers every PSI the UE asked for; one the AMF
+            # holds no SM context for cannot come back (the session relay adds the ones whose
+            # SMF refuses, once it has asked them)
+            known = self.session_psis(ue) if self.session_psis is not None else frozenset()
+            if ue.kgnb_sent:
+                # on a connection that already has its AS context: the user planes come back
+                # with PDU Session Resource Setup instead of Initial Context Setup
+                self.ctx.count("registration_reactivation_connected")
+            failed = asked - known
+            if status is None and self.session_psis is not None:
+                status = self.session_psis(ue)
         plain = nas_io.registration_accept(
             guti=guti,
             tais=[(cfg.mcc, cfg.mnc, tac) for tac in cfg.tacs],
             allowed_nssai=list(allowed),
             t3512=cfg.t3512,
-            pdu_session_status=self._session_status(ue, proc.request),
+            pdu_session_status=status,
+            reactivation_failed=failed,
         )
         # reserve the new 5G-TMSI now so no other UE can be given it meanwhile
         self.ctx.by_tmsi[tmsi] = ue
         proc.name = "registration_accept"
         self._observe("guti", ue, reallocated=True)
-        return self._send_protected_with_ics(ue, proc, plain, "T3550")
+        return self._send_protected_with_ics(ue, proc, plain, "T3550", reactivate)
+
+    def _reactivation_asked(self, proc: Procedure) -> frozenset[int] | None:
+        """TS 24.501 §5.5.1.3.4 / TS 23.502 §4.2.2.2.2: the PDU sessions a mobility or periodic
+        registration update names in its Uplink data status IE, or None (no such IE, or an
+        initial registration, which cannot ask for any: §5.5.1.2.2)."""
+        if proc.reg_type not in (2, 3):
+            return None
+        psis = service_request_psis(proc.request)
+        if not psis:
+            return None
+        self.ctx.count("registration_reactivation")
+        return psis
+
+    def reactivation_accept(self, ue: UeContext, registration: bool, status: frozenset[int],
+                            failed: frozenset[int], causes: dict[int, int] | None = None) -> bytes | None:
+        """The Registration Accept (TS 24.501 §5.5.1.3.4) or Service Accept (§5.6.1.4.1) of a
+        request with Uplink data status, built again once the SMFs have answered: PDU session
+        status, PDU session reactivation result and its error causes; protected with the
+        current context. A Registration Accept's copy for T3550 is replaced, so a
+        retransmission says the same. None when the registration is no longer waiting for
+        its Registration Complete (it ended or was replaced meanwhile)."""
+        proc = ue.proc
+        if registration:
+            if proc is None or proc.name != "registration_accept" or proc.last_plain is None:
+                return None
+            base = proc.last_plain
+        else:
+            base = nas_io.service_accept()
+        plain = nas_io.with_reactivation_result(base, status, failed, causes)
+        pdu = self._protect(ue, plain)
+        if registration and proc is not None:
+            proc.last_plain, proc.last_pdu = plain, pdu
+        if failed:
+            self.ctx.count("reactivation_result_failed")
+        return pdu
 
     def _allowed_nssai(
         self, requested: list[tuple[int, int | None]] | None, subscribed: list[tuple[int, int | None]]
@@ -1188,7 +1378,10 @@ class Gmm:
         self.ctx.count("registered")
         if proc.reg_type in REG_TYPES_INITIAL:
             self.ctx.count("registered_initial")
-        if not follow_on and self.cfg.release_after_registration and ue.gnb is not None:
+        # TS 23.502 §4.2.2.2.2 step 21-22: the connection stays for a follow-on request and for
+        # an update whose Uplink data status brought user planes back (the UE has data to send)
+        reactivated = proc.reg_type in (2, 3) and bool(service_request_psis(proc.request))
+        if not follow_on and not reactivated and self.cfg.release_after_registration and ue.gnb is not None:
             acts.append(self._release(ue))
         return acts
 
@@ -1314,7 +1507,8 @@ class Gmm:
         proc.timer = timer
         return [SendNas(ue, pdu), SetTimer(ue, timer, self._timer_value(timer), proc.token)]
 
-    def _send_protected_with_ics(self, ue: UeContext, proc: Procedure, plain: bytes, timer: str) -> list[Action]:
+    def _send_protected_with_ics(self, ue: UeContext, proc: Procedure, plain: bytes, timer: str,
+                                 reactivate: frozenset[int] | None = None) -> list[Action]:
         pdu = self._protect(ue, plain)
         proc.last_pdu = pdu
         proc.last_plain = plain
@@ -1326,7 +1520,10 @@ class Gmm:
             # TS 33.501 §6.9.2.1.1 / Annex A.9: KgNB from the uplink NAS COUNT just used
             ue.kgnb_sent = True
             self._observe("kgnb", ue)
-            acts = [SendIcs(ue, pdu, kdf.kgnb(ue.kamf, nas_io.uplink_count(ue.sec)))]
+            acts = [SendIcs(ue, pdu, kdf.kgnb(ue.kamf, nas_io.uplink_count(ue.sec)), reactivate,
+                            registration=reactivate is not None)]
+        elif reactivate:
+            acts = [Reactivate(ue, pdu, reactivate)]
         else:
             acts = [SendNas(ue, pdu)]
         acts.append(SetTimer(ue, timer, self._timer_value(timer), proc.token))

@@ -332,16 +332,20 @@ def security_mode_command(
 
 def registration_accept(
     *, guti: Guti, tais: list[tuple[str, str, int]], allowed_nssai: list[tuple[int, int | None]], t3512: int,
-    pdu_session_status: frozenset[int] | None = None,
+    pdu_session_status: frozenset[int] | None = None, reactivation_failed: frozenset[int] | None = None,
 ) -> bytes:
     """TS 24.501 §8.2.7: result (3GPP access), 5G-GUTI, TAI list, allowed NSSAI, T3512, and the
-    PDU session status when the UE sent its own (§5.5.1.3.4).
+    PDU session status when the UE sent its own (§5.5.1.3.4); ``reactivation_failed``: the
+    PDU session reactivation result of an update with Uplink data status (the PSIs whose
+    user plane does not come back, §9.11.3.42).
 
     Per UE only the 5G-TMSI differs: it is written into a template of the rest (see
     :mod:`fivecore.wire.template`; :func:`_registration_accept` is the reference)."""
-    if pdu_session_status is not None:  # mobility / periodic updates only: not worth a template
+    if pdu_session_status is not None or reactivation_failed is not None:
+        # mobility / periodic updates only: not worth a template
         return _registration_accept(guti=guti, tais=tais, allowed_nssai=allowed_nssai, t3512=t3512,
-                                    pdu_session_status=pdu_session_status)
+                                    pdu_session_status=pdu_session_status,
+                                    reactivation_failed=reactivation_failed)
     try:
         key = ("accept", guti.mcc, guti.mnc, guti.region_id, guti.set_id, guti.pointer, tuple(tais),
                tuple(allowed_nssai), t3512)
@@ -364,7 +368,7 @@ def registration_accept(
 
 def _registration_accept(
     *, guti: Guti, tais: list[tuple[str, str, int]], allowed_nssai: list[tuple[int, int | None]], t3512: int,
-    pdu_session_status: frozenset[int] | None = None,
+    pdu_session_status: frozenset[int] | None = None, reactivation_failed: frozenset[int] | None = None,
 ) -> bytes:
     ies: dict[str, Any] = {
         "registration_result": RegistrationResult(1),
@@ -375,7 +379,48 @@ def _registration_accept(
     }
     if pdu_session_status is not None:
         ies["pdu_session_status"] = PsiBitmap(pdu_session_status)
+    if reactivation_failed is not None:
+        ies["pdu_session_reactivation_result"] = PsiBitmap(reactivation_failed)
     return _enc(NasMessage("RegistrationAccept", ies))
+
+
+def reactivation_error_cause(causes: dict[int, int]) -> bytes:
+    """TS 24.501 §9.11.3.43 PDU session reactivation result error cause: (PSI, 5GMM cause)
+    octet pairs, in PSI order."""
+    out = bytearray()
+    for psi in sorted(causes):
+        if not 1 <= psi <= 15 or not 0 <= causes[psi] <= 255:
+            raise EncodeError(f"bad reactivation error cause {psi}: {causes[psi]}")
+        out += bytes((psi, causes[psi]))
+    return bytes(out)
+
+
+def with_reactivation_result(plain: bytes, status: frozenset[int], failed: frozenset[int],
+                             causes: dict[int, int] | None = None) -> bytes:
+    """A Registration Accept or Service Accept (``plain``, as built before the SMFs answered)
+    with the outcome of the user-plane reactivation: the PDU session status (TS 24.501
+    §5.5.1.3.4 / §5.6.1.4.1), the PDU session reactivation result (§9.11.3.42: a set bit is a
+    session whose user plane was asked for and does not come back; no bit set when all came
+    back) and, for the failures
+    with a cause the spec names (§5.5.1.3.4 a-f), the reactivation result error cause."""
+    try:
+        msg = codec.decode(plain)
+    except DecodeError as exc:
+        raise EncodeError(f"accept to amend does not decode: {exc}") from None
+    if not isinstance(msg, NasMessage) or msg.message_type not in ("RegistrationAccept", "ServiceAccept"):
+        raise EncodeError("not a Registration Accept or Service Accept")
+    ies = dict(msg.ies)
+    ies["pdu_session_status"] = PsiBitmap(status)
+    ies.pop("pdu_session_reactivation_result", None)
+    ies.pop("pdu_session_reactivation_result_error_cause", None)
+    # §5.5.1.3.4 b 2 / §5.6.1.4.1: present whenever user planes were asked for, all bits
+    # clear when every one came back
+    ies["pdu_session_reactivation_result"] = PsiBitmap(failed)
+    kept = {p: c for p, c in (causes or {}).items() if p in failed}
+    if kept:
+        ies["pdu_session_reactivation_result_error_cause"] = reactivation_error_cause(kept)
+    # a new message, so the IEs are written in the order of the spec's table (TS 24.501 §8.2.7)
+    return _enc(NasMessage(msg.message_type, ies))
 
 
 def configuration_update_command(guti: Guti | None, ack_requested: bool = True) -> bytes:

@@ -17,7 +17,16 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from fivecore.nf.amf.context import GnbContext, GnbState, UeContext
-from fivecore.nf.amf.gmm import Action, Congested, Gmm, Page, ReleaseUe, SendIcs, SendNas
+from fivecore.nf.amf.gmm import (
+    Action,
+    Congested,
+    Gmm,
+    Page,
+    Reactivate,
+    ReleaseUe,
+    SendIcs,
+    SendNas,
+)
 from fivecore.nf.amf.nas_io import STmsi, ue_security_capability_sets, uplink_count
 from fivecore.security import kdf
 from fivecore.wire import ngap
@@ -93,6 +102,9 @@ class AmfNgap:
         #: the session relay (sessions.py) takes over an ICS answering a Service Request when it
         #: has user planes to reactivate or downlink to deliver; returns True if it did
         self.on_service_ics: Callable[[SendIcs], bool] | None = None
+        #: ... and a Registration Accept with user planes to bring back on a connection that
+        #: has its AS context (gmm.Reactivate); returns True if it took it
+        self.on_reactivate: Callable[[Reactivate], bool] | None = None
         self._handlers: dict[tuple[str, str], Callable[[GnbContext, NgapPdu], list[Any]]] = {
             ("NGSetup", "initiating"): self._ng_setup,
             ("InitialUEMessage", "initiating"): self._initial_ue_message,
@@ -592,6 +604,15 @@ class AmfNgap:
                 if a.reactivate is not None and self.on_service_ics is not None and self.on_service_ics(a):
                     continue
                 out.append(NgapSend(ue.gnb, self.stream_for(ue.gnb, ue), self._ics_request(ue, a.pdu, a.kgnb)))
+            elif t is Reactivate:
+                ue = a.ue
+                if ue.gnb is None or ue.ran_ue_ngap_id is None:
+                    self.ctx.count("nas_dropped_no_connection")
+                    continue
+                if self.on_reactivate is not None and self.on_reactivate(a):
+                    continue
+                data = ngap.downlink_nas_transport(ue.amf_ue_ngap_id, ue.ran_ue_ngap_id, a.pdu)
+                out.append(NgapSend(ue.gnb, self.stream_for(ue.gnb, ue), data))
             elif t is ReleaseUe:
                 ue = a.ue
                 if ue.gnb is None or ue.ran_ue_ngap_id is None:

@@ -560,7 +560,7 @@ class AmfPersistence:
                 over += 1  # kept on disk: such a UE registers again and is written afresh
                 continue
             try:
-                restore_ue(rec, ctx, shared)
+                ue = restore_ue(rec, ctx, shared)
             except PersistError as exc:
                 bad += 1
                 conflicting.append(rec.supi)
@@ -574,6 +574,7 @@ class AmfPersistence:
                     for s in rec.sessions}
             n += 1
             ctx.count("persist_restored")
+            self.gmm.start_mobile_reachable(ue)  # TS 24.501 §5.3.7: restored UEs are CM-IDLE
         f = self.file
         if f is not None and (f.bad_rows or conflicting):
             bad += f.bad_rows

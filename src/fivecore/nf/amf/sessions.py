@@ -58,6 +58,19 @@ CAUSE_MSG_TYPE_NON_EXISTENT = 97
 REQUEST_INITIAL = 1
 REQUEST_EXISTING = 2
 
+#: TS 24.501 §5.5.1.3.4 a-e / §5.6.1.4.1: the 5GMM cause of the PDU session reactivation
+#: result error cause for what the SMF said when it did not activate the user plane (the
+#: cause of its SmContextUpdateError / ProblemDetails, TS 29.502 §5.2.2.3.2)
+REACTIVATION_ERROR_CAUSES = {
+    "OUT_OF_LADN_SERVICE_AREA": 43,  # LADN not available
+    "PRIORITIZED_SERVICES_ONLY": 28,  # restricted service area
+    "INSUFFICIENT_UP_RESOURCES": 92,  # insufficient user-plane resources for the PDU session
+    "INSUFFICIENT_RESOURCES_SLICE": 69,  # insufficient resources for specific slice
+    "INSUFFICIENT_RESOURCES_SLICE_DNN": 69,
+    "REL_DUE_TO_INSUFFICIENT_RESOURCES_SLICE": 69,
+    "REL_DUE_TO_INSUFFICIENT_RESOURCES_SLICE_DNN": 69,
+}
+
 _N2_KINDS = {
     "PDU_RES_SETUP_REQ": "setup",
     "PDU_RES_REL_CMD": "release",
@@ -550,6 +563,11 @@ class AmfSessions:
         ue = self._ue(supi)
         if ue is None:
             raise HttpError(404, "CONTEXT_NOT_FOUND", "no registered UE with that SUPI")
+        if ue.gnb is None and ue.amf_ue_ngap_id in self.gmm.ctx.implicit:
+            # TS 24.501 §5.3.7 / TS 23.502 §4.2.3.3 step 3a: the mobile reachable timer ran out,
+            # so the UE is not paged (TS 29.518 §6.1.7.3: 504 UE_NOT_REACHABLE)
+            self.count("n1n2_ue_not_reachable")
+            raise HttpError(504, "UE_NOT_REACHABLE", "the UE's mobile reachable timer has expired")
         if ue.gnb is None or ue.releasing:
             fail_uri = data.get("n1n2FailureTxfNotifURI")
             return self._page_for(ue, supi, psi, n1, n2, n2_type, sm_info,
@@ -595,8 +613,9 @@ class AmfSessions:
     # --- Service Request: user plane reactivation (TS 23.502 §4.2.3.2) -------------------------
 
     def service_ics(self, a: Any) -> bool:
-        """NGAP hook for the ICS answering a Service Request: if sessions come back (Uplink
-        data status) or paged-for messages wait, send the ICS once the SMFs have answered."""
+        """NGAP hook for the ICS answering a Service Request or a registration update with
+        Uplink data status (TS 23.502 §4.2.3.2, §4.2.2.2.2): if sessions come back or
+        paged-for messages wait, send the ICS once the SMFs have answered."""
         ue = a.ue
         if ue.supi is None:
             return False
@@ -612,9 +631,12 @@ class AmfSessions:
         self._spawn(self._service_ics(ue, ue.supi, a, psis, pending))
         return True
 
-    async def _activating(self, supi: str, sess: AmfSmSession) -> bytes | None:
+    async def _activating(self, supi: str, sess: AmfSmSession,
+                          causes: dict[int, int] | None = None) -> bytes | None:
         """Nsmf_PDUSession_UpdateSMContext with upCnxState ACTIVATING (TS 29.502 §5.2.2.3.2.2):
-        the SMF answers with the PDU Session Resource Setup Request Transfer."""
+        the SMF answers with the PDU Session Resource Setup Request Transfer. When it does not,
+        a cause of its answer that TS 24.501 §5.5.1.3.4 maps to a 5GMM cause goes into
+        ``causes`` (PSI -> cause, for the reactivation result error cause)."""
         if sess.sm_ref is None:
             return None
         try:
@@ -623,24 +645,32 @@ class AmfSessions:
             if resp.status == 404:
                 self._forget(supi, sess)
                 return None
-            body, parts = self._parts(resp) if resp.status == 200 else (None, {})
+            body, parts = self._parts(resp)
         except (TransportError, NoProducer, DecodeError) as exc:
             log.info("event=up_activation_failed psi=%d err=%s", sess.psi, exc)
             return None
-        if not isinstance(body, dict) or body.get("n2SmInfoType") != "PDU_RES_SETUP_REQ":
-            return None
-        return multipart.ref(body, "n2SmInfo", parts)
+        if resp.status == 200 and isinstance(body, dict) and body.get("n2SmInfoType") == "PDU_RES_SETUP_REQ":
+            n2 = multipart.ref(body, "n2SmInfo", parts)
+            if n2 is not None:
+                return n2
+        if causes is not None and isinstance(body, dict):
+            err = body.get("error") if isinstance(body.get("error"), dict) else body
+            mm = REACTIVATION_ERROR_CAUSES.get(str(err.get("cause")))
+            if mm is not None:
+                causes[sess.psi] = mm
+        return None
 
     async def _service_ics(self, ue: UeContext, supi: str, a: Any, psis: list[int],
                            pending: dict[int, PendingTransfer]) -> None:
-        """TS 23.502 §4.2.3.2 steps 4-12: the ICS carries a PDU Session Resource Setup item per
-        session whose SMF gave N2 SM information; paged-for N1 messages ride along. The Service
-        Accept names the AMF's PDU sessions and those that could not come back (TS 24.501
-        §5.6.1.4.1: PDU session status, PDU session reactivation result)."""
+        """TS 23.502 §4.2.3.2 steps 4-12 (§4.2.2.2.2 for a registration update): the ICS
+        carries a PDU Session Resource Setup item per session whose SMF gave N2 SM information;
+        paged-for N1 messages ride along. The Service Accept or Registration Accept names the
+        AMF's PDU sessions and those that could not come back (TS 24.501 §5.6.1.4.1,
+        §5.5.1.3.4: PDU session status, PDU session reactivation result and error cause)."""
         sessions = self.sessions_of(ue)
         gnb = ue.gnb
         got: list[tuple[int, bytes | None, bytes]] = []
-        failed: set[int] = set()
+        causes: dict[int, int] = {}
         for psi in psis:
             sess = sessions.get(psi)
             if sess is None:
@@ -652,21 +682,29 @@ class AmfSessions:
             else:
                 if waiting is not None:
                     pending[psi] = waiting
-                n2 = await self._activating(supi, sess)
+                n2 = await self._activating(supi, sess, causes)
             if n2 is None:
                 self.count("reactivation_failed")
-                failed.add(psi)
                 continue
             got.append((psi, n1, n2))
         if ue.gnb is not gnb or gnb is None or ue.ran_ue_ngap_id is None:
             self.count("reactivation_connection_gone")
             return
-        accept = a.pdu
+        accept: bytes | None = a.pdu
         if a.reactivate:
-            # rebuilt now that the results are known; NAS COUNT order matches delivery order
-            accept = self.gmm._protect(ue, nas.encode(nas.ServiceAccept(
-                pdu_session_status=nas.PsiBitmap(frozenset(self.sessions_of(ue))),
-                pdu_session_reactivation_result=nas.PsiBitmap(frozenset(failed)) if failed else None)))
+            # rebuilt now that the results are known; NAS COUNT order matches delivery order.
+            # TS 24.501 §9.11.3.42: a set bit is a PSI asked for whose user plane does not come
+            # back -- one the SMF refused, and one the AMF holds no SM context for
+            done = frozenset(psi for psi, _, _ in got)
+            try:
+                accept = self.gmm.reactivation_accept(ue, a.registration, frozenset(self.sessions_of(ue)),
+                                                      a.reactivate - done, causes)
+            except EncodeError as exc:
+                log.warning("event=reactivation_accept_failed err=%s", exc)
+                accept = None
+            if accept is None:
+                self.count("reactivation_procedure_gone")
+                return
         items: list[dict[str, Any]] = []
         for psi, n1, n2 in got:
             sess = sessions.get(psi)
@@ -686,6 +724,52 @@ class AmfSessions:
         self.app._execute([NgapSend(gnb, self.ngap.stream_for(gnb, ue), data)])
         for psi, w in pending.items():
             self.deliver(ue, psi, w.n1, w.n2, w.n2_type, w.snssai)
+
+    def reactivate_connected(self, a: Any) -> bool:
+        """NGAP hook for a Registration Accept answering an update with Uplink data status on
+        a connection that already has its AS context (gmm.Reactivate): once the SMFs have
+        answered, the Accept with the result goes out, then the user planes (TS 23.502
+        §4.2.2.2.2 with §4.2.3.2 steps 4-12, PDU Session Resource Setup instead of Initial
+        Context Setup). Returns False when none of the PSIs is a session of the AMF."""
+        ue = a.ue
+        if ue.supi is None:
+            return False
+        sessions = self.sessions_of(ue)
+        psis = sorted(p for p in a.reactivate if p in sessions)
+        if not psis:
+            return False
+        self._spawn(self._reactivate_connected(ue, ue.supi, a, psis))
+        return True
+
+    async def _reactivate_connected(self, ue: UeContext, supi: str, a: Any, psis: list[int]) -> None:
+        sessions = self.sessions_of(ue)
+        gnb = ue.gnb
+        got: list[tuple[AmfSmSession, bytes]] = []
+        causes: dict[int, int] = {}
+        for psi in psis:
+            sess = sessions.get(psi)
+            n2 = await self._activating(supi, sess, causes) if sess is not None else None
+            if n2 is None or sess is None:
+                self.count("reactivation_failed")
+                continue
+            got.append((sess, n2))
+        if ue.gnb is not gnb or gnb is None or ue.ran_ue_ngap_id is None:
+            self.count("reactivation_connection_gone")
+            return
+        done = frozenset(sess.psi for sess, _ in got)
+        try:
+            accept = self.gmm.reactivation_accept(ue, True, frozenset(self.sessions_of(ue)), a.reactivate - done,
+                                                  causes)
+        except EncodeError as exc:
+            log.warning("event=reactivation_accept_failed err=%s", exc)
+            accept = None
+        if accept is None:
+            self.count("reactivation_procedure_gone")
+            return
+        self.count("reactivation_connected")
+        self._send_nas(ue, accept)
+        for sess, n2 in got:
+            self.deliver(ue, sess.psi, None, n2, "PDU_RES_SETUP_REQ", sess.snssai)
 
     def ics_response(self, gnb: GnbContext, pdu: NgapPdu) -> list[Any]:
         """TS 38.413 §8.3.1.2: the setup results of the ICS's PDU sessions go to their SMFs
@@ -771,6 +855,7 @@ def attach(app: Any) -> AmfSessions:
     h[("PDUSessionResourceNotify", "initiating")] = lambda gnb, pdu: []
     h[("InitialContextSetup", "successful")] = s.ics_response
     app.ngap.on_service_ics = s.service_ics
+    app.ngap.on_reactivate = s.reactivate_connected
     # TS 23.502 §4.2.2.3.2 step 2: de-registration releases the SM contexts; §4.2.6: an AN
     # release deactivates their user plane. Both wrap the 5GMM/SBI entry points they follow.
     gmm_released = app.gmm.ran_released
