@@ -249,9 +249,12 @@ class AmfContext:
         self.by_supi: dict[str, UeContext] = {}
         self._next_amf_ue_ngap_id = secrets.randbelow(1 << 20) + 1
         self.stats: dict[str, int] = {}
-        self.embryonic: dict[int, int] = {}
+        # FIFOs read from the front: OrderedDicts, as ``reachable`` below. A plain dict keeps a
+        # hole for each entry deleted at its front until it next resizes, and next(iter()) walks
+        # them: at 16,384 recently released ids that cost ~10 µs per release, not 0.2 µs.
+        self.embryonic: OrderedDict[int, int] = OrderedDict()
         self.epoch = 0
-        self.recently_released: dict[int, None] = {}
+        self.recently_released: OrderedDict[int, None] = OrderedDict()
         #: SUPIs whose stored 5GMM context must be written again or deleted (write-behind by
         #: fivecore.nf.amf.persist); None when the AMF keeps nothing on disk
         self.dirty: set[str] | None = None
