@@ -397,6 +397,17 @@ class SmfConfig(NfSection):
     usage_report_volume: int = Field(default=1 << 30, ge=1)
     #: static SBI routes (skip NRF discovery): ``{"npcf-smpolicycontrol": "http://127.0.0.13:7777"}``
     routes: dict[str, str] = Field(default_factory=dict)
+    #: keep SM contexts (PDU sessions: addresses, N4 F-SEIDs, tunnels, QoS, AMF and PCF links)
+    #: in a SQLite file of the SMF's own so they survive a restart; the UPF is asked to retain
+    #: their PFCP sessions (fivecore.nf.smf.persist); false: sessions are lost with the process
+    persist: bool = True
+    #: that file; default beside the store's SQLite file (else in ``$FIVECORE_DATA_DIR`` or
+    #: ``var``), named by the SMF's N4 address and port
+    persist_file: Path | None = None
+    #: write-behind: changed SM contexts are written in one transaction this often
+    persist_flush_ms: float = Field(default=100.0, gt=0, le=10000)
+    #: fsync each write (survives power loss); off, writes survive a crash of the process only
+    persist_fsync: bool = False
 
 
 class PcfDnnPolicy(_Section):

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 import pytest
 from polling import await_until
 from test_session_e2e import DN_HOST, SessionCore, Sim, ping, session_network
+from test_smf_persist_restart import idle_on_disk
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -35,19 +36,8 @@ def core(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionCore]:
 async def test_idle_ues_sessions_come_back_after_an_amf_crash(core: SessionCore) -> None:
     async with Sim(core, N, FIRST) as s:
         gnb = s.sim.gnbs[0]
-        gnb.reconnect_initial, gnb.reconnect_max = 0.2, 1.0
-        s.sim.reregister_after_reject = False  # a #9 must show, not be papered over
-        await s.register()
-        await s.establish_all()
-        addr = {id(ru): s.up.session(ru).ipv4 for ru in s.sim.ues}
-        for ru in s.sim.ues:
-            loss, out = await ping(s.up.namespace(ru), DN_HOST, 2)
-            assert loss == 0, out
-        for ru in s.sim.ues:  # user inactivity: CM-IDLE, user plane deactivated at the SMF
-            gnb.release_request(ru)
-        await await_until("every UE CM-IDLE", lambda: all(ru.ran_id is None and s.up.tunnel(ru) is None
-                                                          for ru in s.sim.ues), timeout=30, period=0.05)
-        await await_until("the idle UEs on disk", core.idle_and_stored, timeout=30, period=0.05)
+        # registered, a session each, pinged, CM-IDLE (user plane deactivated at the SMF), on disk
+        addr = await idle_on_disk(core, s, smf=False)
 
         amf = core.procs["amf"]
         lost = gnb.stats.associations_lost

@@ -53,13 +53,10 @@ left untouched and the AMF runs without persistence.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import logging
 import os
 import sqlite3
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,8 +64,14 @@ from typing import TYPE_CHECKING, Any
 
 from fivecore.errors import FivecoreError
 from fivecore.nf.amf.context import AmfContext, GmmState, UeContext
+from fivecore.nf.common.persist import (
+    ContextFile,
+    PersistError,
+    PersistFileError,
+    WriteBehind,
+    read_meta,
+)
 from fivecore.security.nas_context import NasSecurityContext, Role
-from fivecore.store.repository import WalCheckpointer
 from fivecore.wire.nas.ies import UeSecurityCapability, dec_ue_sec_cap, enc_ue_sec_cap
 
 if TYPE_CHECKING:
@@ -90,22 +93,6 @@ _SCHEMA = (
     "CREATE TABLE ue (supi TEXT PRIMARY KEY, tmsi INTEGER NOT NULL, dl_ceiling INTEGER NOT NULL,"
     " body TEXT NOT NULL) WITHOUT ROWID",
 )
-
-
-class PersistError(FivecoreError):
-    """The AMF's UE context file cannot be used or written."""
-
-
-class PersistFileError(PersistError):
-    """The file is not a usable UE context file of this AMF.
-
-    ``ours``: it is one of ours (damaged, another format version or another AMF's GUAMI) and
-    may be moved aside; False for a database of something else, which must not be touched.
-    """
-
-    def __init__(self, message: str, *, ours: bool) -> None:
-        super().__init__(message)
-        self.ours = ours
 
 
 @dataclass(slots=True)
@@ -290,92 +277,27 @@ def restore_ue(rec: UeRecord, ctx: AmfContext, shared: dict[Any, Any] | None = N
 # --- the file --------------------------------------------------------------------------------
 
 
-class UeContextFile:
+class UeContextFile(ContextFile):
     """The SQLite file of one AMF's stored UE contexts (see the module docstring).
 
     Opening checks it is a UE context file of this format for ``guami`` (``plmn-region-set-
     pointer``), creating it (mode 0600: it holds KAMFs) when it does not exist; raises
-    :class:`PersistFileError` otherwise.
+    :class:`PersistFileError` otherwise (:class:`fivecore.nf.common.persist.ContextFile`).
     """
 
+    FORMAT = FORMAT
+    VERSION = VERSION
+    SCHEMA = _SCHEMA
+    TABLE = "ue"
+    OWNER = ("guami", "GUAMI")
+    NF = "AMF"
+    KIND = "UE context file"
+
     def __init__(self, path: str | Path, guami: str, fsync: bool = False, instance_id: str | None = None) -> None:
-        self.path = Path(path)
         self.guami = guami
         self.bad_rows = 0
-        self.bad_supis = []
-        new = not self.path.exists()
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # one AMF per file: a second one with the same GUAMI must not write over it
-            self._lock = os.open(str(self.path) + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as exc:
-            raise PersistError(f"{self.path}: {exc.strerror or exc}") from None
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            if new:
-                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
-        except OSError as exc:
-            os.close(self._lock)
-            raise PersistError(f"{self.path}: in use by another AMF process ({exc.strerror or exc})") from None
-        try:
-            self.db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as exc:
-            os.close(self._lock)
-            raise PersistError(f"{self.path}: {exc}") from None
-        try:
-            self._check_or_create()
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
-            # the AMF only writes (and reads once at start): a small page cache is enough, and
-            # the RAM it takes is fixed, not per UE
-            self.db.execute("PRAGMA cache_size=-512")
-            # SQLite's own checkpoint runs inside the commit that crosses 1,000 WAL pages and
-            # ends with an fsync: a flush on the event loop then stalled every UE for up to
-            # ~45 ms. A thread checkpoints instead (as the subscriber store does).
-            self.db.execute("PRAGMA wal_autocheckpoint=0")
-            self._checkpointer: WalCheckpointer | None = WalCheckpointer(str(self.path))
-            if instance_id is not None:
-                self.db.execute("INSERT OR REPLACE INTO meta VALUES ('amf_instance_id', ?)", (instance_id,))
-        except sqlite3.OperationalError as exc:  # locked, read-only, I/O: not the file's content
-            self.close()
-            raise PersistError(f"{self.path}: {exc}") from None
-        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:  # not a database, malformed (a
-            # damaged page can hold a table name or text that is not UTF-8)
-            self.close()
-            raise PersistFileError(f"{self.path}: {exc}", ours=True) from None
-        except BaseException:
-            self.close()
-            raise
-
-    def _check_or_create(self) -> None:
-        db = self.db
-        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if not tables:
-            # tables and their description in one transaction: a crash leaves none of it
-            db.execute("BEGIN")
-            for stmt in _SCHEMA:
-                db.execute(stmt)
-            db.executemany("INSERT INTO meta VALUES (?, ?)",
-                           [("format", FORMAT), ("version", str(VERSION)), ("guami", self.guami)])
-            db.execute("COMMIT")
-            return
-        if "meta" not in tables:
-            raise PersistFileError(f"{self.path}: not a UE context file (tables {sorted(tables)})", ours=False)
-        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
-        if meta.get("format") != FORMAT:
-            raise PersistFileError(f"{self.path}: not a UE context file (format {meta.get('format')!r})",
-                                   ours=False)
-        if meta.get("version") != str(VERSION):
-            raise PersistFileError(f"{self.path}: format version {meta.get('version')} (this AMF reads {VERSION})",
-                                   ours=True)
-        if meta.get("guami") != self.guami:
-            raise PersistFileError(f"{self.path}: written by the AMF with GUAMI {meta.get('guami')}, "
-                                   f"this one is {self.guami}", ours=True)
-        if "ue" not in tables:
-            raise PersistFileError(f"{self.path}: the ue table is missing", ours=True)
-        ok = db.execute("PRAGMA quick_check").fetchone()
-        if ok is None or ok[0] != "ok":
-            raise PersistFileError(f"{self.path}: damaged ({ok[0] if ok else 'no answer'})", ours=True)
+        self.bad_supis: list[Any] = []
+        super().__init__(path, guami, fsync, {"amf_instance_id": instance_id} if instance_id is not None else None)
 
     def load(self) -> Iterator[UeRecord]:
         """Every readable stored record, one at a time (a restart with many UEs never holds
@@ -400,35 +322,15 @@ class UeContextFile:
               ceilings: Iterable[tuple[str, int, int]] = ()) -> None:
         """One transaction: records written (replacing), deleted, and ``(supi, DL COUNT
         ceiling, next UL COUNT)`` updated in place."""
-        db = self.db
-        try:
-            db.execute("BEGIN")
-            try:
-                db.executemany("INSERT OR REPLACE INTO ue VALUES (?, ?, ?, ?)",
-                               [(r.supi, r.tmsi, r.dl_ceiling, r.body()) for r in upserts])
-                db.executemany("DELETE FROM ue WHERE supi = ?", [(s,) for s in deletes])
-                db.executemany("UPDATE ue SET dl_ceiling = ?, body = json_set(body, '$.ul', ?) WHERE supi = ?",
-                               [(c, ul, s) for s, c, ul in ceilings])
-                db.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    db.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            raise PersistError(f"{self.path}: write failed: {exc}") from None
+        with self.transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO ue VALUES (?, ?, ?, ?)",
+                           [(r.supi, r.tmsi, r.dl_ceiling, r.body()) for r in upserts])
+            db.executemany("DELETE FROM ue WHERE supi = ?", [(s,) for s in deletes])
+            db.executemany("UPDATE ue SET dl_ceiling = ?, body = json_set(body, '$.ul', ?) WHERE supi = ?",
+                           [(c, ul, s) for s, c, ul in ceilings])
 
     def count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM ue").fetchone()[0])
-
-    def close(self) -> None:
-        ckpt, self._checkpointer = getattr(self, "_checkpointer", None), None
-        if ckpt is not None:
-            ckpt.stop()
-        with contextlib.suppress(sqlite3.Error):
-            self.db.close()
-        if self._lock >= 0:
-            os.close(self._lock)  # releases the flock
-            self._lock = -1
 
 
 def guami_key(config: Config) -> str:
@@ -458,16 +360,8 @@ def stored_instance_id(config: Config) -> str | None:
     that ID as the UEs' serving AMF (TS 29.503 §5.3.2.2.2), and a new one would make it send
     this very AMF a DeregistrationNotification for each UE it registers again. Read-only.
     """
-    path = default_path(config)
-    if not path.is_file():
-        return None
-    try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
-        finally:
-            db.close()
-    except (sqlite3.Error, UnicodeDecodeError):
+    meta = read_meta(default_path(config))
+    if meta is None:
         return None
     if meta.get("format") != FORMAT or meta.get("guami") != guami_key(config):
         return None
@@ -478,11 +372,16 @@ def stored_instance_id(config: Config) -> str | None:
 # --- the AMF's side ---------------------------------------------------------------------------
 
 
-class AmfPersistence:
-    """Write-behind of one AMF's UE contexts: restore at start, batched flushes, DL COUNT
-    reservations (see the module docstring). ``gmm`` is the AMF's 5GMM entity (its context and
-    configuration), ``sessions`` its session relay (:class:`fivecore.nf.amf.sessions.AmfSessions`,
-    or None); nothing touches the disk before :meth:`open`."""
+class AmfPersistence(WriteBehind):
+    """Write-behind of one AMF's UE contexts: restore at start (:meth:`open`), batched flushes,
+    DL COUNT reservations (see the module docstring). ``gmm`` is the AMF's 5GMM entity (its
+    context and configuration), ``sessions`` its session relay
+    (:class:`fivecore.nf.amf.sessions.AmfSessions`, or None); nothing touches the disk before
+    :meth:`open`."""
+
+    EVENT = "amf"
+    LOG = log
+    RESTORED = "ues"
 
     def __init__(self, gmm: Gmm, path: str | Path, guami: str, *, fsync: bool = False,
                  flush_interval: float = 0.1, sessions: Any = None, instance_id: str | None = None) -> None:
@@ -509,43 +408,8 @@ class AmfPersistence:
 
     # --- start / stop --------------------------------------------------------------------------
 
-    def open(self) -> int:
-        """Open (or create) the file and restore its UEs; how many were restored. A damaged or
-        foreign file is logged and moved aside (or, not ours, left alone with persistence off):
-        the AMF then starts empty. Never raises for the file's content."""
-        try:
-            self.file = self._open_file()
-        except PersistError as exc:
-            self.ctx.count("persist_file_unusable")
-            log.warning("event=amf_persist_disabled reason=%r", str(exc))
-            return 0
-        try:
-            n = self._restore(self.file.load())
-        except PersistFileError as exc:
-            # the rows read so far stay: each was complete and checked on its own
-            log.warning("event=amf_persist_load_failed err=%r", str(exc))
-            self.ctx.count("persist_file_unusable")
-            n = self.ctx.stats.get("persist_restored", 0)
-        self.ctx.dirty = set()
-        return n
-
-    def _open_file(self) -> UeContextFile:
-        try:
-            return UeContextFile(self.path, self.guami, self.fsync, self.instance_id)
-        except PersistFileError as exc:
-            if not exc.ours:
-                raise
-            self.ctx.count("persist_file_unusable")
-            aside = self.path.with_name(f"{self.path.name}.unusable-{int(time.time())}")
-            log.warning("event=amf_persist_file_unusable err=%r moved_to=%s ues_restored=0", str(exc), aside)
-            try:
-                for suffix in ("", "-wal", "-shm"):
-                    p = Path(str(self.path) + suffix)
-                    if p.exists():
-                        p.rename(Path(str(aside) + suffix))
-            except OSError as exc2:
-                raise PersistError(f"{self.path}: cannot move it aside: {exc2.strerror or exc2}") from None
-            return UeContextFile(self.path, self.guami, self.fsync, self.instance_id)
+    def _make_file(self) -> UeContextFile:
+        return UeContextFile(self.path, self.guami, self.fsync, self.instance_id)
 
     def _restore(self, records: Iterable[UeRecord]) -> int:
         ctx = self.ctx
@@ -595,15 +459,7 @@ class AmfPersistence:
         for ue in self.ctx.ues.values():
             if ue.gnb is not None:
                 self.ctx.touch(ue)
-        self.flush()
-        f, self.file = self.file, None
-        if f is not None:
-            f.close()
-        self.ctx.dirty = None
-
-    def info(self) -> dict[str, Any]:
-        """For the AMF's stats: the file, whether it is in use, UEs waiting for the next flush."""
-        return {"file": str(self.path), "active": self.file is not None, "pending": len(self.ctx.dirty or ())}
+        super().close()
 
     # --- writing ---------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from typing import Any
 
 from fivecore.config import Config
@@ -33,7 +34,21 @@ class SmfApp(NfApp):
 
     def __init__(self, config: Config, *, local: LocalRegistry | None = None,
                  http: Http2Client | None = None) -> None:
+        s = config.smf
+        if s.persist and s.nf_instance_id is None:
+            # the restarted SMF is the instance its sessions' UDM registrations name
+            from fivecore.nf.smf.persist import stored_instance_id
+
+            s = s.model_copy(update={"nf_instance_id": stored_instance_id(config) or str(uuid.uuid4())})
+            config = config.model_copy(update={"smf": s})
         super().__init__(config, local=local, http=http)
+        # SM contexts survive a restart (fivecore.nf.smf.persist); no disk access before start()
+        self.persistence: Any = None
+        if s.persist:
+            from fivecore.nf.smf.persist import SmfPersistence
+
+            self.persistence = SmfPersistence.for_app(self)
+            self.service.persist_info = self.persistence.info
 
     def build_router(self) -> Router:
         cfg = self.config.smf
@@ -85,7 +100,21 @@ class SmfApp(NfApp):
             infos.append({"sNssai": sn, "dnnSmfInfoList": [{"dnn": n} for n in dnns]})
         return {"smfInfo": {"sNssaiSmfInfoList": infos}, "sNssais": snssais}
 
+    async def start(self, serve: bool = True) -> None:
+        if self.persistence is not None:
+            # TS 23.527 §4: the SM contexts are back before the SBI answers the AMF's first
+            # update and before N4 associates (asking the UPFs to retain their sessions)
+            self.persistence.open()
+        else:
+            from fivecore.nf.smf.persist import discard_stale
+
+            discard_stale(self.config)  # not kept up to date from now on: never to be restored
+        await super().start(serve)
+
     async def on_start(self) -> None:
+        if self.persistence is not None:
+            # write-behind of changed SM contexts: one transaction per smf.persist_flush_ms
+            self._tasks.append(asyncio.create_task(self.persistence.run(), name="smf-persist"))
         await self.n4.start()
         if self.upf_discovery is not None:
             self._tasks.append(asyncio.create_task(self.upf_discovery.run(), name="smf-upf-discovery"))
@@ -100,3 +129,8 @@ class SmfApp(NfApp):
             await self.upf_watcher.unsubscribe()
         await self.service.stop()
         await self.n4.stop()
+        if self.persistence is not None:
+            try:
+                self.persistence.close()  # the last batch is written on a clean stop
+            except Exception:  # noqa: BLE001 - stopping must go on
+                log.exception("event=smf_persist_close_failed")

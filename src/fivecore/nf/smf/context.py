@@ -91,6 +91,19 @@ class Ipv4Pool:
                 return _dotted(a)
         raise PoolExhausted(f"IPv4 pool {self.network} exhausted")
 
+    def take(self, addr: str) -> bool:
+        """Mark ``addr`` in use again (a session restored after an SMF restart,
+        fivecore.nf.smf.persist); False when it is in use, reserved or not in the pool. O(1):
+        the sequential part and the free list skip addresses in use."""
+        try:
+            a = int(ipaddress.IPv4Address(addr))
+        except ValueError:
+            return False
+        if not self._valid(a) or a in self._used:
+            return False
+        self._used.add(a)
+        return True
+
     def release(self, addr: str) -> bool:
         """Give ``addr`` back; False if it was not allocated (double release is harmless)."""
         a = int(ipaddress.IPv4Address(addr))
@@ -121,16 +134,35 @@ class Ipv6PrefixPool:
         self._used: set[int] = set()
 
     def allocate(self) -> ipaddress.IPv6Network:
-        if self._next < self._count:
-            i = self._next
-            self._next += 1
-        elif self._free:
-            i = self._free.popleft()
-        else:
-            raise PoolExhausted(f"IPv6 prefix pool {self.network} exhausted")
-        self._used.add(i)
+        used = self._used
+        while True:
+            if self._next < self._count:
+                i = self._next
+                self._next += 1
+            elif self._free:
+                i = self._free.popleft()
+            else:
+                raise PoolExhausted(f"IPv6 prefix pool {self.network} exhausted")
+            if i not in used:  # taken back by a restored session (take)
+                break
+        used.add(i)
         base = int(self.network.network_address) + (i << 64)
         return ipaddress.IPv6Network((base, 64))
+
+    def take(self, prefix: ipaddress.IPv6Network | str) -> bool:
+        """Mark ``prefix`` in use again (a restored session, fivecore.nf.smf.persist); False
+        when it is in use, not a /64 of the pool, or the pool's first /64 (N6's)."""
+        try:
+            net = ipaddress.IPv6Network(prefix)
+        except ValueError:
+            return False
+        if net.prefixlen != 64 or not net.subnet_of(self.network):
+            return False
+        i = (int(net.network_address) - int(self.network.network_address)) >> 64
+        if not 0 < i < self._count or i in self._used:
+            return False
+        self._used.add(i)
+        return True
 
     def release(self, prefix: ipaddress.IPv6Network | str) -> bool:
         net = ipaddress.IPv6Network(prefix)
@@ -231,6 +263,15 @@ class SmfContext:
         self.v6pools: dict[str, Ipv6PrefixPool] = {}
         self._next_seid = rng.randbits(32) | 1
         self.stats: dict[str, int] = {}
+        #: references of sessions changed since the last write (fivecore.nf.smf.persist);
+        #: None without persistence
+        self.dirty: set[str] | None = None
+
+    def touch(self, sm: SmContext) -> None:
+        """Something kept on disk changed in ``sm`` (or it went): write it with the next flush."""
+        d = self.dirty
+        if d is not None:
+            d.add(sm.ref)
 
     def count(self, key: str, n: int = 1) -> None:
         self.stats[key] = self.stats.get(key, 0) + n
@@ -252,6 +293,8 @@ class SmfContext:
 
     def remove(self, sm: SmContext) -> None:
         """Forget the session and give its addresses back."""
+        if self.dirty is not None:
+            self.dirty.add(sm.ref)
         self.by_ref.pop(sm.ref, None)
         if self.by_ue.get((sm.supi, sm.psi)) is sm:
             del self.by_ue[(sm.supi, sm.psi)]

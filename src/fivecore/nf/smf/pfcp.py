@@ -42,6 +42,7 @@ from fivecore.wire.pfcp import (
     MEASURE_VOLUM,
     TRIGGER_VOLTH,
     Bitrate,
+    CpPfcpEntityIp,
     Flags,
     FSeid,
     FTeid,
@@ -301,6 +302,12 @@ class UpfPeer:
     restarts: int = 0
     features: int = 0
     associated_event: asyncio.Event = field(default_factory=asyncio.Event)
+    #: the SMF restarted with sessions on this UPF (fivecore.nf.smf.persist): the next
+    #: Association Setup asks the UPF to retain them (TS 29.244 §6.2.6.2)
+    retain_sessions: bool = False
+    #: the NRF reported it deregistered (fivecore.nf.smf.upf_nrf): selected for nothing new;
+    #: N4 drops it once no session is left on it
+    withdrawn: bool = False
 
     @property
     def addr(self) -> tuple[str, int]:
@@ -343,7 +350,8 @@ class N4:
     def __init__(self, address: str, port: int, peers: list[UpfPeer], *,
                  heartbeat_interval: float = 5.0, t1: float = 3.0, n1: int = 3,
                  on_restart: RestartHandler | None = None,
-                 on_report: ReportHandler | None = None) -> None:
+                 on_report: ReportHandler | None = None,
+                 on_not_retained: RestartHandler | None = None) -> None:
         self.address = address
         self.port = port
         self.peers = peers
@@ -352,6 +360,11 @@ class N4:
         self.n1 = n1
         self.on_restart = on_restart
         self.on_report = on_report
+        #: the UPF did not retain the sessions of a restarted SMF (no PSREI): set them up again
+        self.on_not_retained = on_not_retained
+        #: set by the SMF: whether any session lives on the peer (a withdrawn peer without
+        #: sessions is dropped instead of being associated and heartbeated for ever)
+        self.has_sessions: Callable[[UpfPeer], bool] | None = None
         self.recovery_ts = pfcp.ntp_now()
         self.transport: asyncio.DatagramTransport | None = None
         self._seq = 1
@@ -553,14 +566,33 @@ class N4:
 
     # --- association and heartbeat --------------------------------------------------------
 
+    def association_setup(self, peer: UpfPeer) -> PfcpMessage:
+        """TS 29.244 §7.4.4.1: our Association Setup Request; after a restart with sessions on
+        ``peer`` it carries the PFCP Session Retention Information naming our CP PFCP entity
+        address (the address of our F-SEIDs) so the UPF keeps those sessions (§6.2.6.2, Rel-16)."""
+        retention = Ies(cp_pfcp_entity_ip_address=CpPfcpEntityIp(self.address)) if peer.retain_sessions else None
+        return PfcpMessage.build("AssociationSetupRequest", seq=self.next_seq(),
+                                 node_id=NodeId.ipv4(self.address),
+                                 recovery_time_stamp=self.recovery_ts,
+                                 cp_function_features=CP_FEATURES,
+                                 pfcp_session_retention_information=retention)
+
     async def associate(self, peer: UpfPeer) -> None:
         """TS 29.244 §6.2.6.2.1: CP-initiated Association Setup."""
-        req = PfcpMessage.build("AssociationSetupRequest", seq=self.next_seq(),
-                                node_id=NodeId.ipv4(self.address),
-                                recovery_time_stamp=self.recovery_ts,
-                                cp_function_features=CP_FEATURES)
+        retain = peer.retain_sessions
+        req = self.association_setup(peer)
         rsp = await self.request(peer, req, n1=1)
         check_cause(rsp, "association setup")
+        if retain:
+            # §6.2.6.2: PSREI says the UPF kept the sessions of our previous association;
+            # without it (it restarted too, or released us meanwhile) they are gone there
+            peer.retain_sessions = False
+            flags = rsp.ies.get("pfcpasrsp_flags")
+            retained = flags is not None and bool(int(flags) & pfcp.ASRSP_PSREI)
+            self.count("sessions_retained" if retained else "sessions_not_retained")
+            log.info("event=pfcp_session_retention upf=%s retained=%s", peer.address, retained)
+            if not retained and self.on_not_retained is not None:
+                self._spawn(self.on_not_retained(peer))
         ts = rsp.recovery_time_stamp
         peer.node_id = rsp.node_id.value if rsp.node_id else peer.address
         uf = rsp.up_function_features
@@ -607,10 +639,29 @@ class N4:
         self._bg.add(t)
         t.add_done_callback(self._bg.discard)
 
+    def _retire(self, peer: UpfPeer) -> bool:
+        """Drop a peer the NRF reported deregistered once no session is left on it: nothing
+        will be set up there again, so associating and heartbeating it has no purpose. It
+        comes back as a new peer if it registers again (NF_REGISTERED, discovery)."""
+        if not peer.withdrawn or self.has_sessions is None or self.has_sessions(peer):
+            return False
+        if peer in self.peers:
+            self.peers.remove(peer)
+        peer.associated = False
+        peer.associated_event.clear()
+        self.count("upfs_retired")
+        log.info("event=upf_retired upf=%s reason=deregistered_no_sessions", peer.address)
+        return True
+
     async def _peer_loop(self, peer: UpfPeer) -> None:
         """Associate, then heartbeat every interval (TS 29.244 §6.2.2); re-associate on loss."""
         delay = 0.2
         while True:
+            if self._retire(peer):
+                task = asyncio.current_task()
+                if task in self._tasks:
+                    self._tasks.remove(task)
+                return
             if not peer.associated:
                 try:
                     await self.associate(peer)

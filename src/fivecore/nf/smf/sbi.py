@@ -101,8 +101,13 @@ class SmfService:
         #: ``smf.upf_selection: nrf``: look for UPFs serving (dnn, (sst, sd)) through the NRF
         #: when none is known (fivecore.nf.smf.upf_nrf, TS 23.502 §4.3.2.2.1 step 8)
         self.upf_finder: Callable[[str, tuple[int, int | None]], Awaitable[None]] | None = None
+        #: the SM context file's state for ``/pdu-info`` (fivecore.nf.smf.persist), or None
+        self.persist_info: Callable[[], dict[str, Any]] | None = None
         n4.on_restart = self.on_upf_restart
         n4.on_report = self.on_report
+        # TS 23.527 §4.3: the UPF did not keep our sessions over our restart: set them up again
+        n4.on_not_retained = self.restore_on
+        n4.has_sessions = self._has_sessions
         n4.upf_seid_lookup = self._upf_seid
 
     # --- plumbing ---------------------------------------------------------------------------
@@ -141,6 +146,9 @@ class SmfService:
         self._stopped = True
         for t in list(self._bg):
             t.cancel()
+
+    def _has_sessions(self, upf: UpfPeer) -> bool:
+        return any(sm.upf is upf for sm in self.ctx.by_ref.values())
 
     def _upf_seid(self, local_seid: int) -> int:
         sm = self.ctx.by_seid.get(local_seid)
@@ -301,6 +309,11 @@ class SmfService:
             pool = self.ctx.pools[dnn] = Ipv4Pool(conf.ipv4_pool, conf.reserved)
         return pool
 
+    def pool_for(self, dnn: str, v6: bool) -> Any:
+        """The IPv4 (or IPv6 prefix) pool of a configured DNN, made on first use; KeyError for
+        a DNN not configured."""
+        return self._v6pool(dnn) if v6 else self._pool(dnn)
+
     def _v6pool(self, dnn: str) -> Any:
         from fivecore.nf.smf.context import Ipv6PrefixPool
 
@@ -353,6 +366,7 @@ class SmfService:
                                              amf_instance_id=sm.amf_instance_id, n1=accept, n2=n2,
                                              n2_type="PDU_RES_SETUP_REQ", snssai=sm.snssai)
             self.ctx.count("established")
+            self.ctx.touch(sm)
             log.info("event=pdu_session_established psi=%d dnn=%s ue_ip=%s upf=%s",
                      sm.psi, sm.dnn, sm.ue_ipv4, upf.address)
             return
@@ -449,6 +463,7 @@ class SmfService:
         try:
             await self.clients.uecm_register(sm.supi, sm.psi, sm.dnn, sm.snssai)
             sm.udm_registered = True
+            self.ctx.touch(sm)
         except SbiCallFailed as exc:
             log.info("event=udm_smf_registration_failed psi=%d err=%s", sm.psi, exc)
 
@@ -532,6 +547,7 @@ class SmfService:
             sm.up_active = True
             if sm.state == SmState.ACTIVE_PENDING:
                 sm.state = SmState.ACTIVE
+            self.ctx.touch(sm)
             self.ctx.count("up_activated")
             return json_response({"upCnxState": "ACTIVATED"})
         if n2_type == "PDU_RES_SETUP_FAIL":
@@ -545,6 +561,7 @@ class SmfService:
         if n2_type in ("PDU_RES_REL_RSP", "PDU_RES_MOD_RSP", "PDU_RES_MOD_FAIL"):
             if n2_type == "PDU_RES_REL_RSP":
                 sm.up_active = False
+                self.ctx.touch(sm)
             return json_response({"upCnxState": "ACTIVATED" if sm.up_active else "DEACTIVATED"})
         raise HttpError(400, "MANDATORY_IE_INCORRECT", f"n2SmInfoType {n2_type} not handled",
                         invalid_params=[{"param": "/n2SmInfoType"}])
@@ -579,6 +596,7 @@ class SmfService:
         if ev.kind in ("modified", "modify_rejected"):
             if sm.state == SmState.MODIFICATION_PENDING:
                 sm.state = SmState.ACTIVE
+                self.ctx.touch(sm)
             return Response(204)
         return Response(204)
 
@@ -591,6 +609,7 @@ class SmfService:
                 log.info("event=n4_deactivate_failed psi=%d err=%s", sm.psi, exc)
         sm.up_active = False
         sm.dl_teid = sm.dl_ip = None
+        self.ctx.touch(sm)
         return json_response({"upCnxState": "DEACTIVATED"})
 
     @staticmethod
@@ -655,6 +674,7 @@ class SmfService:
             return True
         sm.state = SmState.INACTIVE_PENDING
         sm.release_cause = cause
+        self.ctx.touch(sm)
         await self._delete_n4(sm)
         try:
             await self.clients.n1n2_transfer(
@@ -677,22 +697,30 @@ class SmfService:
             rsp = await self.n4.request(sm.upf, pfcp.update_ambr(sm, seq=self.n4.next_seq()))
             pfcp.check_cause(rsp, "session modification")
         sm.state = SmState.MODIFICATION_PENDING
+        self.ctx.touch(sm)
         await self.clients.n1n2_transfer(
             sm.supi, sm.psi, amf_uri=sm.amf_uri, amf_instance_id=sm.amf_instance_id,
             n1=gsm.modification_command(sm, 0), n2=self.modify_request_transfer(sm),
             n2_type="PDU_RES_MOD_REQ", snssai=sm.snssai)
 
-    async def on_upf_restart(self, upf: UpfPeer) -> None:
+    async def restore_on(self, upf: UpfPeer) -> None:
+        """TS 23.527 §4.3: after our own restart the UPF did not retain the sessions we kept
+        (no PSREI, TS 29.244 §6.2.6.2): re-create their N4 sessions with the same addresses
+        and tunnels, whatever ``smf.upf_restart`` says -- the SMF has everything for it."""
+        await self.on_upf_restart(upf, mode="restore")
+
+    async def on_upf_restart(self, upf: UpfPeer, mode: str | None = None) -> None:
         """TS 23.527 §4.3 / TS 29.244 §19A: a restarted UPF lost its sessions.
 
         ``restore``: re-create each N4 session with the same UE address and tunnels, so the
         UE keeps working without signalling; a session that cannot be restored is released.
         ``release``: release every session, telling the UE (cause #39, reactivation
-        requested) so it can establish a new one.
+        requested) so it can establish a new one. ``mode``: instead of ``smf.upf_restart``.
         """
+        mode = mode or self.restart_mode
         sessions = self.ctx.on_upf(upf)
         log.warning("event=upf_restart_handling upf=%s sessions=%d mode=%s",
-                    upf.address, len(sessions), self.restart_mode)
+                    upf.address, len(sessions), mode)
         for sm in sessions:
             sm.upf_seid = None
         if sessions and not upf.associated:
@@ -706,10 +734,11 @@ class SmfService:
             async with sem:
                 if sm.ref not in self.ctx.by_ref:
                     return
-                if self.restart_mode == "restore" and upf.associated and sm.state == SmState.ACTIVE:
+                if mode == "restore" and upf.associated and sm.state == SmState.ACTIVE:
                     try:
                         await self._pfcp_establish(sm, restore=True)
                         self.ctx.count("restored")
+                        self.ctx.touch(sm)  # the UPF's new SEID
                         return
                     except PfcpFailure as exc:
                         log.info("event=session_restore_failed psi=%d err=%s", sm.psi, exc)
@@ -762,6 +791,7 @@ class SmfService:
             "upfs": [{"address": p.address, "associated": p.associated, "recoveryTimeStamp": p.recovery_ts,
                       "restarts": p.restarts} for p in self.peers],
             "counters": dict(self.ctx.stats), "n4": dict(self.n4.stats),
+            "persist": self.persist_info() if self.persist_info is not None else None,
         })
 
     async def set_ambr(self, req: Request) -> Response:

@@ -349,6 +349,7 @@ class UpfTable:
             return None  # a heartbeat-driven PROFILE_CHANGED that changes nothing here
         # the full profile is authoritative: what it no longer lists is no longer served
         peer.dnns, peer.slices = dnns, slices
+        peer.withdrawn = False
         return UpfChange("updated", nf_id, peer)
 
     def _withdraw(self, key: str) -> UpfChange | None:
@@ -357,6 +358,7 @@ class UpfTable:
         if peer is None or (not peer.dnns and not peer.slices):
             return None
         peer.dnns, peer.slices = (), ()
+        peer.withdrawn = True  # N4 drops it once no session is left on it
         return UpfChange("withdrawn", key, peer)
 
 

@@ -149,6 +149,9 @@ class UpfApp:
         self.node = PfcpNode(
             self.ctx, node_id=cfg.pfcp_node_id, heartbeat_interval=cfg.heartbeat_interval,
             heartbeat_retries=cfg.heartbeat_retries, t1=cfg.t1, n1=cfg.n1,
+            # a restarted SMF that kept its SM contexts asks to retain its sessions (TS 29.244
+            # §6.2.6.2): they wait for it as long as a silent SMF would be waited for
+            cp_restart_grace=cfg.heartbeat_interval * cfg.heartbeat_retries,
         )
         loop = asyncio.get_running_loop()
         self._loop = loop

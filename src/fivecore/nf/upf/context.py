@@ -375,7 +375,7 @@ class UpfMetrics:
         "drop_unknown_teid", "drop_spoofed", "drop_qos", "drop_no_session", "drop_far",
         "drop_malformed", "drop_buffer_full", "buffered", "shaped", "error_indication_tx",
         "echo_rx", "end_marker_tx", "pfcp_rx", "pfcp_tx", "pfcp_malformed", "sessions",
-        "ra_tx", "rs_rx", "drop_link_local",
+        "ra_tx", "rs_rx", "drop_link_local", "pfcp_sessions_retained",
     )
 
     def __init__(self) -> None:
@@ -409,6 +409,8 @@ class UpfMetrics:
             "fivecore_upf_ipv6_router_advertisement_tx_total": self.ra_tx,
             "fivecore_upf_ipv6_router_solicitation_rx_total": self.rs_rx,
             "fivecore_upf_drop_link_local_total": self.drop_link_local,
+            # TS 29.244 §6.2.6.2: sessions kept over a CP function restart (Session Retention)
+            "fivecore_upf_pfcp_sessions_retained_total": self.pfcp_sessions_retained,
         }
 
 

@@ -107,10 +107,14 @@ class PfcpNode:
     def __init__(self, ctx: UpfContext, node_id: str, *, recovery_ts: int | None = None,
                  heartbeat_interval: float = 10.0, heartbeat_retries: int = 3,
                  t1: float = 3.0, n1: int = 3, wall_clock: Any = time.time,
-                 now: float | None = None, fast_path: bool = True) -> None:
+                 now: float | None = None, fast_path: bool = True,
+                 cp_restart_grace: float = 0.0) -> None:
         """``fast_path``: answer the SMF's recurring Session Establishment / Modification
         shapes from learned templates (:mod:`fivecore.nf.upf.fastpath`); the answers are
-        the same octets either way."""
+        the same octets either way. ``cp_restart_grace``: how long the sessions of a CP node
+        whose Heartbeat Response shows a new Recovery Time Stamp wait for its Association
+        Setup with PFCP Session Retention Information before they are deleted (0: at once;
+        the UPF process gives them the time a lost CP node gets, interval times retries)."""
         self.ctx = ctx
         self.node_id = pfcp.NodeId.ipv4(node_id)
         self.recovery_ts = recovery_ts if recovery_ts is not None else pfcp.ntp_now()
@@ -126,6 +130,9 @@ class PfcpNode:
         self._cache: OrderedDict[tuple[Addr, bytes], bytes] = OrderedDict()
         self._next_hb: dict[str, float] = {}
         self._hb_missed: dict[str, int] = {}
+        self.cp_restart_grace = cp_restart_grace
+        #: CP nodes seen restarted (Heartbeat): node ID -> when their old sessions go
+        self._restarted: dict[str, float] = {}
         self._end_markers: list[tuple[int, Addr]] = []
         self._flushes: list[Session] = []
         self._handlers: dict[str, Any] = {
@@ -350,20 +357,38 @@ class PfcpNode:
                                  recovery_time_stamp=self.recovery_ts)
 
     def _association_setup(self, msg: PfcpMessage, addr: Addr, now: float) -> PfcpMessage:
-        """TS 29.244 §6.2.6.2 — CP-initiated Association Setup."""
+        """TS 29.244 §6.2.6.2 — CP-initiated Association Setup.
+
+        With the PFCP Session Retention Information (§6.2.6.2, Rel-16) the sessions of the
+        node's existing association whose CP F-SEID address is one of its CP PFCP Entity IP
+        Addresses stay, and the answer carries PFCPASRsp-Flags with PSREI; with no existing
+        association there is nothing to retain and PSREI is not set."""
         node = _need(msg.ies, "node_id")
         ts = _need(msg.ies, "recovery_time_stamp")
-        dropped = P.associate(self.ctx, _node_key(node), int(ts), addr, now)
+        key = _node_key(node)
+        info = msg.ies.get("pfcp_session_retention_information")
+        retain: list[str] | None = None
+        if isinstance(info, pfcp.Ies):
+            retain = [ip.ipv4 for ip in info.all("cp_pfcp_entity_ip_address")
+                      if isinstance(ip, pfcp.CpPfcpEntityIp) and ip.ipv4]
+        retained = retain is not None and key in self.ctx.associations
+        dropped = P.associate(self.ctx, key, int(ts), addr, now, retain)
         for s in dropped:
             self._forget_session(s)
-        self._next_hb[_node_key(node)] = now + self.heartbeat_interval
-        self._hb_missed[_node_key(node)] = 0
-        log.info("pfcp association node=%s peer=%s (%d stale sessions removed)",
-                 _node_key(node), addr, len(dropped))
+        self._restarted.pop(key, None)
+        self._next_hb[key] = now + self.heartbeat_interval
+        self._hb_missed[key] = 0
+        assoc = self.ctx.associations[key]
+        if retained:
+            self.ctx.metrics.pfcp_sessions_retained += len(assoc.sessions)
+        log.info("pfcp association node=%s peer=%s (%d stale sessions removed, %s)",
+                 key, addr, len(dropped),
+                 f"{len(assoc.sessions)} retained" if retained else "no retention")
         return PfcpMessage.build(
             "AssociationSetupResponse", seq=msg.seq, node_id=self.node_id,
             cause=P.CAUSE_ACCEPTED, recovery_time_stamp=self.recovery_ts,
-            up_function_features=UP_FEATURES)
+            up_function_features=UP_FEATURES,
+            pfcpasrsp_flags=pfcp.Flags(pfcp.ASRSP_PSREI, 1) if retained else None)
 
     def _association_update(self, msg: PfcpMessage, addr: Addr, now: float) -> PfcpMessage:
         """TS 29.244 §6.2.7 — accepted when associated; nothing we act on is carried."""
@@ -379,6 +404,7 @@ class PfcpNode:
         for s in P.release_association(self.ctx, _node_key(node)):
             self._forget_session(s)
         self._next_hb.pop(_node_key(node), None)
+        self._restarted.pop(_node_key(node), None)
         return PfcpMessage.build("AssociationReleaseResponse", seq=msg.seq, node_id=self.node_id,
                                  cause=P.CAUSE_ACCEPTED)
 
@@ -578,6 +604,16 @@ class PfcpNode:
             p.tries += 1
             p.deadline = now + self.t1
             out.append((p.data, p.addr))
+        for node_id, due in list(self._restarted.items()):
+            if now >= due:
+                # no Association Setup with session retention came: §6.2.2, its sessions go
+                del self._restarted[node_id]
+                log.warning("pfcp peer %s restarted and did not re-associate: dropping its sessions", node_id)
+                try:
+                    for s in P.release_association(ctx, node_id):
+                        self._forget_session(s)
+                except P.ProcedureError:
+                    pass
         for node_id, due in list(self._next_hb.items()):
             if now >= due and node_id in ctx.associations:
                 self._next_hb[node_id] = now + self.heartbeat_interval
@@ -615,12 +651,19 @@ class PfcpNode:
             if assoc is not None:
                 assoc.last_heard = now
                 ts = msg.recovery_time_stamp
-                if ts is not None and int(ts) != assoc.recovery_ts:
-                    # §6.2.2: the CP function restarted; its sessions are gone on its side.
-                    log.warning("pfcp peer %s restarted: dropping its sessions", p.node_id)
-                    for s in P.release_association(self.ctx, p.node_id):
-                        self._forget_session(s)
+                if ts is not None and int(ts) != assoc.recovery_ts and p.node_id not in self._restarted:
+                    # §6.2.2: the CP function restarted. A Rel-16 CP function may come back
+                    # with its sessions and ask us to retain them (§6.2.6.2, PFCP Session
+                    # Retention Information): they wait cp_restart_grace for that, then go.
                     self._next_hb.pop(p.node_id, None)
+                    if self.cp_restart_grace <= 0:
+                        log.warning("pfcp peer %s restarted: dropping its sessions", p.node_id)
+                        for s in P.release_association(self.ctx, p.node_id):
+                            self._forget_session(s)
+                        return
+                    log.warning("pfcp peer %s restarted: its %d sessions wait %.0f s for a re-association",
+                                p.node_id, len(assoc.sessions), self.cp_restart_grace)
+                    self._restarted[p.node_id] = now + self.cp_restart_grace
         elif (p.kind == "report" and msg.msg_type == "SessionReportResponse"
               and msg.cause == P.CAUSE_SESSION_NOT_FOUND and p.session_seid is not None):
             # §6.3.5: the SMF has no such session; it must not linger here either.

@@ -11,6 +11,7 @@ their results back into PFCP messages.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
@@ -128,30 +129,37 @@ class SessionResult:
 
 
 def associate(ctx: UpfContext, node_id: str, recovery_ts: int, peer: tuple[str, int],
-              now: float) -> list[Session]:
+              now: float, retain: Iterable[str] | None = None) -> list[Session]:
     """TS 29.244 §6.2.6.2 — Association Setup from a CP node.
 
     A node that is already associated keeps its sessions when its Recovery Time Stamp is
     unchanged (a retransmitted or repeated setup); a new stamp means the CP function
-    restarted, so its old sessions are deleted (§6.2.6.2.2, §19A). Returns those sessions.
+    restarted, so its old sessions are deleted (§6.2.6.2.2, §19A) -- unless the request
+    carried the PFCP Session Retention Information (Rel-16, §6.2.6.2): ``retain`` holds its
+    CP PFCP Entity IP Addresses, and the sessions whose CP F-SEID has one of them (all of the
+    node's, when it names none) stay with the new association. Returns the deleted sessions.
     """
     dropped: list[Session] = []
     old = ctx.associations.get(node_id)
     if old is not None and old.recovery_ts != recovery_ts:
+        keep = None if retain is None else frozenset(retain)
         for seid in list(old.sessions):
+            s = ctx.sessions.get(seid)
+            if s is not None and keep is not None and (not keep or s.cp_ipv4 in keep):
+                continue
             s = ctx.remove_session(seid)
             if s is not None:
                 dropped.append(s)
-        log.info("pfcp re-association node=%s new recovery ts: %d sessions removed",
-                 node_id, len(dropped))
+        log.info("pfcp re-association node=%s new recovery ts: %d sessions removed, %d retained",
+                 node_id, len(dropped), len(old.sessions))
     if old is not None and old.recovery_ts == recovery_ts:
         old.peer = peer
         old.last_heard = now
         return dropped
     assoc = Association(node_id=node_id, recovery_ts=recovery_ts, peer=peer, up_since=now,
                         last_heard=now)
-    if old is not None and not dropped:
-        assoc.sessions = old.sessions
+    if old is not None:
+        assoc.sessions = old.sessions  # what is left: the retained ones (removal discards)
     ctx.associations[node_id] = assoc
     return dropped
 

@@ -50,6 +50,7 @@ from fivecore.wire.pfcp.ies import (
     IE_NAMES,
     IE_TABLE,
     Bitrate,
+    CpPfcpEntityIp,
     Flags,
     FSeid,
     FTeid,
@@ -70,7 +71,7 @@ def ntp_now() -> int:
 
 
 __all__ = [
-    "IE_NAMES", "IE_TABLE", "MESSAGE_CODES", "MESSAGE_TYPES", "PFCP_PORT", "Bitrate",
+    "IE_NAMES", "IE_TABLE", "MESSAGE_CODES", "MESSAGE_TYPES", "PFCP_PORT", "Bitrate", "CpPfcpEntityIp",
     "DecodeError", "EncodeError", "FSeid", "FTeid", "Flags", "GateStatus", "Ies", "NodeId",
     "OuterHeaderCreation", "OuterHeaderRemoval", "PfcpMessage", "RawIe", "UeIpAddress", "Volume",
     "decode", "encode", "missing_mandatory", "ntp_now",

@@ -79,6 +79,9 @@ CAUSE_NO_ESTABLISHED_ASSOCIATION = 72
 CAUSE_RULE_CREATION_FAILURE = 73
 CAUSE_NO_RESOURCES = 75
 CAUSE_SYSTEM_FAILURE = 77
+# PFCPASRsp-Flags (TS 29.244 Table 8.1.2-1 type 184): bit 1 PSREI, the PFCP sessions were
+# retained (§6.2.6.2)
+ASRSP_PSREI = 0x01
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +176,36 @@ def _enc_fseid(v: FSeid) -> bytes:
     f = (2 if v.ipv4 else 0) | (1 if v.ipv6 else 0)
     return bytes((f,)) + v.seid.to_bytes(8, "big") + (_p4(v.ipv4) if v.ipv4 else b"") + \
         (_p6(v.ipv6) if v.ipv6 else b"")
+
+
+@dataclass(frozen=True, slots=True)
+class CpPfcpEntityIp:
+    """CP PFCP Entity IP Address (TS 29.244 Table 8.1.2-1 type 185; octet 5 flags V4 bit 2,
+    V6 bit 1, as in the F-SEID): one address (IPv4, IPv6 or both) of a CP PFCP entity whose
+    PFCP sessions the UP function is asked to retain (§6.2.6.2, in the PFCP Session Retention
+    Information of an Association Setup Request)."""
+
+    ipv4: str | None = None
+    ipv6: str | None = None
+
+
+def _dec_cpip(b: bytes) -> CpPfcpEntityIp:
+    if not b:
+        raise DecodeError("empty CP PFCP Entity IP Address")
+    f = b[0]
+    want = 1 + (4 if f & 2 else 0) + (16 if f & 1 else 0)
+    if not f & 3 or len(b) != want:
+        raise DecodeError(f"CP PFCP Entity IP Address length {len(b)} does not match its flags")
+    v4 = _ip4(b[1:5]) if f & 2 else None
+    v6 = _ip6(b[want - 16:want]) if f & 1 else None
+    return CpPfcpEntityIp(v4, v6)
+
+
+def _enc_cpip(v: CpPfcpEntityIp) -> bytes:
+    if not isinstance(v, CpPfcpEntityIp) or not (v.ipv4 or v.ipv6):
+        raise EncodeError("CP PFCP Entity IP Address needs an IPv4 or IPv6 address")
+    f = (2 if v.ipv4 else 0) | (1 if v.ipv6 else 0)
+    return bytes((f,)) + (_p4(v.ipv4) if v.ipv4 else b"") + (_p6(v.ipv6) if v.ipv6 else b"")
 
 
 @dataclass(frozen=True, slots=True)
@@ -607,6 +640,9 @@ IE_TABLE: dict[int, tuple[str, Any]] = {
     129: ("update_traffic_endpoint", _G), 130: ("remove_traffic_endpoint", _G),
     131: ("traffic_endpoint_id", _U8), 141: ("user_id", None), 156: ("time_stamp", _U32),
     159: ("apn_dnn", None), 160: ("tgpp_interface_type", _uint(1, 0x3F)),
+    # TS 29.244 §6.2.6.2 (Rel-16): PFCP session retention across a CP function restart
+    183: ("pfcp_session_retention_information", _G), 184: ("pfcpasrsp_flags", _flags(1)),
+    185: ("cp_pfcp_entity_ip_address", (_dec_cpip, _enc_cpip)),
 }
 _RAW = (_dec_bytes, _enc_bytes)
 IE_NAMES: dict[str, int] = {v[0]: k for k, v in IE_TABLE.items()}
