@@ -195,7 +195,7 @@ class AmfApp(NfApp):
         if self.persistence is not None:
             # before N2 is up: the restored UEs are there when their first message arrives
             self.persistence.open()
-            self._tasks.append(asyncio.create_task(self._persist_loop(), name="amf-persist"))
+            self._tasks.append(asyncio.create_task(self.persistence.run(), name="amf-persist"))
         if self.trust is not None:
             t = asyncio.create_task(self.trust.flush_loop(), name="amf-exposure-ledger")
             self._bg.add(t)
@@ -225,16 +225,6 @@ class AmfApp(NfApp):
                 self.persistence.close()  # the last batch is written on a clean stop
             except Exception:  # noqa: BLE001 - stopping must go on
                 log.exception("event=amf_persist_close_failed")
-
-    async def _persist_loop(self) -> None:
-        """Write-behind of changed UE contexts: one transaction per ``amf.persist_flush_ms``."""
-        p = self.persistence
-        while True:
-            await asyncio.sleep(p.interval)
-            try:
-                p.flush()
-            except Exception:  # the writer must outlive any one bad context
-                log.exception("event=amf_persist_flush_error")
 
     # --- N2 -----------------------------------------------------------------------------------
 
