@@ -181,11 +181,22 @@ class NgapEndpoint(_Section):
     #: what came meanwhile in one pass (the first after a quiet spell is read at once); fewer
     #: and warmer wake-ups under load for up to this much added latency. 0 = off.
     rx_batch_ms: float = Field(default=1.0, ge=0, le=50)
+    #: SCTP multi-homing (RFC 9260 §6.4): further local IPv4 addresses the AMF listens on
+    #: and lists in its INIT ACK, so a gNB can fail over to them (userspace SCTP backend)
+    extra_addresses: list[str] = Field(default_factory=list, max_length=7)
 
     @field_validator("address")
     @classmethod
     def _ip(cls, v: str) -> str:
         ipaddress.ip_address(v)
+        return v
+
+    @field_validator("extra_addresses")
+    @classmethod
+    def _ipv4s(cls, v: list[str]) -> list[str]:
+        for a in v:
+            if ipaddress.ip_address(a).version != 4:
+                raise ValueError(f"{a!r}: SCTP multi-homing addresses must be IPv4")
         return v
 
 

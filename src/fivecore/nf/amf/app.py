@@ -205,7 +205,8 @@ class AmfApp(NfApp):
         if self.config.amf.overload_loop_lag_ms:
             self._tasks.append(asyncio.create_task(self._lag_loop(), name="amf-loop-lag"))
         ep = self.config.amf.ngap
-        self.sctp_server = await sctp.listen(ep.address, ep.port, self.sctp_config, on_association=self._serve)
+        self.sctp_server = await sctp.listen(ep.address, ep.port, self.sctp_config, on_association=self._serve,
+                                             local_addresses=ep.extra_addresses or None)
         log.info("event=amf_ngap_listening address=%s port=%d", ep.address, ep.port)
 
     async def on_stop(self) -> None:

@@ -67,6 +67,12 @@ class SctpAssociation:
         return Counter()
 
     @property
+    def paths(self) -> list[dict[str, Any]]:
+        """RFC 9260 §8.2 path states of a multi-homed association (userspace backend; empty
+        where the backend does not say)."""
+        return []
+
+    @property
     def is_closed(self) -> bool:
         return self._closed
 

@@ -14,6 +14,7 @@ import enum
 import random
 import struct
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -35,6 +36,10 @@ PATH_MAX_RETRANS = 5
 #: a caller may ask for more, but not for a probe that outlives any sane deadline or holds
 #: an unbounded set of nonces
 _PROBE_MAX_RETRANS_LIMIT = 32
+#: peer transport addresses we keep per association (the packet's source included): a
+#: hostile INIT listing hundreds costs one bounded scan, never memory or per-path timers
+MAX_PEER_ADDRESSES = 8
+_LOOPBACK_NET = 127
 
 
 class State(enum.IntEnum):
@@ -118,7 +123,87 @@ class Probe:
         return len(self.waits)
 
 
-Event = DataReceived | AssociationUp | AssociationRestarted | AssociationLost | ShutdownComplete
+@dataclass(slots=True)
+class PathChanged:
+    """RFC 9260 §8.2 — a destination address became inactive or active again
+    (SCTP_ADDR_UNREACHABLE / SCTP_ADDR_AVAILABLE of §11.2.1)."""
+
+    address: bytes
+    active: bool
+
+
+Event = DataReceived | AssociationUp | AssociationRestarted | AssociationLost | ShutdownComplete | PathChanged
+
+
+class Path:
+    """RFC 9260 §8.2, §8.3 — one destination transport address of the peer.
+
+    Each has its own RTO/SRTT/RTTVAR (§6.3.1: per destination), error counter and
+    active/inactive state, its HEARTBEAT schedule, and the local address we send from.
+    ``confirmed`` (§5.4): the address the handshake ran on is; an address the peer only
+    listed is not until a HEARTBEAT ACK with our nonce came back from it, and until then it
+    carries nothing but those HEARTBEATs (so a peer cannot point our traffic at a third
+    party by listing its address).
+    """
+
+    __slots__ = ("peer_ip", "local_ip", "rto", "srtt", "rttvar", "error_count", "active",
+                 "hb_at", "hb_pending", "hb_nonce", "hb_sent_at", "confirmed")
+
+    def __init__(self, peer_ip: bytes, local_ip: bytes, rto: float) -> None:
+        self.peer_ip = peer_ip
+        self.local_ip = local_ip
+        self.rto = rto
+        self.srtt: float | None = None
+        self.rttvar = 0.0
+        self.error_count = 0
+        self.active = True
+        self.hb_at: float | None = None
+        self.hb_pending = False
+        self.hb_nonce = 0
+        self.hb_sent_at = 0.0
+        self.confirmed = True
+
+    def __repr__(self) -> str:
+        ip = ".".join(str(b) for b in self.peer_ip)
+        return f"Path({ip}, {'active' if self.active else 'inactive'}, rto={self.rto:g}, errors={self.error_count})"
+
+
+def parse_peer_addresses(src_ip: bytes, params: list[tuple[int, bytes]], stats: Counter[str] | None = None) -> list[bytes]:
+    """RFC 9260 §5.1.2 — the peer's transport addresses from an INIT or INIT ACK.
+
+    The packet's source address comes first (it is always one of the peer's addresses and
+    becomes the primary path); then every listed IPv4 Address parameter (§3.3.2.1), in
+    order, without duplicates. IPv6 Address parameters are skipped: this stack only reaches
+    IPv4 (§5.1.2 allows using the subset of addresses we can reach). Listed loopback
+    addresses are skipped unless the packet itself came from loopback (another host's
+    loopback is our own host), as are 0.0.0.0, broadcast and multicast. At most
+    :data:`MAX_PEER_ADDRESSES` are kept; further ones are counted in
+    ``stats["rx_peer_addresses_ignored"]`` and ignored.
+    """
+    out = [src_ip]
+    from_loopback = src_ip[0] == _LOOPBACK_NET
+    ignored = 0
+    for ptype, pv in params:
+        if ptype != 5:  # PARAM_IPV4
+            if ptype == 6:
+                ignored += 1
+            continue
+        if len(pv) != 4:
+            ignored += 1
+            continue
+        first = pv[0]
+        if first == 0 or first >= 224 or (first == _LOOPBACK_NET and not from_loopback):
+            ignored += 1
+            continue
+        if pv in out:
+            continue
+        if len(out) >= MAX_PEER_ADDRESSES:
+            ignored += 1
+            continue
+        out.append(bytes(pv))
+    if ignored and stats is not None:
+        stats["rx_peer_addresses_ignored"] += ignored
+    return out
 
 
 class CookieData(NamedTuple):
@@ -138,13 +223,16 @@ class CookieData(NamedTuple):
     tie_peer: int
     local_ip: bytes
     peer_ip: bytes
+    #: RFC 9260 §5.1.2 — every address of the peer (4 bytes each, ``peer_ip`` first), so the
+    #: COOKIE ECHO rebuilds the path list without any state kept since the INIT
+    peer_addrs: bytes = b""
 
 
 class _Out:
     """One outbound DATA chunk (a whole message or one fragment)."""
 
     __slots__ = ("tsn", "flags", "stream", "ssn", "ppid", "data", "size", "sent_count",
-                 "acked", "rtx", "in_flight", "misses", "fast_done")
+                 "acked", "rtx", "in_flight", "misses", "fast_done", "path")
 
     def __init__(self, flags: int, stream: int, ssn: int, ppid: int, data: bytes) -> None:
         self.tsn = 0
@@ -160,6 +248,7 @@ class _Out:
         self.in_flight = False
         self.misses = 0
         self.fast_done = False
+        self.path: Path | None = None  # the destination it was last sent to (§6.4)
 
 
 def unwrap(value: int, ref: int) -> int:
@@ -175,10 +264,20 @@ class AssociationClosedError(p.SctpError):
 
 
 class Association:
-    """RFC 9260 association state machine for one peer (single-homed, IPv4).
+    """RFC 9260 association state machine for one peer (IPv4, multi-homed or not).
 
     Created by :class:`~fivecore.transport.sctp.endpoint.Endpoint` (client side via
     ``Endpoint.connect``, server side from a valid COOKIE ECHO).
+
+    Paths (RFC 9260 §6.4, §8.2): ``paths`` holds one :class:`Path` per peer address,
+    ``primary`` the one we chose at setup (the address we sent INIT to, or the INIT's
+    source), ``dest`` the one new DATA and control chunks go to now (the primary while it is
+    active). A single-homed association has one path and takes none of the multi-path
+    branches (``_multi`` is False; it is True with several peer addresses or several local
+    ones): its per-packet work is what it was before multi-homing.
+    After :meth:`datagrams_to_send`, ``tx_dests`` is None when every packet goes to
+    ``dest``; otherwise its first entries give ``(peer ip, local ip)`` for the first packets
+    and the rest go to ``dest``.
     """
 
     def __init__(
@@ -190,9 +289,27 @@ class Association:
         peer_port: int,
         stats: Counter[str] | None = None,
         rng: random.Random | None = None,
+        *,
+        local_addresses: list[bytes] | None = None,
+        route: Callable[[bytes], bytes | None] | None = None,
     ) -> None:
         self.config = config
         self.local_ip = local_ip
+        #: our own addresses (RFC 9260 §5.1.2: listed in INIT / INIT ACK when more than one)
+        self.local_addresses: list[bytes] = local_addresses or [local_ip]
+        self._route = route
+        self.primary = Path(peer_ip, local_ip, config.rto_initial)
+        self.dest = self.primary
+        self.paths: list[Path] = [self.primary]
+        self._multi = False
+        self._by_ip: dict[bytes, Path] = {peer_ip: self.primary}
+        self.tx_dests: list[tuple[bytes, bytes]] | None = None
+        #: control chunks for one address pair: (peer ip, local ip, chunk)
+        self._ctrl_to: list[tuple[bytes, bytes, bytes]] = []
+        self._sack_path: Path | None = None
+        self._rtx_path: Path | None = None
+        self._rtt_path: Path = self.primary
+        self._probe_path: Path | None = None
         self.local_port = local_port
         self.peer_ip = peer_ip
         self.peer_port = peer_port
@@ -208,9 +325,6 @@ class Association:
         self._ctrl: list[bytes] = []
         self._max_payload = config.mtu - p.IPV4_HEADER_LEN - p.COMMON_HEADER_LEN
         self._frag_size = self._max_payload - p.DATA_HEADER_LEN
-        self.rto = config.rto_initial
-        self._srtt: float | None = None
-        self._rttvar = 0.0
         self._t1: float | None = None
         self._t1_rto = config.rto_initial
         self._t1_count = 0
@@ -220,17 +334,17 @@ class Association:
         self._t5: float | None = None
         self._thb: float | None = None
         self._tsack: float | None = None
-        self._hb_nonce = 0
-        self._hb_pending = False
-        self._hb_sent_at = 0.0
-        #: the running probe, the HEARTBEATs it sent (nonce -> our send time) and its timer
+        #: the running probe, the HEARTBEATs it sent (nonce -> our send time, path) and its timer
         self._probe: Probe | None = None
-        self._probe_hbs: dict[int, float] = {}
+        self._probe_hbs: dict[int, tuple[float, Path]] = {}
         self._tprobe: float | None = None
         #: HEARTBEAT ACKs that answered our HEARTBEAT (RFC 9260 §8.3): the peer is alive
         self.heartbeat_acks = 0
         self._my_initial_tsn = 0
+        self._last_now = 0.0
         self._setup(0, 0, 1500, 1, 1)
+        if len(self.local_addresses) > 1:
+            self._set_multi(True)
 
     # --- per-incarnation state --------------------------------------------------------
 
@@ -274,6 +388,137 @@ class Association:
         self._tsack = None
         self._t3 = None
 
+    # --- paths (RFC 9260 §6.4, §8.2, §8.3) ---------------------------------------------
+
+    @property
+    def rto(self) -> float:
+        """RTO of the current destination path (RFC 9260 §6.3.1)."""
+        return self.dest.rto
+
+    @rto.setter
+    def rto(self, value: float) -> None:
+        self.dest.rto = value
+
+    @property
+    def peer_addresses(self) -> list[bytes]:
+        return [x.peer_ip for x in self.paths]
+
+    def set_peer_addresses(self, addrs: list[bytes]) -> None:
+        """RFC 9260 §5.1.2 — the peer's addresses from its INIT / INIT ACK: one path each.
+
+        ``addrs`` comes from :func:`parse_peer_addresses` (bounded, primary first). The primary
+        keeps the local address it has; every other path sends from the local address the
+        route lookup names if it is ours, else from our addresses taken in turn (two NICs to
+        two NICs pair up in order).
+        """
+        primary = self.primary
+        paths = [primary]
+        by_ip = {primary.peer_ip: primary}
+        locals_ = self.local_addresses
+        for i, ip in enumerate(addrs[:MAX_PEER_ADDRESSES]):
+            if ip in by_ip:
+                continue
+            local = None
+            if len(locals_) > 1 and self._route is not None:
+                local = self._route(ip)
+                if local not in locals_:
+                    local = None
+            if local is None:
+                local = locals_[i % len(locals_)] if len(locals_) > 1 else self.local_ip
+            path = Path(ip, local, self.config.rto_initial)
+            path.confirmed = False  # §5.4: listed only, to be verified with a HEARTBEAT
+            paths.append(path)
+            by_ip[ip] = path
+        self.paths = paths
+        self._by_ip = by_ip
+        self._set_multi(len(paths) > 1 or len(self.local_addresses) > 1)
+        if self.state in _SENDING_STATES:
+            self._schedule_all_heartbeats(self._last_now)
+
+    def _set_multi(self, multi: bool) -> None:
+        self._multi = multi
+        if multi:
+            self.datagrams_to_send = self._datagrams_multi  # type: ignore[method-assign]
+        else:
+            self.__dict__.pop("datagrams_to_send", None)
+            self.tx_dests = None
+
+    def _select_dest(self) -> None:
+        """RFC 9260 §6.4 — new data to the primary while it is active, else to an active
+        alternate (the current one if it still is); with none active, stay on the primary."""
+        old = self.dest
+        if self.primary.active:
+            self.dest = self.primary
+        elif not (old.active and old.confirmed):
+            self.dest = next((x for x in self.paths if x.active and x.confirmed), self.primary)
+        if self.dest is not old:
+            self.stats["path_switches"] += 1
+
+    def _alternate(self, failed: Path) -> Path:
+        """RFC 9260 §6.4.1 — an active destination other than ``failed`` for retransmissions."""
+        for x in self.paths:
+            if x is not failed and x.active and x.confirmed:
+                return x
+        return self.dest if self.dest.active else failed
+
+    def _path_error(self, path: Path) -> None:
+        """RFC 9260 §8.2 — one more error on ``path``: back its RTO off (§6.3.3 E2) and mark
+        it inactive once its counter exceeds Path.Max.Retrans."""
+        cfg = self.config
+        path.rto = min(path.rto * 2, cfg.rto_max)
+        path.error_count += 1
+        if len(self.paths) > 1 and path.active and path.error_count > cfg.path_max_retransmissions:
+            path.active = False
+            self.stats["path_down"] += 1
+            self._events.append(PathChanged(path.peer_ip, False))
+            self._select_dest()
+
+    def _confirm(self, path: Path, now: float) -> None:
+        """RFC 9260 §5.4 — our HEARTBEAT's nonce came back from ``path``: it is confirmed and
+        joins the paths traffic may use; from now on it is heartbeated at HB.interval."""
+        if path.confirmed:
+            return
+        path.confirmed = True
+        path.error_count = 0
+        path.active = True
+        self.stats["path_confirmed"] += 1
+        self._schedule_heartbeat(now, path)
+        self._rearm_heartbeat()
+        self._select_dest()
+
+    def drop_path(self, ip: bytes) -> None:
+        """Forget an unconfirmed peer address another association proved to own (§5.4)."""
+        path = self._by_ip.get(ip)
+        if path is None or path.confirmed or path is self.primary:
+            return
+        self.paths = [x for x in self.paths if x is not path]
+        del self._by_ip[ip]
+        for attr in ("_sack_path", "_rtx_path", "_probe_path"):
+            if getattr(self, attr) is path:
+                setattr(self, attr, None)
+        if self.dest is path:
+            self.dest = self.primary
+        self._set_multi(len(self.paths) > 1 or len(self.local_addresses) > 1)
+        self._rearm_heartbeat()
+
+    def _path_ok(self, path: Path) -> None:
+        """RFC 9260 §8.2, §8.3 — an ACK for DATA or a HEARTBEAT sent to ``path``: clear its
+        counter; an inactive path is active again."""
+        path.error_count = 0
+        if not path.active:
+            path.active = True
+            path.hb_pending = False
+            self.stats["path_up"] += 1
+            self._events.append(PathChanged(path.peer_ip, True))
+            self._select_dest()
+
+    def _ctrl_for(self, path: Path | None, chunk: bytes) -> None:
+        """Queue a control chunk for one destination (HEARTBEAT, HEARTBEAT ACK, §6.4)."""
+        if self._multi and path is not None:
+            self._ctrl_to.append((path.peer_ip, path.local_ip, chunk))
+        else:
+            self._ctrl.append(chunk)
+
     # --- public API -----------------------------------------------------------------
 
     @property
@@ -291,12 +536,16 @@ class Association:
         tsn = self._rng.getrandbits(32)
         self._setup(tsn, 0, 1500, self.config.out_streams, self.config.in_streams)
         params = [p.encode_param(p.PARAM_SUPPORTED_ADDR_TYPES, struct.pack("!H", p.PARAM_IPV4))]
+        if len(self.local_addresses) > 1:
+            # §5.1.2: list every address we can be reached at (the INIT's source too).
+            params[:0] = [p.encode_param(p.PARAM_IPV4, ip) for ip in self.local_addresses]
         self._t1_chunk = p.encode_init(
             p.INIT, self.my_tag, self.config.receive_window, self.config.out_streams,
             self.config.in_streams, tsn, params,
         )
         self.state = State.COOKIE_WAIT
         self._packets.append(p.build_packet(self.local_port, self.peer_port, 0, [self._t1_chunk]))
+        self._last_now = now
         self._t1_rto = self.config.rto_initial
         self._t1_count = 0
         self._t1 = now + self._t1_rto
@@ -306,6 +555,8 @@ class Association:
         self.my_tag = ck.my_tag
         self.peer_tag = ck.peer_tag
         self._setup(ck.my_tsn, ck.peer_tsn, ck.peer_rwnd, ck.out_streams, ck.in_streams)
+        if len(ck.peer_addrs) > 4:
+            self.set_peer_addresses([ck.peer_addrs[i : i + 4] for i in range(0, len(ck.peer_addrs), 4)])
         self._ctrl.append(p.encode_chunk(p.COOKIE_ACK, 0))
         self._enter_established(now)
         self._events.append(AssociationUp(self.out_streams, self.in_streams))
@@ -435,17 +686,25 @@ class Association:
             self._t1 = None
 
     def _on_t3(self, now: float) -> None:
-        """RFC 9260 §6.3.3, §7.2.3 — T3-rtx expiry: back off, collapse cwnd, retransmit."""
+        """RFC 9260 §6.3.3, §7.2.3, §6.4.1, §8.2 — T3-rtx expiry: the error counts against
+        the path the oldest outstanding DATA went to (and the association, §8.1); back off,
+        collapse cwnd, and retransmit — to an active alternate path when the peer has one."""
         self._t3 = None
         if not self._sent:
             return
         self.stats["t3_expired"] += 1
+        failed = self.dest
+        if self._multi:
+            for c in self._sent:
+                if not c.acked and c.path is not None:
+                    failed = c.path
+                    break
         self.error_count += 1
+        self._path_error(failed)
         if self.error_count > self.config.max_retransmissions:
             self.abort("peer unreachable: retransmission limit", now)
             self._events[-1] = AssociationLost("peer unreachable: Association.Max.Retrans exceeded")
             return
-        self.rto = min(self.rto * 2, self.config.rto_max)
         mtu = self.config.mtu
         self.ssthresh = max(self.cwnd // 2, 4 * mtu)
         self.cwnd = mtu
@@ -460,7 +719,13 @@ class Association:
                 if not c.rtx:
                     c.rtx = True
                     self._rtx_count += 1
-        self._t3 = now + self.rto
+        rtx_path = failed
+        if self._multi:
+            rtx_path = self._alternate(failed)
+            self._rtx_path = rtx_path
+            if rtx_path is not failed:
+                self.stats["rtx_alternate_path"] += 1
+        self._t3 = now + rtx_path.rto
 
     def _on_t2(self, now: float) -> None:
         """RFC 9260 §9.2 — T2-shutdown expiry: retransmit SHUTDOWN or SHUTDOWN ACK."""
@@ -469,7 +734,7 @@ class Association:
         if self.error_count > self.config.max_retransmissions:
             self.abort("peer unreachable during shutdown", now)
             return
-        self.rto = min(self.rto * 2, self.config.rto_max)
+        self._path_error(self.dest)  # §9.2: to an alternate, if the peer has one
         if self.state == State.SHUTDOWN_SENT:
             self._ctrl.append(self._shutdown_chunk())
         elif self.state == State.SHUTDOWN_ACK_SENT:
@@ -479,39 +744,64 @@ class Association:
         self._t2 = now + self.rto
 
     def _on_heartbeat_timer(self, now: float) -> None:
-        """RFC 9260 §8.3 — send HEARTBEAT to the idle path; an unanswered one is an error."""
+        """RFC 9260 §8.3 — HEARTBEAT to each path whose time came; one still unanswered
+        counts as an error on that path (§8.2) and on the association (§8.1)."""
         self._thb = None
         if self.state not in _SENDING_STATES:
             return
-        if self._probe is not None:
-            # The probe heartbeats this path already and counts its errors; a second series
-            # would back the RTO off twice for one silence.
-            self._schedule_heartbeat(now)
-            return
-        if self._hb_pending:
-            self.error_count += 1
-            self.rto = min(self.rto * 2, self.config.rto_max)
-            if self.error_count > self.config.max_retransmissions:
-                self.abort("peer unreachable: HEARTBEAT not acknowledged", now)
-                self._events[-1] = AssociationLost("peer unreachable: HEARTBEAT not acknowledged")
-                return
-        self._send_heartbeat(now)
-        self._schedule_heartbeat(now)
+        # §5.4, §16 HB.Max.Burst = 1: one HEARTBEAT to an unconfirmed address per round, the
+        # one probed longest ago (round robin), so a peer listing addresses cannot make us
+        # send bursts to third parties; the others wait one RTO.
+        pick = None
+        for path in self.paths:
+            if not path.confirmed and path.hb_at is not None and path.hb_at <= now and (
+                    pick is None or path.hb_sent_at < pick.hb_sent_at):
+                pick = path
+        for path in self.paths:
+            t = path.hb_at
+            if t is None or t > now:
+                continue
+            if not path.confirmed and path is not pick:
+                path.hb_at = now + path.rto
+                continue
+            if self._probe is not None and (path is self._probe_path or len(self.paths) == 1):
+                # The probe heartbeats this path already and counts its errors; a second series
+                # would back the RTO off twice for one silence.
+                self._schedule_heartbeat(now, path)
+                continue
+            if path.hb_pending:
+                if not path.confirmed:
+                    # §5.4: an address the peer listed but never confirmed says nothing about
+                    # the peer's reachability; only the path pays.
+                    self._path_error(path)
+                    self._send_heartbeat(now, path)
+                    self._schedule_heartbeat(now, path)
+                    continue
+                self.error_count += 1
+                self._path_error(path)
+                if self.error_count > self.config.max_retransmissions:
+                    self.abort("peer unreachable: HEARTBEAT not acknowledged", now)
+                    self._events[-1] = AssociationLost("peer unreachable: HEARTBEAT not acknowledged")
+                    return
+            self._send_heartbeat(now, path)
+            self._schedule_heartbeat(now, path)
+        self._rearm_heartbeat()
 
     def request_heartbeat(self, now: float) -> None:
-        """RFC 9260 §8.3 / §11.1 (REQUESTHEARTBEAT): a HEARTBEAT now, on demand of the upper
-        layer; its acknowledgement bumps ``heartbeat_acks``. One already outstanding serves."""
-        if self.state in _SENDING_STATES and not self._hb_pending:
-            self._send_heartbeat(now)
+        """RFC 9260 §8.3 / §11.1 (REQUESTHEARTBEAT): a HEARTBEAT now to the current
+        destination, on demand of the upper layer; its acknowledgement bumps
+        ``heartbeat_acks``. One already outstanding serves."""
+        if self.state in _SENDING_STATES and not self.dest.hb_pending:
+            self._send_heartbeat(now, self.dest)
 
-    def _send_heartbeat(self, now: float) -> None:
-        """RFC 9260 §8.3 — the routine (or requested) HEARTBEAT, with a fresh nonce; it is
-        outstanding until its ACK (:meth:`_on_heartbeat_ack`) or the next timer."""
-        self._hb_nonce = self._rng.getrandbits(64)
-        info = p.encode_param(p.PARAM_HEARTBEAT_INFO, _HB_INFO.pack(now, self._hb_nonce))
-        self._ctrl.append(p.encode_chunk(p.HEARTBEAT, 0, info))
-        self._hb_pending = True
-        self._hb_sent_at = now
+    def _send_heartbeat(self, now: float, path: Path) -> None:
+        """RFC 9260 §8.3 — the routine (or requested) HEARTBEAT to ``path``, with a fresh
+        nonce; it is outstanding until its ACK (:meth:`_on_heartbeat_ack`) or the next timer."""
+        path.hb_nonce = nonce = self._rng.getrandbits(64)
+        info = p.encode_param(p.PARAM_HEARTBEAT_INFO, _HB_INFO.pack(now, nonce))
+        self._ctrl_for(path, p.encode_chunk(p.HEARTBEAT, 0, info))
+        path.hb_pending = True
+        path.hb_sent_at = now
 
     def start_probe(self, now: float, max_retransmissions: int | None = None,
                     deadline: float | None = None) -> Probe:
@@ -523,9 +813,15 @@ class Association:
         ``max_retransmissions`` retransmissions (Path.Max.Retrans, §16 default 5). The probe
         ends alive on a HEARTBEAT ACK for any of its HEARTBEATs, or a SACK acknowledging new
         DATA (what also clears the error counter, §8.3 / §6.3.3); it ends dead once the last
-        HEARTBEAT's RTO expired unanswered (the §8.2 "unreachable" verdict for our single
-        path), at ``deadline`` (absolute, same clock as ``now``) if that comes first, or when
-        the association closes. An ACK for a HEARTBEAT the probe did not send never counts.
+        HEARTBEAT's RTO expired unanswered (the §8.2 "unreachable" verdict), at ``deadline``
+        (absolute, same clock as ``now``) if that comes first, or when the association
+        closes. An ACK for a HEARTBEAT the probe did not send never counts.
+
+        Multi-homed peer: the first HEARTBEAT goes to the current destination (the primary
+        while it is active) and each retransmission to the next active path in turn (§6.4.1,
+        as retransmitted DATA does), so the probe asks "is the peer reachable at all", not
+        "is one address": one dead path alone never makes it fail. Each unanswered HEARTBEAT
+        counts against the path it went to.
 
         A probe already running is returned as it is (its limits stand); in a state where
         HEARTBEATs cannot be sent the probe ends dead at once.
@@ -543,17 +839,34 @@ class Association:
             return pr
         self._probe = pr
         self.stats["probes"] += 1
+        self._probe_path = None
         self._probe_heartbeat(pr, now)
         return pr
 
+    def _next_probe_path(self) -> Path:
+        last = self._probe_path
+        if last is None or len(self.paths) == 1:
+            return self.dest
+        paths = self.paths
+        i = paths.index(last) if last in paths else -1
+        n = len(paths)
+        for k in range(1, n + 1):
+            cand = paths[(i + k) % n]
+            if cand.active and cand.confirmed:
+                return cand
+        return self.dest
+
     def _probe_heartbeat(self, pr: Probe, now: float) -> None:
-        """RFC 9260 §8.3 — one HEARTBEAT of the probe, timed by one RTO."""
+        """RFC 9260 §8.3 — one HEARTBEAT of the probe, timed by its path's RTO."""
+        path = self._next_probe_path()
+        self._probe_path = path
         nonce = self._rng.getrandbits(64)
-        self._probe_hbs[nonce] = now
+        self._probe_hbs[nonce] = (now, path)
         info = p.encode_param(p.PARAM_HEARTBEAT_INFO, _HB_INFO.pack(now, nonce))
-        self._ctrl.append(p.encode_chunk(p.HEARTBEAT, 0, info))
+        self._ctrl_for(path, p.encode_chunk(p.HEARTBEAT, 0, info))
         cfg = self.config
-        rto = cfg.rto_min if self.rto < cfg.rto_min else cfg.rto_max if self.rto > cfg.rto_max else self.rto
+        r = path.rto
+        rto = cfg.rto_min if r < cfg.rto_min else cfg.rto_max if r > cfg.rto_max else r
         pr.waits.append(rto)
         self.stats["probe_heartbeats"] += 1
         t = now + rto
@@ -576,7 +889,7 @@ class Association:
             return
         cfg = self.config
         self.error_count += 1
-        self.rto = min(self.rto * 2, cfg.rto_max)
+        self._path_error(self._probe_path or self.dest)
         self.stats["probe_heartbeat_timeouts"] += 1
         if self.error_count > cfg.max_retransmissions:
             # §8.1: Association.Max.Retrans exceeded; _close ends the probe dead.
@@ -588,7 +901,7 @@ class Association:
             return
         self._probe_heartbeat(pr, now)
 
-    def _finish_probe(self, alive: bool, reason: str) -> None:
+    def _finish_probe(self, alive: bool, reason: str, path: Path | None = None) -> None:
         """The probe's verdict (RFC 9260 §8.3 peer reachable, or §8.2 unreachable)."""
         pr = self._probe
         if pr is None:
@@ -600,18 +913,51 @@ class Association:
         pr.reason = reason
         self.stats["probe_alive" if alive else "probe_dead"] += 1
         if alive:
-            self._hb_pending = False  # the path answered: an older routine HEARTBEAT is moot
+            # the path answered: an older routine HEARTBEAT to it is moot
+            (path or self._probe_path or self.dest).hb_pending = False
+        self._probe_path = None
 
-    def _schedule_heartbeat(self, now: float) -> None:
+    def _schedule_heartbeat(self, now: float, path: Path) -> None:
+        """RFC 9260 §8.3 — next HEARTBEAT to ``path`` after HB.interval plus its RTO jittered
+        by ±50 %; §5.4 — to an unconfirmed address one RTO after the last (with its backoff),
+        even with routine HEARTBEATs off, until it is confirmed or has failed."""
         hb = self.config.heartbeat_interval
-        if hb > 0:
-            self._thb = now + hb + self.rto * (0.5 + self._rng.random())
+        if not path.confirmed and path.active:
+            path.hb_at = now + path.rto
+        elif hb > 0:
+            path.hb_at = now + hb + path.rto * (0.5 + self._rng.random())
+        else:
+            path.hb_at = None
+
+    def _schedule_all_heartbeats(self, now: float) -> None:
+        for path in self.paths:
+            if path.hb_at is None:
+                if path.confirmed:
+                    self._schedule_heartbeat(now, path)
+                else:
+                    path.hb_at = now  # §5.4: verify listed addresses as soon as we are up
+        self._rearm_heartbeat()
+
+    def _rearm_heartbeat(self) -> None:
+        t = None
+        for path in self.paths:
+            x = path.hb_at
+            if x is not None and (t is None or x < t):
+                t = x
+        self._thb = t
 
     # --- inbound ----------------------------------------------------------------------
 
-    def receive_chunks(self, chunks: list[p.Chunk], now: float) -> None:
-        """RFC 9260 §8.5-verified chunks of one packet, processed in order."""
+    def receive_chunks(self, chunks: list[p.Chunk], now: float, src: bytes | None = None,
+                       dst: bytes | None = None) -> None:
+        """RFC 9260 §8.5-verified chunks of one packet, processed in order.
+
+        ``src`` and ``dst`` are the packet's addresses: when either end is multi-homed, a
+        HEARTBEAT ACK goes back to the HEARTBEAT's source from the address it was sent to (so
+        it confirms that very address pair, §8.3), and SACKs to the address the DATA came
+        from (§6.4)."""
         got_data = False
+        rx_path = self._by_ip.get(src) if self._multi and src is not None else None
         for ch in chunks:
             t = ch.type
             if t == 0:  # DATA
@@ -622,12 +968,16 @@ class Association:
                 self._on_sack(ch.value, now)
             elif t == p.HEARTBEAT:
                 if self.state not in (State.CLOSED, State.COOKIE_WAIT):
-                    self._ctrl.append(p.encode_chunk(p.HEARTBEAT_ACK, 0, ch.value))
+                    ack = p.encode_chunk(p.HEARTBEAT_ACK, 0, ch.value)
+                    if self._multi and src is not None:
+                        self._ctrl_to.append((src, dst or (rx_path or self.dest).local_ip, ack))
+                    else:
+                        self._ctrl.append(ack)
             elif t == p.HEARTBEAT_ACK:
                 self._on_heartbeat_ack(ch.value, now)
             elif t == p.INIT_ACK:
                 if len(chunks) == 1:
-                    self._on_init_ack(ch.value, now)
+                    self._on_init_ack(ch.value, now, src)
                 else:
                     self.stats["rx_malformed"] += 1
                 return
@@ -670,6 +1020,8 @@ class Association:
             if self.state == State.CLOSED:
                 return
         if got_data:
+            if rx_path is not None:
+                self._sack_path = rx_path
             self._after_data_packet(now)
 
     def _after_data_packet(self, now: float) -> None:
@@ -841,16 +1193,18 @@ class Association:
         acked_total = 0
         progressed = cum > self._last_cum_ack
         highest_new = -1  # TSN 0 is a real TSN (an association may start there)
+        apath = None
         while sent and sent[0].tsn <= cum:
             c = sent.popleft()
             self._sent_bytes -= c.size
             if c.tsn == self._rtt_tsn:
                 if c.sent_count == 1:
-                    self._update_rto(now - self._rtt_time)
+                    self._update_rto(now - self._rtt_time, self._rtt_path)
                 self._rtt_tsn = None
             if not c.acked:
                 acked_cum += c.size
                 highest_new = c.tsn
+                apath = c.path
             if c.in_flight:
                 self._flight -= c.size
             if c.rtx:
@@ -891,8 +1245,9 @@ class Association:
                         self._rtx_count -= 1
                     if c.tsn == self._rtt_tsn:
                         if c.sent_count == 1:
-                            self._update_rto(now - self._rtt_time)
+                            self._update_rto(now - self._rtt_time, self._rtt_path)
                         self._rtt_tsn = None
+                    apath = c.path
             if highest_new >= 0:
                 # §7.2.4: miss indications for unacked TSNs below the highest newly acked.
                 for c in sent:
@@ -906,6 +1261,8 @@ class Association:
         mtu = self.config.mtu
         if acked_total:
             self.error_count = 0
+            if apath is not None and (apath.error_count or not apath.active):
+                self._path_ok(apath)  # §8.2: DATA sent to that address was acknowledged
             if self._probe is not None:
                 # §8.3 / §6.3.3: new DATA acknowledged proves the peer as well as a HEARTBEAT
                 # ACK would, and cannot be a replay (acknowledged TSNs are never counted twice).
@@ -927,7 +1284,8 @@ class Association:
         if not sent:
             self._t3 = None
         elif progressed:
-            self._t3 = now + self.rto
+            path = sent[0].path
+            self._t3 = now + (path.rto if path is not None else self.dest.rto)
         if self.state in (State.SHUTDOWN_PENDING, State.SHUTDOWN_RECEIVED):
             self._check_shutdown(now)
 
@@ -949,21 +1307,22 @@ class Association:
             self._fast_recovery = True
             self._fr_exit = self._next_tsn - 1
 
-    def _update_rto(self, r: float) -> None:
-        """RFC 9260 §6.3.1 — SRTT/RTTVAR/RTO from one measurement."""
+    def _update_rto(self, r: float, path: Path) -> None:
+        """RFC 9260 §6.3.1 — SRTT/RTTVAR/RTO of ``path`` from one measurement."""
         if r < 0:
             return
-        if self._srtt is None:
-            self._srtt = r
-            self._rttvar = r / 2
+        srtt = path.srtt
+        if srtt is None:
+            path.srtt = srtt = r
+            path.rttvar = r / 2
         else:
-            self._rttvar = 0.75 * self._rttvar + 0.25 * abs(self._srtt - r)
-            self._srtt = 0.875 * self._srtt + 0.125 * r
-        if self._rttvar < _CLOCK_GRANULARITY:
-            self._rttvar = _CLOCK_GRANULARITY
-        rto = self._srtt + 4 * self._rttvar
+            path.rttvar = 0.75 * path.rttvar + 0.25 * abs(srtt - r)
+            path.srtt = srtt = 0.875 * srtt + 0.125 * r
+        if path.rttvar < _CLOCK_GRANULARITY:
+            path.rttvar = _CLOCK_GRANULARITY
+        rto = srtt + 4 * path.rttvar
         cfg = self.config
-        self.rto = cfg.rto_min if rto < cfg.rto_min else cfg.rto_max if rto > cfg.rto_max else rto
+        path.rto = cfg.rto_min if rto < cfg.rto_min else cfg.rto_max if rto > cfg.rto_max else rto
 
     def _on_heartbeat_ack(self, value: bytes, now: float) -> None:
         """RFC 9260 §8.3 — a HEARTBEAT ACK for one of our outstanding HEARTBEATs clears the
@@ -980,23 +1339,31 @@ class Association:
         for ptype, pv in params:
             if ptype == p.PARAM_HEARTBEAT_INFO and len(pv) == _HB_INFO.size:
                 nonce = _HB_INFO.unpack(pv)[1]
-                sent_at = self._probe_hbs.pop(nonce, None)
-                if sent_at is not None:
+                hit = self._probe_hbs.pop(nonce, None)
+                if hit is not None:
+                    sent_at, path = hit
                     self.heartbeat_acks += 1
                     self.error_count = 0
-                    self._update_rto(now - sent_at)
-                    self._finish_probe(True, "HEARTBEAT ACK")
+                    self._update_rto(now - sent_at, path)
+                    self._confirm(path, now)
+                    self._path_ok(path)
+                    self._finish_probe(True, "HEARTBEAT ACK", path)
                     return
-                if self._hb_pending and nonce == self._hb_nonce:
-                    self._hb_pending = False
-                    self.heartbeat_acks += 1
-                    self.error_count = 0
-                    self._update_rto(now - self._hb_sent_at)
-                    return
+                for path in self.paths:
+                    if path.hb_pending and nonce == path.hb_nonce:
+                        path.hb_pending = False
+                        self.heartbeat_acks += 1
+                        if path.confirmed:
+                            self.error_count = 0
+                        self._update_rto(now - path.hb_sent_at, path)
+                        self._confirm(path, now)
+                        self._path_ok(path)
+                        return
         self.stats["rx_heartbeat_ack_unknown"] += 1
 
-    def _on_init_ack(self, value: bytes, now: float) -> None:
-        """RFC 9260 §5.1 C — INIT ACK in COOKIE-WAIT: echo the cookie."""
+    def _on_init_ack(self, value: bytes, now: float, src: bytes | None = None) -> None:
+        """RFC 9260 §5.1 C, §5.1.2 — INIT ACK in COOKIE-WAIT: take the peer's addresses,
+        echo the cookie."""
         if self.state != State.COOKIE_WAIT:
             self.stats["rx_unexpected_chunk"] += 1
             return
@@ -1027,6 +1394,11 @@ class Association:
         out_s = min(self.config.out_streams, ia.in_streams)
         in_s = min(self.config.in_streams, ia.out_streams)
         self._setup(self._my_initial_tsn, ia.initial_tsn, ia.a_rwnd, out_s, in_s)
+        addrs = parse_peer_addresses(src or self.peer_ip, ia.params, self.stats)
+        if self.peer_ip not in addrs:
+            addrs.insert(0, self.peer_ip)  # the address we sent INIT to stays our primary
+        if len(addrs) > 1:
+            self.set_peer_addresses(addrs)
         self._t1_chunk = p.encode_chunk(p.COOKIE_ECHO, 0, cookie)
         self._ctrl.append(self._t1_chunk)
         if unrecognized:
@@ -1055,6 +1427,7 @@ class Association:
             self.my_tag = ck.my_tag
             self.peer_tag = ck.peer_tag
             self._setup(ck.my_tsn, ck.peer_tsn, ck.peer_rwnd, ck.out_streams, ck.in_streams)
+            self._restart_paths(ck)
             self._ctrl = [p.encode_chunk(p.COOKIE_ACK, 0)]
             self._packets = []
             self._t1 = self._t2 = self._t5 = None
@@ -1083,6 +1456,27 @@ class Association:
             return True
         self.stats["rx_cookie_discarded"] += 1
         return False
+
+    def _restart_paths(self, ck: CookieData) -> None:
+        """RFC 9260 §5.2.4 A — the restarted peer's addresses (the endpoint refused the restart
+        if it added any, §5.2.2) with fresh path state."""
+        addrs = [ck.peer_addrs[i : i + 4] for i in range(0, len(ck.peer_addrs), 4)] or [ck.peer_ip]
+        keep = [x for x in self.paths if x.peer_ip in addrs] or [self.primary]
+        if self.primary not in keep:
+            self.primary = keep[0]
+        self.paths = [self.primary, *[x for x in keep if x is not self.primary]]
+        self._by_ip = {x.peer_ip: x for x in self.paths}
+        self._set_multi(len(self.paths) > 1 or len(self.local_addresses) > 1)
+        for x in self.paths:
+            x.error_count = 0
+            x.active = True
+            x.hb_pending = False
+            x.rto = self.config.rto_initial
+            x.srtt = None
+        self.dest = self.primary
+        self._sack_path = self._rtx_path = None
+        self._rtt_path = self.primary
+        self._ctrl_to = []
 
     def _on_shutdown(self, value: bytes, now: float) -> None:
         """RFC 9260 §9.2 — SHUTDOWN: its Cumulative TSN Ack acts as a SACK."""
@@ -1135,7 +1529,95 @@ class Association:
     # --- outbound ---------------------------------------------------------------------
 
     def datagrams_to_send(self, now: float) -> list[bytes]:
-        """RFC 9260 §6.1, §6.10 — bundle control chunks, SACK, retransmissions and new DATA."""
+        """RFC 9260 §6.1, §6.10 — bundle control chunks, SACK, retransmissions and new DATA.
+
+        All packets go to ``dest`` except, with a multi-homed peer, the first
+        ``len(tx_dests)`` ones (see the class docstring).
+
+        A multi-homed association replaces this method on the instance with
+        :meth:`_datagrams_multi` (see :meth:`set_peer_addresses`), so a single-homed one
+        pays no extra call or test per output."""
+        return self._datagrams(now)
+
+    def _datagrams_multi(self, now: float) -> list[bytes]:
+        """RFC 9260 §6.4 — the chunks that go to another path than ``dest`` first, each to its
+        own destination: HEARTBEAT / HEARTBEAT ACK to their paths, the SACK to the address the
+        DATA came from, retransmissions after a T3-rtx to the alternate path (§6.4.1); then
+        everything else to ``dest``."""
+        self._last_now = now
+        pre: list[bytes] = []
+        dests: list[tuple[bytes, bytes]] = []
+        st = self.state
+        lport, pport, vtag = self.local_port, self.peer_port, self.peer_tag
+        if self._ctrl_to:
+            if st not in (State.CLOSED, State.COOKIE_WAIT):
+                for peer_ip, local_ip, chunk in self._ctrl_to:
+                    pre.append(p.build_packet(lport, pport, vtag, [chunk]))
+                    dests.append((peer_ip, local_ip))
+            self._ctrl_to = []
+        dest = self.dest
+        sp = self._sack_path
+        if self._sack_needed and sp is not None and sp is not dest and st not in (State.CLOSED, State.COOKIE_WAIT):
+            pre.append(p.build_packet(lport, pport, vtag, [self._build_sack()]))
+            dests.append((sp.peer_ip, sp.local_ip))
+        rp = self._rtx_path
+        if self._rtx_count and rp is not None and rp is not dest and st in _SENDING_STATES:
+            chunks: list[bytes] = []
+            n0 = len(pre)
+            self._fill_rtx(chunks, 0, pre, rp)
+            if chunks:
+                pre.append(p.build_packet(lport, pport, vtag, chunks))
+            dests.extend([(rp.peer_ip, rp.local_ip)] * (len(pre) - n0))
+            if self._t3 is None and len(pre) > n0:
+                self._t3 = now + rp.rto
+        if not self._rtx_count:
+            self._rtx_path = None
+        out = self._datagrams(now)
+        if pre:
+            self.tx_dests = dests
+            self.stats["tx_packets"] += len(pre)
+            return pre + out
+        self.tx_dests = None
+        return out
+
+    def _fill_rtx(self, chunks: list[bytes], size: int, out: list[bytes], path: Path) -> tuple[list[bytes], int, bool]:
+        """RFC 9260 §6.3.3 E3, §7.2.4 — the DATA chunks marked for retransmission, as far as
+        cwnd allows (fast retransmit: one packet's worth regardless), into ``chunks``;
+        full packets are appended to ``out``."""
+        budget = self._max_payload
+        lport, pport, vtag = self.local_port, self.peer_port, self.peer_tag
+        encode = p.encode_data
+        sent_any = False
+        fast_budget = budget if self._fast_rtx else 0
+        self._fast_rtx = False
+        for c in self._sent:
+            if not c.rtx:
+                continue
+            if self._flight >= self.cwnd and fast_budget <= 0:
+                break
+            enc = encode(c.flags, c.tsn & M32, c.stream, c.ssn, c.ppid, c.data)
+            if chunks and size + len(enc) > budget:
+                out.append(p.build_packet(lport, pport, vtag, chunks))
+                chunks, size = [], 0
+            chunks.append(enc)
+            size += len(enc)
+            fast_budget -= len(enc)
+            c.rtx = False
+            c.in_flight = True
+            c.sent_count += 1
+            c.misses = 0
+            c.path = path
+            self._flight += c.size
+            self._rtx_count -= 1
+            if c.tsn == self._rtt_tsn:
+                self._rtt_tsn = None
+            self.stats["tx_retransmitted_chunks"] += 1
+            sent_any = True
+            if not self._rtx_count:
+                break
+        return chunks, size, sent_any
+
+    def _datagrams(self, now: float) -> list[bytes]:
         out = self._packets
         if not (self._ctrl or self._sack_needed or self._queue or self._rtx_count
                 or (self._tsack is not None and self._queue)):
@@ -1172,33 +1654,9 @@ class Association:
         if data_ready:
             encode = p.encode_data
             sent_any = False
+            dest = self.dest
             if self._rtx_count:
-                fast_budget = budget if self._fast_rtx else 0
-                self._fast_rtx = False
-                for c in self._sent:
-                    if not c.rtx:
-                        continue
-                    if self._flight >= self.cwnd and fast_budget <= 0:
-                        break
-                    enc = encode(c.flags, c.tsn & M32, c.stream, c.ssn, c.ppid, c.data)
-                    if chunks and size + len(enc) > budget:
-                        out.append(p.build_packet(lport, pport, vtag, chunks))
-                        chunks, size = [], 0
-                    chunks.append(enc)
-                    size += len(enc)
-                    fast_budget -= len(enc)
-                    c.rtx = False
-                    c.in_flight = True
-                    c.sent_count += 1
-                    c.misses = 0
-                    self._flight += c.size
-                    self._rtx_count -= 1
-                    if c.tsn == self._rtt_tsn:
-                        self._rtt_tsn = None
-                    self.stats["tx_retransmitted_chunks"] += 1
-                    sent_any = True
-                    if not self._rtx_count:
-                        break
+                chunks, size, sent_any = self._fill_rtx(chunks, size, out, dest)
             q = self._queue
             if q and not self._rtx_count:
                 sent = self._sent
@@ -1207,6 +1665,7 @@ class Association:
                 if self._rtt_tsn is None:
                     self._rtt_tsn = tsn
                     self._rtt_time = now
+                    self._rtt_path = dest
                 while q and flight < cwnd:
                     c = q[0]
                     n = c.size
@@ -1224,6 +1683,7 @@ class Association:
                     size += ln
                     c.sent_count = 1
                     c.in_flight = True
+                    c.path = dest
                     flight += n
                     moved += n
                     rwnd = rwnd - n if rwnd > n else 0
@@ -1236,7 +1696,7 @@ class Association:
                 self._queued_bytes -= moved
                 self._sent_bytes += moved
             if sent_any and self._t3 is None:
-                self._t3 = now + self.rto
+                self._t3 = now + dest.rto
         if chunks:
             out.append(p.build_packet(lport, pport, vtag, chunks))
         self.stats["tx_packets"] += len(out)
@@ -1279,8 +1739,10 @@ class Association:
 
     def _enter_established(self, now: float) -> None:
         self.state = State.ESTABLISHED
-        self._hb_pending = False
-        self._schedule_heartbeat(now)
+        for path in self.paths:
+            path.hb_pending = False
+            path.hb_at = None
+        self._schedule_all_heartbeats(now)
 
     def _close(self, event: Event) -> None:
         self.state = State.CLOSED

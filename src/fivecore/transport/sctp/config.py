@@ -15,7 +15,7 @@ class SctpConfig:
     """Tunables of one endpoint; times in seconds.
 
     RFC 9260 §16 gives the defaults: RTO.Initial 1 s, RTO.Min 1 s, RTO.Max 60 s,
-    Max.Init.Retransmits 8, Association.Max.Retrans 10, HB.interval 30 s,
+    Max.Init.Retransmits 8, Association.Max.Retrans 10, Path.Max.Retrans 5, HB.interval 30 s,
     Valid.Cookie.Life 60 s.
     """
 
@@ -26,6 +26,9 @@ class SctpConfig:
     rto_max: float = 60.0
     max_init_retransmits: int = 8
     max_retransmissions: int = 10  # Association.Max.Retrans
+    #: Path.Max.Retrans: errors after which one address of a multi-homed peer is inactive
+    #: and traffic fails over to another (RFC 9260 §8.2)
+    path_max_retransmissions: int = 5
     out_streams: int = 30
     in_streams: int = 65535
     mtu: int = 1500  # path MTU incl. the 20-byte IPv4 header
@@ -54,7 +57,7 @@ class SctpConfig:
             raise ConfigError("sctp.mtu must be 576..65535")
         if self.receive_window < 1500:
             raise ConfigError("sctp.receive_window must be at least 1500 (RFC 9260 §3.3.2)")
-        if self.max_init_retransmits < 0 or self.max_retransmissions < 0:
+        if self.max_init_retransmits < 0 or self.max_retransmissions < 0 or self.path_max_retransmissions < 0:
             raise ConfigError("sctp: retransmission limits must be >= 0")
         if not 0 <= self.rx_batch <= 0.05:
             raise ConfigError("sctp.rx_batch must be 0..0.05 s")

@@ -63,6 +63,7 @@ CAUSE_UNRECOGNIZED_CHUNK = 6
 CAUSE_INVALID_PARAM = 7
 CAUSE_NO_USER_DATA = 9
 CAUSE_COOKIE_WHILE_SHUTTING_DOWN = 10
+CAUSE_RESTART_NEW_ADDRESSES = 11
 CAUSE_USER_ABORT = 12
 CAUSE_PROTOCOL_VIOLATION = 13
 
@@ -285,6 +286,7 @@ def describe_causes(value: bytes) -> str:
         CAUSE_INVALID_PARAM: "invalid mandatory parameter",
         CAUSE_NO_USER_DATA: "no user data",
         CAUSE_COOKIE_WHILE_SHUTTING_DOWN: "cookie received while shutting down",
+        CAUSE_RESTART_NEW_ADDRESSES: "restart of an association with new addresses",
         CAUSE_USER_ABORT: "user-initiated abort",
         CAUSE_PROTOCOL_VIOLATION: "protocol violation",
     }

@@ -9,6 +9,11 @@ independent stacks on one host (AMF, gNB simulator, usrsctp) never disturb each 
 
 Local ports are also bound as UDP sockets while in use: fivecore stacks in different
 processes then never pick the same port, and a second listener on a port fails loudly.
+
+Multi-homing (RFC 9260 §6.4): ``listen``/``connect`` take ``local_addresses`` (extra local
+IPv4 addresses, advertised in INIT / INIT ACK; the port is reserved on each). Packets to any
+of them reach the endpoint (the BPF filter lists them all), and each packet leaves from the
+local address of the path it goes to (the association's ``tx_dests``).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import errno
+import inspect
 import socket
 import struct
 import weakref
@@ -31,14 +37,18 @@ from .association import (
     AssociationRestarted,
     AssociationUp,
     DataReceived,
+    PathChanged,
     ShutdownComplete,
     State,
 )
 from .config import SctpConfig
-from .endpoint import WILDCARD, Endpoint
+from .endpoint import MAX_LOCAL_ADDRESSES, WILDCARD, Endpoint
 
-PacketFilter = Callable[[str, bytes], bool]
-"""``filter(direction, sctp_packet) -> keep``; direction is "rx" or "tx" (tests inject loss)."""
+PacketFilter = Callable[..., bool]
+"""``filter(direction, sctp_packet) -> keep``; direction is "rx" or "tx" (tests inject loss).
+A filter taking four arguments is called ``filter(direction, sctp_packet, src_ip, dst_ip)``
+with dotted IPv4 strings, so a test can drop the packets of one path of a multi-homed
+association."""
 
 _RCVBUF = 8 << 20
 _BATCH = 256
@@ -74,6 +84,40 @@ def _route_source(peer: bytes) -> bytes:
         return socket.inet_aton(s.getsockname()[0])
     finally:
         s.close()
+
+
+def _route_or_none(peer: bytes) -> bytes | None:
+    try:
+        return _route_source(peer)
+    except OSError:
+        return None
+
+
+def _wants_addresses(fn: PacketFilter) -> bool:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    if any(x.kind == x.VAR_POSITIONAL for x in params):
+        return True
+    return sum(x.kind in (x.POSITIONAL_ONLY, x.POSITIONAL_OR_KEYWORD) for x in params) >= 4
+
+
+def _reserve_ports(ips: list[bytes], port: int) -> list[socket.socket]:
+    """Reserve ``port`` (0: a free one) on every address; the first picks it."""
+    if len(ips) > MAX_LOCAL_ADDRESSES:
+        raise p.SctpError(f"sctp: at most {MAX_LOCAL_ADDRESSES} local addresses per endpoint")
+    first = _reserve_port(ips[0], port)
+    out = [first]
+    try:
+        port = first.getsockname()[1]
+        for ip in ips[1:]:
+            out.append(_reserve_port(ip, port))
+    except BaseException:
+        for x in out:
+            x.close()
+        raise
+    return out
 
 
 def _reserve_port(ip: bytes, port: int) -> socket.socket:
@@ -199,7 +243,7 @@ class _RawIO:
         so another stack on the same well-known port (a second AMF on 38412 at another
         address) costs us neither a wake-up nor a copy.
         """
-        owned = {port: [ep.ep.local_ip for ep in eps] for port, eps in self.endpoints.items()}
+        owned = {port: [ip for ep in eps for ip in ep.ep.local_addresses] for port, eps in self.endpoints.items()}
         # raw(7): a raw socket bound to an address only sees packets sent to it, and the
         # kernel then skips it without the per-socket copy every other SCTP packet on the
         # host would cost; possible when every endpoint here uses the same address.
@@ -296,11 +340,15 @@ class _RawIO:
             dst = data[16:20]
             target = None
             for ep in eps:
-                if ep.ep.local_ip == dst:
+                lip = ep.ep.local_ip
+                if lip == dst:
                     target = ep
                     break
-                if ep.ep.local_ip == WILDCARD:
+                if lip == WILDCARD:
                     target = ep
+                elif ep.extra and dst in ep.extra:
+                    target = ep
+                    break
             if target is not None:
                 target.on_packet(data[12:16], dst, data[ihl:], now)
         self.flush()
@@ -318,7 +366,7 @@ class _UEndpoint:
         self,
         io: _RawIO,
         ep: Endpoint,
-        reservation: socket.socket,
+        reservation: list[socket.socket],
         packet_filter: PacketFilter | None,
         server: UserspaceServer | None = None,
     ) -> None:
@@ -326,6 +374,9 @@ class _UEndpoint:
         self.ep = ep
         self.reservation = reservation
         self.filter = packet_filter
+        self.filter_addresses = packet_filter is not None and _wants_addresses(packet_filter)
+        #: local addresses besides ``ep.local_ip`` (multi-homed endpoint)
+        self.extra = frozenset(ep.local_addresses[1:])
         self.server = server
         self.wrappers: dict[int, UserspaceAssociation] = {}
         self.closed = False
@@ -333,7 +384,9 @@ class _UEndpoint:
         io.add(self)
 
     def on_packet(self, src: bytes, dst: bytes, pkt: bytes, now: float) -> None:
-        if self.filter is not None and not self.filter("rx", pkt):
+        if self.filter is not None and not (
+            self.filter("rx", pkt, _ip_str(src), _ip_str(dst)) if self.filter_addresses else self.filter("rx", pkt)
+        ):
             return
         ep = self.ep
         a = ep.receive(src, dst, pkt, now)
@@ -354,7 +407,9 @@ class _UEndpoint:
                 self.io.dirty.add(w)
 
     def send(self, pkt: bytes, dst: bytes, src: bytes) -> None:
-        if self.filter is not None and not self.filter("tx", pkt):
+        if self.filter is not None and not (
+            self.filter("tx", pkt, _ip_str(src), _ip_str(dst)) if self.filter_addresses else self.filter("tx", pkt)
+        ):
             return
         self.io.transmit(pkt, dst, src)
 
@@ -378,7 +433,8 @@ class _UEndpoint:
             return
         self.closed = True
         self.io.remove(self)
-        self.reservation.close()
+        for r in self.reservation:
+            r.close()
 
 
 class UserspaceAssociation(SctpAssociation):
@@ -397,8 +453,6 @@ class UserspaceAssociation(SctpAssociation):
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self._up: asyncio.Future[None] = self._loop.create_future()
-        self._peer_ip = assoc.peer_ip
-        self._local_ip = assoc.local_ip
 
     @property
     def stats(self) -> Counter[str]:
@@ -412,6 +466,16 @@ class UserspaceAssociation(SctpAssociation):
     @property
     def rto(self) -> float:
         return self._a.rto
+
+    @property
+    def paths(self) -> list[dict[str, Any]]:
+        """RFC 9260 §8.2 — each destination address of the peer: its state, RTO, errors, the
+        local address we send from, and which one is primary / in use now."""
+        a = self._a
+        return [{"address": _ip_str(x.peer_ip), "local": _ip_str(x.local_ip), "active": x.active,
+                 "confirmed": x.confirmed, "rto": x.rto, "errors": x.error_count, "primary": x is a.primary,
+                 "current": x is a.dest}
+                for x in a.paths]
 
     @property
     def ack_pending(self) -> bool:
@@ -504,10 +568,14 @@ class UserspaceAssociation(SctpAssociation):
         now = loop.time()
         pkts = a.datagrams_to_send(now)
         if pkts:
-            send = self._uep.send
-            peer, local = self._peer_ip, self._local_ip
-            for pkt in pkts:
-                send(pkt, peer, local)
+            if a.tx_dests is None:
+                d = a.dest
+                send = self._uep.send
+                peer, local = d.peer_ip, d.local_ip
+                for pkt in pkts:
+                    send(pkt, peer, local)
+            else:
+                self._transmit(pkts)
         ev = a._events
         if ev:
             a._events = []
@@ -520,9 +588,8 @@ class UserspaceAssociation(SctpAssociation):
             if self._resend:
                 self._resend = False
                 pkts = a.datagrams_to_send(now)
-                send = self._uep.send
-                for pkt in pkts:
-                    send(pkt, self._peer_ip, self._local_ip)
+                if pkts:
+                    self._transmit(pkts)
         if self._tx_waiters and a.buffered_amount < self._limit:
             self._wake_writers()
         if a.state == State.CLOSED:
@@ -537,7 +604,30 @@ class UserspaceAssociation(SctpAssociation):
             self._timer_at = t
             self._timer = loop.call_at(t, self._on_timer)
 
+    def _transmit(self, pkts: list[bytes]) -> None:
+        """Each packet to its path (RFC 9260 §6.4): ``tx_dests`` names the first ones' (dst,
+        src) when the association is multi-homed; the rest go to its current destination."""
+        a = self._a
+        send = self._uep.send
+        d = a.dest
+        peer, local = d.peer_ip, d.local_ip
+        dests = a.tx_dests
+        if dests is None:
+            for pkt in pkts:
+                send(pkt, peer, local)
+            return
+        n = len(dests)
+        for i, pkt in enumerate(pkts):
+            if i < n:
+                send(pkt, *dests[i])
+            else:
+                send(pkt, peer, local)
+
     def _on_event(self, e: object) -> None:
+        if isinstance(e, PathChanged):
+            log.info("sctp path %s peer=%s:%d address=%s", "up" if e.active else "down",
+                     *self.peer_address, _ip_str(e.address))
+            return
         if isinstance(e, AssociationUp):
             self.out_streams, self.in_streams = e.out_streams, e.in_streams
             if not self._up.done():
@@ -595,16 +685,23 @@ async def listen(
     config: SctpConfig,
     on_association: Callable[[SctpAssociation], Awaitable[Any] | Any] | None = None,
     packet_filter: PacketFilter | None = None,
+    local_addresses: list[str] | None = None,
 ) -> UserspaceServer:
-    """Listen on ``host:port`` ("0.0.0.0" for every local address)."""
+    """Listen on ``host:port`` ("0.0.0.0" for every local address), and on
+    ``local_addresses`` too (RFC 9260 §6.4 multi-homing: advertised in our INIT ACKs)."""
     ip = await _resolve(host) if host else WILDCARD
-    res = _reserve_port(ip, port)
-    port = res.getsockname()[1]
+    extra = [await _resolve(h) for h in local_addresses or ()]
+    ips = [ip, *[x for x in extra if x != ip]]
+    if len(ips) > 1 and WILDCARD in ips:
+        raise p.SctpError("sctp: extra local addresses need a specific listen address, not 0.0.0.0")
+    res = _reserve_ports(ips, port)
+    port = res[0].getsockname()[1]
     io = _RawIO.get()
     srv = UserspaceServer((_ip_str(ip), port), on_association)
-    ep = Endpoint(config, ip, port, listening=True)
+    ep = Endpoint(config, ip, port, listening=True, local_addresses=ips,
+                  route=_route_or_none if len(ips) > 1 else None)
     srv._uep = _UEndpoint(io, ep, res, packet_filter, srv)
-    log.info("sctp listening backend=userspace addr=%s:%d", _ip_str(ip), port)
+    log.info("sctp listening backend=userspace addr=%s:%d", ",".join(_ip_str(x) for x in ips), port)
     return srv
 
 
@@ -616,19 +713,26 @@ async def connect(
     local_port: int = 0,
     packet_filter: PacketFilter | None = None,
     timeout: float | None = None,
+    local_addresses: list[str] | None = None,
 ) -> UserspaceAssociation:
-    """RFC 9260 §5.1 — open an association to ``host:port``; returns once it is up."""
+    """RFC 9260 §5.1 — open an association to ``host:port``; returns once it is up.
+
+    ``local_addresses``: more local addresses of ours (multi-homing, RFC 9260 §6.4),
+    listed in the INIT; ``local_host`` (or the routed source) stays the primary one."""
     peer = await _resolve(host)
     local = _ip_bytes(local_host) if local_host else _route_source(peer)
+    extra = [await _resolve(h) for h in local_addresses or ()]
+    ips = [local, *[x for x in extra if x != local]]
     io = _RawIO.get()
     if local_port:
         for old in list(io.endpoints.get(local_port, ())):
             if old.lingering and old.ep.local_ip == local:
                 old.close()
-    res = _reserve_port(local, local_port)
-    lport = res.getsockname()[1]
+    res = _reserve_ports(ips, local_port)
+    lport = res[0].getsockname()[1]
     io = _RawIO.get()  # a lingering endpoint's close may have released the old one
-    ep = Endpoint(config, local, lport, listening=False)
+    ep = Endpoint(config, local, lport, listening=False, local_addresses=ips,
+                  route=_route_or_none if len(ips) > 1 else None)
     uep = _UEndpoint(io, ep, res, packet_filter)
     a = ep.connect(peer, port, io.loop.time())
     w = UserspaceAssociation(uep, a)
