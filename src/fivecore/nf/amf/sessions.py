@@ -695,15 +695,9 @@ class AmfSessions:
             # rebuilt now that the results are known; NAS COUNT order matches delivery order.
             # TS 24.501 §9.11.3.42: a set bit is a PSI asked for whose user plane does not come
             # back -- one the SMF refused, and one the AMF holds no SM context for
-            done = frozenset(psi for psi, _, _ in got)
-            try:
-                accept = self.gmm.reactivation_accept(ue, a.registration, frozenset(self.sessions_of(ue)),
-                                                      a.reactivate - done, causes)
-            except EncodeError as exc:
-                log.warning("event=reactivation_accept_failed err=%s", exc)
-                accept = None
+            accept = self._reactivation_accept(ue, a.registration, a.reactivate,
+                                               frozenset(psi for psi, _, _ in got), causes)
             if accept is None:
-                self.count("reactivation_procedure_gone")
                 return
         items: list[dict[str, Any]] = []
         for psi, n1, n2 in got:
@@ -724,6 +718,21 @@ class AmfSessions:
         self.app._execute([NgapSend(gnb, self.ngap.stream_for(gnb, ue), data)])
         for psi, w in pending.items():
             self.deliver(ue, psi, w.n1, w.n2, w.n2_type, w.snssai)
+
+    def _reactivation_accept(self, ue: UeContext, registration: bool, asked: frozenset[int],
+                             done: frozenset[int], causes: dict[int, int]) -> bytes | None:
+        """The Service or Registration Accept rebuilt once the SMFs have answered (TS 24.501
+        §5.6.1.4.1 / §5.5.1.3.4: PDU session status and reactivation result, a set bit for each
+        PSI asked for that did not come back); None, counted, when the procedure is gone."""
+        try:
+            accept = self.gmm.reactivation_accept(ue, registration, frozenset(self.sessions_of(ue)),
+                                                  asked - done, causes)
+        except EncodeError as exc:
+            log.warning("event=reactivation_accept_failed err=%s", exc)
+            accept = None
+        if accept is None:
+            self.count("reactivation_procedure_gone")
+        return accept
 
     def reactivate_connected(self, a: Any) -> bool:
         """NGAP hook for a Registration Accept answering an update with Uplink data status on
@@ -756,15 +765,8 @@ class AmfSessions:
         if ue.gnb is not gnb or gnb is None or ue.ran_ue_ngap_id is None:
             self.count("reactivation_connection_gone")
             return
-        done = frozenset(sess.psi for sess, _ in got)
-        try:
-            accept = self.gmm.reactivation_accept(ue, True, frozenset(self.sessions_of(ue)), a.reactivate - done,
-                                                  causes)
-        except EncodeError as exc:
-            log.warning("event=reactivation_accept_failed err=%s", exc)
-            accept = None
+        accept = self._reactivation_accept(ue, True, a.reactivate, frozenset(sess.psi for sess, _ in got), causes)
         if accept is None:
-            self.count("reactivation_procedure_gone")
             return
         self.count("reactivation_connected")
         self._send_nas(ue, accept)
