@@ -19,8 +19,8 @@ from collections.abc import Iterator
 
 import pytest
 from polling import await_until
-from test_session_e2e import DN_HOST, SessionCore, Sim, ping, session_network
-from test_smf_persist_restart import idle_on_disk
+from test_session_e2e import SessionCore, Sim, session_network
+from test_smf_persist_restart import back_as_they_were, idle_on_disk
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -49,16 +49,5 @@ async def test_idle_ues_sessions_come_back_after_an_amf_crash(core: SessionCore)
         c = await core.acounters()
         assert c.get("persist_restored") == N, c
 
-        for ru in s.sim.ues:  # uplink data: Service Request with Uplink data status
-            await s.up.resume(ru, timeout=30)
-            sess = s.up.session(ru)
-            assert sess is not None and sess.state == "ACTIVE" and sess.ipv4 == addr[id(ru)]
-            assert s.up.tunnel(ru) is not None
-        for ru in s.sim.ues:
-            loss, out = await ping(s.up.namespace(ru), DN_HOST, 3)
-            assert loss == 0, out
-        c = await core.acounters()
-        assert c.get("service_request") == N and c.get("service_reject", 0) == 0, c
-        assert c.get("registration_request", 0) == 0, "no UE registered again"
-        assert c.get("sm_reactivation_failed", 0) == 0 and c.get("sm_service_ics") == N, c
+        await back_as_they_were(core, s, addr)
         assert s.sim.stats.get("service_reject", 0) == 0 and s.sim.stats.get("reregistrations", 0) == 0

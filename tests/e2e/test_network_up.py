@@ -96,7 +96,7 @@ def test_config_show_defaults_and_json(tmp_path: Path) -> None:
     r = run("config", "show", "--json")
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
-    assert doc["amf"]["ngap"] == {"address": "127.0.0.5", "port": 38412, "rx_batch_ms": 1.0}
+    assert doc["amf"]["ngap"] == {"address": "127.0.0.5", "port": 38412, "rx_batch_ms": 1.0, "extra_addresses": []}
     assert doc["plmn"] == {"mcc": "001", "mnc": "01"}
     assert doc["upf"]["subnet"] == "10.45.0.0/16" and doc["metrics"]["port"] == 9090
     assert doc["demo"]["k"] == "<redacted>"
