@@ -289,7 +289,7 @@ async def test_amf_with_extra_ngap_address_keeps_a_multihomed_gnb_when_its_prima
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """``amf.ngap.extra_addresses`` end to end: the AMF process lists both addresses in its INIT
-    ACK; a gNB (the simulator's, its SCTP connect given two local addresses) loses every packet
+    ACK; a gNB (the simulator's, with two local addresses: ``GnbConfig.local_addresses``) loses every packet
     of its primary path after NG Setup, and NGAP procedures still complete over the other one."""
     import functools
 
@@ -309,9 +309,8 @@ async def test_amf_with_extra_ngap_address_keeps_a_multihomed_gnb_when_its_prima
 
     try:
         host, port = core.ngap
-        monkeypatch.setattr(sctp, "connect", functools.partial(sctp.connect, local_addresses=[G2],
-                                                               packet_filter=primary_link))
-        gnb = Gnb(GnbConfig(gnb_id=0x9301, amf_host=host, amf_port=port, local_host=G1))
+        monkeypatch.setattr(sctp, "connect", functools.partial(sctp.connect, packet_filter=primary_link))
+        gnb = Gnb(GnbConfig(gnb_id=0x9301, amf_host=host, amf_port=port, local_host=G1, local_addresses=(G2,)))
         await gnb.start()
         monkeypatch.undo()
         try:

@@ -56,7 +56,7 @@ class RanSim:
                     GnbConfig(
                         gnb_id=g.id_base + i, name=f"{g.name}-{i}", mcc=g.mcc, mnc=g.mnc, tac=g.tac,
                         slices=g.slices, nci=(g.nci_base + i) & ((1 << 36) - 1), amf_host=host,
-                        amf_port=port, local_host=g.local_host,
+                        amf_port=port, local_host=g.local_host, local_addresses=g.extra_addresses,
                     ),
                     sctp_config,
                 )

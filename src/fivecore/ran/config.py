@@ -32,7 +32,7 @@ fivecore additions (all optional): ``sqn`` (the USIM's highest accepted SQN, hex
 gives generated UEs (``--ues M``, IMSIs counting up from ``supi``) the schemes in turn.
 
 A simulator file (``fivecore ran --config FILE``) has ``gnb:`` (mcc, mnc, tac, idBase, name,
-slices, amfAddress, amfPort, nciBase, localAddress, amfs) and ``ue:`` (a UE as above, inline or a
+slices, amfAddress, amfPort, nciBase, localAddress, extraAddresses, amfs) and ``ue:`` (a UE as above, inline or a
 path) or ``ues:`` (a list of them).
 
 Each gNB connects to one AMF, ``amfAddress``/``amfPort`` (default 127.0.0.5:38412), or to every
@@ -50,6 +50,7 @@ fills it from a running ``fivecore up``'s AMF Set members.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -274,12 +275,33 @@ class GnbTemplate:
     amf_port: int = 38412
     nci_base: int = 0x10
     local_host: str | None = None
+    #: more local IPv4 addresses of every gNB's N2 associations (SCTP multi-homing)
+    extra_addresses: tuple[str, ...] = ()
     #: every AMF each gNB connects to (host, port); empty: the one ``amf_host``/``amf_port``
     amfs: tuple[tuple[str, int], ...] = ()
 
     def amf_list(self) -> tuple[tuple[str, int], ...]:
         """The AMFs (host, port) each gNB runs NG Setup with, in order."""
         return self.amfs or ((self.amf_host, self.amf_port),)
+
+
+def _extra_addresses(v: Any) -> tuple[str, ...]:
+    """``gnb.extraAddresses``: up to 7 more local IPv4 addresses for N2 (SCTP multi-homing,
+    RFC 9260 §6.4; the userspace SCTP stack takes at most 8 local addresses)."""
+    if v is None:
+        return ()
+    if not isinstance(v, list) or len(v) > 7:
+        raise ConfigError("gnb.extraAddresses: a list of at most 7 IPv4 addresses")
+    out: list[str] = []
+    for a in v:
+        try:
+            ip = ipaddress.ip_address(str(a))
+        except ValueError:
+            raise ConfigError(f"gnb.extraAddresses: {a!r} is not an IP address") from None
+        if ip.version != 4:
+            raise ConfigError(f"gnb.extraAddresses: {a!r}: SCTP multi-homing addresses must be IPv4")
+        out.append(str(ip))
+    return tuple(out)
 
 
 def _amfs(v: Any, where: str = "gnb.amfs") -> tuple[tuple[str, int], ...]:
@@ -341,7 +363,7 @@ def load_ran_config(source: str | Path | dict[str, Any] | None) -> RanConfig:
     if not isinstance(g, dict):
         raise ConfigError("gnb: must be a mapping")
     known = {"mcc", "mnc", "tac", "idBase", "name", "slices", "amfAddress", "amfPort", "nciBase", "localAddress",
-             "amfs"}
+             "extraAddresses", "amfs"}
     for k in g:
         if k not in known:
             raise ConfigError(f"gnb.{k}: unknown key")
@@ -357,6 +379,7 @@ def load_ran_config(source: str | Path | dict[str, Any] | None) -> RanConfig:
         amf_host=amfs[0][0] if amfs else str(g.get("amfAddress", "127.0.0.5")),
         amf_port=amfs[0][1] if amfs else int(g.get("amfPort", 38412)),
         nci_base=int(g.get("nciBase", 0x10)), local_host=g.get("localAddress"), amfs=amfs,
+        extra_addresses=_extra_addresses(g.get("extraAddresses")),
     )
     ue_items: list[Any] = []
     if "ue" in data:

@@ -70,6 +70,9 @@ class GnbConfig:
     amf_host: str = "127.0.0.5"
     amf_port: int = 38412
     local_host: str | None = None
+    #: more local IPv4 addresses for N2 (SCTP multi-homing, RFC 9260 §6.4: listed in the INIT;
+    #: the association survives the loss of the ``local_host`` path); userspace SCTP only
+    local_addresses: tuple[str, ...] = ()
     paging_drx: str = "v128"
 
     @property
@@ -199,8 +202,10 @@ class Gnb:
     async def _connect_and_setup(self, timeout: float) -> None:
         """TS 38.412 §7 association, then TS 38.413 §8.7.1 NG Setup on stream 0."""
         c = self.cfg
+        # only when multi-homed: wrappers of connect (tests' fault injection) need not know it
+        extra = {"local_addresses": list(c.local_addresses)} if c.local_addresses else {}
         self.assoc = await sctp.connect(c.amf_host, c.amf_port, self.sctp_config, local_host=c.local_host,
-                                        timeout=timeout)
+                                        timeout=timeout, **extra)
         self._drop_logged = False
         loop = asyncio.get_running_loop()
         self._setup_fut = loop.create_future()

@@ -178,6 +178,8 @@ async def record(net: Any, n_ues: int, rate: float, seed: int = 7, first_imsi: s
             rc["gnb"]["idBase"] = gnb.cfg.gnb_id
             rc["gnb"]["name"] = gnb.cfg.name.rsplit("-", 1)[0]
             rc["gnb"]["localAddress"] = gnb.cfg.local_host
+            if gnb.cfg.local_addresses:
+                rc["gnb"]["extraAddresses"] = list(gnb.cfg.local_addresses)
             rec = Recording(rc, n_ues, seed, att.gnb_ups[0].n3_address, att.dnn, att.snssai)
             ev = rec.events
             gnb.tap = lambda d, data, stream: ev.append((d, bytes(data), stream))

@@ -89,6 +89,22 @@ def test_bad_ue_config_names_the_key(bad: dict, where: str) -> None:
         load_ran_config({"ue": bad})
 
 
+def test_gnb_extra_addresses_reach_every_gnb_connection() -> None:
+    """``gnb.extraAddresses``: N2 multi-homing (RFC 9260 §6.4), the same for each gNB and AMF."""
+    from fivecore.ran.app import RanSim
+
+    cfg = load_ran_config({"gnb": {"localAddress": "127.0.1.1", "extraAddresses": ["127.0.2.1"],
+                                   "amfs": [{"address": "127.0.0.5"}, {"address": "127.0.10.5"}]}})
+    assert cfg.gnb.extra_addresses == ("127.0.2.1",)
+    sim = RanSim(cfg, n_gnbs=2, n_ues=0)
+    conns = sim.gnbs  # one N2 link per (gNB, AMF)
+    assert len(conns) == 4 and all(g.cfg.local_addresses == ("127.0.2.1",) and g.cfg.local_host == "127.0.1.1" for g in conns)
+    assert load_ran_config({"gnb": {}}).gnb.extra_addresses == ()
+    for bad in (["::1"], ["not-an-ip"], "127.0.2.1", [f"127.0.2.{i}" for i in range(8)]):
+        with pytest.raises(ConfigError, match="gnb.extraAddresses"):
+            load_ran_config({"gnb": {"extraAddresses": bad}})
+
+
 def test_bad_gnb_key() -> None:
     with pytest.raises(ConfigError, match="gnb.foo"):
         load_ran_config({"gnb": {"foo": 1}})
