@@ -90,11 +90,13 @@ def _usrsctp_multihomed_client(host: str, port: int, locals_: list[str]) -> None
         if acc != d:
             break
         ok += 1
-    time.sleep(2.0)  # time for usrsctp to confirm our second address with a HEARTBEAT (§8.3)
+    print(json.dumps({"ok": ok}), flush=True)
+    # The association stays up until the test has seen usrsctp confirm our second address with
+    # a HEARTBEAT and our answer to it (§8.3): a line (or EOF) on stdin says so.
+    sys.stdin.readline()
     lib.usrsctp_shutdown(s, 1)
     time.sleep(0.5)
     lib.usrsctp_close(s)
-    print(json.dumps({"ok": ok}), flush=True)
     for _ in range(50):
         if lib.usrsctp_finish() == 0:
             break
@@ -106,8 +108,10 @@ if __name__ == "__main__":
     sys.exit(0)
 
 import pytest  # noqa: E402
+from polling import await_until  # noqa: E402
 
 from fivecore.transport import sctp  # noqa: E402
+from fivecore.transport.sctp import packet as p  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_sctp_interop import TSHARK_CRC, Capture, _free_port, tshark_check  # noqa: E402
@@ -180,18 +184,16 @@ async def test_primary_path_lost_association_survives_over_the_other_path(tmp_pa
         for i in range(5, 40):
             await _exchange(c, i)
         # By now the heartbeats and retransmissions have marked the primary inactive.
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and (c.paths[0]["active"] or sa.paths[0]["active"]):
-            await asyncio.sleep(0.1)
+        await await_until("both ends marked the primary path inactive",
+                          lambda: not (c.paths[0]["active"] or sa.paths[0]["active"]), timeout=10, period=0.1)
         assert not c.paths[0]["active"] and c.paths[1]["current"]
         assert not sa.paths[0]["active"] and sa.paths[1]["current"]
         assert not c.is_closed and not sa.is_closed and link.dropped > 0
         assert c.stats["path_down"] >= 1
         # The link comes back: a HEARTBEAT ACK on it makes the primary active and current again.
         link.down = False
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not c.paths[0]["current"]:
-            await asyncio.sleep(0.1)
+        await await_until("the primary path is current again", lambda: c.paths[0]["current"],
+                          timeout=10, period=0.1)
         assert c.paths[0]["active"] and c.paths[0]["current"]
         await _exchange(c, 99)
         c.close()
@@ -247,8 +249,19 @@ async def test_usrsctp_client_bound_to_two_addresses_against_our_multihomed_serv
         accepted.put_nowait(a)
         await _echo(a)
 
+    on_s2: set[int] = set()  # chunk types of packets seen at our second address: 4 in, 5 out
+
+    def watch(direction: str, packet: bytes, src: str, dst: str) -> bool:
+        if S2 in (src, dst):
+            try:
+                on_s2.update(ch.type for ch in p.parse_chunks(packet)
+                             if (ch.type, direction) in ((p.HEARTBEAT, "rx"), (p.HEARTBEAT_ACK, "tx")))
+            except p.SctpDecodeError:
+                pass
+        return True
+
     srv = await sctp.listen(S1, port, sctp.SctpConfig(backend="userspace"), on_association=handle,
-                            local_addresses=[S2])
+                            packet_filter=watch, local_addresses=[S2])
     # usrsctp_bindx only takes addresses an interface has (getifaddrs); 127/8 routes to lo but
     # is not listed, so the client's two addresses go on lo for the test (and come off after).
     added = []
@@ -260,9 +273,15 @@ async def test_usrsctp_client_bound_to_two_addresses_against_our_multihomed_serv
             elif "File exists" not in r.stderr:
                 pytest.skip(f"cannot add {ip} to lo: {r.stderr.strip()}")
         proc = await asyncio.create_subprocess_exec(sys.executable, str(HERE), S1, str(port), C1, C2,
-                                                    stdout=asyncio.subprocess.PIPE)
-        out, _ = await asyncio.wait_for(proc.communicate(), 60)
-        assert json.loads(out.decode().strip().splitlines()[-1]) == {"ok": 20}
+                                                    stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        try:
+            assert proc.stdout is not None
+            line = await asyncio.wait_for(proc.stdout.readline(), 60)
+            assert json.loads(line.decode()) == {"ok": 20}
+            await await_until("usrsctp's HEARTBEAT to our second address, and our answer from it",
+                              lambda: on_s2 >= {p.HEARTBEAT, p.HEARTBEAT_ACK}, timeout=60, period=0.1)
+        finally:
+            await asyncio.wait_for(proc.communicate(b"\n"), 60)
         sa = accepted.get_nowait()
     finally:
         srv.close()
@@ -315,9 +334,9 @@ async def test_amf_with_extra_ngap_address_keeps_a_multihomed_gnb_when_its_prima
         monkeypatch.undo()
         try:
             assert [x["address"] for x in gnb.assoc.paths] == [A1, A2]
-            deadline = time.monotonic() + 10  # §5.4: the AMF's second address confirmed first
-            while time.monotonic() < deadline and not gnb.assoc.paths[1]["confirmed"]:
-                await asyncio.sleep(0.1)
+            # §5.4: the AMF's second address confirmed first
+            await await_until("the AMF's second address confirmed", lambda: gnb.assoc.paths[1]["confirmed"],
+                              timeout=10, period=0.1)
             assert gnb.assoc.paths[1]["confirmed"]
             link_down = True
             for i in range(3):
