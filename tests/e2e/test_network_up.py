@@ -275,6 +275,26 @@ def test_up_recovers_after_kill_9(tmp_path: Path) -> None:
     assert not link_exists("fcnet8")
 
 
+def test_capture_stop_keeps_what_was_queued(tmp_path: Path) -> None:
+    """Packets the kernel queued before stop() reach the file, even if the capture thread had
+    not read them yet (a busy NF process starves it of the GIL)."""
+    from fivecore.netup.capture import LoopbackCapture
+
+    pcap = tmp_path / "q.pcap"
+    cap = LoopbackCapture(pcap, {"127.77.9.4"})  # the socket and its filter exist from here on
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rx, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+        rx.bind(("127.77.9.4", 0))
+        for i in range(20):
+            tx.sendto(b"queued %d" % i, rx.getsockname())
+        cap.start()
+        cap.stop()
+    assert cap.packets == 20
+    t = subprocess.run(["tshark", "-r", str(pcap), "-T", "fields", "-e", "data.data"],
+                       capture_output=True, text=True, timeout=60)
+    assert [bytes.fromhex(x) for x in t.stdout.split()] == [b"queued %d" % i for i in range(20)]
+
+
 def test_capture_keeps_only_core_addresses_once(tmp_path: Path) -> None:
     """The kernel filter passes the NFs' packets, each once; other loopback traffic never."""
     from fivecore.netup.capture import LoopbackCapture

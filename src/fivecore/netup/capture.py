@@ -103,22 +103,37 @@ class LoopbackCapture:
             except TimeoutError:
                 continue
             except OSError:
-                break
-            # loopback frames are seen twice (sent and received); keep the received copy
-            if addr[2] == PACKET_OUTGOING or len(frame) < 34:
-                continue
-            if struct.unpack_from("!H", frame, 12)[0] != 0x0800:
-                continue
-            ip = frame[14:]
-            if self.addresses and ip[12:16] not in self.addresses and ip[16:20] not in self.addresses:
-                continue
-            self._writer.write_ip(ip, time.time())
-            self.packets += 1
+                return
+            self._keep(frame, addr)
+        # Packets the kernel queued before stop() were sent while the NFs ran: a thread starved
+        # of the GIL by a busy process may be behind, so empty the queue rather than drop it
+        # (for at most a few seconds, should other traffic keep coming).
+        self._sock.settimeout(0)
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            try:
+                frame, addr = self._sock.recvfrom(65600)
+            except OSError:  # BlockingIOError: the queue is empty
+                return
+            self._keep(frame, addr)
+
+    def _keep(self, frame: bytes, addr: tuple) -> None:
+        # loopback frames are seen twice (sent and received); keep the received copy
+        if addr[2] == PACKET_OUTGOING or len(frame) < 34:
+            return
+        if struct.unpack_from("!H", frame, 12)[0] != 0x0800:
+            return
+        ip = frame[14:]
+        if self.addresses and ip[12:16] not in self.addresses and ip[16:20] not in self.addresses:
+            return
+        self._writer.write_ip(ip, time.time())
+        self.packets += 1
 
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(2)
+            # the drain is bounded by the socket's receive buffer; never close under the thread
+            self._thread.join(10)
         self._sock.close()
         self._writer.close()
         log.info("event=pcap_stopped file=%s packets=%d", self.path, self.packets)
