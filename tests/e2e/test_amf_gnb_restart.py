@@ -10,7 +10,6 @@ its own process and is SIGKILLed (its SCTP stack dies without a word, as a crash
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import time
 
 import pytest
 import yaml
+from netkit import amf_core
 from ran_control import wait_registered
 
 from fivecore.nf.amf.launch import AmfCore
@@ -31,12 +31,9 @@ N = 4
 
 @pytest.fixture(scope="module")
 def core(tmp_path_factory: pytest.TempPathFactory):
-    if os.geteuid() != 0:
-        pytest.skip("userspace SCTP needs raw sockets (root)")
-    c = AmfCore.launch(tmp_path_factory.mktemp("amf-gnb-restart"))
-    c.provision(N, first_imsi=f"{BASE:015d}")
-    yield c
-    c.stop()
+    with amf_core(tmp_path_factory, "amf-gnb-restart") as c:
+        c.provision(N, first_imsi=f"{BASE:015d}")
+        yield c
 
 
 def _simulator(core: AmfCore, tmp_path, name: str) -> tuple[subprocess.Popen[bytes], str]:

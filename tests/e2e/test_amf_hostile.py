@@ -8,10 +8,10 @@ Malformed NGAP -> Error Indication (protocol cause); NAS garbage inside Uplink N
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 
 import pytest
+from netkit import amf_core
 
 from fivecore.nf.amf.launch import AmfCore
 from fivecore.ran.app import RanSim
@@ -29,12 +29,9 @@ N_HONEST = 60
 
 @pytest.fixture(scope="module")
 def core(tmp_path_factory: pytest.TempPathFactory):
-    if os.geteuid() != 0:
-        pytest.skip("userspace SCTP needs raw sockets (root)")
-    c = AmfCore.launch(tmp_path_factory.mktemp("amf-hostile"))
-    c.provision(N_HONEST + 10, first_imsi=f"{BASE:015d}")
-    yield c
-    c.stop()
+    with amf_core(tmp_path_factory, "amf-hostile") as c:
+        c.provision(N_HONEST + 10, first_imsi=f"{BASE:015d}")
+        yield c
 
 
 def uplink(amf_id: int, ran_id: int, nas: bytes) -> bytes:

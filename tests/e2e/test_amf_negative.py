@@ -6,9 +6,8 @@ in the test process, over userspace SCTP and HTTP/2.
 
 from __future__ import annotations
 
-import os
-
 import pytest
+from netkit import amf_core
 
 from fivecore.nf.amf.launch import AmfCore
 from fivecore.ran.app import RanSim
@@ -23,13 +22,10 @@ BASE = 1010000000500
 
 @pytest.fixture(scope="module")
 def core(tmp_path_factory: pytest.TempPathFactory):
-    if os.geteuid() != 0:
-        pytest.skip("userspace SCTP needs raw sockets (root)")
-    c = AmfCore.launch(tmp_path_factory.mktemp("amf-neg"))
-    c.provision(20, first_imsi=f"{BASE:015d}")
-    c.provision(5, first_imsi=f"{BASE + 50:015d}", auth_method="EAP_AKA_PRIME")
-    yield c
-    c.stop()
+    with amf_core(tmp_path_factory, "amf-neg") as c:
+        c.provision(20, first_imsi=f"{BASE:015d}")
+        c.provision(5, first_imsi=f"{BASE + 50:015d}", auth_method="EAP_AKA_PRIME")
+        yield c
 
 
 def imsi(i: int) -> str:

@@ -4,9 +4,8 @@ it once the backlog halves; the simulator's gNBs obey and every UE still registe
 
 from __future__ import annotations
 
-import os
-
 import pytest
+from netkit import amf_core
 
 from fivecore.nf.amf.launch import AmfCore
 from fivecore.ran.app import RanSim
@@ -21,12 +20,9 @@ N = 150
 
 @pytest.fixture(scope="module")
 def core(tmp_path_factory: pytest.TempPathFactory):
-    if os.geteuid() != 0:
-        pytest.skip("userspace SCTP needs raw sockets (root)")
-    c = AmfCore.launch(tmp_path_factory.mktemp("amf-overload"), amf={"overload_threshold": 8})
-    c.provision(N, first_imsi=f"{BASE:015d}")
-    yield c
-    c.stop()
+    with amf_core(tmp_path_factory, "amf-overload", amf={"overload_threshold": 8}) as c:
+        c.provision(N, first_imsi=f"{BASE:015d}")
+        yield c
 
 
 async def test_overload_start_stop_and_everyone_registers(core: AmfCore) -> None:

@@ -5,10 +5,8 @@ must decode it with no malformed packet, no expert error, and every NAS message 
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
+from netkit import amf_core
 from ngap_capture import tshark_clean
 
 from fivecore.nf.amf.launch import AmfCore
@@ -34,14 +32,10 @@ NAS_MESSAGES = [
 
 @pytest.fixture(scope="module")
 def core(tmp_path_factory: pytest.TempPathFactory):
-    if os.geteuid() != 0:
-        pytest.skip("userspace SCTP needs raw sockets (root)")
-    if shutil.which("tshark") is None:
-        pytest.skip("tshark is not installed")
-    c = AmfCore.launch(tmp_path_factory.mktemp("amf-pcap"), amf={"security": {"ciphering_order": ["NEA0"]}})
-    c.provision(5, first_imsi=f"{BASE:015d}")
-    yield c
-    c.stop()
+    with amf_core(tmp_path_factory, "amf-pcap", needs_tshark=True,
+                  amf={"security": {"ciphering_order": ["NEA0"]}}) as c:
+        c.provision(5, first_imsi=f"{BASE:015d}")
+        yield c
 
 
 async def test_registration_capture_decodes_in_tshark(core: AmfCore, tmp_path) -> None:

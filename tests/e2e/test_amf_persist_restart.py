@@ -21,11 +21,10 @@ Run under ``flock /tmp/fivecore-bench.lock`` (no network slot: the AMF core uses
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 from typing import Any
 
 import pytest
+from netkit import amf_core
 from ngap_capture import tshark_clean
 from polling import await_until
 
@@ -42,15 +41,10 @@ N = 3
 
 @pytest.fixture(scope="module")
 def core(tmp_path_factory: pytest.TempPathFactory):
-    if os.geteuid() != 0:
-        pytest.skip("userspace SCTP needs raw sockets (root)")
-    if shutil.which("tshark") is None:
-        pytest.skip("tshark is not installed")
-    c = AmfCore.launch(tmp_path_factory.mktemp("amf-persist"),
-                       amf={"security": {"ciphering_order": ["NEA0"]}, "persist_flush_ms": 50})
-    c.provision(N, first_imsi=f"{BASE:015d}")
-    yield c
-    c.stop()
+    with amf_core(tmp_path_factory, "amf-persist", needs_tshark=True,
+                  amf={"security": {"ciphering_order": ["NEA0"]}, "persist_flush_ms": 50}) as c:
+        c.provision(N, first_imsi=f"{BASE:015d}")
+        yield c
 
 
 async def _counter_at_least(core: AmfCore, name: str, n: int) -> bool:

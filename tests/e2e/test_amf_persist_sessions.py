@@ -14,13 +14,10 @@ Run under ``flock /tmp/fivecore-bench.lock``; needs root (raw-IP SCTP, TUN, name
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 
 import pytest
-from polling import await_until
-from test_session_e2e import SessionCore, Sim, session_network
-from test_smf_persist_restart import back_as_they_were, idle_on_disk
+from netkit import SessionCore, Sim, back_as_they_were, idle_on_disk, restart, session_network
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -35,17 +32,10 @@ def core(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionCore]:
 
 async def test_idle_ues_sessions_come_back_after_an_amf_crash(core: SessionCore) -> None:
     async with Sim(core, N, FIRST) as s:
-        gnb = s.sim.gnbs[0]
         # registered, a session each, pinged, CM-IDLE (user plane deactivated at the SMF), on disk
         addr = await idle_on_disk(core, s, smf=False)
 
-        amf = core.procs["amf"]
-        lost = gnb.stats.associations_lost
-        amf.kill()
-        await asyncio.to_thread(amf.start)
-        await await_until("the gNB noticed the old association is gone",
-                          lambda: gnb.stats.associations_lost > lost, timeout=60, period=0.05)
-        await await_until("NG Setup with the restarted AMF", lambda: gnb.ready, timeout=60, period=0.05)
+        await restart(core, s, ("amf",))
         c = await core.acounters()
         assert c.get("persist_restored") == N, c
 

@@ -10,9 +10,9 @@ simulator's, in this process; the first one's SCTP stack drops its first two HEA
 from __future__ import annotations
 
 import functools
-import os
 
 import pytest
+from netkit import amf_core
 from polling import await_until
 
 from fivecore.nf.amf.launch import AmfCore
@@ -25,11 +25,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 @pytest.fixture(scope="module")
 def core(tmp_path_factory: pytest.TempPathFactory):
-    if os.geteuid() != 0:
-        pytest.skip("userspace SCTP needs raw sockets (root)")
-    c = AmfCore.launch(tmp_path_factory.mktemp("amf-probe-slow-gnb"))
-    yield c
-    c.stop()
+    with amf_core(tmp_path_factory, "amf-probe-slow-gnb") as c:
+        yield c
 
 
 async def test_gnb_missing_two_heartbeats_is_not_cut_off(core: AmfCore, monkeypatch: pytest.MonkeyPatch) -> None:

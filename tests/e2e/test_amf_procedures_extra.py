@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import time
 import urllib.error
@@ -17,6 +16,7 @@ import urllib.request
 from typing import Any
 
 import pytest
+from netkit import amf_core
 from ngap_capture import tshark_clean
 from typer.testing import CliRunner
 
@@ -39,17 +39,14 @@ SETUP_TIMEOUT = 6.0
 
 @pytest.fixture(scope="module")
 def core(tmp_path_factory: pytest.TempPathFactory):
-    if os.geteuid() != 0:
-        pytest.skip("userspace SCTP needs raw sockets (root)")
-    c = AmfCore.launch(tmp_path_factory.mktemp("amf-extra"), amf={
+    with amf_core(tmp_path_factory, "amf-extra", amf={
         "security": {"ciphering_order": ["NEA0"]},  # NAS stays readable for tshark
         "max_ue_contexts": CAP,
         "ue_setup_timeout": SETUP_TIMEOUT,
         "timers": {"t3570": 0.4},
-    })
-    c.provision(10, first_imsi=f"{BASE:015d}")
-    yield c
-    c.stop()
+    }) as c:
+        c.provision(10, first_imsi=f"{BASE:015d}")
+        yield c
 
 
 def _post(core: AmfCore, path: str, body: dict[str, Any]) -> tuple[int, Any]:

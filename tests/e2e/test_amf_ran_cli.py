@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 import yaml
+from netkit import amf_core
 from ran_control import wait_registered
 
 from fivecore.nf.amf.launch import AmfCore
@@ -22,12 +22,9 @@ N = 12
 
 @pytest.fixture(scope="module")
 def core(tmp_path_factory: pytest.TempPathFactory):
-    if os.geteuid() != 0:
-        pytest.skip("userspace SCTP needs raw sockets (root)")
-    c = AmfCore.launch(tmp_path_factory.mktemp("amf-cli"))
-    c.provision(N, first_imsi=f"{BASE:015d}")
-    yield c
-    c.stop()
+    with amf_core(tmp_path_factory, "amf-cli") as c:
+        c.provision(N, first_imsi=f"{BASE:015d}")
+        yield c
 
 
 def fivecore(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

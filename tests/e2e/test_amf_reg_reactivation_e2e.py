@@ -22,14 +22,22 @@ Run under ``flock /tmp/fivecore-bench.lock``; needs root (raw-IP SCTP, TUN, name
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from netkit import (
+    DN_HOST,
+    SessionCore,
+    Sim,
+    established_and_pinging,
+    go_idle,
+    ping,
+    restart,
+    session_network,
+)
 from ngap_capture import tshark_clean
 from polling import await_until
-from test_session_e2e import DN_HOST, SessionCore, Sim, ping, session_network
 
 from fivecore.nf.amf import nas_io
 from fivecore.ran import nas_io as ue_nas_io
@@ -48,27 +56,13 @@ def core(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionCore]:
                                amf={"persist_flush_ms": 50, "security": {"ciphering_order": ["NEA0"]}})
 
 
-async def _idle(s: Sim, core: SessionCore) -> None:
-    """User inactivity (TS 38.413 §8.3.2): every UE CM-IDLE, its user plane deactivated."""
-    for ru in s.sim.ues:
-        ru.gnb.release_request(ru)
-    await await_until("every UE CM-IDLE", lambda: all(ru.ran_id is None and s.up.tunnel(ru) is None
-                                                      for ru in s.sim.ues), timeout=30, period=0.05)
-    await await_until("the idle UEs on disk", core.idle_and_stored, timeout=30, period=0.05)
-
-
 async def test_registration_update_with_uplink_data_brings_the_user_plane_back(core: SessionCore,
                                                                                 tmp_path: Path) -> None:
     async with Sim(core, N, FIRST) as s:
         frames: list[tuple[str, bytes, int]] = []
         s.sim.gnbs[0].tap = lambda d, data, stream: frames.append((d, data, stream))
-        await s.register()
-        await s.establish_all()
-        addr = {id(ru): s.up.session(ru).ipv4 for ru in s.sim.ues}
-        for ru in s.sim.ues:
-            loss, out = await ping(s.up.namespace(ru), DN_HOST, 2)
-            assert loss == 0, out
-        await _idle(s, core)
+        addr = await established_and_pinging(s)
+        await go_idle(core, s)
         c0 = await core.acounters()
 
         for ru, reg_type in zip(s.sim.ues, (2, 3), strict=True):  # mobility, periodic
@@ -107,17 +101,12 @@ async def test_restored_idle_ues_are_deregistered_implicitly(core: SessionCore) 
         refs = {x["smContextRef"] for x in (await core.asmf_info())["sessions"]
                 if x["ueIpv4Address"] in {s.up.session(ru).ipv4 for ru in s.sim.ues}}
         assert len(refs) == N
-        await _idle(s, core)
+        await go_idle(core, s)
 
         amf = core.procs["amf"]
         amf.config["amf"]["timers"] = {"mobile_reachable": 1.0, "implicit_deregistration": 1.0}
         try:
-            lost = gnb.stats.associations_lost
-            amf.kill()
-            await asyncio.to_thread(amf.start)
-            await await_until("the gNB noticed the old association is gone",
-                              lambda: gnb.stats.associations_lost > lost, timeout=60, period=0.05)
-            await await_until("NG Setup with the restarted AMF", lambda: gnb.ready, timeout=60, period=0.05)
+            await restart(core, s, ("amf",))
             c = await core.acounters()
             assert c.get("persist_restored") == N, c
             # TS 24.501 §5.3.7: restored CM-IDLE UEs have their mobile reachable timer running

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from netkit import amf_core
 
 from fivecore.nf.amf.launch import AmfCore
 from fivecore.ran.app import RanSim
@@ -24,12 +25,9 @@ N_UES = int(os.environ.get("FIVECORE_E2E_UES", "1000"))
 
 @pytest.fixture(scope="module")
 def core(tmp_path_factory: pytest.TempPathFactory):
-    if os.geteuid() != 0:
-        pytest.skip("userspace SCTP needs raw sockets (root)")
-    c = AmfCore.launch(tmp_path_factory.mktemp("amf-reg"))
-    c.provision(N_UES + 20)
-    yield c
-    c.stop()
+    with amf_core(tmp_path_factory, "amf-reg") as c:
+        c.provision(N_UES + 20)
+        yield c
 
 
 async def test_ng_setup_succeeds(core: AmfCore) -> None:

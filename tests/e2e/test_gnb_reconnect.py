@@ -11,9 +11,9 @@ register again.
 from __future__ import annotations
 
 import asyncio
-import os
 
 import pytest
+from netkit import amf_core
 
 from fivecore.nf.amf.launch import AmfCore
 from fivecore.ran.app import RanSim
@@ -26,12 +26,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 @pytest.fixture(scope="module")
 def core(tmp_path_factory: pytest.TempPathFactory):
-    if os.geteuid() != 0:
-        pytest.skip("userspace SCTP needs raw sockets (root)")
-    c = AmfCore.launch(tmp_path_factory.mktemp("gnb-reconnect"))
-    c.provision(20)
-    yield c
-    c.stop()
+    with amf_core(tmp_path_factory, "gnb-reconnect") as c:
+        c.provision(20)
+        yield c
 
 
 async def _wait_reconnected(sim: RanSim, at_least: int, timeout: float = 60.0) -> None:

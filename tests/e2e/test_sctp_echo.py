@@ -5,18 +5,12 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import shutil
-import sys
 from pathlib import Path
 
 import pytest
+from sctpcap import HAVE_TSHARK, Capture, tshark_check
 
 from fivecore.transport import sctp
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_sctp_interop import Capture, tshark_check  # noqa: E402
-
-HAVE_TSHARK = shutil.which("tshark") is not None and shutil.which("dumpcap") is not None
 
 pytestmark = [
     pytest.mark.e2e,

@@ -13,11 +13,8 @@ Run under ``flock /tmp/fivecore-bench.lock``.
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import ctypes.util
 import json
 import os
-import shutil
 import socket
 import struct
 import subprocess
@@ -25,82 +22,38 @@ import sys
 import time
 from pathlib import Path
 
+from usrsctp import Usrsctp
+from usrsctp import available as usrsctp_available
+
 C1, C2 = "127.93.1.1", "127.93.2.1"
 S1, S2 = "127.93.1.5", "127.93.2.5"
 
 
 def _usrsctp_multihomed_client(host: str, port: int, locals_: list[str]) -> None:
     """usrsctp (raw IP) client bound to several local addresses; echoes 20 messages."""
-    lib = ctypes.CDLL(ctypes.util.find_library("usrsctp") or "libusrsctp.so.2", use_errno=True)
-
-    class SockaddrIn(ctypes.Structure):
-        _fields_ = [("family", ctypes.c_ushort), ("port", ctypes.c_uint16),
-                    ("addr", ctypes.c_uint32), ("zero", ctypes.c_char * 8)]
-
-    vp, u32 = ctypes.c_void_p, ctypes.c_uint32
-    lib.usrsctp_socket.restype = vp
-    lib.usrsctp_socket.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, vp, vp, u32, vp]
-    lib.usrsctp_bindx.argtypes = [vp, vp, ctypes.c_int, ctypes.c_int]
-    lib.usrsctp_connect.argtypes = [vp, vp, u32]
-    lib.usrsctp_close.argtypes = [vp]
-    lib.usrsctp_shutdown.argtypes = [vp, ctypes.c_int]
-    lib.usrsctp_setsockopt.argtypes = [vp, ctypes.c_int, ctypes.c_int, vp, u32]
-    lib.usrsctp_sendv.restype = ctypes.c_ssize_t
-    lib.usrsctp_sendv.argtypes = [vp, vp, ctypes.c_size_t, vp, ctypes.c_int, vp, u32, ctypes.c_uint, ctypes.c_int]
-    lib.usrsctp_recvv.restype = ctypes.c_ssize_t
-    lib.usrsctp_recvv.argtypes = [vp, vp, ctypes.c_size_t, vp, ctypes.POINTER(u32), vp,
-                                  ctypes.POINTER(u32), ctypes.POINTER(ctypes.c_uint), ctypes.POINTER(ctypes.c_int)]
-    lib.usrsctp_init(0, None, None)
-    lib.usrsctp_sysctl_set_sctp_blackhole(2)
-    lib.usrsctp_sysctl_set_sctp_no_csum_on_loopback(0)
-
-    def sockaddr(h: str, pt: int) -> SockaddrIn:
-        return SockaddrIn(socket.AF_INET, socket.htons(pt), struct.unpack("=I", socket.inet_aton(h))[0], b"")
-
-    s = lib.usrsctp_socket(socket.AF_INET, socket.SOCK_STREAM, 132, None, None, 0, None)
-    one = ctypes.c_int(1)
-    lib.usrsctp_setsockopt(s, 132, 0x1F, ctypes.byref(one), 4)  # SCTP_RECVRCVINFO
-    arr = (SockaddrIn * len(locals_))(*[sockaddr(h, 0) for h in locals_])
-    if lib.usrsctp_bindx(s, arr, len(locals_), 0x00008001):  # SCTP_BINDX_ADD_ADDR
-        raise OSError(ctypes.get_errno(), "usrsctp_bindx")
-    a = sockaddr(host, port)
-    if lib.usrsctp_connect(s, ctypes.byref(a), ctypes.sizeof(a)):
-        raise OSError(ctypes.get_errno(), "usrsctp_connect")
-    rbuf = ctypes.create_string_buffer(1 << 16)
+    us = Usrsctp()
+    s = us.socket()
+    if us.bindx(s, locals_):
+        raise OSError(us.errno(), "usrsctp_bindx")
+    if us.connect(s, host, port):
+        raise OSError(us.errno(), "usrsctp_connect")
     ok = 0
     for i in range(20):
         d = bytes([i]) * (100 + 37 * i)
-        info = struct.pack("=HHIII", 0, 0, socket.htonl(60), 0, 0)
-        if lib.usrsctp_sendv(s, d, len(d), None, 0, info, len(info), 1, 0) != len(d):
+        if us.send(s, d, 0, 60) != len(d):
             break
-        acc = b""
-        while True:
-            frm = SockaddrIn()
-            fl, il, it, flags = u32(ctypes.sizeof(frm)), u32(64), ctypes.c_uint(0), ctypes.c_int(0)
-            rinfo = ctypes.create_string_buffer(64)
-            n = lib.usrsctp_recvv(s, rbuf, len(rbuf), ctypes.byref(frm), ctypes.byref(fl), rinfo,
-                                  ctypes.byref(il), ctypes.byref(it), ctypes.byref(flags))
-            if n <= 0:
-                break
-            if flags.value & 0x2000:  # MSG_NOTIFICATION
-                continue
-            acc += rbuf.raw[:n]
-            if flags.value & 0x80:  # MSG_EOR
-                break
-        if acc != d:
+        got = us.recv(s)
+        if got is None or got[2] != d:
             break
         ok += 1
     print(json.dumps({"ok": ok}), flush=True)
     # The association stays up until the test has seen usrsctp confirm our second address with
     # a HEARTBEAT and our answer to it (§8.3): a line (or EOF) on stdin says so.
     sys.stdin.readline()
-    lib.usrsctp_shutdown(s, 1)
+    us.shutdown(s)
     time.sleep(0.5)
-    lib.usrsctp_close(s)
-    for _ in range(50):
-        if lib.usrsctp_finish() == 0:
-            break
-        time.sleep(0.1)
+    us.close(s)
+    us.finish()
 
 
 if __name__ == "__main__":
@@ -109,28 +62,19 @@ if __name__ == "__main__":
 
 import pytest  # noqa: E402
 from polling import await_until  # noqa: E402
+from sctpcap import HAVE_TSHARK, Capture, tshark_check, tshark_fields  # noqa: E402
+from sctpcap import free_port as _free_port  # noqa: E402
 
 from fivecore.transport import sctp  # noqa: E402
 from fivecore.transport.sctp import packet as p  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_sctp_interop import TSHARK_CRC, Capture, _free_port, tshark_check  # noqa: E402
 
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(os.geteuid() != 0, reason="userspace SCTP needs raw sockets (root)"),
 ]
 HERE = Path(__file__).resolve()
-HAVE_TSHARK = shutil.which("tshark") is not None and shutil.which("dumpcap") is not None
 CFG = sctp.SctpConfig(backend="userspace", rto_initial=0.3, rto_min=0.1, rto_max=1.0, heartbeat_interval=0.5,
                       path_max_retransmissions=1, max_retransmissions=30, sack_delay=0.05)
-
-
-def _tshark_fields(path: Path, display: str, field: str) -> list[str]:
-    out = subprocess.run(["tshark", "-n", "-r", str(path), "-o", TSHARK_CRC, "-o", "sctp.ulp_dissection:FALSE",
-                          "-Y", display, "-T", "fields", "-e", field],
-                         capture_output=True, text=True, timeout=60, check=True).stdout
-    return [x for line in out.split() for x in line.split(",") if x]
 
 
 class PrimaryLink:
@@ -206,12 +150,12 @@ async def test_primary_path_lost_association_survives_over_the_other_path(tmp_pa
     res = tshark_check(cap.path)  # CRC32c good, nothing malformed
     assert res["chunk_1"] == 1 and res["chunk_2"] == 1
     # Wireshark's own reading of the address parameters (RFC 9260 §3.3.2.1, type 5).
-    assert _tshark_fields(cap.path, "sctp.chunk_type == 1", "sctp.parameter_ipv4_address") == [C1, C2]
-    assert _tshark_fields(cap.path, "sctp.chunk_type == 2", "sctp.parameter_ipv4_address") == [S1, S2]
+    assert tshark_fields(cap.path, "sctp.chunk_type == 1", "sctp.parameter_ipv4_address") == [C1, C2]
+    assert tshark_fields(cap.path, "sctp.chunk_type == 2", "sctp.parameter_ipv4_address") == [S1, S2]
     # Packets really travelled on the second path, in both directions.
-    srcs = set(_tshark_fields(cap.path, "sctp.chunk_type == 0", "ip.src"))
+    srcs = set(tshark_fields(cap.path, "sctp.chunk_type == 0", "ip.src"))
     assert {C2, S2} <= srcs
-    sack_dsts = set(_tshark_fields(cap.path, "sctp.chunk_type == 3", "ip.dst"))
+    sack_dsts = set(tshark_fields(cap.path, "sctp.chunk_type == 3", "ip.dst"))
     assert C2 in sack_dsts
 
 
@@ -235,7 +179,7 @@ async def test_multihomed_client_to_single_homed_server() -> None:
         srv.close()
 
 
-@pytest.mark.skipif(ctypes.util.find_library("usrsctp") is None, reason="libusrsctp2 not installed")
+@pytest.mark.skipif(not usrsctp_available(), reason="libusrsctp2 not installed")
 @pytest.mark.skipif(not HAVE_TSHARK, reason="tshark/dumpcap not installed")
 async def test_usrsctp_client_bound_to_two_addresses_against_our_multihomed_server(tmp_path: Path) -> None:
     """usrsctp (an independent stack) bound to two addresses with usrsctp_bindx: it reads the
@@ -289,13 +233,13 @@ async def test_usrsctp_client_bound_to_two_addresses_against_our_multihomed_serv
         for ip in added:
             subprocess.run(["ip", "addr", "del", f"{ip}/32", "dev", "lo"], capture_output=True)
     tshark_check(cap.path)
-    assert _tshark_fields(cap.path, "sctp.chunk_type == 2", "sctp.parameter_ipv4_address") == [S1, S2]
+    assert tshark_fields(cap.path, "sctp.chunk_type == 2", "sctp.parameter_ipv4_address") == [S1, S2]
     # Our paths are the addresses usrsctp's INIT listed (this usrsctp lists none on loopback)
     # plus its source address.
-    listed = _tshark_fields(cap.path, "sctp.chunk_type == 1", "sctp.parameter_ipv4_address")
+    listed = tshark_fields(cap.path, "sctp.chunk_type == 1", "sctp.parameter_ipv4_address")
     assert [x["address"] for x in sa.paths] == [C1, *[x for x in listed if x != C1]]
-    hb_to_s2 = _tshark_fields(cap.path, f"sctp.chunk_type == 4 && ip.dst == {S2}", "ip.src")
-    hb_ack_from_s2 = _tshark_fields(cap.path, f"sctp.chunk_type == 5 && ip.src == {S2}", "ip.dst")
+    hb_to_s2 = tshark_fields(cap.path, f"sctp.chunk_type == 4 && ip.dst == {S2}", "ip.src")
+    hb_ack_from_s2 = tshark_fields(cap.path, f"sctp.chunk_type == 5 && ip.src == {S2}", "ip.dst")
     assert hb_to_s2 and hb_ack_from_s2, "usrsctp should confirm our second address and get our answer from it"
 
 
@@ -394,8 +338,8 @@ def test_tshark_reads_the_restart_with_new_addresses_abort(tmp_path: Path) -> No
         for s, d, pk in wire:
             w.write_ip(_ipv4_packet(s, d, pk))
     tshark_check(path)
-    assert _tshark_fields(path, "sctp.chunk_type == 6", "sctp.cause_code") == ["0x000b"]
-    assert _tshark_fields(path, "sctp.chunk_type == 6", "sctp.parameter_ipv4_address") == ["127.93.9.1"]
-    init_tag = _tshark_fields(path, "sctp.chunk_type == 1", "sctp.initiate_tag")
-    assert _tshark_fields(path, "sctp.chunk_type == 6", "sctp.verification_tag") == init_tag
+    assert tshark_fields(path, "sctp.chunk_type == 6", "sctp.cause_code") == ["0x000b"]
+    assert tshark_fields(path, "sctp.chunk_type == 6", "sctp.parameter_ipv4_address") == ["127.93.9.1"]
+    init_tag = tshark_fields(path, "sctp.chunk_type == 1", "sctp.initiate_tag")
+    assert tshark_fields(path, "sctp.chunk_type == 6", "sctp.verification_tag") == init_tag
     assert srv.stats["tx_abort_restart_new_addresses"] == 1 and srv.stats["restarts"] == 0

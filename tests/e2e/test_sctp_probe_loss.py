@@ -14,12 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sctpcap import Capture, needs_tshark, tshark_check
+from sctpcap import free_port as _free_port
 
 from fivecore.transport import sctp
 from fivecore.transport.sctp import packet as p
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_sctp_interop import Capture, _free_port, needs_tshark, tshark_check  # noqa: E402
 
 INTEROP_PEER = Path(__file__).resolve().parent / "test_sctp_interop.py"  # run as a script: usrsctp
 needs_usrsctp = pytest.mark.skipif(ctypes.util.find_library("usrsctp") is None, reason="libusrsctp2 not installed")

@@ -19,10 +19,8 @@ import asyncio
 import contextlib
 import json
 import os
-import random
 import shutil
 import signal
-import subprocess
 import sys
 import time
 import urllib.request
@@ -31,308 +29,50 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from fivecore.nf.amf.launch import AmfCore
-from fivecore.nf.common.launch import NfProcess, free_port
+# The network itself lives in netkit. Every name below was defined here before, and other e2e
+# modules may still import it from here: each stays importable from this module.
+from netkit import (
+    DN_HOST,
+    DN_NS,
+    GNB_N3,
+    POOL_OCTET,
+    SMF_N4,
+    UPF_ADDR,
+    SessionCore,
+    Sim,
+    ping,
+    ping_tool,
+    session_network,
+    sh,
+)
+from netkit import DN_NET as DN_NET
+from netkit import FORWARD as FORWARD
+from netkit import FORWARD_BEFORE as FORWARD_BEFORE
+from netkit import NET as NET
+from netkit import PINGER as PINGER
+from netkit import TAG as TAG
+from netkit import UE_NS as UE_NS
+from netkit import UE_POOL as UE_POOL
+from netkit import UPF_TUN as UPF_TUN
+from netkit import make_dn as make_dn
+from netkit import remove_dn as remove_dn
+from netkit import remove_ue_namespaces as remove_ue_namespaces
+from netkit import start_core as start_core
+
 from fivecore.obs.pcap import PcapWriter
-from fivecore.ran.app import RanSim
-from fivecore.ran.config import load_ran_config
 from fivecore.ran.ue import UeState
-from fivecore.ran.userplane import SessionError, UserPlane
+from fivecore.ran.userplane import SessionError
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 N_UES = int(os.environ.get("FIVECORE_E2E_SESSION_UES", "100"))
 TCP_MB = int(os.environ.get("FIVECORE_E2E_TCP_MB", "100"))
-TAG = random.randint(1, 199)
-NET = f"127.{50 + TAG % 150}.{TAG}."          # our own loopback addresses
-SMF_N4, UPF_ADDR, GNB_N3 = NET + "4", NET + "7", NET + "1"
-POOL_OCTET = 100 + TAG % 100
-UE_POOL = f"10.{POOL_OCTET}.0.0/16"
-DN_NET = f"172.31.{TAG}."
-DN_HOST = DN_NET + "2"
-DN_NS = f"fcdn{TAG}"
-UPF_TUN = f"fcupf{TAG}"
-UE_NS = f"fc{TAG}u"
-FORWARD = Path("/proc/sys/net/ipv4/ip_forward")
-FORWARD_BEFORE: list[str] = []
-
-
-def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    r = subprocess.run(list(args), capture_output=True, text=True)
-    if check and r.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)}: {r.stderr.strip()}")
-    return r
-
-
-class SessionCore(AmfCore):
-    """AmfCore plus PCF, NSSF and SMF processes, and the UPF in its own process."""
-
-    ORDER = ("nrf", "udr", "udm", "ausf", "pcf", "nssf", "smf", "amf")
-
-    def __init__(self, workdir: Path, **kw: Any) -> None:
-        super().__init__(workdir, **kw)
-        nrf_uri = self.config["udm"]["nrf_uri"]
-        host = "127.0.0.1"
-        self.config["logging"] = {"level": "info"}
-        self.config["pcf"] = {"sbi": {"address": host, "port": free_port(host)}, "nrf_uri": nrf_uri}
-        self.config["nssf"] = {"sbi": {"address": host, "port": free_port(host)}, "nrf_uri": nrf_uri}
-        self.config["smf"] = {
-            "sbi": {"address": host, "port": free_port(host)}, "nrf_uri": nrf_uri,
-            "pfcp": {"address": SMF_N4, "port": 8805, "heartbeat_interval": 1.0, "t1": 1.0, "n1": 3},
-            "dnns": [{"dnn": "internet", "ipv4_pool": UE_POOL}],
-            "upfs": [{"address": UPF_ADDR, "port": 8805}],
-            "usage_report_volume": 10_000_000,
-        }
-        for n in ("pcf", "nssf", "smf"):
-            self.procs[n] = NfProcess(n, self.config, self.workdir)
-        self.upf_cfg = {"upf": {
-            "pfcp_address": UPF_ADDR, "gtpu_address": UPF_ADDR, "tun_name": UPF_TUN, "subnet": UE_POOL,
-            "tun_create": False,
-            "heartbeat_interval": 2.0, "stats_file": str(self.workdir / "upf-stats.json"),
-            "stats_interval": 0.2,
-        }}
-        self.upf: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout: float = 30.0) -> SessionCore:
-        for n in self.ORDER:
-            self.procs[n].start(timeout)
-        self.wait_registered(("UDR", "UDM", "AUSF", "PCF", "NSSF", "SMF", "AMF"), timeout)
-        return self
-
-    # --- the UPF ----------------------------------------------------------------------------
-
-    def make_upf_tun(self) -> None:
-        """The N6 TUN, made persistent beforehand (the UPF opens it; its address stays)."""
-        sh("ip", "link", "del", UPF_TUN, check=False)
-        sh("ip", "tuntap", "add", "dev", UPF_TUN, "mode", "tun")
-        gw = UE_POOL.replace(".0.0/16", ".0.1/16")
-        sh("ip", "addr", "add", gw, "dev", UPF_TUN)
-        sh("ip", "link", "set", UPF_TUN, "mtu", "1500", "up")
-
-    def start_upf(self, timeout: float = 20.0) -> None:
-        path = self.workdir / "upf.yaml"
-        path.write_text(yaml.safe_dump(self.upf_cfg))
-        seen = len(self.log("upf"))
-        log = (self.workdir / "upf.log").open("ab")
-        self.upf = subprocess.Popen([sys.executable, "-m", "fivecore.nf.upf", "--config", str(path)],
-                                    stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir)
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.upf.poll() is not None:
-                raise RuntimeError(f"UPF exited:\n{self.log('upf')[-3000:]}")
-            if os.path.exists(f"/sys/class/net/{UPF_TUN}") and "ready" in self.log("upf")[seen:]:
-                return
-            time.sleep(0.05)
-        raise RuntimeError(f"UPF not ready:\n{self.log('upf')[-3000:]}")
-
-    def kill_upf(self) -> None:
-        if self.upf is not None and self.upf.poll() is None:
-            self.upf.send_signal(signal.SIGKILL)
-            self.upf.wait(10)
-
-    def stop_upf(self) -> None:
-        if self.upf is not None and self.upf.poll() is None:
-            self.upf.send_signal(signal.SIGTERM)
-            try:
-                self.upf.wait(5)
-            except subprocess.TimeoutExpired:
-                self.kill_upf()
-
-    def upf_stats(self) -> dict[str, int]:
-        try:
-            return json.loads((self.workdir / "upf-stats.json").read_text())
-        except (OSError, ValueError):
-            return {}
-
-    def log(self, name: str) -> str:
-        try:
-            return (self.workdir / f"{name}.log").read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def smf_info(self) -> dict[str, Any]:
-        with urllib.request.urlopen(self.procs["smf"].uri + "/fivecore-smf/v1/pdu-info", timeout=5) as r:  # noqa: S310
-            return json.loads(r.read())
-
-    async def asmf_info(self) -> dict[str, Any]:
-        return await asyncio.to_thread(self.smf_info)
-
-    def stop(self) -> None:
-        self.stop_upf()
-        super().stop()
-        sh("ip", "link", "del", UPF_TUN, check=False)
-
-
-def make_dn() -> None:
-    """The data network: namespace DN_NS with DN_HOST, reached from the host over a veth."""
-    remove_dn()
-    sh("ip", "netns", "add", DN_NS)
-    sh("ip", "link", "add", f"{DN_NS}h", "type", "veth", "peer", "name", f"{DN_NS}n")
-    sh("ip", "link", "set", f"{DN_NS}n", "netns", DN_NS)
-    sh("ip", "addr", "add", DN_NET + "1/24", "dev", f"{DN_NS}h")
-    sh("ip", "link", "set", f"{DN_NS}h", "up")
-    sh("ip", "-n", DN_NS, "addr", "add", DN_HOST + "/24", "dev", f"{DN_NS}n")
-    sh("ip", "-n", DN_NS, "link", "set", f"{DN_NS}n", "up")
-    sh("ip", "-n", DN_NS, "link", "set", "lo", "up")
-    sh("ip", "-n", DN_NS, "route", "add", UE_POOL, "via", DN_NET + "1")
-    FORWARD_BEFORE.append(FORWARD.read_text())
-    FORWARD.write_text("1\n")
-
-
-def remove_dn() -> None:
-    sh("ip", "link", "del", f"{DN_NS}h", check=False)
-    sh("ip", "netns", "del", DN_NS, check=False)
-    if FORWARD_BEFORE and FORWARD_BEFORE[0].strip() == "0":
-        FORWARD.write_text("0\n")  # put the host back as it was
-    FORWARD_BEFORE.clear()
-
-
-def start_core(tmp_path_factory: pytest.TempPathFactory, name: str, **sections: Any) -> SessionCore:
-    """A started :class:`SessionCore` (``sections``: NF config overrides); three tries, since a
-    port another process took meanwhile fails a start."""
-    last: Exception | None = None
-    for i in range(3):
-        c = SessionCore(tmp_path_factory.mktemp(f"{name}{i}"), **sections)
-        try:
-            c.start()
-            return c
-        except (RuntimeError, TimeoutError) as exc:
-            c.stop()
-            last = exc
-    raise AssertionError(f"core did not start: {last}")
-
-
-def remove_ue_namespaces() -> None:
-    for ns in sh("ip", "netns", "list", check=False).stdout.split("\n"):
-        name = ns.split(" ", 1)[0]
-        if name.startswith(UE_NS):
-            sh("ip", "netns", "del", name, check=False)
-
-
-def session_network(tmp_path_factory: pytest.TempPathFactory, name: str, subscribers: int,
-                    **sections: Any) -> Iterator[SessionCore]:
-    """A module fixture's body: the started core with ``subscribers`` provisioned, its UPF
-    and the data-network namespace; everything removed afterwards (UE namespaces too)."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root: raw-socket SCTP, TUN devices, network namespaces")
-    if shutil.which("ping") is None:
-        pytest.skip("iputils-ping is not installed")
-    c = start_core(tmp_path_factory, name, **sections)
-    try:
-        c.provision(subscribers)
-        c.make_upf_tun()
-        c.start_upf()
-        make_dn()
-        yield c
-    finally:
-        c.stop()
-        remove_dn()
-        remove_ue_namespaces()
 
 
 @pytest.fixture(scope="module")
 def core(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionCore]:
     yield from session_network(tmp_path_factory, "session", N_UES + 40)
-
-
-class Sim:
-    """One test's simulator: RanSim + UserPlane, always torn down."""
-
-    def __init__(self, core: SessionCore, n_ues: int, first: int) -> None:
-        first_imsi = f"{int('001010000000001') + first:015d}"
-        self.sim = RanSim(load_ran_config(core.ran_config(first_imsi=first_imsi)), n_ues=n_ues)
-        self.up = UserPlane(ns_prefix=UE_NS)
-        self.first = first
-
-    async def __aenter__(self) -> Sim:
-        await self.sim.start()
-        for g in self.sim.gnbs:
-            await self.up.add_gnb(g, GNB_N3)
-        for i, ru in enumerate(self.sim.ues):
-            self.up.enable(ru, self.first + i)
-        return self
-
-    async def __aexit__(self, *exc: Any) -> None:
-        # de-register (which releases the SM contexts) so the next test starts from a clean core
-        registered = [ru for ru in self.sim.ues if ru.ue.state == UeState.REGISTERED and ru.amf_id is not None]
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.sim.deregister_all(registered, concurrency=32, timeout=10), 30)
-        await self.up.close()
-        await self.sim.stop()
-
-    async def register(self, concurrency: int = 32) -> None:
-        sem = asyncio.Semaphore(concurrency)
-
-        async def one(ru: Any) -> UeState:
-            async with sem:
-                return await self.sim.register(ru, follow_on=True)
-
-        states = await asyncio.gather(*(one(ru) for ru in self.sim.ues))
-        assert set(states) == {UeState.REGISTERED}, self.sim.summary()
-
-    async def establish_all(self, concurrency: int = 16) -> None:
-        sem = asyncio.Semaphore(concurrency)
-
-        async def one(ru: Any) -> None:
-            async with sem:
-                await self.up.establish(ru, timeout=30)
-
-        await asyncio.gather(*(one(ru) for ru in self.sim.ues))
-
-
-PINGER = r"""
-import os, socket, struct, sys, time
-host, count = sys.argv[1], int(sys.argv[2])
-ident = os.getpid() & 0xFFFF
-s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-def csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    v = sum(struct.unpack(f"!{len(b) // 2}H", b)); v = (v >> 16) + (v & 0xFFFF); v += v >> 16
-    return ~v & 0xFFFF
-got = set(); deadline = None
-for seq in range(1, count + 1):
-    body = struct.pack("!d", time.time()) + bytes(48)
-    hdr = struct.pack("!BBHHH", 8, 0, 0, ident, seq)
-    s.sendto(struct.pack("!BBHHH", 8, 0, csum(hdr + body), ident, seq) + body, (host, 0))
-    end = time.monotonic() + (0.2 if seq < count else 10.0)
-    while time.monotonic() < end and len(got) < count:
-        s.settimeout(max(0.01, end - time.monotonic()))
-        try:
-            pkt = s.recv(2048)
-        except socket.timeout:
-            break
-        ihl = (pkt[0] & 0xF) * 4
-        t, _, _, i, q = struct.unpack("!BBHHH", pkt[ihl:ihl + 8])
-        if t == 0 and i == ident:
-            got.add(q)
-print(f"{count} packets transmitted, {len(got)} received, {100 * (count - len(got)) // count}% packet loss")
-"""
-
-
-async def ping(ns: str, host: str, count: int = 3) -> tuple[int, str]:
-    """Loss in percent of ``count`` ICMP echo requests from namespace ``ns``, each reply
-    awaited up to 10 s (iputils' ping stops waiting two RTTs after the last reply, which on a
-    loaded machine counts a merely late reply as lost)."""
-    proc = await asyncio.create_subprocess_exec(
-        "ip", "netns", "exec", ns, sys.executable, "-c", PINGER, host, str(count),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    out = (await proc.communicate())[0].decode()
-    for part in out.replace(",", "\n").split("\n"):
-        if "packet loss" in part:
-            return int(float(part.strip().split("%")[0])), out
-    return 100, out
-
-
-async def ping_tool(ns: str, host: str) -> str:
-    """iputils ping through the 5G network, as a user would run it."""
-    proc = await asyncio.create_subprocess_exec(
-        "ip", "netns", "exec", ns, "ping", "-n", "-c", "2", "-W", "10", host,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    return (await proc.communicate())[0].decode()
 
 
 async def test_one_ue_session_and_ping(core: SessionCore) -> None:

@@ -30,11 +30,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
+from netkit import (
+    DN_HOST,
+    SessionCore,
+    Sim,
+    back_as_they_were,
+    idle_on_disk,
+    ping,
+    restart,
+    session_network,
+)
 from polling import await_until
-from test_session_e2e import DN_HOST, SessionCore, Sim, ping, session_network
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -49,71 +57,11 @@ def core(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionCore]:
                                amf={"persist_flush_ms": 50})
 
 
-async def idle_on_disk(core: SessionCore, s: Sim, smf: bool = True) -> dict[Any, str | None]:
-    """Register, establish, ping, go CM-IDLE; wait until the AMF (and with ``smf`` the SMF)
-    has it all on disk. Returns each UE's address (by ``id`` of its simulated UE)."""
-    gnb = s.sim.gnbs[0]
-    gnb.reconnect_initial, gnb.reconnect_max = 0.2, 1.0
-    s.sim.reregister_after_reject = False  # a #9 must show, not be papered over
-    await s.register()
-    await s.establish_all()
-    addr = {id(ru): s.up.session(ru).ipv4 for ru in s.sim.ues}
-    for ru in s.sim.ues:
-        loss, out = await ping(s.up.namespace(ru), DN_HOST, 2)
-        assert loss == 0, out
-    for ru in s.sim.ues:  # user inactivity: CM-IDLE, user plane deactivated at the SMF
-        gnb.release_request(ru)
-    await await_until("every UE CM-IDLE", lambda: all(ru.ran_id is None and s.up.tunnel(ru) is None
-                                                      for ru in s.sim.ues), timeout=30, period=0.05)
-    await await_until("the idle UEs on the AMF's disk", core.idle_and_stored, timeout=30, period=0.05)
-    if not smf:
-        return addr
-
-    async def smf_stored() -> bool:
-        info = await core.asmf_info()
-        mine = [x for x in info["sessions"] if x["ueIpv4Address"] in addr.values()]
-        p = info["persist"]
-        return len(mine) == N and all(x["dlTeid"] is None for x in mine) and p["active"] and not p["pending"]
-
-    await await_until("the deactivated sessions on the SMF's disk", smf_stored, timeout=30, period=0.05)
-    return addr
-
-
-async def back_as_they_were(core: SessionCore, s: Sim, addr: dict[Any, str | None]) -> None:
-    """After the restart: every UE's Service Request (uplink data, Uplink data status) is
-    accepted under its stored context, its session is ACTIVE with the address it had, and it
-    pings with 0 % loss; no UE registered again."""
-    for ru in s.sim.ues:
-        await s.up.resume(ru, timeout=30)
-        sess = s.up.session(ru)
-        assert sess is not None and sess.state == "ACTIVE" and sess.ipv4 == addr[id(ru)]
-        assert s.up.tunnel(ru) is not None
-    for ru in s.sim.ues:
-        loss, out = await ping(s.up.namespace(ru), DN_HOST, 3)
-        assert loss == 0, out
-    c = await core.acounters()
-    assert c.get("service_request") == N and c.get("service_reject", 0) == 0, c
-    assert c.get("registration_request", 0) == 0, "no UE registered again"
-    assert c.get("sm_reactivation_failed", 0) == 0 and c.get("sm_service_ics") == N, c
-
-
-async def _restart_control_plane(core: SessionCore, s: Sim) -> None:
-    gnb = s.sim.gnbs[0]
-    lost = gnb.stats.associations_lost
-    for name in RESTARTED:
-        core.procs[name].kill()
-    for name in RESTARTED:
-        await asyncio.to_thread(core.procs[name].start)
-    await await_until("the gNB noticed the old association is gone",
-                      lambda: gnb.stats.associations_lost > lost, timeout=60, period=0.05)
-    await await_until("NG Setup with the restarted AMF", lambda: gnb.ready, timeout=60, period=0.05)
-
-
 async def test_sessions_survive_a_control_plane_restart_with_the_same_addresses(core: SessionCore) -> None:
     upf_before = core.upf_stats().get("fivecore_upf_pfcp_sessions_retained_total", 0)
     async with Sim(core, N, FIRST) as s:
         addr = await idle_on_disk(core, s)
-        await _restart_control_plane(core, s)
+        await restart(core, s, RESTARTED)
 
         async def retained() -> bool:
             return (await core.asmf_info())["n4"].get("sessions_retained", 0) >= 1
@@ -140,7 +88,7 @@ async def test_without_smf_persistence_the_sessions_are_established_again(core: 
         await idle_on_disk(core, s)
         core.config["smf"]["persist"] = False  # the restarted SMF keeps nothing
         try:
-            await _restart_control_plane(core, s)
+            await restart(core, s, RESTARTED)
             for ru in s.sim.ues:
                 await s.up.resume(ru, timeout=60)
             await await_until("the sessions are back", lambda: s.up.stats.get("restored", 0) >= N

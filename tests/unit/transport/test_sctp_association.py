@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import random
 import struct
-from collections.abc import Callable
 
 import pytest
+from sctpnet import CLI_IP, CLI_PORT, SRV_IP, SRV_PORT, Net
 
 from fivecore.transport.sctp import packet as p
 from fivecore.transport.sctp.association import (
-    Association,
     AssociationLost,
     AssociationRestarted,
     AssociationUp,
@@ -20,88 +19,6 @@ from fivecore.transport.sctp.association import (
 )
 from fivecore.transport.sctp.config import SctpConfig
 from fivecore.transport.sctp.endpoint import Endpoint
-
-CLI_IP = b"\x7f\x00\x00\x01"
-SRV_IP = b"\x7f\x00\x00\x05"
-SRV_PORT = 38412
-CLI_PORT = 50000
-
-
-class Net:
-    """Two endpoints joined by an in-memory wire with an optional drop rule and a fake clock."""
-
-    def __init__(self, cfg: SctpConfig | None = None, seed: int = 1) -> None:
-        self.cfg = cfg or SctpConfig(heartbeat_interval=0)
-        self.now = 100.0
-        self.srv = Endpoint(self.cfg, SRV_IP, SRV_PORT, True, rng=random.Random(seed), secret=b"k" * 32)
-        self.cli = Endpoint(self.cfg, CLI_IP, CLI_PORT, False, rng=random.Random(seed + 1))
-        self.ca: Association | None = None
-        self.sa: Association | None = None
-        self.events: dict[str, list[object]] = {"c": [], "s": []}
-        self.drop: Callable[[str, bytes], bool] = lambda direction, pkt: False
-        self.wire: list[tuple[str, bytes]] = []  # every packet sent, for inspection
-
-    def connect(self) -> None:
-        self.ca = self.cli.connect(SRV_IP, SRV_PORT, self.now)
-        self.pump()
-
-    def to_srv(self, pkt: bytes) -> None:
-        self.wire.append(("c2s", pkt))
-        if not self.drop("c2s", pkt):
-            self.srv.receive(CLI_IP, SRV_IP, pkt, self.now)
-
-    def to_cli(self, pkt: bytes) -> None:
-        self.wire.append(("s2c", pkt))
-        if not self.drop("s2c", pkt):
-            self.cli.receive(SRV_IP, CLI_IP, pkt, self.now)
-
-    def pump(self, rounds: int = 200) -> None:
-        for _ in range(rounds):
-            moved = False
-            if self.ca is not None:
-                for pkt in self.ca.datagrams_to_send(self.now):
-                    moved = True
-                    self.to_srv(pkt)
-            for pkt, _dst, _src in self.srv.pop_replies():
-                moved = True
-                self.to_cli(pkt)
-            for pkt, _dst, _src in self.cli.pop_replies():
-                moved = True
-                self.to_srv(pkt)
-            if self.srv.new_associations:
-                self.sa = self.srv.new_associations.pop()
-            if self.sa is not None:
-                for pkt in self.sa.datagrams_to_send(self.now):
-                    moved = True
-                    self.to_cli(pkt)
-            for side, a in (("c", self.ca), ("s", self.sa)):
-                if a is None:
-                    continue
-                for e in a.pop_events():
-                    if isinstance(e, DataReceived):
-                        a.consumed(len(e.data))
-                    self.events[side].append(e)
-            if not moved:
-                return
-
-    def advance(self, dt: float) -> None:
-        """Move the clock, firing timers in order."""
-        end = self.now + dt
-        while True:
-            ts = [t for a in (self.ca, self.sa) if a is not None and (t := a.get_timer()) is not None]
-            nxt = min(ts) if ts else None
-            if nxt is None or nxt > end:
-                break
-            self.now = max(self.now, nxt)
-            for a in (self.ca, self.sa):
-                if a is not None:
-                    a.handle_timer(self.now)
-            self.pump()
-        self.now = end
-        self.pump()
-
-    def data(self, side: str) -> list[DataReceived]:
-        return [e for e in self.events[side] if isinstance(e, DataReceived)]
 
 
 def chunk_types(pkt: bytes) -> list[int]:

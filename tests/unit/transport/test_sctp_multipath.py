@@ -1,19 +1,19 @@
 """SCTP multi-homing (RFC 9260 §5.1.2, §6.4, §8.1-§8.3), sans-I/O with a fake clock.
 
-Two endpoints with two addresses each are joined by an in-memory wire that routes every
-packet by its (source, destination) address pair, so a "link" (one address pair) can be cut
-and healed while the association keeps running.
+Two endpoints with two addresses each are joined by an in-memory wire (``sctpnet.MNet``) that
+routes every packet by its (source, destination) address pair, so a "link" (one address pair)
+can be cut and healed while the association keeps running.
 """
 
 from __future__ import annotations
 
 import random
 import struct
-from collections.abc import Callable
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sctpnet import C1, C2, C3, CLI_PORT, S1, S2, SRV_PORT, MNet
 
 from fivecore.transport.sctp import packet as p
 from fivecore.transport.sctp.association import (
@@ -21,7 +21,6 @@ from fivecore.transport.sctp.association import (
     Association,
     AssociationLost,
     AssociationRestarted,
-    DataReceived,
     PathChanged,
     State,
     parse_peer_addresses,
@@ -29,112 +28,9 @@ from fivecore.transport.sctp.association import (
 from fivecore.transport.sctp.config import SctpConfig
 from fivecore.transport.sctp.endpoint import Endpoint
 
-C1, C2, C3 = bytes([10, 0, 0, 1]), bytes([10, 1, 0, 1]), bytes([10, 2, 0, 1])
-S1, S2 = bytes([10, 0, 0, 5]), bytes([10, 1, 0, 5])
-SRV_PORT, CLI_PORT = 38412, 50000
-
-Drop = Callable[[bytes, bytes, bytes], bool]
-
 
 def ipv4(ip: bytes) -> bytes:
     return p.encode_param(p.PARAM_IPV4, ip)
-
-
-class MNet:
-    """Client and server endpoints, each with its own addresses, on an address-routed wire."""
-
-    def __init__(self, cfg: SctpConfig | None = None, cli_ips: tuple[bytes, ...] = (C1, C2),
-                 srv_ips: tuple[bytes, ...] = (S1, S2), seed: int = 1) -> None:
-        self.cfg = cfg or SctpConfig(heartbeat_interval=0)
-        self.now = 100.0
-        self.cli_ips, self.srv_ips = cli_ips, srv_ips
-        self.srv = Endpoint(self.cfg, srv_ips[0], SRV_PORT, True, rng=random.Random(seed), secret=b"k" * 32,
-                            local_addresses=list(srv_ips))
-        self.cli = Endpoint(self.cfg, cli_ips[0], CLI_PORT, False, rng=random.Random(seed + 1),
-                            local_addresses=list(cli_ips))
-        self.ca: Association | None = None
-        self.sa: Association | None = None
-        self.events: dict[str, list[object]] = {"c": [], "s": []}
-        self.drop: Drop = lambda src, dst, pkt: False
-        self.wire: list[tuple[bytes, bytes, bytes]] = []  # (src, dst, packet) of every packet sent
-
-    def cut(self, *ips: bytes) -> None:
-        """Lose every packet from or to ``ips`` (both directions of those links)."""
-        down = set(ips)
-        self.drop = lambda src, dst, pkt: src in down or dst in down
-
-    def heal(self) -> None:
-        self.drop = lambda src, dst, pkt: False
-
-    def connect(self) -> None:
-        self.ca = self.cli.connect(self.srv_ips[0], SRV_PORT, self.now)
-        self.pump()
-        assert self.ca.established and self.sa is not None and self.sa.established
-
-    def deliver(self, pkt: bytes, src: bytes, dst: bytes) -> None:
-        self.wire.append((src, dst, pkt))
-        if self.drop(src, dst, pkt):
-            return
-        if dst in self.srv_ips:
-            self.srv.receive(src, dst, pkt, self.now)
-        elif dst in self.cli_ips:
-            self.cli.receive(src, dst, pkt, self.now)
-
-    def flush(self, a: Association) -> bool:
-        pkts = a.datagrams_to_send(self.now)
-        dests = a.tx_dests or []
-        for i, pkt in enumerate(pkts):
-            dst, src = dests[i] if i < len(dests) else (a.dest.peer_ip, a.dest.local_ip)
-            self.deliver(pkt, src, dst)
-        return bool(pkts)
-
-    def pump(self, rounds: int = 200) -> None:
-        for _ in range(rounds):
-            moved = False
-            if self.ca is not None:
-                moved |= self.flush(self.ca)
-            for ep in (self.srv, self.cli):
-                for pkt, dst, src in ep.pop_replies():
-                    moved = True
-                    self.deliver(pkt, src, dst)
-            if self.srv.new_associations:
-                self.sa = self.srv.new_associations.pop()
-            if self.sa is not None:
-                moved |= self.flush(self.sa)
-            for side, a in (("c", self.ca), ("s", self.sa)):
-                if a is None:
-                    continue
-                for e in a.pop_events():
-                    if isinstance(e, DataReceived):
-                        a.consumed(len(e.data))
-                    self.events[side].append(e)
-            if not moved:
-                return
-
-    def advance(self, dt: float) -> None:
-        end = self.now + dt
-        while True:
-            ts = [t for a in (self.ca, self.sa) if a is not None and (t := a.get_timer()) is not None]
-            nxt = min(ts) if ts else None
-            if nxt is None or nxt > end:
-                break
-            self.now = max(self.now, nxt)
-            for a in (self.ca, self.sa):
-                if a is not None:
-                    a.handle_timer(self.now)
-            self.pump()
-        self.now = end
-        self.pump()
-
-    def data(self, side: str) -> list[bytes]:
-        return [e.data for e in self.events[side] if isinstance(e, DataReceived)]
-
-    def sent(self, types: set[int], src: bytes | None = None, dst: bytes | None = None) -> list[tuple[bytes, bytes]]:
-        out = []
-        for s, d, pkt in self.wire:
-            if (src is None or s == src) and (dst is None or d == dst) and {c.type for c in p.parse_chunks(pkt)} & types:
-                out.append((s, d))
-        return out
 
 
 # --- address parameters -----------------------------------------------------------------

@@ -12,16 +12,15 @@ from collections.abc import Callable
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sctpnet import SctpNet
 
 from fivecore.transport.sctp import packet as p
 from fivecore.transport.sctp.association import (
     PATH_MAX_RETRANS,
     Association,
-    DataReceived,
     State,
 )
 from fivecore.transport.sctp.config import SctpConfig
-from fivecore.transport.sctp.endpoint import Endpoint
 
 GNB_IP = b"\x7f\x00\x00\x01"
 AMF_IP = b"\x7f\x00\x00\x05"
@@ -29,79 +28,38 @@ AMF_PORT = 38412
 GNB_PORT = 50001
 
 
-class Wire:
+class Wire(SctpNet):
     """An AMF-side (server) and a gNB-side (client) endpoint over an in-memory wire.
 
     ``drop(direction, chunk_types)`` decides per packet whether it is lost; every packet
     sent is kept in ``log`` as (direction, time, chunk types, packet)."""
 
+    C2S = "g2a"
+    S2C = "a2g"
+    PUMP_ROUNDS = 100
+
     def __init__(self, cfg: SctpConfig, seed: int = 7) -> None:
-        self.now = 1000.0
-        self.amf = Endpoint(cfg, AMF_IP, AMF_PORT, True, rng=random.Random(seed), secret=b"s" * 32)
-        self.gnb = Endpoint(cfg, GNB_IP, GNB_PORT, False, rng=random.Random(seed + 1))
-        self.ga: Association = self.gnb.connect(AMF_IP, AMF_PORT, self.now)
-        self.aa: Association | None = None
+        super().__init__(cfg, cli_ips=(GNB_IP,), srv_ips=(AMF_IP,), cli_port=GNB_PORT, srv_port=AMF_PORT,
+                         now=1000.0, seed=seed, secret=b"s" * 32)
         self.drop: Callable[[str, list[int]], bool] = lambda d, types: False
         self.log: list[tuple[str, float, list[int], bytes]] = []
-        self.pump()
+        self.ga: Association = self.connect()
         assert self.aa is not None and self.aa.established and self.ga.established
+
+    @property
+    def aa(self) -> Association | None:
+        return self.sa
 
     @property
     def a(self) -> Association:
         assert self.aa is not None
         return self.aa
 
-    def _send(self, direction: str, pkt: bytes) -> None:
+    def transmit(self, direction: str, pkt: bytes, src: bytes, dst: bytes) -> None:
         types = [c.type for c in p.parse_chunks(pkt)]
         self.log.append((direction, self.now, types, pkt))
-        if self.drop(direction, types):
-            return
-        if direction == "g2a":
-            self.amf.receive(GNB_IP, AMF_IP, pkt, self.now)
-        else:
-            self.gnb.receive(AMF_IP, GNB_IP, pkt, self.now)
-
-    def pump(self) -> None:
-        for _ in range(100):
-            moved = False
-            for pkt in self.ga.datagrams_to_send(self.now):
-                moved = True
-                self._send("g2a", pkt)
-            for pkt, _d, _s in self.amf.pop_replies():
-                moved = True
-                self._send("a2g", pkt)
-            for pkt, _d, _s in self.gnb.pop_replies():
-                moved = True
-                self._send("g2a", pkt)
-            if self.amf.new_associations:
-                self.aa = self.amf.new_associations.pop()
-            if self.aa is not None:
-                for pkt in self.aa.datagrams_to_send(self.now):
-                    moved = True
-                    self._send("a2g", pkt)
-            for a in (self.ga, self.aa):
-                if a is not None:
-                    for e in a.pop_events():
-                        if isinstance(e, DataReceived):
-                            a.consumed(len(e.data))
-            if not moved:
-                return
-
-    def run_until(self, t: float) -> None:
-        """Advance the clock to ``t``, firing every timer of both ends in order."""
-        self.pump()
-        while True:
-            due = [x for a in (self.ga, self.aa) if a is not None and (x := a.get_timer()) is not None]
-            nxt = min(due, default=None)
-            if nxt is None or nxt > t:
-                break
-            self.now = max(self.now, nxt)
-            for a in (self.ga, self.aa):
-                if a is not None:
-                    a.handle_timer(self.now)
-            self.pump()
-        self.now = t
-        self.pump()
+        if not self.drop(direction, types):
+            self.arrive(direction, pkt)
 
     def heartbeats(self, since: float = 0.0) -> list[float]:
         """Send times of the AMF's HEARTBEATs."""
@@ -113,7 +71,7 @@ class Wire:
 
     def from_gnb(self, *chunks: bytes) -> None:
         """A packet from the gNB's address and port with the right tag (passes §8.5)."""
-        self._send("g2a", p.build_packet(GNB_PORT, AMF_PORT, self.a.my_tag, list(chunks)))
+        self.transmit("g2a", p.build_packet(GNB_PORT, AMF_PORT, self.a.my_tag, list(chunks)), GNB_IP, AMF_IP)
         self.pump()
 
 

@@ -13,14 +13,6 @@ import pytest
 from fivecore.trust import AuditLog, TrustPolicy, current_subjects, read_audit_log
 from fivecore.trust.jsonl import MAX_LINE_BYTES, JsonlAppender, JsonlError
 
-REPO = Path(__file__).resolve().parents[3]
-EXAMPLE = REPO / "examples" / "trust-policy.yaml"
-
-
-@pytest.fixture(scope="module")
-def policy() -> TrustPolicy:
-    return TrustPolicy.from_file(EXAMPLE)
-
 
 def test_decisions_are_recorded_with_who_what_rule(tmp_path: Path, policy: TrustPolicy) -> None:
     path = tmp_path / "audit.jsonl"

@@ -19,11 +19,6 @@ REPO = Path(__file__).resolve().parents[3]
 EXAMPLE = REPO / "examples" / "trust-policy.yaml"
 
 
-@pytest.fixture(scope="module")
-def policy() -> TrustPolicy:
-    return TrustPolicy.from_file(EXAMPLE)
-
-
 def _ran(policy: TrustPolicy, tmp_path: Path, high_risk: int, trusted: int, extra=()) -> list:
     path = tmp_path / "audit.jsonl"
     with AuditLog(path, fsync=False, actor="amf") as log:

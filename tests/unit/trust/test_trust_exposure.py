@@ -23,17 +23,9 @@ from fivecore.trust import (
 )
 from fivecore.trust.exposure import ExposureError
 
-REPO = Path(__file__).resolve().parents[3]
-EXAMPLE = REPO / "examples" / "trust-policy.yaml"
-
 DRAGONFLY_GNB = ("00101", 0x150, 22)
 DRAGONFLY_GNB2 = ("00101", 0x151, 22)
 TUNDRA_GNB = ("00101", 0x10, 22)
-
-
-@pytest.fixture(scope="module")
-def policy() -> TrustPolicy:
-    return TrustPolicy.from_file(EXAMPLE)
 
 
 def _recorder(policy: TrustPolicy, *gnbs) -> ExposureRecorder:

@@ -4,20 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from fivecore.nf.amf.context import GnbContext
 from fivecore.trust import AuditLog, ExposureRecorder, TrustPolicy, aggregate, read_audit_log
 from fivecore.trust.hooks import AmfGnbPolicy, NrfAdmission
 from fivecore.wire.sbi import NFProfile
-
-REPO = Path(__file__).resolve().parents[3]
-EXAMPLE = REPO / "examples" / "trust-policy.yaml"
-
-
-@pytest.fixture(scope="module")
-def policy() -> TrustPolicy:
-    return TrustPolicy.from_file(EXAMPLE)
 
 
 def _profile(vendor_id: str | None, nf_id: str = "5b7f5e7a-0000-4000-8000-000000000001") -> NFProfile:

@@ -30,11 +30,6 @@ def example_data() -> dict:
     return yaml.safe_load(EXAMPLE.read_text())
 
 
-@pytest.fixture(scope="module")
-def policy() -> TrustPolicy:
-    return TrustPolicy.from_file(EXAMPLE)
-
-
 # -- the shipped example ---------------------------------------------------------------------
 
 

@@ -6,7 +6,6 @@ import json
 from html.parser import HTMLParser
 from pathlib import Path
 
-import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -23,11 +22,6 @@ from fivecore.trust.report import AuditReport
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLE = REPO / "examples" / "trust-policy.yaml"
-
-
-@pytest.fixture(scope="module")
-def policy() -> TrustPolicy:
-    return TrustPolicy.from_file(EXAMPLE)
 
 
 def _scenario(policy: TrustPolicy, data_dir: Path) -> Path:
