@@ -27,6 +27,7 @@ app = typer.Typer(
 COMMAND_MODULES: list[str] = [
     "fivecore.cli.selftest",
     "fivecore.cli.ran",
+    "fivecore.cli.ran_handover",
     "fivecore.cli.nf",
     "fivecore.cli.subscriber",
     "fivecore.cli.trust",

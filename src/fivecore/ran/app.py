@@ -398,6 +398,25 @@ class RanSim:
         return {"ok": len(done), "total": total, "failed": failed, "seconds": time.perf_counter() - t0,
                 "sessions": sorted(done, key=lambda d: (d["supi"], d["psi"]))}
 
+    # --- Xn handover ------------------------------------------------------------------------------
+
+    def node_by_id(self, gnb_id: int) -> GnbNode:
+        for node in self.nodes:
+            if node.cfg.gnb_id == gnb_id:
+                return node
+        raise FivecoreError(f"no gNB with id {gnb_id}")
+
+    async def handover(self, ru: RanUe, target: int | Gnb | GnbNode, timeout: float = 10.0) -> Any:
+        """Xn handover of the CM-CONNECTED UE ``ru`` to the gNB ``target`` (a gNB id or the
+        gNB itself), TS 23.502 §4.9.1.2.2 (:func:`fivecore.ran.handover.xn_handover`): the
+        target's PATH SWITCH REQUEST, the AMF's Acknowledge, the UE's user plane on the
+        target's N3. Needs both gNBs' user planes (``UserPlane.add_gnb``). Returns the
+        Acknowledge; raises :class:`fivecore.ran.handover.HandoverFailed`."""
+        from fivecore.ran.handover import xn_handover
+
+        node = self.node_by_id(target) if isinstance(target, int) else target
+        return await xn_handover(ru, node, timeout)
+
     # --- views ------------------------------------------------------------------------------------
 
     @staticmethod
@@ -431,7 +450,8 @@ class RanSim:
         out["ready"] = gnb.ready
         out["amf"] = ", ".join(str(g.amf_name or "-") for g in gnb.links)
         for k in ("connected_ues", "ngap_rx", "ngap_tx", "ngap_tx_dropped", "associations_lost", "reconnects",
-                  "error_indications_rx", "kgnb_mismatch"):
+                  "error_indications_rx", "kgnb_mismatch", "handovers_in", "handovers_out",
+                  "path_switch_failures", "nh_mismatch"):
             out[k] = sum(v[k] for v in links)
         out["amfs"] = [{**self._amf_view(g), "sctp": v["sctp"]} for g, v in zip(gnb.links, links, strict=True)]
         return out
@@ -468,6 +488,11 @@ class RanSim:
             "reconnects": s.reconnects,
             "error_indications_rx": s.error_indications_rx,
             "kgnb_mismatch": s.kgnb_mismatch,
+            "handovers_in": s.handovers_in,
+            "handovers_out": s.handovers_out,
+            "path_switch_failures": s.path_switch_failures,
+            "nh_mismatch": s.nh_mismatch,
+            "n3": dict(gnb.user_plane.stats) if gnb.user_plane is not None else {},
             "sctp": dict(gnb.assoc.stats) if gnb.assoc is not None else {},
         }
 
@@ -521,7 +546,7 @@ class RanSim:
         cmd = str(req.get("cmd", ""))
         if cmd == "ue list":
             return {"ok": True, "ues": [self.ue_view(ru) for ru in self.ues]}
-        if cmd in ("ue deregister", "ue register", "ue show", "ue service-request"):
+        if cmd in ("ue deregister", "ue register", "ue show", "ue service-request", "ue handover"):
             supi = str(req["supi"])
             if not supi.startswith("imsi-"):
                 supi = "imsi-" + supi
@@ -534,6 +559,11 @@ class RanSim:
                 await self.register(ru, float(req.get("timeout", 10)))
             elif cmd == "ue service-request":
                 await self.service_request(ru, float(req.get("timeout", 10)))
+            elif cmd == "ue handover":
+                try:
+                    await self.handover(ru, int(req["gnb"]), float(req.get("timeout", 10)))
+                except FivecoreError as exc:
+                    return {"ok": False, "error": str(exc), "ue": self.ue_view(ru)}
             return {"ok": True, "ue": self.ue_view(ru)}
         if cmd == "gnb status":
             return {"ok": True, "gnbs": [self.gnb_view(n) for n in self.nodes]}

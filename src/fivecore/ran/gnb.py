@@ -83,7 +83,7 @@ class GnbConfig:
 class RanUe:
     """A UE camped on a gNB: its NAS entity plus the NGAP IDs of its current connection."""
 
-    __slots__ = ("ue", "ran_id", "amf_id", "gnb", "kgnb_ok", "ue_ambr", "rfsp", "ids", "t3346_until")
+    __slots__ = ("ue", "ran_id", "amf_id", "gnb", "kgnb_ok", "ue_ambr", "rfsp", "ids", "t3346_until", "nh", "ncc")
 
     def __init__(self, ue: Ue, gnb: Gnb) -> None:
         self.ue = ue
@@ -98,6 +98,11 @@ class RanUe:
         self.ids: tuple[int, int, bytes, bytes] | None = None
         #: TS 24.501 §5.3.9: monotonic time T3346 (the back-off of a #22 reject) runs out
         self.t3346_until: float | None = None
+        #: TS 33.501 §6.9.2.1.1: the UE's NH chain -- the SYNC-input of its next NH (the KgNB
+        #: of its AS context while ``ncc`` is 0, then the last NH), checked against the AMF's
+        #: {NH, NCC} in each Path Switch Request Acknowledge (fivecore.ran.handover)
+        self.nh: bytes | None = None
+        self.ncc = 0
 
 
 UeListener = Callable[[RanUe, UeState, UeState], None]
@@ -132,6 +137,13 @@ class GnbStats:
     ics: int = 0
     releases: int = 0
     last_error_causes: list[Any] = field(default_factory=list)
+    #: Xn handovers (fivecore.ran.handover): UEs taken in and handed out, path switches the
+    #: AMF refused, Acknowledges whose {NH, NCC} the UE could not match, unreadable transfers
+    handovers_in: int = 0
+    handovers_out: int = 0
+    path_switch_failures: int = 0
+    nh_mismatch: int = 0
+    path_switch_bad_transfer: int = 0
 
 
 class Gnb:
@@ -178,6 +190,10 @@ class Gnb:
         #: the endpoints sharing this gNB's RAN UE NGAP ID space (TS 38.413 §9.3.3.2: unique
         #: within the NG-RAN node, not per association); None: this endpoint alone
         self._id_space: _RanIdSpace | None = None
+        #: RAN UE NGAP ID -> the Path Switch Request answer an Xn handover into this gNB awaits
+        self.path_switches: dict[int, asyncio.Future[NgapPdu]] = {}
+        #: this endpoint's N3 user plane (fivecore.ran.userplane.GnbUserPlane sets it), if any
+        self.user_plane: Any = None
 
     # --- N2 -----------------------------------------------------------------------------------
 
@@ -412,6 +428,13 @@ class Gnb:
             self._ue_context_modification(pdu)
         elif key == ("AMFConfigurationUpdate", "initiating"):
             self._amf_configuration_update(pdu)
+        elif pdu.procedure == "PathSwitchRequest" and pdu.kind != "initiating":
+            # TS 38.413 §8.4.4: the answer to this gNB's Path Switch Request, for the
+            # handover waiting on it (fivecore.ran.handover)
+            ran_id = pdu.get("RAN-UE-NGAP-ID")
+            fut = self.path_switches.get(ran_id) if isinstance(ran_id, int) else None
+            if fut is not None and not fut.done():
+                fut.set_result(pdu)
         elif pdu.procedure == "RANConfigurationUpdate" and pdu.kind != "initiating":
             fut = self._ran_update_fut
             if fut is not None and not fut.done():
@@ -463,6 +486,7 @@ class Gnb:
         expected = ru.ue.kgnb()
         got = key[0].to_bytes(32, "big") if isinstance(key, tuple) else None
         ru.kgnb_ok = expected is not None and got == expected
+        ru.nh, ru.ncc = expected, 0  # a new AS context: a new NH chain
         ids = {"AMF-UE-NGAP-ID": ru.amf_id, "RAN-UE-NGAP-ID": ru.ran_id}
         if not ru.kgnb_ok:
             # AS security could not be activated: the UE and the AMF disagree on KgNB
@@ -530,6 +554,7 @@ class Gnb:
                     **ids, "Cause": ngap.cause("radioNetwork", "unspecified")})), self._stream(ru))
                 return
             ru.kgnb_ok = True
+            ru.nh, ru.ncc = got, 0  # TS 33.501 §6.9.4: a fresh KgNB starts a new NH chain
         ambr = pdu.get("UEAggregateMaximumBitRate")
         if isinstance(ambr, dict):
             ru.ue_ambr = (ambr["uEAggregateMaximumBitRateUL"], ambr["uEAggregateMaximumBitRateDL"])
@@ -652,21 +677,56 @@ class Gnb:
         """RRC Setup (simulated): the UE gets a RAN UE NGAP ID on this gNB."""
         if ru.ran_id is not None:
             return
-        space = self._id_space
-        if space is not None:
-            ran_id = space.take()
-        else:
-            ran_id = self._next_ran_id
-            # TS 38.413 §9.3.3.2: 0..2^32-1, unique within the gNB; after the wrap skip IDs of
-            # connections still open, or a second UE would overwrite the first one's entry
-            while ran_id in self.connected:
-                ran_id = (ran_id + 1) & 0xFFFFFFFF
-            self._next_ran_id = (ran_id + 1) & 0xFFFFFFFF
+        ran_id = self.take_ran_id()
         ru.ran_id = ran_id
         ru.amf_id = None
         ru.gnb = self
         ru.ue.connected = True
         self.connected[ran_id] = ru
+
+    def take_ran_id(self) -> int:
+        """A RAN UE NGAP ID not in use on this gNB (TS 38.413 §9.3.3.2: 0..2^32-1, unique
+        within the NG-RAN node)."""
+        space = self._id_space
+        if space is not None:
+            return space.take()
+        ran_id = self._next_ran_id
+        # after the wrap skip IDs of connections still open, or a second UE would overwrite
+        # the first one's entry
+        while ran_id in self.connected:
+            ran_id = (ran_id + 1) & 0xFFFFFFFF
+        self._next_ran_id = (ran_id + 1) & 0xFFFFFFFF
+        return ran_id
+
+    async def path_switch(self, ran_id: int, source_amf_id: int, items: list[dict[str, Any]],
+                          nea: tuple[int, ...], nia: tuple[int, ...], timeout: float = 10.0) -> NgapPdu:
+        """TS 38.413 §8.4.4.2: PATH SWITCH REQUEST for a UE this gNB took over Xn (its new
+        ``ran_id``; ``source_amf_id`` the AMF UE NGAP ID the source gNB knew); the answer
+        (Acknowledge or Failure). Raises TimeoutError when none comes."""
+        fut: asyncio.Future[NgapPdu] = asyncio.get_running_loop().create_future()
+        self.path_switches[ran_id] = fut
+        try:
+            self.send(self.path_switch_request(ran_id, source_amf_id, items, nea, nia), self._stream_of(ran_id))
+            return await asyncio.wait_for(fut, timeout)
+        finally:
+            if self.path_switches.get(ran_id) is fut:
+                del self.path_switches[ran_id]
+
+    def path_switch_request(self, ran_id: int, source_amf_id: int, items: list[dict[str, Any]],
+                            nea: tuple[int, ...], nia: tuple[int, ...]) -> bytes:
+        """TS 38.413 §9.2.3.8 PATH SWITCH REQUEST from this gNB's cell (``items``: PDU Session
+        Resource To Be Switched in Downlink items with their Path Switch Request Transfers)."""
+        return ngap.encode(NgapPdu("PathSwitchRequest", "initiating", {
+            "RAN-UE-NGAP-ID": ran_id,
+            "SourceAMF-UE-NGAP-ID": source_amf_id,
+            "UserLocationInformation": self._user_location(),
+            "UESecurityCapabilities": ngap.ue_security_capabilities(nea, nia),
+            "PDUSessionResourceToBeSwitchedDLList": items,
+        }))
+
+    def _stream_of(self, ran_id: int) -> int:
+        n = self.assoc.out_streams if self.assoc is not None else 2
+        return 1 + ran_id % (n - 1) if n > 1 else 0
 
     def initial_nas(self, ru: RanUe, nas_pdu: bytes, cause: str = "mo-Signalling") -> None:
         """TS 38.413 §8.6.1 Initial UE Message (5G-S-TMSI included when the UE has a GUTI)."""

@@ -337,6 +337,10 @@ class GnbUserPlane:
         self.stats: dict[str, int] = {}
         self.tap: Callable[[bytes, tuple[str, int], tuple[str, int]], None] | None = None
         self._transfer_templates = TemplateCache(limit=64)
+        #: the :class:`UserPlane` that owns the UEs' interfaces (set by :meth:`UserPlane.add_gnb`)
+        self.owner: Any = None
+        for link in self.links:
+            link.user_plane = self
         if len(self.links) == 1:
             # one AMF: the listener is the bound method itself, as before (no per-PDU closure)
             link = self.links[0]
@@ -707,6 +711,7 @@ class UserPlane:
         """A user plane for ``gnb``: one N2 endpoint, or a :class:`fivecore.ran.gnb.GnbNode`
         with an NG connection per AMF of a set (one N3 address for all of them)."""
         up = GnbUserPlane(gnb, n3_address, n3_port)
+        up.owner = self
         up.on_tunnel_up = self._tunnel_up
         up.on_tunnel_down = self._tunnel_down
         await up.start()
@@ -921,6 +926,67 @@ class UserPlane:
         if self._tunnels.get(key) is t:
             del self._tunnels[key]
         self._close_tun(t)
+
+    # --- Xn handover (fivecore.ran.handover) -----------------------------------------------------
+
+    def prepare_handover(self, ru: Any, target: GnbUserPlane) -> list[tuple[Tunnel, Tunnel]]:
+        """TS 23.502 §4.9.1.2.2 (preparation over Xn): the target gNB gets a tunnel with a
+        downlink TEID of its own for each of the UE's sessions, writing to the UE's interface,
+        so downlink the UPF switches there early is delivered. Returns (old, new) pairs; the
+        old ones keep carrying the uplink until :meth:`commit_handover`."""
+        pairs = []
+        for (key_ru, psi), t in list(self._tunnels.items()):
+            if key_ru != id(ru):
+                continue
+            t2 = Tunnel(ru, psi, target._new_teid(), t.ul_teid, t.upf, t.qfi)
+            t2.tun_fd, t2.tun_name, t2.ra = t.tun_fd, t.tun_name, t.ra
+            target.tunnels[t2.dl_teid] = t2
+            target.by_session[(id(ru), psi)] = t2
+            target.count("tunnels_handover_in")
+            pairs.append((t, t2))
+        return pairs
+
+    def commit_handover(self, ru: Any, source: GnbUserPlane, target: GnbUserPlane,
+                        pairs: list[tuple[Tunnel, Tunnel]], released: frozenset[int],
+                        uplink: dict[int, tuple[str, int]]) -> None:
+        """The Path Switch Request Acknowledge came: the UE's interfaces now send through the
+        target's tunnels (``uplink``: PSI -> the UPF's N3 address and TEID from each Path
+        Switch Request Acknowledge Transfer), the source forgets its tunnels, and the
+        sessions in ``released`` lose their user plane (their interface goes)."""
+        loop = asyncio.get_running_loop()
+        for t, t2 in pairs:
+            key = (id(ru), t.psi)
+            if t.psi in released:
+                self._abort_one(target, t2)
+                source._remove(t)  # closes the session's interface
+                continue
+            if t.psi in uplink:
+                ip, teid = uplink[t.psi]
+                t2.ul_teid, t2.upf = teid, (ip, gtpu.GTPU_PORT)
+            if t.tun_fd >= 0:
+                with contextlib.suppress(Exception):
+                    loop.remove_reader(t.tun_fd)
+                loop.add_reader(t.tun_fd, self._tun_readable, target, t2)
+            t2.ra_event = t.ra_event
+            # the interface is the new tunnel's now: the source's removal must not close it
+            t.tun_fd, t.tun_name = -1, None
+            source.tunnels.pop(t.dl_teid, None)
+            if source.by_session.get(key) is t:
+                del source.by_session[key]
+            source.count("tunnels_handover_out")
+            self._tunnels[key] = t2
+
+    def abort_handover(self, target: GnbUserPlane, pairs: list[tuple[Tunnel, Tunnel]]) -> None:
+        """The path switch failed: the target's prepared tunnels go, the UE's interfaces stay."""
+        for _t, t2 in pairs:
+            self._abort_one(target, t2)
+
+    @staticmethod
+    def _abort_one(target: GnbUserPlane, t2: Tunnel) -> None:
+        t2.tun_fd = -1  # never the target's to close
+        target.tunnels.pop(t2.dl_teid, None)
+        if target.by_session.get((id(t2.ru), t2.psi)) is t2:
+            del target.by_session[(id(t2.ru), t2.psi)]
 
     # --- TUN and namespaces --------------------------------------------------------------------
 

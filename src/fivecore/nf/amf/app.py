@@ -157,6 +157,10 @@ class AmfApp(NfApp):
         from fivecore.nf.amf import sessions
 
         sessions.attach(self)
+        # Xn handover: PATH SWITCH REQUEST (TS 38.413 §8.4.4, TS 23.502 §4.9.1.2.2)
+        from fivecore.nf.amf import handover
+
+        handover.attach(self)
         # UE contexts survive a restart (fivecore.nf.amf.persist); no disk access before on_start
         self.persistence: Any = None
         if a.persist:

@@ -167,6 +167,8 @@ class UeContext:
         "releasing",
         "after_release",
         "dl_ceiling",
+        "nh",
+        "ncc",
     )
 
     def __init__(self, amf_ue_ngap_id: int) -> None:
@@ -201,6 +203,12 @@ class UeContext:
         #: downlink NAS COUNT reserved on disk for the current NAS security context; 0 when
         #: no stored record covers it (fivecore.nf.amf.persist, TS 33.501 §6.4.3.1)
         self.dl_ceiling = 0
+        #: TS 33.501 §6.9.2.1.1 / §6.9.2.3.3 NH chaining: the SYNC-input of the next NH --
+        #: the initial KgNB of the AS context while ``ncc`` is 0, then the last NH sent in a
+        #: Path Switch Request Acknowledge (fivecore.nf.amf.handover); None without an AS context
+        self.nh: bytes | None = None
+        #: NH Chaining Counter of ``nh`` (3 bits, TS 38.413 §9.3.1.29)
+        self.ncc = 0
 
     def new_procedure(self, name: str) -> Procedure:
         """Start a procedure; the token lets late SBI answers for an older one be ignored."""

@@ -519,7 +519,8 @@ class AmfNgap:
         if security_key:
             if ue.kamf is None or ue.sec is None:
                 return []
-            ies["SecurityKey"] = ngap.security_key(kdf.kgnb(ue.kamf, uplink_count(ue.sec)))
+            kgnb = kdf.kgnb(ue.kamf, uplink_count(ue.sec))
+            ies["SecurityKey"] = ngap.security_key(kgnb)
             ies["UESecurityCapabilities"] = self._ue_security_capabilities(ue)
         if rfsp is not None:
             if not 1 <= rfsp <= 256:
@@ -535,6 +536,8 @@ class AmfNgap:
             ue.ue_ambr = ue_ambr
         if security_key:
             ue.kgnb_sent = True
+            # TS 33.501 §6.9.4: a fresh KgNB starts a new NH chain (NCC 0)
+            ue.nh, ue.ncc = kgnb, 0
             self.gmm._observe("kgnb", ue)
         pending = self._ucm_pending
         pending.pop(ue.amf_ue_ngap_id, None)
@@ -601,6 +604,9 @@ class AmfNgap:
                 ue = a.ue
                 if ue.gnb is None or ue.ran_ue_ngap_id is None:
                     continue
+                # TS 33.501 §6.9.2.1.1: a new AS context; its KgNB is NCC 0 and the
+                # SYNC-input of the first NH (fivecore.nf.amf.handover)
+                ue.nh, ue.ncc = a.kgnb, 0
                 if a.reactivate is not None and self.on_service_ics is not None and self.on_service_ics(a):
                     continue
                 out.append(NgapSend(ue.gnb, self.stream_for(ue.gnb, ue), self._ics_request(ue, a.pdu, a.kgnb)))

@@ -12,6 +12,11 @@ mobility / periodic registration update verifies under the stored context and is
 without a new authentication (TS 33.501 §6.1.3: no AKA is needed while a valid native context
 exists) and without the #9 / #10 rejects and the re-registration storm that would follow.
 
+Not stored: the NH / NCC chain of Xn handover (TS 33.501 §6.9.2.3.3,
+:mod:`fivecore.nf.amf.handover`). It belongs to the AS security context of a CM-CONNECTED UE,
+which an AMF restart ends (the N2 associations go); the next Initial Context Setup starts a
+new chain from its KgNB at NCC 0.
+
 **Downlink NAS COUNT across a restart (TS 33.501 §6.4.3.1, §6.4.4.1; TS 24.501 §4.4.3.1).**
 A COUNT must never be used twice under one K_NASenc / K_NASint: NEA would reuse key stream and
 the UE would see a replay. The AMF therefore keeps a *reservation ceiling* on disk beside each

@@ -157,6 +157,27 @@ def activate_downlink(sm: SmContext, *, seq: int) -> PfcpMessage:
                              update_far=[_dl_far(sm, create=False)])
 
 
+#: TS 29.244 §8.2.58 PFCPSMReq-Flags: SNDEM (send end marker packets)
+SMREQ_SNDEM = 0x02
+
+
+def path_switch(sm: SmContext, *, seq: int, end_marker: bool = True) -> PfcpMessage:
+    """TS 23.502 §4.9.1.2.2 step 3, TS 29.244 §5.2.1 / §7.5.4.3: FAR 2 forwards to the target
+    gNB's tunnel (``sm.dl_ip`` / ``sm.dl_teid``, already the new one). With ``end_marker``
+    the Update Forwarding Parameters carry PFCPSMReq-Flags SNDEM (§8.2.58), so the UPF sends
+    GTP-U End Markers on the old tunnel before it switches (TS 29.281 §7.3.2: the source gNB
+    knows its last downlink packet has passed)."""
+    assert sm.dl_teid is not None and sm.dl_ip is not None
+    params = Ies(destination_interface=IF_ACCESS, network_instance=sm.dnn,
+                 outer_header_creation=OuterHeaderCreation.gtpu(sm.dl_teid, sm.dl_ip),
+                 tgpp_interface_type=IFTYPE_N3_3GPP)
+    if end_marker:
+        params.add("pfcpsmreq_flags", Flags(SMREQ_SNDEM, 1))
+    return PfcpMessage.build("SessionModificationRequest", seq=seq, seid=sm.upf_seid or 0,
+                             update_far=[Ies(far_id=FAR_DL, apply_action=Flags(APPLY_FORW, 2),
+                                             update_forwarding_parameters=params)])
+
+
 def deactivate_downlink(sm: SmContext, *, seq: int) -> PfcpMessage:
     """TS 23.502 §4.2.6 (AN release): buffer downlink again, the gNB tunnel is gone; NOCP so
     the UPF reports the first buffered packet (§4.2.3.3 step 2a, TS 29.244 §5.2.3.1)."""

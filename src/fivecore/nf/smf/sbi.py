@@ -558,6 +558,18 @@ class SmfService:
             sm.release_cause = gsm.CAUSE_INSUFFICIENT_RESOURCES
             return self._reply(200, {"upCnxState": "DEACTIVATED"},
                                n1=gsm.release_command(sm.psi, 0, gsm.CAUSE_INSUFFICIENT_RESOURCES))
+        if n2_type == "PATH_SWITCH_REQ":
+            return await self._path_switch(sm, n2 or b"")
+        if n2_type == "PATH_SWITCH_SETUP_FAIL":
+            # TS 23.502 §4.9.1.2.2 step 2: the target gNB could not take the session's user
+            # plane; the session stays, its user plane is deactivated (downlink buffered and
+            # reported, TS 23.502 §4.2.3.3) until a Service Request brings it back
+            self.ctx.count("path_switch_setup_failed")
+            try:
+                ngap.decode_ie("PathSwitchRequestSetupFailedTransfer", n2 or b"")
+            except DecodeError as exc:
+                raise HttpError(400, "INVALID_MSG_FORMAT", f"bad PathSwitchRequestSetupFailedTransfer: {exc}") from None
+            return await self._deactivate(sm)
         if n2_type in ("PDU_RES_REL_RSP", "PDU_RES_MOD_RSP", "PDU_RES_MOD_FAIL"):
             if n2_type == "PDU_RES_REL_RSP":
                 sm.up_active = False
@@ -565,6 +577,51 @@ class SmfService:
             return json_response({"upCnxState": "ACTIVATED" if sm.up_active else "DEACTIVATED"})
         raise HttpError(400, "MANDATORY_IE_INCORRECT", f"n2SmInfoType {n2_type} not handled",
                         invalid_params=[{"param": "/n2SmInfoType"}])
+
+    async def _path_switch(self, sm: SmContext, n2: bytes) -> Response:
+        """TS 23.502 §4.9.1.2.2 steps 2-6 (Xn handover without UPF re-allocation), TS 29.502
+        §5.2.2.3.x: the Path Switch Request Transfer (TS 38.413 §9.3.4.8) names the target
+        gNB's downlink N3 F-TEID and the QoS flows it accepted. The UPF's downlink FAR moves to
+        that tunnel with SNDEM (End Markers on the old one, TS 29.244 §5.2.1); the answer is
+        PATH_SWITCH_REQ_ACK with the Path Switch Request Acknowledge Transfer (§9.3.4.9: the
+        uplink F-TEID, unchanged). A session that cannot be switched gets PATH_SWITCH_REQ_FAIL
+        with a Path Switch Request Unsuccessful Transfer (§9.3.4.10), and the AMF lists it as
+        released (TS 38.413 §8.4.4.2)."""
+        try:
+            tr = ngap.decode_ie("PathSwitchRequestTransfer", n2)
+            ip, teid = ngap.gtp_tunnel_from(tr["dL-NGU-UP-TNLInformation"])
+            ipaddress.IPv4Address(ip)
+            accepted = {f["qosFlowIdentifier"] for f in tr["qosFlowAcceptedList"]}
+        except (DecodeError, KeyError, TypeError, ValueError) as exc:
+            raise HttpError(400, "INVALID_MSG_FORMAT", f"bad PathSwitchRequestTransfer: {exc}") from None
+        if sm.qfi not in accepted:
+            # the session's one QoS flow was not accepted by the target: nothing to switch
+            return self._path_switch_refused(sm, "radioNetwork", "unspecified", "qos flow not accepted")
+        if sm.upf is None or sm.upf_seid is None or sm.state not in (SmState.ACTIVE, SmState.MODIFICATION_PENDING):
+            return self._path_switch_refused(sm, "misc", "unspecified", "no N4 session")
+        old = (sm.dl_ip, sm.dl_teid)
+        sm.dl_ip, sm.dl_teid = ip, teid
+        try:
+            rsp = await self.n4.request(sm.upf, pfcp.path_switch(
+                sm, seq=self.n4.next_seq(), end_marker=old[1] is not None and sm.up_active))
+            pfcp.check_cause(rsp, "session modification (path switch)")
+        except PfcpFailure as exc:
+            sm.dl_ip, sm.dl_teid = old
+            log.warning("event=n4_path_switch_failed psi=%d err=%s", sm.psi, exc)
+            return self._path_switch_refused(sm, "misc", "unspecified", "user plane not switched")
+        sm.up_active = True
+        self.ctx.touch(sm)  # the new tunnel must survive an SMF restart (smf/persist.py)
+        self.ctx.count("path_switched")
+        ack = path_switch_ack_transfer(sm.ul_ip or "0.0.0.0", sm.ul_teid or 0)
+        return self._reply(200, {"upCnxState": "ACTIVATED"}, n2=ack, n2_type="PATH_SWITCH_REQ_ACK")
+
+    def _path_switch_refused(self, sm: SmContext, group: str, value: str, why: str) -> Response:
+        """TS 29.502 §5.2.2.3.x: SmContextUpdateError with PATH_SWITCH_REQ_FAIL."""
+        self.ctx.count("path_switch_refused")
+        log.info("event=path_switch_refused psi=%d why=%s", sm.psi, why)
+        n2 = path_switch_unsuccessful_transfer(group, value)
+        return self._reply(403, {"error": {"status": 403, "cause": "UNSPECIFIED", "detail": why}},
+                           n2=n2, n2_type="PATH_SWITCH_REQ_FAIL")
 
     async def _on_n1(self, sm: SmContext, n1: bytes) -> Response:
         try:
@@ -813,6 +870,18 @@ class SmfService:
         sm = self._sm(req)
         await self.release_by_network(sm, gsm.CAUSE_REGULAR_DEACTIVATION)
         return Response(204)
+
+
+def path_switch_ack_transfer(ul_ip: str, ul_teid: int) -> bytes:
+    """TS 38.413 §9.3.4.9 Path Switch Request Acknowledge Transfer: the UPF's uplink N3
+    F-TEID (unchanged without UPF re-allocation, TS 23.502 §4.9.1.2.2)."""
+    return ngap.encode_ie("PathSwitchRequestAcknowledgeTransfer", {
+        "uL-NGU-UP-TNLInformation": ngap.gtp_tunnel(ul_ip, ul_teid)})
+
+
+def path_switch_unsuccessful_transfer(group: str, value: str) -> bytes:
+    """TS 38.413 §9.3.4.10 Path Switch Request Unsuccessful Transfer (a Cause)."""
+    return ngap.encode_ie("PathSwitchRequestUnsuccessfulTransfer", {"cause": ngap.cause(group, value)})
 
 
 def _type_name(t: int) -> str:
