@@ -73,3 +73,30 @@ def experts(tree: Any) -> list[tuple[str, int]]:
 def expert_problems(tree: Any, threshold: int = SEV_WARN) -> list[str]:
     """Messages of the expert items at or above ``threshold`` (default: warnings and worse)."""
     return [m for m, sev in experts(tree) if sev >= threshold]
+
+
+def tshark_verbose(path: Any, prefs: Collection[str] = ()) -> str:
+    """``tshark -r path -V`` as text, asserting that no packet is malformed and no expert item
+    reaches warning or error (the verbose text's own markers)."""
+    import subprocess
+
+    out = subprocess.run(["tshark", "-r", str(path), "-V", *prefs], capture_output=True,
+                         text=True, timeout=300, check=True).stdout
+    assert "Malformed Packet" not in out
+    assert "[Expert Info (Error" not in out and "[Expert Info (Warning" not in out
+    return out
+
+
+def assert_read_back(path: Any, expected: list[dict[str, list[str]]], prefs: Collection[str] = ()) -> None:
+    """tshark decodes the pcap at ``path`` to exactly ``expected``: one dict per frame of the
+    field values the test wrote, each read back the same, with no expert warning or error."""
+    import subprocess
+
+    out = subprocess.run(["tshark", "-r", str(path), "-T", "json", "-V", *prefs],
+                         capture_output=True, text=True, timeout=300, check=True).stdout
+    frames = packets(out)
+    assert len(frames) == len(expected)
+    for i, (layers, want) in enumerate(zip(frames, expected, strict=True), start=1):
+        bad = expert_problems(layers)
+        assert not bad, f"frame {i}: {bad}"
+        assert fields(layers, set(want)) == want, f"frame {i}"
