@@ -275,6 +275,17 @@ class AmfTimers(_Section):
     implicit_deregistration: float | None = Field(default=None, gt=0)
 
 
+class AmfHandoverConfig(_Section):
+    """Xn handover (Path Switch, TS 23.502 §4.9.1.2.2) against hostile gNBs."""
+
+    #: a UE-associated message for a UE from the gNB it left by Path Switch, within
+    #: ``hijack_window`` seconds, means the UE may never have moved (another gNB claimed it):
+    #: ``audit`` logs, counts and audits it; ``release`` also releases the UE's NG connection at
+    #: the claiming gNB and holds the UE CM-IDLE, so the real UE's next Service Request restores it
+    on_suspected_hijack: Literal["audit", "release"] = "audit"
+    hijack_window: float = Field(default=30.0, gt=0, le=3600)
+
+
 class AmfConfig(NfSection):
     """The AMF: N2 endpoint, GUAMI, served TACs and slices, NAS security policy."""
 
@@ -286,6 +297,7 @@ class AmfConfig(NfSection):
     slices: list[SliceConfig] = Field(default_factory=lambda: [SliceConfig()])
     security: AmfSecurityConfig = Field(default_factory=AmfSecurityConfig)
     timers: AmfTimers = Field(default_factory=AmfTimers)
+    handover: AmfHandoverConfig = Field(default_factory=AmfHandoverConfig)
     relative_capacity: int = Field(default=255, ge=0, le=255)
     #: static SBI routes (skip NRF discovery): ``{"nausf-auth": "http://127.0.0.11:7777"}``
     routes: dict[str, str] = Field(default_factory=dict)

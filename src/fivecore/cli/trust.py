@@ -28,7 +28,7 @@ from fivecore.trust.exposure import (
     load_summary,
 )
 from fivecore.trust.policy import TrustPolicy
-from fivecore.trust.report import SUMMARY_METRICS, AuditReport
+from fivecore.trust.report import SUMMARY_METRICS, AuditReport, handover_events
 
 DEFAULT_DATA_DIR = "var"
 
@@ -79,6 +79,7 @@ def check(
                 for k, v in policy.vendors.items()
             },
             "unknown_vendor": unknown,
+            "handover_refuse": policy.handover_rules(),
         }
         typer.echo(json.dumps(out, indent=2))
         return
@@ -93,6 +94,24 @@ def check(
         table.add_row(f"{v.name} ({key})", v.vendor_id, v.risk_class, *(matrix[key][z.value] for z in Zone))
     table.add_row("[i]unknown vendor[/i]", "", "", *(unknown[z.value] for z in Zone))
     console.print(table)
+    rules = policy.handover_rules()
+    if not rules:
+        console.print("Xn handover (Path Switch): allowed between any admitted gNBs (no handover.refuse rules)")
+        return
+    ho = Table(title="Xn handover (Path Switch) refused", title_justify="left")
+    for col in ("Rule", "From gNBs of", "To gNBs of"):
+        ho.add_column(col)
+    for r in rules:
+        ho.add_row(f"{r['id']} ({r['rule']})", _side(r["source"]), _side(r["target"]))
+    console.print(ho)
+
+
+def _side(side: dict[str, Any]) -> str:
+    """One side of a handover rule for a person: vendors, risk classes, unknown vendor."""
+    parts = [*side["vendors"], *(f"risk class {c}" for c in side["risk_classes"])]
+    if side["unknown_vendor"]:
+        parts.append("an unknown vendor")
+    return ", ".join(parts)
 
 
 @trust_app.command("report")
@@ -109,8 +128,10 @@ def report(
     policy = TrustPolicy.from_file(path)
     log_path = _audit_log_path(policy, audit_log)
     div, malformed = _diversity(policy, log_path)
+    ho = handover_events(read_audit_log(log_path).records)
     if json_out:
-        out = {"policy": str(path), "audit_log": str(log_path), "malformed_lines": malformed, **div.to_dict()}
+        out = {"policy": str(path), "audit_log": str(log_path), "malformed_lines": malformed, **div.to_dict(),
+               "handover_events": ho}
         typer.echo(json.dumps(out, indent=2))
     else:
         console = Console()
@@ -130,6 +151,13 @@ def report(
                 console.print(f"[bold red]CAP EXCEEDED[/bold red] {f.message}")
         if not div.flags:
             console.print("[green]No zone above a configured cap.[/green]")
+        if ho:
+            table = Table(title="Xn handover (Path Switch) refusals and suspected hijacks", title_justify="left")
+            for col in ("Event", "Claiming gNB's vendor", "Source gNB's vendor", "Count"):
+                table.add_column(col, justify="right" if col == "Count" else "left")
+            for e in ho:
+                table.add_row(e["event"], e["vendor"], e["source_vendor"], str(e["count"]))
+            console.print(table)
     if fail_on_cap and div.flags:
         raise typer.Exit(1)
 

@@ -417,6 +417,17 @@ class RanSim:
         node = self.node_by_id(target) if isinstance(target, int) else target
         return await xn_handover(ru, node, timeout)
 
+    async def n2_handover(self, ru: RanUe, target: int | Gnb | GnbNode, timeout: float = 10.0,
+                          cancel: bool = False) -> Any:
+        """N2 handover of the CM-CONNECTED UE ``ru`` to the gNB ``target`` (a gNB id or the gNB
+        itself), TS 23.502 §4.9.1.3 (:func:`fivecore.ran.n2_handover.n2_handover`); with
+        ``cancel`` the source cancels it after the command. Returns the HANDOVER COMMAND;
+        raises :class:`fivecore.ran.handover.HandoverFailed`."""
+        from fivecore.ran.n2_handover import n2_handover
+
+        node = self.node_by_id(target) if isinstance(target, int) else target
+        return await n2_handover(ru, node, timeout, cancel)
+
     # --- views ------------------------------------------------------------------------------------
 
     @staticmethod
@@ -561,7 +572,11 @@ class RanSim:
                 await self.service_request(ru, float(req.get("timeout", 10)))
             elif cmd == "ue handover":
                 try:
-                    await self.handover(ru, int(req["gnb"]), float(req.get("timeout", 10)))
+                    if req.get("n2") or req.get("cancel"):
+                        await self.n2_handover(ru, int(req["gnb"]), float(req.get("timeout", 10)),
+                                               bool(req.get("cancel", False)))
+                    else:
+                        await self.handover(ru, int(req["gnb"]), float(req.get("timeout", 10)))
                 except FivecoreError as exc:
                     return {"ok": False, "error": str(exc), "ue": self.ue_view(ru)}
             return {"ok": True, "ue": self.ue_view(ru)}

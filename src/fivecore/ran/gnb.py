@@ -108,6 +108,8 @@ class RanUe:
 UeListener = Callable[[RanUe, UeState, UeState], None]
 
 _UL = ("UplinkNASTransport", "initiating")
+#: the N2 handover procedures answered by fivecore.ran.n2_handover
+_N2_HANDOVER = frozenset({"HandoverPreparation", "HandoverResourceAllocation", "HandoverCancel"})
 #: TS 38.413 §9.3.3.1 / §9.3.3.2: the IE ids of the two NGAP IDs (from the codec's table)
 _AMF_ID_IE = ngap.pre_encoded(*_UL, "AMF-UE-NGAP-ID", 0).id
 _RAN_ID_IE = ngap.pre_encoded(*_UL, "RAN-UE-NGAP-ID", 0).id
@@ -194,6 +196,10 @@ class Gnb:
         self.path_switches: dict[int, asyncio.Future[NgapPdu]] = {}
         #: this endpoint's N3 user plane (fivecore.ran.userplane.GnbUserPlane sets it), if any
         self.user_plane: Any = None
+        from fivecore.ran.n2_handover import GnbN2State
+
+        #: N2 handovers through this endpoint (fivecore.ran.n2_handover)
+        self.n2 = GnbN2State()
 
     # --- N2 -----------------------------------------------------------------------------------
 
@@ -435,6 +441,11 @@ class Gnb:
             fut = self.path_switches.get(ran_id) if isinstance(ran_id, int) else None
             if fut is not None and not fut.done():
                 fut.set_result(pdu)
+        elif pdu.procedure in _N2_HANDOVER:
+            # TS 38.413 §8.4.1, §8.4.2, §8.4.5 (fivecore.ran.n2_handover)
+            from fivecore.ran.n2_handover import on_gnb_pdu
+
+            on_gnb_pdu(self, pdu)
         elif pdu.procedure == "RANConfigurationUpdate" and pdu.kind != "initiating":
             fut = self._ran_update_fut
             if fut is not None and not fut.done():
@@ -650,7 +661,13 @@ class Gnb:
             return
         self.stats.releases += 1
         stream = self._stream(ru)
-        self._drop(ru)
+        if ru.gnb is not self:
+            # the connection of an N2 handover the UE left (source) or never used (target,
+            # cancelled): only this gNB's entry goes, the UE stays where it is
+            for k in [k for k, r in self.connected.items() if r is ru]:
+                del self.connected[k]
+        else:
+            self._drop(ru)
         self.send(ngap.encode(NgapPdu("UEContextRelease", "successful", {
             "AMF-UE-NGAP-ID": amf_id, "RAN-UE-NGAP-ID": ran_id})), stream)
 

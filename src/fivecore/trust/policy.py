@@ -142,6 +142,33 @@ class RanVendorRules(_Model):
     name_hints: list[NameHintRule] = Field(default_factory=list)
 
 
+class HandoverSideConfig(_Model):
+    """Which gNBs one side of a handover rule names: a gNB matches when its vendor is listed,
+    its vendor's risk class is listed, or (``unknown_vendor``) the policy could not resolve it."""
+
+    vendors: list[str] = Field(default_factory=list)
+    risk_classes: list[str] = Field(default_factory=list)
+    unknown_vendor: bool = False
+
+    def empty(self) -> bool:
+        return not (self.vendors or self.risk_classes or self.unknown_vendor)
+
+
+class HandoverRuleConfig(_Model):
+    """UEs may not move by Path Switch (Xn handover, TS 23.502 §4.9.1.2.2) from a ``source``
+    gNB to a ``target`` gNB (both sides must match)."""
+
+    id: str = Field(min_length=1)
+    source: HandoverSideConfig
+    target: HandoverSideConfig
+
+
+class HandoverConfig(_Model):
+    """Xn handovers between vendors: ``refuse`` rules, first match wins; none: allowed."""
+
+    refuse: list[HandoverRuleConfig] = Field(default_factory=list)
+
+
 class AuditLogConfig(_Model):
     path: str = "var/trust-audit.jsonl"
     fsync: bool = True
@@ -157,6 +184,8 @@ class TrustConfig(_Model):
     ran_vendor_rules: RanVendorRules = Field(default_factory=RanVendorRules)
     #: NF type (TS 29.510 NFType) -> zone; types not listed belong to the core zone.
     nf_type_zones: dict[str, str] = Field(default_factory=dict)
+    #: which gNB may take a UE over from which by Path Switch (default: any)
+    handover: HandoverConfig = Field(default_factory=HandoverConfig)
     audit_log: AuditLogConfig = Field(default_factory=AuditLogConfig)
 
 
@@ -275,6 +304,20 @@ def _check_references(cfg: TrustConfig) -> None:
     for nf_type, zname in cfg.nf_type_zones.items():
         if zname not in known_zones:
             fail(f"nf_type_zones.{nf_type}", f"unknown zone {zname!r} (known: {', '.join(known_zones)})")
+
+    ho_ids: set[str] = set()
+    for i, rule in enumerate(cfg.handover.refuse):
+        path = f"handover.refuse[{i}]"
+        if rule.id in ho_ids:
+            fail(f"{path}.id", f"duplicate rule id {rule.id!r}")
+        ho_ids.add(rule.id)
+        for side_name, side in (("source", rule.source), ("target", rule.target)):
+            if side.empty():
+                fail(f"{path}.{side_name}", "names no gNB (list vendors, risk_classes or set unknown_vendor)")
+            for k, vk in enumerate(side.vendors):
+                check_vendor(f"{path}.{side_name}.vendors[{k}]", vk)
+            for k, rc in enumerate(side.risk_classes):
+                check_risk(f"{path}.{side_name}.risk_classes[{k}]", rc)
 
     ids: set[str] = set()
     ranges = cfg.ran_vendor_rules.gnb_id_ranges
@@ -464,6 +507,27 @@ class TrustPolicy:
         if vendor.risk_class in zc.risk_classes:
             return zc.risk_classes[vendor.risk_class], f"zones.{zone.value}.risk_classes.{vendor.risk_class}"
         return Action.REFUSE, f"zones.{zone.value}.risk_classes (no entry for {vendor.risk_class})"
+
+    def _handover_side(self, side: HandoverSideConfig, vendor_key: str | None) -> bool:
+        v = self._vendors.get(vendor_key) if vendor_key is not None else None
+        if v is None:
+            return side.unknown_vendor
+        return v.key in side.vendors or v.risk_class in side.risk_classes
+
+    def handover_refusal(self, source_vendor: str | None, target_vendor: str | None) -> str | None:
+        """TS 23.502 §4.9.1.2.2: may a gNB of ``target_vendor`` take a UE over by Path Switch
+        from a gNB of ``source_vendor`` (vendor keys as resolved at NG Setup, None: unknown)?
+        None when allowed, else the id of the refusing rule (``trust.handover.refuse[i]``)."""
+        for i, rule in enumerate(self.config.handover.refuse):
+            if self._handover_side(rule.source, source_vendor) and self._handover_side(rule.target, target_vendor):
+                return f"handover.refuse[{i}] ({rule.id})"
+        return None
+
+    def handover_rules(self) -> list[dict[str, Any]]:
+        """The ``handover.refuse`` rules as plain data (``fivecore trust check``): id, and for
+        each side the vendors, risk classes and whether an unresolved vendor matches."""
+        return [{"id": r.id, "rule": f"handover.refuse[{i}]", "source": r.source.model_dump(),
+                 "target": r.target.model_dump()} for i, r in enumerate(self.config.handover.refuse)]
 
     def unknown_vendor_action(self, zone: Zone) -> tuple[Action, str]:
         """Action for a vendor the policy cannot resolve in a zone, with the rule id."""

@@ -7,6 +7,7 @@ no external resources) that reads top-down: summary, diversity, per vendor, find
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from html import escape
 from typing import Any
@@ -198,6 +199,25 @@ class AuditReport:
             "<section><h2>Configuration findings</h2>" + body
             + f"<details><summary>AMF security configuration checked</summary><table>{cfg_rows}</table></details></section>"
         )
+
+
+#: trust audit events of the AMF's Path Switch (fivecore.nf.amf.handover)
+HANDOVER_EVENTS: tuple[str, ...] = ("path-switch-refused", "path-switch-suspected-hijack",
+                                    "path-switch-capabilities-mismatch")
+
+
+def handover_events(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Path Switch refusals and suspected hijacks of an audit log, counted per (event, the
+    claiming gNB's vendor, the source gNB's vendor): ``fivecore trust report`` shows them."""
+    counts: dict[tuple[str, str, str], int] = {}
+    for r in records:
+        ev = r.get("event")
+        if ev not in HANDOVER_EVENTS:
+            continue
+        key = (str(ev), str(r.get("vendor") or "unknown"), str(r.get("source_vendor") or "-"))
+        counts[key] = counts.get(key, 0) + 1
+    return [{"event": e, "vendor": v, "source_vendor": sv, "count": n}
+            for (e, v, sv), n in sorted(counts.items())]
 
 
 def _vname(v: VendorExposure) -> str:

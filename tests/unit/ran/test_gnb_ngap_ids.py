@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from fivecore.nf.amf.context import AmfContext, GnbContext
 from fivecore.nf.amf.ngap_handler import AMF_UE_NGAP_ID_MAX, NgapConfig
 from fivecore.ran.app import RanSim
@@ -82,19 +84,19 @@ def test_amf_ue_ngap_ids_and_per_gnb_table_over_a_long_run() -> None:
     assert len(ctx.ues) == 200_000 == len(live)
 
 
-def test_amf_ue_ngap_id_wrap_skips_live_contexts() -> None:
-    """TS 38.413 §9.3.3.1: 0..2^40-1; the allocator wraps and never reuses a live ID."""
+def test_amf_ue_ngap_id_redraw_skips_live_contexts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """TS 38.413 §9.3.3.1: 0..2^40-1, both ends usable; a draw hitting a live ID is redrawn."""
+    from fivecore.nf.amf import context as amf_context
+
     ctx = AmfContext()
     gnb = ctx.add_gnb(1, "gnb")
-    ctx._next_amf_ue_ngap_id = 0
+    draws = iter([0, AMF_UE_NGAP_ID_MAX, 0, AMF_UE_NGAP_ID_MAX, 2])
+    monkeypatch.setattr(amf_context, "_draw_amf_ue_ngap_id", lambda: next(draws))
     zero = ctx.new_ue(gnb, 10)
-    one = ctx.new_ue(gnb, 11)
-    ctx._next_amf_ue_ngap_id = AMF_UE_NGAP_ID_MAX
     top = ctx.new_ue(gnb, 12)
     nxt = ctx.new_ue(gnb, 13)
-    assert (zero.amf_ue_ngap_id, one.amf_ue_ngap_id, top.amf_ue_ngap_id) == (0, 1, AMF_UE_NGAP_ID_MAX)
-    assert nxt.amf_ue_ngap_id == 2
-    assert {u.amf_ue_ngap_id for u in gnb.ues.values()} == {0, 1, 2, AMF_UE_NGAP_ID_MAX}
+    assert (zero.amf_ue_ngap_id, top.amf_ue_ngap_id, nxt.amf_ue_ngap_id) == (0, AMF_UE_NGAP_ID_MAX, 2)
+    assert {u.amf_ue_ngap_id for u in gnb.ues.values()} == {0, 2, AMF_UE_NGAP_ID_MAX}
 
 
 def test_two_gnbs_may_use_the_same_ran_ue_ngap_id() -> None:

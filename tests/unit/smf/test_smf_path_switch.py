@@ -9,88 +9,24 @@ report the End Markers they would send)."""
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from handoverkit import (
+    GNB_A,
+    GNB_B,
+    answer,
+    smf_with_session,
+    switch_transfer,
+    update,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fivecore.config import load_config
 from fivecore.nf.smf import persist
-from fivecore.nf.smf.app import SmfApp
-from fivecore.nf.smf.context import SmContext, SmState
-from fivecore.nf.upf.context import UpfContext
-from fivecore.nf.upf.pfcp_server import PfcpNode
-from fivecore.transport.http2 import Request, Response
 from fivecore.wire import ngap, pfcp
 from fivecore.wire.sbi import multipart
-
-SUPI = "imsi-001010000000001"
-UPF = ("127.0.0.7", 8805)
-GNB_A, GNB_B = "127.0.0.1", "127.0.0.2"
-
-
-class UpfWire:
-    """The SMF's N4 transport: each datagram is handed to a sans-I/O UPF node."""
-
-    def __init__(self, app: SmfApp) -> None:
-        self.n4 = app.n4
-        self.node = PfcpNode(UpfContext("127.0.0.7"), UPF[0])
-        self.sent: list[bytes] = []
-
-    def sendto(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.sent.append(data)
-        for out, _to in self.node.datagram_received(data, (self.n4.address, self.n4.port), time.monotonic()):
-            asyncio.get_running_loop().call_soon(self.n4.datagram_received, out, UPF)
-
-    def close(self) -> None:
-        pass
-
-    def last_request(self) -> pfcp.PfcpMessage:
-        return pfcp.decode(self.sent[-1])
-
-
-async def smf_with_session() -> tuple[SmfApp, UpfWire, SmContext]:
-    """An SMF associated with a (sans-I/O) UPF, one PDU session whose downlink goes to gNB A."""
-    app = SmfApp(load_config({"smf": {"nrf_uri": None}}))
-    wire = UpfWire(app)
-    app.n4.transport = wire  # type: ignore[assignment]
-    peer = app.peers[0]
-    rsp = await app.n4.request(peer, app.n4.association_setup(peer))
-    assert rsp.cause == pfcp.CAUSE_ACCEPTED
-    peer.associated = True
-    sm = app.ctx.new(SUPI, 1, "internet", {"sst": 1})
-    sm.ue_ipv4, sm.upf, sm.state = "10.45.0.2", peer, SmState.ACTIVE
-    await app.service._pfcp_establish(sm)
-    setup = ngap.encode_ie("PDUSessionResourceSetupResponseTransfer", {"dLQosFlowPerTNLInformation": {
-        "uPTransportLayerInformation": ngap.gtp_tunnel(GNB_A, 0x1001),
-        "associatedQosFlowList": [{"qosFlowIdentifier": 1}]}})
-    r = await update(app, sm, "PDU_RES_SETUP_RSP", setup)
-    assert r.status == 200 and sm.up_active and (sm.dl_ip, sm.dl_teid) == (GNB_A, 0x1001)
-    wire.node.take_end_markers()
-    return app, wire, sm
-
-
-async def update(app: SmfApp, sm: SmContext, n2_type: str, n2: bytes) -> Response:
-    """UpdateSMContext as the AMF sends it over HTTP/2: multipart/related with the N2 part."""
-    body, ctype = multipart.encode({"n2SmInfo": {"contentId": "n2msg"}, "n2SmInfoType": n2_type},
-                                   {"n2msg": (multipart.NGAP, n2)})
-    return await app.router.dispatch(Request("POST", f"/nsmf-pdusession/v1/sm-contexts/{sm.ref}/modify", "",
-                                             {"content-type": ctype}, body))
-
-
-def answer(rsp: Response) -> tuple[dict[str, Any], bytes | None]:
-    data = rsp.obj.data if isinstance(rsp.obj, multipart.Parts) else rsp.json()
-    parts = rsp.obj.binaries if isinstance(rsp.obj, multipart.Parts) else {}
-    return data, multipart.ref(data, "n2SmInfo", parts)
-
-
-def switch_transfer(ip: str = GNB_B, teid: int = 0x2002, qfis: tuple[int, ...] = (1,)) -> bytes:
-    return ngap.encode_ie("PathSwitchRequestTransfer", {
-        "dL-NGU-UP-TNLInformation": ngap.gtp_tunnel(ip, teid),
-        "qosFlowAcceptedList": [{"qosFlowIdentifier": q} for q in qfis]})
 
 
 async def test_path_switch_moves_the_downlink_with_end_markers() -> None:

@@ -161,6 +161,10 @@ class AmfApp(NfApp):
         from fivecore.nf.amf import handover
 
         handover.attach(self)
+        # N2 handover (TS 38.413 §8.4.1-8.4.3, §8.4.5, TS 23.502 §4.9.1.3)
+        from fivecore.nf.amf import n2_handover
+
+        n2_handover.attach(self)
         # UE contexts survive a restart (fivecore.nf.amf.persist); no disk access before on_start
         self.persistence: Any = None
         if a.persist:

@@ -8,7 +8,6 @@ asyncio task. Timers are kept by the application in one heap, not per UE.
 
 from __future__ import annotations
 
-import secrets
 from collections import OrderedDict
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
@@ -222,6 +221,11 @@ class UeContext:
 RECENTLY_RELEASED_MAX = 16384
 
 
+def _draw_amf_ue_ngap_id() -> int:
+    """A uniform 40-bit integer (TS 38.413 §9.3.3.1: 0..2^40-1) from five CSPRNG octets."""
+    return int.from_bytes(rng.token_bytes(5), "big")
+
+
 class AmfContext:
     """All UEs and gNBs of one AMF instance, with the lookups NGAP and 5GMM need.
 
@@ -237,7 +241,6 @@ class AmfContext:
         "by_tmsi",
         "old_tmsi",
         "by_supi",
-        "_next_amf_ue_ngap_id",
         "stats",
         "embryonic",
         "epoch",
@@ -255,7 +258,6 @@ class AmfContext:
         #: Accept, TS 24.501 §5.5.1.2.8 c); rare, so kept here rather than on every context
         self.old_tmsi: dict[int, int] = {}
         self.by_supi: dict[str, UeContext] = {}
-        self._next_amf_ue_ngap_id = secrets.randbelow(1 << 20) + 1
         self.stats: dict[str, int] = {}
         # FIFOs read from the front: OrderedDicts, as ``reachable`` below. A plain dict keeps a
         # hole for each entry deleted at its front until it next resizes, and next(iter()) walks
@@ -303,11 +305,16 @@ class AmfContext:
         return ue
 
     def next_amf_ue_ngap_id(self) -> int:
-        """TS 38.413 §9.3.3.1: an AMF UE NGAP ID neither in use nor awaiting a late release."""
-        amf_id = self._next_amf_ue_ngap_id
-        while amf_id in self.ues or amf_id in self.recently_released:
-            amf_id = (amf_id + 1) & AMF_UE_NGAP_ID_MAX
-        self._next_amf_ue_ngap_id = (amf_id + 1) & AMF_UE_NGAP_ID_MAX
+        """TS 38.413 §9.3.3.1: an AMF UE NGAP ID neither in use nor awaiting a late release.
+
+        Drawn uniformly from the whole 40-bit space by the kernel CSPRNG (:mod:`fivecore.rng`):
+        a PATH SWITCH REQUEST names its UE by this ID alone, so a gNB that sees its own UEs'
+        IDs must learn nothing about its neighbours'. With at most a few 10^5 IDs taken out of
+        2^40 a redraw is needed about once in 10^6 allocations."""
+        ues, rr = self.ues, self.recently_released
+        amf_id = _draw_amf_ue_ngap_id()
+        while amf_id in ues or amf_id in rr:
+            amf_id = _draw_amf_ue_ngap_id()
         return amf_id
 
     def remember_released(self, amf_ue_ngap_id: int) -> None:

@@ -38,7 +38,23 @@ target sends PATH SWITCH REQUEST naming the UE by the *source* AMF UE NGAP ID:
    (Annex A.10) chained from the initial KgNB (NCC 1) and then from the previous NH. No
    session switched: PATH SWITCH REQUEST FAILURE, and the UE goes CM-IDLE.
 
-4. **Vendor change.** When the target's restricted profile has
+4. **Hostile gNBs** (every gNB is untrusted). AMF UE NGAP IDs are drawn at random from the
+   40-bit space (``AmfContext.next_amf_ue_ngap_id``), so a gNB cannot guess its neighbours'
+   UEs from its own. The trust policy's ``handover.refuse`` rules
+   (:meth:`fivecore.trust.policy.TrustPolicy.handover_refusal`) refuse moves between named
+   vendors or risk classes (cause ho-target-not-allowed, logged and audited as the other
+   refusals). After a move the source gNB releases the UE locally and sends nothing more for
+   it; a UE-associated message from it naming the UE's AMF UE NGAP ID within
+   ``amf.handover.hijack_window`` seconds means the UE may never have moved: another gNB may
+   have claimed it. The AMF logs, counts and audits that (``path-switch-suspected-hijack``)
+   and, with ``amf.handover.on_suspected_hijack: release``, sends UE Context Release Command
+   to the claiming gNB and holds the UE CM-IDLE (its sessions' user plane deactivated, so the
+   downlink stops flowing to the claimant). That is safe whichever gNB lied: the real UE's
+   next Service Request is integrity-protected with NAS keys no gNB holds, so it restores the
+   connection through whatever gNB really serves the UE, and a lying *old* gNB gains nothing
+   it could not do by dropping the UE (one extra Service Request).
+
+5. **Vendor change.** When the target's restricted profile has
    ``refresh_keys_on_vendor_change`` and the source gNB is another vendor's, the target's
    KgNB* came from the source (horizontal derivation, TS 33.501 §6.9.2.3.2), so the source's
    vendor knows it: a UE Context Modification with a fresh KgNB from KAMF follows the
@@ -49,7 +65,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+import time
+from collections import OrderedDict
+from typing import Any, NamedTuple
 
 from fivecore.nf.amf.context import GmmState, GnbContext, UeContext
 from fivecore.nf.amf.ngap_handler import AmfNgap, NgapSend
@@ -66,6 +84,10 @@ log = logging.getLogger("fivecore.amf.handover")
 #: trust audit events written by this module
 EVENT_PATH_SWITCH_REFUSED = "path-switch-refused"
 EVENT_PATH_SWITCH_CAPABILITIES = "path-switch-capabilities-mismatch"
+EVENT_PATH_SWITCH_HIJACK = "path-switch-suspected-hijack"
+
+#: recent path switches remembered for hijack detection, at most (oldest forgotten first)
+RECENT_SWITCHES_MAX = 65536
 
 _UNKNOWN_UE = ("radioNetwork", "unknown-local-UE-NGAP-ID")
 _NOT_ALLOWED = ("radioNetwork", "ho-target-not-allowed")
@@ -81,6 +103,15 @@ def next_nh(kamf: bytes, sync_input: bytes, ncc: int) -> tuple[bytes, int]:
     return kdf.nh(kamf, sync_input), (ncc + 1) & 7
 
 
+class _Switch(NamedTuple):
+    """A UE's move by Path Switch, kept ``hijack_window`` seconds (module docstring, step 4)."""
+
+    until: float
+    source: GnbContext
+    source_ran_id: int | None
+    target: GnbContext
+
+
 class AmfHandover:
     """PATH SWITCH REQUEST on one AMF (see the module docstring)."""
 
@@ -93,6 +124,13 @@ class AmfHandover:
         #: AMF UE NGAP IDs whose path switch waits for its SMFs
         self.busy: set[int] = set()
         self._bg: set[asyncio.Task[Any]] = set()
+        ho = app.config.amf.handover
+        self.hijack_window: float = ho.hijack_window
+        self.on_suspected_hijack: str = ho.on_suspected_hijack
+        #: AMF UE NGAP ID -> its last path switch, in time order (no timer per UE: pruned
+        #: from the front whenever one is added or looked up)
+        self.recent: OrderedDict[int, _Switch] = OrderedDict()
+        self.clock = time.monotonic
 
     # --- NGAP ----------------------------------------------------------------------------------
 
@@ -121,6 +159,9 @@ class AmfHandover:
                         gnb.peer, ue.amf_ue_ngap_id)
             self._audit(EVENT_PATH_SWITCH_CAPABILITIES, gnb, ue, "UE security capabilities differ from the stored ones")
         source = ue.gnb
+        if source is not None:
+            self._remember(ue.amf_ue_ngap_id, _Switch(self.clock() + self.hijack_window, source,
+                                                      ue.ran_ue_ngap_id, gnb))
         # TS 23.502 §4.9.1.2.2: the UE's NG connection is the target's from now on; the
         # source hears nothing from the AMF (the target releases it over Xn)
         self.ctx.attach_ran(ue, gnb, ran_id)
@@ -166,7 +207,84 @@ class AmfHandover:
             cap = getattr(profile, "max_ues", None)
             if cap is not None and len(gnb.ues) >= cap and other is None:
                 return ue, _NOT_ALLOWED, f"restricted profile {profile.name}: at most {cap} UEs"
+        trust = getattr(self.app, "trust", None)
+        policy = getattr(getattr(trust, "gnb_policy", None), "policy", None)
+        if policy is not None:
+            rule = policy.handover_refusal(ue.gnb.vendor, gnb.vendor)
+            if rule is not None:
+                return ue, _NOT_ALLOWED, (f"trust policy {rule}: no handover from vendor "
+                                          f"{ue.gnb.vendor or 'unknown'} to vendor {gnb.vendor or 'unknown'}")
         return ue, None, ""
+
+    # --- hijack detection (module docstring, step 4) --------------------------------------------
+
+    def _prune(self, now: float) -> None:
+        recent = self.recent
+        while recent:
+            key, sw = next(iter(recent.items()))
+            if sw.until >= now and len(recent) <= RECENT_SWITCHES_MAX:
+                break
+            del recent[key]
+
+    def _remember(self, amf_id: int, sw: _Switch) -> None:
+        self.recent.pop(amf_id, None)  # re-inserted at the back: the order stays by time
+        self.recent[amf_id] = sw
+        self._prune(self.clock())
+
+    def on_stale_ue(self, gnb: GnbContext, pdu: NgapPdu, amf_id: int, ran_id: int | None) -> list[Any]:
+        """A UE-associated message from ``gnb`` naming an AMF UE NGAP ID that is not (or no
+        longer) the UE's on it (the caller answers it with an Error Indication). When ``gnb``
+        is the gNB the UE left by Path Switch within the window, the UE may never have moved.
+        Returns what to send besides (the release of the claiming gNB's connection)."""
+        self._prune(self.clock())
+        sw = self.recent.get(amf_id)
+        if sw is None or sw.source is not gnb:
+            return []
+        if ran_id is not None and sw.source_ran_id is not None and ran_id != sw.source_ran_id:
+            return []  # not the ID pair the UE had there: a stray message, not the UE
+        del self.recent[amf_id]  # one flag per switch
+        ue = self.ctx.ues.get(amf_id)
+        claimant = ue.gnb if ue is not None else None
+        self.ctx.count("path_switch_suspected_hijack")
+        log.warning("event=path_switch_suspected_hijack old_gnb=%s claiming_gnb=%s amf_ue_ngap_id=%d proc=%s "
+                    "reaction=%s", gnb.peer, sw.target.peer, amf_id, pdu.procedure, self.on_suspected_hijack)
+        self._audit_hijack(gnb, sw.target, ue, pdu.procedure)
+        if self.on_suspected_hijack != "release" or ue is None or claimant is None or ue.ran_ue_ngap_id is None:
+            return []
+        if claimant is not sw.target:
+            return []  # the UE moved on since: not the claimant's any more
+        release = NgapPdu("UEContextRelease", "initiating", {
+            "UE-NGAP-IDs": ("uE-NGAP-ID-pair", {"aMF-UE-NGAP-ID": amf_id, "rAN-UE-NGAP-ID": ue.ran_ue_ngap_id}),
+            "Cause": ngap.cause("radioNetwork", "unspecified")})
+        out: list[Any] = [NgapSend(claimant, self.ngap.stream_for(claimant, ue), ngap.encode(release))]
+        self.ctx.count("path_switch_hijack_release")
+        # TS 23.502 §4.2.6: CM-IDLE at once (the claimant's Release Complete is not waited
+        # for: it may never come), the sessions' user plane deactivated at the SMFs
+        out += self.ngap._idle(ue)
+        return out
+
+    def _audit_hijack(self, old: GnbContext, claimant: GnbContext, ue: UeContext | None, proc: str) -> None:
+        trust = getattr(self.app, "trust", None)
+        audit = getattr(trust, "audit", None) if trust is not None else None
+        if audit is None:
+            return
+        try:
+            from fivecore.trust.policy import gnb_subject
+
+            rec: dict[str, Any] = {
+                "event": EVENT_PATH_SWITCH_HIJACK, "subject_kind": "gnb",
+                "reason": f"{proc} from the gNB the UE left by Path Switch",
+                "vendor": claimant.vendor, "source_vendor": old.vendor,
+                "reaction": self.on_suspected_hijack}
+            if claimant.global_ran_node_id is not None:
+                rec["subject"] = gnb_subject(*claimant.global_ran_node_id)
+            if old.global_ran_node_id is not None:
+                rec["source"] = gnb_subject(*old.global_ran_node_id)
+            if ue is not None and ue.supi is not None:
+                rec["ue"] = trust.ledger.ue_ref(ue.supi)
+            audit.append(rec)
+        except Exception:  # noqa: BLE001 - the audit must not break signalling
+            log.exception("event=path_switch_audit_failed")
 
     def _capabilities_differ(self, ue: UeContext, received: Any) -> bool:
         """TS 33.501 §6.7.3.1: the target's UE Security Capabilities against the stored ones."""
@@ -342,6 +460,7 @@ class AmfHandover:
                 src = ue.gnb
                 if src is not None and src.global_ran_node_id is not None and src is not gnb:
                     rec["source"] = gnb_subject(*src.global_ran_node_id)
+                    rec["source_vendor"] = src.vendor
             audit.append(rec)
         except Exception:  # noqa: BLE001 - the audit must not break signalling
             log.exception("event=path_switch_audit_failed")
@@ -351,8 +470,9 @@ def attach(app: Any) -> AmfHandover:
     """Plug the Path Switch Request procedure into an AmfApp (after the session relay)."""
     h = AmfHandover(app)
     app.ngap._handlers[("PathSwitchRequest", "initiating")] = h.on_path_switch_request
+    app.ngap.on_stale_ue = h.on_stale_ue
     app.handover = h
     return h
 
 
-__all__ = ["AmfHandover", "attach", "next_nh"]
+__all__ = ["EVENT_PATH_SWITCH_HIJACK", "AmfHandover", "attach", "next_nh"]

@@ -125,6 +125,9 @@ class AmfNgap:
         }
         #: AMF UE NGAP ID -> the modification carried a new Security Key (TS 38.413 §8.3.4)
         self._ucm_pending: dict[int, bool] = {}
+        #: called for a UE-associated message naming an AMF UE NGAP ID that is not the UE's on
+        #: that gNB; returns more to send (fivecore.nf.amf.handover: hijack detection)
+        self.on_stale_ue: Callable[[GnbContext, NgapPdu, int, int | None], list[Any]] | None = None
         #: pre-encoded Initial Context Setup IEs by value (see :meth:`_ics_request`)
         self._ics_ies: dict[Any, Any] = {}
 
@@ -434,7 +437,10 @@ class AmfNgap:
             self.ctx.count("ngap_unknown_ue")
             log.info("event=ngap_unknown_ue gnb=%s proc=%s amf_ue_ngap_id=%s ran_ue_ngap_id=%s",
                      gnb.peer, pdu.procedure, amf_id, ran_id)
-            return None, [self._error_indication_pdu(gnb, amf_id, ran_id, ("radioNetwork", "unknown-local-UE-NGAP-ID"))]
+            err = [self._error_indication_pdu(gnb, amf_id, ran_id, ("radioNetwork", "unknown-local-UE-NGAP-ID"))]
+            if amf_id is not None and self.on_stale_ue is not None:
+                err += self.on_stale_ue(gnb, pdu, amf_id, ran_id)
+            return None, err
         return ue, []
 
     def _uplink_nas_transport(self, gnb: GnbContext, pdu: NgapPdu) -> list[Any]:

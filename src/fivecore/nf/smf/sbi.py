@@ -109,6 +109,10 @@ class SmfService:
         n4.on_not_retained = self.restore_on
         n4.has_sessions = self._has_sessions
         n4.upf_seid_lookup = self._upf_seid
+        from fivecore.nf.smf.handover import SmfN2Handover
+
+        #: N2 handover (TS 23.502 §4.9.1.3): hoState in UpdateSMContext
+        self.n2_handover = SmfN2Handover(self)
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -503,6 +507,10 @@ class SmfService:
         n2_type = data.get("n2SmInfoType")
         n2 = multipart.ref(data, "n2SmInfo", parts)
         n1 = multipart.ref(data, "n1SmMsg", parts)
+        if data.get("hoState") is not None or n2_type in ("HANDOVER_REQUIRED", "HANDOVER_REQ_ACK",
+                                                          "HANDOVER_RES_ALLOC_FAIL"):
+            # TS 29.502 §5.2.2.3.4: N2 handover (fivecore.nf.smf.handover)
+            return await self.n2_handover.update(sm, data, n2_type, n2)
         if n2_type is not None:
             if n2 is None and n2_type not in ("PDU_RES_REL_RSP",):
                 raise HttpError(400, "MANDATORY_IE_MISSING", "n2SmInfo part missing",
@@ -707,6 +715,7 @@ class SmfService:
         if sm.ref not in self.ctx.by_ref:
             return
         self.ctx.remove(sm)  # first: nothing else may find it while we tidy up
+        self.n2_handover.forget(sm)
         await self._delete_n4(sm)
         if sm.policy_id:
             try:

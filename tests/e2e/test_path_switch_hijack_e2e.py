@@ -1,0 +1,162 @@
+"""A hostile gNB claims a UE with a PATH SWITCH REQUEST it has no right to (TS 38.413 §8.4.4,
+TS 23.502 §4.9.1.2.2), end to end: real NF processes, the real UPF, TUN interfaces and
+namespaces (``netkit``), the AMF with a trust policy (audit log) and
+``amf.handover.on_suspected_hijack: release``.
+
+A UE attached through gNB A has a PDU session and pings the data network. gNB B, with no Xn
+handover at all, sends PATH SWITCH REQUEST naming the UE's AMF UE NGAP ID and B's own N3
+tunnel; the AMF (which cannot tell) moves the UE to B. gNB A, which still serves the real UE,
+then sends a UE-associated message for it (UE Context Release Request, user inactivity): the AMF answers A with an Error Indication as before, and now
+flags the suspected hijack (log, counter, an audit record naming both gNBs and the UE's
+pseudonym), releases B's NG connection for the UE (UE Context Release Command to B) and holds
+the UE CM-IDLE. gNB A, told the AMF does not know that connection, releases the UE's RRC
+connection; the UE's next Service Request through A restores its session and ping works.
+The NGAP of the episode (path switch, Error Indication, release) must decode cleanly in
+tshark: its AMF UE NGAP IDs are random 40-bit values now, usually five octets.
+
+Run under ``flock /tmp/fivecore-bench.lock`` like every e2e test that starts processes.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from netkit import DN_HOST, GNB_N3, NET, UE_NS, SessionCore, ping, session_network
+from ngap_capture import tshark_clean
+from polling import await_until
+
+from fivecore.ran.app import RanSim
+from fivecore.ran.config import load_ran_config
+from fivecore.ran.handover import switch_transfer
+from fivecore.ran.ue import UeState
+from fivecore.ran.userplane import UserPlane
+from fivecore.wire import ngap
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+
+REPO = Path(__file__).resolve().parents[2]
+GNB_B_N3 = NET + "11"
+FIRST = 340  # this module's subscribers start at IMSI 001010000000001 + FIRST
+HOSTILE_TEID = 0xB0B0
+
+
+@pytest.fixture(scope="module")
+def audit_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("hijack-trust") / "trust-audit.jsonl"
+
+
+@pytest.fixture(scope="module")
+def core(tmp_path_factory: pytest.TempPathFactory, audit_log: Path) -> Any:
+    # the example policy: the simulator's gNBs (IDs 1 and 2) are Tundra's, admitted
+    pol = yaml.safe_load((REPO / "examples" / "trust-policy.yaml").read_text())
+    pol["trust"]["audit_log"] = {"path": str(audit_log), "fsync": False}
+    policy = audit_log.parent / "policy.yaml"
+    policy.write_text(yaml.safe_dump(pol))
+    amf = {"trust_policy": str(policy), "data_dir": str(audit_log.parent),
+           "handover": {"on_suspected_hijack": "release", "hijack_window": 60}}
+    yield from session_network(tmp_path_factory, "pshijack", FIRST + 2, amf=amf)
+
+
+async def test_hostile_path_switch_is_flagged_and_the_ue_recovers(core: SessionCore, audit_log: Path,
+                                                                  tmp_path: Path) -> None:
+    first_imsi = f"{int('001010000000001') + FIRST:015d}"
+    sim = RanSim(load_ran_config(core.ran_config(first_imsi=first_imsi)), n_gnbs=2, n_ues=1)
+    up = UserPlane(ns_prefix=UE_NS)
+    frames: list[tuple[str, bytes, int]] = []
+    try:
+        await sim.start()
+        up_a = await up.add_gnb(sim.nodes[0], GNB_N3)
+        await up.add_gnb(sim.nodes[1], GNB_B_N3)
+        a, b = sim.nodes[0].links[0], sim.nodes[1].links[0]
+        for g in (a, b):
+            g.tap = lambda d, data, stream: frames.append((d, data, stream))
+        ru = sim.ues[0]
+        up.enable(ru, FIRST)
+        assert ru.gnb is a
+        assert await sim.register(ru, follow_on=True) == UeState.REGISTERED
+        await up.establish(ru, timeout=30)
+        ns = up.namespace(ru)
+        assert ns is not None
+        loss, out = await ping(ns, DN_HOST, 3)
+        assert loss == 0, out
+        t = up.tunnel(ru)
+        assert t is not None and t.dl_teid in up_a.tunnels
+        amf_id, psi = ru.amf_id, t.psi
+        assert amf_id is not None
+
+        # gNB B claims the UE: no Xn, no UE; its own tunnel for the downlink
+        p = ru.ue.profile
+        items = [{"pDUSessionID": psi, "pathSwitchRequestTransfer": switch_transfer(GNB_B_N3, HOSTILE_TEID, t.qfi)}]
+        ack = await b.path_switch(b.take_ran_id(), amf_id, items, tuple(p.nea), tuple(p.nia))
+        assert ack.kind == "successful", "the AMF cannot tell a hostile claim from a handover"
+        info = await core.asmf_info()
+        assert any(x["dlTeid"] == HOSTILE_TEID and x["gnbN3"] == GNB_B_N3 for x in info["sessions"]), info
+
+        # the real UE, still on A, goes quiet: A asks for its release (user inactivity)
+        ei_before = a.stats.error_indications_rx
+        a.release_request(ru)
+        await await_until("the AMF flagged and released the claim",
+                          lambda: _counter(core, "path_switch_hijack_release", 1), timeout=30, period=0.05)
+        c = await core.acounters()
+        assert c.get("path_switch_suspected_hijack") == 1, c
+        await await_until("the Error Indication to A", lambda: a.stats.error_indications_rx > ei_before,
+                          timeout=10, period=0.05)
+        recs = [json.loads(line) for line in audit_log.read_text().splitlines()]
+        (rec,) = [r for r in recs if r.get("event") == "path-switch-suspected-hijack"]
+        assert rec["subject"] == "gnb:00101:0x2/22" and rec["source"] == "gnb:00101:0x1/22", rec
+        assert (rec["vendor"], rec["source_vendor"], rec["reaction"]) == ("tundra", "tundra", "release")
+        assert rec["ue"].startswith("ue-") and ru.ue.supi not in audit_log.read_text()
+        assert "event=path_switch_suspected_hijack" in core.log("amf")
+        # the AMF holds the UE CM-IDLE: its session's user plane is deactivated (nothing to B)
+        await await_until("the session deactivated at the SMF", lambda: _deactivated(core, t.ul_teid),
+                          timeout=30, period=0.1)
+
+        # gNB A, told its NG connection for the UE is unknown, releases the UE's RRC connection
+        # (TS 38.413 §10.6 local release); the UE comes back with a Service Request through A
+        up_a.drop_ue(ru)
+        a._drop(ru)
+        await up.resume(ru, timeout=30)
+        assert ru.gnb is a and ru.ue.state == UeState.REGISTERED
+        t2 = up.tunnel(ru)
+        assert t2 is not None and t2.dl_teid in up_a.tunnels
+        assert await _dl_teid(core, t.ul_teid) == t2.dl_teid
+        loss, out = await ping(ns, DN_HOST, 3)
+        assert loss == 0, out
+        c = await core.acounters()
+        assert c.get("service_request", 0) >= 1 and c.get("service_reject", 0) == 0, c
+        assert c.get("path_switch_suspected_hijack") == 1, "recovery flagged nothing more"
+        await sim.deregister(ru, 10)
+    finally:
+        await up.close()
+        await sim.stop()
+    pdus = [ngap.decode(d) for _, d, _ in frames]
+    seen = [(p.procedure, p.kind) for p in pdus if p.procedure in ("PathSwitchRequest", "UEContextRelease")]
+    assert seen[:3] == [("PathSwitchRequest", "initiating"), ("PathSwitchRequest", "successful"),
+                        ("UEContextRelease", "initiating")], seen
+    if shutil.which("tshark") is not None:
+        # not the NAS-carrying messages: this network ciphers NAS (NEA2), which tshark cannot read
+        mine = [f for f, p in zip(frames, pdus, strict=True)
+                if p.procedure in ("PathSwitchRequest", "UEContextRelease", "ErrorIndication")]
+        text = tshark_clean(mine, tmp_path / "hijack.pcap", core.ngap)
+        assert f"AMF-UE-NGAP-ID: {amf_id}" in text
+
+
+async def _counter(core: SessionCore, key: str, value: int) -> bool:
+    return (await core.acounters()).get(key, 0) == value
+
+
+async def _dl_teid(core: SessionCore, ul_teid: int) -> int | None:
+    """The downlink TEID the SMF holds for the UE's session (None: user plane deactivated)."""
+    for x in (await core.asmf_info())["sessions"]:
+        if x.get("ulTeid") == ul_teid:
+            return x["dlTeid"]
+    raise AssertionError(f"no session with uplink TEID {ul_teid:#x}")
+
+
+async def _deactivated(core: SessionCore, ul_teid: int) -> bool:
+    return await _dl_teid(core, ul_teid) is None
