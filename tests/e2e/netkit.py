@@ -293,6 +293,56 @@ class Sim:
         await asyncio.gather(*(one(ru) for ru in self.sim.ues))
 
 
+GNB_B_N3 = NET + "11"  # the second gNB's N3 address in the handover tests
+
+
+class TwoGnbs:
+    """A handover test's simulator: gNBs A and B, each with a user plane (B's N3 at
+    ``GNB_B_N3``), and one UE registered through A with a PDU session that pings the data
+    network. ``frames`` gets every NGAP message either gNB sent or received, ``n3_a`` every
+    GTP-U datagram at A. Torn down on leaving (the UE is not de-registered: each test ends its
+    own procedures)."""
+
+    def __init__(self, core: SessionCore, first: int) -> None:
+        first_imsi = f"{int('001010000000001') + first:015d}"
+        self.sim = RanSim(load_ran_config(core.ran_config(first_imsi=first_imsi)), n_gnbs=2, n_ues=1)
+        self.up = UserPlane(ns_prefix=UE_NS)
+        self.first = first
+        self.frames: list[tuple[str, bytes, int]] = []
+        self.n3_a: list[tuple[bytes, Any, Any]] = []
+
+    async def __aenter__(self) -> TwoGnbs:
+        try:
+            await self.sim.start()
+            self.up_a = await self.up.add_gnb(self.sim.nodes[0], GNB_N3)
+            self.up_b = await self.up.add_gnb(self.sim.nodes[1], GNB_B_N3)
+            self.a, self.b = self.sim.nodes[0].links[0], self.sim.nodes[1].links[0]
+            for g in (self.a, self.b):
+                g.tap = lambda d, data, stream: self.frames.append((d, data, stream))
+            self.up_a.tap = lambda data, src, dst: self.n3_a.append((data, src, dst))
+            self.ru = ru = self.sim.ues[0]
+            self.up.enable(ru, self.first)
+            assert ru.gnb is self.a
+            assert await self.sim.register(ru, follow_on=True) == UeState.REGISTERED
+            await self.up.establish(ru, timeout=30)
+            ns = self.up.namespace(ru)
+            assert ns is not None
+            self.ns: str = ns
+            loss, out = await ping(ns, DN_HOST, 3)
+            assert loss == 0, out
+            t = self.up.tunnel(ru)
+            assert t is not None and t.dl_teid in self.up_a.tunnels
+            self.tunnel = t
+        except BaseException:
+            await self.__aexit__()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.up.close()
+        await self.sim.stop()
+
+
 PINGER = r"""
 import os, socket, struct, sys, time
 host, count = sys.argv[1], int(sys.argv[2])

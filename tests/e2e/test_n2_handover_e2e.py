@@ -18,19 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from netkit import DN_HOST, GNB_N3, NET, UE_NS, SessionCore, ping, session_network
+from netkit import DN_HOST, GNB_B_N3, GNB_N3, SessionCore, TwoGnbs, ping, session_network
 from ngap_capture import tshark_clean
 from polling import await_until
 
-from fivecore.ran.app import RanSim
-from fivecore.ran.config import load_ran_config
-from fivecore.ran.ue import UeState
-from fivecore.ran.userplane import UserPlane
 from fivecore.wire import gtpu, ngap
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
-GNB_B_N3 = NET + "11"
 FIRST = 320  # this module's subscribers start at IMSI 001010000000001 + FIRST
 _HO = {"HandoverPreparation", "HandoverResourceAllocation", "HandoverNotification", "HandoverCancel"}
 
@@ -45,29 +40,9 @@ def _end_markers(seen: list[tuple[bytes, Any, Any]]) -> list[tuple[int, Any, Any
 
 
 async def test_n2_handover_keeps_the_session(core: SessionCore, tmp_path: Path) -> None:
-    first_imsi = f"{int('001010000000001') + FIRST:015d}"
-    sim = RanSim(load_ran_config(core.ran_config(first_imsi=first_imsi)), n_gnbs=2, n_ues=1)
-    up = UserPlane(ns_prefix=UE_NS)
-    frames: list[tuple[str, bytes, int]] = []
-    try:
-        await sim.start()
-        up_a = await up.add_gnb(sim.nodes[0], GNB_N3)
-        up_b = await up.add_gnb(sim.nodes[1], GNB_B_N3)
-        a, b = sim.nodes[0].links[0], sim.nodes[1].links[0]
-        for g in (a, b):
-            g.tap = lambda d, data, stream: frames.append((d, data, stream))
-        n3_a: list[tuple[bytes, Any, Any]] = []
-        up_a.tap = lambda data, src, dst: n3_a.append((data, src, dst))
-        ru = sim.ues[0]
-        up.enable(ru, FIRST)
-        assert await sim.register(ru, follow_on=True) == UeState.REGISTERED
-        await up.establish(ru, timeout=30)
-        ns = up.namespace(ru)
-        assert ns is not None
-        loss, out = await ping(ns, DN_HOST, 3)
-        assert loss == 0, out
-        old = up.tunnel(ru)
-        assert old is not None and old.dl_teid in up_a.tunnels
+    async with TwoGnbs(core, FIRST) as w:
+        sim, up, up_b, a, b, ru, ns, old = w.sim, w.up, w.up_b, w.a, w.b, w.ru, w.ns, w.tunnel
+        frames, n3_a = w.frames, w.n3_a
 
         # a cancelled handover: the UE stays on A, its user plane too
         cmd = await sim.n2_handover(ru, sim.nodes[1], cancel=True)
@@ -99,9 +74,6 @@ async def test_n2_handover_keeps_the_session(core: SessionCore, tmp_path: Path) 
         c = await core.acounters()
         assert c.get("n2_handover_complete", 0) >= 1 and c.get("n2_handover_cancel", 0) >= 1
         await sim.deregister(ru, 10)
-    finally:
-        await up.close()
-        await sim.stop()
     pdus = [ngap.decode(d) for _, d, _ in frames]
     ho = [(p.procedure, p.kind) for p in pdus if p.procedure in _HO]
     assert ho == [

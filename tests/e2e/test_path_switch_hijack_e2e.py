@@ -26,21 +26,17 @@ from typing import Any
 
 import pytest
 import yaml
-from netkit import DN_HOST, GNB_N3, NET, UE_NS, SessionCore, ping, session_network
+from netkit import DN_HOST, GNB_B_N3, SessionCore, TwoGnbs, ping, session_network
 from ngap_capture import tshark_clean
 from polling import await_until
 
-from fivecore.ran.app import RanSim
-from fivecore.ran.config import load_ran_config
 from fivecore.ran.handover import switch_transfer
 from fivecore.ran.ue import UeState
-from fivecore.ran.userplane import UserPlane
 from fivecore.wire import ngap
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 REPO = Path(__file__).resolve().parents[2]
-GNB_B_N3 = NET + "11"
 FIRST = 340  # this module's subscribers start at IMSI 001010000000001 + FIRST
 HOSTILE_TEID = 0xB0B0
 
@@ -64,28 +60,9 @@ def core(tmp_path_factory: pytest.TempPathFactory, audit_log: Path) -> Any:
 
 async def test_hostile_path_switch_is_flagged_and_the_ue_recovers(core: SessionCore, audit_log: Path,
                                                                   tmp_path: Path) -> None:
-    first_imsi = f"{int('001010000000001') + FIRST:015d}"
-    sim = RanSim(load_ran_config(core.ran_config(first_imsi=first_imsi)), n_gnbs=2, n_ues=1)
-    up = UserPlane(ns_prefix=UE_NS)
-    frames: list[tuple[str, bytes, int]] = []
-    try:
-        await sim.start()
-        up_a = await up.add_gnb(sim.nodes[0], GNB_N3)
-        await up.add_gnb(sim.nodes[1], GNB_B_N3)
-        a, b = sim.nodes[0].links[0], sim.nodes[1].links[0]
-        for g in (a, b):
-            g.tap = lambda d, data, stream: frames.append((d, data, stream))
-        ru = sim.ues[0]
-        up.enable(ru, FIRST)
-        assert ru.gnb is a
-        assert await sim.register(ru, follow_on=True) == UeState.REGISTERED
-        await up.establish(ru, timeout=30)
-        ns = up.namespace(ru)
-        assert ns is not None
-        loss, out = await ping(ns, DN_HOST, 3)
-        assert loss == 0, out
-        t = up.tunnel(ru)
-        assert t is not None and t.dl_teid in up_a.tunnels
+    async with TwoGnbs(core, FIRST) as w:
+        sim, up, up_a, a, b, ru, ns, t = w.sim, w.up, w.up_a, w.a, w.b, w.ru, w.ns, w.tunnel
+        frames = w.frames
         amf_id, psi = ru.amf_id, t.psi
         assert amf_id is not None
 
@@ -131,9 +108,6 @@ async def test_hostile_path_switch_is_flagged_and_the_ue_recovers(core: SessionC
         assert c.get("service_request", 0) >= 1 and c.get("service_reject", 0) == 0, c
         assert c.get("path_switch_suspected_hijack") == 1, "recovery flagged nothing more"
         await sim.deregister(ru, 10)
-    finally:
-        await up.close()
-        await sim.stop()
     pdus = [ngap.decode(d) for _, d, _ in frames]
     seen = [(p.procedure, p.kind) for p in pdus if p.procedure in ("PathSwitchRequest", "UEContextRelease")]
     assert seen[:3] == [("PathSwitchRequest", "initiating"), ("PathSwitchRequest", "successful"),

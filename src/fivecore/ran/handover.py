@@ -74,10 +74,13 @@ def check_security_context(ru: RanUe, sc: Any) -> tuple[bytes, int] | None:
     return (nh, ncc) if kdf.nh(kamf, ru.nh) == nh else None
 
 
-async def xn_handover(ru: RanUe, target: Gnb | GnbNode, timeout: float = 10.0) -> NgapPdu:
-    """Hand the CM-CONNECTED UE ``ru`` from its gNB to ``target`` (module docstring); returns
-    the Path Switch Request Acknowledge. Raises :class:`HandoverFailed` (the UE stays with
-    the source) when the UE or the target cannot, or the AMF refuses the path switch."""
+def prepare_move(ru: RanUe, target: Gnb | GnbNode, what: str
+                 ) -> tuple[Gnb, Gnb, Any, Any, Any, list[Any]]:
+    """What an Xn and an N2 handover check before anything is sent, and the target's tunnels
+    prepared for the UE's sessions: ``(source, target link, the UserPlane, the source's and
+    the target's GnbUserPlane, (old, new) tunnel pairs)``. Raises :class:`HandoverFailed`
+    (nothing prepared) when the UE or the target cannot take part; ``what`` ends the message
+    for a UE without a session ("to switch", "to hand over")."""
     source = ru.gnb
     link = target_link(ru, target)
     if ru.ran_id is None or ru.amf_id is None or not ru.ue.connected:
@@ -94,8 +97,16 @@ async def xn_handover(ru: RanUe, target: Gnb | GnbNode, timeout: float = 10.0) -
         raise HandoverFailed("both gNBs need a user plane of the same simulator")
     pairs = owner.prepare_handover(ru, up_dst)
     if not pairs:
-        # TS 38.413 §9.2.3.8: the To Be Switched list has at least one session
-        raise HandoverFailed("the UE has no PDU session with a user plane to switch")
+        # TS 38.413 §9.2.3.8 / §9.2.3.1: a path switch or handover lists at least one session
+        raise HandoverFailed(f"the UE has no PDU session with a user plane {what}")
+    return source, link, owner, up_src, up_dst, pairs
+
+
+async def xn_handover(ru: RanUe, target: Gnb | GnbNode, timeout: float = 10.0) -> NgapPdu:
+    """Hand the CM-CONNECTED UE ``ru`` from its gNB to ``target`` (module docstring); returns
+    the Path Switch Request Acknowledge. Raises :class:`HandoverFailed` (the UE stays with
+    the source) when the UE or the target cannot, or the AMF refuses the path switch."""
+    source, link, owner, up_src, up_dst, pairs = prepare_move(ru, target, "to switch")
     new_id = link.take_ran_id()
     link.connected[new_id] = ru  # the target holds the UE's context from the Xn preparation
     p = ru.ue.profile

@@ -246,25 +246,9 @@ async def n2_handover(ru: RanUe, target: Gnb | GnbNode, timeout: float = 10.0, c
     sends HANDOVER NOTIFY; the source answers the AMF's UE Context Release Command. Returns the
     HANDOVER COMMAND. With ``cancel`` the source cancels after the command instead (HANDOVER
     CANCEL) and the UE stays. Raises :class:`fivecore.ran.handover.HandoverFailed`."""
-    from fivecore.ran.handover import HandoverFailed, target_link
+    from fivecore.ran.handover import HandoverFailed, prepare_move
 
-    source = ru.gnb
-    link = target_link(ru, target)
-    if ru.ran_id is None or ru.amf_id is None or not ru.ue.connected:
-        raise HandoverFailed("the UE has no NG connection (CM-IDLE)")
-    if not ru.kgnb_ok or ru.nh is None:
-        raise HandoverFailed("the UE has no AS security context")
-    if link is source or (source.node is not None and source.node is link.node):
-        raise HandoverFailed("the UE is already served by that gNB")
-    if not link.ready:
-        raise HandoverFailed("the target gNB has no NG connection")
-    up_src, up_dst = source.user_plane, link.user_plane
-    owner = up_src.owner if up_src is not None else None
-    if owner is None or up_dst is None or up_dst.owner is not owner:
-        raise HandoverFailed("both gNBs need a user plane of the same simulator")
-    pairs = owner.prepare_handover(ru, up_dst)
-    if not pairs:
-        raise HandoverFailed("the UE has no PDU session with a user plane to hand over")
+    source, link, owner, up_src, up_dst, pairs = prepare_move(ru, target, "to hand over")
     amf_id, old_id = ru.amf_id, ru.ran_id
     inc = _Incoming(ru, pairs, up_dst)
     link.n2.incoming[amf_id] = inc

@@ -284,7 +284,7 @@ class Tunnel:
     """One PDU session's N3 tunnel at the gNB (TS 38.413 §9.3.4.1 / §9.3.4.2)."""
 
     __slots__ = ("ru", "psi", "dl_teid", "ul_teid", "upf", "qfi", "tun_fd", "tun_name", "rx", "tx",
-                 "rx_bytes", "tx_bytes", "ra", "ra_event")
+                 "rx_bytes", "tx_bytes", "ra", "ra_event", "borrowed")
 
     def __init__(self, ru: Any, psi: int, dl_teid: int, ul_teid: int, upf: tuple[str, int], qfi: int) -> None:
         self.ru = ru
@@ -299,6 +299,10 @@ class Tunnel:
         #: the last Router Advertisement on this session (RFC 4861 §4.2), and who waits for it
         self.ra: icmpv6.RouterAdvertisement | None = None
         self.ra_event: asyncio.Event | None = None
+        #: a handover target's prepared tunnel writes to the UE's interface but does not own
+        #: it: until the handover commits, tearing it down (the AMF releasing the target's
+        #: prepared connection, a cancel) must leave the interface to the source's tunnel
+        self.borrowed = False
 
 
 class _N3(asyncio.DatagramProtocol):
@@ -940,6 +944,7 @@ class UserPlane:
                 continue
             t2 = Tunnel(ru, psi, target._new_teid(), t.ul_teid, t.upf, t.qfi)
             t2.tun_fd, t2.tun_name, t2.ra = t.tun_fd, t.tun_name, t.ra
+            t2.borrowed = True
             target.tunnels[t2.dl_teid] = t2
             target.by_session[(id(ru), psi)] = t2
             target.count("tunnels_handover_in")
@@ -969,6 +974,7 @@ class UserPlane:
                 loop.add_reader(t.tun_fd, self._tun_readable, target, t2)
             t2.ra_event = t.ra_event
             # the interface is the new tunnel's now: the source's removal must not close it
+            t2.tun_fd, t2.tun_name, t2.borrowed = t.tun_fd, t.tun_name, False
             t.tun_fd, t.tun_name = -1, None
             source.tunnels.pop(t.dl_teid, None)
             if source.by_session.get(key) is t:
@@ -1133,6 +1139,9 @@ class UserPlane:
             up.uplink(t, pkt)
 
     def _close_tun(self, t: Tunnel) -> None:
+        if t.borrowed:  # the interface belongs to the UE's current tunnel (see Tunnel.borrowed)
+            t.tun_fd = -1
+            return
         if t.tun_fd >= 0:
             with contextlib.suppress(Exception):
                 asyncio.get_running_loop().remove_reader(t.tun_fd)

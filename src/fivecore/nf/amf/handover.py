@@ -264,27 +264,8 @@ class AmfHandover:
         return out
 
     def _audit_hijack(self, old: GnbContext, claimant: GnbContext, ue: UeContext | None, proc: str) -> None:
-        trust = getattr(self.app, "trust", None)
-        audit = getattr(trust, "audit", None) if trust is not None else None
-        if audit is None:
-            return
-        try:
-            from fivecore.trust.policy import gnb_subject
-
-            rec: dict[str, Any] = {
-                "event": EVENT_PATH_SWITCH_HIJACK, "subject_kind": "gnb",
-                "reason": f"{proc} from the gNB the UE left by Path Switch",
-                "vendor": claimant.vendor, "source_vendor": old.vendor,
-                "reaction": self.on_suspected_hijack}
-            if claimant.global_ran_node_id is not None:
-                rec["subject"] = gnb_subject(*claimant.global_ran_node_id)
-            if old.global_ran_node_id is not None:
-                rec["source"] = gnb_subject(*old.global_ran_node_id)
-            if ue is not None and ue.supi is not None:
-                rec["ue"] = trust.ledger.ue_ref(ue.supi)
-            audit.append(rec)
-        except Exception:  # noqa: BLE001 - the audit must not break signalling
-            log.exception("event=path_switch_audit_failed")
+        audit_gnb(self.app, EVENT_PATH_SWITCH_HIJACK, claimant, ue, f"{proc} from the gNB the UE left by Path Switch",
+                  source=old, reaction=self.on_suspected_hijack)
 
     def _capabilities_differ(self, ue: UeContext, received: Any) -> bool:
         """TS 33.501 §6.7.3.1: the target's UE Security Capabilities against the stored ones."""
@@ -442,28 +423,39 @@ class AmfHandover:
     # --- trust audit ---------------------------------------------------------------------------
 
     def _audit(self, event: str, gnb: GnbContext, ue: UeContext | None, reason: str) -> None:
-        """One record in the trust audit log (when a trust policy is configured): which gNB
-        asked, for which UE (its pseudonym, never the SUPI), why it was refused or flagged."""
-        trust = getattr(self.app, "trust", None)
-        audit = getattr(trust, "audit", None) if trust is not None else None
-        if audit is None:
-            return
-        try:
-            from fivecore.trust.policy import gnb_subject
+        """Which gNB asked, for which UE, why it was refused or flagged; the UE's current gNB,
+        when it is another, as the source."""
+        src = ue.gnb if ue is not None else None
+        audit_gnb(self.app, event, gnb, ue, reason, source=src if src is not gnb else None)
 
-            rec: dict[str, Any] = {"event": event, "subject_kind": "gnb", "reason": reason,
-                                   "vendor": gnb.vendor}
-            if gnb.global_ran_node_id is not None:
-                rec["subject"] = gnb_subject(*gnb.global_ran_node_id)
-            if ue is not None and ue.supi is not None:
-                rec["ue"] = trust.ledger.ue_ref(ue.supi)
-                src = ue.gnb
-                if src is not None and src.global_ran_node_id is not None and src is not gnb:
-                    rec["source"] = gnb_subject(*src.global_ran_node_id)
-                    rec["source_vendor"] = src.vendor
-            audit.append(rec)
-        except Exception:  # noqa: BLE001 - the audit must not break signalling
-            log.exception("event=path_switch_audit_failed")
+def audit_gnb(app: Any, event: str, gnb: GnbContext, ue: UeContext | None, reason: str,
+              **others: GnbContext | str | None) -> None:
+    """One record in the trust audit log, when a trust policy is configured: ``gnb`` (the one
+    that asked) as the subject with its vendor, the UE by its pseudonym (never the SUPI), and
+    each of ``others``: a gNB as ``<key>`` (its subject id) and ``<key>_vendor``, any other
+    value as it is. An audit failure is logged and never breaks signalling."""
+    trust = getattr(app, "trust", None)
+    audit = getattr(trust, "audit", None) if trust is not None else None
+    if audit is None:
+        return
+    try:
+        from fivecore.trust.policy import gnb_subject
+
+        rec: dict[str, Any] = {"event": event, "subject_kind": "gnb", "reason": reason, "vendor": gnb.vendor}
+        if gnb.global_ran_node_id is not None:
+            rec["subject"] = gnb_subject(*gnb.global_ran_node_id)
+        if ue is not None and ue.supi is not None:
+            rec["ue"] = trust.ledger.ue_ref(ue.supi)
+        for key, value in others.items():
+            if isinstance(value, GnbContext):
+                if value.global_ran_node_id is not None:
+                    rec[key] = gnb_subject(*value.global_ran_node_id)
+                    rec[f"{key}_vendor"] = value.vendor
+            elif value is not None:
+                rec[key] = value
+        audit.append(rec)
+    except Exception:  # noqa: BLE001 - the audit must not break signalling
+        log.exception("event=handover_audit_failed audit_event=%s", event)
 
 
 def attach(app: Any) -> AmfHandover:

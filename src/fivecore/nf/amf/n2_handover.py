@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fivecore.nf.amf.context import GnbContext, UeContext
-from fivecore.nf.amf.handover import next_nh
+from fivecore.nf.amf.handover import audit_gnb, next_nh
 from fivecore.nf.amf.ngap_handler import AmfNgap, NgapSend
 from fivecore.nf.common.client import NoProducer
 from fivecore.transport.http2 import TransportError
@@ -554,27 +554,7 @@ class AmfN2Handover:
     # --- trust audit ---------------------------------------------------------------------------
 
     def _audit(self, gnb: GnbContext, ue: UeContext | None, reason: str, target: GnbContext | None) -> None:
-        """One record in the trust audit log (when a trust policy is configured)."""
-        trust = getattr(self.app, "trust", None)
-        audit = getattr(trust, "audit", None) if trust is not None else None
-        if audit is None:
-            return
-        try:
-            from fivecore.trust.policy import gnb_subject
-
-            rec: dict[str, Any] = {"event": EVENT_N2_HANDOVER_REFUSED, "subject_kind": "gnb", "reason": reason,
-                                   "vendor": gnb.vendor}
-            if gnb.global_ran_node_id is not None:
-                rec["subject"] = gnb_subject(*gnb.global_ran_node_id)
-            if target is not None and target.global_ran_node_id is not None:
-                rec["target"] = gnb_subject(*target.global_ran_node_id)
-                rec["target_vendor"] = target.vendor
-            if ue is not None and ue.supi is not None:
-                rec["ue"] = trust.ledger.ue_ref(ue.supi)
-            audit.append(rec)
-        except Exception:  # noqa: BLE001 - the audit must not break signalling
-            log.exception("event=n2_handover_audit_failed")
-
+        audit_gnb(self.app, EVENT_N2_HANDOVER_REFUSED, gnb, ue, reason, target=target)
 
 def attach(app: Any) -> AmfN2Handover:
     """Plug N2 handover into an AmfApp (after :func:`fivecore.nf.amf.handover.attach`)."""
