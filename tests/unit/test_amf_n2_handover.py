@@ -222,11 +222,21 @@ async def test_no_session_admitted_releases_the_target(net: Net) -> None:
     assert net.ue.gnb is net.a and net.ue.cm_connected
 
 
+async def _until_ended(net: Net, bound: float = 30.0) -> None:
+    """Wait for the AMF's timer to end the handover (an event, not a fixed sleep: on a loaded
+    host the SMF round trips before the timer starts may take longer than the timer)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + bound
+    while net.amf.n2_handover.preps:
+        assert loop.time() < end, "the handover timer never ended the preparation"
+        await asyncio.sleep(0.01)
+
+
 async def test_preparation_timer_expiry(net: Net) -> None:
     amf_id = net.ue.amf_ue_ngap_id
     net.amf.n2_handover.prep_timeout = 0.05
     await feed(net, net.a, required(amf_id))  # B never answers
-    await asyncio.sleep(0.1)
+    await _until_ended(net)
     await net.amf.n2_handover.settle()
     out = [(x.gnb, ngap.decode(x.data)) for x in net.sent if hasattr(x, "data")]
     assert cause_of(out) == ("radioNetwork", "tngrelocprep-expiry")
@@ -341,7 +351,7 @@ async def test_no_notify_in_time_lets_the_target_go(net: Net) -> None:
     net.amf.n2_handover.overall_timeout = 0.05
     await prepared(net)
     net.sent.clear()
-    await asyncio.sleep(0.1)
+    await _until_ended(net)
     await net.amf.n2_handover.settle()
     out = [(x.gnb, ngap.decode(x.data)) for x in net.sent if hasattr(x, "data")]
     g, rel = one(out, "UEContextRelease", "initiating")
