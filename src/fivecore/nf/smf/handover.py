@@ -26,13 +26,13 @@ TS 23.502 §4.9.1.3.2 (preparation) and §4.9.1.3.3 (execution), TS 29.502 §5.2
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from typing import TYPE_CHECKING, Any
 
 from fivecore.nf.smf import pfcp
 from fivecore.nf.smf.context import SmContext, SmState
 from fivecore.nf.smf.pfcp import PfcpFailure
+from fivecore.nf.smf.sbi import target_downlink
 from fivecore.transport.http2 import HttpError, Response, json_response
 from fivecore.wire import ngap
 from fivecore.wire.errors import DecodeError
@@ -138,13 +138,7 @@ class SmfN2Handover:
 
     def _prepared(self, sm: SmContext, n2: bytes) -> Response:
         """TS 23.502 §4.9.1.3.2 steps 9-11: remember the target's downlink tunnel."""
-        try:
-            tr = ngap.decode_ie("HandoverRequestAcknowledgeTransfer", n2)
-            ip, teid = ngap.gtp_tunnel_from(tr["dL-NGU-UP-TNLInformation"])
-            ipaddress.IPv4Address(ip)
-            accepted = {f["qosFlowIdentifier"] for f in tr["qosFlowSetupResponseList"]}
-        except (DecodeError, KeyError, TypeError, ValueError) as exc:
-            raise HttpError(400, "INVALID_MSG_FORMAT", f"bad HandoverRequestAcknowledgeTransfer: {exc}") from None
+        ip, teid, accepted = target_downlink("HandoverRequestAcknowledgeTransfer", n2, "qosFlowSetupResponseList")
         if sm.ref not in self.targets:
             return self._refuse(sm, "no handover being prepared", "protocol",
                                 "message-not-compatible-with-receiver-state")

@@ -595,13 +595,7 @@ class SmfService:
         uplink F-TEID, unchanged). A session that cannot be switched gets PATH_SWITCH_REQ_FAIL
         with a Path Switch Request Unsuccessful Transfer (§9.3.4.10), and the AMF lists it as
         released (TS 38.413 §8.4.4.2)."""
-        try:
-            tr = ngap.decode_ie("PathSwitchRequestTransfer", n2)
-            ip, teid = ngap.gtp_tunnel_from(tr["dL-NGU-UP-TNLInformation"])
-            ipaddress.IPv4Address(ip)
-            accepted = {f["qosFlowIdentifier"] for f in tr["qosFlowAcceptedList"]}
-        except (DecodeError, KeyError, TypeError, ValueError) as exc:
-            raise HttpError(400, "INVALID_MSG_FORMAT", f"bad PathSwitchRequestTransfer: {exc}") from None
+        ip, teid, accepted = target_downlink("PathSwitchRequestTransfer", n2, "qosFlowAcceptedList")
         if sm.qfi not in accepted:
             # the session's one QoS flow was not accepted by the target: nothing to switch
             return self._path_switch_refused(sm, "radioNetwork", "unspecified", "qos flow not accepted")
@@ -879,6 +873,21 @@ class SmfService:
         sm = self._sm(req)
         await self.release_by_network(sm, gsm.CAUSE_REGULAR_DEACTIVATION)
         return Response(204)
+
+
+def target_downlink(ie: str, n2: bytes, flows: str) -> tuple[str, int, set[int]]:
+    """The target gNB's downlink N3 F-TEID and the QFIs it accepted, from its Path Switch
+    Request Transfer (TS 38.413 §9.3.4.8, ``flows`` qosFlowAcceptedList) or Handover Request
+    Acknowledge Transfer (§9.3.4.11, qosFlowSetupResponseList); a transfer that does not decode,
+    or names no IPv4 tunnel, is the AMF's 400 INVALID_MSG_FORMAT."""
+    try:
+        tr = ngap.decode_ie(ie, n2)
+        ip, teid = ngap.gtp_tunnel_from(tr["dL-NGU-UP-TNLInformation"])
+        ipaddress.IPv4Address(ip)
+        accepted = {f["qosFlowIdentifier"] for f in tr[flows]}
+    except (DecodeError, KeyError, TypeError, ValueError) as exc:
+        raise HttpError(400, "INVALID_MSG_FORMAT", f"bad {ie}: {exc}") from None
+    return ip, teid, accepted
 
 
 def path_switch_ack_transfer(ul_ip: str, ul_teid: int) -> bytes:
