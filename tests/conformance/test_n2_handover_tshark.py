@@ -39,10 +39,6 @@ PREFS = ["-o", "sctp.checksum:CRC-32C"]
 KAMF, KGNB = bytes(range(32)), bytes(range(32, 64))
 
 
-def _hex(b: bytes) -> str:
-    return ":".join(f"{x:02x}" for x in b)
-
-
 def _build(path: Path) -> list[dict[str, Any]]:
     """Write the pcap; per frame the fields tshark must show."""
     app = AmfApp(load_config({"amf": {"nrf_uri": None}}))
@@ -92,7 +88,7 @@ def _build(path: Path) -> list[dict[str, Any]]:
          # intra5gs; gNB ID 2 in 22 bits, shown left-aligned in three octets
          "ngap.HandoverType": ["0"], "ngap.gNB_ID": ["00:00:08"], "ngap.tAC": ["1"], "ngap.pDUSessionID": ["1"]},
         {"ngap.procedureCode": ["13"], "ngap.AMF_UE_NGAP_ID": [amf], "ngap.nextHopChainingCount": ["1"],
-         "ngap.nextHopNH": [_hex(nh1)], "ngap.pDUSessionID": ["1"], "ngap.gTP_TEID": ["00:00:00:42"],
+         "ngap.nextHopNH": [nh1.hex(":")], "ngap.pDUSessionID": ["1"], "ngap.gTP_TEID": ["00:00:00:42"],
          "ngap.TransportLayerAddressIPv4": [UPF], "ngap.sST": ["01", "01"], "ngap.sD": ["01:02:03", "01:02:03"]},
         {"ngap.procedureCode": ["13"], "ngap.AMF_UE_NGAP_ID": [amf], "ngap.RAN_UE_NGAP_ID": ["31"],
          "ngap.pDUSessionID": ["1", "2"], "ngap.gTP_TEID": ["00:00:20:01"],

@@ -35,10 +35,6 @@ PREFS = ["-o", "sctp.checksum:CRC-32C"]
 KAMF, KGNB = bytes(range(32)), bytes(range(32, 64))
 
 
-def _hex(b: bytes) -> str:
-    return ":".join(f"{x:02x}" for x in b)
-
-
 def _build(path: Path) -> list[dict[str, Any]]:
     """Write the pcap; per frame the fields tshark must show."""
     app = AmfApp(load_config({"amf": {"nrf_uri": None}}))
@@ -72,7 +68,7 @@ def _build(path: Path) -> list[dict[str, Any]]:
          "ngap.nRintegrityProtectionAlgorithms": ["c0:00"]},
         {"ngap.procedureCode": ["25"], "ngap.RAN_UE_NGAP_ID": ["21"],
          "ngap.AMF_UE_NGAP_ID": [str(ue.amf_ue_ngap_id)], "ngap.nextHopChainingCount": ["1"],
-         "ngap.nextHopNH": [_hex(nh1)], "ngap.pDUSessionID": ["1", "2"], "ngap.gTP_TEID": ["00:00:00:42"],
+         "ngap.nextHopNH": [nh1.hex(":")], "ngap.pDUSessionID": ["1", "2"], "ngap.gTP_TEID": ["00:00:00:42"],
          "ngap.TransportLayerAddressIPv4": [UPF], "ngap.radioNetwork": ["26"],
          "ngap.nRencryptionAlgorithms": ["e0:00"], "ngap.sST": ["01"], "ngap.sD": ["01:02:03"]},
         {"ngap.procedureCode": ["25"], "ngap.RAN_UE_NGAP_ID": ["21"], "ngap.AMF_UE_NGAP_ID": ["77"],
