@@ -275,11 +275,6 @@ class AmfHandover:
             return True
         return got != ngap.ue_security_capabilities_from(AmfNgap._ue_security_capabilities(ue))
 
-    @staticmethod
-    def _stream(gnb: GnbContext, ran_id: int) -> int:
-        n = getattr(gnb, "out_streams", 2)
-        return 1 + ran_id % (n - 1) if n > 1 else 0
-
     def _failure(self, gnb: GnbContext, amf_id: int, ran_id: int, psis: list[int],
                  cause: tuple[str, str]) -> NgapSend:
         """TS 38.413 §9.2.3.10 PATH SWITCH REQUEST FAILURE: every session released."""
@@ -289,7 +284,7 @@ class AmfHandover:
             "PDUSessionResourceReleasedListPSFail": [
                 {"pDUSessionID": psi, "pathSwitchRequestUnsuccessfulTransfer": tr} for psi in psis]})
         self.ctx.count("path_switch_failure")
-        return NgapSend(gnb, self._stream(gnb, ran_id), ngap.encode(pdu))
+        return NgapSend(gnb, AmfNgap.stream_of(gnb, ran_id), ngap.encode(pdu))
 
     # --- SMFs and the answer ------------------------------------------------------------------
 

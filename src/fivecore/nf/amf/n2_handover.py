@@ -146,13 +146,8 @@ class AmfN2Handover:
 
     # --- PDUs ----------------------------------------------------------------------------------
 
-    @staticmethod
-    def _stream(gnb: GnbContext, ran_id: int) -> int:
-        n = getattr(gnb, "out_streams", 2)
-        return 1 + ran_id % (n - 1) if n > 1 else 0
-
     def _send(self, gnb: GnbContext, ran_id: int, pdu: NgapPdu) -> NgapSend:
-        return NgapSend(gnb, self._stream(gnb, ran_id), ngap.encode(pdu))
+        return NgapSend(gnb, AmfNgap.stream_of(gnb, ran_id), ngap.encode(pdu))
 
     def preparation_failure(self, gnb: GnbContext, amf_id: int, ran_id: int, cause: tuple[str, str]) -> NgapSend:
         """TS 38.413 §9.2.3.3 HANDOVER PREPARATION FAILURE."""

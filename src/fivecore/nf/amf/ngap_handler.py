@@ -589,10 +589,16 @@ class AmfNgap:
 
     def stream_for(self, gnb: GnbContext, ue: UeContext) -> int:
         """TS 38.412 §7: stream 0 is for non-UE-associated signalling; spread UEs over the rest."""
+        return self.stream_of(gnb, ue.amf_ue_ngap_id)
+
+    @staticmethod
+    def stream_of(gnb: GnbContext, ue_id: int) -> int:
+        """:meth:`stream_for` by one of the connection's NGAP IDs, for a message sent before
+        (or without) a UE context: the stream ``ue_id`` picks among the non-zero ones."""
         n = getattr(gnb, "out_streams", 2)
         if n <= 1:
             return 0
-        return 1 + (ue.amf_ue_ngap_id % (n - 1))
+        return 1 + (ue_id % (n - 1))
 
     def translate(self, actions: list[Action]) -> list[Any]:
         """5GMM actions -> NGAP PDUs (the rest pass through to the application)."""
