@@ -127,7 +127,8 @@ def test_ue_rejects_accept_with_wrong_pti() -> None:
     ue = UeSm()
     ue.establish(1, "internet", (1, None))
     _, sm = _session()
-    sm.pti = 200  # type: ignore[attr-defined]
+    # any PTI but the UE's own (the simulated UE starts its PTIs at a random value)
+    sm.pti = ue.sessions[1].pti % 254 + 1  # type: ignore[attr-defined]
     out = ue.on_downlink(1, gsm.establishment_accept(sm, gsm.EstablishmentDecision(1, 1)))  # type: ignore[arg-type]
     assert out and nas.decode(out[0][1]).cause == 47  # PTI mismatch
     assert ue.sessions[1].state == "ACTIVE_PENDING"
