@@ -23,12 +23,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from fivecore.nf.smf.context import SmContext
+from fivecore.transport import sockbuf
 from fivecore.wire import pfcp
 from fivecore.wire.errors import DecodeError, EncodeError
 from fivecore.wire.pfcp import (
@@ -417,6 +419,11 @@ class N4:
         sock = self.transport.get_extra_info("sockname")
         if sock:
             self.port = sock[1]
+        raw = self.transport.get_extra_info("socket")
+        if raw is not None:
+            # UPF responses queue here while the control plane is busy (a saturated attach
+            # burst); a dropped one costs its session a whole T1.
+            sockbuf.grow(raw, socket.SO_RCVBUF, sockbuf.PFCP_RCVBUF)
         for peer in self.peers:
             self._tasks.append(asyncio.create_task(self._peer_loop(peer), name=f"n4-{peer.address}"))
 

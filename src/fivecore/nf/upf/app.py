@@ -35,6 +35,7 @@ from fivecore.nf.upf.datapath import Datapath
 from fivecore.nf.upf.gtpu_control import N3Control
 from fivecore.nf.upf.pfcp_server import PfcpNode
 from fivecore.runtime import install_fast_loop
+from fivecore.transport import sockbuf
 from fivecore.transport.tun import Tun, TunError
 
 log = logging.getLogger("fivecore.upf")
@@ -167,10 +168,7 @@ class UpfApp:
         if sock is not None:
             # An SMF restoring thousands of sessions after a restart sends bursts; a GC pause
             # must not turn them into retransmissions.
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
-            except OSError:
-                pass
+            sockbuf.grow(sock, socket.SO_RCVBUF, sockbuf.PFCP_RCVBUF)
         self.datapath.start()
         self._tick = asyncio.create_task(self._ticker(), name="upf-pfcp-timers")
         if cfg.nrf_uri:

@@ -29,6 +29,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from .. import sockbuf
 from . import packet as p
 from .api import Message, SctpAssociation, SctpConnectError, SctpEvent, SctpServer, log
 from .association import (
@@ -191,18 +192,8 @@ class _RawIO:
         tx = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
         rx.setblocking(False)
         tx.setblocking(False)
-        for opt in (getattr(socket, "SO_RCVBUFFORCE", 33), socket.SO_RCVBUF):
-            try:
-                rx.setsockopt(socket.SOL_SOCKET, opt, _RCVBUF)
-                break
-            except OSError:
-                continue
-        for opt in (getattr(socket, "SO_SNDBUFFORCE", 32), socket.SO_SNDBUF):
-            try:
-                tx.setsockopt(socket.SOL_SOCKET, opt, _RCVBUF)
-                break
-            except OSError:
-                continue
+        sockbuf.grow(rx, socket.SO_RCVBUF, _RCVBUF)
+        sockbuf.grow(tx, socket.SO_SNDBUF, _RCVBUF)
         self.rx = rx
         self.tx = tx
         self.stats: Counter[str] = Counter()
