@@ -13,7 +13,7 @@ docs/latency-vs-load.png.
 5. the docs section and the plot.
 
     sudo .venv/bin/python bench/run_all.py [--quick] [--skip upf,scale] [--only attach]
-        [--rates 10,25,50,100,250,500] [--set-rates 250,400,500,600] [--scale-ues 100000] [--out DIR]
+        [--rates 10,25,50,100,250,500,600] [--set-rates 250,400,500,600] [--scale-ues 100000] [--out DIR]
 
 Raw results (JSON and logs) go to ``--out`` (default a new directory under /tmp).
 """
@@ -131,7 +131,7 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="short runs everywhere (noisier)")
     ap.add_argument("--skip", default="", help="comma-separated: components,attach,profile,scale,docs or a script name")
     ap.add_argument("--only", default="", help="comma-separated steps to run (default all)")
-    ap.add_argument("--rates", default="", help="offered attach rates (default 10,25,50,100,250,500)")
+    ap.add_argument("--rates", default="", help="offered attach rates (default 10,25,50,100,250,500,600)")
     ap.add_argument("--set-rates", default="", help="offered rates for the AMF Set sweep (default 250,400,500,600)")
     ap.add_argument("--seconds-per-rate", type=float, default=0.0, help="offered seconds per rate (default 8, quick 3)")
     ap.add_argument("--scale-ues", type=int, default=0, help="UEs for the scale run (default 100000, quick 5000)")
@@ -148,7 +148,7 @@ def main() -> int:
     only = {s for s in args.only.split(",") if s}
     steps = [s for s in ALL_STEPS if (not only or s in only) and s not in skip]
     rates = [float(x) for x in args.rates.split(",") if x] or ([25, 50, 100, 250] if args.quick
-                                                               else [10, 25, 50, 100, 250, 500])
+                                                               else [10, 25, 50, 100, 250, 500, 600])
     per_rate = args.seconds_per_rate or (3.0 if args.quick else 8.0)
     scale_ues = args.scale_ues or (5000 if args.quick else 100_000)
     out = Path(args.out or tempfile.mkdtemp(prefix="fivecore-make-bench-"))
