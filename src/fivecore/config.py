@@ -276,7 +276,7 @@ class AmfTimers(_Section):
 
 
 class AmfHandoverConfig(_Section):
-    """Xn handover (Path Switch, TS 23.502 §4.9.1.2.2) against hostile gNBs."""
+    """Xn handover (Path Switch, TS 23.502 §4.9.1.2.2) against hostile gNBs; N2 handover timers."""
 
     #: a UE-associated message for a UE from the gNB it left by Path Switch, within
     #: ``hijack_window`` seconds, means the UE may never have moved (another gNB claimed it):
@@ -284,6 +284,13 @@ class AmfHandoverConfig(_Section):
     #: the claiming gNB and holds the UE CM-IDLE, so the real UE's next Service Request restores it
     on_suspected_hijack: Literal["audit", "release"] = "audit"
     hijack_window: float = Field(default=30.0, gt=0, le=3600)
+    #: N2 handover (TS 23.502 §4.9.1.3): how long the AMF waits for the target gNB's HANDOVER
+    #: REQUEST ACKNOWLEDGE or FAILURE (its TNGRELOCprep, TS 38.413 §8.4.1.2) before it answers
+    #: the source with HANDOVER PREPARATION FAILURE, seconds
+    n2_prep_timeout: float = Field(default=5.0, gt=0, le=300)
+    #: after HANDOVER COMMAND, how long the AMF waits for the target's HANDOVER NOTIFY (its side
+    #: of the source's TNGRELOCoverall) before it cancels the handover at both gNBs, seconds
+    n2_overall_timeout: float = Field(default=10.0, gt=0, le=300)
 
 
 class AmfConfig(NfSection):

@@ -72,12 +72,30 @@ def one(out: list[tuple[GnbContext, Any]], procedure: str, kind: str) -> tuple[G
     return got[0]
 
 
+def _stop(n: Net) -> None:
+    for t in list(n.amf.n2_handover._bg):  # preparations still waiting for a target's answer
+        t.cancel()
+
+
 @pytest.fixture()
 async def net() -> Any:
     n = await Net().start()
     yield n
-    for t in list(n.amf.n2_handover._bg):  # preparations still waiting for a target's answer
-        t.cancel()
+    _stop(n)
+
+
+@pytest.fixture()
+async def timed() -> Any:
+    """A factory of nets whose AMF runs with the given ``amf.handover`` settings."""
+    made: list[Net] = []
+
+    async def make(**handover: float) -> Net:
+        made.append(await Net().start(amf={"handover": handover}))
+        return made[-1]
+
+    yield make
+    for n in made:
+        _stop(n)
 
 
 async def prepared(net: Net, ran_b: int = 31) -> Any:
@@ -232,9 +250,10 @@ async def _until_ended(net: Net, bound: float = 30.0) -> None:
         await asyncio.sleep(0.01)
 
 
-async def test_preparation_timer_expiry(net: Net) -> None:
+async def test_preparation_timer_expiry(timed: Any) -> None:
+    net = await timed(n2_prep_timeout=0.05)
+    assert net.amf.n2_handover.prep_timeout == 0.05  # amf.handover.n2_prep_timeout
     amf_id = net.ue.amf_ue_ngap_id
-    net.amf.n2_handover.prep_timeout = 0.05
     await feed(net, net.a, required(amf_id))  # B never answers
     await _until_ended(net)
     await net.amf.n2_handover.settle()
@@ -346,9 +365,10 @@ def test_amf_update_bodies_follow_the_openapi_schema() -> None:
     assert validator_for(str(spec)).schema_errors("TS29502_Nsmf_PDUSession.yaml", "SmContextUpdateData", body) == []
 
 
-async def test_no_notify_in_time_lets_the_target_go(net: Net) -> None:
+async def test_no_notify_in_time_lets_the_target_go(timed: Any) -> None:
+    net = await timed(n2_overall_timeout=0.05)
+    assert net.amf.n2_handover.overall_timeout == 0.05  # amf.handover.n2_overall_timeout
     amf_id = net.ue.amf_ue_ngap_id
-    net.amf.n2_handover.overall_timeout = 0.05
     await prepared(net)
     net.sent.clear()
     await _until_ended(net)

@@ -19,7 +19,7 @@ Notification), §8.4.5 (Handover Cancel); TS 33.501 §6.9.2.3.3 ({NH, NCC} to th
      (cause interaction-with-other-procedure). The N2 handover marks the UE busy in the
      Path Switch's set too, so the reverse holds.
 
-2. **Preparation** (asynchronous, bounded by ``prep_timeout``, the TNGRELOCprep timer of
+2. **Preparation** (asynchronous, bounded by ``amf.handover.n2_prep_timeout``, the TNGRELOCprep timer of
    TS 38.413 §8.4.1.2): each PDU session of the list goes to its SMF (UpdateSMContext hoState
    PREPARING, HANDOVER_REQUIRED, targetId); the SMF's PDU Session Resource Setup Request
    Transfers go to the target in HANDOVER REQUEST with the AMF UE NGAP ID the UE already has
@@ -41,7 +41,7 @@ Notification), §8.4.5 (Handover Cancel); TS 33.501 §6.9.2.3.3 ({NH, NCC} to th
    refusing every session, timer expiry: HANDOVER PREPARATION FAILURE to the source with the
    cause, SMFs hoState CANCELLED, and the target's connection released (UE Context Release
    Command) if it had acknowledged. HANDOVER CANCEL from the source: CANCEL ACKNOWLEDGE and
-   the same clean-up. No HANDOVER NOTIFY within ``overall_timeout`` after the command (the
+   the same clean-up. No HANDOVER NOTIFY within ``amf.handover.n2_overall_timeout`` after the command (the
    AMF's side of TNGRELOCoverall) or the loss of either gNB's association: the same clean-up
    (the UE stays with the source, or goes CM-IDLE with its association). A target gNB
    answering for a UE it was not asked to take is refused with an Error Indication, logged
@@ -70,11 +70,6 @@ log = logging.getLogger("fivecore.amf.n2_handover")
 #: trust audit events written by this module
 EVENT_N2_HANDOVER_REFUSED = "n2-handover-refused"
 
-#: TNGRELOCprep (TS 38.413 §8.4.1.2), seconds
-PREP_TIMEOUT = 5.0
-#: how long after HANDOVER COMMAND the AMF waits for HANDOVER NOTIFY before it lets the
-#: prepared target go (the AMF's counterpart of the source's TNGRELOCoverall), seconds
-OVERALL_TIMEOUT = 10.0
 
 _UNKNOWN_UE = ("radioNetwork", "unknown-local-UE-NGAP-ID")
 _UNKNOWN_TARGET = ("radioNetwork", "unknown-targetID")
@@ -120,8 +115,9 @@ class AmfN2Handover:
         self.ctx = app.gmm.ctx
         self.sessions = app.sessions
         self.xn = app.handover  # the Path Switch: its admission check and busy set
-        self.prep_timeout = PREP_TIMEOUT
-        self.overall_timeout = OVERALL_TIMEOUT
+        ho = app.config.amf.handover
+        self.prep_timeout: float = ho.n2_prep_timeout
+        self.overall_timeout: float = ho.n2_overall_timeout
         #: AMF UE NGAP ID -> its running N2 handover
         self.preps: dict[int, Prep] = {}
         #: (gNB association, AMF UE NGAP ID, RAN UE NGAP ID) of connections this module released
@@ -573,4 +569,4 @@ def attach(app: Any) -> AmfN2Handover:
     return h
 
 
-__all__ = ["EVENT_N2_HANDOVER_REFUSED", "OVERALL_TIMEOUT", "PREP_TIMEOUT", "AmfN2Handover", "Prep", "attach"]
+__all__ = ["EVENT_N2_HANDOVER_REFUSED", "AmfN2Handover", "Prep", "attach"]
