@@ -19,8 +19,8 @@ Notification), §8.4.5 (Handover Cancel); TS 33.501 §6.9.2.3.3 ({NH, NCC} to th
      (cause interaction-with-other-procedure). The N2 handover marks the UE busy in the
      Path Switch's set too, so the reverse holds.
 
-2. **Preparation** (asynchronous, bounded by ``amf.handover.n2_prep_timeout``, the TNGRELOCprep timer of
-   TS 38.413 §8.4.1.2): each PDU session of the list goes to its SMF (UpdateSMContext hoState
+2. **Preparation** (asynchronous, bounded by ``amf.handover.n2_prep_timeout``, the
+   TNGRELOCprep timer of TS 38.413 §8.4.1.2): each PDU session of the list goes to its SMF (UpdateSMContext hoState
    PREPARING, HANDOVER_REQUIRED, targetId); the SMF's PDU Session Resource Setup Request
    Transfers go to the target in HANDOVER REQUEST with the AMF UE NGAP ID the UE already has
    (one AMF, one UE context: the target's connection gets the same ID, §8.4.2.2 lets the
@@ -41,8 +41,8 @@ Notification), §8.4.5 (Handover Cancel); TS 33.501 §6.9.2.3.3 ({NH, NCC} to th
    refusing every session, timer expiry: HANDOVER PREPARATION FAILURE to the source with the
    cause, SMFs hoState CANCELLED, and the target's connection released (UE Context Release
    Command) if it had acknowledged. HANDOVER CANCEL from the source: CANCEL ACKNOWLEDGE and
-   the same clean-up. No HANDOVER NOTIFY within ``amf.handover.n2_overall_timeout`` after the command (the
-   AMF's side of TNGRELOCoverall) or the loss of either gNB's association: the same clean-up
+   the same clean-up. No HANDOVER NOTIFY within ``amf.handover.n2_overall_timeout`` after the
+   command (the AMF's side of TNGRELOCoverall) or the loss of either gNB's association: the same clean-up
    (the UE stays with the source, or goes CM-IDLE with its association). A target gNB
    answering for a UE it was not asked to take is refused with an Error Indication, logged
    and audited.
@@ -69,7 +69,6 @@ log = logging.getLogger("fivecore.amf.n2_handover")
 
 #: trust audit events written by this module
 EVENT_N2_HANDOVER_REFUSED = "n2-handover-refused"
-
 
 _UNKNOWN_UE = ("radioNetwork", "unknown-local-UE-NGAP-ID")
 _UNKNOWN_TARGET = ("radioNetwork", "unknown-targetID")
