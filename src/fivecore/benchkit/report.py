@@ -33,8 +33,8 @@ def attach_table_md(runs: Sequence[dict[str, Any]]) -> str:
     """One row per offered rate."""
     lines = [
         "| offered /s | attaches | failed | sustained /s | p50 ms | p90 ms | p99 ms | core CPU ms/attach "
-        "| CP / UPF / sim CPU ms | CP-bound /s | RSS MB CP / UPF / sim |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|",
+        "| CP / UPF / sim CPU ms | CP-bound /s | CP busy | RSS MB CP / UPF / sim |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|",
     ]
     for r in runs:
         lat = r["latency_ms"]
@@ -45,10 +45,20 @@ def attach_table_md(runs: Sequence[dict[str, Any]]) -> str:
             f"| {_f(lat.get('p50'))} | {_f(lat.get('p90'))} | {_f(lat.get('p99'))} "
             f"| {_f(r.get('core_cpu_ms_per_attach'), '{:.2f}')} "
             f"| {_f(cpu.get('core-cp'))} / {_f(cpu.get('upf'), '{:.2f}')} / {_f(cpu.get('simulator'))} "
-            f"| {_f(cp_bound(r), '{:.0f}')} "
+            f"| {_f(cp_bound(r), '{:.0f}')} | {_pct(cp_busy(r))} "
             f"| {_f(rss.get('core-cp'), '{:.0f}')} / {_f(rss.get('upf'), '{:.0f}')} / "
             f"{_f(rss.get('simulator'), '{:.0f}')} |")
     return "\n".join(lines)
+
+
+def cp_busy(r: dict[str, Any]) -> float | None:
+    """The busiest control-plane process's CPU time over the run's wall time (1.0: no idle time)."""
+    per = [v for k, v in (r.get("cpu_utilisation") or {}).items() if k.startswith("core-cp") and v is not None]
+    return max(per) if per else None
+
+
+def _pct(v: float | None) -> str:
+    return "–" if v is None else f"{100 * v:.0f} %"
 
 
 def cp_sum(per_process: dict[str, float]) -> float | None:
@@ -265,7 +275,10 @@ arrival to the last completion. CPU is each process's own user+system time (`psu
 run divided by the attaches; *core* is the control-plane process plus the UPF, the simulator's
 CPU is listed apart. *CP-bound* is 1000 / (control-plane CPU ms per attach): the rate that one
 process could carry with a whole core to itself, a ceiling that does not depend on what else the
-shared machine was doing. RSS is at the end of each rate's run."""
+shared machine was doing. *CP busy* is the busiest control-plane process's CPU time over the
+run's wall time: near 100 % the process never idled, its CPU per attach is then about
+1000 / rate ms and *CP-bound* equals the rate it carried (it used the core it had; a higher rate
+is served in fuller batches at less CPU per attach). RSS is at the end of each rate's run."""
 
 
 def overload_md(runs: Sequence[dict[str, Any]]) -> str:

@@ -173,3 +173,18 @@ def test_failed_run_at_250_is_reported_as_such() -> None:
     t = targets_md({"runs": runs}, None, None)
     line = next(ln for ln in t.splitlines() if "250 attaches/s" in ln)
     assert "1,957 of 2,000 attaches failed; p99 of the rest 3000 ms" in line and "**missed**" in line
+
+
+def test_a_control_plane_busy_the_whole_run_is_said_so() -> None:
+    """CP busy column; when the control plane never idled, its CPU per attach is 1000/rate and the
+    report says so even though nothing failed."""
+    from fivecore.benchkit.report import attach_table_md, overload_md
+
+    quiet = {**run(250, 20, 249.8, cpu=3.0), "cpu_utilisation": {"core-cp": 0.75, "upf": 0.07}}
+    busy = {**run(500, 60, 498.4, cpu=2.0), "cpu_utilisation": {"core-cp": 0.998, "upf": 0.09}}
+    table = attach_table_md([quiet, busy, run(100, 10, 100.0)])
+    assert "| CP busy |" in table and "| 75 % |" in table and "| 100 % |" in table and "| – |" in table
+    text = overload_md([quiet, busy])
+    assert "busy almost the whole run at 500/s (100 %)" in text and "250/s (" not in text
+    assert "Above capacity" not in text
+    assert "busy almost" not in overload_md([quiet])
