@@ -181,10 +181,12 @@ def print_attach(report: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from fivecore.benchkit.report import cp_busy
+
     con = Console()
     t = Table(title=f"fivecore bench attach — {report['ues']} UEs per rate ({report['layout']})")
     for col in ("offered/s", "ok", "failed", "sustained/s", "p50 ms", "p90 ms", "p99 ms", "core CPU ms/attach",
-                "sim CPU ms/attach", "RSS MB (CP/UPF/sim)"):
+                "sim CPU ms/attach", "CP busy", "RSS MB (CP/UPF/sim)"):
         t.add_column(col, justify="right")
     for r in report["runs"]:
         lat, cpu, rss = r["latency_ms"], r["cpu_ms_per_attach"], r["rss_mb"]
@@ -192,6 +194,7 @@ def print_attach(report: dict[str, Any]) -> None:
                   *(("-" if lat[k] is None else f"{lat[k]:.1f}") for k in ("p50", "p90", "p99")),
                   "-" if r["core_cpu_ms_per_attach"] is None else f"{r['core_cpu_ms_per_attach']:.2f}",
                   "-" if cpu.get("simulator") is None else f"{cpu['simulator']:.2f}",
+                  "-" if (busy := cp_busy(r)) is None else f"{100 * busy:.0f}%",
                   f"{rss.get('core-cp', 0):.0f}/{rss.get('upf', 0):.0f}/{rss.get('simulator', 0):.0f}")
     con.print(t)
     for r in report["runs"]:
