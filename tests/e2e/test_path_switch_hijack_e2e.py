@@ -6,11 +6,15 @@ namespaces (``netkit``), the AMF with a trust policy (audit log) and
 A UE attached through gNB A has a PDU session and pings the data network. gNB B, with no Xn
 handover at all, sends PATH SWITCH REQUEST naming the UE's AMF UE NGAP ID and B's own N3
 tunnel; the AMF (which cannot tell) moves the UE to B. gNB A, which still serves the real UE,
-then sends a UE-associated message for it (UE Context Release Request, user inactivity): the AMF answers A with an Error Indication as before, and now
-flags the suspected hijack (log, counter, an audit record naming both gNBs and the UE's
+then sends a UE-associated message for it -- a UE Context Release Request (user inactivity), or
+an UPLINK NAS TRANSPORT with the real UE's PDU Session Modification Request (TS 24.501
+§6.4.2.2) -- and the AMF answers A with an Error Indication as before, and now flags the
+suspected hijack (log, counter, an audit record naming both gNBs and the UE's
 pseudonym), releases B's NG connection for the UE (UE Context Release Command to B) and holds
 the UE CM-IDLE. gNB A, told the AMF does not know that connection, releases the UE's RRC
-connection; the UE's next Service Request through A restores its session and ping works.
+connection; the UE's next Service Request through A restores its session and ping works. A
+modification the hijack swallowed (its UL NAS Transport never reached the SMF) is not lost: the
+UE sends it again on the new connection (TS 24.501 §6.4.2.5 a, T3581) and it is answered.
 The NGAP of the episode (path switch, Error Indication, release) must decode cleanly in
 tshark: its AMF UE NGAP IDs are random 40-bit values now, usually five octets.
 
@@ -58,9 +62,12 @@ def core(tmp_path_factory: pytest.TempPathFactory, audit_log: Path) -> Any:
     yield from session_network(tmp_path_factory, "pshijack", FIRST + 2, amf=amf)
 
 
+@pytest.mark.parametrize("trigger", ["release_request", "uplink_nas"])
 async def test_hostile_path_switch_is_flagged_and_the_ue_recovers(core: SessionCore, audit_log: Path,
-                                                                  tmp_path: Path) -> None:
-    async with TwoGnbs(core, FIRST) as w:
+                                                                  tmp_path: Path, trigger: str) -> None:
+    c0 = await core.acounters()
+    audited = _hijack_records(audit_log)
+    async with TwoGnbs(core, FIRST + (trigger == "uplink_nas")) as w:
         sim, up, up_a, a, b, ru, ns, t = w.sim, w.up, w.up_a, w.a, w.b, w.ru, w.ns, w.tunnel
         frames = w.frames
         amf_id, psi = ru.amf_id, t.psi
@@ -74,17 +81,21 @@ async def test_hostile_path_switch_is_flagged_and_the_ue_recovers(core: SessionC
         info = await core.asmf_info()
         assert any(x["dlTeid"] == HOSTILE_TEID and x["gnbN3"] == GNB_B_N3 for x in info["sessions"]), info
 
-        # the real UE, still on A, goes quiet: A asks for its release (user inactivity)
         ei_before = a.stats.error_indications_rx
-        a.release_request(ru)
+        if trigger == "release_request":
+            # the real UE, still on A, goes quiet: A asks for its release (user inactivity)
+            a.release_request(ru)
+        else:
+            # the real UE, still on A, asks for a PDU Session Modification: UPLINK NAS
+            # TRANSPORT from A with the UE's old NGAP IDs
+            a.uplink_nas(ru, ru.ue.ul_sm(ru.ue.sm.modify(psi), psi))
+            assert up.session(ru, psi).state == "MODIFICATION_PENDING"
         await await_until("the AMF flagged and released the claim",
-                          lambda: _counter(core, "path_switch_hijack_release", 1), timeout=30, period=0.05)
-        c = await core.acounters()
-        assert c.get("path_switch_suspected_hijack") == 1, c
+                          lambda: _grew(core, c0, "path_switch_hijack_release"), timeout=30, period=0.05)
+        assert _delta(c0, await core.acounters(), "path_switch_suspected_hijack") == 1
         await await_until("the Error Indication to A", lambda: a.stats.error_indications_rx > ei_before,
                           timeout=10, period=0.05)
-        recs = [json.loads(line) for line in audit_log.read_text().splitlines()]
-        (rec,) = [r for r in recs if r.get("event") == "path-switch-suspected-hijack"]
+        (rec,) = _hijack_records(audit_log)[len(audited):]
         assert rec["subject"] == "gnb:00101:0x2/22" and rec["source"] == "gnb:00101:0x1/22", rec
         assert (rec["vendor"], rec["source_vendor"], rec["reaction"]) == ("tundra", "tundra", "release")
         assert rec["ue"].startswith("ue-") and ru.ue.supi not in audit_log.read_text()
@@ -96,7 +107,7 @@ async def test_hostile_path_switch_is_flagged_and_the_ue_recovers(core: SessionC
         # gNB A, told its NG connection for the UE is unknown, releases the UE's RRC connection
         # (TS 38.413 §10.6 local release); the UE comes back with a Service Request through A
         up_a.drop_ue(ru)
-        a._drop(ru)
+        a.release_locally(ru)
         await up.resume(ru, timeout=30)
         assert ru.gnb is a and ru.ue.state == UeState.REGISTERED
         t2 = up.tunnel(ru)
@@ -104,9 +115,13 @@ async def test_hostile_path_switch_is_flagged_and_the_ue_recovers(core: SessionC
         assert await _dl_teid(core, t.ul_teid) == t2.dl_teid
         loss, out = await ping(ns, DN_HOST, 3)
         assert loss == 0, out
+        if trigger == "uplink_nas":
+            # the modification the hijack swallowed was sent again and answered
+            await await_until("the pending modification answered",
+                              lambda: up.session(ru, psi).state == "ACTIVE", timeout=30, period=0.05)
         c = await core.acounters()
-        assert c.get("service_request", 0) >= 1 and c.get("service_reject", 0) == 0, c
-        assert c.get("path_switch_suspected_hijack") == 1, "recovery flagged nothing more"
+        assert _delta(c0, c, "service_request") >= 1 and _delta(c0, c, "service_reject") == 0, c
+        assert _delta(c0, c, "path_switch_suspected_hijack") == 1, "recovery flagged nothing more"
         await sim.deregister(ru, 10)
     pdus = [ngap.decode(d) for _, d, _ in frames]
     seen = [(p.procedure, p.kind) for p in pdus if p.procedure in ("PathSwitchRequest", "UEContextRelease")]
@@ -120,8 +135,18 @@ async def test_hostile_path_switch_is_flagged_and_the_ue_recovers(core: SessionC
         assert f"AMF-UE-NGAP-ID: {amf_id}" in text
 
 
-async def _counter(core: SessionCore, key: str, value: int) -> bool:
-    return (await core.acounters()).get(key, 0) == value
+def _delta(before: dict[str, int], after: dict[str, int], key: str) -> int:
+    """How much a counter grew during one test (the tests share one core)."""
+    return after.get(key, 0) - before.get(key, 0)
+
+
+async def _grew(core: SessionCore, before: dict[str, int], key: str) -> bool:
+    return _delta(before, await core.acounters(), key) == 1
+
+
+def _hijack_records(audit_log: Path) -> list[dict[str, Any]]:
+    text = audit_log.read_text() if audit_log.exists() else ""
+    return [r for r in map(json.loads, text.splitlines()) if r.get("event") == "path-switch-suspected-hijack"]
 
 
 async def _dl_teid(core: SessionCore, ul_teid: int) -> int | None:

@@ -138,6 +138,8 @@ class GnbStats:
     kgnb_mismatch: int = 0
     ics: int = 0
     releases: int = 0
+    #: NG connections released without the AMF (:meth:`Gnb.release_locally`)
+    local_releases: int = 0
     last_error_causes: list[Any] = field(default_factory=list)
     #: Xn handovers (fivecore.ran.handover): UEs taken in and handed out, path switches the
     #: AMF refused, Acknowledges whose {NH, NCC} the UE could not match, unreadable transfers
@@ -670,6 +672,18 @@ class Gnb:
             self._drop(ru)
         self.send(ngap.encode(NgapPdu("UEContextRelease", "successful", {
             "AMF-UE-NGAP-ID": amf_id, "RAN-UE-NGAP-ID": ran_id})), stream)
+
+    def release_locally(self, ru: RanUe) -> None:
+        """Release ``ru``'s RRC connection and forget its NG connection without signalling
+        to the AMF: the local release of a UE-associated logical NG connection the AMF no
+        longer knows (TS 38.413 §8.3.3 / §10.6, after an Error Indication with cause
+        "unknown local UE NGAP ID" naming it). The UE goes 5GMM-IDLE (its next NAS message
+        starts a new connection, e.g. a Service Request); its N3 tunnels are the user plane's
+        to drop (:meth:`fivecore.ran.userplane.GnbUserPlane.drop_ue`). Nothing happens for
+        a UE this gNB does not serve."""
+        if ru.gnb is self and ru.ran_id is not None and self.connected.get(ru.ran_id) is ru:
+            self.stats.local_releases += 1
+            self._drop(ru)
 
     def _drop(self, ru: RanUe) -> None:
         if ru.ran_id is not None:

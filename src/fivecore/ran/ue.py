@@ -514,16 +514,32 @@ class Ue:
         the network are released locally. Those that were up are asked for again
         (``UeSm.to_restore``), as after #9/#10: the simulated UE's applications are always-on,
         and an AMF that kept the UE across a restart may answer for an SMF that did not keep
-        its sessions."""
+        its sessions.
+
+        A UE-requested PDU session modification or release still pending from before is sent
+        again on the new connection (``UeSm.pending_requests``; TS 24.501 §6.4.2.5 a /
+        §6.4.3.5 a, T3581 / T3582 expiry: same message, same PTI). Its UL NAS Transport may
+        have been lost with the old connection -- e.g. carried by a gNB the AMF no longer
+        knew for this UE after a Path Switch, which the AMF answers with an Error Indication
+        only -- and without it the session would stay MODIFICATION / INACTIVE PENDING for
+        good, as this simulator runs no 5GSM timers. The session's user plane itself comes
+        back with the Service Accept's Initial Context Setup whatever that procedure's state
+        (§5.6.1.4.1; ``UeSession.established``)."""
         self.state = UeState.REGISTERED
         self.full_request = None
         failed = msg.reactivation_failed or frozenset()
         self.reactivation_failed = {p: msg.reactivation_causes.get(p, 0) for p in failed} if failed else _NO_FAILURES
         status = msg.pdu_session_status
-        if status is not None and self.sm is not None and self.sm.sessions:
-            self.sm.local_release(0, status, restore=True)
+        sm = self.sm
+        if status is not None and sm is not None and sm.sessions:
+            sm.local_release(0, status, restore=True)
         self._count("service_accept")
-        return []
+        if sm is None:
+            return []
+        again = sm.pending_requests()
+        if again:
+            self._count("sm_request_resent")
+        return [self.ul_sm(m, psi) for psi, m in again]
 
     def _on_service_reject(self, msg: Any) -> list[bytes]:
         """TS 24.501 §5.6.1.5: #9 "UE identity cannot be derived by the network" and #10

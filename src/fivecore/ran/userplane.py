@@ -82,7 +82,21 @@ class UeSession:
     qfi: int = 1
     cause: int | None = None
     dns: list[str] = field(default_factory=list)
+    #: the 5GSM request of the UE-requested modification or release waiting for its answer
+    #: (state MODIFICATION_PENDING / INACTIVE_PENDING), kept to be sent again (T3581 / T3582)
+    request: bytes | None = None
 
+    @property
+    def established(self) -> bool:
+        """TS 24.501 §6.1.3.2.1: the session exists with its address, so it has a user plane
+        whenever the UE is connected: PDU SESSION ACTIVE, and also MODIFICATION PENDING and
+        INACTIVE PENDING, where a UE-requested modification or release waits for its answer
+        and the session stays as it was until then."""
+        return self.state in _ESTABLISHED
+
+
+#: the UE's 5GSM states of an established PDU session (:attr:`UeSession.established`)
+_ESTABLISHED = frozenset({"ACTIVE", "MODIFICATION_PENDING", "INACTIVE_PENDING"})
 
 #: events a UeSm reports to its listener
 EV_ESTABLISHED, EV_REJECTED, EV_RELEASED, EV_MODIFIED = "established", "rejected", "released", "modified"
@@ -130,7 +144,8 @@ class UeSm:
             raise SessionError(f"PDU session {psi} is not active")
         s.pti = self._next_pti()
         s.state = "INACTIVE_PENDING"
-        return nas.encode(nas.PDUSessionReleaseRequest(pdu_session_id=psi, pti=s.pti, cause=36))
+        s.request = nas.encode(nas.PDUSessionReleaseRequest(pdu_session_id=psi, pti=s.pti, cause=36))
+        return s.request
 
     def modify(self, psi: int) -> bytes:
         """TS 24.501 §6.4.2.2: PDU Session Modification Request (re-authorise the QoS)."""
@@ -139,7 +154,18 @@ class UeSm:
             raise SessionError(f"PDU session {psi} is not active")
         s.pti = self._next_pti()
         s.state = "MODIFICATION_PENDING"
-        return nas.encode(nas.PDUSessionModificationRequest(pdu_session_id=psi, pti=s.pti))
+        s.request = nas.encode(nas.PDUSessionModificationRequest(pdu_session_id=psi, pti=s.pti))
+        return s.request
+
+    def pending_requests(self) -> list[tuple[int, bytes]]:
+        """(PSI, 5GSM request) of each UE-requested modification or release still waiting for
+        its answer, to be sent again as on expiry of T3581 / T3582 (TS 24.501 §6.4.2.5 a,
+        §6.4.3.5 a: the same message, the same PTI, so the network can tell a retransmission).
+        The application calls this when the UE has a NAS signalling connection again after
+        losing one: the request may have been lost with it (a gNB the AMF no longer knows for
+        the UE carried it, a radio link failure), and this simulator runs no 5GSM timers."""
+        return [(psi, s.request) for psi, s in self.sessions.items()
+                if s.request is not None and s.state in ("MODIFICATION_PENDING", "INACTIVE_PENDING")]
 
     def local_release(self, mm_cause: int, keep: frozenset[int] = frozenset(), restore: bool = True) -> None:
         """Release PDU sessions locally, without signalling.
@@ -222,7 +248,7 @@ class UeSm:
             return out
         if t == "PDUSessionReleaseReject":
             if s is not None and s.state == "INACTIVE_PENDING":
-                s.state, s.cause = "ACTIVE", msg.cause
+                s.state, s.cause, s.request = "ACTIVE", msg.cause, None
             return []
         if t == "PDUSessionModificationCommand":
             if s is None:
@@ -230,13 +256,13 @@ class UeSm:
             ambr = msg.session_ambr
             if ambr is not None:
                 s.ambr_ul, s.ambr_dl = ambr.ul_bps, ambr.dl_bps
-            s.state = "ACTIVE"
+            s.state, s.request = "ACTIVE", None
             self._count("modified")
             self._tell(EV_MODIFIED, s)
             return [(p, nas.encode(nas.PDUSessionModificationComplete(pdu_session_id=p, pti=msg.pti)))]
         if t == "PDUSessionModificationReject":
             if s is not None:
-                s.state, s.cause = "ACTIVE", msg.cause
+                s.state, s.cause, s.request = "ACTIVE", msg.cause, None
             return []
         if t == "5GSMStatus":
             self._count("status_received")
@@ -922,7 +948,12 @@ class UserPlane:
         key = (id(t.ru), t.psi)
         self._tunnels[key] = t
         s = self._sessions.get(key)
-        if s is not None and s.state == "ACTIVE" and t.tun_fd < 0:
+        # TS 24.501 §5.6.1.4.1 / TS 23.502 §4.2.3.2 step 12: the user plane of every session
+        # the Service Accept kept comes back, including one whose UE-requested modification or
+        # release is still pending (its state is MODIFICATION / INACTIVE PENDING, not ACTIVE,
+        # yet the session and its address are unchanged): without its interface the UE could
+        # never send on it, and the Service Request's user plane would never be "back"
+        if s is not None and s.established and t.tun_fd < 0:
             self._spawn(self._make_tun(t.ru, t, s))
 
     def _tunnel_down(self, t: Tunnel) -> None:
