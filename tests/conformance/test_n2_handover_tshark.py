@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -24,10 +25,11 @@ from fivecore.config import load_config
 from fivecore.nf.amf.app import AmfApp
 from fivecore.nf.amf.context import GnbState
 from fivecore.nf.amf.n2_handover import Prep
-from fivecore.nf.smf.handover import command_transfer
+from fivecore.nf.smf.handover import SmfN2Handover, command_transfer
 from fivecore.nf.smf.sbi import _setup_request_transfer
 from fivecore.obs.pcap import PcapWriter
 from fivecore.ran import n2_handover as ran
+from fivecore.ran.forwarding import SourceForwarding
 from fivecore.security import kdf
 from fivecore.wire import ngap
 from fivecore.wire.nas.ies import dec_ue_sec_cap
@@ -128,3 +130,72 @@ def test_no_malformed_packet_in_verbose_text(capture: tuple[Path, list[dict[str,
 
 def test_fields_read_back(capture: tuple[Path, list[dict[str, Any]]]) -> None:
     assert_read_back(*capture, PREFS)
+
+
+# --- direct data forwarding (TS 23.502 §4.9.1.3.2-3, TS 38.413 §9.3.4.1, §9.3.4.10-14) -----------
+
+
+def _build_forwarding(path: Path) -> list[dict[str, Any]]:
+    """The IEs of direct forwarding as our gNB, SMF and AMF write them, and the GTP-U the
+    source sends on the forwarding tunnel (a forwarded G-PDU, then the End Marker)."""
+    app = AmfApp(load_config({"amf": {"nrf_uri": None}}))
+    a = app.ngap.association_up(1, GNB_A)
+    b = app.ngap.association_up(2, GNB_B)
+    a.state = b.state = GnbState.READY
+    ue = app.gmm.ctx.new_ue(a, 21)
+    ue.kamf, ue.nh, ue.ncc = KAMF, KGNB, 0
+    ue.ue_sec_cap = dec_ue_sec_cap(bytes([0xF0, 0xF0]))
+    amf_id = ue.amf_ue_ngap_id
+    h = app.n2_handover
+    prep = Prep(ue, a, 21, b, ("00101", 1))
+    s2t = ran.source_to_target_container("00101", 0x20, 0x10)
+    required = ran.handover_required(amf_id, 21, ("00101", 2, 22), ("00101", 1), [1], s2t)
+    sm = SimpleNamespace(ul_ip=UPF, ul_teid=0x42, ambr_dl=2000000, ambr_ul=1000000, pdu_type=1, qfi=1,
+                         five_qi=9, arp=8)
+    cause = ngap.cause("radioNetwork", "handover-desirable-for-radio-reason")
+    request = h.request(prep, [{"pDUSessionID": 1, "s-NSSAI": ngap.s_nssai(1, None),
+                                "handoverRequestTransfer": SmfN2Handover.setup_transfer(sm, True)}], s2t, cause)
+    no_path = h.request(prep, [{"pDUSessionID": 1, "s-NSSAI": ngap.s_nssai(1, None),
+                                "handoverRequestTransfer": SmfN2Handover.setup_transfer(sm, False)}], s2t, cause)
+    ack = ran.handover_request_acknowledge(amf_id, 31, [(1, ran.request_acknowledge_transfer(GNB_B, 0x2001, 1, 0x3001))])
+    command = h.command(prep, [{"pDUSessionID": 1, "handoverCommandTransfer": command_transfer((GNB_B, 0x3001), (1,))}],
+                        [], ran.target_to_source_container())
+    ip_packet = bytes.fromhex("4500001c000000004001 0000 0a2d0001 ac1f0002 0800f7ff00000000".replace(" ", ""))
+    with PcapWriter(path) as w:
+        w.write_ngap(ngap.encode(required), src=GNB_A, dst=AMF)
+        w.write_ngap(ngap.encode(request), src=AMF, dst=GNB_B)
+        w.write_ngap(ngap.encode(no_path), src=AMF, dst=GNB_B)
+        w.write_ngap(ngap.encode(ack), src=GNB_B, dst=AMF)
+        w.write_ngap(ngap.encode(command), src=AMF, dst=GNB_A)
+        w.write_gtpu(SourceForwarding(0x3001, (GNB_B, 2152)).packet(ip_packet, 1), src=GNB_A, dst=GNB_B)
+        w.write_gtpu(SourceForwarding(0x3001, (GNB_B, 2152)).end_marker(), src=GNB_A, dst=GNB_B)
+    amf = str(amf_id)
+    return [
+        # Handover Required Transfer: directForwardingPathAvailability direct-path-available
+        {"ngap.procedureCode": ["12"], "ngap.directForwardingPathAvailability": ["0"]},
+        # the SMF's setup transfer for the target: Direct Forwarding Path Availability ...
+        {"ngap.procedureCode": ["13"], "ngap.AMF_UE_NGAP_ID": [amf], "ngap.DirectForwardingPathAvailability": ["0"]},
+        # ... or, with no direct path, Data Forwarding Not Possible
+        {"ngap.procedureCode": ["13"], "ngap.DataForwardingNotPossible": ["0"]},
+        # the target's Acknowledge Transfer: downlink tunnel, forwarding tunnel, flow accepted
+        {"ngap.procedureCode": ["13"], "ngap.RAN_UE_NGAP_ID": ["31"], "ngap.gTP_TEID": ["00:00:20:01", "00:00:30:01"],
+         "ngap.TransportLayerAddressIPv4": [GNB_B, GNB_B], "ngap.dataForwardingAccepted": ["0"]},
+        # the SMF's Handover Command Transfer: the forwarding tunnel and the flow to forward
+        {"ngap.procedureCode": ["12"], "ngap.gTP_TEID": ["00:00:30:01"], "ngap.TransportLayerAddressIPv4": [GNB_B],
+         "ngap.qosFlowIdentifier": ["1"], "ngap.qosFlowToBeForwardedList": ["1"]},
+        {"gtp.message": ["0xff"], "gtp.teid": ["0x00003001"]},
+        {"gtp.message": ["0xfe"], "gtp.teid": ["0x00003001"]},
+    ]
+
+
+def test_direct_forwarding_ies_read_back(tmp_path: Path) -> None:
+    path = tmp_path / "n2-forwarding.pcap"
+    expected = _build_forwarding(path)
+    out = tshark_verbose(path, PREFS)
+    for text in ("directForwardingPathAvailability: direct-path-available",
+                 "DirectForwardingPathAvailability: direct-path-available",
+                 "DataForwardingNotPossible: data-forwarding-not-possible",
+                 "dLForwardingUP-TNLInformation", "dataForwardingAccepted: data-forwarding-accepted",
+                 "qosFlowToBeForwardedList", "End Marker"):
+        assert text in out, text
+    assert_read_back(path, expected, PREFS)

@@ -7,11 +7,21 @@ The transparent containers carry RRC (TS 38.331 §11.2.2: HandoverPreparationInf
 the source, HandoverCommand with an RRCReconfiguration from the target). The simulator's UE
 has no RRC, so they are minimal but well-formed: the source's lists no UE capability, the
 target's reconfiguration sets nothing; Wireshark decodes them down to the RRC.
+
+Direct data forwarding (TS 23.502 §4.9.1.3.2-3, TS 38.300 §9.2.3.2.3,
+:mod:`fivecore.ran.forwarding`): the source's Handover Required Transfer says a direct
+forwarding path is available (the simulator's gNBs reach each other's N3 addresses); a target
+whose setup transfer carries Direct Forwarding Path Availability (and not Data Forwarding Not
+Possible) allocates a DL forwarding tunnel per session and accepts forwarding for its QoS flow
+in the Handover Request Acknowledge Transfer; on HANDOVER COMMAND the source forwards the
+downlink of every session whose Handover Command Transfer names that tunnel, until the UPF's
+End Marker.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 from dataclasses import dataclass, field
 from functools import cache
@@ -70,9 +80,17 @@ def target_to_source_container() -> bytes:
                           {"rRCContainer": handover_command_rrc()})
 
 
+def required_transfer(direct: bool = True) -> bytes:
+    """TS 38.413 §9.3.4.14 Handover Required Transfer: ``direct`` says a direct forwarding
+    path to the target is available (directForwardingPathAvailability)."""
+    return ngap.encode_ie("HandoverRequiredTransfer",
+                          {"directForwardingPathAvailability": "direct-path-available"} if direct else {})
+
+
 def handover_required(amf_id: int, ran_id: int, target: tuple[str, int, int], tai: tuple[str, int],
-                      psis: list[int], container: bytes) -> NgapPdu:
-    """TS 38.413 §9.2.3.1 HANDOVER REQUIRED: ``target`` is (PLMN, gNB ID, bit length)."""
+                      psis: list[int], container: bytes, direct: bool = True) -> NgapPdu:
+    """TS 38.413 §9.2.3.1 HANDOVER REQUIRED: ``target`` is (PLMN, gNB ID, bit length);
+    ``direct``: the sessions' transfers offer direct data forwarding."""
     plmn, gnb_id, bits = target
     return NgapPdu("HandoverPreparation", "initiating", {
         "AMF-UE-NGAP-ID": amf_id, "RAN-UE-NGAP-ID": ran_id, "HandoverType": "intra5gs",
@@ -80,17 +98,51 @@ def handover_required(amf_id: int, ran_id: int, target: tuple[str, int, int], ta
         "TargetID": ("targetRANNodeID", {"globalRANNodeID": ngap.global_gnb_id(plmn, gnb_id, bits),
                                          "selectedTAI": ngap.tai(*tai)}),
         "PDUSessionResourceListHORqd": [
-            {"pDUSessionID": p, "handoverRequiredTransfer": ngap.encode_ie("HandoverRequiredTransfer", {})}
-            for p in psis],
+            {"pDUSessionID": p, "handoverRequiredTransfer": required_transfer(direct)} for p in psis],
         "SourceToTarget-TransparentContainer": container})
 
 
-def request_acknowledge_transfer(n3_address: str, teid: int, qfi: int) -> bytes:
+def request_acknowledge_transfer(n3_address: str, teid: int, qfi: int, forwarding_teid: int | None = None) -> bytes:
     """TS 38.413 §9.3.4.11 Handover Request Acknowledge Transfer: the target's downlink tunnel
-    and the QoS flow it set up (no data forwarding tunnel)."""
+    and the QoS flow it set up; with ``forwarding_teid`` also its DL forwarding tunnel
+    (dLForwardingUP-TNLInformation, on the same N3 address) and forwarding accepted for the
+    flow (dataForwardingAccepted)."""
+    if forwarding_teid is None:
+        return ngap.encode_ie("HandoverRequestAcknowledgeTransfer", {
+            "dL-NGU-UP-TNLInformation": ngap.gtp_tunnel(n3_address, teid),
+            "qosFlowSetupResponseList": [{"qosFlowIdentifier": qfi}]})
     return ngap.encode_ie("HandoverRequestAcknowledgeTransfer", {
         "dL-NGU-UP-TNLInformation": ngap.gtp_tunnel(n3_address, teid),
-        "qosFlowSetupResponseList": [{"qosFlowIdentifier": qfi}]})
+        "dLForwardingUP-TNLInformation": ngap.gtp_tunnel(n3_address, forwarding_teid),
+        "qosFlowSetupResponseList": [{"qosFlowIdentifier": qfi, "dataForwardingAccepted": "data-forwarding-accepted"}]})
+
+
+def forwarding_allowed(setup: dict[str, Any]) -> bool:
+    """TS 38.413 §8.4.2.2 / §9.3.4.1 on the target: the SMF's setup transfer says a direct
+    forwarding path is available and does not say data forwarding is not possible."""
+    return (setup.get("DirectForwardingPathAvailability") == "direct-path-available"
+            and "DataForwardingNotPossible" not in setup)
+
+
+def command_forwarding(cmd: NgapPdu) -> dict[int, tuple[str, int]]:
+    """TS 38.413 §9.3.4.10 on the source: PSI -> the target's DL forwarding F-TEID of each
+    Handover Command Transfer of HANDOVER COMMAND that names one and a QoS flow to forward.
+    The transfers come from the SMF through the AMF; one that is unusable (not decodable,
+    not IPv4, TEID 0) means no forwarding for that session, never a failed handover."""
+    out: dict[int, tuple[str, int]] = {}
+    for item in cmd.get("PDUSessionResourceHandoverList") or []:
+        try:
+            tr = ngap.decode_ie("HandoverCommandTransfer", bytes(item["handoverCommandTransfer"]))
+            tnl = tr.get("dLForwardingUP-TNLInformation")
+            if tnl is None or not tr.get("qosFlowToBeForwardedList"):
+                continue
+            ip, teid = ngap.gtp_tunnel_from(tnl)
+            ipaddress.IPv4Address(ip)
+        except (DecodeError, KeyError, TypeError, ValueError):
+            continue
+        if teid:
+            out[item["pDUSessionID"]] = (ip, teid)
+    return out
 
 
 def handover_request_acknowledge(amf_id: int, ran_id: int, admitted: list[tuple[int, bytes]],
@@ -165,6 +217,8 @@ class _Incoming:
     pair: tuple[bytes, int] | None = None
     uplink: dict[int, tuple[str, int]] = field(default_factory=dict)
     released: frozenset[int] = frozenset()
+    #: direct data forwarding offered (module docstring)
+    forwarding: bool = True
 
 
 @dataclass(eq=False)
@@ -218,6 +272,7 @@ def _on_handover_request(gnb: Gnb, st: GnbN2State, pdu: NgapPdu) -> None:
         return
     admitted: list[tuple[int, bytes]] = []
     wanted: set[int] = set()
+    direct: set[int] = set()
     for item in pdu.get("PDUSessionResourceSetupListHOReq") or []:
         psi = item["pDUSessionID"]
         try:
@@ -226,9 +281,12 @@ def _on_handover_request(gnb: Gnb, st: GnbN2State, pdu: NgapPdu) -> None:
         except (DecodeError, KeyError, TypeError, ValueError):
             continue
         wanted.add(psi)
+        if inc.forwarding and forwarding_allowed(tr):
+            direct.add(psi)
     for _t, t2 in inc.pairs:
         if t2.psi in wanted:
-            admitted.append((t2.psi, request_acknowledge_transfer(inc.up.n3_address, t2.dl_teid, t2.qfi)))
+            fwd = inc.up.prepare_forwarding(t2) if t2.psi in direct else None
+            admitted.append((t2.psi, request_acknowledge_transfer(inc.up.n3_address, t2.dl_teid, t2.qfi, fwd)))
     if not admitted:
         fail(("radioNetwork", "unspecified"))
         return
@@ -239,25 +297,30 @@ def _on_handover_request(gnb: Gnb, st: GnbN2State, pdu: NgapPdu) -> None:
     gnb.send(ngap.encode(handover_request_acknowledge(amf_id, new_id, admitted)), 1)
 
 
-async def n2_handover(ru: RanUe, target: Gnb | GnbNode, timeout: float = 10.0, cancel: bool = False) -> NgapPdu:
+async def n2_handover(ru: RanUe, target: Gnb | GnbNode, timeout: float = 10.0, cancel: bool = False,
+                      forwarding: bool = True) -> NgapPdu:
     """Hand the CM-CONNECTED UE ``ru`` from its gNB to ``target`` by N2 (TS 23.502 §4.9.1.3):
     HANDOVER REQUIRED from the source, the target's answer to the AMF's HANDOVER REQUEST, and
     on HANDOVER COMMAND the UE "moves" (its user plane goes through the target) and the target
     sends HANDOVER NOTIFY; the source answers the AMF's UE Context Release Command. Returns the
     HANDOVER COMMAND. With ``cancel`` the source cancels after the command instead (HANDOVER
-    CANCEL) and the UE stays. Raises :class:`fivecore.ran.handover.HandoverFailed`."""
+    CANCEL) and the UE stays. With ``forwarding`` (the default) the source offers direct data
+    forwarding and, when the command gives a forwarding tunnel, sends the target the downlink
+    that still reaches it (module docstring); without, that downlink is lost as before.
+    Raises :class:`fivecore.ran.handover.HandoverFailed`."""
     from fivecore.ran.handover import HandoverFailed, prepare_move
 
     source, link, owner, up_src, up_dst, pairs = prepare_move(ru, target, "to hand over")
     amf_id, old_id = ru.amf_id, ru.ran_id
-    inc = _Incoming(ru, pairs, up_dst)
+    inc = _Incoming(ru, pairs, up_dst, forwarding=forwarding)
     link.n2.incoming[amf_id] = inc
     loop = asyncio.get_running_loop()
     fut: asyncio.Future[NgapPdu] = loop.create_future()
     source.n2.commands[old_id] = fut
     c, t = source.cfg, link.cfg
     required = handover_required(amf_id, old_id, (t.plmn, t.gnb_id, t.gnb_id_bits), (t.plmn, t.tac),
-                                 [t2.psi for _t, t2 in pairs], source_to_target_container(t.plmn, t.nci, c.nci))
+                                 [t2.psi for _t, t2 in pairs], source_to_target_container(t.plmn, t.nci, c.nci),
+                                 direct=forwarding)
 
     def undo() -> None:
         owner.abort_handover(up_dst, pairs)
@@ -289,7 +352,9 @@ async def n2_handover(ru: RanUe, target: Gnb | GnbNode, timeout: float = 10.0, c
         # the UE follows the command (simulated RRC) and arrives at the target
         ru.ran_id, ru.gnb, ru.ids = inc.new_id, link, None
         ru.nh, ru.ncc = inc.pair
-        owner.commit_handover(ru, up_src, up_dst, pairs, inc.released, inc.uplink)
+        # TS 38.300 §9.2.3.2.3: from the command on, the source forwards what still reaches it
+        fwd = command_forwarding(cmd) if forwarding else {}
+        owner.commit_handover(ru, up_src, up_dst, pairs, inc.released, inc.uplink, fwd)
         link.send(ngap.encode(handover_notify(amf_id, inc.new_id, t.plmn, t.tac, t.nci)), 1)
         source.stats.handovers_out += 1
         link.stats.handovers_in += 1
@@ -301,7 +366,8 @@ async def n2_handover(ru: RanUe, target: Gnb | GnbNode, timeout: float = 10.0, c
         link.n2.incoming.pop(amf_id, None)
 
 
-__all__ = ["GnbN2State", "n2_handover", "on_gnb_pdu", "check_n2_security_context", "handover_cancel", "handover_command_rrc", "handover_failure",
+__all__ = ["GnbN2State", "n2_handover", "on_gnb_pdu", "check_n2_security_context", "command_forwarding",
+           "forwarding_allowed", "handover_cancel", "handover_command_rrc", "handover_failure",
            "handover_notify", "handover_preparation_information", "handover_request_acknowledge",
-           "handover_required", "request_acknowledge_transfer", "source_to_target_container",
+           "handover_required", "request_acknowledge_transfer", "required_transfer", "source_to_target_container",
            "target_to_source_container"]

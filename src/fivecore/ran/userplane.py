@@ -33,6 +33,7 @@ from functools import lru_cache
 from typing import Any
 
 from fivecore.errors import FivecoreError
+from fivecore.ran.forwarding import SourceForwarding, TargetOrdering
 from fivecore.wire import gtpu, icmpv6, nas, ngap
 from fivecore.wire.errors import DecodeError, EncodeError
 from fivecore.wire.ngap import NgapPdu
@@ -310,7 +311,8 @@ class Tunnel:
     """One PDU session's N3 tunnel at the gNB (TS 38.413 §9.3.4.1 / §9.3.4.2)."""
 
     __slots__ = ("ru", "psi", "dl_teid", "ul_teid", "upf", "qfi", "tun_fd", "tun_name", "rx", "tx",
-                 "rx_bytes", "tx_bytes", "ra", "ra_event", "borrowed")
+                 "rx_bytes", "tx_bytes", "ra", "ra_event", "borrowed", "forward", "fwd_in", "fwd_for",
+                 "ordering", "timers")
 
     def __init__(self, ru: Any, psi: int, dl_teid: int, ul_teid: int, upf: tuple[str, int], qfi: int) -> None:
         self.ru = ru
@@ -329,6 +331,23 @@ class Tunnel:
         #: it: until the handover commits, tearing it down (the AMF releasing the target's
         #: prepared connection, a cancel) must leave the interface to the source's tunnel
         self.borrowed = False
+        #: N2 handover data forwarding (fivecore.ran.forwarding). At the source, after the
+        #: command: where the old tunnel's downlink goes instead of the UE
+        self.forward: SourceForwarding | None = None
+        #: at the target: a session tunnel's DL forwarding tunnel while forwarding may run ...
+        self.fwd_in: Tunnel | None = None
+        #: ... and a DL forwarding tunnel's session tunnel (whose UE it delivers to)
+        self.fwd_for: Tunnel | None = None
+        #: a DL forwarding tunnel's ordering of forwarded and fresh downlink
+        self.ordering: TargetOrdering | None = None
+        #: the asyncio timer handles bounding the forwarding (cancelled when it ends)
+        self.timers: list[asyncio.TimerHandle] = []
+
+
+def _is_router_advertisement(p: bytes) -> bool:
+    """An ICMPv6 Router Advertisement without extension headers (RFC 4861 §4.2)."""
+    return len(p) >= 48 and p[0] >> 4 == 6 and p[6] == icmpv6.NEXT_HEADER_ICMPV6 \
+        and p[40] == icmpv6.ROUTER_ADVERTISEMENT
 
 
 class _N3(asyncio.DatagramProtocol):
@@ -367,6 +386,12 @@ class GnbUserPlane:
         self.stats: dict[str, int] = {}
         self.tap: Callable[[bytes, tuple[str, int], tuple[str, int]], None] | None = None
         self._transfer_templates = TemplateCache(limit=64)
+        #: N2 handover data forwarding (fivecore.ran.forwarding): how long a source forwards
+        #: and a target keeps its DL forwarding tunnel without an End Marker (TS 38.413
+        #: §8.4.1.2 leaves it to the node; TNGRELOCoverall's 10 s is the AMF's own bound), and
+        #: how long the target holds fresh downlink waiting for the forwarded packets
+        self.forwarding_timeout = 10.0
+        self.hold_timeout = 1.0
         #: the :class:`UserPlane` that owns the UEs' interfaces (set by :meth:`UserPlane.add_gnb`)
         self.owner: Any = None
         for link in self.links:
@@ -617,7 +642,7 @@ class GnbUserPlane:
         if self.tap is not None:
             self.tap(data, addr, (self.n3_address, self.n3_port))
         try:
-            teid, _qfi, off = gtpu.decap(data)
+            teid, qfi, off = gtpu.decap(data)
         except DecodeError:
             self._n3_signalling(data, addr)
             return
@@ -629,6 +654,9 @@ class GnbUserPlane:
             return
         t.rx += 1
         t.rx_bytes += len(data) - off
+        if t.forward is not None or t.fwd_for is not None or t.fwd_in is not None:
+            self._n3_forwarding(t, data[off:], qfi)
+            return
         if len(data) >= off + 48 and data[off] >> 4 == 6 and data[off + 6] == icmpv6.NEXT_HEADER_ICMPV6 \
                 and data[off + 40] == icmpv6.ROUTER_ADVERTISEMENT:
             self._router_advertisement(t, data[off:])
@@ -665,6 +693,132 @@ class GnbUserPlane:
             self.count("error_indication_rx")
         elif m.msg_type == gtpu.END_MARKER:
             self.count("end_marker_rx")
+            t = self.tunnels.get(m.teid)
+            if t is not None and t.forward is not None:
+                # the UPF's last packet on the old path: the target learns it the same way
+                self._send(t.forward.end_marker(), t.forward.peer)
+                self.count("end_marker_forwarded")
+                self._stop_forwarding(t)
+            elif t is not None and t.fwd_for is not None:
+                self._end_forwarding_in(t, "end-marker")
+
+    # --- N2 handover data forwarding (fivecore.ran.forwarding) -----------------------------
+
+    def _later(self, t: Tunnel, delay: float, fn: Callable[..., None], *args: Any) -> None:
+        """A timer bounding ``t``'s forwarding (none outside an event loop: plain-call tests)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        t.timers.append(loop.call_later(delay, fn, *args))
+
+    @staticmethod
+    def _cancel_timers(t: Tunnel) -> None:
+        for h in t.timers:
+            h.cancel()
+        t.timers.clear()
+
+    def _deliver(self, t: Tunnel, packets: list[bytes]) -> None:
+        """Downlink packets to the UE's interface, in order."""
+        for p in packets:
+            if t.tun_fd < 0:
+                self.count("dl_no_tun")
+                continue
+            try:
+                os.write(t.tun_fd, p)
+            except OSError:
+                self.count("tun_write_error")
+
+    def _n3_forwarding(self, t: Tunnel, payload: bytes, qfi: int) -> None:
+        """A G-PDU on a tunnel taking part in forwarding (module fivecore.ran.forwarding):
+        the source's old tunnel forwards it, the target's forwarding tunnel delivers it at
+        once, the target's new tunnel holds it behind the forwarded ones."""
+        if t.forward is not None:
+            self._send(t.forward.packet(payload, qfi if qfi >= 0 else None), t.forward.peer)
+            self.count("dl_forwarded")
+            return
+        session = t.fwd_for or t
+        if _is_router_advertisement(payload):
+            # the network's RA is for the gNB's side of the session, forwarded or not
+            self._router_advertisement(session, payload)
+            return
+        if t.fwd_for is not None:
+            assert t.ordering is not None
+            self.count("dl_forwarded_rx")
+            self._deliver(t.fwd_for, t.ordering.forwarded(payload))
+            return
+        tf = t.fwd_in
+        assert tf is not None and tf.ordering is not None
+        o = tf.ordering
+        was = len(o.held)
+        out = o.fresh(payload)
+        if len(o.held) > was:
+            self.count("dl_fresh_held")
+            if was == 0:
+                self._later(tf, self.hold_timeout, self._hold_expired, tf)
+        elif o.ended_by == "overflow" and out:
+            self.count("dl_ordering_overflow")
+        self._deliver(t, out)
+
+    def prepare_forwarding(self, t2: Tunnel) -> int:
+        """TS 38.413 §8.4.2.2 / §9.3.4.11 on the target: a DL forwarding tunnel for the
+        session prepared in ``t2``; returns its TEID (for dLForwardingUP-TNLInformation)."""
+        old = t2.fwd_in
+        if old is not None:
+            self._drop_forwarding_in(old)
+        tf = Tunnel(t2.ru, t2.psi, self._new_teid(), 0, t2.upf, t2.qfi)
+        tf.fwd_for, tf.ordering = t2, TargetOrdering()
+        t2.fwd_in = tf
+        self.tunnels[tf.dl_teid] = tf
+        self.count("forwarding_tunnels")
+        self._later(tf, self.forwarding_timeout, self._end_forwarding_in, tf, "expired")
+        return tf.dl_teid
+
+    def _hold_expired(self, tf: Tunnel) -> None:
+        """No End Marker while fresh packets wait: they go to the UE (ordering given up, the
+        forwarding tunnel still delivers what comes)."""
+        if tf.ordering is not None and tf.ordering.active and tf.fwd_for is not None:
+            self.count("dl_ordering_expired")
+            self._deliver(tf.fwd_for, tf.ordering.expire())
+
+    def _end_forwarding_in(self, tf: Tunnel, why: str) -> None:
+        """The target's forwarding for ``tf``'s session ends (End Marker or expiry): held
+        fresh packets go to the UE after all forwarded ones, the tunnel goes."""
+        t2 = tf.fwd_for
+        if t2 is None or tf.ordering is None:
+            return
+        held = tf.ordering.end_marker() if why == "end-marker" else tf.ordering.expire()
+        self.count("forwarding_end_marker_rx" if why == "end-marker" else "forwarding_expired")
+        self._deliver(t2, held)
+        self._drop_forwarding_in(tf)
+
+    def _drop_forwarding_in(self, tf: Tunnel) -> None:
+        self._cancel_timers(tf)
+        if self.tunnels.get(tf.dl_teid) is tf:
+            del self.tunnels[tf.dl_teid]
+        t2 = tf.fwd_for
+        if t2 is not None and t2.fwd_in is tf:
+            t2.fwd_in = None
+        tf.fwd_for = None
+
+    def start_forwarding(self, t: Tunnel, peer: tuple[str, int]) -> None:
+        """TS 23.502 §4.9.1.3.3 / TS 38.300 §9.2.3.2.3 on the source: the UE has left with
+        the handover command; the old tunnel ``t`` stays, its downlink now going to the
+        target's DL forwarding F-TEID ``peer`` (address, TEID) until the End Marker."""
+        t.forward = SourceForwarding(peer[1], (peer[0], gtpu.GTPU_PORT))
+        self.tunnels[t.dl_teid] = t
+        self.count("forwarding_started")
+        self._later(t, self.forwarding_timeout, self._forwarding_expired, t)
+
+    def _forwarding_expired(self, t: Tunnel) -> None:
+        self.count("forwarding_expired")
+        self._stop_forwarding(t)
+
+    def _stop_forwarding(self, t: Tunnel) -> None:
+        self._cancel_timers(t)
+        if self.tunnels.get(t.dl_teid) is t:
+            del self.tunnels[t.dl_teid]
+        t.forward = None
 
     def _send(self, data: bytes, addr: tuple[str, int]) -> None:
         if self.transport is not None:
@@ -984,11 +1138,15 @@ class UserPlane:
 
     def commit_handover(self, ru: Any, source: GnbUserPlane, target: GnbUserPlane,
                         pairs: list[tuple[Tunnel, Tunnel]], released: frozenset[int],
-                        uplink: dict[int, tuple[str, int]]) -> None:
-        """The Path Switch Request Acknowledge came: the UE's interfaces now send through the
-        target's tunnels (``uplink``: PSI -> the UPF's N3 address and TEID from each Path
-        Switch Request Acknowledge Transfer), the source forgets its tunnels, and the
-        sessions in ``released`` lose their user plane (their interface goes)."""
+                        uplink: dict[int, tuple[str, int]],
+                        forwarding: dict[int, tuple[str, int]] | None = None) -> None:
+        """The Path Switch Request Acknowledge (or N2 HANDOVER COMMAND) came: the UE's
+        interfaces now send through the target's tunnels (``uplink``: PSI -> the UPF's N3
+        address and TEID from each Path Switch Request Acknowledge Transfer), the source
+        forgets its tunnels, and the sessions in ``released`` lose their user plane (their
+        interface goes). ``forwarding``: PSI -> the target's DL forwarding F-TEID of an N2
+        handover's Handover Command Transfer; those old tunnels stay at the source to
+        forward their downlink (:meth:`start_forwarding`) instead of being forgotten."""
         loop = asyncio.get_running_loop()
         for t, t2 in pairs:
             key = (id(ru), t.psi)
@@ -1008,6 +1166,8 @@ class UserPlane:
             t2.tun_fd, t2.tun_name, t2.borrowed = t.tun_fd, t.tun_name, False
             t.tun_fd, t.tun_name = -1, None
             source.tunnels.pop(t.dl_teid, None)
+            if forwarding and t.psi in forwarding:
+                source.start_forwarding(t, forwarding[t.psi])
             if source.by_session.get(key) is t:
                 del source.by_session[key]
             source.count("tunnels_handover_out")
@@ -1021,6 +1181,8 @@ class UserPlane:
     @staticmethod
     def _abort_one(target: GnbUserPlane, t2: Tunnel) -> None:
         t2.tun_fd = -1  # never the target's to close
+        if t2.fwd_in is not None:
+            target._drop_forwarding_in(t2.fwd_in)
         target.tunnels.pop(t2.dl_teid, None)
         if target.by_session.get((id(t2.ru), t2.psi)) is t2:
             del target.by_session[(id(t2.ru), t2.psi)]

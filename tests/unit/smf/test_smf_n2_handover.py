@@ -189,3 +189,96 @@ async def test_bodies_follow_the_openapi_schemas() -> None:
                              ({"hoState": "COMPLETED"}, None, "SmContextUpdatedData")):
         rsp = await update(app, sm, req, n2b)
         assert v.schema_errors(SMF_API, schema, body_of(rsp)) == [], body_of(rsp)
+
+
+# --- direct data forwarding (TS 23.502 §4.9.1.3.2-3; TS 38.413 §9.3.4.1, §9.3.4.10,
+# §9.3.4.11, §9.3.4.14) ----------------------------------------------------------------------------
+
+FWD = (GNB_B, 0x3003)
+
+
+def direct_required_transfer() -> bytes:
+    return ngap.encode_ie("HandoverRequiredTransfer", {"directForwardingPathAvailability": "direct-path-available"})
+
+
+def forwarding_ack_transfer(fwd: Any = ngap.gtp_tunnel(*FWD), qfi: int = 1, accepted: bool = True) -> bytes:
+    flow: dict[str, Any] = {"qosFlowIdentifier": qfi}
+    if accepted:
+        flow["dataForwardingAccepted"] = "data-forwarding-accepted"
+    return ngap.encode_ie("HandoverRequestAcknowledgeTransfer", {
+        "dL-NGU-UP-TNLInformation": ngap.gtp_tunnel(GNB_B, 0x2002), "dLForwardingUP-TNLInformation": fwd,
+        "qosFlowSetupResponseList": [flow]})
+
+
+async def test_direct_forwarding_tunnel_goes_to_the_source_in_the_command() -> None:
+    app, wire, sm = await smf_with_session()
+    rsp = await update(app, sm, PREPARING, direct_required_transfer())
+    data, n2 = answer(rsp)
+    assert rsp.status == 200 and n2 is not None
+    setup = ngap.decode_ie("PDUSessionResourceSetupRequestTransfer", n2)
+    # the target learns a direct path exists (TS 38.413 §8.4.2.2)
+    assert setup.get("DirectForwardingPathAvailability") == "direct-path-available"
+    assert "DataForwardingNotPossible" not in setup
+    n_requests = len(wire.sent)
+    rsp = await update(app, sm, PREPARED, forwarding_ack_transfer())
+    data, n2 = answer(rsp)
+    assert rsp.status == 200 and data["n2SmInfoType"] == "HANDOVER_CMD" and n2 is not None
+    cmd = ngap.decode_ie("HandoverCommandTransfer", n2)
+    assert ngap.gtp_tunnel_from(cmd["dLForwardingUP-TNLInformation"]) == FWD
+    assert [f["qosFlowIdentifier"] for f in cmd["qosFlowToBeForwardedList"]] == [sm.qfi]
+    # direct forwarding needs nothing of the UPF, and nothing moves before the UE arrives
+    assert len(wire.sent) == n_requests and (sm.dl_ip, sm.dl_teid) == (GNB_A, 0x1001)
+    rsp = await update(app, sm, {"hoState": "COMPLETED"})
+    assert rsp.status == 200 and (sm.dl_ip, sm.dl_teid) == (GNB_B, 0x2002)
+    # the End Marker on the old path is what ends the source's forwarding
+    assert wire.node.take_end_markers() == [(0x1001, (GNB_A, 2152))]
+    assert app.ctx.stats.get("n2_handover_direct_forwarding") == 1
+
+
+async def test_no_forwarding_without_a_direct_path_or_an_accepted_flow() -> None:
+    app, wire, sm = await smf_with_session()
+    # the source offers no direct path: this SMF has no indirect forwarding either
+    rsp = await update(app, sm, PREPARING, required_transfer())
+    setup = ngap.decode_ie("PDUSessionResourceSetupRequestTransfer", answer(rsp)[1] or b"")
+    assert setup.get("DataForwardingNotPossible") == "data-forwarding-not-possible"
+    assert "DirectForwardingPathAvailability" not in setup
+    rsp = await update(app, sm, PREPARED, forwarding_ack_transfer())  # a tunnel nobody asked for
+    assert rsp.status == 200 and ngap.decode_ie("HandoverCommandTransfer", answer(rsp)[1] or b"") == {}
+    assert app.ctx.stats.get("n2_handover_forwarding_ignored") == 1
+    # a direct path, but the target did not accept forwarding for the flow
+    assert (await update(app, sm, PREPARING, direct_required_transfer())).status == 200
+    rsp = await update(app, sm, PREPARED, forwarding_ack_transfer(accepted=False))
+    assert rsp.status == 200 and ngap.decode_ie("HandoverCommandTransfer", answer(rsp)[1] or b"") == {}
+    # a direct path and a target without a forwarding tunnel: the command has none
+    assert (await update(app, sm, PREPARING, direct_required_transfer())).status == 200
+    rsp = await update(app, sm, PREPARED, ack_transfer())
+    assert rsp.status == 200 and ngap.decode_ie("HandoverCommandTransfer", answer(rsp)[1] or b"") == {}
+
+
+@pytest.mark.parametrize("fwd", [
+    ngap.gtp_tunnel("::1", 0x3003),                                                   # not IPv4
+    ngap.gtp_tunnel(GNB_B, 0),                                                        # TEID 0: no tunnel
+    ("gTPTunnel", {"transportLayerAddress": (1, 40), "gTP-TEID": b"\x00\x00\x30\x03"}),  # 40-bit address
+])
+async def test_a_malformed_forwarding_tunnel_is_refused_not_a_crash(fwd: Any) -> None:
+    app, wire, sm = await smf_with_session()
+    assert (await update(app, sm, PREPARING, direct_required_transfer())).status == 200
+    rsp = await update(app, sm, PREPARED, forwarding_ack_transfer(fwd))
+    assert rsp.status == 400 and rsp.json()["cause"] == "INVALID_MSG_FORMAT"
+    assert sm.ref not in app.service.n2_handover.prepared
+    # the SMF carries on: the same handover with a good Acknowledge goes through
+    rsp = await update(app, sm, PREPARED, forwarding_ack_transfer())
+    assert rsp.status == 200 and answer(rsp)[0]["n2SmInfoType"] == "HANDOVER_CMD"
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(i=st.integers(0, 60), x=st.integers(0, 255), cut=st.integers(1, 70))
+def test_fuzzed_forwarding_acknowledge_gets_a_protocol_answer(loop_and_session: Any, i: int, x: int, cut: int) -> None:
+    """Any octet of an Acknowledge Transfer with a forwarding tunnel changed, or the transfer
+    cut short: 200, 400 or 403, never an exception out of the SMF."""
+    loop, app, sm = loop_and_session
+    good = forwarding_ack_transfer()
+    data = (good[:i] + bytes([x]) + good[i + 1:])[:cut]
+    loop.run_until_complete(update(app, sm, PREPARING, direct_required_transfer()))
+    rsp = loop.run_until_complete(update(app, sm, PREPARED, data))
+    assert rsp.status in (200, 400, 403)

@@ -61,9 +61,10 @@ _SETUP_FIELDS = {"ip": ("ipv4", 4), "teid": ("int", 4)}
 
 
 def _setup_request_transfer(ul_ip: str, ul_teid: int, ambr_dl: int, ambr_ul: int, pdu_type: int, qfi: int,
-                            five_qi: int, arp: int) -> bytes:
+                            five_qi: int, arp: int, extra: dict[str, Any] | None = None) -> bytes:
     """TS 38.413 §9.3.4.1 PDU Session Resource Setup Request Transfer, IE by IE (the reference
-    encoding behind :meth:`SmfService.setup_request_transfer`)."""
+    encoding behind :meth:`SmfService.setup_request_transfer`). ``extra``: further IEs by name
+    (an N2 handover's data forwarding IEs, :mod:`fivecore.nf.smf.handover`)."""
     ies: dict[str, Any] = {
         "PDUSessionAggregateMaximumBitRate": {"pDUSessionAggregateMaximumBitRateDL": ambr_dl,
                                               "pDUSessionAggregateMaximumBitRateUL": ambr_ul},
@@ -78,6 +79,8 @@ def _setup_request_transfer(ul_ip: str, ul_teid: int, ambr_dl: int, ambr_ul: int
                     "pre-emptionCapability": "shall-not-trigger-pre-emption",
                     "pre-emptionVulnerability": "not-pre-emptable"}}}],
     }
+    if extra:
+        ies.update(extra)
     return ngap.encode_ie("PDUSessionResourceSetupRequestTransfer", ies)
 
 
