@@ -21,6 +21,7 @@ from fivecore.config import load_config
 from fivecore.nf.ausf import AusfApp
 from fivecore.nf.common.validating import ValidatingHttp2Client
 from fivecore.nf.nrf import NrfApp
+from fivecore.nf.nrf import context as nrf_context
 from fivecore.nf.udm import UdmApp
 from fivecore.nf.udr import UdrApp
 from fivecore.security import kdf
@@ -39,6 +40,16 @@ TOKEN = {"authorization": "Bearer conf"}
 AMF1 = "c0c0c0c0-0000-4000-8000-000000000001"
 AMF2 = "c0c0c0c0-0000-4000-8000-000000000002"
 GUAMI = {"plmnId": {"mcc": "001", "mnc": "01"}, "amfId": "020040"}
+
+
+@pytest.fixture(autouse=True)
+def _no_suspension(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The NRF asks for a heartbeat every second so that the flows include the heartbeat PATCH;
+    a test process that stalls for 1.5 s (a full garbage collection late in a long pytest run)
+    must not have the NRF SUSPEND an NF in the middle of a flow. Heartbeat supervision is not
+    what these tests check (tests/unit/sbi/test_nrf_context.py does)."""
+    monkeypatch.setattr(nrf_context, "SUSPEND_AFTER", 60.0)
+    monkeypatch.setattr(nrf_context, "REMOVE_AFTER", 600.0)
 
 
 @pytest.fixture(scope="module")
