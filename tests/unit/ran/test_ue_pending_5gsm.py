@@ -1,8 +1,7 @@
 """A UE-requested PDU session modification left pending when the UE's NG connection went away
-(the case behind the Uplink-NAS-triggered hijack e2e test,
-tests/e2e/test_path_switch_hijack_nas_e2e.py): the Service Request must bring the session's user
-plane back although the session is MODIFICATION PENDING, and the pending request is sent again
-on the new connection (TS 24.501 §5.6.1.4.1, §6.1.3.2.1, §6.4.2.5 a). Plain calls, no sockets
+(the case behind the Uplink-NAS trigger of tests/e2e/test_path_switch_hijack_e2e.py): the
+Service Request must bring the session's user plane back although the session is
+MODIFICATION PENDING, and the pending request is sent again on the new connection (TS 24.501 §5.6.1.4.1, §6.1.3.2.1, §6.4.2.5 a). Plain calls, no sockets
 and no TUN devices: :class:`UserPlane`'s interface creation is recorded, not run."""
 
 from __future__ import annotations
