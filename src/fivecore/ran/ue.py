@@ -436,7 +436,18 @@ class Ue:
         if sm is not None and sm.sessions:
             self._sync_sessions(msg.pdu_session_status)
         self._count("registered")
-        return [self._protect(nas_io.registration_complete())]
+        return [self._protect(nas_io.registration_complete()), *self._resend_pending()]
+
+    def _resend_pending(self) -> list[bytes]:
+        """The UE has a NAS signalling connection again (a Service Accept, or the Registration
+        Accept of an update from idle): a UE-requested PDU session modification or release
+        still pending from before is sent again, the same message with the same PTI, as on
+        T3581 / T3582 expiry (TS 24.501 §6.4.2.5 a, §6.4.3.5 a). Its UL NAS Transport may
+        have been lost with the old connection (``UeSm.pending_requests``)."""
+        again = self.sm.pending_requests() if self.sm is not None else []
+        if again:
+            self._count("sm_request_resent")
+        return [self.ul_sm(m, psi) for psi, m in again]
 
     def _reactivation_result(self, msg: Any) -> None:
         """TS 24.501 §5.5.1.3.4 / §5.6.1.4.1: what came of the Uplink data status. The user
@@ -517,12 +528,11 @@ class Ue:
         its sessions.
 
         A UE-requested PDU session modification or release still pending from before is sent
-        again on the new connection (``UeSm.pending_requests``; TS 24.501 §6.4.2.5 a /
-        §6.4.3.5 a, T3581 / T3582 expiry: same message, same PTI). Its UL NAS Transport may
-        have been lost with the old connection -- e.g. carried by a gNB the AMF no longer
-        knew for this UE after a Path Switch, which the AMF answers with an Error Indication
-        only -- and without it the session would stay MODIFICATION / INACTIVE PENDING for
-        good, as this simulator runs no 5GSM timers. The session's user plane itself comes
+        again on the new connection (:meth:`_resend_pending`). Its UL NAS Transport may have
+        been lost with the old connection -- e.g. carried by a gNB the AMF no longer knew for
+        this UE after a Path Switch, which the AMF answers with an Error Indication only --
+        and without it the session would stay MODIFICATION / INACTIVE PENDING for good, as
+        this simulator runs no 5GSM timers. The session's user plane itself comes
         back with the Service Accept's Initial Context Setup whatever that procedure's state
         (§5.6.1.4.1; ``UeSession.established``)."""
         self.state = UeState.REGISTERED
@@ -534,12 +544,7 @@ class Ue:
         if status is not None and sm is not None and sm.sessions:
             sm.local_release(0, status, restore=True)
         self._count("service_accept")
-        if sm is None:
-            return []
-        again = sm.pending_requests()
-        if again:
-            self._count("sm_request_resent")
-        return [self.ul_sm(m, psi) for psi, m in again]
+        return self._resend_pending()
 
     def _on_service_reject(self, msg: Any) -> list[bytes]:
         """TS 24.501 §5.6.1.5: #9 "UE identity cannot be derived by the network" and #10

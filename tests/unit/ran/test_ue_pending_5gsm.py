@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from fivecore.nf.amf import nas_io as amf_nas
+from fivecore.nf.amf.nas_io import Guti
 from fivecore.ran import nas_io as ue_nas
 from fivecore.ran.app import RanSim
 from fivecore.ran.config import load_ran_config
@@ -73,6 +74,21 @@ def test_service_accept_sends_the_pending_modification_again() -> None:
     assert ue.sm.sessions[PSI].state == "ACTIVE" and ue.sm.pending_requests() == []
     ue.state = UeState.SERVICE_REQUEST_INITIATED
     assert ue.on_downlink(amf_nas.protect(amf_sec, amf_nas.service_accept(frozenset({PSI})))) == []
+
+
+def test_registration_update_from_idle_sends_the_pending_modification_again() -> None:
+    """The Registration Accept of a mobility or periodic update is a new NAS signalling
+    connection too: Registration Complete, then the pending request again (§6.4.2.5 a)."""
+    ue, amf_sec = _ue()
+    first = nas.decode(ue.sm.modify(PSI))
+    ue.state = UeState.REGISTERED_INITIATED
+    accept = amf_nas.registration_accept(guti=Guti("001", "01", 2, 1, 0, 5), tais=[("001", "01", 1)],
+                                         allowed_nssai=[(1, None)], t3512=3240, pdu_session_status=frozenset({PSI}))
+    ups = ue.on_downlink(amf_nas.protect(amf_sec, accept))
+    assert ue.state == UeState.REGISTERED and len(ups) == 2
+    assert amf_nas.decode_uplink(amf_nas.unprotect(amf_sec, ups[0])).raw.message_type == "RegistrationComplete"
+    again = _sm_sent(amf_sec, ups[1])
+    assert again.message_type == "PDUSessionModificationRequest" and again.pti == first.pti
 
 
 def test_service_accept_with_nothing_pending_sends_nothing() -> None:
