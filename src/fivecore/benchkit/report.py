@@ -307,9 +307,9 @@ def overload_md(runs: Sequence[dict[str, Any]]) -> str:
                      f"{lo['offered_rate']:g}/s, {hi['core_cpu_ms_per_attach']:.1f} ms at {hi['offered_rate']:g}/s): "
                      "at low rates each message pays its own system calls and SCTP SACK and runs from colder "
                      "caches; under load SCTP bundles chunks and one turn of the event loop serves many.")
-    busy = [r for r in ok if (r.get("cpu_utilisation") or {}).get("core-cp", 0) >= 0.95]
+    busy = [r for r in ok if (cp_busy(r) or 0) >= 0.95]
     if busy:
-        at = ", ".join(f"{r['offered_rate']:g}/s ({100 * r['cpu_utilisation']['core-cp']:.0f} %)" for r in busy)
+        at = ", ".join(f"{r['offered_rate']:g}/s ({_pct(cp_busy(r))})" for r in busy)
         parts.append(f"The control-plane process was busy almost the whole run at {at}. Its CPU per attach "
                      "there is its core's time divided by the attaches (about 1000 / rate ms): it shows that "
                      "the process used the core it had, not how much less the code would need. What waits "
