@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 from fivecore.nf.smf import pfcp
 from fivecore.nf.smf.context import SmContext, SmState
 from fivecore.nf.smf.pfcp import PfcpFailure
-from fivecore.nf.smf.sbi import _setup_request_transfer, target_downlink
+from fivecore.nf.smf.sbi import session_setup_request_transfer, target_downlink
 from fivecore.transport.http2 import HttpError, Response, json_response
 from fivecore.wire import ngap
 from fivecore.wire.errors import DecodeError
@@ -199,8 +199,7 @@ class SmfN2Handover:
         here, module docstring)."""
         extra = ({"DirectForwardingPathAvailability": "direct-path-available"} if direct
                  else {"DataForwardingNotPossible": "data-forwarding-not-possible"})
-        return _setup_request_transfer(sm.ul_ip or "0.0.0.0", sm.ul_teid or 0, sm.ambr_dl, sm.ambr_ul,
-                                       sm.pdu_type, sm.qfi, sm.five_qi, sm.arp, extra)
+        return session_setup_request_transfer(sm, extra)
 
     def _prepared(self, sm: SmContext, n2: bytes) -> Response:
         """TS 23.502 §4.9.1.3.2 steps 9-11: remember the target's downlink tunnel; relay its

@@ -84,6 +84,13 @@ def _setup_request_transfer(ul_ip: str, ul_teid: int, ambr_dl: int, ambr_ul: int
     return ngap.encode_ie("PDUSessionResourceSetupRequestTransfer", ies)
 
 
+def session_setup_request_transfer(sm: SmContext, extra: dict[str, Any] | None = None) -> bytes:
+    """The reference encoding of ``sm``'s PDU Session Resource Setup Request Transfer, with
+    ``extra`` IEs (an N2 handover's data forwarding IEs, :mod:`fivecore.nf.smf.handover`)."""
+    return _setup_request_transfer(sm.ul_ip or "0.0.0.0", sm.ul_teid or 0, sm.ambr_dl, sm.ambr_ul,
+                                   sm.pdu_type, sm.qfi, sm.five_qi, sm.arp, extra)
+
+
 class SmfService:
     """The SMF's procedures (see module docstring); ``router()`` serves them."""
 
@@ -491,7 +498,7 @@ class SmfService:
                 return t.fill({"ip": ul_ip, "teid": ul_teid})
             except (OverflowError, OSError, TypeError):
                 pass  # the generic encoder says what is wrong
-        return _setup_request_transfer(ul_ip, ul_teid, ambr_dl, ambr_ul, pdu_type, qfi, five_qi, arp)
+        return session_setup_request_transfer(sm)
 
     # --- Update SM Context (TS 29.502 §5.2.2.3) ------------------------------------------------
 
