@@ -240,13 +240,11 @@ async def test_no_session_admitted_releases_the_target(net: Net) -> None:
     assert net.ue.gnb is net.a and net.ue.cm_connected
 
 
-async def _until_ended(net: Net, bound: float = 30.0) -> None:
-    """Wait for the AMF's timer to end the handover (an event, not a fixed sleep: on a loaded
-    host the SMF round trips before the timer starts may take longer than the timer)."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + bound
+async def _until_ended(net: Net) -> None:
+    """Wait for the AMF's timer to end the handover: an event, neither a fixed sleep (on a
+    loaded host the SMF round trips before the timer starts may outlast it) nor a clock of the
+    test's own (pytest's timeout ends a test whose handover never ends)."""
     while net.amf.n2_handover.preps:
-        assert loop.time() < end, "the handover timer never ended the preparation"
         await asyncio.sleep(0.01)
 
 
